@@ -1,0 +1,206 @@
+/*
+ * vmsa AT harness: runs `AT S1E1R/S1E1W/S1E0R/S1E0W` at EL2 on the EL1&0 regime for every
+ * query of every job in a job file and writes PAR_EL1 values to a result file. The job and
+ * result formats are documented in qemu/README.md. I/O goes through Arm semihosting; the
+ * semihosting command line is "<name> <job file> <result file>".
+ *
+ * The EL2 MMU stays off, so every data access here is Device-nGnRnE: all accesses are
+ * naturally aligned 64-bit words (built with -mstrict-align).
+ */
+#include <stdint.h>
+#include "layout.h"
+
+typedef uint64_t u64;
+
+#define SYS_OPEN 0x01
+#define SYS_CLOSE 0x02
+#define SYS_WRITE0 0x04
+#define SYS_WRITE 0x05
+#define SYS_READ 0x06
+#define SYS_FLEN 0x0c
+#define SYS_GET_CMDLINE 0x15
+#define SYS_EXIT 0x18
+#define ADP_STOPPED_APPLICATION_EXIT 0x20026UL
+
+#define JOB_MAGIC 0x31424f4a41534d56UL /* "VMSAJOB1" */
+#define RES_MAGIC 0x3153455241534d56UL /* "VMSARES1" */
+#define END_MAGIC 0x00444e4541534d56UL /* "VMSAEND\0" */
+#define STATUS_EXCEPTION (1UL << 32)
+#define MAX_QUERIES_PER_JOB 4096
+
+extern u64 semihost(u64 op, void *param);
+extern u64 at_probe(u64 va, u64 op);
+extern void set_el1_regs(const u64 *regs);
+
+volatile u64 g_exc_esr;
+volatile u64 g_exc_count;
+
+static u64 out_buf[2 * MAX_QUERIES_PER_JOB + 2];
+static char cmdline[512];
+static u64 out_handle;
+
+static void put(const char *s) { semihost(SYS_WRITE0, (void *)s); }
+
+static void put_hex(u64 v) {
+  static char buf[20];
+  buf[0] = '0';
+  buf[1] = 'x';
+  for (int i = 0; i < 16; i++) {
+    unsigned nib = (unsigned)(v >> (60 - 4 * i)) & 0xf;
+    buf[2 + i] = (char)(nib < 10 ? '0' + nib : 'a' + nib - 10);
+  }
+  buf[18] = 0;
+  put(buf);
+}
+
+static void __attribute__((noreturn)) quit(u64 code) {
+  u64 block[2] = {ADP_STOPPED_APPLICATION_EXIT, code};
+  semihost(SYS_EXIT, block);
+  for (;;) {
+  }
+}
+
+static void __attribute__((noreturn)) fail(const char *msg, u64 v) {
+  put("vmsa-harness: error: ");
+  put(msg);
+  put(" ");
+  put_hex(v);
+  put("\n");
+  quit(2);
+}
+
+void fatal_exception(u64 vector, u64 esr, u64 elr, u64 far) {
+  put("vmsa-harness: unexpected exception vector=");
+  put_hex(vector);
+  put(" esr=");
+  put_hex(esr);
+  put(" elr=");
+  put_hex(elr);
+  put(" far=");
+  put_hex(far);
+  put("\n");
+  quit(3);
+}
+
+static u64 str_len(const char *s) {
+  u64 n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+/* Split the semihosting command line; returns the n-th space-separated word (0-based). */
+static char *word(char *s, int n) {
+  for (;;) {
+    while (*s == ' ') s++;
+    if (!*s) return 0;
+    char *start = s;
+    while (*s && *s != ' ') s++;
+    if (n-- == 0) {
+      if (*s) *s = 0;
+      return start;
+    }
+    if (*s) s++;
+  }
+}
+
+static u64 open_file(const char *path, u64 mode) {
+  u64 p[3] = {(u64)path, mode, str_len(path)};
+  u64 h = semihost(SYS_OPEN, p);
+  if (h == (u64)-1) fail("cannot open file; mode", mode);
+  return h;
+}
+
+static void write_words(const u64 *w, u64 n) {
+  u64 p[3] = {out_handle, (u64)w, n * 8};
+  if (semihost(SYS_WRITE, p) != 0) fail("short write to the result file, words", n);
+}
+
+static void zero_words(u64 pa, u64 len) {
+  volatile u64 *d = (volatile u64 *)pa;
+  for (u64 i = 0; i < len / 8; i++) d[i] = 0;
+}
+
+/* Checks a chunk and returns its word count. */
+static u64 check_chunk(u64 pa, u64 len) {
+  if ((pa & 7) || (len & 7)) fail("chunk not 8-byte aligned at", pa);
+  if (pa < ARENA_BASE || pa > ARENA_END || len > ARENA_END - pa) fail("chunk outside the table arena at", pa);
+  return len / 8;
+}
+
+/* Zero the chunks of a job whose header is at `job` (undoes what it loaded, and any AF update). */
+static void unload(const u64 *job) {
+  u64 nchunks = job[5];
+  const u64 *p = job + 7;
+  for (u64 c = 0; c < nchunks; c++) {
+    u64 words = check_chunk(p[0], p[1]);
+    zero_words(p[0], p[1]);
+    p += 2 + words;
+  }
+}
+
+void harness_main(void) {
+  u64 cl[2] = {(u64)cmdline, sizeof cmdline - 1};
+  if (semihost(SYS_GET_CMDLINE, cl) != 0) fail("no semihosting command line", 0);
+  char *in_path = word(cmdline, 1);
+  char *out_path = in_path ? word(in_path + str_len(in_path) + 1, 0) : 0;
+  if (!in_path || !out_path) fail("usage: semihosting args <name> <job file> <result file>", 0);
+
+  u64 in = open_file(in_path, 1 /* "rb" */);
+  u64 fl[1] = {in};
+  u64 size = semihost(SYS_FLEN, fl);
+  if (size == (u64)-1 || size > INPUT_END - INPUT_BASE || (size & 7)) fail("bad job file size", size);
+  u64 rd[3] = {in, INPUT_BASE, size};
+  if (semihost(SYS_READ, rd) != 0) fail("short read of the job file", size);
+  semihost(SYS_CLOSE, fl);
+  out_handle = open_file(out_path, 5 /* "wb" */);
+
+  const u64 *p = (const u64 *)INPUT_BASE;
+  const u64 *end = (const u64 *)(INPUT_BASE + size);
+  if (p[0] != JOB_MAGIC) fail("bad job file magic", p[0]);
+  u64 njobs = p[1];
+  u64 hdr[2] = {RES_MAGIC, njobs};
+  write_words(hdr, 2);
+  p += 2;
+  const u64 *prev = 0;
+  for (u64 j = 0; j < njobs; j++) {
+    if (p + 7 > end) fail("job file truncated in job", j);
+    const u64 *job = p;
+    if (prev) unload(prev);
+    u64 nchunks = job[5], nqueries = job[6];
+    if (nqueries > MAX_QUERIES_PER_JOB) fail("too many queries in job", j);
+    p = job + 7;
+    for (u64 c = 0; c < nchunks; c++) {
+      if (p + 2 > end) fail("job file truncated in chunk header of job", j);
+      u64 words = check_chunk(p[0], p[1]);
+      if (p + 2 + words > end) fail("job file truncated in chunk data of job", j);
+      volatile u64 *d = (volatile u64 *)p[0];
+      for (u64 i = 0; i < words; i++) d[i] = p[2 + i];
+      p += 2 + words;
+    }
+    if (p + 2 * nqueries > end) fail("job file truncated in queries of job", j);
+    __asm__ volatile("dsb sy" ::: "memory");
+    set_el1_regs(job);
+    out_buf[0] = nqueries;
+    for (u64 q = 0; q < nqueries; q++) {
+      u64 va = p[2 * q], op = p[2 * q + 1];
+      if (op > 3) fail("bad AT op in job", j);
+      u64 before = g_exc_count;
+      u64 par = at_probe(va, op);
+      u64 status = 0;
+      if (g_exc_count != before) {
+        status = STATUS_EXCEPTION | (g_exc_esr & 0xffffffffUL);
+        par = 0;
+      }
+      out_buf[1 + 2 * q] = par;
+      out_buf[2 + 2 * q] = status;
+    }
+    write_words(out_buf, 1 + 2 * nqueries);
+    p += 2 * nqueries;
+    prev = job;
+  }
+  u64 trailer[1] = {END_MAGIC};
+  write_words(trailer, 1);
+  u64 cp[1] = {out_handle};
+  semihost(SYS_CLOSE, cp);
+  quit(0);
+}

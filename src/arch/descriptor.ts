@@ -1,0 +1,205 @@
+/**
+ * VMSAv8-64 stage-1 descriptors with 64-bit format (Arm ARM D8.3 "Translation table descriptor
+ * formats"; ASL AArch64.DecodeDescriptorType, AArch64.NextTableBase, AArch64.LeafBase).
+ *
+ * Decode works on bigint for the API; the walker uses the numeric half-word helpers at the
+ * bottom of this file.
+ */
+import { blockAllowed, type Granule, levelShift } from "./granule.js";
+
+/** Encoding parameters that change the meaning of descriptor bits. */
+export interface DescriptorFormat {
+  readonly granule: Granule;
+  /** TCR.DS effective (FEAT_LPA2, 4K/16K): OA[51:50] in bits [9:8], OA[49:48] in bits [49:48]. */
+  readonly ds: boolean;
+  /**
+   * Output addresses are 52 bits: for 64K (FEAT_LPA, PS=52) OA[51:48] is in bits [15:12]; for
+   * DS=1 OA[51:50] is in bits [9:8]. Also enables 64K level-1 blocks.
+   */
+  readonly oa52: boolean;
+}
+
+export type InvalidReason = "invalid" | "reserved-level3" | "block-not-allowed";
+
+export interface TableAttrs {
+  /** NSTable (bit 63). */
+  readonly nsTable: boolean;
+  /** APTable (bits 62:61): bit 0 = no EL0 access below, bit 1 = no write below. */
+  readonly apTable: number;
+  /** UXNTable / XNTable (bit 60). */
+  readonly uxnTable: boolean;
+  /** PXNTable (bit 59). */
+  readonly pxnTable: boolean;
+}
+
+export interface LeafAttrs {
+  /** AttrIndx[2:0] (bits 4:2). */
+  readonly attrIndx: number;
+  readonly ns: boolean;
+  /** AP[2:1] (bits 7:6) as a 2-bit number. */
+  readonly ap: number;
+  /** SH[1:0] (bits 9:8); meaningless when DS=1 (then from TCR.SHn). */
+  readonly sh: number;
+  readonly af: boolean;
+  readonly nG: boolean;
+  /** nT (bit 16), block descriptors with FEAT_BBM. */
+  readonly nT: boolean;
+  /** Guarded page (bit 50, FEAT_BTI). */
+  readonly gp: boolean;
+  /** Dirty bit modifier (bit 51). */
+  readonly dbm: boolean;
+  /** Contiguous hint (bit 52). */
+  readonly contiguous: boolean;
+  readonly pxn: boolean;
+  readonly uxn: boolean;
+  /** Software bits [58:55]. */
+  readonly sw: number;
+  /** PBHA / IGNORED bits [62:59]. */
+  readonly pbha: number;
+}
+
+export type Descriptor =
+  | { readonly kind: "invalid"; readonly level: number; readonly raw: bigint; readonly reason: InvalidReason }
+  | ({ readonly kind: "table"; readonly level: number; readonly raw: bigint; readonly nextTable: bigint } & TableAttrs)
+  | ({ readonly kind: "block" | "page"; readonly level: number; readonly raw: bigint; readonly oa: bigint } & LeafAttrs);
+
+export type DescriptorKind = Descriptor["kind"];
+
+const M48 = (1n << 48n) - 1n;
+const M50 = (1n << 50n) - 1n;
+
+function b(raw: bigint, n: number): boolean {
+  return ((raw >> BigInt(n)) & 1n) === 1n;
+}
+
+function f(raw: bigint, msb: number, lsb: number): number {
+  return Number((raw >> BigInt(lsb)) & ((1n << BigInt(msb - lsb + 1)) - 1n));
+}
+
+/** Output/next-table address held in a descriptor, aligned down to `alignShift`. */
+export function descriptorAddress(raw: bigint, fmt: DescriptorFormat, alignShift: number): bigint {
+  const alignMask = ~((1n << BigInt(alignShift)) - 1n);
+  if (fmt.ds && fmt.granule.size !== 65536) {
+    let a = raw & M50 & alignMask;
+    if (fmt.oa52) a |= BigInt(f(raw, 9, 8)) << 50n;
+    return a;
+  }
+  let a = raw & M48 & alignMask;
+  if (fmt.granule.size === 65536 && fmt.oa52) a |= BigInt(f(raw, 15, 12)) << 48n;
+  return a;
+}
+
+/** Descriptor type as the hardware sees it at this level (ASL AArch64.DecodeDescriptorType). */
+export function descriptorKind(raw: bigint, level: number, fmt: DescriptorFormat): { kind: DescriptorKind; reason?: InvalidReason } {
+  if ((raw & 1n) === 0n) return { kind: "invalid", reason: "invalid" };
+  if ((raw & 2n) !== 0n) return { kind: level === 3 ? "page" : "table" };
+  if (level === 3) return { kind: "invalid", reason: "reserved-level3" };
+  if (!blockAllowed(fmt.granule, level, { ds: fmt.ds, pa52: fmt.oa52 })) return { kind: "invalid", reason: "block-not-allowed" };
+  return { kind: "block" };
+}
+
+export function decodeDescriptor(raw: bigint, level: number, fmt: DescriptorFormat): Descriptor {
+  const k = descriptorKind(raw, level, fmt);
+  switch (k.kind) {
+    case "invalid":
+      return { kind: "invalid", level, raw, reason: k.reason ?? "invalid" };
+    case "table":
+      return {
+        kind: "table",
+        level,
+        raw,
+        nextTable: descriptorAddress(raw, fmt, fmt.granule.shift),
+        nsTable: b(raw, 63),
+        apTable: f(raw, 62, 61),
+        uxnTable: b(raw, 60),
+        pxnTable: b(raw, 59),
+      };
+    default:
+      return {
+        kind: k.kind,
+        level,
+        raw,
+        oa: descriptorAddress(raw, fmt, levelShift(fmt.granule, level)),
+        attrIndx: f(raw, 4, 2),
+        ns: b(raw, 5),
+        ap: f(raw, 7, 6),
+        sh: fmt.ds && fmt.granule.size !== 65536 ? 0 : f(raw, 9, 8),
+        af: b(raw, 10),
+        nG: b(raw, 11),
+        nT: k.kind === "block" && b(raw, 16),
+        gp: b(raw, 50),
+        dbm: b(raw, 51),
+        contiguous: b(raw, 52),
+        pxn: b(raw, 53),
+        uxn: b(raw, 54),
+        sw: f(raw, 58, 55),
+        pbha: f(raw, 62, 59),
+      };
+  }
+}
+
+export type TableFields = { nextTable: bigint } & Partial<TableAttrs>;
+export type LeafFields = { oa: bigint } & Partial<LeafAttrs>;
+
+function placeAddress(addr: bigint, fmt: DescriptorFormat, alignShift: number, what: string): bigint {
+  if ((addr & ((1n << BigInt(alignShift)) - 1n)) !== 0n) {
+    throw new RangeError(`${what} 0x${addr.toString(16)} is not aligned to ${2 ** alignShift} bytes`);
+  }
+  const limit = fmt.oa52 ? 52n : 48n;
+  if (addr >> limit !== 0n) throw new RangeError(`${what} 0x${addr.toString(16)} does not fit in ${limit} bits`);
+  if (fmt.ds && fmt.granule.size !== 65536) {
+    return (addr & M50) | (((addr >> 50n) & 3n) << 8n);
+  }
+  let v = addr & M48;
+  if (fmt.granule.size === 65536) v |= ((addr >> 48n) & 0xfn) << 12n;
+  return v;
+}
+
+export function encodeTable(fields: TableFields, fmt: DescriptorFormat): bigint {
+  let v = 3n | placeAddress(fields.nextTable, fmt, fmt.granule.shift, "next-level table address");
+  if (fields.nsTable) v |= 1n << 63n;
+  if (fields.apTable) v |= BigInt(fields.apTable & 3) << 61n;
+  if (fields.uxnTable) v |= 1n << 60n;
+  if (fields.pxnTable) v |= 1n << 59n;
+  return v;
+}
+
+/** Encode a block (level < 3) or page (level 3) descriptor. */
+export function encodeLeaf(fields: LeafFields, level: number, fmt: DescriptorFormat): bigint {
+  const shift = levelShift(fmt.granule, level);
+  let v = (level === 3 ? 3n : 1n) | placeAddress(fields.oa, fmt, shift, "output address");
+  v |= BigInt((fields.attrIndx ?? 0) & 7) << 2n;
+  if (fields.ns) v |= 1n << 5n;
+  v |= BigInt((fields.ap ?? 0) & 3) << 6n;
+  if (!(fmt.ds && fmt.granule.size !== 65536)) v |= BigInt((fields.sh ?? 0) & 3) << 8n;
+  if (fields.af) v |= 1n << 10n;
+  if (fields.nG) v |= 1n << 11n;
+  if (fields.nT && level !== 3) v |= 1n << 16n;
+  if (fields.gp) v |= 1n << 50n;
+  if (fields.dbm) v |= 1n << 51n;
+  if (fields.contiguous) v |= 1n << 52n;
+  if (fields.pxn) v |= 1n << 53n;
+  if (fields.uxn) v |= 1n << 54n;
+  v |= BigInt((fields.sw ?? 0) & 0xf) << 55n;
+  v |= BigInt((fields.pbha ?? 0) & 0xf) << 59n;
+  return v;
+}
+
+/** Re-encode a decoded descriptor (round-trip partner of decodeDescriptor). */
+export function encodeDescriptor(d: Descriptor, fmt: DescriptorFormat): bigint {
+  switch (d.kind) {
+    case "invalid":
+      return d.raw;
+    case "table":
+      return encodeTable(d, fmt);
+    default:
+      return encodeLeaf(d, d.level, fmt);
+  }
+}
+
+/** AP[2:1] in words for the EL1&0 regime: [EL1 access, EL0 access]. */
+export function apDescription(ap: number): string {
+  return ["EL1 RW, EL0 none", "EL1 RW, EL0 RW", "EL1 RO, EL0 none", "EL1 RO, EL0 RO"][ap & 3] as string;
+}
+
+export const SH_NAMES: readonly string[] = ["non-shareable", "reserved", "outer", "inner"];

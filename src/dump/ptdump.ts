@@ -1,0 +1,246 @@
+/**
+ * Linux arm64 ptdump (`/sys/kernel/debug/kernel_page_tables`) text, byte for byte.
+ *
+ * The kernel's generic page walker (mm/pagewalk.c) reports every leaf and hole to ptdump's
+ * note_page() (arch/arm64/mm/ptdump.c), which prints a line whenever the masked attribute bits,
+ * the level, or the address marker change. We replay the same sequence of note_page() calls over
+ * the tables in memory, including its quirks: holes at folded levels report at the depth of the
+ * top level, a hole at the top covers non-table entries, non-present non-zero entries above the
+ * PTE level are skipped silently, and every PTE (even a zero one) is noted.
+ */
+import type { Regs } from "../arch/registers.js";
+import type { PhysMem } from "../mem/physmem.js";
+import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
+import { halfBase, halfRange } from "../walk/range.js";
+
+export interface Marker {
+  readonly address: bigint;
+  readonly name: string;
+}
+
+export interface PtdumpFormat {
+  /** Print the GP (BTI guarded page) column: v5.10+. */
+  readonly gp: boolean;
+  /** Print non-present ranges (holes): v5.5+. */
+  readonly holes: boolean;
+  /** AttrIndx value → printed memory-type name (the kernel's MT_* indices of that era). */
+  readonly attrNames: Readonly<Record<number, string>>;
+}
+
+/** Linux v5.11+ (MT_NORMAL 0, MT_NORMAL_TAGGED 1, MT_NORMAL_NC 2, MT_DEVICE_nGnRnE 3, MT_DEVICE_nGnRE 4). */
+export const PTDUMP_LINUX_6: PtdumpFormat = {
+  gp: true,
+  holes: true,
+  attrNames: { 0: "MEM/NORMAL", 1: "MEM/NORMAL-TAGGED", 2: "MEM/NORMAL-NC", 3: "DEVICE/nGnRnE", 4: "DEVICE/nGnRE" },
+};
+
+/** Linux v4.x (MT_DEVICE_nGnRnE 0, nGnRE 1, GRE 2, NORMAL_NC 3, NORMAL 4): no GP column, no holes. */
+export const PTDUMP_LINUX_4: PtdumpFormat = {
+  gp: false,
+  holes: false,
+  attrNames: { 0: "DEVICE/nGnRnE", 1: "DEVICE/nGnRE", 2: "DEVICE/GRE", 3: "MEM/NORMAL-NC", 4: "MEM/NORMAL" },
+};
+
+export interface PtdumpOptions {
+  /** First VA to dump (default: the first VA of the TTBR1 half, the kernel's PAGE_OFFSET). */
+  readonly start?: bigint;
+  /** Address markers, ascending; the first is printed at the start. */
+  readonly markers?: readonly Marker[];
+  readonly format?: PtdumpFormat;
+}
+
+// Masked prot bits (arm64 ptdump prot_bits[]): VALID(0) TABLE(1) ATTRINDX(4:2) USER(6) RDONLY(7)
+// SHARED(9:8) AF(10) NG(11) | GP(50) CONT(52) PXN(53) UXN(54).
+const MASK_LO = 0xfdf;
+const MASK_HI_GP = (1 << 18) | (1 << 20) | (1 << 21) | (1 << 22);
+const MASK_HI_NOGP = (1 << 20) | (1 << 21) | (1 << 22);
+
+const UNITS = ["K", "M", "G", "T", "P", "E"];
+
+function levelNames(nLevels: number): string[] {
+  return ["PGD", "P4D", nLevels > 3 ? "PUD" : "PGD", nLevels > 2 ? "PMD" : "PGD", "PTE"];
+}
+
+function protTokens(lo: number, hi: number, fmt: PtdumpFormat): string {
+  let s = "";
+  s += ` ${lo & 1 ? " " : "F"}`;
+  s += ` ${lo & 0x40 ? "USR" : "   "}`;
+  s += ` ${lo & 0x80 ? "ro" : "RW"}`;
+  s += ` ${hi & (1 << 21) ? "NX" : "x "}`;
+  s += ` ${(lo & 0x300) === 0x300 ? "SHD" : "   "}`;
+  s += ` ${lo & 0x400 ? "AF" : "  "}`;
+  s += ` ${lo & 0x800 ? "NG" : "  "}`;
+  s += ` ${hi & (1 << 20) ? "CON" : "   "}`;
+  s += ` ${lo & 2 ? "   " : "BLK"}`;
+  s += ` ${hi & (1 << 22) ? "UXN" : "   "}`;
+  if (fmt.gp) s += ` ${hi & (1 << 18) ? "GP" : "  "}`;
+  const name = fmt.attrNames[(lo >>> 2) & 7];
+  if (name !== undefined) s += ` ${name}`;
+  return s;
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+function addr16(v: bigint): string {
+  return `0x${(v & MASK64).toString(16).padStart(16, "0")}`;
+}
+
+/** Render the ptdump text of the TTBR1 half (or the half of `start`). */
+export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptions = {}): string {
+  const ctx = "halves" in regs ? regs : compileRegs(regs);
+  const start = opts.start ?? halfBase(ctx.halves[1]);
+  const h = ctx.halves[Number((start >> 55n) & 1n)] as HalfContext;
+  const fmt = opts.format ?? PTDUMP_LINUX_6;
+  const maskHi = fmt.gp ? MASK_HI_GP : MASK_HI_NOGP;
+  const base = halfBase(h);
+  const { startOff, endOff } = halfRange(h, start, 0n);
+  const nLevels = 4 - h.startLevel;
+  const names = levelNames(nLevels);
+  const markers: { off: number; name: string }[] = (opts.markers ?? [{ address: start, name: "Kernel" }]).map((m) => ({
+    off: m.address >= base ? Number(m.address - base) : -1,
+    name: m.name,
+  }));
+  markers.push({ off: Number.POSITIVE_INFINITY, name: "" });
+  const out: string[] = [];
+  // note_page state
+  let stLevel = -1;
+  let protLo = 0;
+  let protHi = 0;
+  let stStart = 0;
+  let mi = 0;
+  const header = (): void => {
+    out.push(`---[ ${markers[mi]?.name ?? ""} ]---\n`);
+  };
+  const dumpLine = (endOff: number): void => {
+    if (!fmt.holes && protLo === 0 && protHi === 0) return;
+    const a = base + BigInt(stStart);
+    const b = base + BigInt(endOff);
+    let delta = (b - a) & MASK64;
+    delta >>= 10n;
+    let u = 0;
+    while ((delta & 1023n) === 0n && u < UNITS.length - 1) {
+      delta >>= 10n;
+      u++;
+    }
+    let line = `${addr16(a)}-${addr16(b)}   ${delta.toString().padStart(9, " ")}${UNITS[u]} ${names[stLevel] ?? "PGD"}`;
+    if (protLo !== 0 || protHi !== 0) line += protTokens(protLo, protHi, fmt);
+    out.push(`${line}\n`);
+  };
+  const note = (off: number, depth: number, lo: number, hi: number): void => {
+    const pl = lo & MASK_LO;
+    const ph = (hi & maskHi) >>> 0;
+    const next = markers[mi + 1]?.off ?? Number.POSITIVE_INFINITY;
+    if (stLevel === -1) {
+      stLevel = depth;
+      protLo = pl;
+      protHi = ph;
+      stStart = off;
+      header();
+    } else if (pl !== protLo || ph !== protHi || depth !== stLevel || off >= next) {
+      dumpLine(off);
+      if (off >= next) {
+        mi++;
+        header();
+      }
+      stStart = off;
+      protLo = pl;
+      protHi = ph;
+      stLevel = depth;
+    }
+    if (off >= (markers[mi + 1]?.off ?? Number.POSITIVE_INFINITY)) {
+      mi++;
+      header();
+    }
+  };
+
+  const gMask = (1 << h.gShift) - 1;
+  const rec = (table: number, level: number, regionOff: number): void => {
+    const li = level + 1;
+    const size = 2 ** (h.shiftAt[li] as number);
+    const n = 2 ** (h.bitsAt[li] as number);
+    const first = Math.max(0, Math.floor((startOff - regionOff) / size));
+    const last = Math.min(n - 1, Math.ceil((endOff - regionOff) / size) - 1);
+    const isTop = level === h.startLevel;
+    const holeDepth = isTop ? 0 : level + 1;
+    const leafDepth = level + 1;
+    for (let i = first; i <= last; i++) {
+      const off = Math.max(regionOff + i * size, startOff);
+      const da = table + i * 8;
+      let lo = 0;
+      let hi = 0;
+      if (mem.load64(da)) {
+        lo = mem.lo;
+        hi = mem.hi;
+      }
+      if (level === 3) {
+        note(off, 4, lo, hi);
+        continue;
+      }
+      if (lo === 0 && hi === 0) {
+        note(off, holeDepth, 0, 0);
+        continue;
+      }
+      if (isTop && nLevels >= 4 && (lo & 2) === 0) {
+        // pgd/p4d_none_or_clear_bad(): a non-table top entry is a hole.
+        note(off, holeDepth, 0, 0);
+        continue;
+      }
+      if ((lo & 3) === 1) {
+        note(off, leafDepth, lo, hi);
+        continue;
+      }
+      if ((lo & 1) === 0) continue; // not present: the walker skips it without a note
+      let nextTable: number;
+      if (h.ds) {
+        nextTable = (hi & 0x3ffff) * 4294967296 + ((lo & ~gMask) >>> 0);
+        if (h.oa52) nextTable += ((lo >>> 8) & 3) * 2 ** 50;
+      } else {
+        nextTable = (hi & 0xffff) * 4294967296 + ((lo & ~gMask) >>> 0);
+        if (h.oa52 && h.gShift === 16) nextTable += ((lo >>> 12) & 0xf) * 2 ** 48;
+      }
+      rec(nextTable, level + 1, regionOff + i * size);
+    }
+  };
+  if (!h.tnszFault && !h.baseFault) rec(h.base, h.startLevel, 0);
+  // Final flush: note_page(0, -1, 0); the end address prints as it wraps (0 for the top of TTBR1).
+  if (stLevel !== -1) dumpLine(endOff);
+  return out.join("");
+}
+
+/**
+ * Linux 6.1's address markers for a 48-bit (or 39/47/42-bit) arm64 kernel without KASAN, from
+ * arch/arm64/include/asm/memory.h and pgtable.h: the linear map in the lower half of TTBR1,
+ * modules (128M), vmalloc up to VMEMMAP_START - 256M, fixmap below FIXADDR_TOP = VMEMMAP_START - 32M,
+ * PCI I/O (16M) ending 8M below VMEMMAP_START, vmemmap. `fixmapSize` is config dependent
+ * (FIXADDR_SIZE; 0x407000 in the shipped 6.1 fixture).
+ */
+export function linux61Markers(vaBits: number, pageShift: number, fixmapSize: bigint): Marker[] {
+  const M = 1n << 20n;
+  const pageOffset = (1n << 64n) - (1n << BigInt(vaBits));
+  const pageEnd = (1n << 64n) - (1n << BigInt(vaBits - 1));
+  // struct page is 64 bytes: VMEMMAP_SIZE = (linear map size >> PAGE_SHIFT) * 64.
+  const vmemmapShift = BigInt(pageShift - 6);
+  const vmemmapSize = (pageEnd - pageOffset) >> vmemmapShift;
+  const vmemmapStart = (1n << 64n) - ((1n << BigInt(vaBits)) >> vmemmapShift);
+  const vmemmapEnd = vmemmapStart + vmemmapSize;
+  const modules = pageEnd;
+  const modulesEnd = modules + 128n * M;
+  const vmallocEnd = vmemmapStart - 256n * M;
+  const fixTop = vmemmapStart - 32n * M;
+  const pciEnd = vmemmapStart - 8n * M;
+  const pciStart = pciEnd - 16n * M;
+  return [
+    { address: pageOffset, name: "Linear Mapping start" },
+    { address: pageEnd, name: "Linear Mapping end" },
+    { address: modules, name: "Modules start" },
+    { address: modulesEnd, name: "Modules end" },
+    { address: modulesEnd, name: "vmalloc() area" },
+    { address: vmallocEnd, name: "vmalloc() end" },
+    { address: fixTop - fixmapSize, name: "Fixmap start" },
+    { address: fixTop, name: "Fixmap end" },
+    { address: pciStart, name: "PCI I/O start" },
+    { address: pciEnd, name: "PCI I/O end" },
+    { address: vmemmapStart, name: "vmemmap start" },
+    { address: vmemmapEnd & ((1n << 64n) - 1n), name: "vmemmap end" },
+  ];
+}

@@ -1,0 +1,183 @@
+/**
+ * A register set compiled into the numbers the walk needs (per TTBR half), so the hot path reads
+ * plain fields instead of decoding TCR on every translation.
+ */
+import type { Granule } from "../arch/granule.js";
+import { blockAllowed, contiguousShift, levelShift, startLevel } from "../arch/granule.js";
+import { mairByte } from "../arch/mair.js";
+import {
+  decodeSctlr,
+  decodeTcr,
+  decodeTtbr,
+  effectivePaBits,
+  type Features,
+  type Regs,
+  type Sctlr,
+  type Tcr,
+  type TcrHalf,
+  type Ttbr,
+  tnszLimits,
+} from "../arch/registers.js";
+
+const TWO32 = 4294967296;
+
+export interface HalfContext {
+  readonly index: 0 | 1;
+  readonly tcr: TcrHalf;
+  readonly ttbr: Ttbr;
+  readonly granule: Granule;
+  readonly gShift: number;
+  readonly stride: number;
+  readonly tnsz: number;
+  readonly iaBits: number;
+  /** TnSZ outside the implemented range: every access gives a level-0 Translation fault. */
+  readonly tnszFault: boolean;
+  readonly startLevel: number;
+  readonly epd: boolean;
+  readonly hpd: boolean;
+  readonly e0pd: boolean;
+  /** FEAT_LPA2 format in effect (TCR.DS=1 with a 4K/16K granule). */
+  readonly ds: boolean;
+  /** Output addresses have 52 bits (effective PA size is 52). */
+  readonly oa52: boolean;
+  readonly paBits: number;
+  /** 2^paBits as a number; addresses at or above it give Address size faults. */
+  readonly paLimit: number;
+  /** Start table base address (aligned to the start table size), as a number. */
+  readonly base: number;
+  /** Whether the base address itself exceeds the PA size (Address size fault, level 0). */
+  readonly baseFault: boolean;
+  /** Canonical-check masks over bits [top:ia] for data (TBI applied) and instruction accesses. */
+  readonly canonDataHi: number;
+  readonly canonDataLo: number;
+  readonly canonInstHi: number;
+  readonly canonInstLo: number;
+  /** Per level (index level+1): log2 of the entry size, index width, block allowed, contiguous shift. */
+  readonly shiftAt: Int32Array;
+  readonly bitsAt: Int32Array;
+  readonly blockAt: Uint8Array;
+  readonly contAt: Int32Array;
+  /** Shareability used for leaves when DS=1 (from TCR.SHn). */
+  readonly walkSh: number;
+  /** ASID tagging the walk (from TTBR0 or TTBR1 per TCR.A1; 8 bits unless TCR.AS). */
+  readonly asid: number;
+}
+
+export interface WalkContext {
+  readonly regs: Regs;
+  readonly tcr: Tcr;
+  readonly sctlr: Sctlr;
+  readonly features: Features;
+  readonly halves: readonly [HalfContext, HalfContext];
+  readonly mair: Uint8Array;
+  readonly ha: boolean;
+  readonly hd: boolean;
+  readonly wxn: boolean;
+  readonly epan: boolean;
+  readonly mmuOn: boolean;
+}
+
+/** Mask of bits [msb:lsb] (0 <= lsb <= msb <= 63) split into hi/lo 32-bit words. */
+function maskHalves(msb: number, lsb: number): [number, number] {
+  let hi = 0;
+  let lo = 0;
+  for (let b = lsb; b <= msb; b++) {
+    if (b >= 32) hi |= 1 << (b - 32);
+    else lo |= 1 << b;
+  }
+  return [hi >>> 0, lo >>> 0];
+}
+
+function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfContext {
+  const h = index === 0 ? tcr.t0 : tcr.t1;
+  const g = h.granule;
+  const ds = tcr.ds && f.lpa2 && g.size !== 65536;
+  const paBits = effectivePaBits(tcr, h, f);
+  const oa52 = paBits === 52;
+  const lim = tnszLimits(h, ds, f);
+  const tnszFault = h.tnsz < lim.min || h.tnsz > lim.max;
+  const tnsz = h.tnsz;
+  const iaBits = 64 - tnsz;
+  const sl = startLevel(g, Math.min(Math.max(tnsz, lim.min), 48));
+  const ttbr = decodeTtbr(index === 0 ? regs.ttbr0 : regs.ttbr1, oa52);
+  // The start table holds 2^(ia - shift(start)) entries of 8 bytes; base bits below its size are
+  // RES0 and treated as zero (misaligned bases are CONSTRAINED UNPREDICTABLE; we take the
+  // "treated as zero" option QEMU also implements). The minimum alignment is 64 bytes.
+  const topBits = iaBits - levelShift(g, sl);
+  const tableBytes = Math.max(8 * 2 ** topBits, 64);
+  const baddr = ttbr.baddr & ~BigInt(tableBytes - 1);
+  const base = Number(baddr);
+  const paLimit = 2 ** paBits;
+  const dataTop = h.tbi ? 55 : 63;
+  const instTop = h.tbi && !h.tbid ? 55 : 63;
+  const [cdh, cdl] = maskHalves(dataTop, iaBits);
+  const [cih, cil] = maskHalves(instTop, iaBits);
+  const shiftAt = new Int32Array(5);
+  const bitsAt = new Int32Array(5);
+  const blockAt = new Uint8Array(5);
+  const contAt = new Int32Array(5);
+  for (let l = -1; l <= 3; l++) {
+    const s = levelShift(g, l);
+    shiftAt[l + 1] = s;
+    bitsAt[l + 1] = Math.max(0, Math.min(g.stride, iaBits - s));
+    blockAt[l + 1] = blockAllowed(g, l, { ds, pa52: oa52 }) ? 1 : 0;
+    contAt[l + 1] = contiguousShift(g, l);
+  }
+  const asidReg = tcr.a1 ? regs.ttbr1 : regs.ttbr0;
+  const asid = Number((asidReg >> 48n) & (tcr.as ? 0xffffn : 0xffn));
+  return {
+    index,
+    tcr: h,
+    ttbr,
+    granule: g,
+    gShift: g.shift,
+    stride: g.stride,
+    tnsz,
+    iaBits,
+    tnszFault,
+    startLevel: sl,
+    epd: h.epd,
+    hpd: h.hpd,
+    e0pd: h.e0pd && f.e0pd,
+    ds,
+    oa52,
+    paBits,
+    paLimit,
+    base,
+    baseFault: base >= paLimit,
+    canonDataHi: cdh,
+    canonDataLo: cdl,
+    canonInstHi: cih,
+    canonInstLo: cil,
+    shiftAt,
+    bitsAt,
+    blockAt,
+    contAt,
+    walkSh: h.sh,
+    asid,
+  };
+}
+
+export function compileRegs(regs: Regs): WalkContext {
+  const tcr = decodeTcr(regs.tcr);
+  const sctlr = decodeSctlr(regs.sctlr);
+  const f = regs.features;
+  const mair = new Uint8Array(8);
+  for (let i = 0; i < 8; i++) mair[i] = mairByte(regs.mair, i);
+  const ha = tcr.ha && f.hafdbs >= 1;
+  return {
+    regs,
+    tcr,
+    sctlr,
+    features: f,
+    halves: [compileHalf(0, regs, tcr, f), compileHalf(1, regs, tcr, f)],
+    mair,
+    ha,
+    hd: ha && tcr.hd && f.hafdbs >= 2,
+    wxn: sctlr.wxn,
+    epan: sctlr.epan,
+    mmuOn: sctlr.m,
+  };
+}
+
+export { TWO32 };

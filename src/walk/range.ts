@@ -1,0 +1,276 @@
+/**
+ * Range walks: visit every entry of a VA range's translation tables, skipping invalid subtrees
+ * as a whole (a hole at level L is one visit, not one per page), and coalesce leaf runs.
+ */
+import { type Descriptor, type DescriptorFormat, decodeDescriptor } from "../arch/descriptor.js";
+import type { Regs } from "../arch/registers.js";
+import type { PhysMem } from "../mem/physmem.js";
+import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
+
+/** One table entry met by a range walk, in numeric form (offsets within the half). */
+export interface RawEntry {
+  /** "leaf": block/page; "hole": invalid entry (raw may be non-zero); "unbacked": the table page is
+   * not in memory; "bad-table": a table descriptor whose next-level address exceeds the PA size. */
+  kind: "leaf" | "hole" | "unbacked" | "bad-table" | "table";
+  level: number;
+  /** VA offset within the half (va = halfBase + off). */
+  off: number;
+  size: number;
+  hi: number;
+  lo: number;
+  /** Physical address of the descriptor. */
+  descAddr: number;
+  /** Accumulated APTable, UXNTable, PXNTable of the tables above. */
+  apTable: number;
+  uxnTable: number;
+  pxnTable: number;
+}
+
+export type EntryVisitor = (e: RawEntry) => void;
+
+/** VA of the first address of a half: 0 for TTBR0, 2^64 - 2^ia for TTBR1. */
+export function halfBase(h: HalfContext): bigint {
+  return h.index === 0 ? 0n : (1n << 64n) - (1n << BigInt(h.iaBits));
+}
+
+/**
+ * Visit the entries covering [startOff, endOff) of a half, in VA order. `tables` also reports
+ * table descriptors before descending into them.
+ */
+export function walkEntries(
+  mem: PhysMem,
+  h: HalfContext,
+  startOff: number,
+  endOff: number,
+  visit: EntryVisitor,
+  opts: { tables?: boolean } = {},
+): void {
+  const e: RawEntry = { kind: "hole", level: 0, off: 0, size: 0, hi: 0, lo: 0, descAddr: 0, apTable: 0, uxnTable: 0, pxnTable: 0 };
+  const gMask = (1 << h.gShift) - 1;
+  const rec = (table: number, level: number, regionOff: number, apT: number, uxnT: number, pxnT: number): void => {
+    const li = level + 1;
+    const size = 2 ** (h.shiftAt[li] as number);
+    const n = 2 ** (h.bitsAt[li] as number);
+    const first = Math.max(0, Math.floor((startOff - regionOff) / size));
+    const last = Math.min(n - 1, Math.ceil((endOff - regionOff) / size) - 1);
+    for (let i = first; i <= last; i++) {
+      const off = regionOff + i * size;
+      const da = table + i * 8;
+      e.level = level;
+      e.off = off;
+      e.size = size;
+      e.descAddr = da;
+      e.apTable = apT;
+      e.uxnTable = uxnT;
+      e.pxnTable = pxnT;
+      if (!mem.load64(da)) {
+        e.kind = "unbacked";
+        e.hi = 0;
+        e.lo = 0;
+        visit(e);
+        continue;
+      }
+      const hi = mem.hi;
+      const lo = mem.lo;
+      e.hi = hi;
+      e.lo = lo;
+      if ((lo & 1) === 0 || (level === 3 && (lo & 2) === 0) || (level < 3 && (lo & 2) === 0 && h.blockAt[li] === 0)) {
+        e.kind = "hole";
+        visit(e);
+        continue;
+      }
+      if ((lo & 2) !== 0 && level < 3) {
+        let next: number;
+        if (h.ds) {
+          next = (hi & 0x3ffff) * TWO32 + ((lo & ~gMask) >>> 0);
+          if (h.oa52) next += ((lo >>> 8) & 3) * 2 ** 50;
+        } else {
+          next = (hi & 0xffff) * TWO32 + ((lo & ~gMask) >>> 0);
+          if (h.oa52 && h.gShift === 16) next += ((lo >>> 12) & 0xf) * 2 ** 48;
+        }
+        if (next >= h.paLimit) {
+          e.kind = "bad-table";
+          visit(e);
+          continue;
+        }
+        if (opts.tables) {
+          e.kind = "table";
+          visit(e);
+        }
+        const a = h.hpd ? apT : apT | ((hi >>> 29) & 3);
+        const u = h.hpd ? uxnT : uxnT | ((hi >>> 28) & 1);
+        const p = h.hpd ? pxnT : pxnT | ((hi >>> 27) & 1);
+        rec(next, level + 1, off, a, u, p);
+        continue;
+      }
+      e.kind = "leaf";
+      visit(e);
+    }
+  };
+  if (h.tnszFault || h.baseFault) return;
+  rec(h.base, h.startLevel, 0, 0, 0, 0);
+}
+
+/** A leaf mapping in API form. */
+export interface LeafMapping {
+  readonly va: bigint;
+  readonly size: number;
+  readonly level: number;
+  readonly pa: bigint;
+  readonly raw: bigint;
+  readonly descriptor: Descriptor;
+  readonly apTable: number;
+  readonly uxnTable: boolean;
+  readonly pxnTable: boolean;
+}
+
+/** A run of leaves with equal attributes and contiguous VA and PA. */
+export interface MappingRun {
+  readonly va: bigint;
+  readonly pa: bigint;
+  readonly size: bigint;
+  /** Entries in the run and their sizes (a run may mix block and page entries of equal attributes). */
+  readonly entries: number;
+  readonly levels: readonly number[];
+  /** The first leaf's descriptor; every entry in the run has the same attribute bits. */
+  readonly descriptor: Descriptor;
+  readonly apTable: number;
+  readonly uxnTable: boolean;
+  readonly pxnTable: boolean;
+}
+
+function resolveHalf(ctx: WalkContext, va: bigint): HalfContext {
+  return ctx.halves[Number((va >> 55n) & 1n)] as HalfContext;
+}
+
+/** Offsets of [start, end) inside the half of `start`; end is clamped to the half's end. */
+export function halfRange(h: HalfContext, start: bigint, end: bigint): { startOff: number; endOff: number } {
+  const base = halfBase(h);
+  const top = base + (1n << BigInt(h.iaBits));
+  const s = start < base ? base : start;
+  const e = end > top || end === 0n ? top : end;
+  if (e <= s) return { startOff: 0, endOff: 0 };
+  return { startOff: Number(s - base), endOff: Number(e - base) };
+}
+
+function leafOa(h: HalfContext, hi: number, lo: number, level: number): number {
+  let oa: number;
+  if (h.ds) {
+    oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
+    if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
+  } else {
+    oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
+    if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
+  }
+  const s = 2 ** (h.shiftAt[level + 1] as number);
+  return oa - (oa % s);
+}
+
+/** Every leaf mapping in [start, end) (end exclusive; 0 means the end of the half). */
+export function leafMappings(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): LeafMapping[] {
+  const ctx = "halves" in regs ? regs : compileRegs(regs);
+  const h = resolveHalf(ctx, start);
+  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+  const base = halfBase(h);
+  const { startOff, endOff } = halfRange(h, start, end);
+  const out: LeafMapping[] = [];
+  walkEntries(mem, h, startOff, endOff, (e) => {
+    if (e.kind !== "leaf") return;
+    const raw = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
+    out.push({
+      va: base + BigInt(e.off),
+      size: e.size,
+      level: e.level,
+      pa: BigInt(leafOa(h, e.hi, e.lo, e.level)),
+      raw,
+      descriptor: decodeDescriptor(raw, e.level, fmt),
+      apTable: e.apTable,
+      uxnTable: e.uxnTable !== 0,
+      pxnTable: e.pxnTable !== 0,
+    });
+  });
+  return out;
+}
+
+/** Attribute bits compared when coalescing: everything but the address, the type bit and nT. */
+const ATTR_MASK_LO = 0xffc;
+const ATTR_MASK_HI = 0xfffc0000;
+
+/** Coalesce leaves with equal attributes (and equal table restrictions) whose VA and PA are contiguous. */
+export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingRun[] {
+  const ctx = "halves" in regs ? regs : compileRegs(regs);
+  const h = resolveHalf(ctx, start);
+  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+  const base = halfBase(h);
+  const { startOff, endOff } = halfRange(h, start, end);
+  const out: MappingRun[] = [];
+  let cur:
+    | {
+        off: number;
+        oa: number;
+        size: number;
+        entries: number;
+        levels: Set<number>;
+        hi: number;
+        lo: number;
+        level: number;
+        a: number;
+        u: number;
+        p: number;
+      }
+    | undefined;
+  const flush = (): void => {
+    if (!cur) return;
+    const raw = (BigInt(cur.hi >>> 0) << 32n) | BigInt(cur.lo >>> 0);
+    out.push({
+      va: base + BigInt(cur.off),
+      pa: BigInt(cur.oa),
+      size: BigInt(cur.size),
+      entries: cur.entries,
+      levels: [...cur.levels].sort(),
+      descriptor: decodeDescriptor(raw, cur.level, fmt),
+      apTable: cur.a,
+      uxnTable: cur.u !== 0,
+      pxnTable: cur.p !== 0,
+    });
+    cur = undefined;
+  };
+  walkEntries(mem, h, startOff, endOff, (e) => {
+    if (e.kind !== "leaf") {
+      flush();
+      return;
+    }
+    const oa = leafOa(h, e.hi, e.lo, e.level);
+    if (
+      cur &&
+      cur.off + cur.size === e.off &&
+      cur.oa + cur.size === oa &&
+      (cur.lo & ATTR_MASK_LO) === (e.lo & ATTR_MASK_LO) &&
+      (cur.hi & ATTR_MASK_HI) >>> 0 === (e.hi & ATTR_MASK_HI) >>> 0 &&
+      cur.a === e.apTable &&
+      cur.u === e.uxnTable &&
+      cur.p === e.pxnTable
+    ) {
+      cur.size += e.size;
+      cur.entries++;
+      cur.levels.add(e.level);
+      return;
+    }
+    flush();
+    cur = {
+      off: e.off,
+      oa,
+      size: e.size,
+      entries: 1,
+      levels: new Set([e.level]),
+      hi: e.hi,
+      lo: e.lo,
+      level: e.level,
+      a: e.apTable,
+      u: e.uxnTable,
+      p: e.pxnTable,
+    };
+  });
+  flush();
+  return out;
+}

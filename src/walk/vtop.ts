@@ -1,0 +1,112 @@
+/**
+ * A crash-`vtop`-style text trace of one translation: each level's descriptor address and value,
+ * then the page (or the fault) and its flags.
+ */
+import type { Descriptor } from "../arch/descriptor.js";
+import { formatSize } from "../arch/granule.js";
+import { hex64 } from "../arch/u64.js";
+import type { HalfContext, WalkContext } from "./context.js";
+import type { TranslationResult } from "./walker.js";
+
+/** Linux's name for a table level given the number of levels in use (top level is always PGD). */
+export function linuxLevelName(level: number, startLevel: number): string {
+  if (level === startLevel) return "PGD";
+  return ["P4D", "PUD", "PMD", "PTE"][level] ?? "PGD";
+}
+
+function hx(v: bigint): string {
+  return v.toString(16);
+}
+
+/** Flag words for a block/page descriptor, in the order crash prints them. */
+export function leafFlags(d: Descriptor): string[] {
+  if (d.kind === "invalid" || d.kind === "table") return [];
+  const f: string[] = ["VALID", d.kind === "block" ? "BLOCK" : "PAGE"];
+  if (d.ap & 1) f.push("USER");
+  f.push(d.ap & 2 ? "RDONLY" : "RW");
+  f.push(d.sh === 3 ? "SHARED" : d.sh === 2 ? "OUTER-SHARED" : d.sh === 0 ? "NON-SHARED" : "SH-RESERVED");
+  if (d.af) f.push("AF");
+  if (d.nG) f.push("NG");
+  if (d.dbm) f.push("DBM");
+  if (d.contiguous) f.push("CONT");
+  if (d.pxn) f.push("PXN");
+  if (d.uxn) f.push("UXN");
+  if (d.gp) f.push("GP");
+  if (d.nT) f.push("NT");
+  if (d.sw) f.push(`SW=${d.sw.toString(2).padStart(4, "0")}`);
+  return f;
+}
+
+function tableFlags(d: Descriptor): string {
+  if (d.kind !== "table") return "";
+  const f: string[] = [];
+  if (d.nsTable) f.push("NSTable");
+  if (d.apTable) f.push(`APTable=${d.apTable.toString(2).padStart(2, "0")}`);
+  if (d.uxnTable) f.push("UXNTable");
+  if (d.pxnTable) f.push("PXNTable");
+  return f.length ? `  (${f.join(" ")})` : "";
+}
+
+function describeDescriptor(d: Descriptor | undefined): string {
+  if (!d) return "not backed by memory";
+  switch (d.kind) {
+    case "invalid":
+      return d.reason === "invalid"
+        ? "invalid"
+        : d.reason === "reserved-level3"
+          ? "reserved (0b01 at level 3): invalid"
+          : "block not allowed at this level: invalid";
+    case "table":
+      return `table -> ${hx(d.nextTable)}${tableFlags(d)}`;
+    default:
+      return `${d.kind} -> ${hx(d.oa)}`;
+  }
+}
+
+export function halfSummary(h: HalfContext): string {
+  const reg = h.index === 0 ? "TTBR0_EL1" : "TTBR1_EL1";
+  return `${reg}: ${hex64(h.ttbr.raw)} (ASID ${h.ttbr.asid}, table ${hx(BigInt(h.base))}), ${h.granule.name} granule, ${h.iaBits}-bit VA, start level ${h.startLevel}, ${h.paBits}-bit PA${h.ds ? ", DS=1" : ""}`;
+}
+
+export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
+  const lines: string[] = [];
+  const va = r.va.toString(16).padStart(16, "0");
+  lines.push("VIRTUAL           PHYSICAL");
+  lines.push(`${va}  ${r.kind === "ok" ? hx(r.pa) : "(fault)"}`);
+  lines.push("");
+  const h = r.half === undefined ? undefined : ctx.halves[r.half];
+  if (!h) {
+    lines.push("MMU off (SCTLR_EL1.M=0): flat mapping");
+  } else {
+    lines.push(halfSummary(h));
+    for (const t of r.trail) {
+      const name = linuxLevelName(t.level, h.startLevel);
+      const value = t.value === undefined ? "<unbacked>" : hex64(t.value);
+      lines.push(`  L${t.level} ${name}: ${hx(t.address).padStart(12, " ")} => ${value}  ${describeDescriptor(t.descriptor)}`);
+    }
+  }
+  if (r.kind === "ok") {
+    if (r.descriptor) {
+      lines.push(
+        `  ${r.leafKind === "block" ? "BLOCK" : "PAGE"}: ${hx(r.pa - (r.pa % BigInt(r.blockSize)))}  (${formatSize(r.blockSize)})`,
+      );
+      lines.push(`  FLAGS: ${leafFlags(r.descriptor).join(" ")}`);
+    }
+    const p = r.permissions;
+    const perm = (r: boolean, w: boolean, x: boolean): string => `${r ? "r" : "-"}${w ? "w" : "-"}${x ? "x" : "-"}`;
+    lines.push(
+      `  MEMORY: AttrIndx ${r.attrIndx} = MAIR 0x${r.mairByte.toString(16).padStart(2, "0")} ${r.memAttr.name}, ${r.shareability}`,
+    );
+    lines.push(`  ACCESS: EL1 ${perm(p.pr, p.pw, p.px)}  EL0 ${perm(p.ur, p.uw, p.ux)}`);
+  } else {
+    lines.push(`  FAULT: ${r.fault} fault, level ${r.level} (FSC 0x${r.fsc.toString(16).padStart(2, "0")}): ${r.reason}`);
+  }
+  lines.push(`  PAR_EL1 (AT ${atName(r)}): ${r.par === null ? "none (AT takes a synchronous external abort)" : hex64(r.par)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function atName(r: TranslationResult): string {
+  const a = r.access;
+  if (a.type === "exec") return "n/a for execute; shown as S1E" + a.el + "R";
+  return `S1E${a.el}${a.type === "read" ? "R" : "W"}${a.pan ? "P" : ""}`;
+}

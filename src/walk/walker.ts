@@ -1,0 +1,497 @@
+/**
+ * The stage-1 EL1&0 translation walk, as the hardware performs it (Arm ARM D8.2-D8.4; ASL
+ * AArch64.S1Translate / AArch64.S1Walk / AArch64.S1CheckPermissions), and the PAR_EL1 an AT
+ * instruction would return (ASL AArch64.EncodePAR).
+ *
+ * `walkRaw` is the allocation-free hot path over 32-bit halves; `translate` wraps it into a
+ * typed result for the API.
+ */
+import { type Descriptor, type DescriptorFormat, decodeDescriptor } from "../arch/descriptor.js";
+import {
+  FAULT_ACCESS_FLAG,
+  FAULT_ADDRESS_SIZE,
+  FAULT_EXTERNAL_ABORT,
+  FAULT_KINDS,
+  FAULT_NONE,
+  FAULT_PERMISSION,
+  FAULT_TRANSLATION,
+  type FaultKind,
+  faultStatusCode,
+} from "../arch/fault.js";
+import { decodeMairAttr, type MemAttr, parAttrByte, parForcesOuterShareable } from "../arch/mair.js";
+import type { Regs } from "../arch/registers.js";
+import { U64_MASK } from "../arch/u64.js";
+import type { PhysMem } from "../mem/physmem.js";
+import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
+
+export type AccessType = "read" | "write" | "exec";
+
+export interface Access {
+  readonly type: AccessType;
+  readonly el: 0 | 1;
+  /** PSTATE.PAN is set and applies (ordinary EL1 loads/stores, AT S1E1RP/WP); not AT S1E1R/W. */
+  readonly pan?: boolean;
+}
+
+/** The four AT operations vmsa models, as accesses. */
+export const AT_OPS = {
+  S1E1R: { type: "read", el: 1 },
+  S1E1W: { type: "write", el: 1 },
+  S1E0R: { type: "read", el: 0 },
+  S1E0W: { type: "write", el: 0 },
+  S1E1RP: { type: "read", el: 1, pan: true },
+  S1E1WP: { type: "write", el: 1, pan: true },
+} as const satisfies Record<string, Access>;
+
+export type AtOp = keyof typeof AT_OPS;
+
+const ACC_READ = 0;
+const ACC_WRITE = 1;
+const ACC_EXEC = 2;
+
+export function accessCode(a: Access): number {
+  return (a.type === "read" ? ACC_READ : a.type === "write" ? ACC_WRITE : ACC_EXEC) | (a.el === 0 ? 4 : 0) | (a.pan ? 8 : 0);
+}
+
+export interface TrailEntry {
+  readonly level: number;
+  /** Physical address of the descriptor. */
+  readonly address: bigint;
+  /** Descriptor value (undefined when the address was unbacked). */
+  readonly value: bigint | undefined;
+  readonly descriptor: Descriptor | undefined;
+}
+
+export interface Permissions {
+  /** EL1 (privileged) read / write / execute. */
+  readonly pr: boolean;
+  readonly pw: boolean;
+  readonly px: boolean;
+  /** EL0 (unprivileged) read / write / execute. */
+  readonly ur: boolean;
+  readonly uw: boolean;
+  readonly ux: boolean;
+}
+
+export type Shareability = "non-shareable" | "reserved" | "outer" | "inner";
+const SH_NAMES: readonly Shareability[] = ["non-shareable", "reserved", "outer", "inner"];
+
+interface ResultCommon {
+  readonly va: bigint;
+  readonly access: Access;
+  /** TTBR half used: 0 or 1 (undefined when the MMU is off). */
+  readonly half: 0 | 1 | undefined;
+  readonly trail: readonly TrailEntry[];
+  /** PAR_EL1 an AT instruction with this access would return (null: AT takes an exception). */
+  readonly par: bigint | null;
+}
+
+export interface TranslationOk extends ResultCommon {
+  readonly kind: "ok";
+  readonly pa: bigint;
+  readonly level: number;
+  /** Bytes mapped by the leaf entry. */
+  readonly blockSize: number;
+  readonly leafKind: "block" | "page" | "flat";
+  readonly descriptor: Descriptor | undefined;
+  readonly attrIndx: number;
+  readonly mairByte: number;
+  readonly memAttr: MemAttr;
+  readonly shareability: Shareability;
+  readonly permissions: Permissions;
+  readonly contiguous: boolean;
+  readonly nG: boolean;
+  readonly af: boolean;
+  readonly dbm: boolean;
+  /** Hierarchical table restrictions accumulated on the way down. */
+  readonly apTable: number;
+  readonly uxnTable: boolean;
+  readonly pxnTable: boolean;
+}
+
+export interface TranslationFault extends ResultCommon {
+  readonly kind: "fault";
+  readonly fault: FaultKind;
+  readonly level: number;
+  /** 6-bit fault status code (PAR_EL1.FST / ESR.DFSC). */
+  readonly fsc: number;
+  /** Why, in words. */
+  readonly reason: string;
+}
+
+export type TranslationResult = TranslationOk | TranslationFault;
+
+/** Reasons a walk stopped, for `Walker.reason`. */
+export const R_OK = 0;
+export const R_TNSZ = 1;
+export const R_NONCANONICAL = 2;
+export const R_E0PD = 3;
+export const R_EPD = 4;
+export const R_BASE_SIZE = 5;
+export const R_INVALID = 6;
+export const R_RESERVED_L3 = 7;
+export const R_BLOCK_LEVEL = 8;
+export const R_TABLE_SIZE = 9;
+export const R_OA_SIZE = 10;
+export const R_AF = 11;
+export const R_PERM = 12;
+export const R_UNBACKED = 13;
+export const R_MMU_OFF_SIZE = 14;
+
+const REASONS = [
+  "ok",
+  "TnSZ is outside the supported range",
+  "VA is not canonical for its TTBR half (upper bits must all equal bit 55)",
+  "EL0 access to a half with TCR.E0PDn=1",
+  "walks are disabled for this half (TCR.EPDn=1)",
+  "the TTBR base address exceeds the output address size",
+  "descriptor is invalid (bit 0 clear)",
+  "descriptor bits[1:0]=0b01 at level 3 are reserved (invalid)",
+  "block descriptor at a level where this granule allows no blocks",
+  "next-level table address exceeds the output address size",
+  "output address exceeds the output address size",
+  "access flag is 0 and hardware AF update is off (TCR.HA=0)",
+  "access not permitted",
+  "descriptor address is not backed by memory (synchronous external abort on walk)",
+  "address exceeds the physical address size with the MMU off",
+];
+
+/**
+ * A walker over one memory and register set. Construct once, translate many times.
+ * After `walkRaw`, the public fields describe the outcome (no allocation).
+ */
+export class Walker {
+  readonly ctx: WalkContext;
+  readonly mem: PhysMem;
+
+  /** Outcome of the last walkRaw: FAULT_* kind (0 = success), level, reason code. */
+  fault = 0;
+  level = 0;
+  reason = 0;
+  half: HalfContext | undefined = undefined;
+  /** Output PA of a successful walk, as a number (< 2^53). */
+  pa = 0;
+  /** Leaf descriptor halves. */
+  descHi = 0;
+  descLo = 0;
+  /** Accumulated table attributes: APTable bits, UXNTable, PXNTable. */
+  apTable = 0;
+  uxnTable = 0;
+  pxnTable = 0;
+  /** Effective permissions as a bitmask: 1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux. */
+  perms = 0;
+  /** Number of trail entries and their contents. */
+  trailLen = 0;
+  readonly trailAddr = new Float64Array(6);
+  readonly trailHi = new Uint32Array(6);
+  readonly trailLo = new Uint32Array(6);
+  readonly trailLevel = new Int8Array(6);
+  readonly trailBacked = new Uint8Array(6);
+
+  constructor(mem: PhysMem, regs: Regs | WalkContext) {
+    this.mem = mem;
+    this.ctx = "halves" in regs ? regs : compileRegs(regs);
+  }
+
+  /**
+   * Walk the VA given as 32-bit halves for an access code (see accessCode). Returns the fault
+   * kind (FAULT_NONE on success). Checks run in the Arm ARM's priority order.
+   */
+  walkRaw(vaHi: number, vaLo: number, acc: number): number {
+    const ctx = this.ctx;
+    this.trailLen = 0;
+    this.apTable = 0;
+    this.uxnTable = 0;
+    this.pxnTable = 0;
+    if (!ctx.mmuOn) return this.flat(vaHi, vaLo);
+    const sel = (vaHi >>> 23) & 1;
+    const h = ctx.halves[sel] as HalfContext;
+    this.half = h;
+    // 1. TnSZ out of range: Translation fault, level 0 (ASL AArch64.S1TxSZFaults).
+    if (h.tnszFault) return this.fail(FAULT_TRANSLATION, 0, R_TNSZ);
+    // 2. Non-canonical VA for the selected range (ASL AArch64.VAIsOutOfRange): level 0.
+    const isExec = (acc & 3) === ACC_EXEC;
+    const mh = isExec ? h.canonInstHi : h.canonDataHi;
+    const ml = isExec ? h.canonInstLo : h.canonDataLo;
+    if (sel === 1) {
+      if ((vaHi & mh) >>> 0 !== mh || (vaLo & ml) >>> 0 !== ml) return this.fail(FAULT_TRANSLATION, 0, R_NONCANONICAL);
+    } else if ((vaHi & mh) !== 0 || (vaLo & ml) !== 0) {
+      return this.fail(FAULT_TRANSLATION, 0, R_NONCANONICAL);
+    }
+    // 3. E0PD: EL0 accesses to this half fault at level 0 (FEAT_E0PD).
+    if (h.e0pd && (acc & 4) !== 0) return this.fail(FAULT_TRANSLATION, 0, R_E0PD);
+    // 5. EPDn: no walk on a TLB miss, Translation fault level 0.
+    if (h.epd) return this.fail(FAULT_TRANSLATION, 0, R_EPD);
+    // 6. TTBR base beyond the output address size: Address size fault, level 0.
+    if (h.baseFault) return this.fail(FAULT_ADDRESS_SIZE, 0, R_BASE_SIZE);
+
+    const mem = this.mem;
+    const gMask = (1 << h.gShift) - 1;
+    let table = h.base;
+    let level = h.startLevel;
+    let apT = 0;
+    let uxnT = 0;
+    let pxnT = 0;
+    for (;;) {
+      const li = level + 1;
+      const sh = h.shiftAt[li] as number;
+      const nb = h.bitsAt[li] as number;
+      let idx: number;
+      if (sh >= 32) idx = (vaHi >>> (sh - 32)) & ((1 << nb) - 1);
+      else if (sh + nb <= 32) idx = (vaLo >>> sh) & ((1 << nb) - 1);
+      else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
+      const da = table + idx * 8;
+      const t = this.trailLen++;
+      this.trailAddr[t] = da;
+      this.trailLevel[t] = level;
+      if (!mem.load64(da)) {
+        this.trailBacked[t] = 0;
+        this.trailHi[t] = 0;
+        this.trailLo[t] = 0;
+        return this.fail(FAULT_EXTERNAL_ABORT, level, R_UNBACKED);
+      }
+      const hi = mem.hi;
+      const lo = mem.lo;
+      this.trailBacked[t] = 1;
+      this.trailHi[t] = hi;
+      this.trailLo[t] = lo;
+      if ((lo & 1) === 0) return this.fail(FAULT_TRANSLATION, level, R_INVALID);
+      if ((lo & 2) !== 0 && level < 3) {
+        // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
+        let next: number;
+        if (h.ds) {
+          next = (hi & 0x3ffff) * TWO32 + ((lo & ~gMask) >>> 0);
+          if (h.oa52) next += ((lo >>> 8) & 3) * 2 ** 50;
+        } else {
+          next = (hi & 0xffff) * TWO32 + ((lo & ~gMask) >>> 0);
+          if (h.oa52 && h.gShift === 16) next += ((lo >>> 12) & 0xf) * 2 ** 48;
+        }
+        if (next >= h.paLimit) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
+        // Hierarchical attributes (ignored when TCR.HPDn=1): APTable[62:61], UXNTable[60], PXNTable[59].
+        if (!h.hpd) {
+          apT |= (hi >>> 29) & 3;
+          uxnT |= (hi >>> 28) & 1;
+          pxnT |= (hi >>> 27) & 1;
+        }
+        table = next;
+        level++;
+        continue;
+      }
+      if ((lo & 2) === 0) {
+        if (level === 3) return this.fail(FAULT_TRANSLATION, level, R_RESERVED_L3);
+        if (h.blockAt[li] === 0) return this.fail(FAULT_TRANSLATION, level, R_BLOCK_LEVEL);
+      }
+      // Leaf (block or page) at `level`.
+      this.level = level;
+      this.descHi = hi;
+      this.descLo = lo;
+      this.apTable = apT;
+      this.uxnTable = uxnT;
+      this.pxnTable = pxnT;
+      // Output address (ASL AArch64.LeafBase), aligned to the entry size.
+      let oa: number;
+      if (h.ds) {
+        oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
+        if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
+      } else {
+        oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
+        if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
+      }
+      // With the contiguous bit, the entry is taken to cover the whole aligned group: the OA bits
+      // below the group size come from the IA (ASL StageOA with ContiguousSize).
+      let span = sh;
+      if ((hi & 0x100000) !== 0) span += h.contAt[li] as number;
+      oa = oa - (oa % 2 ** sh) - (oa % 2 ** span) + (oa % 2 ** sh);
+      if (oa >= h.paLimit) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
+      // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
+      if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
+      // Direct permissions (ASL AArch64.S1DirectBasePermissions, EL1&0 regime).
+      let ap = (lo >>> 6) & 3;
+      if (ctx.hd && (hi & 0x80000) !== 0) ap &= 1; // DBM with HD: AP[2] treated as 0 (writable-clean)
+      let pr = 1;
+      let pw = (ap & 2) === 0 ? 1 : 0;
+      let ur = ap & 1;
+      let uw = ap === 1 ? 1 : 0;
+      if ((apT & 1) !== 0) {
+        ur = 0;
+        uw = 0;
+      }
+      if ((apT & 2) !== 0) {
+        pw = 0;
+        uw = 0;
+      }
+      let px = ((hi >>> 21) & 1) | pxnT | uw ? 0 : 1;
+      let ux = ((hi >>> 22) & 1) | uxnT ? 0 : 1;
+      if (ctx.wxn) {
+        if (pw) px = 0;
+        if (uw) ux = 0;
+      }
+      if ((acc & 8) !== 0 && (acc & 4) === 0 && ctx.features.pan && (ur || (ctx.epan && ux))) {
+        pr = 0;
+        pw = 0;
+      }
+      this.perms = pr | (pw << 1) | (px << 2) | (ur << 3) | (uw << 4) | (ux << 5);
+      const want = (acc & 3) + ((acc & 4) !== 0 ? 3 : 0);
+      if (((this.perms >>> want) & 1) === 0) return this.fail(FAULT_PERMISSION, level, R_PERM);
+      // PA = OA | VA[span-1:0]
+      let off: number;
+      if (span >= 32) off = (vaHi & ((2 ** (span - 32) - 1) | 0)) * TWO32 + (vaLo >>> 0);
+      else off = (vaLo & ((1 << span) - 1)) >>> 0;
+      this.pa = oa + off;
+      this.fault = FAULT_NONE;
+      this.reason = R_OK;
+      return FAULT_NONE;
+    }
+  }
+
+  private flat(vaHi: number, vaLo: number): number {
+    this.half = undefined;
+    const pa = (vaHi >>> 0) * TWO32 + (vaLo >>> 0);
+    const lim = 2 ** this.ctx.features.paBits;
+    if (vaHi >>> 0 >= 0x100000 || pa >= lim) return this.fail(FAULT_ADDRESS_SIZE, 0, R_MMU_OFF_SIZE);
+    this.pa = pa;
+    this.level = 0;
+    this.perms = 0x3f;
+    this.fault = FAULT_NONE;
+    this.reason = R_OK;
+    return FAULT_NONE;
+  }
+
+  private fail(kind: number, level: number, reason: number): number {
+    this.fault = kind;
+    this.level = level;
+    this.reason = reason;
+    return kind;
+  }
+
+  /** Translate a VA for an access and describe the outcome. */
+  translate(va: bigint, access: Access): TranslationResult {
+    const v = va & U64_MASK;
+    if (va !== v) throw new RangeError(`VA ${va} is not a 64-bit value`);
+    const hi = Number(v >> 32n);
+    const lo = Number(v & 0xffffffffn);
+    const fault = this.walkRaw(hi, lo, accessCode(access));
+    return this.describe(v, access, fault);
+  }
+
+  /** Build the typed result for the last walkRaw. */
+  describe(va: bigint, access: Access, fault: number): TranslationResult {
+    const h = this.half;
+    const fmt: DescriptorFormat | undefined = h ? { granule: h.granule, ds: h.ds, oa52: h.oa52 } : undefined;
+    const trail: TrailEntry[] = [];
+    for (let i = 0; i < this.trailLen; i++) {
+      const level = this.trailLevel[i] as number;
+      const backed = this.trailBacked[i] === 1;
+      const value = backed ? (BigInt(this.trailHi[i] as number) << 32n) | BigInt(this.trailLo[i] as number) : undefined;
+      trail.push({
+        level,
+        address: BigInt(this.trailAddr[i] as number),
+        value,
+        descriptor: value !== undefined && fmt ? decodeDescriptor(value, level, fmt) : undefined,
+      });
+    }
+    const halfIdx = h ? h.index : undefined;
+    if (fault !== FAULT_NONE) {
+      const kind = FAULT_KINDS[fault] as FaultKind;
+      const fsc = faultStatusCode(kind, this.level);
+      return {
+        kind: "fault",
+        va,
+        access,
+        half: halfIdx,
+        trail,
+        fault: kind,
+        level: this.level,
+        fsc,
+        reason: REASONS[this.reason] ?? "fault",
+        // AT reports faults in PAR: F=1, FST, bit 11 RES1. External aborts on the walk are taken
+        // as exceptions instead (Arm ARM PAR_EL1; QEMU do_ats_write).
+        par: kind === "external-abort" ? null : (1n << 11n) | (BigInt(fsc) << 1n) | 1n,
+      };
+    }
+    const p = this.perms;
+    const permissions: Permissions = {
+      pr: (p & 1) !== 0,
+      pw: (p & 2) !== 0,
+      px: (p & 4) !== 0,
+      ur: (p & 8) !== 0,
+      uw: (p & 16) !== 0,
+      ux: (p & 32) !== 0,
+    };
+    const pa = BigInt(this.pa);
+    if (!h) {
+      // MMU off: flat mapping, Device-nGnRnE for data (Arm ARM D8.2.11 "The effects of disabling
+      // a stage of address translation").
+      const memAttr = decodeMairAttr(0);
+      return {
+        kind: "ok",
+        va,
+        access,
+        half: undefined,
+        trail,
+        pa,
+        level: 0,
+        blockSize: 0,
+        leafKind: "flat",
+        descriptor: undefined,
+        attrIndx: 0,
+        mairByte: 0,
+        memAttr,
+        shareability: "outer",
+        permissions,
+        contiguous: false,
+        nG: false,
+        af: true,
+        dbm: false,
+        apTable: 0,
+        uxnTable: false,
+        pxnTable: false,
+        par: (pa & 0x000f_ffff_ffff_f000n) | (1n << 9n) | (2n << 7n) | (1n << 11n),
+      };
+    }
+    const hi = this.descHi;
+    const lo = this.descLo;
+    const raw = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    const level = this.level;
+    const descriptor = fmt ? decodeDescriptor(raw, level, fmt) : undefined;
+    const attrIndx = (lo >>> 2) & 7;
+    const byte = this.ctx.mair[attrIndx] as number;
+    const shBits = h.ds ? h.walkSh : (lo >>> 8) & 3;
+    const parSh = parForcesOuterShareable(byte) ? 2 : shBits;
+    // PAR_EL1.NS reports the output physical address space: this model walks the Non-secure
+    // EL1&0 regime, whose output is always Non-secure (descriptor NS is RES0/ignored there).
+    const ns = 1;
+    const par =
+      (BigInt(parAttrByte(byte)) << 56n) | (pa & 0x000f_ffff_ffff_f000n) | (1n << 11n) | (BigInt(ns) << 9n) | (BigInt(parSh) << 7n);
+    return {
+      kind: "ok",
+      va,
+      access,
+      half: h.index,
+      trail,
+      pa,
+      level,
+      blockSize: 2 ** (h.shiftAt[level + 1] as number),
+      leafKind: level === 3 ? "page" : "block",
+      descriptor,
+      attrIndx,
+      mairByte: byte,
+      memAttr: decodeMairAttr(byte),
+      shareability: SH_NAMES[shBits] as Shareability,
+      permissions,
+      contiguous: (hi & 0x100000) !== 0,
+      nG: (lo & 0x800) !== 0,
+      af: (lo & 0x400) !== 0,
+      dbm: (hi & 0x80000) !== 0,
+      apTable: this.apTable,
+      uxnTable: this.uxnTable !== 0,
+      pxnTable: this.pxnTable !== 0,
+      par,
+    };
+  }
+}
+
+/** One-shot translation (compiles the registers each call; use Walker for many addresses). */
+export function translate(mem: PhysMem, regs: Regs, va: bigint, access: Access): TranslationResult {
+  return new Walker(mem, regs).translate(va, access);
+}
