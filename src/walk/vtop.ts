@@ -101,12 +101,12 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
   } else {
     lines.push(`  FAULT: ${r.fault} fault, level ${r.level} (FSC 0x${r.fsc.toString(16).padStart(2, "0")}): ${r.reason}`);
   }
-  lines.push(`  PAR_EL1 (AT ${atName(r)}): ${r.par === null ? "none (AT takes a synchronous external abort)" : hex64(r.par)}`);
+  if (r.access.type === "exec") lines.push("  PAR_EL1: n/a (AT has no instruction-fetch form)");
+  else lines.push(`  PAR_EL1 (AT ${atName(r)}): ${r.par === null ? "none (AT takes a synchronous external abort)" : hex64(r.par)}`);
   return `${lines.join("\n")}\n`;
 }
 
 function atName(r: TranslationResult): string {
   const a = r.access;
-  if (a.type === "exec") return "n/a for execute; shown as S1E" + a.el + "R";
   return `S1E${a.el}${a.type === "read" ? "R" : "W"}${a.pan ? "P" : ""}`;
 }

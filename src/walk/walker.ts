@@ -82,7 +82,8 @@ interface ResultCommon {
   /** TTBR half used: 0 or 1 (undefined when the MMU is off). */
   readonly half: 0 | 1 | undefined;
   readonly trail: readonly TrailEntry[];
-  /** PAR_EL1 an AT instruction with this access would return (null: AT takes an exception). */
+  /** PAR_EL1 an AT instruction with this access would return (null: AT takes an exception, or
+   * the access is an instruction fetch, which has no AT form). */
   readonly par: bigint | null;
 }
 
@@ -406,7 +407,7 @@ export class Walker {
         reason: REASONS[this.reason] ?? "fault",
         // AT reports faults in PAR: F=1, FST, bit 11 RES1. External aborts on the walk are taken
         // as exceptions instead (Arm ARM PAR_EL1; QEMU do_ats_write).
-        par: kind === "external-abort" ? null : (1n << 11n) | (BigInt(fsc) << 1n) | 1n,
+        par: kind === "external-abort" || access.type === "exec" ? null : (1n << 11n) | (BigInt(fsc) << 1n) | 1n,
       };
     }
     const p = this.perms;
@@ -446,7 +447,7 @@ export class Walker {
         apTable: 0,
         uxnTable: false,
         pxnTable: false,
-        par: (pa & 0x000f_ffff_ffff_f000n) | (1n << 9n) | (2n << 7n) | (1n << 11n),
+        par: access.type === "exec" ? null : (pa & 0x000f_ffff_ffff_f000n) | (1n << 9n) | (2n << 7n) | (1n << 11n),
       };
     }
     const hi = this.descHi;
@@ -462,7 +463,9 @@ export class Walker {
     // EL1&0 regime, whose output is always Non-secure (descriptor NS is RES0/ignored there).
     const ns = 1;
     const par =
-      (BigInt(parAttrByte(byte)) << 56n) | (pa & 0x000f_ffff_ffff_f000n) | (1n << 11n) | (BigInt(ns) << 9n) | (BigInt(parSh) << 7n);
+      access.type === "exec"
+        ? null
+        : (BigInt(parAttrByte(byte)) << 56n) | (pa & 0x000f_ffff_ffff_f000n) | (1n << 11n) | (BigInt(ns) << 9n) | (BigInt(parSh) << 7n);
     return {
       kind: "ok",
       va,

@@ -1,0 +1,220 @@
+/**
+ * Shared CLI plumbing: register options, memory banks, built-in examples, errors and output.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { ParseError, RegisterError, VmsaError } from "../arch/errors.js";
+import { FEATURES_MAX, type Features, featuresFromIdRegs, LINUX_SCTLR, parseRegister, presetByName, type Regs } from "../arch/registers.js";
+import { hex64 } from "../arch/u64.js";
+import { linux61Markers, type Marker } from "../dump/ptdump.js";
+import { loadBank, parseBankSpec } from "../mem/banks.js";
+import { PhysMem } from "../mem/physmem.js";
+
+export class UsageError extends VmsaError {
+  constructor(message: string) {
+    super("EUSAGE", message);
+    this.name = "UsageError";
+  }
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export interface RegOptions {
+  preset?: string;
+  regs?: string;
+  ttbr0?: string;
+  ttbr1?: string;
+  tcr?: string;
+  mair?: string;
+  sctlr?: string;
+  idAa64mmfr0?: string;
+  idAa64mmfr1?: string;
+  idAa64mmfr2?: string;
+  mem?: string[];
+  example?: string;
+}
+
+/** Add the register, memory and example options every walking command takes. */
+export function addMachineOptions(cmd: Command): Command {
+  return cmd
+    .option("--mem <FILE@PA>", "load a raw memory image at a physical address (repeatable)", collect, [])
+    .option("--example <name>", `use a built-in example's memory and registers (${listExamples().join(", ")})`)
+    .option("--preset <name>", "start from a register preset (see `vmsa presets`)")
+    .option("--regs <file>", 'registers from a JSON file ({"registers": {"TTBR1_EL1": "0x...", ...}})')
+    .option("--ttbr0 <hex>", "TTBR0_EL1")
+    .option("--ttbr1 <hex>", "TTBR1_EL1")
+    .option("--tcr <hex>", "TCR_EL1")
+    .option("--mair <hex>", "MAIR_EL1")
+    .option("--sctlr <hex>", "SCTLR_EL1 (default: MMU on)")
+    .option("--id-aa64mmfr0 <hex>", "ID_AA64MMFR0_EL1 (PARange, LPA2 support)")
+    .option("--id-aa64mmfr1 <hex>", "ID_AA64MMFR1_EL1 (HAFDBS, PAN)")
+    .option("--id-aa64mmfr2 <hex>", "ID_AA64MMFR2_EL1 (TTST, LVA, BBM, E0PD)");
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The repository's examples/ folder (works from src/ under tsx and from dist/src/). */
+export function examplesDir(): string {
+  for (const up of ["../..", "../../.."]) {
+    const d = resolve(here, up, "examples");
+    if (existsSync(join(d, "linux-6.1-4k48"))) return d;
+  }
+  return resolve(here, "../../examples");
+}
+
+export function listExamples(): string[] {
+  return ["linux-6.1-4k48"];
+}
+
+export interface Example {
+  name: string;
+  dir: string;
+  registers: Record<string, string>;
+  banks: { file: string; pa: string }[];
+  layout?: { kind: string; vaBits: number; pageShift: number; fixmapSize: string };
+  expected_ptdump?: string;
+}
+
+export function loadExample(name: string): Example {
+  if (!listExamples().includes(name)) {
+    throw new UsageError(`--example: unknown example "${name}" (expected one of: ${listExamples().join(", ")})`);
+  }
+  const dir = join(examplesDir(), name);
+  const ex = JSON.parse(readFileSync(join(dir, "example.json"), "utf8")) as Omit<Example, "dir">;
+  return { ...ex, dir };
+}
+
+const REG_KEYS: Record<string, keyof RegOptions> = {
+  TTBR0_EL1: "ttbr0",
+  TTBR1_EL1: "ttbr1",
+  TCR_EL1: "tcr",
+  MAIR_EL1: "mair",
+  SCTLR_EL1: "sctlr",
+  ID_AA64MMFR0_EL1: "idAa64mmfr0",
+  ID_AA64MMFR1_EL1: "idAa64mmfr1",
+  ID_AA64MMFR2_EL1: "idAa64mmfr2",
+};
+
+function readRegsFile(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--regs ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new ParseError(`--regs ${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const regs = (obj as { registers?: unknown }).registers ?? obj;
+  if (typeof regs !== "object" || regs === null)
+    throw new ParseError(`--regs ${file}: expected an object of register names to hex strings`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(regs)) {
+    if (typeof v !== "string") throw new ParseError(`--regs ${file}: register ${k} must be a hex string, got ${typeof v}`);
+    out[k.toUpperCase()] = v;
+  }
+  return out;
+}
+
+export interface MachineInputs {
+  mem: PhysMem;
+  regs: Regs;
+  /** Where each register value came from. */
+  sources: Record<string, string>;
+  example?: Example;
+  markers?: Marker[];
+}
+
+/** Build memory and registers from the command-line options (example < preset < file < flags). */
+export function machineFromOptions(o: RegOptions): MachineInputs {
+  const mem = new PhysMem();
+  const values: Partial<Record<keyof RegOptions, string>> = {};
+  const sources: Record<string, string> = {};
+  let example: Example | undefined;
+  let base: Regs | undefined;
+  if (o.example) {
+    example = loadExample(o.example);
+    for (const b of example.banks) loadBank(mem, { file: join(example.dir, b.file), pa: BigInt(b.pa) });
+    for (const [k, v] of Object.entries(example.registers)) {
+      const key = REG_KEYS[k];
+      if (key) {
+        values[key] = v;
+        sources[k] = `example ${example.name}`;
+      }
+    }
+  }
+  if (o.preset) {
+    base = presetByName(o.preset).regs;
+    for (const k of ["TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1", "SCTLR_EL1"]) sources[k] = `preset ${o.preset}`;
+  }
+  if (o.regs) {
+    for (const [k, v] of Object.entries(readRegsFile(o.regs))) {
+      const key = REG_KEYS[k];
+      if (key) {
+        values[key] = v;
+        sources[k] = `file ${o.regs}`;
+      }
+    }
+  }
+  for (const [k, key] of Object.entries(REG_KEYS)) {
+    const v = o[key];
+    if (typeof v === "string") {
+      values[key] = v;
+      sources[k] = "command line";
+    }
+  }
+  for (const spec of o.mem ?? []) loadBank(mem, parseBankSpec(spec));
+  const reg = (key: keyof RegOptions, name: string, dflt: bigint | undefined): bigint => {
+    const v = values[key];
+    if (v !== undefined) return parseRegister(name, v);
+    if (dflt !== undefined) return dflt;
+    throw new RegisterError(`${name} is not set: give --${key} (hex), --preset, --regs FILE or --example`);
+  };
+  let features: Features = base?.features ?? FEATURES_MAX;
+  const ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?: bigint } = {};
+  if (values.idAa64mmfr0) ids.mmfr0 = parseRegister("ID_AA64MMFR0_EL1", values.idAa64mmfr0);
+  if (values.idAa64mmfr1) ids.mmfr1 = parseRegister("ID_AA64MMFR1_EL1", values.idAa64mmfr1);
+  if (values.idAa64mmfr2) ids.mmfr2 = parseRegister("ID_AA64MMFR2_EL1", values.idAa64mmfr2);
+  features = featuresFromIdRegs(ids, features);
+  const regs: Regs = {
+    ttbr0: reg("ttbr0", "TTBR0_EL1", base?.ttbr0 ?? 0n),
+    ttbr1: reg("ttbr1", "TTBR1_EL1", base?.ttbr1 ?? 0n),
+    tcr: reg("tcr", "TCR_EL1", base?.tcr),
+    mair: reg("mair", "MAIR_EL1", base?.mair),
+    sctlr: reg("sctlr", "SCTLR_EL1", base?.sctlr ?? LINUX_SCTLR),
+    features,
+  };
+  let markers: Marker[] | undefined;
+  if (example?.layout?.kind === "linux-6.1") {
+    markers = linux61Markers(example.layout.vaBits, example.layout.pageShift, BigInt(example.layout.fixmapSize));
+  }
+  const result: MachineInputs = { mem, regs, sources };
+  if (example) result.example = example;
+  if (markers) result.markers = markers;
+  return result;
+}
+
+/** JSON with bigints as 0x-hex strings. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v), 1);
+}
+
+/** Write output to a file atomically (temp + rename), or to stdout when file is undefined or "-". */
+export function emit(text: string, file?: string): void {
+  if (!file || file === "-") {
+    process.stdout.write(text);
+    return;
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+export { hex64 };

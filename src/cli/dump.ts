@@ -1,0 +1,105 @@
+/** `vmsa dump`: the Linux ptdump text of a TTBR half, or its mappings as JSON. */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { ParseError } from "../arch/errors.js";
+import { hex64, parseU64 } from "../arch/u64.js";
+import { linux61Markers, type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdump } from "../dump/ptdump.js";
+import { compileRegs } from "../walk/context.js";
+import { halfBase, mappingRuns } from "../walk/range.js";
+import { addMachineOptions, emit, machineFromOptions, type RegOptions, toJson, UsageError } from "./common.js";
+
+interface DumpOptions extends RegOptions {
+  format: string;
+  half: string;
+  start?: string;
+  end?: string;
+  markers?: string;
+  fixmapSize: string;
+  ptdumpEra: string;
+  output?: string;
+}
+
+/** Markers file: one `ADDRESS NAME...` per line, # comments allowed. */
+export function readMarkers(file: string): Marker[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--markers ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const out: Marker[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) return;
+    const m = /^(\S+)\s+(.+)$/.exec(line);
+    if (!m) throw new ParseError(`--markers ${file}:${i + 1}: expected "ADDRESS NAME", got "${line}"`);
+    out.push({ address: parseU64(m[1] ?? "", `--markers ${file}:${i + 1}: address`), name: (m[2] ?? "").trim() });
+  });
+  for (let i = 1; i < out.length; i++) {
+    if ((out[i]?.address ?? 0n) < (out[i - 1]?.address ?? 0n))
+      throw new ParseError(`--markers ${file}: addresses must be ascending (line with "${out[i]?.name}")`);
+  }
+  return out;
+}
+
+export function registerDumpCommand(program: Command): void {
+  const cmd = program
+    .command("dump")
+    .description("dump the translation tables of a TTBR half: Linux ptdump text (kernel_page_tables format) or JSON")
+    .option("-f, --format <fmt>", "ptdump (Linux /sys/kernel/debug/kernel_page_tables text) or json (coalesced mappings)", "ptdump")
+    .option("--half <n>", "TTBR half to dump: 1 (kernel) or 0 (user)", "1")
+    .option("--start <va>", "first VA (default: start of the half)")
+    .option("--end <va>", "end VA, exclusive (default: end of the half)")
+    .option("--markers <spec>", "address markers: linux-6.1, none, or a file of `ADDRESS NAME` lines")
+    .option("--fixmap-size <hex>", "FIXADDR_SIZE for --markers linux-6.1", "0x407000")
+    .option("--ptdump-era <era>", "ptdump columns: linux-6 (GP column, holes, v5.11+ MT indices) or linux-4", "linux-6")
+    .option("-o, --output <file>", "write to a file (atomically) instead of stdout");
+  addMachineOptions(cmd);
+  cmd.addHelpText(
+    "after",
+    `
+Examples:
+  $ vmsa dump --example linux-6.1-4k48
+  $ vmsa dump --mem ram.bin@0x40000000 --regs regs.json --markers linux-6.1 -o kernel_page_tables.txt
+  $ vmsa dump --example linux-6.1-4k48 --format json --start 0xffff000000000000 --end 0xffff000040000000`,
+  );
+  cmd.action((o: DumpOptions) => {
+    if (o.format !== "ptdump" && o.format !== "json" && o.format !== "text") {
+      throw new UsageError(`--format: "${o.format}" is not ptdump or json`);
+    }
+    if (o.half !== "0" && o.half !== "1") throw new UsageError(`--half: "${o.half}" is not 0 or 1`);
+    const m = machineFromOptions(o);
+    const ctx = compileRegs(m.regs);
+    const h = ctx.halves[o.half === "0" ? 0 : 1];
+    const start = o.start ? parseU64(o.start, "--start") : halfBase(h);
+    const end = o.end ? parseU64(o.end, "--end") : 0n;
+    if (((start >> 55n) & 1n) !== BigInt(h.index)) throw new UsageError(`--start ${hex64(start)} is not in the TTBR${h.index} half`);
+    if (o.format === "json") {
+      const runs = mappingRuns(m.mem, ctx, start, end);
+      emit(
+        `${toJson({
+          half: `TTBR${h.index}`,
+          granule: h.granule.name,
+          vaBits: h.iaBits,
+          startLevel: h.startLevel,
+          registers: m.sources,
+          mappings: runs.map((r) => ({ ...r, levels: r.levels })),
+        })}\n`,
+        o.output,
+      );
+      return;
+    }
+    let markers: Marker[] | undefined = m.markers;
+    if (o.markers === "none") markers = undefined;
+    else if (o.markers === "linux-6.1") markers = linux61Markers(h.iaBits, h.granule.shift, parseU64(o.fixmapSize, "--fixmap-size"));
+    else if (o.markers) markers = readMarkers(o.markers);
+    if (o.ptdumpEra !== "linux-6" && o.ptdumpEra !== "linux-4")
+      throw new UsageError(`--ptdump-era: "${o.ptdumpEra}" is not linux-6 or linux-4`);
+    const text = ptdump(m.mem, ctx, {
+      start,
+      format: o.ptdumpEra === "linux-4" ? PTDUMP_LINUX_4 : PTDUMP_LINUX_6,
+      ...(markers ? { markers } : { markers: [{ address: start, name: h.index === 1 ? "TTBR1" : "TTBR0" }] }),
+    });
+    emit(text, o.output);
+  });
+}

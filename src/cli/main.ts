@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/** The `vmsa` command line. */
+import { Command, CommanderError } from "commander";
+import { VmsaError } from "../arch/errors.js";
+import { PRESETS } from "../arch/registers.js";
+import { hex64 } from "../arch/u64.js";
+import { registerDescribeCommand } from "./describe.js";
+import { registerDumpCommand } from "./dump.js";
+import { registerTranslateCommand } from "./translate.js";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("vmsa")
+    .description("AArch64 VMSAv8-64 toolkit: hardware-exact stage-1 walks, PAR_EL1, Linux ptdump, page-table checking")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ vmsa dump --example linux-6.1-4k48                      # the kernel's own ptdump, from its tables
+  $ vmsa translate --example linux-6.1-4k48 0xffff000000210000
+  $ vmsa describe --granule 4K --level 3 0x00e8000040210f43  # decode one descriptor
+  $ vmsa presets`,
+    );
+  registerTranslateCommand(program);
+  registerDumpCommand(program);
+  registerDescribeCommand(program);
+  program
+    .command("presets")
+    .description("list register presets (Linux boot-time TCR/MAIR/SCTLR per page size and VA size)")
+    .addHelpText("after", "\nExample:\n  $ vmsa presets")
+    .action(() => {
+      for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(14)} TCR_EL1=${hex64(p.regs.tcr)}  ${p.description}\n`);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      return 2;
+    }
+    if (e instanceof VmsaError || e instanceof RangeError) {
+      process.stderr.write(`vmsa: error: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof Error && (e as NodeJS.ErrnoException).code === "EPIPE") return 0;
+    process.stderr.write(`vmsa: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 70;
+  }
+}

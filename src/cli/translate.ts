@@ -1,0 +1,141 @@
+/** `vmsa translate`: walk many VAs in one process, text (vtop-style) or JSON. */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { ParseError } from "../arch/errors.js";
+import { hex64, parseU64 } from "../arch/u64.js";
+import { formatVtop } from "../walk/vtop.js";
+import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
+import { addMachineOptions, emit, machineFromOptions, type RegOptions, toJson, UsageError } from "./common.js";
+
+/**
+ * Parse an access token: r / w / x (EL1), el0:r / el0:w / el0:x, or an AT operation name
+ * (S1E1R, S1E1W, S1E0R, S1E0W, S1E1RP, S1E1WP). A trailing "+pan" sets PSTATE.PAN.
+ */
+export function parseAccess(token: string, where: string): Access {
+  const t = token.trim();
+  const up = t.toUpperCase();
+  if (up in AT_OPS) return AT_OPS[up as keyof typeof AT_OPS];
+  const m = /^(?:el([01])[:.])?(r|w|x|read|write|exec)(\+pan)?$/i.exec(t);
+  if (!m) {
+    throw new ParseError(
+      `${where}: access "${token}" is not one of r, w, x, el0:r, el0:w, el0:x, S1E1R, S1E1W, S1E0R, S1E0W (optionally +pan)`,
+    );
+  }
+  const kind = (m[2] ?? "r").toLowerCase()[0];
+  const type = kind === "w" ? "write" : kind === "x" ? "exec" : "read";
+  const el = m[1] === "0" ? 0 : 1;
+  return m[3] ? { type, el, pan: true } : { type, el };
+}
+
+function parseVa(text: string, where: string): bigint {
+  return parseU64(text, `${where}: VA`);
+}
+
+interface Query {
+  va: bigint;
+  access: Access;
+}
+
+function readQueries(file: string, dflt: Access): Query[] {
+  let text: string;
+  try {
+    text = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--input ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const out: Query[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) return;
+    const where = `${file === "-" ? "stdin" : file}:${i + 1}`;
+    const [vaText, acc, extra] = line.split(/\s+/);
+    if (extra !== undefined) throw new ParseError(`${where}: expected "VA [access]", got "${line}"`);
+    out.push({ va: parseVa(vaText ?? "", where), access: acc ? parseAccess(acc, where) : dflt });
+  });
+  return out;
+}
+
+export function resultJson(r: TranslationResult): Record<string, unknown> {
+  const common = {
+    va: hex64(r.va),
+    access: r.access,
+    half: r.half === undefined ? null : `TTBR${r.half}`,
+    par: r.par === null ? null : hex64(r.par),
+    trail: r.trail.map((t) => ({
+      level: t.level,
+      address: `0x${t.address.toString(16)}`,
+      value: t.value === undefined ? null : hex64(t.value),
+      descriptor: t.descriptor ?? null,
+    })),
+  };
+  if (r.kind === "fault") {
+    return { ...common, kind: "fault", fault: r.fault, level: r.level, fsc: `0x${r.fsc.toString(16).padStart(2, "0")}`, reason: r.reason };
+  }
+  return {
+    ...common,
+    kind: "ok",
+    pa: `0x${r.pa.toString(16)}`,
+    level: r.level,
+    blockSize: r.blockSize,
+    leafKind: r.leafKind,
+    descriptor: r.descriptor ?? null,
+    attrIndx: r.attrIndx,
+    mair: `0x${r.mairByte.toString(16).padStart(2, "0")}`,
+    memoryType: r.memAttr.name,
+    shareability: r.shareability,
+    permissions: r.permissions,
+    contiguous: r.contiguous,
+    nG: r.nG,
+    af: r.af,
+    apTable: r.apTable,
+    uxnTable: r.uxnTable,
+    pxnTable: r.pxnTable,
+  };
+}
+
+interface TranslateOptions extends RegOptions {
+  access: string;
+  input?: string;
+  format: string;
+  output?: string;
+}
+
+export function registerTranslateCommand(program: Command): void {
+  const cmd = program
+    .command("translate")
+    .description("translate virtual addresses through the stage-1 tables in memory (hardware-exact walk, PAR_EL1)")
+    .argument("[va...]", "virtual addresses (64-bit hex); each may be followed by :ACCESS, e.g. 0xffff000000210000:w")
+    .option("-a, --access <access>", "default access: r|w|x, el0:r|el0:w|el0:x, or S1E1R|S1E1W|S1E0R|S1E0W (+pan)", "r")
+    .option("-i, --input <file>", "read `VA [access]` lines from a file (- for stdin)")
+    .option("-f, --format <fmt>", "text (vtop-style trace) or json", "text")
+    .option("-o, --output <file>", "write to a file (atomically) instead of stdout");
+  addMachineOptions(cmd);
+  cmd.addHelpText(
+    "after",
+    `
+Examples:
+  $ vmsa translate --example linux-6.1-4k48 0xffff000000210000 0xffff800008010000:x
+  $ vmsa translate --mem ram.bin@0x40000000 --preset linux-4k-48 --ttbr1 0x40530000 -f json -i vas.txt
+  $ printf '0xffff000000000000 w\\n0xffff800008010000 el0:r\\n' | vmsa translate --example linux-6.1-4k48 -i -`,
+  );
+  cmd.action((vas: string[], o: TranslateOptions) => {
+    if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
+    const dflt = parseAccess(o.access, "--access");
+    const queries: Query[] = vas.map((arg) => {
+      const colon = arg.indexOf(":");
+      const v = colon < 0 ? arg : arg.slice(0, colon);
+      const a = colon < 0 ? undefined : arg.slice(colon + 1);
+      return { va: parseVa(v ?? "", `argument "${arg}"`), access: a ? parseAccess(a, `argument "${arg}"`) : dflt };
+    });
+    if (o.input) queries.push(...readQueries(o.input, dflt));
+    if (queries.length === 0) throw new UsageError("no virtual address given (arguments or --input FILE)");
+    const m = machineFromOptions(o);
+    const walker = new Walker(m.mem, m.regs);
+    if (o.format === "json") {
+      const results = queries.map((q) => resultJson(walker.translate(q.va, q.access)));
+      emit(`${toJson({ registers: m.sources, results })}\n`, o.output);
+    } else {
+      emit(queries.map((q) => formatVtop(walker.translate(q.va, q.access), walker.ctx)).join("\n"), o.output);
+    }
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * A minimal test-only table writer: allocates zeroed table pages from a bump pointer and writes
+ * descriptors with the arch encoders, so walker tests do not depend on the kernel library.
+ */
+import { type DescriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../../src/arch/descriptor.js";
+import { type Granule, levelShift } from "../../src/arch/granule.js";
+import type { Regs } from "../../src/arch/registers.js";
+import { PhysMem } from "../../src/mem/physmem.js";
+import { compileRegs, type HalfContext } from "../../src/walk/context.js";
+
+export class TestTables {
+  readonly mem = new PhysMem();
+  private next: bigint;
+  readonly fmt: DescriptorFormat;
+  readonly root: bigint;
+  constructor(
+    readonly granule: Granule,
+    readonly startLevel: number,
+    opts: { ds?: boolean; oa52?: boolean; allocBase?: bigint } = {},
+  ) {
+    this.fmt = { granule, ds: !!opts.ds, oa52: !!opts.oa52 };
+    this.next = opts.allocBase ?? 0x4000_0000n;
+    this.root = this.alloc();
+  }
+  alloc(): bigint {
+    const pa = this.next;
+    this.next += BigInt(this.granule.size);
+    this.mem.zero(pa, this.granule.size);
+    return pa;
+  }
+  /** Index of `vaOff` (offset within the half) at a level. */
+  index(vaOff: bigint, level: number): bigint {
+    const sh = BigInt(levelShift(this.granule, level));
+    const mask = level === this.startLevel ? (1n << 64n) - 1n : (1n << BigInt(this.granule.stride)) - 1n;
+    return (vaOff >> sh) & mask;
+  }
+  /** Descend to `level` for `vaOff`, creating tables; table descriptors get `tableBits` ORed in. */
+  tableFor(vaOff: bigint, level: number, tableBits = 0n): bigint {
+    let table = this.root;
+    for (let l = this.startLevel; l < level; l++) {
+      const da = table + this.index(vaOff, l) * 8n;
+      const cur = this.mem.read64(da) ?? 0n;
+      if ((cur & 3n) === 3n) {
+        table = cur & 0x0000_ffff_ffff_f000n & ~BigInt(this.granule.size - 1);
+        if (this.fmt.ds) table = cur & 0x0003_ffff_ffff_f000n & ~BigInt(this.granule.size - 1);
+        continue;
+      }
+      const t = this.alloc();
+      this.mem.write64(da, encodeTable({ nextTable: t }, this.fmt) | tableBits);
+      table = t;
+    }
+    return table;
+  }
+  /** Write a leaf (block at level < 3, page at level 3). */
+  map(vaOff: bigint, level: number, fields: LeafFields, tableBits = 0n): bigint {
+    const t = this.tableFor(vaOff, level, tableBits);
+    const da = t + this.index(vaOff, level) * 8n;
+    this.mem.write64(da, encodeLeaf(fields, level, this.fmt));
+    return da;
+  }
+  /** Write a raw descriptor value at the slot for vaOff/level. */
+  raw(vaOff: bigint, level: number, value: bigint): bigint {
+    const t = this.tableFor(vaOff, level);
+    const da = t + this.index(vaOff, level) * 8n;
+    this.mem.write64(da, value);
+    return da;
+  }
+  entrySize(level: number): bigint {
+    return 1n << BigInt(levelShift(this.granule, level));
+  }
+}
+
+export function halfOf(regs: Regs, index: 0 | 1): HalfContext {
+  return compileRegs(regs).halves[index];
+}
