@@ -35,7 +35,12 @@ add_backports() {
   } | $SUDO tee /etc/apt/sources.list.d/vmsa-backports.sources >/dev/null
 }
 
-if have_tools && [ "${VMSA_QEMU_SETUP_FORCE:-0}" != "1" ]; then
+qemu_major() {
+  qemu-system-aarch64 --version 2>/dev/null | head -n1 | sed -n 's/.*version \([0-9]*\)\..*/\1/p'
+}
+
+# Nothing to do when both tools are there and QEMU is 10 or newer (7.2 is upgraded from backports).
+if have_tools && [ "$(qemu_major)" -ge 10 ] 2>/dev/null && [ "${VMSA_QEMU_SETUP_FORCE:-0}" != "1" ]; then
   qemu-system-aarch64 --version | head -n1
   exit 0
 fi

@@ -1,0 +1,149 @@
+/**
+ * A differential campaign: generate jobs from seeds, run them on QEMU, compare every query's
+ * PAR_EL1 with vmsa's walker, and tally agreement, known QEMU deviations, mismatches and coverage.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Walker } from "../walk/walker.js";
+import { AT_OPS, classify, type Deviation, formatRepro, outcomeKey } from "./compare.js";
+import { type GenCase, generateCase } from "./generate.js";
+import { type AtOutcome, encodeJobs, type Job } from "./jobfile.js";
+import { buildHarness, runBatch, type Tools } from "./qemu.js";
+import { Rng } from "./rng.js";
+
+export interface CampaignOptions {
+  readonly seeds: readonly number[];
+  readonly jobsPerSeed: number;
+  /** Random paths per TTBR half per job (each gives 1-4 AT queries). */
+  readonly pathsPerHalf?: number;
+  /** QEMU processes run at once. */
+  readonly parallel?: number;
+  /** Jobs per QEMU process. */
+  readonly batchSize?: number;
+  /** Where to write one-job reproduction files for mismatches (none when undefined). */
+  readonly reproDir?: string;
+  readonly maxReports?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface Mismatch {
+  readonly caseId: string;
+  readonly text: string;
+  readonly reproFile?: string;
+}
+
+export interface CampaignResult {
+  readonly jobs: number;
+  readonly queries: number;
+  readonly agreed: number;
+  readonly mismatches: readonly Mismatch[];
+  readonly mismatchCount: number;
+  readonly deviations: ReadonlyMap<string, { deviation: Deviation; count: number; example: string }>;
+  /** vmsa outcome key → number of agreeing queries with it. */
+  readonly coverage: ReadonlyMap<string, number>;
+  readonly ms: number;
+}
+
+export function generateCases(o: CampaignOptions): GenCase[] {
+  const cases: GenCase[] = [];
+  for (const seed of o.seeds) {
+    const rng = new Rng(seed);
+    for (let j = 0; j < o.jobsPerSeed; j++) cases.push(generateCase(rng, `seed ${seed} job ${j}`, o.pathsPerHalf));
+  }
+  return cases;
+}
+
+async function runAll(elf: string, cases: readonly GenCase[], parallel: number, batchSize: number): Promise<AtOutcome[][]> {
+  const batches: GenCase[][] = [];
+  for (let i = 0; i < cases.length; i += batchSize) batches.push(cases.slice(i, i + batchSize));
+  const results: AtOutcome[][][] = new Array(batches.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= batches.length) return;
+      const b = batches[i] as GenCase[];
+      results[i] = await runBatch(
+        elf,
+        b.map((c) => c.job),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+  return results.flat();
+}
+
+export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<CampaignResult> {
+  const t0 = Date.now();
+  const log = o.log ?? (() => {});
+  const elf = buildHarness();
+  const cases = generateCases(o);
+  const total = cases.reduce((n, c) => n + c.job.queries.length, 0);
+  log(`vmsa/qemu: ${tools.qemuVersion}; ${cases.length} jobs, ${total} AT queries`);
+  const outcomes = await runAll(elf, cases, o.parallel ?? 2, o.batchSize ?? Math.max(1, Math.ceil(cases.length / (o.parallel ?? 2))));
+  let agreed = 0;
+  let mismatchCount = 0;
+  const mismatches: Mismatch[] = [];
+  const deviations = new Map<string, { deviation: Deviation; count: number; example: string }>();
+  const coverage = new Map<string, number>();
+  cases.forEach((c, ci) => {
+    const walker = new Walker(c.mem, c.regs);
+    const outs = outcomes[ci] as AtOutcome[];
+    c.job.queries.forEach((q, qi) => {
+      const out = outs[qi] as AtOutcome;
+      const r = walker.translate(q.va, AT_OPS[q.op]);
+      const v = classify(r, out, c.regs, walker);
+      if (v.kind === "agree") {
+        agreed++;
+        const k = r.par === null ? `${outcomeKey(r)} (exception)` : outcomeKey(r);
+        coverage.set(k, (coverage.get(k) ?? 0) + 1);
+      } else if (v.kind === "deviation") {
+        const d = deviations.get(v.deviation.id);
+        if (d) d.count++;
+        else deviations.set(v.deviation.id, { deviation: v.deviation, count: 1, example: formatRepro(c.id, c.regs, q.va, q.op, r, out) });
+      } else {
+        mismatchCount++;
+        if (mismatches.length < (o.maxReports ?? 20)) {
+          let reproFile: string | undefined;
+          if (o.reproDir !== undefined) {
+            const one: Job = { ...c.job, queries: [q] };
+            reproFile = join(o.reproDir, `vmsa-at-repro-${c.id.replace(/\W+/g, "-")}-q${qi}.bin`);
+            writeFileSync(reproFile, encodeJobs([one]));
+          }
+          const text = formatRepro(c.id, c.regs, q.va, q.op, r, out, reproFile ? `job file ${reproFile}` : "");
+          mismatches.push(reproFile === undefined ? { caseId: c.id, text } : { caseId: c.id, text, reproFile });
+        }
+      }
+    });
+  });
+  return { jobs: cases.length, queries: total, agreed, mismatches, mismatchCount, deviations, coverage, ms: Date.now() - t0 };
+}
+
+/** The fault kinds and levels every campaign must have compared (issue 3 acceptance). */
+export function requiredCoverage(opts: { accessFlag: boolean }): string[] {
+  const keys = ["ok", "translation@L-1"];
+  for (const l of [0, 1, 2, 3]) keys.push(`translation@L${l}`, `address-size@L${l}`);
+  for (const l of [1, 2, 3]) {
+    keys.push(`permission@L${l}`);
+    if (opts.accessFlag) keys.push(`access-flag@L${l}`);
+  }
+  return keys;
+}
+
+export function formatSummary(r: CampaignResult, tools: Tools): string {
+  const lines: string[] = [];
+  lines.push(
+    `vmsa/qemu: ${tools.qemuVersion}: ${r.jobs} jobs, ${r.queries} queries: ${r.agreed} agree, ${[...r.deviations.values()].reduce((n, d) => n + d.count, 0)} known QEMU deviations, ${r.mismatchCount} disagreements (${(r.ms / 1000).toFixed(1)} s)`,
+  );
+  const cov = [...r.coverage.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  lines.push(`  compared outcomes: ${cov.map(([k, n]) => `${k}=${n}`).join(", ")}`);
+  for (const d of r.deviations.values()) {
+    lines.push(`  QEMU deviation ${d.deviation.id} x${d.count}: ${d.deviation.what}. Rule: ${d.deviation.rule}. Example:`);
+    lines.push(d.example.replace(/^/gm, "    "));
+  }
+  for (const m of r.mismatches) {
+    lines.push("DISAGREEMENT");
+    lines.push(m.text);
+  }
+  return lines.join("\n");
+}

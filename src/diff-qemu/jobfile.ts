@@ -1,0 +1,118 @@
+/**
+ * The job and result file formats of the AT harness (documented in qemu/README.md). All fields are
+ * little-endian 64-bit words.
+ *
+ * Job file:    "VMSAJOB1", njobs, then per job:
+ *              TTBR0_EL1, TTBR1_EL1, TCR_EL1, MAIR_EL1, SCTLR_EL1, nchunks, nqueries,
+ *              nchunks × (pa, len, len/8 data words), nqueries × (va, op)
+ * Result file: "VMSARES1", njobs, then per job: nqueries, nqueries × (par, status), then "VMSAEND\0".
+ *              status 0: `par` is PAR_EL1; status bit 32 set: the AT took a synchronous exception
+ *              to EL2 and bits [31:0] hold ESR_EL2.
+ */
+import { ARENA_BASE, ARENA_END, MAX_QUERIES_PER_JOB } from "./layout.js";
+
+export const JOB_MAGIC = 0x3142_4f4a_4153_4d56n; // "VMSAJOB1"
+export const RES_MAGIC = 0x3153_4552_4153_4d56n; // "VMSARES1"
+export const END_MAGIC = 0x0044_4e45_4153_4d56n; // "VMSAEND\0"
+
+/** AT operations in the harness's numbering. */
+export const AT_OP_NAMES = ["S1E1R", "S1E1W", "S1E0R", "S1E0W"] as const;
+export type HarnessOp = (typeof AT_OP_NAMES)[number];
+
+export interface JobRegs {
+  readonly ttbr0: bigint;
+  readonly ttbr1: bigint;
+  readonly tcr: bigint;
+  readonly mair: bigint;
+  readonly sctlr: bigint;
+}
+
+export interface Chunk {
+  readonly pa: bigint;
+  /** Length is a multiple of 8. */
+  readonly data: Uint8Array;
+}
+
+export interface Query {
+  readonly va: bigint;
+  readonly op: HarnessOp;
+}
+
+export interface Job {
+  readonly regs: JobRegs;
+  readonly chunks: readonly Chunk[];
+  readonly queries: readonly Query[];
+}
+
+export type AtOutcome = { readonly kind: "par"; readonly par: bigint } | { readonly kind: "exception"; readonly esr: number };
+
+export function encodeJobs(jobs: readonly Job[]): Uint8Array {
+  let words = 2;
+  for (const j of jobs) {
+    words += 7 + 2 * j.queries.length;
+    for (const c of j.chunks) words += 2 + c.data.length / 8;
+  }
+  const buf = new Uint8Array(words * 8);
+  const dv = new DataView(buf.buffer);
+  let off = 0;
+  const put = (v: bigint): void => {
+    dv.setBigUint64(off, v, true);
+    off += 8;
+  };
+  put(JOB_MAGIC);
+  put(BigInt(jobs.length));
+  for (const j of jobs) {
+    if (j.queries.length > MAX_QUERIES_PER_JOB)
+      throw new RangeError(`a job has ${j.queries.length} queries (at most ${MAX_QUERIES_PER_JOB})`);
+    put(j.regs.ttbr0);
+    put(j.regs.ttbr1);
+    put(j.regs.tcr);
+    put(j.regs.mair);
+    put(j.regs.sctlr);
+    put(BigInt(j.chunks.length));
+    put(BigInt(j.queries.length));
+    for (const c of j.chunks) {
+      if (c.data.length % 8 !== 0 || c.pa % 8n !== 0n) throw new RangeError(`chunk at 0x${c.pa.toString(16)} is not 8-byte aligned`);
+      if (c.pa < ARENA_BASE || c.pa + BigInt(c.data.length) > ARENA_END) {
+        throw new RangeError(`chunk at 0x${c.pa.toString(16)} is outside the table arena`);
+      }
+      put(c.pa);
+      put(BigInt(c.data.length));
+      buf.set(c.data, off);
+      off += c.data.length;
+    }
+    for (const q of j.queries) {
+      put(q.va);
+      put(BigInt(AT_OP_NAMES.indexOf(q.op)));
+    }
+  }
+  return buf;
+}
+
+export function decodeResults(bytes: Uint8Array, jobs: readonly Job[]): AtOutcome[][] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 0;
+  const get = (): bigint => {
+    if (off + 8 > bytes.byteLength) throw new Error(`result file truncated at byte ${off}`);
+    const v = dv.getBigUint64(off, true);
+    off += 8;
+    return v;
+  };
+  if (get() !== RES_MAGIC) throw new Error("result file: bad magic");
+  const n = Number(get());
+  if (n !== jobs.length) throw new Error(`result file: ${n} jobs, expected ${jobs.length}`);
+  const out: AtOutcome[][] = [];
+  for (const j of jobs) {
+    const nq = Number(get());
+    if (nq !== j.queries.length) throw new Error(`result file: job has ${nq} results, expected ${j.queries.length}`);
+    const rs: AtOutcome[] = [];
+    for (let q = 0; q < nq; q++) {
+      const par = get();
+      const status = get();
+      rs.push((status >> 32n) & 1n ? { kind: "exception", esr: Number(status & 0xffff_ffffn) } : { kind: "par", par });
+    }
+    out.push(rs);
+  }
+  if (get() !== END_MAGIC) throw new Error("result file: missing end marker");
+  return out;
+}
