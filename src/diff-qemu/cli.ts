@@ -3,9 +3,11 @@
  * a long differential campaign of vmsa's walker against AT on QEMU. Seeds N, N+1, ... N+seeds-1,
  * M jobs per seed. Exits 1 on any disagreement or missing coverage, 2 when the tools are missing.
  */
-
-import { formatSummary, requiredCoverage, runCampaign } from "./campaign.js";
-import { checkTools } from "./qemu.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { formatSummary, generateCases, requiredCoverage, runCampaign } from "./campaign.js";
+import { describeOutcome } from "./compare.js";
+import { AT_OP_NAMES, decodeResults, encodeJobs, type Job } from "./jobfile.js";
+import { buildHarness, checkTools, QEMU_BIN, qemuArgs } from "./qemu.js";
 
 function intArg(args: string[], name: string, dflt: number): number {
   const i = args.indexOf(name);
@@ -24,8 +26,12 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.includes("--help") || args.includes("-h")) {
     console.log("usage: npm run test:qemu -- [--seed N=1] [--seeds S=1] [--jobs M=200] [--paths P=14] [--parallel K=2] [--repro DIR]");
+    console.log("       npm run test:qemu -- --write-jobs FILE [--seed N] [--seeds S] [--jobs M]   (job file + QEMU command, no run)");
+    console.log("       npm run test:qemu -- --show-results JOBFILE RESULTFILE                    (print PAR_EL1 per query)");
     return 0;
   }
+  const show = args.indexOf("--show-results");
+  if (show >= 0) return showResults(args[show + 1], args[show + 2]);
   const seed = intArg(args, "--seed", 1);
   const nSeeds = intArg(args, "--seeds", 1);
   const jobs = intArg(args, "--jobs", 200);
@@ -35,6 +41,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const seeds = Array.from({ length: nSeeds }, (_, i) => seed + i);
+  const writeJobs = strArg(args, "--write-jobs");
+  if (writeJobs !== undefined) {
+    const cases = generateCases({ seeds, jobsPerSeed: jobs, pathsPerHalf: intArg(args, "--paths", 14) });
+    writeFileSync(writeJobs, encodeJobs(cases.map((c) => c.job)));
+    const elf = buildHarness();
+    console.log(`wrote ${cases.length} jobs to ${writeJobs}; run them with:`);
+    console.log([QEMU_BIN, ...qemuArgs(elf, writeJobs, `${writeJobs}.results`)].join(" "));
+    return 0;
+  }
   const res = await runCampaign(tc.tools, {
     seeds,
     jobsPerSeed: jobs,
@@ -49,6 +64,50 @@ async function main(): Promise<number> {
   const missing = requiredCoverage({ accessFlag: afReported }).filter((k) => !res.coverage.has(k));
   if (missing.length > 0) console.log(`coverage missing: ${missing.join(", ")}`);
   return res.mismatchCount > 0 || missing.length > 0 ? 1 : 0;
+}
+
+/** Print each query of a job file with QEMU's outcome from a result file. */
+function showResults(jobFile: string | undefined, resultFile: string | undefined): number {
+  if (!jobFile || !resultFile) throw new Error("--show-results needs JOBFILE RESULTFILE");
+  const jobs = parseJobQueries(new Uint8Array(readFileSync(jobFile)));
+  const res = decodeResults(new Uint8Array(readFileSync(resultFile)), jobs);
+  jobs.forEach((j, ji) => {
+    j.queries.forEach((q, qi) => {
+      const o = res[ji]?.[qi];
+      if (o) console.log(`job ${ji} AT ${q.op} 0x${q.va.toString(16).padStart(16, "0")}: ${describeOutcome(o)}`);
+    });
+  });
+  return 0;
+}
+
+/** Just enough of a job file to list its queries (registers and chunks are skipped). */
+function parseJobQueries(b: Uint8Array): Job[] {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let off = 8;
+  const get = (): bigint => {
+    const v = dv.getBigUint64(off, true);
+    off += 8;
+    return v;
+  };
+  const n = Number(get());
+  const jobs: Job[] = [];
+  for (let j = 0; j < n; j++) {
+    const regs = { ttbr0: get(), ttbr1: get(), tcr: get(), mair: get(), sctlr: get() };
+    const nchunks = Number(get());
+    const nq = Number(get());
+    for (let c = 0; c < nchunks; c++) {
+      get(); // pa
+      const len = Number(get());
+      off += len;
+    }
+    const queries = Array.from({ length: nq }, () => {
+      const va = get();
+      const op = AT_OP_NAMES[Number(get())] ?? "S1E1R";
+      return { va, op };
+    });
+    jobs.push({ regs, chunks: [], queries });
+  }
+  return jobs;
 }
 
 main().then(
