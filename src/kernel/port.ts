@@ -1,0 +1,118 @@
+/**
+ * The kernel library's view of the machine: the operations a CPU performs on page tables
+ * (64-bit stores, barriers, TLB maintenance, system-register writes, cache maintenance, accesses
+ * at a VA) and the secure-world protection calls. Every page-table store the library makes goes
+ * through a port, so a checked machine sees it; `DirectPort` is the unchecked fast path that only
+ * writes memory (for building tables at full speed and for the benchmark).
+ *
+ * Loads of descriptors read physical memory directly: a CPU always observes its own stores, and
+ * a load changes no architectural state the checker tracks.
+ */
+import type { PhysMem } from "../mem/physmem.js";
+
+export type DsbDomain = "SY" | "ISH" | "ISHST" | "NSH" | "NSHST";
+
+/** TLBI operations of the EL1&0 regime the kernel uses; *IS are broadcast to the Inner Shareable domain. */
+export type TlbiOp =
+  | "VMALLE1"
+  | "VMALLE1IS"
+  | "VAE1"
+  | "VAE1IS"
+  | "VALE1"
+  | "VALE1IS"
+  | "VAAE1"
+  | "VAAE1IS"
+  | "VAALE1"
+  | "VAALE1IS"
+  | "ASIDE1"
+  | "ASIDE1IS";
+
+export type SysReg = "TTBR0_EL1" | "TTBR1_EL1" | "TCR_EL1" | "MAIR_EL1" | "SCTLR_EL1";
+export type DcOp = "CVAC" | "CIVAC" | "IVAC";
+export type AccessKind = "read" | "write" | "exec";
+
+export type AccessOutcome =
+  | { readonly ok: true; readonly pa: bigint }
+  | { readonly ok: false; readonly fault: string; readonly level: number; readonly reason: string };
+
+export interface MachinePort {
+  /** Physical memory, for descriptor loads only. */
+  readonly mem: PhysMem;
+  readonly cpuCount: number;
+  /** 64-bit store of (hi, lo) to the 8-byte aligned physical address `pa` by `cpu`. */
+  store64(cpu: number, pa: number, hi: number, lo: number): void;
+  /** Zero [pa, pa+size) with stores by `cpu` (a fresh table page). */
+  zero(cpu: number, pa: number, size: number): void;
+  dsb(cpu: number, domain: DsbDomain): void;
+  isb(cpu: number): void;
+  /** TLBI `op`; `va` for the by-VA forms (ignored otherwise), `asid` for ASIDE1. */
+  tlbi(cpu: number, op: TlbiOp, va?: bigint, asid?: number): void;
+  msr(cpu: number, reg: SysReg, value: bigint): void;
+  mrs(cpu: number, reg: SysReg): bigint;
+  dc(cpu: number, op: DcOp, pa: number): void;
+  /** A load, store or instruction fetch at a VA by `cpu` at EL1; reports how it translated. */
+  access(cpu: number, va: bigint, kind: AccessKind): AccessOutcome;
+  /** Hand [pa, pa+size) to the secure world (or take it back). */
+  protect(cpu: number, pa: bigint, size: bigint, on: boolean): void;
+  /** A free-text annotation for reports (which kernel function is running). */
+  note(cpu: number, text: string): void;
+}
+
+/** Unchecked port: stores go straight to memory; barriers and TLB maintenance are counted only. */
+export class DirectPort implements MachinePort {
+  readonly mem: PhysMem;
+  readonly cpuCount: number;
+  private readonly regs: Map<string, bigint> = new Map();
+  stores = 0;
+  barriers = 0;
+  tlbis = 0;
+  readonly notes: string[] = [];
+  keepNotes = false;
+
+  constructor(mem: PhysMem, cpuCount = 1) {
+    this.mem = mem;
+    this.cpuCount = cpuCount;
+  }
+
+  store64(_cpu: number, pa: number, hi: number, lo: number): void {
+    this.stores++;
+    this.mem.store64(pa, hi, lo);
+  }
+
+  zero(_cpu: number, pa: number, size: number): void {
+    this.stores += size / 8;
+    this.mem.zero(BigInt(pa), size);
+  }
+
+  dsb(): void {
+    this.barriers++;
+  }
+
+  isb(): void {
+    this.barriers++;
+  }
+
+  tlbi(): void {
+    this.tlbis++;
+  }
+
+  msr(cpu: number, reg: SysReg, value: bigint): void {
+    this.regs.set(`${cpu}:${reg}`, value);
+  }
+
+  mrs(cpu: number, reg: SysReg): bigint {
+    return this.regs.get(`${cpu}:${reg}`) ?? 0n;
+  }
+
+  dc(): void {}
+
+  access(): AccessOutcome {
+    return { ok: false, fault: "unmodelled", level: 0, reason: "DirectPort does not translate" };
+  }
+
+  protect(): void {}
+
+  note(_cpu: number, text: string): void {
+    if (this.keepNotes) this.notes.push(text);
+  }
+}
