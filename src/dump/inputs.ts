@@ -1,0 +1,316 @@
+/**
+ * The input layer for real dumps: turns files (raw RAM banks, ELF cores, snapshot descriptors),
+ * register files, VMCOREINFO and command-line overrides into memory + registers + the kernel
+ * layout, recording where every value came from.
+ *
+ * Input specs (each string in `inputs`):
+ *   FILE@PA      raw RAM loaded at PA (the last `@` separates; PA hex or decimal)
+ *   FILE.json    a snapshot descriptor (machine.json): { registers: {...}, memory: {file, load_at}
+ *                | [{file, load_at} | {core}], kernel?: "Linux 6.1..." }; memory files may be .gz
+ *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore)
+ */
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { ParseError } from "../arch/errors.js";
+import { granuleBySize } from "../arch/granule.js";
+import { presetByName, type Regs } from "../arch/registers.js";
+import { parseU64 } from "../arch/u64.js";
+import { loadBank, parseBankSpec } from "../mem/banks.js";
+import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
+import { compileRegs } from "../walk/context.js";
+import { DumpFormatError, type ElfNote, loadElfCore, parseNotes, sniffCompressed } from "./elfcore.js";
+import { type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
+import { stderrProgress } from "./progress.js";
+import type { Marker } from "./ptdump.js";
+import {
+  completeRegs,
+  mergeRegs,
+  parseRegisterFile,
+  type RegName,
+  type RegValues,
+  regsFromVmcoreInfo,
+  type SourcedRegs,
+} from "./regfile.js";
+import { parseVmcoreInfo, scanVmcoreInfo, type VmcoreInfo, vmNumber, vmValue } from "./vmcoreinfo.js";
+
+export interface OpenDumpOptions {
+  /** Input specs: FILE@PA, snapshot .json, or ELF core (see the module comment). */
+  readonly inputs: readonly string[];
+  /** Register file (gdb `info registers` output, NAME=VALUE lines, or JSON). */
+  readonly regsFile?: string;
+  /** Register preset name (e.g. linux-4k-48) used as the base before files and overrides. */
+  readonly preset?: string;
+  /** Command-line overrides: win over everything else. */
+  readonly regs?: RegValues;
+  /** A file with VMCOREINFO text (overrides notes and the RAM scan); false disables VMCOREINFO. */
+  readonly vmcoreinfo?: string | false;
+  /** Kernel release/version for the layout, e.g. "6.12" (default: from VMCOREINFO / snapshot). */
+  readonly kernelVersion?: string;
+  /** CONFIG_ARM64_VA_BITS (default: VMCOREINFO NUMBER(VA_BITS), else the TTBR1 VA size). */
+  readonly vaBits?: number;
+  readonly fixmapSize?: bigint;
+  readonly kernelConfig?: KernelConfig;
+  /** Show progress on stderr (default: when stderr is a TTY). */
+  readonly progress?: boolean;
+}
+
+export type SourceKey = RegName | "memory" | "vmcoreinfo" | "layout";
+
+export interface OpenedDump {
+  readonly mem: PhysMem;
+  readonly regs: Regs;
+  /** Where each register, the memory, VMCOREINFO and the layout came from. */
+  readonly sources: Partial<Record<SourceKey, string>>;
+  readonly vmcoreinfo: VmcoreInfo | undefined;
+  readonly layout: KernelLayout | undefined;
+  /** ptdump markers for the layout (undefined when the kernel version is unknown). */
+  readonly markers: readonly Marker[] | undefined;
+  /** Notes for the user (assumptions made, things not found). */
+  readonly notes: readonly string[];
+}
+
+interface Snapshot {
+  regs: SourcedRegs;
+  kernel?: string;
+}
+
+function looksLikeBank(spec: string): boolean {
+  const at = spec.lastIndexOf("@");
+  if (at <= 0) return false;
+  return /^(0x[0-9a-f_]+|[0-9]+)$/i.test(spec.slice(at + 1));
+}
+
+function readHead(file: string, n: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    throw new DumpFormatError("EDUMP_READ", `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const b = Buffer.alloc(n);
+    const got = readSync(fd, b, 0, n, 0);
+    return b.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read a (possibly gzip-compressed) file whole. */
+function readMaybeGz(file: string): Uint8Array {
+  const raw = readFileSync(file);
+  if (raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      return gunzipSync(raw);
+    } catch (e) {
+      throw new DumpFormatError("EDUMP_TRUNCATED", `${file}: gzip stream is damaged or truncated (${(e as Error).message})`);
+    }
+  }
+  return raw;
+}
+
+/** Add a raw image at `pa`: all of it is RAM, only non-zero frames take memory. */
+function addSparse(mem: PhysMem, pa: bigint, data: Uint8Array, source: string): void {
+  if (pa % BigInt(FRAME_SIZE) !== 0n) throw new ParseError(`${source}: load address 0x${pa.toString(16)} is not 4 KiB aligned`);
+  mem.addRam(pa, BigInt(data.length));
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  for (let off = 0; off < buf.length; off += FRAME_SIZE) {
+    const frame = buf.subarray(off, Math.min(off + FRAME_SIZE, buf.length));
+    if (frame.length === FRAME_SIZE && frame.equals(ZERO_FRAME)) continue;
+    mem.writeBytes(pa + BigInt(off), frame);
+  }
+}
+
+const ZERO_FRAME = Buffer.alloc(FRAME_SIZE);
+
+function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
+  let obj: {
+    registers?: Record<string, string>;
+    memory?: unknown;
+    kernel?: string;
+  };
+  try {
+    obj = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ParseError(`${file}: not a snapshot descriptor (${(e as Error).message})`);
+  }
+  const dir = dirname(file);
+  const mems = Array.isArray(obj.memory) ? obj.memory : obj.memory ? [obj.memory] : [];
+  if (mems.length === 0) throw new ParseError(`${file}: "memory" is missing (expected {file, load_at} or a list of them)`);
+  mems.forEach((m: unknown, i: number) => {
+    const e = m as { file?: string; load_at?: string; core?: string };
+    if (e.core) {
+      const path = resolve(dir, e.core);
+      if (path.endsWith(".gz")) {
+        const bytes = readMaybeGz(path);
+        const tmpCore = parseElfBytes(bytes, path);
+        for (const s of tmpCore.segments) addSparse(mem, s.paddr, s.data, `${path}[PT_LOAD]`);
+        notes.push(...tmpCore.notes);
+      } else {
+        notes.push(...loadElfCore(mem, path).notes);
+      }
+      return;
+    }
+    if (!e.file || e.load_at === undefined) throw new ParseError(`${file}: memory[${i}]: expected {"file": ..., "load_at": "0x..."}`);
+    const path = resolve(dir, e.file);
+    addSparse(mem, parseU64(String(e.load_at), `${file}: memory[${i}].load_at`), readMaybeGz(path), path);
+  });
+  const regs = obj.registers ? parseRegisterFile(JSON.stringify({ registers: obj.registers }), file) : { values: {}, sources: {} };
+  return { regs, kernel: obj.kernel };
+}
+
+/** Parse an in-memory ELF core (used for compressed fixtures). */
+function parseElfBytes(bytes: Uint8Array, file: string): { segments: { paddr: bigint; data: Uint8Array }[]; notes: ElfNote[] } {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46) throw new DumpFormatError("EDUMP_FORMAT", `${file}: not an ELF file (offset 0)`);
+  const phoff = Number(b.readBigUInt64LE(0x20));
+  const phentsize = b.readUInt16LE(0x36);
+  const phnum = b.readUInt16LE(0x38);
+  const segments: { paddr: bigint; data: Uint8Array }[] = [];
+  const notes: ElfNote[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    const type = b.readUInt32LE(o);
+    const off = Number(b.readBigUInt64LE(o + 8));
+    const pa = b.readBigUInt64LE(o + 24);
+    const sz = Number(b.readBigUInt64LE(o + 32));
+    if (off + sz > b.length) {
+      throw new DumpFormatError(
+        "EDUMP_TRUNCATED",
+        `${file}: truncated at offset 0x${b.length.toString(16)}: segment #${i} needs 0x${(off + sz).toString(16)}`,
+      );
+    }
+    if (type === 1) segments.push({ paddr: pa, data: bytes.subarray(off, off + sz) });
+    if (type === 4) notes.push(...parseNotes(bytes.subarray(off, off + sz), off, file));
+  }
+  return { segments, notes };
+}
+
+function osVersion(
+  vi: VmcoreInfo | undefined,
+  kernel: string | undefined,
+  override: string | undefined,
+): { v: KernelVersion; release: string; from: string } | undefined {
+  if (override) {
+    const v = parseKernelVersion(override);
+    if (!v) throw new ParseError(`--kernel-version "${override}": expected a version like 6.12 or 6.1.0-56-arm64`);
+    return { v, release: override, from: "--kernel-version" };
+  }
+  const rel = vi ? vmValue(vi, "OSRELEASE") : undefined;
+  if (rel) {
+    const v = parseKernelVersion(rel);
+    if (v) return { v, release: rel, from: `VMCOREINFO OSRELEASE=${rel}` };
+  }
+  if (kernel) {
+    const m = /Linux\s+(\d+\.\d+[^\s,()]*)/.exec(kernel);
+    if (m?.[1]) {
+      const v = parseKernelVersion(m[1]);
+      if (v) return { v, release: m[1], from: `snapshot "kernel": ${m[1]}` };
+    }
+  }
+  return undefined;
+}
+
+/** Open a dump: memory from the inputs, registers from files/VMCOREINFO/overrides, and the kernel layout. */
+export function openDump(opts: OpenDumpOptions): OpenedDump {
+  if (opts.inputs.length === 0) throw new ParseError("no input: give FILE@PA banks, an ELF core, or a snapshot .json");
+  const mem = new PhysMem();
+  const notesOut: string[] = [];
+  const elfNotes: ElfNote[] = [];
+  const sources: Partial<Record<SourceKey, string>> = {};
+  const regSets: SourcedRegs[] = [];
+  let kernelDesc: string | undefined;
+  const showProgress = opts.progress ?? process.stderr.isTTY === true;
+  const memDesc: string[] = [];
+  for (const spec of opts.inputs) {
+    if (looksLikeBank(spec)) {
+      loadBank(mem, parseBankSpec(spec));
+      memDesc.push(`raw ${spec}`);
+    } else if (spec.endsWith(".json")) {
+      const snap = loadSnapshot(mem, spec, elfNotes);
+      regSets.push(snap.regs);
+      kernelDesc = snap.kernel ?? kernelDesc;
+      memDesc.push(`snapshot ${spec}`);
+    } else {
+      const head = readHead(spec, 16);
+      const c = sniffCompressed(head);
+      if (c) throw new DumpFormatError("EDUMP_COMPRESSED", `${spec}: ${c} (offset 0)`);
+      if (!(head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46)) {
+        throw new DumpFormatError("EDUMP_FORMAT", `${spec}: not an ELF core (offset 0: expected \\x7fELF); for raw RAM write ${spec}@PA`);
+      }
+      const p = stderrProgress(`loading ${spec}`, showProgress);
+      const core = loadElfCore(mem, spec, p.update);
+      p.done();
+      elfNotes.push(...core.notes);
+      memDesc.push(`ELF core ${spec} (${core.segments.length} PT_LOAD)`);
+    }
+  }
+  sources.memory = memDesc.join(", ");
+
+  // VMCOREINFO: explicit file, else ELF note, else RAM scan.
+  let vi: VmcoreInfo | undefined;
+  if (opts.vmcoreinfo !== false) {
+    if (typeof opts.vmcoreinfo === "string") {
+      vi = parseVmcoreInfo(readFileSync(opts.vmcoreinfo, "latin1"), `file ${opts.vmcoreinfo}`);
+    } else {
+      const note = elfNotes.find((n) => n.name === "VMCOREINFO");
+      if (note) {
+        vi = parseVmcoreInfo(Buffer.from(note.desc).toString("latin1"), `ELF note at offset 0x${note.offset.toString(16)}`);
+      } else {
+        const p = stderrProgress("scanning RAM for VMCOREINFO", showProgress);
+        vi = scanVmcoreInfo(mem, p.update);
+        p.done();
+        if (!vi) notesOut.push("no VMCOREINFO (no ELF note, none found in RAM)");
+      }
+    }
+  }
+  if (vi) sources.vmcoreinfo = vi.source;
+
+  const base: SourcedRegs[] = [];
+  if (opts.preset) {
+    const p = presetByName(opts.preset).regs;
+    const src = `preset ${opts.preset}`;
+    base.push({
+      values: { TTBR0_EL1: p.ttbr0, TTBR1_EL1: p.ttbr1, TCR_EL1: p.tcr, MAIR_EL1: p.mair, SCTLR_EL1: p.sctlr },
+      sources: { TTBR0_EL1: src, TTBR1_EL1: src, TCR_EL1: src, MAIR_EL1: src, SCTLR_EL1: src },
+    });
+    // A preset's zero TTBRs are placeholders: let VMCOREINFO or files supply real ones.
+    delete base[0]?.values.TTBR1_EL1;
+    delete base[0]?.values.TTBR0_EL1;
+  }
+  if (vi) base.push(regsFromVmcoreInfo(vi));
+  base.push(...regSets);
+  if (opts.regsFile) base.push(parseRegisterFile(readFileSync(opts.regsFile, "utf8"), opts.regsFile));
+  if (opts.regs) {
+    const cli: SourcedRegs = { values: { ...opts.regs }, sources: {} };
+    for (const k of Object.keys(opts.regs) as RegName[]) (cli.sources as Record<string, string>)[k] = "command line";
+    base.push(cli);
+  }
+  const { regs, sources: rs } = completeRegs(mergeRegs(...base), opts.inputs.join(" "));
+  Object.assign(sources, rs);
+
+  // Layout.
+  const ctx = compileRegs(regs);
+  const h1 = ctx.halves[1];
+  const ver = osVersion(vi, kernelDesc, opts.kernelVersion);
+  let layout: KernelLayout | undefined;
+  if (ver) {
+    const cfgVa = opts.vaBits ?? (vi ? vmNumber(vi, "VA_BITS") : undefined);
+    const vaBits = cfgVa !== undefined ? Number(cfgVa) : h1.iaBits;
+    const g = granuleBySize(h1.granule.size);
+    layout = linuxLayout({
+      version: ver.v,
+      pageShift: g?.shift ?? 12,
+      vaBits,
+      vaBitsActual: h1.iaBits,
+      release: ver.release,
+      config: opts.kernelConfig,
+      fixmapSize: opts.fixmapSize,
+    });
+    sources.layout = `${layout.description} (version from ${ver.from}; VA_BITS ${cfgVa !== undefined ? (opts.vaBits !== undefined ? "from --va-bits" : "from VMCOREINFO") : "assumed = TTBR1 VA size"})`;
+  } else {
+    notesOut.push("kernel version unknown (no VMCOREINFO OSRELEASE): ptdump markers omitted; give --kernel-version");
+  }
+  return { mem, regs, sources, vmcoreinfo: vi, layout, markers: layout?.markers, notes: notesOut };
+}
