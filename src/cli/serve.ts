@@ -1,0 +1,207 @@
+/**
+ * `vmsa serve`: serve the built browser UI (web/dist) and the files named on the command line,
+ * on 127.0.0.1 by default. Nothing else on disk is reachable, and requests whose Host header is
+ * not this server (DNS rebinding) are refused.
+ */
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { basename, dirname, extname, join, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { VmsaError } from "../arch/errors.js";
+
+export interface ServedFile {
+  readonly name: string;
+  readonly path: string;
+  readonly size: number;
+  /** Load address from FILE@PA, as written. */
+  readonly pa?: string;
+}
+
+export interface ServeOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly uiDir: string;
+  readonly files: readonly ServedFile[];
+  /** Extra Host header names accepted (besides localhost, 127.0.0.1, [::1] and the bound address). */
+  readonly allowHosts?: readonly string[];
+}
+
+export interface RunningServer {
+  readonly server: Server;
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".map": "application/json",
+  ".png": "image/png",
+  ".svg": "image/svg+xml",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+export class ServeError extends VmsaError {
+  constructor(message: string) {
+    super("ESERVE", message);
+    this.name = "ServeError";
+  }
+}
+
+/** `FILE` or `FILE@PA` (PA hex or decimal); the file must exist and be a regular file. */
+export function parseServedFile(spec: string): ServedFile {
+  const at = spec.lastIndexOf("@");
+  let path = spec;
+  let pa: string | undefined;
+  if (at > 0 && /^(0x[0-9a-f_]+|[0-9]+)$/i.test(spec.slice(at + 1))) {
+    path = spec.slice(0, at);
+    pa = spec.slice(at + 1);
+  }
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new ServeError(`serve: ${path}: no such file`);
+  }
+  if (!st.isFile()) throw new ServeError(`serve: ${path}: not a regular file`);
+  return { name: basename(path), path: resolve(path), size: st.size, pa };
+}
+
+/** The built UI: web/dist above this module (works from src/ via tsx and from dist/src/). */
+export function findUiDir(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const cand = join(dir, "web", "dist");
+    if (existsSync(join(cand, "index.html"))) return cand;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+function hostAllowed(header: string | undefined, port: number, opts: ServeOptions): boolean {
+  if (!header) return false;
+  const m = /^(\[[0-9a-f:.]+\]|[^:]+)(?::(\d+))?$/i.exec(header.trim().toLowerCase());
+  if (!m) return false;
+  const name = m[1] as string;
+  const p = m[2] === undefined ? 80 : Number(m[2]);
+  if (p !== port) return false;
+  const ok = new Set(["localhost", "127.0.0.1", "[::1]", ...(opts.allowHosts ?? []).map((h) => h.toLowerCase())]);
+  if (opts.host !== "0.0.0.0" && opts.host !== "::") ok.add(opts.host.includes(":") ? `[${opts.host}]` : opts.host);
+  return ok.has(name);
+}
+
+function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, {
+    "Content-Type": type,
+    "Content-Length": Buffer.byteLength(body),
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+  });
+  res.end(body);
+}
+
+function sendFile(req: IncomingMessage, res: ServerResponse, path: string, type: string): void {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) {
+      send(res, 404, "not found\n");
+      return;
+    }
+    size = st.size;
+  } catch {
+    send(res, 404, "not found\n");
+    return;
+  }
+  res.writeHead(200, {
+    "Content-Type": type,
+    "Content-Length": size,
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+  });
+  if (req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  createReadStream(path).pipe(res);
+}
+
+export function createHandler(opts: ServeOptions, portOf: () => number): (req: IncomingMessage, res: ServerResponse) => void {
+  const ui = resolve(opts.uiDir);
+  return (req, res) => {
+    if (!hostAllowed(req.headers.host, portOf(), opts))
+      return send(res, 403, `forbidden: Host "${req.headers.host ?? ""}" is not this server\n`);
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed\n");
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname);
+    } catch {
+      return send(res, 400, "bad request\n");
+    }
+    if (pathname === "/files/index.json") {
+      const list = opts.files.map((f, i) => ({ name: f.name, url: `files/${i}/${encodeURIComponent(f.name)}`, size: f.size, pa: f.pa }));
+      return send(res, 200, JSON.stringify(list), "application/json");
+    }
+    const fm = /^\/files\/(\d+)\/([^/]+)$/.exec(pathname);
+    if (fm) {
+      const f = opts.files[Number(fm[1])];
+      if (!f || f.name !== fm[2]) return send(res, 404, "not found\n");
+      return sendFile(req, res, f.path, "application/octet-stream");
+    }
+    const rel = pathname === "/" || pathname.endsWith("/") ? `${pathname}index.html` : pathname;
+    const full = resolve(join(ui, rel));
+    if (full !== ui && !full.startsWith(ui + sep)) return send(res, 404, "not found\n");
+    sendFile(req, res, full, TYPES[extname(full)] ?? "application/octet-stream");
+  };
+}
+
+export function startServer(opts: ServeOptions): Promise<RunningServer> {
+  if (!existsSync(join(opts.uiDir, "index.html"))) {
+    return Promise.reject(new ServeError(`serve: no built UI in ${opts.uiDir} (run npm run build:web)`));
+  }
+  let port = opts.port;
+  const server = createServer(createHandler(opts, () => port));
+  return new Promise((resolvePromise, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new ServeError(`serve: cannot listen on ${opts.host}:${opts.port} (${e.code ?? e.message})`)),
+    );
+    server.listen(opts.port, opts.host, () => {
+      port = (server.address() as AddressInfo).port;
+      const h = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+      resolvePromise({
+        server,
+        port,
+        url: `http://${h === "0.0.0.0" || h === "[::]" ? "127.0.0.1" : h}:${port}/`,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command("serve")
+    .description("serve the browser UI and the named files (memory images FILE@PA, machine.json) on 127.0.0.1")
+    .argument("[files...]", "files the UI may open: FILE or FILE@PA")
+    .option("--host <addr>", "address to bind (anything but loopback exposes the named files to the network)", "127.0.0.1")
+    .option("--port <n>", "TCP port (0: any free port)", "8080")
+    .option("--ui <dir>", "directory of the built UI (default: web/dist of this package)")
+    .option("--allow-host <name...>", "extra Host header names to accept (e.g. a hostname you reach this machine by)")
+    .action(async (files: string[], o: { host: string; port: string; ui?: string; allowHost?: string[] }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new ServeError(`serve --port: "${o.port}" is not a TCP port (0-65535)`);
+      const uiDir = o.ui ?? findUiDir();
+      if (!uiDir) throw new ServeError("serve: the browser UI is not built (run npm run build:web)");
+      const served = files.map(parseServedFile);
+      const s = await startServer({ host: o.host, port, uiDir, files: served, allowHosts: o.allowHost });
+      process.stdout.write(`vmsa UI on ${s.url}${served.length ? ` (files: ${served.map((f) => f.name).join(", ")})` : ""}\n`);
+    });
+}

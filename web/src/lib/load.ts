@@ -1,0 +1,128 @@
+/**
+ * Streaming a memory image (raw or gzip) into PhysMem without holding the whole file twice:
+ * the file is read in slices (Blob.slice, or a DecompressionStream for gzip) and handed to
+ * PhysMem a chunk at a time. All-zero frames are not stored: the whole image range is declared
+ * RAM (reads as zero until written), so a 1 GiB dump that is mostly zero costs only its non-zero
+ * pages. Dense chunks become banks (one copy, no per-frame allocation).
+ */
+import { MemoryError } from "../../../src/arch/errors.js";
+import { FRAME_SIZE, type PhysMem } from "../../../src/mem/physmem.js";
+
+export const CHUNK = 4 * 1024 * 1024;
+const SLICE = 16 * 1024 * 1024;
+
+export interface LoadStats {
+  readonly name: string;
+  readonly pa: bigint;
+  readonly bytes: number;
+  readonly gzip: boolean;
+  /** Frames that held non-zero bytes (and so are stored). */
+  readonly storedFrames: number;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+/** Add one chunk at `pa` (a frame multiple except possibly the last). Returns stored frames. */
+export function addChunk(mem: PhysMem, pa: number, buf: Uint8Array, source: string): number {
+  const frames = Math.ceil(buf.byteLength / FRAME_SIZE);
+  const nonZero: number[] = [];
+  const words = new Uint32Array(buf.buffer, buf.byteOffset, Math.floor(buf.byteLength / 4));
+  const wpf = FRAME_SIZE / 4;
+  for (let f = 0; f < frames; f++) {
+    const w0 = f * wpf;
+    const w1 = Math.min(words.length, w0 + wpf);
+    let nz = false;
+    for (let w = w0; w < w1; w++) {
+      if (words[w] !== 0) {
+        nz = true;
+        break;
+      }
+    }
+    if (!nz) {
+      for (let bi = w1 * 4; bi < Math.min(buf.byteLength, (f + 1) * FRAME_SIZE); bi++) if (buf[bi] !== 0) nz = true;
+    }
+    if (nz) nonZero.push(f);
+  }
+  if (nonZero.length === 0) return 0;
+  if (nonZero.length * 2 > frames && buf.byteLength % FRAME_SIZE === 0) {
+    mem.addBank(BigInt(pa), buf.slice(), `${source}+0x${(pa % 2 ** 32).toString(16)}`);
+    return nonZero.length;
+  }
+  for (const f of nonZero) {
+    const s = f * FRAME_SIZE;
+    mem.writeBytes(BigInt(pa + s), buf.subarray(s, Math.min(buf.byteLength, s + FRAME_SIZE)));
+  }
+  return nonZero.length;
+}
+
+async function isGzip(blob: Blob): Promise<boolean> {
+  const head = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
+  return head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** Uncompressed size mod 2^32 from the gzip trailer (ISIZE), for progress. */
+async function gzipSize(blob: Blob): Promise<number> {
+  if (blob.size < 18) return 0;
+  const t = new DataView(await blob.slice(blob.size - 4).arrayBuffer());
+  return t.getUint32(0, true);
+}
+
+export async function loadImage(mem: PhysMem, blob: Blob, pa: bigint, name: string, progress?: Progress): Promise<LoadStats> {
+  if (pa % BigInt(FRAME_SIZE) !== 0n) {
+    throw new MemoryError("EBANK_SPEC", `${name}: load address 0x${pa.toString(16)} is not 4 KiB aligned`);
+  }
+  if (blob.size === 0) throw new MemoryError("EBANK_READ", `${name}: file is empty`);
+  const base = Number(pa);
+  let stored = 0;
+  let bytes = 0;
+  const gz = await isGzip(blob);
+  if (!gz) {
+    for (let off = 0; off < blob.size; off += SLICE) {
+      const slice = new Uint8Array(await blob.slice(off, Math.min(blob.size, off + SLICE)).arrayBuffer());
+      for (let c = 0; c < slice.byteLength; c += CHUNK) {
+        stored += addChunk(mem, base + off + c, slice.subarray(c, Math.min(slice.byteLength, c + CHUNK)), name);
+      }
+      bytes = off + slice.byteLength;
+      progress?.(bytes, blob.size);
+    }
+  } else {
+    const total = await gzipSize(blob);
+    const stage = new Uint8Array(CHUNK);
+    let fill = 0;
+    const reader = blob.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+    let lastReport = 0;
+    for (;;) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        throw new MemoryError("EBANK_READ", `${name}: gzip data is corrupt after 0x${bytes.toString(16)} bytes (${(e as Error).message})`);
+      }
+      if (r.done) break;
+      let data = r.value;
+      while (data.byteLength > 0) {
+        const n = Math.min(CHUNK - fill, data.byteLength);
+        stage.set(data.subarray(0, n), fill);
+        fill += n;
+        data = data.subarray(n);
+        if (fill === CHUNK) {
+          stored += addChunk(mem, base + bytes, stage, name);
+          bytes += CHUNK;
+          fill = 0;
+        }
+      }
+      if (bytes - lastReport >= (64 * CHUNK) / 4) {
+        lastReport = bytes;
+        progress?.(bytes, Math.max(total, bytes));
+      }
+    }
+    if (fill > 0) {
+      stored += addChunk(mem, base + bytes, stage.subarray(0, fill), name);
+      bytes += fill;
+    }
+    progress?.(bytes, bytes);
+  }
+  if (bytes === 0) throw new MemoryError("EBANK_READ", `${name}: decompressed to 0 bytes`);
+  mem.addRam(pa, BigInt(bytes));
+  return { name, pa, bytes, gzip: gz, storedFrames: stored };
+}

@@ -1,0 +1,123 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { PRESETS } from "../../src/arch/registers.js";
+import { EXAMPLE_PRESETS } from "./lib/demo.js";
+import { formatHash, parseHash, type Route, VIEWS, type View } from "./lib/route.js";
+import { Decoder } from "./views/Decoder.js";
+import { Dump } from "./views/Dump.js";
+import { AddressMap } from "./views/Map.js";
+import { Scenario } from "./views/Scenario.js";
+import { Walk } from "./views/Walk.js";
+import { MemClient } from "./worker/client.js";
+import type { SourceInfo } from "./worker/protocol.js";
+import "./style.css";
+
+const client = new MemClient();
+
+const TITLES: Record<View, string> = {
+  decode: "Descriptor",
+  walk: "Walk",
+  map: "Map",
+  dump: "Dump",
+  scenario: "Scenario",
+};
+
+function App() {
+  const [route, setRoute] = useState<Route>(() => parseHash(location.hash));
+  const [source, setSource] = useState<SourceInfo | undefined>(undefined);
+  const [status, setStatus] = useState("loading the example…");
+  useEffect(() => {
+    const on = (): void => setRoute(parseHash(location.hash));
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  const preset = route.params.preset ?? "linux-4k-48";
+  const loadExample = (name: string): void => {
+    setStatus(`building example ${name}…`);
+    client.call({ op: "example", preset: name }).then(
+      (r) => {
+        setSource(r.info);
+        setStatus("");
+      },
+      (e: Error) => setStatus(e.message),
+    );
+  };
+  useEffect(() => {
+    if (route.params.src === "dump") {
+      setStatus("this link refers to a dump: open it in the Dump tab (files never leave your machine)");
+    }
+    loadExample(PRESETS.some((p) => p.name === preset) ? preset : "linux-4k-48");
+  }, []);
+  /** Navigate: params replace the current ones; a view change pushes history. */
+  const update = (params: Record<string, string>, view?: string): void => {
+    const v = (view ?? route.view) as View;
+    const p: Record<string, string> = { ...params };
+    if (source) p.src = source.images.length ? "dump" : "example";
+    if (source && !source.images.length && source.name.startsWith("example:")) p.preset = source.name.slice(8);
+    if (v === "decode") {
+      delete p.src;
+      delete p.preset;
+    }
+    const hash = formatHash({ view: v, params: p });
+    if (view && view !== route.view) location.hash = hash;
+    else {
+      history.replaceState(null, "", hash);
+      setRoute(parseHash(hash));
+    }
+  };
+  return (
+    <>
+      <header>
+        <h1>vmsa</h1>
+        <nav>
+          {VIEWS.map((v) => (
+            <a
+              href={formatHash({ view: v, params: v === route.view ? route.params : {} })}
+              class={v === route.view ? "active" : ""}
+              id={`tab-${v}`}
+            >
+              {TITLES[v]}
+            </a>
+          ))}
+        </nav>
+        <div class="source small">
+          Memory: <strong id="source-name">{source ? source.name : "none"}</strong>{" "}
+          <select
+            id="example-preset"
+            title="load the built-in example for a register preset"
+            value=""
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              if (v) loadExample(v);
+            }}
+          >
+            <option value="">example…</option>
+            {EXAMPLE_PRESETS.map((p) => (
+              <option value={p}>{p}</option>
+            ))}
+          </select>{" "}
+          <span id="status">{status}</span>
+        </div>
+      </header>
+      <main>
+        {route.view === "decode" && <Decoder params={route.params} update={update} />}
+        {route.view === "walk" && <Walk params={route.params} update={update} client={client} source={source} />}
+        {route.view === "map" && <AddressMap params={route.params} update={update} client={client} source={source} />}
+        {route.view === "dump" && (
+          <Dump
+            client={client}
+            source={source}
+            onLoaded={(info) => {
+              setSource(info);
+              setStatus("");
+            }}
+          />
+        )}
+        {route.view === "scenario" && <Scenario />}
+      </main>
+    </>
+  );
+}
+
+const root = document.getElementById("app");
+if (root) render(<App />, root);

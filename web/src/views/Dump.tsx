@@ -1,0 +1,225 @@
+import { useEffect, useState } from "preact/hooks";
+import { parseU64 } from "../../../src/arch/u64.js";
+import { hex } from "../lib/format.js";
+import { parseImageSpec, parseRegisterText } from "../lib/regs.js";
+import type { MemClient } from "../worker/client.js";
+import type { ImageRequest, SourceInfo } from "../worker/protocol.js";
+
+export interface DumpProps {
+  client: MemClient;
+  source: SourceInfo | undefined;
+  onLoaded: (info: SourceInfo) => void;
+}
+
+interface ImageRow {
+  name: string;
+  pa: string;
+  blob?: Blob;
+  url?: string;
+}
+
+interface Served {
+  name: string;
+  url: string;
+  size: number;
+  pa?: string;
+}
+
+export function Dump({ client, source, onLoaded }: DumpProps) {
+  const [rows, setRows] = useState<ImageRow[]>([]);
+  const [regText, setRegText] = useState("");
+  const [err, setErr] = useState("");
+  const [progress, setProgress] = useState<string>("");
+  const [busy, setBusy] = useState(false);
+  const [ptText, setPtText] = useState<string | undefined>(undefined);
+  const [served, setServed] = useState<Served[]>([]);
+  useEffect(() => {
+    fetch("files/index.json").then(
+      async (r) => {
+        if (r.ok && (r.headers.get("content-type") ?? "").includes("json")) setServed((await r.json()) as Served[]);
+      },
+      () => undefined,
+    );
+  }, []);
+  const defaultPa = (): string => {
+    try {
+      const rf = regText.trim() ? parseRegisterText(regText) : undefined;
+      return rf?.loadAt !== undefined ? hex(rf.loadAt) : "0x0";
+    } catch {
+      return "0x0";
+    }
+  };
+  const addFiles = (files: FileList | null): void => {
+    if (!files) return;
+    const add: ImageRow[] = [];
+    for (const f of Array.from(files)) {
+      const spec = parseImageSpec(f.name);
+      add.push({ name: f.name, pa: spec.pa !== undefined ? hex(spec.pa) : defaultPa(), blob: f });
+    }
+    setRows([...rows, ...add]);
+  };
+  const useServed = async (s: Served): Promise<void> => {
+    if (/\.json$|\.txt$|\.regs$/i.test(s.name)) {
+      const r = await fetch(s.url);
+      setRegText(await r.text());
+      return;
+    }
+    setRows([...rows, { name: s.name, pa: s.pa ?? defaultPa(), url: s.url }]);
+  };
+  const load = async (): Promise<void> => {
+    setErr("");
+    setPtText(undefined);
+    try {
+      if (rows.length === 0) throw new Error("add at least one memory image (FILE@PA)");
+      const rf = parseRegisterText(regText, "registers");
+      const images: ImageRequest[] = rows.map((r) => ({
+        name: r.name,
+        pa: parseU64(r.pa, `${r.name}: load address`),
+        blob: r.blob,
+        url: r.url,
+      }));
+      setBusy(true);
+      const t0 = performance.now();
+      const res = await client.call({ op: "load", name: rows.map((r) => r.name).join(" + "), images, regs: rf.regs }, (done, total, name) =>
+        setProgress(`${name}: ${(done / 2 ** 20).toFixed(0)} / ${(total / 2 ** 20).toFixed(0)} MiB`),
+      );
+      setProgress(`loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      onLoaded(res.info);
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const dumpIsLoaded = source !== undefined && source.images.length > 0;
+  return (
+    <section id="dump">
+      <h2>Dump</h2>
+      <p class="small">
+        Open a memory image and its registers. Files are read by this page only; nothing is uploaded. Gzip images are decompressed in the
+        browser.
+      </p>
+      <div class="controls column">
+        <label>
+          Memory image(s): <input type="file" id="dump-images" multiple onChange={(e) => addFiles((e.target as HTMLInputElement).files)} />
+        </label>
+        {rows.length > 0 && (
+          <table id="dump-rows">
+            <tbody>
+              {rows.map((r, i) => (
+                <tr>
+                  <td class="mono">{r.name}</td>
+                  <td>
+                    @{" "}
+                    <input
+                      class="dump-pa mono"
+                      value={r.pa}
+                      size={14}
+                      onInput={(e) => setRows(rows.map((x, j) => (j === i ? { ...x, pa: (e.target as HTMLInputElement).value } : x)))}
+                    />
+                  </td>
+                  <td>
+                    <button type="button" onClick={() => setRows(rows.filter((_, j) => j !== i))}>
+                      remove
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <label>
+          Registers (machine.json or NAME=VALUE lines):{" "}
+          <input
+            type="file"
+            id="dump-regs-file"
+            onChange={async (e) => {
+              const f = (e.target as HTMLInputElement).files?.[0];
+              if (!f) return;
+              const t = await f.text();
+              setRegText(t);
+              try {
+                const rf = parseRegisterText(t, f.name);
+                if (rf.loadAt !== undefined) setRows(rows.map((r) => (r.pa === "0x0" ? { ...r, pa: hex(rf.loadAt as bigint) } : r)));
+              } catch (x) {
+                setErr((x as Error).message);
+              }
+            }}
+          />
+        </label>
+        <textarea
+          id="dump-regs"
+          rows={6}
+          cols={70}
+          value={regText}
+          onInput={(e) => setRegText((e.target as HTMLTextAreaElement).value)}
+          placeholder={"TTBR1_EL1=0x…\nTCR_EL1=0x…\nMAIR_EL1=0x…"}
+        />
+        {served.length > 0 && (
+          <div id="dump-served">
+            Files named on the <code>vmsa serve</code> command line:{" "}
+            {served.map((s) => (
+              <button type="button" onClick={() => useServed(s)}>
+                {s.name}
+                {s.pa ? `@${s.pa}` : ""}
+              </button>
+            ))}
+          </div>
+        )}
+        <div>
+          <button type="button" id="dump-load" disabled={busy} onClick={load}>
+            Load dump
+          </button>{" "}
+          <span id="dump-progress" class="small">
+            {progress}
+          </span>
+        </div>
+      </div>
+      {err && (
+        <p class="error" id="dump-error">
+          {err}
+        </p>
+      )}
+      {dumpIsLoaded && source && (
+        <div id="dump-info">
+          <h3>{source.name}</h3>
+          <table>
+            <tbody>
+              {source.images.map((s) => (
+                <tr>
+                  <td class="mono">{s.name}</td>
+                  <td class="mono">
+                    {hex(s.pa)}–{hex(s.pa + BigInt(s.bytes))}
+                  </td>
+                  <td>
+                    {(s.bytes / 2 ** 20).toFixed(1)} MiB{s.gzip ? " (gzip)" : ""}, {s.storedFrames} non-zero 4K frames
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p>
+            <a href="#/map?half=1">Map TTBR1</a> · <a href="#/map?half=0">Map TTBR0</a> · <a href="#/walk">Walk an address</a> ·{" "}
+            <button
+              type="button"
+              id="dump-ptdump"
+              onClick={() =>
+                client.call({ op: "ptdump", fixmapSize: 0x407000n }).then(
+                  (r) => setPtText(r.text),
+                  (e: Error) => setErr(e.message),
+                )
+              }
+            >
+              Kernel ptdump (Linux 6.1 markers)
+            </button>
+          </p>
+          <h3>Audit</h3>
+          <p class="small" id="dump-audit">
+            No audit module in this build (src/dump/audit): findings will be listed here.
+          </p>
+          {ptText !== undefined && <pre id="ptdump">{ptText}</pre>}
+        </div>
+      )}
+    </section>
+  );
+}

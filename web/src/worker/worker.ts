@@ -1,0 +1,125 @@
+/// <reference lib="webworker" />
+/**
+ * The memory worker: owns the PhysMem and registers, loads images, walks, builds maps. The UI
+ * thread only renders what comes back, so loading a 1 GiB dump never blocks it.
+ */
+import { VmsaError } from "../../../src/arch/errors.js";
+import type { Regs } from "../../../src/arch/registers.js";
+import { linux61Markers, ptdump } from "../../../src/dump/ptdump.js";
+import { PhysMem } from "../../../src/mem/physmem.js";
+import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
+import { halfBase } from "../../../src/walk/range.js";
+import { Walker } from "../../../src/walk/walker.js";
+import { buildExample } from "../lib/demo.js";
+import { type LoadStats, loadImage } from "../lib/load.js";
+import { buildMap } from "../lib/mapdata.js";
+import type { ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
+
+declare const self: DedicatedWorkerGlobalScope;
+
+interface State {
+  mem: PhysMem;
+  regs: Regs;
+  ctx: WalkContext;
+  walker: Walker;
+  info: SourceInfo;
+}
+
+let state: State | undefined;
+
+function setState(mem: PhysMem, regs: Regs, info: Omit<SourceInfo, "regs">): SourceInfo {
+  const ctx = compileRegs(regs);
+  const full: SourceInfo = { ...info, regs };
+  state = { mem, regs, ctx, walker: new Walker(mem, ctx), info: full };
+  return full;
+}
+
+function need(): State {
+  if (!state) throw new VmsaError("ENOSOURCE", "no memory loaded: open the example or a dump first");
+  return state;
+}
+
+const FIXMAP_DEFAULT = 0x407000n;
+
+function markersFor(ctx: WalkContext, half: 0 | 1, fixmapSize = FIXMAP_DEFAULT): { off: number; name: string }[] {
+  if (half === 0) return [];
+  const h = ctx.halves[1];
+  const base = halfBase(h);
+  return linux61Markers(h.iaBits, h.gShift, fixmapSize)
+    .filter((m) => m.address >= base)
+    .map((m) => ({ off: Number(m.address - base), name: m.name }));
+}
+
+async function handle(id: number, req: Request): Promise<ReplyBody> {
+  switch (req.op) {
+    case "example": {
+      const t0 = performance.now();
+      const ex = buildExample(req.preset);
+      return {
+        op: "example",
+        info: setState(ex.mem, ex.regs, { name: ex.name, images: [], tour: ex.tour, loadMs: performance.now() - t0 }),
+      };
+    }
+    case "load": {
+      const t0 = performance.now();
+      const mem = new PhysMem();
+      const stats: LoadStats[] = [];
+      const ranges: { name: string; pa: bigint; end: bigint }[] = [];
+      for (const img of req.images) {
+        let blob = img.blob;
+        if (!blob && img.url) {
+          const res = await fetch(img.url);
+          if (!res.ok) throw new VmsaError("EBANK_READ", `${img.name}: server answered ${res.status} for ${img.url}`);
+          blob = await res.blob();
+        }
+        if (!blob) throw new VmsaError("EBANK_READ", `${img.name}: no file given`);
+        const s = await loadImage(mem, blob, img.pa, img.name, (done, total) =>
+          self.postMessage({ id, progress: { done, total, name: img.name } } satisfies WorkerMessage),
+        );
+        const end = s.pa + BigInt(s.bytes);
+        for (const r of ranges) {
+          if (s.pa < r.end && r.pa < end) {
+            throw new VmsaError(
+              "EBANK_OVERLAP",
+              `${img.name}@0x${s.pa.toString(16)} (0x${s.bytes.toString(16)} bytes) overlaps ${r.name}@0x${r.pa.toString(16)}`,
+            );
+          }
+        }
+        ranges.push({ name: img.name, pa: s.pa, end });
+        stats.push(s);
+      }
+      return { op: "load", info: setState(mem, req.regs, { name: req.name, images: stats, tour: [], loadMs: performance.now() - t0 }) };
+    }
+    case "set-regs": {
+      const s = need();
+      return { op: "set-regs", info: setState(s.mem, req.regs, s.info) };
+    }
+    case "translate": {
+      const s = need();
+      return { op: "translate", result: s.walker.translate(req.va, req.access) };
+    }
+    case "map": {
+      const s = need();
+      const h = s.ctx.halves[req.half];
+      const m = buildMap(s.mem, s.ctx, req.half, req.start, req.end, req.width);
+      return { op: "map", map: { ...m, markers: markersFor(s.ctx, req.half), iaBits: h.iaBits } };
+    }
+    case "ptdump": {
+      const s = need();
+      const h = s.ctx.halves[1];
+      const markers = linux61Markers(h.iaBits, h.gShift, req.fixmapSize);
+      return { op: "ptdump", text: ptdump(s.mem, s.ctx, { markers }), markers };
+    }
+  }
+}
+
+self.onmessage = (ev: MessageEvent<{ id: number; req: Request }>) => {
+  const { id, req } = ev.data;
+  handle(id, req).then(
+    (body) => self.postMessage({ id, ok: true, body } satisfies WorkerMessage),
+    (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      self.postMessage({ id, ok: false, error: err.message, code: e instanceof VmsaError ? e.code : undefined } satisfies WorkerMessage);
+    },
+  );
+};
