@@ -8,7 +8,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 have_tools() {
-  command -v qemu-system-aarch64 >/dev/null 2>&1 && command -v aarch64-linux-gnu-gcc >/dev/null 2>&1
+  command -v qemu-system-aarch64 >/dev/null 2>&1 && command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1
 }
 
 # Add <codename>-backports next to the machine's existing Debian source, same mirror and keyring.
@@ -57,6 +57,6 @@ if [ -n "$codename" ] && grep -q -- "${codename}-backports" <<<"$policy"; then
 else
   $SUDO apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
 fi
-$SUDO apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends make gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu >/dev/null
 qemu-system-aarch64 --version | head -n1
 aarch64-linux-gnu-gcc --version | head -n1

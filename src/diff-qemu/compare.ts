@@ -24,7 +24,7 @@ export const DEVIATIONS = {
   },
   blockLevel: {
     id: "qemu-block-at-illegal-level",
-    what: "QEMU (7.2) accepts a block descriptor at 4K level 0 / 16K level 1 with TCR_EL1.DS=0",
+    what: "QEMU (7.2) accepts a block descriptor where the granule allows none (4K level 0 / 16K level 1 with TCR_EL1.DS=0, 16K level 0)",
     rule: "Arm ARM D8.3 (descriptor formats) / ASL AArch64.BlockDescSupported: bits[1:0]=0b01 there is invalid, a Translation fault at that level",
   },
   atAccessFlag: {
@@ -48,6 +48,12 @@ function parIsFault(par: bigint): boolean {
   return (par & 1n) === 1n;
 }
 
+const SH_NAMES = ["non-shareable", "reserved", "outer", "inner"];
+
+function parIsTranslationAt(par: bigint, level: number): boolean {
+  return parIsFault(par) && Number((par >> 1n) & 0x3fn) === faultStatusCode("translation", level);
+}
+
 const SH_MASK = 3n << 7n;
 
 function withHa(regs: Regs): Regs {
@@ -69,20 +75,16 @@ export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker:
   if (r.kind === "ok" && !parIsFault(qp) && (qp & ~SH_MASK) === (r.par & ~SH_MASK)) {
     const byte = r.mairByte;
     const forced = byte >> 4 === 0 || byte === 0x44;
-    const descSh = r.descriptor && r.descriptor.kind !== "invalid" && r.descriptor.kind !== "table" ? BigInt(r.descriptor.sh) : -1n;
-    if (forced && ((qp >> 7n) & 3n) === descSh) return { kind: "deviation", deviation: DEVIATIONS.parShareability };
+    // The SH QEMU 7.2 reports: the descriptor's, or TCR_EL1.SHn with DS=1 (walker's `shareability`).
+    const rawSh = BigInt(SH_NAMES.indexOf(r.shareability));
+    if (forced && ((qp >> 7n) & 3n) === rawSh) return { kind: "deviation", deviation: DEVIATIONS.parShareability };
   }
   if (r.kind === "fault" && r.fault === "translation") {
     const last = r.trail[r.trail.length - 1]?.descriptor;
     const tcr = decodeTcr(regs.tcr);
     const g = r.half === 1 ? tcr.t1.granule : tcr.t0.granule;
-    if (
-      last?.kind === "invalid" &&
-      last.reason === "block-not-allowed" &&
-      !tcr.ds &&
-      ((g.size === 4096 && r.level === 0) || (g.size === 16384 && r.level === 1)) &&
-      qp !== r.par
-    ) {
+    // 64K is left out on purpose: its only block-less level with -cpu max (PARange=52) is none.
+    if (last?.kind === "invalid" && last.reason === "block-not-allowed" && g.size !== 65536 && !parIsTranslationAt(qp, r.level)) {
       return { kind: "deviation", deviation: DEVIATIONS.blockLevel };
     }
   }
