@@ -1,0 +1,504 @@
+/**
+ * Security audit of real page tables.
+ *
+ * Checks (each finding names the rule it encodes):
+ * - wx: a kernel leaf that is writable and privileged-executable (AP[2]=0, PXN=0), counted the way
+ *   the kernel's own ptdump_check_wx() counts it (leaf bits only, every non-zero entry the ptdump
+ *   walk notes), with the kernel's `Checked W+X mappings` summary line;
+ * - non-uxn: a kernel leaf without UXN (same walk; the kernel warns "Found non-UXN mapping");
+ * - user-kernel: a TTBR1 leaf EL0 can access (AP[1]=1 and no APTable[0] above it);
+ * - attr-alias: the same PA mapped with different memory types or cacheability (Arm ARM "mismatched
+ *   memory attributes"; Normal vs Normal-Tagged counts as the same type, as in Linux);
+ * - bad-contiguous: a contiguous group (Arm ARM "Misprogramming of the Contiguous bit") with members
+ *   missing the bit, invalid, with different attributes, non-consecutive or misaligned OAs;
+ * - reserved-bits: blocks/pages/tables with RES0 bits set (OA bits below the block size other than
+ *   nT, OA[51:48] without LPA, NS in the Non-secure EL1&0 regime, NSTable), or an OA above the PA size;
+ * - protected: a valid mapping of a PA range declared protected;
+ * - global-user: a global (nG=0) leaf in the TTBR0 (user) half.
+ */
+import { decodeMairAttr } from "../arch/mair.js";
+import type { Regs } from "../arch/registers.js";
+import type { PhysMem } from "../mem/physmem.js";
+import { compileRegs, type HalfContext, TWO32, type WalkContext } from "../walk/context.js";
+import { halfBase, type RawEntry, walkEntries } from "../walk/range.js";
+
+export type FindingKind =
+  | "wx"
+  | "non-uxn"
+  | "user-kernel"
+  | "attr-alias"
+  | "bad-contiguous"
+  | "reserved-bits"
+  | "protected"
+  | "global-user";
+
+export const FINDING_KINDS: readonly FindingKind[] = [
+  "wx",
+  "non-uxn",
+  "user-kernel",
+  "attr-alias",
+  "bad-contiguous",
+  "reserved-bits",
+  "protected",
+  "global-user",
+];
+
+export interface Finding {
+  readonly kind: FindingKind;
+  /** First VA and size of the affected range. */
+  readonly va: bigint;
+  readonly size: bigint;
+  /** Output address of the first byte (undefined for invalid entries). */
+  readonly pa: bigint | undefined;
+  readonly level: number;
+  /** The first descriptor of the range. */
+  readonly descriptor: bigint;
+  readonly message: string;
+  /** The rule, with its source. */
+  readonly rule: string;
+  /**
+   * "error" fails the audit; "warning" is reported but passes (Normal memory aliased with a
+   * different cacheability: architecturally allowed with cache maintenance, and what Linux does
+   * for dma_alloc_coherent() buffers of non-coherent devices).
+   */
+  readonly severity: "error" | "warning";
+}
+
+export interface PaRange {
+  readonly start: bigint;
+  /** Exclusive. */
+  readonly end: bigint;
+}
+
+export interface AuditOptions {
+  readonly protectedRanges?: readonly PaRange[];
+  /** Audit the TTBR0 half too (default true; pass false when TTBR0 is not a real value). */
+  readonly userHalf?: boolean;
+  /** Page size used for the W+X page counts (default: the TTBR1 granule). */
+  readonly pageSize?: number;
+}
+
+export interface WxVerdict {
+  readonly wxPages: bigint;
+  readonly nonUxnPages: bigint;
+  readonly passed: boolean;
+  /** The line the kernel prints after its check (arch/arm64/mm/ptdump.c ptdump_check_wx). */
+  readonly summary: string;
+}
+
+export interface AuditReport {
+  readonly wx: WxVerdict;
+  readonly findings: readonly Finding[];
+  /** Leaves seen per half. */
+  readonly leaves: readonly [number, number];
+}
+
+const HI_CONT = 1 << 20;
+const HI_PXN = 1 << 21;
+const HI_UXN = 1 << 22;
+const LO_USER = 1 << 6;
+const LO_RDONLY = 1 << 7;
+const LO_AF = 1 << 10;
+const LO_NG = 1 << 11;
+const HI_DBM = 1 << 19;
+/** ptdump's masked prot bits: the W+X walk notes an entry when these are non-zero. */
+const PROT_LO = 0xfdf;
+const PROT_HI = (1 << 18) | HI_CONT | HI_PXN | HI_UXN;
+
+const RULE = {
+  wx: "W^X: no kernel mapping both writable and executable (Linux arch/arm64/mm/ptdump.c ptdump_check_wx, CONFIG_DEBUG_WX)",
+  nonUxn: 'every kernel mapping has UXN (Linux ptdump_check_wx: "Found non-UXN mapping")',
+  user: "kernel (TTBR1) memory must not be EL0-accessible: AP[1]=1 without APTable[0] (Arm ARM D8.4 stage 1 permissions)",
+  alias:
+    "one PA, one memory type and cacheability: mismatched attribute aliases lose coherency (Arm ARM B2.16 mismatched memory attributes; Linux treats Normal and Normal-Tagged as the same type)",
+  cont: "contiguous group: all N entries CONT, same attributes, consecutive OAs aligned to the group size (Arm ARM D8.7.1 / vmsa-rules 3.2; misprogramming may give TLB conflict aborts or amalgamated results)",
+  res0: "RES0 descriptor bits must be zero (Arm ARM D8.3 descriptor formats)",
+  oaSize: "output address must fit the PA size (Arm ARM: Address size fault)",
+  prot: "PA range declared protected (--protected) must not be mapped",
+  global: "user (TTBR0) mappings must be non-global, nG=1 (global user entries survive ASID switches; Linux maps all user memory nG)",
+};
+
+function leafOa(h: HalfContext, hi: number, lo: number, level: number): number {
+  let oa: number;
+  if (h.ds) {
+    oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
+    if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
+  } else {
+    oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
+    if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
+  }
+  const s = 2 ** (h.shiftAt[level + 1] as number);
+  return oa - (oa % s);
+}
+
+/** Bits [hiBit:loBit] of the descriptor as hi/lo masks (within one 64-bit value). */
+function maskOf(msb: number, lsb: number): [number, number] {
+  let hi = 0;
+  let lo = 0;
+  for (let b = lsb; b <= msb; b++) {
+    if (b >= 32) hi |= 1 << (b - 32);
+    else lo |= 1 << b;
+  }
+  return [hi >>> 0, lo >>> 0];
+}
+
+/** RES0 bits set in a leaf or table descriptor, as a description, or undefined. */
+function reservedBits(h: HalfContext, e: RawEntry, isTable: boolean, bbm: number): string | undefined {
+  const bad: string[] = [];
+  const { hi, lo, level } = e;
+  const g = h.gShift;
+  if (isTable) {
+    // Address bits below the granule inside [15:12] (16K: [13:12]; 64K: [15:12] unless they hold NLTA[51:48]).
+    if (g > 12 && !(g === 16 && h.oa52)) {
+      const m = maskOf(g - 1, 12)[1];
+      if (lo & m) bad.push(`bits [${g - 1}:12] (below the ${2 ** (g - 10)}K table alignment)`);
+    }
+    const top = h.ds ? [50, 50] : [50, 48];
+    const [mh] = maskOf(top[0] as number, top[1] as number);
+    if (hi & mh) bad.push(`bits [${top[0]}:${top[1]}]`);
+    if (hi & (1 << 31)) bad.push("bit 63 (NSTable, RES0 outside Secure state)");
+  } else {
+    const shift = h.shiftAt[level + 1] as number;
+    if (shift > 12) {
+      let [mh, ml] = maskOf(shift - 1, 12);
+      if (g === 16 && h.oa52) ml &= ~0xf000; // OA[51:48] in [15:12]
+      if (level < 3 && bbm >= 1) ml &= ~(1 << 16); // nT
+      if ((lo & ml) >>> 0 || (hi & mh) >>> 0) bad.push(`OA bits [${shift - 1}:12] below the ${fmtSize(2 ** shift)} block alignment`);
+    } else if (level < 3 && bbm === 0 && lo & (1 << 16)) {
+      bad.push("bit 16 (nT without FEAT_BBM)");
+    }
+    if (!h.ds && hi & 0x30000) bad.push("bits [49:48] (OA[49:48] needs TCR.DS=1)");
+    if (lo & (1 << 5)) bad.push("bit 5 (NS, RES0 for the Non-secure EL1&0 regime)");
+  }
+  return bad.length ? bad.join(", ") : undefined;
+}
+
+function fmtSize(n: number | bigint): string {
+  let v = BigInt(n);
+  const u = ["", "K", "M", "G", "T", "P", "E"];
+  let i = 0;
+  while (v >= 1024n && v % 1024n === 0n && i < u.length - 1) {
+    v /= 1024n;
+    i++;
+  }
+  return `${v}${u[i]}`;
+}
+
+function memClass(ctx: WalkContext, attrIndx: number): string {
+  const a = decodeMairAttr(ctx.mair[attrIndx] as number);
+  if (a.kind === "device") return `Device-${a.device}`;
+  if (a.kind === "normal") {
+    const c = (x: typeof a.inner): string => (x.policy === "NC" ? "NC" : x.policy);
+    return `Normal(inner ${c(a.inner)}, outer ${c(a.outer)})`;
+  }
+  return a.name;
+}
+
+/** Audit the tables reachable from TTBR1 (and TTBR0 unless disabled). */
+export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions = {}): AuditReport {
+  const ctx = "halves" in regs ? regs : compileRegs(regs);
+  const findings: Finding[] = [];
+  // Findings of one kind are merged while they are VA-contiguous with the same message.
+  const pending = new Map<FindingKind, Finding>();
+  const report: Reporter = (kind, va, size, pa, e, message, rule) => {
+    const p = pending.get(kind);
+    if (p && p.message === message && p.va + p.size === va) {
+      pending.set(kind, { ...p, size: p.size + size });
+      return;
+    }
+    if (p) findings.push(p);
+    const descriptor = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
+    pending.set(kind, { kind, va, size, pa, level: e.level, descriptor, message, rule, severity: "error" });
+  };
+  const protectedRanges = opts.protectedRanges ?? [];
+  const bbm = ctx.features.bbm;
+  const h1 = ctx.halves[1];
+  const pageSize = BigInt(opts.pageSize ?? h1.granule.size);
+  let wxPages = 0n;
+  let nonUxnPages = 0n;
+  const aliases: { pa: number; end: number; cls: string; va: bigint; half: number }[] = [];
+  const leaves: [number, number] = [0, 0];
+  const contChecked = new Set<number>();
+
+  const visitHalf = (h: HalfContext): void => {
+    if (h.tnszFault || h.baseFault || h.epd) return;
+    const base = halfBase(h);
+    const kernel = h.index === 1;
+    walkEntries(
+      mem,
+      h,
+      0,
+      2 ** h.iaBits,
+      (e) => {
+        const va = base + BigInt(e.off);
+        const size = BigInt(e.size);
+        if (e.kind === "table") {
+          const r = reservedBits(h, e, true, bbm);
+          if (r) report("reserved-bits", va, size, undefined, e, `table descriptor at PA 0x${e.descAddr.toString(16)}: ${r}`, RULE.res0);
+          return;
+        }
+        if (e.kind === "bad-table") {
+          report(
+            "reserved-bits",
+            va,
+            size,
+            undefined,
+            e,
+            `table descriptor at PA 0x${e.descAddr.toString(16)} points above the PA size`,
+            RULE.oaSize,
+          );
+          return;
+        }
+        if (e.kind === "unbacked") return;
+        const protLo = e.lo & PROT_LO;
+        const protHi = e.hi & PROT_HI;
+        if (e.kind === "hole") {
+          // The kernel's W+X walk notes non-zero invalid PTEs (e.g. debug_pagealloc) too.
+          if (kernel && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
+            const pages = size / pageSize;
+            if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
+            if ((protLo & LO_RDONLY) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
+          }
+          return;
+        }
+        leaves[h.index]++;
+        const pa = leafOa(h, e.hi, e.lo, e.level);
+        const paB = BigInt(pa);
+        if (kernel) {
+          const pages = size / pageSize;
+          const wx = (e.lo & LO_RDONLY) === 0 && (e.hi & HI_PXN) === 0;
+          if ((e.hi & HI_UXN) === 0) {
+            nonUxnPages += pages;
+            const note = e.uxnTable
+              ? " (UXNTable above makes it EL0-non-executable in hardware, but the kernel check reads leaf bits)"
+              : "";
+            report("non-uxn", va, size, paB, e, `kernel mapping without UXN${note}`, RULE.nonUxn);
+          }
+          if (wx) {
+            wxPages += pages;
+            const note = e.pxnTable ? " (PXNTable above makes it non-executable in hardware, but the kernel check reads leaf bits)" : "";
+            report("wx", va, size, paB, e, `insecure W+X mapping${note}`, RULE.wx);
+          }
+          if ((e.lo & LO_USER) !== 0 && (e.apTable & 1) === 0) {
+            const w = (e.lo & LO_RDONLY) === 0 && (e.apTable & 2) === 0;
+            report("user-kernel", va, size, paB, e, `kernel memory ${w ? "readable and writable" : "readable"} from EL0`, RULE.user);
+          }
+        } else if ((e.lo & LO_NG) === 0) {
+          report("global-user", va, size, paB, e, "global (nG=0) mapping in the user half", RULE.global);
+        }
+        const r = reservedBits(h, e, false, bbm);
+        if (r)
+          report(
+            "reserved-bits",
+            va,
+            size,
+            paB,
+            e,
+            `${e.level < 3 ? "block" : "page"} descriptor at PA 0x${e.descAddr.toString(16)}: ${r}`,
+            RULE.res0,
+          );
+        if (pa + e.size > h.paLimit)
+          report(
+            "reserved-bits",
+            va,
+            size,
+            paB,
+            e,
+            `output address 0x${pa.toString(16)} is above the ${h.paBits}-bit PA size`,
+            RULE.oaSize,
+          );
+        for (const pr of protectedRanges) {
+          if (paB < pr.end && paB + size > pr.start) {
+            report("protected", va, size, paB, e, `maps protected PA range 0x${pr.start.toString(16)}-0x${pr.end.toString(16)}`, RULE.prot);
+          }
+        }
+        aliases.push({ pa, end: pa + e.size, cls: memClass(ctx, (e.lo >>> 2) & 7), va, half: h.index });
+        if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, e, va, contChecked, report);
+      },
+      { tables: true },
+    );
+  };
+  if (opts.userHalf !== false) visitHalf(ctx.halves[0]);
+  visitHalf(h1);
+  findings.push(...pending.values());
+  findAliases(aliases, findings);
+  findings.sort((a, b) => (a.va < b.va ? -1 : a.va > b.va ? 1 : FINDING_KINDS.indexOf(a.kind) - FINDING_KINDS.indexOf(b.kind)));
+  const passed = wxPages === 0n && nonUxnPages === 0n;
+  const summary = passed
+    ? "Checked W+X mappings: passed, no W+X pages found"
+    : `Checked W+X mappings: FAILED, ${wxPages} W+X pages found, ${nonUxnPages} non-UXN pages found`;
+  return { wx: { wxPages, nonUxnPages, passed, summary }, findings, leaves };
+}
+
+type Reporter = (kind: FindingKind, va: bigint, size: bigint, pa: bigint | undefined, e: RawEntry, message: string, rule: string) => void;
+
+/** Check the whole contiguous group containing `e` once, by reading its N descriptors from memory. */
+function checkContiguous(mem: PhysMem, h: HalfContext, e: RawEntry, va: bigint, done: Set<number>, report: Reporter): void {
+  const nShift = h.contAt[e.level + 1] as number;
+  if (nShift === 0) return; // the bit is ignored at this level
+  const n = 2 ** nShift;
+  const groupBytes = n * 8;
+  const first = e.descAddr - (e.descAddr % groupBytes);
+  if (done.has(first)) return;
+  done.add(first);
+  const idx = (e.descAddr - first) / 8;
+  const gva = va - BigInt(idx * e.size);
+  const gsize = BigInt(n * e.size);
+  const problems: string[] = [];
+  let oa0 = -1;
+  let lo0 = 0;
+  let hi0 = 0;
+  // Attributes compared: everything but the OA, AF and (with DBM) AP[2], which hardware updates per entry.
+  const cmpLo = 0xffc & ~LO_AF;
+  const cmpHi = 0xfffc0000 >>> 0;
+  for (let i = 0; i < n; i++) {
+    const da = first + i * 8;
+    if (!mem.load64(da)) {
+      problems.push(`entry ${i} not in memory`);
+      break;
+    }
+    const { lo, hi } = mem;
+    const valid = (lo & 1) === 1 && (e.level === 3 ? (lo & 3) === 3 : (lo & 3) === 1);
+    if (!valid) {
+      problems.push(`entry ${i} is not a valid ${e.level === 3 ? "page" : "block"}`);
+      continue;
+    }
+    if ((hi & HI_CONT) === 0) problems.push(`entry ${i} lacks the contiguous bit`);
+    const oa = leafOa(h, hi, lo, e.level);
+    if (oa0 < 0) {
+      oa0 = oa - i * e.size;
+      lo0 = lo;
+      hi0 = hi;
+      if (oa0 % (n * e.size) !== 0) problems.push(`OA 0x${oa0.toString(16)} not aligned to the ${fmtSize(n * e.size)} group`);
+      continue;
+    }
+    if (oa !== oa0 + i * e.size) problems.push(`entry ${i} OA 0x${oa.toString(16)} is not consecutive`);
+    let ml = cmpLo;
+    if ((hi & HI_DBM) !== 0 && (hi0 & HI_DBM) !== 0) ml &= ~LO_RDONLY;
+    if ((lo & ml) !== (lo0 & ml) || (hi & cmpHi) >>> 0 !== (hi0 & cmpHi) >>> 0)
+      problems.push(`entry ${i} attributes differ from the first entry`);
+  }
+  if (problems.length === 0) return;
+  const shown = problems.length > 3 ? [...problems.slice(0, 3), `${problems.length - 3} more`] : problems;
+  report(
+    "bad-contiguous",
+    gva,
+    gsize,
+    oa0 >= 0 ? BigInt(oa0) : undefined,
+    e,
+    `contiguous group of ${n} at PA 0x${first.toString(16)}: ${shown.join("; ")}`,
+    RULE.cont,
+  );
+}
+
+/** Sweep the leaves by PA and report ranges mapped with two different memory classes. */
+function findAliases(list: { pa: number; end: number; cls: string; va: bigint; half: number }[], out: Finding[]): void {
+  list.sort((a, b) => a.pa - b.pa || a.end - b.end);
+  const active: typeof list = [];
+  const seen = new Set<string>();
+  let lastKey = "";
+
+  let lastOtherStart = 0n;
+  for (const cur of list) {
+    for (let i = active.length - 1; i >= 0; i--) if ((active[i] as (typeof list)[number]).end <= cur.pa) active.splice(i, 1);
+    for (const a of active) {
+      if (a.cls === cur.cls) continue;
+      const lo = Math.max(a.pa, cur.pa);
+      const hi = Math.min(a.end, cur.end);
+      const key = `${a.va}:${cur.cls}|${cur.va}:${a.cls}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const va = cur.va + BigInt(lo - cur.pa);
+      const otherVa = a.va + BigInt(lo - a.pa);
+      const bothNormal = a.cls.startsWith("Normal") && cur.cls.startsWith("Normal");
+      const prev = out[out.length - 1];
+      const pk = `${cur.cls}|${a.cls}`;
+      if (
+        prev &&
+        prev.kind === "attr-alias" &&
+        lastKey === pk &&
+        prev.va + prev.size === va &&
+        prev.pa !== undefined &&
+        prev.pa + prev.size === BigInt(lo) &&
+        lastOtherStart + prev.size === otherVa
+      ) {
+        out[out.length - 1] = {
+          ...prev,
+          size: prev.size + BigInt(hi - lo),
+          message: aliasMessage(prev.pa, BigInt(hi), cur.cls, a.cls, lastOtherStart, bothNormal),
+        };
+        continue;
+      }
+      lastKey = pk;
+      lastOtherStart = otherVa;
+      out.push({
+        kind: "attr-alias",
+        va,
+        size: BigInt(hi - lo),
+        pa: BigInt(lo),
+        level: -1,
+        descriptor: 0n,
+        message: aliasMessage(BigInt(lo), BigInt(hi), cur.cls, a.cls, otherVa, bothNormal),
+        rule: RULE.alias,
+        severity: bothNormal ? "warning" : "error",
+      });
+    }
+    active.push(cur);
+  }
+}
+
+function aliasMessage(pa: bigint, end: bigint, cls: string, other: string, otherVa: bigint, bothNormal: boolean): string {
+  const hint = bothNormal
+    ? " (allowed with cache maintenance; typical of dma_alloc_coherent() remaps for non-coherent devices, whose linear-map alias stays cacheable)"
+    : "";
+  return `PA 0x${pa.toString(16)}-0x${end.toString(16)} mapped as ${cls} here and as ${other} at VA 0x${otherVa.toString(16)}${hint}`;
+}
+
+/** Text report: the kernel's summary line, then one line per finding. */
+export function formatAudit(r: AuditReport, header?: string): string {
+  const lines: string[] = [];
+  if (header) lines.push(header);
+  lines.push(r.wx.summary);
+  const errors = r.findings.filter((f) => f.severity === "error").length;
+  if (r.findings.length === 0) {
+    lines.push("no findings");
+  } else {
+    lines.push(
+      `${errors} finding${errors === 1 ? "" : "s"}, ${r.findings.length - errors} warning${r.findings.length - errors === 1 ? "" : "s"}:`,
+    );
+    for (const f of r.findings) {
+      const va = `0x${f.va.toString(16).padStart(16, "0")}-0x${((f.va + f.size) & ((1n << 64n) - 1n)).toString(16).padStart(16, "0")}`;
+      const pa = f.pa === undefined ? "" : ` PA 0x${f.pa.toString(16)}`;
+      lines.push(
+        `  ${f.severity === "warning" ? "warning " : ""}${f.kind.padEnd(14)} ${va} ${fmtSize(f.size).padStart(6)}${pa}: ${f.message}`,
+      );
+      lines.push(`  ${"".padEnd(14)} rule: ${f.rule}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** JSON-ready form (bigints as hex strings). */
+export function auditToJson(r: AuditReport): unknown {
+  const hx = (v: bigint): string => `0x${v.toString(16)}`;
+  return {
+    summary: r.wx.summary,
+    passed: r.wx.passed,
+    errors: r.findings.filter((f) => f.severity === "error").length,
+    wxPages: Number(r.wx.wxPages),
+    nonUxnPages: Number(r.wx.nonUxnPages),
+    leaves: { ttbr0: r.leaves[0], ttbr1: r.leaves[1] },
+    findings: r.findings.map((f) => ({
+      kind: f.kind,
+      va: hx(f.va),
+      end: hx((f.va + f.size) & ((1n << 64n) - 1n)),
+      size: hx(f.size),
+      pa: f.pa === undefined ? null : hx(f.pa),
+      level: f.level,
+      descriptor: hx(f.descriptor),
+      message: f.message,
+      rule: f.rule,
+      severity: f.severity,
+    })),
+  };
+}
