@@ -18,6 +18,7 @@ export interface MapClass {
   /** Memory type family for colouring. */
   readonly mem: "normal" | "tagged" | "nc" | "device" | "other" | "none";
   readonly memName: string;
+  readonly attrIndx: number;
   /** Effective permissions (with the table restrictions above). */
   readonly perm: string;
   /** "rw", "ro", "rx", "rwx" for EL1; used for colouring. */
@@ -65,7 +66,19 @@ function classOf(
   mair: Uint8Array,
 ): MapClass {
   if (kind !== "leaf") {
-    return { kind, shape: "none", level: -9, mem: "none", memName: "", perm: "", permClass: "none", user: false, nG: false, af: false };
+    return {
+      kind,
+      shape: "none",
+      level: -9,
+      mem: "none",
+      memName: "",
+      attrIndx: -1,
+      perm: "",
+      permClass: "none",
+      user: false,
+      nG: false,
+      af: false,
+    };
   }
   const attr = (lo >>> 2) & 7;
   const byte = mair[attr] ?? 0;
@@ -87,6 +100,7 @@ function classOf(
     level,
     mem: m,
     memName: ma.name,
+    attrIndx: attr,
     perm,
     permClass,
     user,
@@ -96,7 +110,7 @@ function classOf(
 }
 
 function keyOf(c: MapClass): string {
-  return c.kind === "hole" ? HOLE_KEY : `${c.kind}|${c.shape}|${c.level}|${c.memName}|${c.perm}|${c.nG}|${c.af}`;
+  return c.kind === "hole" ? HOLE_KEY : `${c.kind}|${c.shape}|${c.level}|${c.attrIndx}|${c.perm}|${c.nG}|${c.af}`;
 }
 
 /** Map of [start, end) (offsets within the half) sampled into `width` columns. */
@@ -161,7 +175,7 @@ export function describeClass(c: MapClass): string {
   if (c.kind === "unbacked") return "table not in memory";
   if (c.kind === "bad-table") return "table address beyond PA size";
   const shape = c.shape === "block" ? `L${c.level} block` : c.shape === "cont" ? `L${c.level} contiguous` : `L${c.level} page`;
-  return `${shape}, ${c.memName}, ${c.perm}${c.nG ? ", nG" : ""}${c.af ? "" : ", AF=0"}`;
+  return `${shape}, AttrIndx ${c.attrIndx} ${c.memName}, ${c.perm}${c.nG ? ", nG" : ""}${c.af ? "" : ", AF=0"}`;
 }
 
 export function segmentSizeText(s: MapSegment): string {

@@ -183,6 +183,19 @@ export function AddressMap({ params, update, client, source }: MapProps) {
         <button type="button" id="map-zoom-out" onClick={() => zoom(4)}>
           Zoom out
         </button>
+        <button
+          type="button"
+          id="map-fit"
+          title="zoom to the first and last mapping in view"
+          onClick={() => {
+            const leaves = map?.segments.filter((x) => map.classes[x.cls]?.kind === "leaf") ?? [];
+            const a = leaves[0];
+            const b = leaves[leaves.length - 1];
+            if (a && b) setView(a.start, b.end);
+          }}
+        >
+          Fit mappings
+        </button>
         {map && map.markers.length > 0 && (
           <select
             id="map-marker"

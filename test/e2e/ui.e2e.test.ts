@@ -1,0 +1,209 @@
+/**
+ * End-to-end tests of the browser UI in Debian's chromium, driven by playwright-core (no
+ * browser download). The web bundle is built here, served by `vmsa serve`'s server, and each view
+ * is exercised against the core library's answers. Screenshots go to out/e2e/ (docs/vmsa-ui.png
+ * for the README). Under CI=true a missing chromium fails the run instead of skipping it.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeLeaf } from "../../src/arch/descriptor.js";
+import { GRANULE_4K } from "../../src/arch/granule.js";
+import { hex64 } from "../../src/arch/u64.js";
+import { type RunningServer, startServer } from "../../src/cli/serve.js";
+import { Walker } from "../../src/walk/walker.js";
+import { buildExample } from "../../web/src/lib/demo.js";
+
+const CHROMIUM = process.env.VMSA_CHROMIUM ?? "/usr/bin/chromium";
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const ROOT = resolve(import.meta.dirname, "../..");
+const FIX = join(ROOT, "test/e2e/fixtures/linux-6.1-4k48");
+const OUT = join(ROOT, "out/e2e");
+
+if (!HAVE_CHROMIUM && process.env.CI === "true") {
+  describe("browser e2e", () => {
+    it("needs chromium (apt-get install -y chromium)", () => {
+      throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) for the e2e tests`);
+    });
+  });
+}
+
+describe.skipIf(!HAVE_CHROMIUM)("browser UI (chromium)", () => {
+  let server: RunningServer;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    await build({ configFile: join(ROOT, "web/vite.config.ts"), logLevel: "warn" });
+    mkdirSync(OUT, { recursive: true });
+    server = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      uiDir: join(ROOT, "web/dist"),
+      files: [
+        { name: "ram-tables.bin.gz", path: join(FIX, "ram-tables.bin.gz"), size: 1048792, pa: "0x40000000" },
+        { name: "machine.json", path: join(FIX, "machine.json"), size: 943 },
+      ],
+    });
+    profile = mkdtempSync(join(tmpdir(), "vmsa-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1300, height: 900 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  /** A fresh page load (a plain goto to another hash would keep the loaded memory). */
+  const open = async (hash: string): Promise<void> => {
+    await page.goto("about:blank");
+    await page.goto(`${server.url}${hash}`);
+    await page.waitForFunction(() => document.querySelector("#source-name")?.textContent?.startsWith("example:"));
+  };
+
+  it("decodes a descriptor and re-encodes an edited field", async () => {
+    // A Linux PAGE_KERNEL-style 4K page: AttrIndx 0... here 4 (Device-nGnRE), SH inner, AF, UXN.
+    const fmt = { granule: GRANULE_4K, ds: false, oa52: false };
+    const v = encodeLeaf({ oa: 0x4000_0000n, attrIndx: 4, sh: 3, af: true, uxn: true }, 3, fmt);
+    await open(`#/decode?v=${hex64(v)}&g=4K&l=3`);
+    await expect.poll(() => page.textContent("#desc-kind")).toContain("page");
+    expect(await page.inputValue('#desc-fields tr[data-key="oa"] input')).toBe("0x40000000");
+    expect(await page.textContent('#desc-fields tr[data-key="attrIndx"]')).toContain("Device-nGnRE");
+    // Edit: clear AF, move the page (Arm ARM D8.3: OA in bits [47:12] for a 4K page).
+    await page.uncheck('#desc-fields tr[data-key="af"] input');
+    await page.fill('#desc-fields tr[data-key="oa"] input', "0x41234000");
+    await page.press('#desc-fields tr[data-key="oa"] input', "Enter");
+    const want = encodeLeaf({ oa: 0x4123_4000n, attrIndx: 4, sh: 3, af: false, uxn: true }, 3, fmt);
+    await expect.poll(() => page.textContent("#desc-raw")).toBe(hex64(want));
+    expect(page.url()).toContain(`v=${hex64(want)}`);
+    // bits[1:0]=0b01 at level 3 is reserved: toggling bit 1 makes the entry invalid (D8.3).
+    await page.click('button[data-bit="1"]');
+    await expect.poll(() => page.textContent("#desc-kind")).toContain("invalid");
+    await page.screenshot({ path: join(OUT, "decoder.png"), fullPage: true });
+  });
+
+  it("walks addresses of the example and shows the library's PA, fault and PAR_EL1", async () => {
+    const ex = buildExample("linux-4k-48");
+    const w = new Walker(ex.mem, ex.regs);
+    const ok = ex.tour[0];
+    const bad = ex.tour.find((t) => t.what.startsWith("invalid entry"));
+    if (!ok || !bad) throw new Error("example tour changed");
+    const r = w.translate(ok.va, { type: "read", el: 1 });
+    if (r.kind !== "ok" || r.par === null) throw new Error("example linear map does not translate");
+    await open(`#/walk?va=${hex64(ok.va)}&acc=r1`);
+    await page.waitForSelector("#walk-outcome");
+    expect(await page.textContent("#walk-outcome")).toContain(`PA 0x${r.pa.toString(16)}`);
+    expect(await page.textContent("#walk-par")).toContain(hex64(r.par));
+    expect(await page.locator("#walk-trail tbody tr").count()).toBe(r.trail.length);
+    // The index bits of each level are shown (4K, 48-bit: L0..L2 for a 2M block).
+    expect(await page.locator('#va-bits [data-label="L2 index"]').count()).toBe(1);
+    await page.screenshot({ path: join(OUT, "walk.png"), fullPage: true });
+    // A non-zero invalid level-3 entry: Translation fault, level 3, that row highlighted.
+    const f = w.translate(bad.va, { type: "read", el: 1 });
+    if (f.kind !== "fault") throw new Error("expected a fault");
+    await page.fill("#walk-va", hex64(bad.va));
+    await page.press("#walk-va", "Enter");
+    await expect.poll(() => page.textContent("#walk-outcome")).toContain(`${f.fault} fault at level ${f.level}`);
+    expect(await page.locator("#walk-trail tr.fault-row").getAttribute("data-level")).toBe(String(f.level));
+    // EL0 write to read-only user text: Permission fault (AP[2:1]=0b11).
+    const text = ex.tour.find((t) => t.what.startsWith("EL0 text"));
+    if (!text) throw new Error("example tour changed");
+    await page.goto(`${server.url}#/walk?va=${hex64(text.va)}&acc=w0`);
+    await expect.poll(() => page.textContent("#walk-outcome"), { timeout: 10_000 }).toContain("permission fault at level 3");
+  });
+
+  it("maps a TTBR half with markers, blocks, contiguous runs and holes", async () => {
+    await open("#/map?half=1");
+    await page.waitForSelector("#map-segments tbody tr");
+    const kinds = await page.locator("#map-segments tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-kind")));
+    expect(kinds).toContain("leaf");
+    expect(kinds).toContain("hole");
+    const text = (await page.textContent("#map-segments")) ?? "";
+    expect(text).toContain("L2 block");
+    expect(text).toContain("L3 contiguous");
+    expect(text).toContain("Device-nGnRE");
+    // Zoom in keeps the URL in sync (deep link).
+    await page.click("#map-zoom-in");
+    await expect.poll(() => page.url()).toMatch(/[?&]s=\d+/);
+    await page.screenshot({ path: join(OUT, "map-example.png"), fullPage: true });
+  });
+
+  it("opens the Linux 6.1 dump in the browser without blocking the page, reproduces its ptdump and walks it", async () => {
+    await open("#/dump");
+    await page.evaluate(() => {
+      const w = window as unknown as { __longest: number };
+      w.__longest = 0;
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
+      }).observe({ type: "longtask", buffered: false });
+    });
+    await page.setInputFiles("#dump-regs-file", join(FIX, "machine.json"));
+    await page.setInputFiles("#dump-images", join(FIX, "ram-tables.bin.gz"));
+    expect(await page.inputValue(".dump-pa")).toBe("0x40000000");
+    const t0 = Date.now();
+    await page.click("#dump-load");
+    await page.waitForSelector("#dump-info", { timeout: 180_000 });
+    const loadMs = Date.now() - t0;
+    const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+    writeFileSync(
+      join(OUT, "dump-load.json"),
+      `${JSON.stringify({ bytes: 2 ** 30, loadMs, longestMainThreadTaskMs: longest }, null, 1)}\n`,
+    );
+    expect(errors).toEqual([]);
+    expect(await page.textContent("#dump-info")).toContain("1024.0 MiB (gzip)");
+    // ptdump of TTBR1 in the browser is the kernel's own text, byte for byte.
+    await page.click("#dump-ptdump");
+    await page.waitForSelector("#ptdump");
+    expect(await page.textContent("#ptdump")).toBe(readFileSync(join(FIX, "kernel_page_tables.txt"), "utf8"));
+    // The kernel's linear map: PAGE_OFFSET 0xffff000000000000 maps PHYS_OFFSET 0x40000000, and
+    // 0xffff000000210000 is a read-only PTE there per the kernel's ptdump.
+    await page.goto(`${server.url}#/walk?va=0xffff000000210000&acc=w1&src=dump`);
+    await expect.poll(() => page.textContent("#walk-outcome"), { timeout: 10_000 }).toContain("permission fault at level 3");
+    await page.selectOption("#walk-access", "r1");
+    await expect.poll(() => page.textContent("#walk-outcome")).toContain("PA 0x40210000");
+    await page.goto(`${server.url}#/map?half=1&src=dump`);
+    await page.waitForSelector("#map-segments tbody tr");
+    await page.selectOption("#map-marker", { label: "Linear Mapping start" });
+    await page.waitForSelector("#map-segments tbody tr");
+    await page.click("#map-fit");
+    // Linux 6.1's linear map of 1 GiB RAM: 2M blocks, a contiguous 64K run, 4K pages (ptdump above).
+    await expect.poll(() => page.textContent("#map-range")).toContain("(1G)");
+    const mapText = (await page.textContent("#map-segments")) ?? "";
+    expect(mapText).toContain("L2 block");
+    expect(mapText).toContain("L3 contiguous");
+    expect(mapText).toContain("L3 page");
+    await page.screenshot({ path: join(OUT, "map-dump.png"), fullPage: true });
+    await page.screenshot({ path: join(ROOT, "docs/vmsa-ui.png") });
+  }, 240_000);
+
+  it("offers the files named on the serve command line", async () => {
+    await open("#/dump");
+    await page.waitForSelector("#dump-served button");
+    expect(await page.locator("#dump-served button").allTextContents()).toEqual(["ram-tables.bin.gz@0x40000000", "machine.json"]);
+  });
+});
