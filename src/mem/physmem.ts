@@ -2,8 +2,8 @@
  * Sparse, page-granular, little-endian physical memory. Page tables live here as bytes, as on
  * hardware: builders store descriptors, walkers load them, dumps are loaded into it.
  *
- * Storage is a map from 4 KiB frame number to a Uint32Array view (1024 words). A direct-mapped
- * frame cache keeps the hot path (descriptor loads) free of hash lookups.
+ * Storage is a set of large Uint32Array arenas and a map from 4 KiB frame number to its place
+ * in them. A direct-mapped frame cache keeps the hot path (descriptor loads) free of hash lookups.
  */
 import { MemoryError } from "../arch/errors.js";
 
@@ -11,6 +11,7 @@ export const FRAME_SHIFT = 12;
 export const FRAME_SIZE = 4096;
 const WORDS_PER_FRAME = FRAME_SIZE / 4;
 const CACHE_SLOTS = 8192;
+export const FRAME_CACHE_MASK = CACHE_SLOTS - 1;
 /** Highest physical address the model accepts (52-bit PA space). */
 export const PA_LIMIT = 2 ** 52;
 
@@ -20,10 +21,25 @@ export interface Bank {
   readonly source: string;
 }
 
+/** Words per allocation arena for frames created by stores (16 MiB). */
+const ARENA_WORDS = 4 * 1024 * 1024;
+/** Frame locations are packed as arena * 2^25 + word offset. */
+const LOC_SCALE = 2 ** 25;
+
 export class PhysMem {
-  private readonly frames = new Map<number, Uint32Array>();
-  private readonly cacheTag = new Float64Array(CACHE_SLOTS).fill(-1);
-  private readonly cacheFrame: (Uint32Array | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
+  /**
+   * Frame storage: large Uint32Array arenas (one per loaded chunk, plus allocation arenas for
+   * frames created by stores), so a descriptor load is one index computation and one typed-array
+   * read instead of a per-frame object hop.
+   */
+  readonly arenas: Uint32Array[] = [];
+  private readonly index = new Map<number, number>();
+  private allocArena = -1;
+  private allocNext = ARENA_WORDS;
+  /** Direct-mapped cache of frame locations (tag = frame number); read-only outside this class. */
+  readonly cacheTag = new Float64Array(CACHE_SLOTS).fill(-1);
+  readonly cacheArena = new Int32Array(CACHE_SLOTS);
+  readonly cacheWord = new Int32Array(CACHE_SLOTS);
   private readonly banks: Bank[] = [];
   /** Regions that read as zero until written (RAM that exists but was never touched). */
   private readonly ram: { base: number; end: number }[] = [];
@@ -38,16 +54,37 @@ export class PhysMem {
     }
   }
 
-  /** The frame containing `pa`, or undefined when unbacked (pa must be < 2^53). */
+  /**
+   * Make frame `pfn` the cached entry of its slot. Returns false when no frame holds it.
+   * Hot paths call this only on a cache miss.
+   */
+  fill(pfn: number): boolean {
+    const loc = this.index.get(pfn);
+    if (loc === undefined) return false;
+    const slot = pfn & (CACHE_SLOTS - 1);
+    const arena = Math.floor(loc / LOC_SCALE);
+    this.cacheTag[slot] = pfn;
+    this.cacheArena[slot] = arena;
+    this.cacheWord[slot] = loc - arena * LOC_SCALE;
+    return true;
+  }
+
+  /** A view of frame `pfn` (1024 words), or undefined when it holds no data. */
   frame(pfn: number): Uint32Array | undefined {
-    const slot = pfn % CACHE_SLOTS;
-    if (this.cacheTag[slot] === pfn) return this.cacheFrame[slot];
-    const fr = this.frames.get(pfn);
-    if (fr !== undefined) {
-      this.cacheTag[slot] = pfn;
-      this.cacheFrame[slot] = fr;
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) return undefined;
+    const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
+    const w = this.cacheWord[slot] as number;
+    return a.subarray(w, w + WORDS_PER_FRAME);
+  }
+
+  private place(pfn: number, arena: number, word: number): void {
+    this.index.set(pfn, arena * LOC_SCALE + word);
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.cacheTag[slot] === pfn) {
+      this.cacheArena[slot] = arena;
+      this.cacheWord[slot] = word;
     }
-    return fr;
   }
 
   /** Whether a physical address is backed (loaded, written, or declared RAM). */
@@ -66,17 +103,17 @@ export class PhysMem {
    */
   load64(pa: number): boolean {
     const pfn = Math.floor(pa / FRAME_SIZE);
-    let fr = this.frame(pfn);
-    if (fr === undefined) {
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) {
       if (!this.inRam(pa)) return false;
       this.hi = 0;
       this.lo = 0;
       return true;
     }
-    const w = (pa - pfn * FRAME_SIZE) >>> 2;
-    this.lo = fr[w] as number;
-    this.hi = fr[w + 1] as number;
-    fr = undefined;
+    const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
+    const w = (this.cacheWord[slot] as number) + ((pa - pfn * FRAME_SIZE) >>> 2);
+    this.lo = a[w] as number;
+    this.hi = a[w + 1] as number;
     return true;
   }
 
@@ -89,24 +126,29 @@ export class PhysMem {
   }
 
   private frameForWrite(pfn: number): Uint32Array {
-    let fr = this.frame(pfn);
-    if (fr === undefined) {
-      fr = new Uint32Array(WORDS_PER_FRAME);
-      this.frames.set(pfn, fr);
-      const slot = pfn % CACHE_SLOTS;
-      this.cacheTag[slot] = pfn;
-      this.cacheFrame[slot] = fr;
+    const fr = this.frame(pfn);
+    if (fr !== undefined) return fr;
+    if (this.allocNext + WORDS_PER_FRAME > ARENA_WORDS) {
+      this.arenas.push(new Uint32Array(ARENA_WORDS));
+      this.allocArena = this.arenas.length - 1;
+      this.allocNext = 0;
     }
-    return fr;
+    const word = this.allocNext;
+    this.allocNext += WORDS_PER_FRAME;
+    this.place(pfn, this.allocArena, word);
+    const a = this.arenas[this.allocArena] as Uint32Array;
+    return a.subarray(word, word + WORDS_PER_FRAME);
   }
 
   /** Store a 64-bit word given as halves (pa 8-byte aligned). Unbacked frames become backed. */
   store64(pa: number, hi: number, lo: number): void {
     const pfn = Math.floor(pa / FRAME_SIZE);
-    const fr = this.frameForWrite(pfn);
-    const w = (pa - pfn * FRAME_SIZE) >>> 2;
-    fr[w] = lo >>> 0;
-    fr[w + 1] = hi >>> 0;
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.frameForWrite(pfn);
+    const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
+    const w = (this.cacheWord[slot] as number) + ((pa - pfn * FRAME_SIZE) >>> 2);
+    a[w] = lo >>> 0;
+    a[w + 1] = hi >>> 0;
   }
 
   write64(pa: bigint, value: bigint): void {
@@ -153,19 +195,17 @@ export class PhysMem {
         );
       }
     }
-    let buf = data;
-    if (buf.byteOffset % 4 !== 0) buf = new Uint8Array(buf);
-    const full = Math.floor(size / FRAME_SIZE);
-    for (let i = 0; i < full; i++) {
-      const view = new Uint32Array(buf.buffer, buf.byteOffset + i * FRAME_SIZE, WORDS_PER_FRAME);
-      this.frames.set(b / FRAME_SIZE + i, view);
+    let words: Uint32Array;
+    if (data.byteOffset % 4 === 0 && size % FRAME_SIZE === 0) {
+      words = new Uint32Array(data.buffer, data.byteOffset, size / 4);
+    } else {
+      words = new Uint32Array(Math.ceil(size / FRAME_SIZE) * WORDS_PER_FRAME);
+      new Uint8Array(words.buffer).set(data);
     }
-    if (size % FRAME_SIZE !== 0) {
-      const tail = new Uint32Array(WORDS_PER_FRAME);
-      new Uint8Array(tail.buffer).set(buf.subarray(full * FRAME_SIZE));
-      this.frames.set(b / FRAME_SIZE + full, tail);
-    }
-    this.cacheTag.fill(-1);
+    this.arenas.push(words);
+    const arena = this.arenas.length - 1;
+    const frames = Math.ceil(size / FRAME_SIZE);
+    for (let i = 0; i < frames; i++) this.place(b / FRAME_SIZE + i, arena, i * WORDS_PER_FRAME);
     const bank = { base: b, size, source };
     this.banks.push(bank);
     return bank;
@@ -177,7 +217,7 @@ export class PhysMem {
 
   /** Frame numbers currently holding data, ascending. */
   backedFrames(): number[] {
-    return [...this.frames.keys()].sort((a, b) => a - b);
+    return [...this.index.keys()].sort((a, b) => a - b);
   }
 
   /** Copy [pa, pa+size) out; unbacked bytes read as zero. */

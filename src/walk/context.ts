@@ -43,6 +43,8 @@ export interface HalfContext {
   readonly paBits: number;
   /** 2^paBits as a number; addresses at or above it give Address size faults. */
   readonly paLimit: number;
+  /** 2^(paBits-32): the high half of an address at or above it exceeds the PA size. */
+  readonly paLimitHi: number;
   /** Start table base address (aligned to the start table size), as a number. */
   readonly base: number;
   /** Whether the base address itself exceeds the PA size (Address size fault, level 0). */
@@ -53,10 +55,10 @@ export interface HalfContext {
   readonly canonInstHi: number;
   readonly canonInstLo: number;
   /** Per level (index level+1): log2 of the entry size, index width, block allowed, contiguous shift. */
-  readonly shiftAt: Int32Array;
-  readonly bitsAt: Int32Array;
-  readonly blockAt: Uint8Array;
-  readonly contAt: Int32Array;
+  readonly shiftAt: readonly number[];
+  readonly bitsAt: readonly number[];
+  readonly blockAt: readonly number[];
+  readonly contAt: readonly number[];
   /** Shareability used for leaves when DS=1 (from TCR.SHn). */
   readonly walkSh: number;
   /** ASID tagging the walk (from TTBR0 or TTBR1 per TCR.A1; 8 bits unless TCR.AS). */
@@ -112,10 +114,10 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
   const instTop = h.tbi && !h.tbid ? 55 : 63;
   const [cdh, cdl] = maskHalves(dataTop, iaBits);
   const [cih, cil] = maskHalves(instTop, iaBits);
-  const shiftAt = new Int32Array(5);
-  const bitsAt = new Int32Array(5);
-  const blockAt = new Uint8Array(5);
-  const contAt = new Int32Array(5);
+  const shiftAt = [0, 0, 0, 0, 0];
+  const bitsAt = [0, 0, 0, 0, 0];
+  const blockAt = [0, 0, 0, 0, 0];
+  const contAt = [0, 0, 0, 0, 0];
   for (let l = -1; l <= 3; l++) {
     const s = levelShift(g, l);
     shiftAt[l + 1] = s;
@@ -143,6 +145,7 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     oa52,
     paBits,
     paLimit,
+    paLimitHi: 2 ** (paBits - 32),
     base,
     baseFault: base >= paLimit,
     canonDataHi: cdh,

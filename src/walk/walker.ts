@@ -21,7 +21,7 @@ import {
 import { decodeMairAttr, type MemAttr, parAttrByte, parForcesOuterShareable } from "../arch/mair.js";
 import type { Regs } from "../arch/registers.js";
 import { U64_MASK } from "../arch/u64.js";
-import type { PhysMem } from "../mem/physmem.js";
+import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
 
 export type AccessType = "read" | "write" | "exec";
@@ -170,8 +170,13 @@ export class Walker {
   level = 0;
   reason = 0;
   half: HalfContext | undefined = undefined;
+  /** Output PA of a successful walk as 32-bit halves. */
+  paHi = 0;
+  paLo = 0;
   /** Output PA of a successful walk, as a number (< 2^53). */
-  pa = 0;
+  get pa(): number {
+    return this.paHi * TWO32 + this.paLo;
+  }
   /** Leaf descriptor halves. */
   descHi = 0;
   descLo = 0;
@@ -181,6 +186,8 @@ export class Walker {
   pxnTable = 0;
   /** Effective permissions as a bitmask: 1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux. */
   perms = 0;
+  /** Record each level's descriptor address and value (the trail); hot loops may turn it off. */
+  recordTrail = true;
   /** Number of trail entries and their contents. */
   trailLen = 0;
   readonly trailAddr = new Float64Array(6);
@@ -227,6 +234,11 @@ export class Walker {
     if (h.baseFault) return this.fail(FAULT_ADDRESS_SIZE, 0, R_BASE_SIZE);
 
     const mem = this.mem;
+    const tags = mem.cacheTag;
+    const arenas = mem.arenas;
+    const cArena = mem.cacheArena;
+    const cWord = mem.cacheWord;
+    const rec = this.recordTrail;
     const gMask = (1 << h.gShift) - 1;
     let table = h.base;
     let level = h.startLevel;
@@ -243,19 +255,36 @@ export class Walker {
       else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
       const da = table + idx * 8;
       const t = this.trailLen++;
-      this.trailAddr[t] = da;
-      this.trailLevel[t] = level;
-      if (!mem.load64(da)) {
-        this.trailBacked[t] = 0;
-        this.trailHi[t] = 0;
-        this.trailLo[t] = 0;
+      if (rec) {
+        this.trailAddr[t] = da;
+        this.trailLevel[t] = level;
+      }
+      // Descriptor load, through the memory's direct-mapped frame cache.
+      const pfn = Math.floor(da / 4096);
+      const slot = pfn & FRAME_CACHE_MASK;
+      let hi: number;
+      let lo: number;
+      if (tags[slot] === pfn || mem.fill(pfn)) {
+        const arena = arenas[cArena[slot] as number] as Uint32Array;
+        const wi = (cWord[slot] as number) + ((da - pfn * 4096) >>> 2);
+        lo = arena[wi] as number;
+        hi = arena[wi + 1] as number;
+      } else if (mem.load64(da)) {
+        hi = mem.hi;
+        lo = mem.lo;
+      } else {
+        if (rec) {
+          this.trailBacked[t] = 0;
+          this.trailHi[t] = 0;
+          this.trailLo[t] = 0;
+        }
         return this.fail(FAULT_EXTERNAL_ABORT, level, R_UNBACKED);
       }
-      const hi = mem.hi;
-      const lo = mem.lo;
-      this.trailBacked[t] = 1;
-      this.trailHi[t] = hi;
-      this.trailLo[t] = lo;
+      if (rec) {
+        this.trailBacked[t] = 1;
+        this.trailHi[t] = hi;
+        this.trailLo[t] = lo;
+      }
       if ((lo & 1) === 0) return this.fail(FAULT_TRANSLATION, level, R_INVALID);
       if ((lo & 2) !== 0 && level < 3) {
         // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
@@ -289,21 +318,31 @@ export class Walker {
       this.apTable = apT;
       this.uxnTable = uxnT;
       this.pxnTable = pxnT;
-      // Output address (ASL AArch64.LeafBase), aligned to the entry size.
-      let oa: number;
+      // Output address (ASL AArch64.LeafBase) as 32-bit halves.
+      let oaHi: number;
       if (h.ds) {
-        oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
-        if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
+        oaHi = hi & 0x3ffff;
+        if (h.oa52) oaHi |= ((lo >>> 8) & 3) << 18;
       } else {
-        oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
-        if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
+        oaHi = hi & 0xffff;
+        if (h.oa52 && h.gShift === 16) oaHi |= ((lo >>> 12) & 0xf) << 16;
       }
       // With the contiguous bit, the entry is taken to cover the whole aligned group: the OA bits
       // below the group size come from the IA (ASL StageOA with ContiguousSize).
       let span = sh;
       if ((hi & 0x100000) !== 0) span += h.contAt[li] as number;
-      oa = oa - (oa % 2 ** sh) - (oa % 2 ** span) + (oa % 2 ** sh);
-      if (oa >= h.paLimit) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
+      let paLo: number;
+      let paHi: number;
+      if (span < 32) {
+        const m = 0xffffffff >>> (32 - span);
+        paLo = ((lo & ~m) | (vaLo & m)) >>> 0;
+        paHi = oaHi;
+      } else {
+        const mh = span === 32 ? 0 : 0xffffffff >>> (64 - span);
+        paLo = vaLo >>> 0;
+        paHi = ((oaHi & ~mh) | (vaHi & mh)) >>> 0;
+      }
+      if ((oaHi & ~(span < 32 ? 0 : 0xffffffff >>> (64 - span))) >>> 0 >= h.paLimitHi) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
       // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
       if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
       // Direct permissions (ASL AArch64.S1DirectBasePermissions, EL1&0 regime).
@@ -334,11 +373,8 @@ export class Walker {
       this.perms = pr | (pw << 1) | (px << 2) | (ur << 3) | (uw << 4) | (ux << 5);
       const want = (acc & 3) + ((acc & 4) !== 0 ? 3 : 0);
       if (((this.perms >>> want) & 1) === 0) return this.fail(FAULT_PERMISSION, level, R_PERM);
-      // PA = OA | VA[span-1:0]
-      let off: number;
-      if (span >= 32) off = (vaHi & ((2 ** (span - 32) - 1) | 0)) * TWO32 + (vaLo >>> 0);
-      else off = (vaLo & ((1 << span) - 1)) >>> 0;
-      this.pa = oa + off;
+      this.paHi = paHi;
+      this.paLo = paLo;
       this.fault = FAULT_NONE;
       this.reason = R_OK;
       return FAULT_NONE;
@@ -350,7 +386,8 @@ export class Walker {
     const pa = (vaHi >>> 0) * TWO32 + (vaLo >>> 0);
     const lim = 2 ** this.ctx.features.paBits;
     if (vaHi >>> 0 >= 0x100000 || pa >= lim) return this.fail(FAULT_ADDRESS_SIZE, 0, R_MMU_OFF_SIZE);
-    this.pa = pa;
+    this.paHi = vaHi >>> 0;
+    this.paLo = vaLo >>> 0;
     this.level = 0;
     this.perms = 0x3f;
     this.fault = FAULT_NONE;
