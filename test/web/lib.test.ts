@@ -1,0 +1,81 @@
+/** Pure helpers of the web UI: deep links, register files, image streaming, map data. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { PhysMem } from "../../src/mem/physmem.js";
+import { compileRegs } from "../../src/walk/context.js";
+import { Walker } from "../../src/walk/walker.js";
+import { buildExample, EXAMPLE_PRESETS } from "../../web/src/lib/demo.js";
+import { loadImage } from "../../web/src/lib/load.js";
+import { buildMap } from "../../web/src/lib/mapdata.js";
+import { parseRegisterText } from "../../web/src/lib/regs.js";
+import { formatHash, parseHash } from "../../web/src/lib/route.js";
+
+const FIX = join(import.meta.dirname, "../e2e/fixtures/linux-6.1-4k48");
+
+describe("deep links", () => {
+  it("round-trips a view and its parameters", () => {
+    const r = { view: "walk" as const, params: { va: "0xffff000000210000", acc: "w1" } };
+    expect(parseHash(formatHash(r))).toEqual(r);
+    expect(parseHash("#/nonsense?x=1").view).toBe("decode");
+  });
+});
+
+describe("register files", () => {
+  it("reads the fixture's machine.json, including the load address", () => {
+    const rf = parseRegisterText(readFileSync(join(FIX, "machine.json"), "utf8"));
+    expect(rf.regs.ttbr1).toBe(0x003a_0000_4053_0001n);
+    expect(rf.loadAt).toBe(0x4000_0000n);
+    expect(rf.regs.features.paBits).toBe(52); // ID_AA64MMFR0_EL1.PARange = 0b0110 (-cpu max)
+  });
+  it("reads NAME=VALUE lines and names a bad line", () => {
+    expect(parseRegisterText("tcr_el1=0x10\nTTBR0=0x1000").regs.ttbr0).toBe(0x1000n);
+    expect(() => parseRegisterText("TCR_EL1 0x10")).toThrow(/line 1/);
+    expect(() => parseRegisterText("TTBR0_EL1=0x0")).toThrow(/TCR_EL1 is missing/);
+  });
+});
+
+describe("image streaming", () => {
+  it("loads a gzip image sparsely: zero pages read as zero, others as stored", async () => {
+    const mem = new PhysMem();
+    const gz = new Blob([readFileSync(join(FIX, "ram-tables.bin.gz"))]);
+    const s = await loadImage(mem, gz, 0x4000_0000n, "ram");
+    expect(s.bytes).toBe(2 ** 30);
+    expect(s.storedFrames).toBeGreaterThan(0);
+    expect(s.storedFrames).toBeLessThan(2000);
+    // The TTBR1 root table (0x40530000) holds the linear map's table descriptor.
+    expect(mem.read64(0x4053_0000n)).not.toBe(0n);
+    expect(mem.read64(0x7fff_fff8n)).toBe(0n);
+    expect(mem.read64(0x8000_0000n)).toBeUndefined();
+  }, 60_000);
+  it("stores dense raw chunks as banks and keeps every byte", async () => {
+    const data = new Uint8Array(3 * 4096 + 100).map((_, i) => (i * 7 + 1) & 0xff);
+    const mem = new PhysMem();
+    await loadImage(mem, new Blob([data]), 0x1000n, "raw");
+    expect(mem.readBytes(0x1000n, data.length)).toEqual(data);
+  });
+});
+
+describe("example and map", () => {
+  it("every example preset builds tables whose tour addresses walk as described", () => {
+    for (const p of EXAMPLE_PRESETS) {
+      const ex = buildExample(p);
+      const w = new Walker(ex.mem, ex.regs);
+      const first = ex.tour[0];
+      if (!first) throw new Error("empty tour");
+      expect(w.translate(first.va, { type: "read", el: 1 }).kind, p).toBe("ok");
+      const hole = ex.tour.find((t) => t.what.startsWith("invalid entry"));
+      const r = hole && w.translate(hole.va, { type: "read", el: 1 });
+      expect(r?.kind === "fault" && r.fault, p).toBe("translation");
+    }
+  });
+  it("classifies blocks, contiguous groups, pages and holes, and fills columns", () => {
+    const ex = buildExample("linux-4k-48");
+    const ctx = compileRegs(ex.regs);
+    const m = buildMap(ex.mem, ctx, 1, 0, 2 ** 30, 800);
+    const shapes = new Set(m.segments.map((s) => m.classes[s.cls]?.shape));
+    expect(shapes).toEqual(new Set(["block", "cont", "page", "none"]));
+    expect(m.columns[0]).toBeGreaterThanOrEqual(0);
+    expect(m.classes[m.columns[0] as number]?.shape).toBe("block");
+  });
+});
