@@ -4,8 +4,11 @@ import { Command, CommanderError } from "commander";
 import { VmsaError } from "../arch/errors.js";
 import { PRESETS } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
+import { registerAuditCommand } from "./audit.js";
 import { registerDescribeCommand } from "./describe.js";
+import { registerDiffCommand } from "./diff.js";
 import { registerDumpCommand } from "./dump.js";
+import { registerServeCommand } from "./serve.js";
 import { registerTranslateCommand } from "./translate.js";
 
 export function buildProgram(): Command {
@@ -27,6 +30,9 @@ Examples:
   registerTranslateCommand(program);
   registerDumpCommand(program);
   registerDescribeCommand(program);
+  registerServeCommand(program);
+  registerAuditCommand(program);
+  registerDiffCommand(program);
   program
     .command("presets")
     .description("list register presets (Linux boot-time TCR/MAIR/SCTLR per page size and VA size)")
@@ -44,7 +50,10 @@ export async function main(argv: string[]): Promise<number> {
   for (const c of program.commands) c.exitOverride();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // Commands that report findings (audit, diff) set process.exitCode; hand it back as the status.
+    const code = process.exitCode;
+    process.exitCode = undefined;
+    return typeof code === "number" ? code : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;

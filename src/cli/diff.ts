@@ -1,0 +1,58 @@
+/**
+ * `vmsa diff A B`: compare two page-table snapshots and classify every changed VA range as new,
+ * removed, permission-only (safe live, needs TLBI) or needing break-before-make (with the rule).
+ * Exit status: 0 no changes, 1 changes, 2 bad input (like diff(1)).
+ */
+import type { Command } from "commander";
+import { diffTables, diffToJson, formatDiff } from "../dump/diff.js";
+import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./audit.js";
+import { emit, toJson, UsageError } from "./common.js";
+
+interface DiffCliOptions extends DumpInputOptions {
+  format: string;
+  bbmLevel?: string;
+  regsA?: string;
+  regsB?: string;
+  half: string;
+  output?: string;
+}
+
+export function registerDiffCommand(program: Command): void {
+  const cmd = program
+    .command("diff")
+    .description("diff two page-table snapshots: new / removed / permission-only (TLBI) / needs break-before-make, with the rule")
+    .argument("<a>", "the earlier snapshot: ELF core, snapshot .json, or FILE@PA")
+    .argument("<b>", "the later snapshot")
+    .option("-f, --format <fmt>", "text or json", "text")
+    .option("--regs-a <file>", "register file for A only (overrides --regs)")
+    .option("--regs-b <file>", "register file for B only (overrides --regs)")
+    .option("--bbm-level <n>", "FEAT_BBM level to judge with (default: from B's ID_AA64MMFR2_EL1, else 2 as on -cpu max)")
+    .option("--half <h>", "0, 1 or both", "both")
+    .option("-o, --output <file>", "write the report to a file (atomically) instead of stdout");
+  addDumpInputOptions(cmd);
+  cmd.addHelpText(
+    "after",
+    `
+Examples:
+  $ vmsa diff before.core after.core                      # e.g. around mark_rodata_ro
+  $ vmsa diff a.bin@0x40000000 b.bin@0x40000000 --regs regs.txt --bbm-level 0 --format json`,
+  );
+  cmd.action((a: string, b: string, o: DiffCliOptions) => {
+    if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
+    if (o.half !== "0" && o.half !== "1" && o.half !== "both") throw new UsageError(`--half: "${o.half}" is not 0, 1 or both`);
+    let bbmLevel: number | undefined;
+    if (o.bbmLevel !== undefined) {
+      bbmLevel = Number(o.bbmLevel);
+      if (!Number.isInteger(bbmLevel) || bbmLevel < 0 || bbmLevel > 3) throw new UsageError(`--bbm-level: "${o.bbmLevel}" is not 0..3`);
+    }
+    const da = openDumpFromOptions([a], { ...o, ...(o.regsA ? { regs: o.regsA } : {}) });
+    const db = openDumpFromOptions([b], { ...o, ...(o.regsB ? { regs: o.regsB } : {}) });
+    const r = diffTables(da.mem, da.regs, db.mem, db.regs, {
+      ...(bbmLevel !== undefined ? { bbmLevel } : {}),
+      halves: o.half === "both" ? [0, 1] : [o.half === "0" ? 0 : 1],
+    });
+    if (o.format === "json") emit(`${toJson(diffToJson(r))}\n`, o.output);
+    else emit(formatDiff(r), o.output);
+    if (r.changes.length > 0) process.exitCode = 1;
+  });
+}
