@@ -30,6 +30,8 @@ export interface RegOptions {
   ttbr1?: string;
   tcr?: string;
   mair?: string;
+  t0sz?: string;
+  t1sz?: string;
   sctlr?: string;
   idAa64mmfr0?: string;
   idAa64mmfr1?: string;
@@ -49,6 +51,8 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--ttbr1 <hex>", "TTBR1_EL1")
     .option("--tcr <hex>", "TCR_EL1")
     .option("--mair <hex>", "MAIR_EL1")
+    .option("--t0sz <n>", "override TCR_EL1.T0SZ (VA size 64-n for TTBR0)")
+    .option("--t1sz <n>", "override TCR_EL1.T1SZ (VA size 64-n for TTBR1)")
     .option("--sctlr <hex>", "SCTLR_EL1 (default: MMU on)")
     .option("--id-aa64mmfr0 <hex>", "ID_AA64MMFR0_EL1 (PARange, LPA2 support)")
     .option("--id-aa64mmfr1 <hex>", "ID_AA64MMFR1_EL1 (HAFDBS, PAN)")
@@ -183,10 +187,23 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
   if (values.idAa64mmfr1) ids.mmfr1 = parseRegister("ID_AA64MMFR1_EL1", values.idAa64mmfr1);
   if (values.idAa64mmfr2) ids.mmfr2 = parseRegister("ID_AA64MMFR2_EL1", values.idAa64mmfr2);
   features = featuresFromIdRegs(ids, features);
+  let tcr = reg("tcr", "TCR_EL1", base?.tcr);
+  for (const [opt, shift] of [
+    ["t0sz", 0n],
+    ["t1sz", 16n],
+  ] as const) {
+    const v = o[opt];
+    if (v === undefined) continue;
+    const n = Number(v);
+    // TnSZ is 12..48 at most on any implementation (ASL AArch64.S1MinTxSZ/MaxTxSZ with FEAT_LVA/LPA2/TTST).
+    if (!/^\d+$/.test(v) || n < 12 || n > 48) throw new RegisterError(`--${opt}: "${v}" is out of range (expected 12..48; VA size is 64-${opt.toUpperCase()})`);
+    tcr = (tcr & ~(0x3fn << shift)) | (BigInt(n) << shift);
+    sources[`TCR_EL1.${opt.toUpperCase()}`] = "command line";
+  }
   const regs: Regs = {
     ttbr0: reg("ttbr0", "TTBR0_EL1", base?.ttbr0 ?? 0n),
     ttbr1: reg("ttbr1", "TTBR1_EL1", base?.ttbr1 ?? 0n),
-    tcr: reg("tcr", "TCR_EL1", base?.tcr),
+    tcr,
     mair: reg("mair", "MAIR_EL1", base?.mair),
     sctlr: reg("sctlr", "SCTLR_EL1", base?.sctlr ?? LINUX_SCTLR),
     features,

@@ -9,17 +9,26 @@ import { FRAME_SIZE, PhysMem } from "./physmem.js";
 export interface BankSpec {
   readonly file: string;
   readonly pa: bigint;
+  /** Expected size: a file of another size is an error (truncated or wrong file). */
+  readonly size?: bigint;
 }
 
-/** Parse `FILE@PA` (PA hex or decimal). The last `@` separates, so paths may contain `@`. */
+/**
+ * Parse `FILE@PA` or `FILE@PA:SIZE` (numbers hex or decimal). The last `@` separates, so paths
+ * may contain `@`.
+ */
 export function parseBankSpec(spec: string): BankSpec {
   const at = spec.lastIndexOf("@");
   if (at <= 0 || at === spec.length - 1) {
-    throw new MemoryError("EBANK_SPEC", `--mem "${spec}": expected FILE@PA, e.g. ram.bin@0x40000000`);
+    throw new MemoryError("EBANK_SPEC", `--mem "${spec}": expected FILE@PA or FILE@PA:SIZE, e.g. ram.bin@0x40000000`);
   }
   const file = spec.slice(0, at);
-  const pa = parseU64(spec.slice(at + 1), `--mem ${file}: load address`);
-  return { file, pa };
+  const [paText, sizeText, extra] = spec.slice(at + 1).split(":");
+  if (extra !== undefined) throw new MemoryError("EBANK_SPEC", `--mem "${spec}": expected FILE@PA or FILE@PA:SIZE`);
+  const pa = parseU64(paText ?? "", `--mem ${file}: load address`);
+  if (pa % 4096n !== 0n) throw new MemoryError("EBANK_SPEC", `--mem ${file}: load address 0x${pa.toString(16)} is not 4 KiB aligned`);
+  if (sizeText === undefined) return { file, pa };
+  return { file, pa, size: parseU64(sizeText, `--mem ${file}: size`) };
 }
 
 const CHUNK = 64 * 1024 * 1024;
@@ -37,6 +46,13 @@ export function loadBank(mem: PhysMem, spec: BankSpec): void {
     if (!st.isFile()) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: not a regular file`);
     const size = st.size;
     if (size === 0) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: file is empty`);
+    if (spec.size !== undefined && BigInt(size) !== spec.size) {
+      const what = BigInt(size) < spec.size ? "truncated" : "longer than expected";
+      throw new MemoryError(
+        "EBANK_READ",
+        `--mem ${spec.file}: ${what}: the file ends at offset 0x${size.toString(16)}, expected 0x${spec.size.toString(16)} bytes`,
+      );
+    }
     const head = Buffer.alloc(Math.min(4, size));
     readSync(fd, head, 0, head.length, 0);
     if (head[0] === 0x1f && head[1] === 0x8b) {
