@@ -143,9 +143,11 @@ export function linuxLayout(p: LayoutParams): KernelLayout {
     modulesStart = pageEnd;
     modulesEnd = modulesStart + 2n * SZ_1G;
     vmemmapEnd = neg(SZ_1G);
-    vmemmapStart = vmemmapEnd - vmemmapSize;
+    // The struct pages of the linear map below _PAGE_OFFSET(vabits_actual) never exist: ptdump's
+    // "vmemmap start" is virt_to_page(_PAGE_OFFSET(vabits_actual)) and vmalloc ends 8M below it.
     const unused = vaBits === vaBitsMin ? 0n : ((pageOffset - pageOffsetCfg) >> pageShift) << STRUCT_PAGE_SHIFT;
-    vmallocEnd = vmemmapStart + unused - 8n * SZ_1M;
+    vmemmapStart = vmemmapEnd - vmemmapSize + unused;
+    vmallocEnd = vmemmapStart - 8n * SZ_1M;
     pciIoStart = vmemmapEnd + 8n * SZ_1M;
     fixmapEnd = neg(8n * SZ_1M);
     fixmapStart = fixmapEnd - BigInt(slots.total) * page;
