@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { hex64 } from "../../src/arch/u64.js";
-import { type RunningServer, startServer } from "../../src/cli/serve.js";
+import { parseServedFile, type RunningServer, startServer } from "../../src/cli/serve.js";
 import { Walker } from "../../src/walk/walker.js";
 import { buildExample } from "../../web/src/lib/demo.js";
 
@@ -45,10 +45,7 @@ describe.skipIf(!HAVE_CHROMIUM)("browser UI (chromium)", () => {
       host: "127.0.0.1",
       port: 0,
       uiDir: join(ROOT, "web/dist"),
-      files: [
-        { name: "ram-tables.bin.gz", path: join(FIX, "ram-tables.bin.gz"), size: 1048792, pa: "0x40000000" },
-        { name: "machine.json", path: join(FIX, "machine.json"), size: 943 },
-      ],
+      files: [parseServedFile(`${join(FIX, "ram-tables.bin.gz")}@0x40000000`), parseServedFile(join(FIX, "machine.json"))],
     });
     profile = mkdtempSync(join(tmpdir(), "vmsa-chromium-"));
     context = await chromium.launchPersistentContext(profile, {
