@@ -1608,6 +1608,8 @@ export class Machine {
       const what = `memory says ${this.describeAlt(primary)}, but ${this.describeAlt(a)} is also allowed`;
       if (a.pend !== undefined) {
         const r = a.pend;
+        // A stale TLB entry from the same descriptor is the real cause (a DSB alone would not fix it).
+        if (alts.some((x) => x.stale !== undefined && x.stale.descAddr === r.pa && !this.differs(x, a))) continue;
         const notDone = r.completeStep === 0 || r.needsDc !== 0;
         const tr = [this.tr(r.step, "stored the descriptor")];
         if (r.completeStep !== 0) tr.push(this.tr(r.completeStep, "DSB completed the store"));
@@ -1618,7 +1620,7 @@ export class Machine {
             : r.needsDc === 2
               ? `DC IVAC (or CIVAC) on the descriptor's line after the store, then DSB ISH, then ISB (the store bypassed the cache; walks are cacheable)`
               : notDone
-                ? `DSB ISHST after the store at step ${r.step}, then ISB on CPU ${c.id}`
+                ? `DSB ISHST on CPU ${r.cpu} after the store at step ${r.step}${r.cpu === c.id ? ", then ISB" : ""}`
                 : `ISB on CPU ${c.id} after the DSB at step ${r.completeStep}`;
         this.report(
           "missing-barrier",
@@ -1677,7 +1679,7 @@ export class Machine {
         detail = e.kind === "table" ? "stale.walk-cache" : "stale.tlb";
         const op = e.kind === "table" ? "VAE1IS (non-last-level)" : e.global ? "VAAE1IS (or VAE1IS)" : "VAE1IS";
         msg = `${accName} of VA ${vaHex} on CPU ${c.id}: the ${e.kind === "table" ? "walk-cache" : "TLB"} entry from descriptor ${hx(e.descAddr)} (${hex(bigOf(e.hi, e.lo))}, changed at step ${e.changed}) was never invalidated: ${what}`;
-        fix = `after the store at step ${e.changed}: DSB ISHST; TLBI ${op}, ${hex(tlbiVa(this.vaOf(e.half, e.vaOff), e.asid))}; DSB ISH; ISB`;
+        fix = `after the store at step ${e.changed}: DSB ISHST; TLBI ${op} for VA ${hex(this.vaOf(e.half, e.vaOff))}${e.global ? "" : ` (ASID ${e.asid})`}; DSB ISH; ISB`;
       }
       this.report(
         rule,

@@ -1,0 +1,516 @@
+/**
+ * Scenario files (YAML, or JSON — a YAML subset): machine config, initial memory and a list of
+ * steps, each by a named CPU, plus optional expectations. See examples/scenarios/README.md and
+ * SCENARIO_SCHEMA for the format. Errors name the file, line and field.
+ *
+ * Step syntax (one string per step): `P<cpu>: <op> <args...>`
+ *   store PA VALUE | store-release PA VALUE | load VA [el0] | store-va VA [VALUE] [el0] |
+ *   fetch VA [el0] | msr REG VALUE | dsb KIND | dmb KIND | isb | tlbi OP [VA] [asid=N] [pages=N] |
+ *   tlbi OP op=XT | dc CVAC|CIVAC|IVAC VA | ic IALLU | at S1E1R|S1E1W|S1E0R|S1E0W VA |
+ *   protect PA SIZE | unprotect PA SIZE
+ * Values: numbers (hex/decimal), `$NAME` (from `values`), `leaf(oa=…, level=…, …)`, `table(PA)`,
+ * `invalid`, `desc(VA, LEVEL[, ttbr=0|1])` (the descriptor's PA in the initial tables).
+ */
+import { isMap, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
+import type { LeafFields } from "../arch/descriptor.js";
+import { PRESETS, type Regs } from "../arch/registers.js";
+import { isRuleId, type RuleId } from "../machine/rules.js";
+import { DSB_KINDS, type DsbKind, SYS_REGS, type SysReg, TLBI_BASES, type TlbiOp } from "../machine/types.js";
+import type { AtOp } from "../walk/walker.js";
+import { ScenarioError } from "./build.js";
+
+export type StepOp =
+  | { op: "store"; release: boolean; pa: Expr; value: Expr }
+  | { op: "access"; kind: "load" | "store" | "fetch"; va: Expr; el: 0 | 1; value?: Expr }
+  | { op: "msr"; reg: SysReg; value: Expr }
+  | { op: "dsb" | "dmb"; kind: DsbKind }
+  | { op: "isb" }
+  | { op: "tlbi"; tlbi: TlbiOp; va?: Expr; asid?: Expr; pages?: Expr; operand?: Expr }
+  | { op: "dc"; dc: "CVAC" | "CIVAC" | "IVAC"; va: Expr }
+  | { op: "ic"; ic: "IALLU" | "IALLUIS" }
+  | { op: "at"; at: AtOp; va: Expr }
+  | { op: "protect" | "unprotect"; pa: Expr; size: Expr };
+
+/** An unevaluated value expression (evaluated against initial memory and `values`). */
+export type Expr =
+  | { e: "num"; v: bigint }
+  | { e: "ref"; name: string }
+  | { e: "leaf"; fields: Record<string, Expr> }
+  | { e: "table"; pa: Expr }
+  | { e: "desc"; va: Expr; level: Expr; ttbr?: Expr };
+
+export interface OutcomeMatcher {
+  readonly text: string;
+  readonly kind: "ok" | "fault" | "tlb-conflict";
+  readonly pa?: bigint;
+  readonly fault?: string;
+}
+
+export interface StepSpec {
+  readonly cpu: number;
+  readonly text: string;
+  readonly line: number;
+  readonly op: StepOp;
+  readonly allowed: readonly OutcomeMatcher[];
+  readonly forbidden: readonly OutcomeMatcher[];
+}
+
+export interface MapSpec {
+  readonly va: bigint;
+  readonly pa: bigint;
+  readonly size: bigint;
+  readonly level: number;
+  readonly fields: Omit<LeafFields, "oa">;
+  readonly line: number;
+}
+
+export interface ExpectedViolation {
+  readonly rule: RuleId;
+  readonly step?: number;
+  readonly cpu?: number;
+}
+
+export interface Scenario {
+  readonly file: string;
+  readonly name: string;
+  readonly description: string;
+  readonly cpus: number;
+  readonly bbmLevel: number;
+  readonly regs: Regs;
+  readonly cpuRegs: readonly (Partial<Omit<Regs, "features">> | undefined)[];
+  readonly ram: readonly { base: bigint; size: bigint }[];
+  readonly pool: bigint;
+  readonly maps: readonly MapSpec[];
+  readonly words: readonly { pa: bigint; value: Expr; line: number }[];
+  readonly values: ReadonlyMap<string, Expr>;
+  readonly steps: readonly StepSpec[];
+  /** undefined: no expectation; [] : expect clean. */
+  readonly expectViolations: readonly ExpectedViolation[] | undefined;
+}
+
+const REG_FIELDS: Record<string, keyof Omit<Regs, "features">> = {
+  TTBR0_EL1: "ttbr0",
+  TTBR1_EL1: "ttbr1",
+  TCR_EL1: "tcr",
+  MAIR_EL1: "mair",
+  SCTLR_EL1: "sctlr",
+};
+
+const LEAF_KEYS = ["oa", "level", "attr", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "cont", "nt", "dbm", "ns", "sw", "gp"];
+
+class Ctx {
+  readonly file: string;
+  readonly lc: LineCounter;
+  constructor(file: string, lc: LineCounter) {
+    this.file = file;
+    this.lc = lc;
+  }
+  lineOf(n: unknown): number {
+    const r = (n as { range?: [number, number, number] } | undefined)?.range;
+    return r ? this.lc.linePos(r[0]).line : 0;
+  }
+  fail(line: number, field: string, msg: string): never {
+    throw new ScenarioError("ESCENARIO", `${this.file}:${line}: ${field}: ${msg}`);
+  }
+}
+
+function parseNumber(ctx: Ctx, line: number, field: string, t: string): bigint {
+  const s = t.trim().replace(/_/g, "");
+  if (/^0x[0-9a-f]+$/i.test(s) || /^[0-9]+$/.test(s)) return BigInt(s);
+  const m = /^([0-9]+)([KMGT])$/i.exec(s);
+  if (m) return BigInt(m[1] as string) << BigInt({ K: 10, M: 20, G: 30, T: 40 }[(m[2] as string).toUpperCase() as "K"]);
+  return ctx.fail(line, field, `"${t}" is not a number (expected hex like 0x83000, decimal, or a size like 4K/2M)`);
+}
+
+function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of s) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (depth === 0 && (ch === "," || ch === " " || ch === "\t")) {
+      if (cur.trim()) out.push(cur.trim());
+      cur = "";
+      continue;
+    }
+    cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+export function parseExpr(ctx: Ctx, line: number, field: string, raw: unknown): Expr {
+  if (typeof raw === "bigint") return { e: "num", v: raw };
+  if (typeof raw === "number" && Number.isSafeInteger(raw)) return { e: "num", v: BigInt(raw) };
+  if (typeof raw !== "string") return ctx.fail(line, field, `expected a number or value expression, got ${JSON.stringify(String(raw))}`);
+  const t = raw.trim();
+  if (t === "invalid") return { e: "num", v: 0n };
+  if (t.startsWith("$")) return { e: "ref", name: t.slice(1) };
+  const call = /^([a-z]+)\((.*)\)$/is.exec(t);
+  if (call) {
+    const fn = (call[1] as string).toLowerCase();
+    const args = splitArgs(call[2] as string);
+    if (fn === "table") {
+      if (args.length !== 1) ctx.fail(line, field, "table(PA) takes one argument");
+      return { e: "table", pa: parseExpr(ctx, line, field, args[0]) };
+    }
+    if (fn === "desc") {
+      const pos = args.filter((a) => !a.includes("="));
+      const kw = args.filter((a) => a.includes("="));
+      if (pos.length !== 2) ctx.fail(line, field, "desc(VA, LEVEL[, ttbr=N]) takes a VA and a level");
+      const ttbr = kw.find((k) => k.startsWith("ttbr="));
+      return {
+        e: "desc",
+        va: parseExpr(ctx, line, field, pos[0]),
+        level: parseExpr(ctx, line, field, pos[1]),
+        ...(ttbr ? { ttbr: parseExpr(ctx, line, field, ttbr.slice(5)) } : {}),
+      };
+    }
+    if (fn === "leaf" || fn === "page" || fn === "block") {
+      const fields: Record<string, Expr> = {};
+      for (const a of args) {
+        const m = /^([a-z]+)\s*=\s*(.+)$/i.exec(a);
+        if (!m) ctx.fail(line, field, `${fn}(): "${a}" is not key=value`);
+        const k = (m[1] as string).toLowerCase();
+        if (!LEAF_KEYS.includes(k)) ctx.fail(line, field, `${fn}(): unknown field "${k}" (expected one of ${LEAF_KEYS.join(", ")})`);
+        fields[k] = parseExpr(ctx, line, field, m[2]);
+      }
+      if (fields.oa === undefined) ctx.fail(line, field, `${fn}() needs oa=`);
+      if (fields.level === undefined) fields.level = { e: "num", v: fn === "page" ? 3n : 2n };
+      return { e: "leaf", fields };
+    }
+    return ctx.fail(line, field, `unknown function ${fn}() (expected leaf, page, block, table, desc)`);
+  }
+  return { e: "num", v: parseNumber(ctx, line, field, t) };
+}
+
+function parseMatcher(ctx: Ctx, line: number, field: string, raw: unknown): OutcomeMatcher {
+  if (typeof raw !== "string")
+    return ctx.fail(line, field, 'expected an outcome like "pa=0x40000000", "fault", "fault:translation" or "tlb-conflict"');
+  const t = raw.trim();
+  if (t === "fault") return { text: t, kind: "fault" };
+  if (t.startsWith("fault:")) return { text: t, kind: "fault", fault: t.slice(6) };
+  if (t === "tlb-conflict") return { text: t, kind: "tlb-conflict" };
+  if (t === "ok") return { text: t, kind: "ok" };
+  if (t.startsWith("pa=")) return { text: t, kind: "ok", pa: parseNumber(ctx, line, field, t.slice(3)) };
+  return ctx.fail(line, field, `"${t}" is not an outcome (expected pa=ADDR, ok, fault, fault:KIND or tlb-conflict)`);
+}
+
+function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: number): { cpu: number; op: StepOp } {
+  const m = /^\s*(?:P|cpu)(\d+)\s*:\s*(.+)$/i.exec(text);
+  if (!m) return ctx.fail(line, field, `"${text}" does not start with a CPU (expected "P0: store 0x83000 0x0")`);
+  const cpu = Number(m[1]);
+  if (cpu >= cpus) ctx.fail(line, field, `CPU ${cpu} does not exist (machine.cpus is ${cpus})`);
+  const toks = splitArgs(m[2] as string);
+  const op = (toks[0] ?? "").toLowerCase();
+  const args = toks.slice(1);
+  const pos = args.filter((a) => !/^[a-z]+=/i.test(a) && !/^el[01]$/i.test(a));
+  const kw = new Map(
+    args.filter((a) => /^[a-z]+=/i.test(a)).map((a) => [a.slice(0, a.indexOf("=")).toLowerCase(), a.slice(a.indexOf("=") + 1)]),
+  );
+  const el: 0 | 1 = args.some((a) => a.toLowerCase() === "el0") ? 0 : 1;
+  const need = (n: number, usage: string): void => {
+    if (pos.length !== n) ctx.fail(line, field, `${op} expects ${usage} (got "${m[2]}")`);
+  };
+  const ex = (s: string | undefined): Expr => parseExpr(ctx, line, field, s);
+  switch (op) {
+    case "store":
+    case "store-release":
+    case "stlr":
+    case "str":
+      need(2, "PA VALUE");
+      return { cpu, op: { op: "store", release: op === "store-release" || op === "stlr", pa: ex(pos[0]), value: ex(pos[1]) } };
+    case "load":
+    case "ldr":
+      need(1, "VA [el0]");
+      return { cpu, op: { op: "access", kind: "load", va: ex(pos[0]), el } };
+    case "fetch":
+      need(1, "VA [el0]");
+      return { cpu, op: { op: "access", kind: "fetch", va: ex(pos[0]), el } };
+    case "store-va": {
+      if (pos.length < 1 || pos.length > 2) ctx.fail(line, field, "store-va expects VA [VALUE] [el0]");
+      return { cpu, op: { op: "access", kind: "store", va: ex(pos[0]), el, ...(pos[1] !== undefined ? { value: ex(pos[1]) } : {}) } };
+    }
+    case "msr": {
+      need(2, "REG VALUE");
+      const reg = (pos[0] as string).toUpperCase();
+      const full = reg.endsWith("_EL1") ? reg : `${reg}_EL1`;
+      if (!(SYS_REGS as readonly string[]).includes(full))
+        ctx.fail(line, field, `unknown register ${pos[0]} (expected one of ${SYS_REGS.join(", ")})`);
+      return { cpu, op: { op: "msr", reg: full as SysReg, value: ex(pos[1]) } };
+    }
+    case "dsb":
+    case "dmb": {
+      const k = (pos[0] ?? "SY").toUpperCase();
+      if (!(DSB_KINDS as readonly string[]).includes(k))
+        ctx.fail(line, field, `unknown ${op} kind ${k} (expected one of ${DSB_KINDS.join(", ")})`);
+      return { cpu, op: { op, kind: k as DsbKind } };
+    }
+    case "isb":
+      return { cpu, op: { op: "isb" } };
+    case "tlbi": {
+      const name = (pos[0] ?? "").toUpperCase();
+      const base = name.replace(/(IS|OS)$/, "");
+      if (!(TLBI_BASES as readonly string[]).includes(base))
+        ctx.fail(line, field, `unknown TLBI ${pos[0]} (expected one of ${TLBI_BASES.join(", ")}, with optional IS/OS)`);
+      const needsVa = base !== "VMALLE1" && base !== "ASIDE1";
+      const o: StepOp = { op: "tlbi", tlbi: name as TlbiOp };
+      if (kw.has("op")) return { cpu, op: { ...o, operand: ex(kw.get("op")) } };
+      if (needsVa && pos.length !== 2) ctx.fail(line, field, `TLBI ${name} needs a VA (or op=XT)`);
+      if (base.startsWith("R") && !kw.has("pages")) ctx.fail(line, field, `TLBI ${name} needs pages=N`);
+      return {
+        cpu,
+        op: {
+          ...o,
+          ...(needsVa ? { va: ex(pos[1]) } : {}),
+          ...(kw.has("asid") ? { asid: ex(kw.get("asid")) } : {}),
+          ...(kw.has("pages") ? { pages: ex(kw.get("pages")) } : {}),
+        },
+      };
+    }
+    case "dc": {
+      need(2, "CVAC|CIVAC|IVAC VA");
+      const k = (pos[0] as string).toUpperCase();
+      if (k !== "CVAC" && k !== "CIVAC" && k !== "IVAC") ctx.fail(line, field, `unknown DC ${pos[0]} (expected CVAC, CIVAC, IVAC)`);
+      return { cpu, op: { op: "dc", dc: k, va: ex(pos[1]) } };
+    }
+    case "ic": {
+      const k = (pos[0] ?? "IALLU").toUpperCase();
+      if (k !== "IALLU" && k !== "IALLUIS") ctx.fail(line, field, `unknown IC ${pos[0]} (expected IALLU, IALLUIS)`);
+      return { cpu, op: { op: "ic", ic: k } };
+    }
+    case "at": {
+      need(2, "S1E1R|S1E1W|S1E0R|S1E0W VA");
+      const k = (pos[0] as string).toUpperCase();
+      if (!["S1E1R", "S1E1W", "S1E0R", "S1E0W", "S1E1RP", "S1E1WP"].includes(k)) ctx.fail(line, field, `unknown AT ${pos[0]}`);
+      return { cpu, op: { op: "at", at: k as AtOp, va: ex(pos[1]) } };
+    }
+    case "protect":
+    case "unprotect":
+      need(2, "PA SIZE");
+      return { cpu, op: { op, pa: ex(pos[0]), size: ex(pos[1]) } };
+    default:
+      return ctx.fail(
+        line,
+        field,
+        `unknown operation "${toks[0]}" (expected store, store-release, load, store-va, fetch, msr, dsb, dmb, isb, tlbi, dc, ic, at, protect, unprotect)`,
+      );
+  }
+}
+
+function asRecord(ctx: Ctx, node: unknown, field: string, v: unknown): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v)) ctx.fail(ctx.lineOf(node), field, "expected a mapping");
+  return v as Record<string, unknown>;
+}
+
+function checkKeys(ctx: Ctx, node: unknown, field: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) {
+      const n = isMap(node) ? node.items.find((p) => (p.key as { value?: unknown })?.value === k)?.key : node;
+      ctx.fail(ctx.lineOf(n), field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(", ")})`);
+    }
+  }
+}
+
+function num(ctx: Ctx, node: unknown, field: string, v: unknown): bigint {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "string") return parseNumber(ctx, ctx.lineOf(node), field, v);
+  return ctx.fail(ctx.lineOf(node), field, `expected a number, got ${JSON.stringify(String(v))}`);
+}
+
+function leafFieldsOf(ctx: Ctx, node: unknown, field: string, v: unknown): Omit<LeafFields, "oa"> {
+  const o = asRecord(ctx, node, field, v);
+  const get = (k: string, d: number): number => {
+    const x = o[k];
+    if (x === undefined) return d;
+    if (typeof x === "boolean") return x ? 1 : 0;
+    return Number(num(ctx, node, `${field}.${k}`, x));
+  };
+  checkKeys(ctx, node, field, o, ["attr", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "cont", "nt", "dbm", "ns", "sw", "gp"]);
+  return {
+    attrIndx: get("attr", get("attrindx", 0)),
+    ap: get("ap", 0),
+    sh: get("sh", 3),
+    af: get("af", 1) === 1,
+    nG: get("ng", 0) === 1,
+    pxn: get("pxn", 1) === 1,
+    uxn: get("uxn", 1) === 1,
+    contiguous: get("cont", 0) === 1,
+    nT: get("nt", 0) === 1,
+    dbm: get("dbm", 0) === 1,
+    ns: get("ns", 0) === 1,
+    sw: get("sw", 0),
+    gp: get("gp", 0) === 1,
+  };
+}
+
+/** Parse a scenario file's text. Throws ScenarioError naming file:line: field. */
+export function parseScenario(text: string, file: string): Scenario {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { intAsBigInt: true, lineCounter: lc, prettyErrors: false });
+  const ctx: Ctx = new Ctx(file, lc);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = e?.linePos?.[0]?.line ?? 0;
+    ctx.fail(line, "syntax", e?.message.split("\n")[0] ?? "YAML error");
+  }
+  const root = doc.contents as YamlNode | null;
+  const top = asRecord(ctx, root, "(top level)", doc.toJS());
+  checkKeys(ctx, root, "", top, ["name", "description", "machine", "memory", "values", "steps", "expect"]);
+  const nodeAt = (path: (string | number)[]): unknown => doc.getIn(path, true);
+
+  const mach = asRecord(ctx, nodeAt(["machine"]), "machine", top.machine);
+  checkKeys(ctx, nodeAt(["machine"]), "machine", mach, ["cpus", "preset", "bbm", "regs", "cpu"]);
+  const cpus = mach.cpus === undefined ? 1 : Number(num(ctx, nodeAt(["machine", "cpus"]), "machine.cpus", mach.cpus));
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) ctx.fail(ctx.lineOf(nodeAt(["machine", "cpus"])), "machine.cpus", "expected 1..64");
+  const bbmLevel = mach.bbm === undefined ? 0 : Number(num(ctx, nodeAt(["machine", "bbm"]), "machine.bbm", mach.bbm));
+  if (![0, 1, 2, 3].includes(bbmLevel))
+    ctx.fail(ctx.lineOf(nodeAt(["machine", "bbm"])), "machine.bbm", "expected FEAT_BBM level 0, 1, 2 or 3");
+  const presetName = typeof mach.preset === "string" ? mach.preset : "linux-4k-48";
+  const preset = PRESETS.find((p) => p.name === presetName);
+  if (!preset)
+    ctx.fail(
+      ctx.lineOf(nodeAt(["machine", "preset"])),
+      "machine.preset",
+      `unknown preset "${presetName}" (expected one of ${PRESETS.map((p) => p.name).join(", ")})`,
+    );
+  const regsOf = (path: (string | number)[], field: string, v: unknown): Partial<Omit<Regs, "features">> => {
+    const o = asRecord(ctx, nodeAt(path), field, v);
+    const out: Partial<Record<keyof Omit<Regs, "features">, bigint>> = {};
+    for (const [k, val] of Object.entries(o)) {
+      const full = k.toUpperCase().endsWith("_EL1") ? k.toUpperCase() : `${k.toUpperCase()}_EL1`;
+      const f = REG_FIELDS[full];
+      const n = nodeAt([...path, k]);
+      if (f === undefined)
+        ctx.fail(ctx.lineOf(n), `${field}.${k}`, `unknown register (expected one of ${Object.keys(REG_FIELDS).join(", ")})`);
+      out[f] = num(ctx, n, `${field}.${k}`, val);
+    }
+    return out;
+  };
+  const regs: Regs = { ...preset.regs, ...regsOf(["machine", "regs"], "machine.regs", mach.regs) };
+  const cpuRegs: (Partial<Omit<Regs, "features">> | undefined)[] = [];
+  const perCpu = asRecord(ctx, nodeAt(["machine", "cpu"]), "machine.cpu", mach.cpu);
+  for (const [k, v] of Object.entries(perCpu)) {
+    const i = Number(k.replace(/^P/i, ""));
+    if (!Number.isInteger(i) || i < 0 || i >= cpus) ctx.fail(ctx.lineOf(nodeAt(["machine", "cpu"])), `machine.cpu.${k}`, `no CPU ${k}`);
+    cpuRegs[i] = regsOf(["machine", "cpu", k], `machine.cpu.${k}`, v);
+  }
+
+  const memTop = asRecord(ctx, nodeAt(["memory"]), "memory", top.memory);
+  checkKeys(ctx, nodeAt(["memory"]), "memory", memTop, ["ram", "pool", "map", "words"]);
+  const ram: { base: bigint; size: bigint }[] = [];
+  if (memTop.ram !== undefined) {
+    if (!Array.isArray(memTop.ram)) ctx.fail(ctx.lineOf(nodeAt(["memory", "ram"])), "memory.ram", "expected a list of {base, size}");
+    memTop.ram.forEach((r: unknown, i: number) => {
+      const n = nodeAt(["memory", "ram", i]);
+      const o = asRecord(ctx, n, `memory.ram[${i}]`, r);
+      checkKeys(ctx, n, `memory.ram[${i}]`, o, ["base", "size"]);
+      ram.push({ base: num(ctx, n, `memory.ram[${i}].base`, o.base), size: num(ctx, n, `memory.ram[${i}].size`, o.size) });
+    });
+  }
+  const pool = memTop.pool === undefined ? 0x8_0000n : num(ctx, nodeAt(["memory", "pool"]), "memory.pool", memTop.pool);
+  const maps: MapSpec[] = [];
+  if (memTop.map !== undefined) {
+    if (!Array.isArray(memTop.map)) ctx.fail(ctx.lineOf(nodeAt(["memory", "map"])), "memory.map", "expected a list");
+    memTop.map.forEach((r: unknown, i: number) => {
+      const n = nodeAt(["memory", "map", i]);
+      const f = `memory.map[${i}]`;
+      const o = asRecord(ctx, n, f, r);
+      checkKeys(ctx, n, f, o, ["va", "pa", "size", "level", "attrs"]);
+      const level = o.level === undefined ? 3 : Number(num(ctx, n, `${f}.level`, o.level));
+      maps.push({
+        va: num(ctx, n, `${f}.va`, o.va),
+        pa: num(ctx, n, `${f}.pa`, o.pa),
+        size: o.size === undefined ? 0n : num(ctx, n, `${f}.size`, o.size),
+        level,
+        fields: leafFieldsOf(ctx, n, `${f}.attrs`, o.attrs),
+        line: ctx.lineOf(n),
+      });
+    });
+  }
+  const words: { pa: bigint; value: Expr; line: number }[] = [];
+  const w = asRecord(ctx, nodeAt(["memory", "words"]), "memory.words", memTop.words);
+  for (const [k, v] of Object.entries(w)) {
+    const n = nodeAt(["memory", "words", k]);
+    const line = ctx.lineOf(n);
+    words.push({ pa: parseNumber(ctx, line, `memory.words.${k}`, k), value: parseExpr(ctx, line, `memory.words.${k}`, v), line });
+  }
+  const values = new Map<string, Expr>();
+  for (const [k, v] of Object.entries(asRecord(ctx, nodeAt(["values"]), "values", top.values))) {
+    values.set(k, parseExpr(ctx, ctx.lineOf(nodeAt(["values", k])), `values.${k}`, v));
+  }
+
+  const steps: StepSpec[] = [];
+  const stepsRaw = top.steps ?? [];
+  if (!Array.isArray(stepsRaw)) ctx.fail(ctx.lineOf(nodeAt(["steps"])), "steps", "expected a list of steps");
+  stepsRaw.forEach((s: unknown, i: number) => {
+    const n = nodeAt(["steps", i]);
+    const line = ctx.lineOf(n);
+    const f = `steps[${i}]`;
+    let text: string;
+    let allowed: OutcomeMatcher[] = [];
+    let forbidden: OutcomeMatcher[] = [];
+    if (typeof s === "string") text = s;
+    else {
+      const o = asRecord(ctx, n, f, s);
+      checkKeys(ctx, n, f, o, ["do", "allowed", "forbidden"]);
+      if (typeof o.do !== "string") ctx.fail(line, `${f}.do`, "expected the step text");
+      text = o.do;
+      const list = (k: "allowed" | "forbidden"): OutcomeMatcher[] => {
+        const v = o[k];
+        if (v === undefined) return [];
+        const arr = Array.isArray(v) ? v : [v];
+        return arr.map((x) => parseMatcher(ctx, line, `${f}.${k}`, x));
+      };
+      allowed = list("allowed");
+      forbidden = list("forbidden");
+    }
+    const p = parseStep(ctx, line, f, text, cpus);
+    steps.push({ cpu: p.cpu, text: text.trim(), line, op: p.op, allowed, forbidden });
+  });
+
+  let expectViolations: ExpectedViolation[] | undefined;
+  if (top.expect !== undefined) {
+    const en = nodeAt(["expect"]);
+    if (top.expect === "clean") expectViolations = [];
+    else {
+      const o = asRecord(ctx, en, "expect", top.expect);
+      checkKeys(ctx, en, "expect", o, ["violations"]);
+      const v = o.violations;
+      if (v === "none" || (Array.isArray(v) && v.length === 0)) expectViolations = [];
+      else if (Array.isArray(v)) {
+        expectViolations = v.map((x: unknown, i: number) => {
+          const n = nodeAt(["expect", "violations", i]);
+          const f = `expect.violations[${i}]`;
+          const r = asRecord(ctx, n, f, x);
+          checkKeys(ctx, n, f, r, ["rule", "step", "cpu"]);
+          if (typeof r.rule !== "string" || !isRuleId(r.rule)) ctx.fail(ctx.lineOf(n), `${f}.rule`, `unknown rule ${String(r.rule)}`);
+          return {
+            rule: r.rule,
+            ...(r.step !== undefined ? { step: Number(num(ctx, n, `${f}.step`, r.step)) } : {}),
+            ...(r.cpu !== undefined ? { cpu: Number(num(ctx, n, `${f}.cpu`, r.cpu)) } : {}),
+          };
+        });
+      } else ctx.fail(ctx.lineOf(en), "expect.violations", 'expected a list of {rule, step?, cpu?} or "none"');
+    }
+  }
+  const name = typeof top.name === "string" ? top.name : (file.split("/").pop() ?? file).replace(/\.(ya?ml|json)$/, "");
+  return {
+    file,
+    name,
+    description: typeof top.description === "string" ? top.description.trim() : "",
+    cpus,
+    bbmLevel,
+    regs,
+    cpuRegs,
+    ram,
+    pool,
+    maps,
+    words,
+    values,
+    steps,
+    expectViolations,
+  };
+}

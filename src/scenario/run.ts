@@ -1,0 +1,266 @@
+/**
+ * Run a parsed scenario on a Machine: build initial memory, evaluate value expressions, execute
+ * the steps in order (one interleaving), collect reports and access outcomes, and judge the
+ * scenario's own expectations.
+ */
+import { encodeLeaf, encodeTable } from "../arch/descriptor.js";
+import type { Regs } from "../arch/registers.js";
+import { Machine, tlbiRange, tlbiVa } from "../machine/machine.js";
+import type { Outcome, StepRecord, Violation } from "../machine/types.js";
+import { PhysMem } from "../mem/physmem.js";
+import { compileRegs, type HalfContext } from "../walk/context.js";
+import { ScenarioError, TableBuilder } from "./build.js";
+import type { Expr, OutcomeMatcher, Scenario, StepSpec } from "./format.js";
+
+export interface AccessRecord {
+  readonly step: number;
+  readonly cpu: number;
+  readonly text: string;
+  readonly line: number;
+  readonly outcomes: readonly Outcome[];
+  readonly par?: bigint;
+}
+
+export interface ScenarioResult {
+  readonly scenario: Scenario;
+  readonly reports: readonly Violation[];
+  readonly accesses: readonly AccessRecord[];
+  readonly steps: readonly StepRecord[];
+  /** Unmet expectations, in words (empty when the scenario states none or all hold). */
+  readonly expectationFailures: readonly string[];
+  readonly hasExpectations: boolean;
+}
+
+function fail(s: Scenario, line: number, field: string, msg: string): never {
+  throw new ScenarioError("ESCENARIO", `${s.file}:${line}: ${field}: ${msg}`);
+}
+
+class Env {
+  readonly builders: [TableBuilder | undefined, TableBuilder | undefined];
+  readonly halves: readonly [HalfContext, HalfContext];
+  readonly s: Scenario;
+  constructor(s: Scenario, mem: PhysMem, regs: Regs) {
+    this.s = s;
+    const ctx = compileRegs(regs);
+    this.halves = ctx.halves;
+    const pool = { next: s.pool };
+    const mk = (h: HalfContext, ttbr: bigint): TableBuilder | undefined => {
+      if (ttbr === 0n) return undefined;
+      if (!mem.isBacked(h.base)) mem.zero(BigInt(h.base - (h.base % 4096)), 4096);
+      return new TableBuilder({ mem, half: h, pool });
+    };
+    this.builders = [mk(ctx.halves[0], regs.ttbr0), mk(ctx.halves[1], regs.ttbr1)];
+  }
+
+  builder(va: bigint, line: number, field: string): TableBuilder {
+    const half = Number((va >> 55n) & 1n);
+    const b = this.builders[half];
+    if (!b) fail(this.s, line, field, `VA 0x${va.toString(16)} is in the TTBR${half} half but machine.regs.TTBR${half}_EL1 is not set`);
+    return b;
+  }
+
+  eval(x: Expr, line: number, field: string, depth = 0): bigint {
+    if (depth > 16) fail(this.s, line, field, "value references nest too deeply (a cycle?)");
+    switch (x.e) {
+      case "num":
+        return x.v;
+      case "ref": {
+        const v = this.s.values.get(x.name);
+        if (v === undefined) fail(this.s, line, field, `unknown value $${x.name} (define it under values:)`);
+        return this.eval(v, line, field, depth + 1);
+      }
+      case "table": {
+        const b = this.builders[1] ?? this.builders[0];
+        const fmt = b?.fmt ?? { granule: this.halves[1].granule, ds: this.halves[1].ds, oa52: this.halves[1].oa52 };
+        return encodeTable({ nextTable: this.eval(x.pa, line, field, depth + 1), uxnTable: false }, fmt);
+      }
+      case "desc": {
+        const va = this.eval(x.va, line, field, depth + 1);
+        const level = Number(this.eval(x.level, line, field, depth + 1));
+        try {
+          return this.builder(va, line, field).slot(va, level, false);
+        } catch (e) {
+          if (e instanceof ScenarioError) fail(this.s, line, field, e.message);
+          throw e;
+        }
+      }
+      case "leaf": {
+        const f: Record<string, number | bigint> = {};
+        for (const [k, v] of Object.entries(x.fields)) f[k] = this.eval(v, line, field, depth + 1);
+        const n = (k: string, d: number): number => (f[k] === undefined ? d : Number(f[k]));
+        const level = n("level", 3);
+        const h = this.halves[1];
+        const fmt = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+        try {
+          return encodeLeaf(
+            {
+              oa: BigInt(f.oa ?? 0n),
+              attrIndx: n("attr", n("attrindx", 0)),
+              ap: n("ap", 0),
+              sh: n("sh", 3),
+              af: n("af", 1) === 1,
+              nG: n("ng", 0) === 1,
+              pxn: n("pxn", 1) === 1,
+              uxn: n("uxn", 1) === 1,
+              contiguous: n("cont", 0) === 1,
+              nT: n("nt", 0) === 1,
+              dbm: n("dbm", 0) === 1,
+              ns: n("ns", 0) === 1,
+              sw: n("sw", 0),
+              gp: n("gp", 0) === 1,
+            },
+            level,
+            fmt,
+          );
+        } catch (e) {
+          return fail(this.s, line, field, (e as Error).message);
+        }
+      }
+    }
+  }
+}
+
+function matches(o: Outcome, m: OutcomeMatcher): boolean {
+  if (m.kind !== o.kind) return false;
+  if (m.pa !== undefined && o.pa !== m.pa) return false;
+  if (m.fault !== undefined && o.fault !== m.fault) return false;
+  return true;
+}
+
+/** Run one scenario. Throws ScenarioError for bad input found while building. */
+export function runScenario(s: Scenario, opts: { mem?: PhysMem } = {}): ScenarioResult {
+  const mem = opts.mem ?? new PhysMem();
+  for (const r of s.ram) mem.addRam(r.base, r.size);
+  const regs0: Regs = { ...s.regs, ...(s.cpuRegs[0] ?? {}) };
+  const env = new Env(s, mem, regs0);
+  for (const m of s.maps) {
+    const b = env.builder(m.va, m.line, "memory.map");
+    const size = m.size === 0n ? 1n << BigInt(b.granule.shift + b.granule.stride * (3 - m.level)) : m.size;
+    try {
+      b.map(m.va, m.pa, size, m.level, m.fields);
+    } catch (e) {
+      if (e instanceof ScenarioError || e instanceof RangeError) fail(s, m.line, "memory.map", e.message);
+      throw e;
+    }
+  }
+  for (const w of s.words) {
+    if ((w.pa & 7n) !== 0n) fail(s, w.line, `memory.words.0x${w.pa.toString(16)}`, "address must be 8-byte aligned");
+    mem.write64(w.pa, env.eval(w.value, w.line, `memory.words.0x${w.pa.toString(16)}`));
+  }
+  // Evaluate every step's operands against the initial memory before running.
+  type Ready = { spec: StepSpec; run: (m: Machine) => { outcomes?: readonly Outcome[]; par?: bigint } | undefined };
+  const ready: Ready[] = s.steps.map((spec, i) => {
+    const f = `steps[${i}]`;
+    const ev = (x: Expr | undefined): bigint => (x === undefined ? 0n : env.eval(x, spec.line, f));
+    const c = spec.cpu;
+    const op = spec.op;
+    switch (op.op) {
+      case "store": {
+        const pa = ev(op.pa);
+        const v = ev(op.value);
+        if ((pa & 7n) !== 0n) fail(s, spec.line, f, `store address 0x${pa.toString(16)} is not 8-byte aligned`);
+        return { spec, run: (m) => (op.release ? m.storeRelease(c, pa, v) : m.store64(c, pa, v), undefined) };
+      }
+      case "access": {
+        const va = ev(op.va);
+        const value = op.value !== undefined ? ev(op.value) : undefined;
+        return {
+          spec,
+          run: (m) =>
+            op.kind === "load" ? m.load(c, va, op.el) : op.kind === "fetch" ? m.fetch(c, va, op.el) : m.store(c, va, op.el, value),
+        };
+      }
+      case "msr": {
+        const v = ev(op.value);
+        return { spec, run: (m) => (m.msr(c, op.reg, v), undefined) };
+      }
+      case "dsb":
+        return { spec, run: (m) => (m.dsb(c, op.kind), undefined) };
+      case "dmb":
+        return { spec, run: (m) => (m.dmb(c, op.kind), undefined) };
+      case "isb":
+        return { spec, run: (m) => (m.isb(c), undefined) };
+      case "tlbi": {
+        let operand = 0n;
+        if (op.operand !== undefined) operand = ev(op.operand);
+        else if (op.va !== undefined) {
+          const va = ev(op.va);
+          const asid = op.asid !== undefined ? Number(ev(op.asid)) : 0;
+          if (op.pages !== undefined) {
+            const g = env.halves[Number((va >> 55n) & 1n)]?.granule.size ?? 4096;
+            try {
+              operand = tlbiRange(va, Number(ev(op.pages)), g, asid);
+            } catch (e) {
+              fail(s, spec.line, f, (e as Error).message);
+            }
+          } else operand = tlbiVa(va, asid);
+        } else if (op.asid !== undefined) operand = ev(op.asid) << 48n;
+        return { spec, run: (m) => (m.tlbi(c, op.tlbi, operand), undefined) };
+      }
+      case "dc": {
+        const va = ev(op.va);
+        return { spec, run: (m) => (m.dc(c, op.dc, va), undefined) };
+      }
+      case "ic":
+        return { spec, run: (m) => (m.ic(c, op.ic), undefined) };
+      case "at": {
+        const va = ev(op.va);
+        return { spec, run: (m) => m.at(c, op.at, va) };
+      }
+      case "protect":
+      case "unprotect": {
+        const pa = ev(op.pa);
+        const size = ev(op.size);
+        return { spec, run: (m) => (op.op === "protect" ? m.protect(c, pa, size) : m.unprotect(c, pa, size), undefined) };
+      }
+    }
+    return fail(s, spec.line, f, "unsupported step");
+  });
+  const m = new Machine({ cpus: s.cpus, mem, bbmLevel: s.bbmLevel, regs: s.regs, cpuRegs: s.cpuRegs });
+  const accesses: AccessRecord[] = [];
+  const failures: string[] = [];
+  let hasExpectations = s.expectViolations !== undefined;
+  ready.forEach((r, i) => {
+    const res = r.run(m);
+    const step = i + 1;
+    if (res?.outcomes !== undefined) {
+      accesses.push({
+        step,
+        cpu: r.spec.cpu,
+        text: r.spec.text,
+        line: r.spec.line,
+        outcomes: res.outcomes,
+        ...(res.par !== undefined ? { par: res.par } : {}),
+      });
+      for (const a of r.spec.allowed) {
+        hasExpectations = true;
+        if (!res.outcomes.some((o) => matches(o, a)))
+          failures.push(`step ${step} (line ${r.spec.line}): outcome ${a.text} expected to be allowed, but it is not`);
+      }
+      for (const a of r.spec.forbidden) {
+        hasExpectations = true;
+        if (res.outcomes.some((o) => matches(o, a)))
+          failures.push(`step ${step} (line ${r.spec.line}): outcome ${a.text} expected to be forbidden, but it is allowed`);
+      }
+    } else if (r.spec.allowed.length + r.spec.forbidden.length > 0) {
+      failures.push(`step ${step} (line ${r.spec.line}): outcome expectations on a step that is not an access`);
+    }
+  });
+  m.finish();
+  const reports = m.reports;
+  if (s.expectViolations !== undefined) {
+    const exp = s.expectViolations;
+    const hit = (v: Violation, e: (typeof exp)[number]): boolean =>
+      v.rule === e.rule && (e.step === undefined || e.step === v.step) && (e.cpu === undefined || e.cpu === v.cpu);
+    for (const e of exp) {
+      if (!reports.some((v) => hit(v, e)))
+        failures.push(
+          `expected a ${e.rule} violation${e.step !== undefined ? ` at step ${e.step}` : ""}${e.cpu !== undefined ? ` on CPU ${e.cpu}` : ""}, none reported`,
+        );
+    }
+    for (const v of reports) {
+      if (!exp.some((e) => hit(v, e))) failures.push(`unexpected ${v.rule} violation at step ${v.step} (CPU ${v.cpu})`);
+    }
+  }
+  return { scenario: s, reports, accesses, steps: m.steps, expectationFailures: failures, hasExpectations };
+}
