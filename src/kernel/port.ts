@@ -49,7 +49,8 @@ export interface MachinePort {
   tlbi(cpu: number, op: TlbiOp, va?: bigint, asid?: number): void;
   msr(cpu: number, reg: SysReg, value: bigint): void;
   mrs(cpu: number, reg: SysReg): bigint;
-  dc(cpu: number, op: DcOp, pa: number): void;
+  /** Data-cache maintenance by VA (to PoC), as the kernel issues it. */
+  dc(cpu: number, op: DcOp, va: bigint): void;
   /** A load, store or instruction fetch at a VA by `cpu` at EL1; reports how it translated. */
   access(cpu: number, va: bigint, kind: AccessKind): AccessOutcome;
   /** Hand [pa, pa+size) to the secure world (or take it back). */

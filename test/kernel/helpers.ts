@@ -1,0 +1,39 @@
+import { MemblockAllocator } from "../../src/kernel/alloc.js";
+import { Kernel, type KernelOptions } from "../../src/kernel/context.js";
+import { DirectPort } from "../../src/kernel/port.js";
+import { kernelRegs } from "../../src/kernel/regs.js";
+import { PhysMem } from "../../src/mem/physmem.js";
+import { Walker } from "../../src/walk/walker.js";
+
+export const CONFIGS: readonly KernelOptions[] = [
+  { granule: "4K", vaBits: 39 },
+  { granule: "4K", vaBits: 48 },
+  { granule: "4K", vaBits: 52 },
+  { granule: "16K", vaBits: 36 },
+  { granule: "16K", vaBits: 47 },
+  { granule: "16K", vaBits: 48 },
+  { granule: "16K", vaBits: 52 },
+  { granule: "64K", vaBits: 42 },
+  { granule: "64K", vaBits: 48 },
+  { granule: "64K", vaBits: 52 },
+];
+
+export interface Rig {
+  mem: PhysMem;
+  port: DirectPort;
+  k: Kernel;
+  alloc: MemblockAllocator;
+  root: number;
+  walker(): Walker;
+}
+
+/** An unchecked kernel with a fresh, zeroed pgd; tables come from 0x8_0000_0000 up. */
+export function rig(opts: KernelOptions): Rig {
+  const mem = new PhysMem();
+  const port = new DirectPort(mem);
+  const k = new Kernel(port, opts);
+  const alloc = new MemblockAllocator(0x8_0000_0000, 0x1_0000_0000, k.geo.PAGE_SIZE);
+  const root = alloc.alloc() as number;
+  mem.zero(BigInt(root), k.geo.PAGE_SIZE);
+  return { mem, port, k, alloc, root, walker: () => new Walker(mem, kernelRegs(k.geo, root)) };
+}
