@@ -81,10 +81,9 @@ export class PhysMem {
   private place(pfn: number, arena: number, word: number): void {
     this.index.set(pfn, arena * LOC_SCALE + word);
     const slot = pfn & (CACHE_SLOTS - 1);
-    if (this.cacheTag[slot] === pfn) {
-      this.cacheArena[slot] = arena;
-      this.cacheWord[slot] = word;
-    }
+    this.cacheTag[slot] = pfn;
+    this.cacheArena[slot] = arena;
+    this.cacheWord[slot] = word;
   }
 
   /** Whether a physical address is backed (loaded, written, or declared RAM). */
