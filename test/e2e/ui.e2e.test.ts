@@ -177,6 +177,10 @@ describe.skipIf(!HAVE_CHROMIUM)("browser UI (chromium)", () => {
     await page.click("#dump-ptdump");
     await page.waitForSelector("#ptdump");
     expect(await page.textContent("#ptdump")).toBe(readFileSync(join(FIX, "kernel_page_tables.txt"), "utf8"));
+    // The audit (src/dump/audit.ts) runs in the browser on the same memory; 6.1 passes its W+X check.
+    await page.click("#dump-audit-run");
+    await page.waitForSelector("#dump-audit");
+    expect(await page.textContent("#dump-audit")).toContain("Checked W+X mappings: passed");
     // The kernel's linear map: PAGE_OFFSET 0xffff000000000000 maps PHYS_OFFSET 0x40000000, and
     // 0xffff000000210000 is a read-only PTE there per the kernel's ptdump.
     await page.goto(`${server.url}#/walk?va=0xffff000000210000&acc=w1&src=dump`);

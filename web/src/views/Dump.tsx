@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { parseU64 } from "../../../src/arch/u64.js";
+import type { AuditReport } from "../../../src/dump/audit.js";
 import { hex } from "../lib/format.js";
 import { parseImageSpec, parseRegisterText } from "../lib/regs.js";
 import type { MemClient } from "../worker/client.js";
@@ -33,6 +34,7 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
   const [busy, setBusy] = useState(false);
   const [ptText, setPtText] = useState<string | undefined>(undefined);
   const [served, setServed] = useState<Served[]>([]);
+  const [report, setReport] = useState<AuditReport | undefined>(undefined);
   useEffect(() => {
     fetch("files/index.json").then(
       async (r) => {
@@ -69,6 +71,7 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
   const load = async (): Promise<void> => {
     setErr("");
     setPtText(undefined);
+    setReport(undefined);
     try {
       if (rows.length === 0) throw new Error("add at least one memory image (FILE@PA)");
       const rf = parseRegisterText(regText, "registers");
@@ -214,9 +217,45 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
             </button>
           </p>
           <h3>Audit</h3>
-          <p class="small" id="dump-audit">
-            No audit module in this build (src/dump/audit): findings will be listed here.
+          <p>
+            <button
+              type="button"
+              id="dump-audit-run"
+              onClick={() =>
+                client.call({ op: "audit", userHalf: false }).then(
+                  (r) => setReport(r.report),
+                  (e: Error) => setErr(e.message),
+                )
+              }
+            >
+              Audit TTBR1 (vmsa audit)
+            </button>
           </p>
+          {report && (
+            <div id="dump-audit">
+              <p>
+                {report.wx.summary} · {report.findings.length} finding(s) · {report.leaves[1]} kernel leaves
+              </p>
+              {report.findings.length > 0 && (
+                <table>
+                  <tbody>
+                    {report.findings.map((f) => (
+                      <tr class={f.severity}>
+                        <td>{f.severity}</td>
+                        <td>{f.kind}</td>
+                        <td class="mono">
+                          <a href={`#/walk?va=0x${f.va.toString(16)}&acc=r1&src=dump`}>0x{f.va.toString(16)}</a> +0x{f.size.toString(16)}
+                        </td>
+                        <td>
+                          {f.message} <span class="small">({f.rule})</span>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </div>
+          )}
           {ptText !== undefined && <pre id="ptdump">{ptText}</pre>}
         </div>
       )}

@@ -1,5 +1,6 @@
 /** Messages between the UI thread and the memory worker (structured clone carries bigint and Blob). */
 import type { Regs } from "../../../src/arch/registers.js";
+import type { AuditReport } from "../../../src/dump/audit.js";
 import type { Marker } from "../../../src/dump/ptdump.js";
 import type { Access, TranslationResult } from "../../../src/walk/walker.js";
 import type { LoadStats } from "../lib/load.js";
@@ -19,7 +20,8 @@ export type Request =
   | { readonly op: "set-regs"; readonly regs: Regs }
   | { readonly op: "translate"; readonly va: bigint; readonly access: Access }
   | { readonly op: "map"; readonly half: 0 | 1; readonly start: number; readonly end: number; readonly width: number }
-  | { readonly op: "ptdump"; readonly fixmapSize: bigint };
+  | { readonly op: "ptdump"; readonly fixmapSize: bigint }
+  | { readonly op: "audit"; readonly userHalf: boolean };
 
 export interface SourceInfo {
   readonly name: string;
@@ -41,7 +43,8 @@ export type ReplyBody =
   | { readonly op: "set-regs"; readonly info: SourceInfo }
   | { readonly op: "translate"; readonly result: TranslationResult }
   | { readonly op: "map"; readonly map: MapReply }
-  | { readonly op: "ptdump"; readonly text: string; readonly markers: readonly Marker[] };
+  | { readonly op: "ptdump"; readonly text: string; readonly markers: readonly Marker[] }
+  | { readonly op: "audit"; readonly report: AuditReport };
 
 export type WorkerMessage =
   | { readonly id: number; readonly ok: true; readonly body: ReplyBody }

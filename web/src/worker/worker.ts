@@ -5,6 +5,7 @@
  */
 import { VmsaError } from "../../../src/arch/errors.js";
 import type { Regs } from "../../../src/arch/registers.js";
+import { audit } from "../../../src/dump/audit.js";
 import { linux61Markers, ptdump } from "../../../src/dump/ptdump.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
@@ -103,6 +104,10 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       const h = s.ctx.halves[req.half];
       const m = buildMap(s.mem, s.ctx, req.half, req.start, req.end, req.width);
       return { op: "map", map: { ...m, markers: markersFor(s.ctx, req.half), iaBits: h.iaBits } };
+    }
+    case "audit": {
+      const s = need();
+      return { op: "audit", report: audit(s.mem, s.ctx, { userHalf: req.userHalf }) };
     }
     case "ptdump": {
       const s = need();
