@@ -17,6 +17,11 @@ export interface DescriptorFormat {
    * DS=1 OA[51:50] is in bits [9:8]. Also enables 64K level-1 blocks.
    */
   readonly oa52: boolean;
+  /**
+   * The implemented PA size is 52 bits (FEAT_LPA): 64K level-1 blocks exist. Defaults to `oa52`;
+   * differs when TCR.IPS limits the output size below what the CPU implements.
+   */
+  readonly lpa?: boolean;
 }
 
 export type InvalidReason = "invalid" | "reserved-level3" | "block-not-allowed";
@@ -94,7 +99,7 @@ export function descriptorKind(raw: bigint, level: number, fmt: DescriptorFormat
   if ((raw & 1n) === 0n) return { kind: "invalid", reason: "invalid" };
   if ((raw & 2n) !== 0n) return { kind: level === 3 ? "page" : "table" };
   if (level === 3) return { kind: "invalid", reason: "reserved-level3" };
-  if (!blockAllowed(fmt.granule, level, { ds: fmt.ds, pa52: fmt.oa52 })) return { kind: "invalid", reason: "block-not-allowed" };
+  if (!blockAllowed(fmt.granule, level, { ds: fmt.ds, pa52: fmt.lpa ?? fmt.oa52 })) return { kind: "invalid", reason: "block-not-allowed" };
   return { kind: "block" };
 }
 

@@ -40,6 +40,8 @@ export interface HalfContext {
   readonly ds: boolean;
   /** Output addresses have 52 bits (effective PA size is 52). */
   readonly oa52: boolean;
+  /** The implemented PA size is 52 bits (FEAT_LPA). */
+  readonly lpa: boolean;
   readonly paBits: number;
   /** 2^paBits as a number; addresses at or above it give Address size faults. */
   readonly paLimit: number;
@@ -122,7 +124,9 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     const s = levelShift(g, l);
     shiftAt[l + 1] = s;
     bitsAt[l + 1] = Math.max(0, Math.min(g.stride, iaBits - s));
-    blockAt[l + 1] = blockAllowed(g, l, { ds, pa52: oa52 }) ? 1 : 0;
+    // 64K level-1 blocks depend on the implemented PA size (FEAT_LPA), not on TCR.IPS (ASL
+    // AArch64.BlockDescSupported tests AArch64.PAMax()).
+    blockAt[l + 1] = blockAllowed(g, l, { ds, pa52: f.paBits >= 52 }) ? 1 : 0;
     contAt[l + 1] = contiguousShift(g, l);
   }
   const asidReg = tcr.a1 ? regs.ttbr1 : regs.ttbr0;
@@ -143,6 +147,7 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     e0pd: h.e0pd && f.e0pd,
     ds,
     oa52,
+    lpa: f.paBits >= 52,
     paBits,
     paLimit,
     paLimitHi: 2 ** (paBits - 32),

@@ -170,7 +170,7 @@ function leafOa(h: HalfContext, hi: number, lo: number, level: number): number {
 export function leafMappings(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): LeafMapping[] {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const h = resolveHalf(ctx, start);
-  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52, lpa: h.lpa };
   const base = halfBase(h);
   const { startOff, endOff } = halfRange(h, start, end);
   const out: LeafMapping[] = [];
@@ -200,7 +200,7 @@ const ATTR_MASK_HI = 0xfffc0000;
 export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingRun[] {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const h = resolveHalf(ctx, start);
-  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52, lpa: h.lpa };
   const base = halfBase(h);
   const { startOff, endOff } = halfRange(h, start, end);
   const out: MappingRun[] = [];

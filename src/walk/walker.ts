@@ -415,7 +415,7 @@ export class Walker {
   /** Build the typed result for the last walkRaw. */
   describe(va: bigint, access: Access, fault: number): TranslationResult {
     const h = this.half;
-    const fmt: DescriptorFormat | undefined = h ? { granule: h.granule, ds: h.ds, oa52: h.oa52 } : undefined;
+    const fmt: DescriptorFormat | undefined = h ? { granule: h.granule, ds: h.ds, oa52: h.oa52, lpa: h.lpa } : undefined;
     const trail: TrailEntry[] = [];
     for (let i = 0; i < this.trailLen; i++) {
       const level = this.trailLevel[i] as number;
