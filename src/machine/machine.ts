@@ -868,13 +868,18 @@ export class Machine {
         }
       }
     }
-    if ((nk === 2 && (hi & 0x100000) !== 0) || (ok === 2 && (ohi & 0x100000) !== 0)) {
+    if (nk === 2 || ok === 2) {
       const n = contiguousEntries(h.granule, level);
       if (n > 0) {
         const idx = (pa - u.tableBase) / 8;
         const gIdx = idx - (idx % n);
         const groupAddr = u.tableBase + gIdx * 8;
-        this.touchedGroups.set(groupAddr, { cpu, half: h, level, groupAddr, vaOff: u.vaOff + gIdx * size, step });
+        // Touched when this entry or a group boundary entry carries the Contiguous bit.
+        let cont = (nk === 2 && (hi & 0x100000) !== 0) || (ok === 2 && (ohi & 0x100000) !== 0);
+        const mem = this.mem;
+        if (!cont && mem.load64(groupAddr) && (mem.hi & 0x100000) !== 0 && (mem.lo & 1) !== 0) cont = true;
+        if (!cont && mem.load64(groupAddr + (n - 1) * 8) && (mem.hi & 0x100000) !== 0 && (mem.lo & 1) !== 0) cont = true;
+        if (cont) this.touchedGroups.set(groupAddr, { cpu, half: h, level, groupAddr, vaOff: u.vaOff + gIdx * size, step });
       }
     }
   }
@@ -950,7 +955,7 @@ export class Machine {
             { va: vaBig, descAddr: pa },
             tr,
             `DSB ISHST between the store at step ${s.changed} and the TLBI at step ${s.refill}`,
-            `mab:${s.id}:${step}`,
+            `mab:${step}:${pa}`,
           );
         } else if (s.state === ST_TLBI_ISSUED) {
           tr.push(this.tr(s.tlbiStep, "TLBI issued"));
@@ -963,7 +968,7 @@ export class Machine {
             { va: vaBig, descAddr: pa },
             tr,
             `DSB ISH after the TLBI at step ${s.tlbiStep}, before the store at step ${step}`,
-            `mab:${s.id}:${step}`,
+            `mab:${step}:${pa}`,
           );
         } else {
           this.report(
@@ -975,7 +980,7 @@ export class Machine {
             { va: vaBig, descAddr: pa },
             tr,
             `after the break at step ${s.changed}: DSB ISHST; TLBI ${s.kind === "table" ? "VAE1IS (non-last-level)" : s.global ? "VAAE1IS" : "VAE1IS"} for ${hex(vaBig)}; DSB ISH; then store the new descriptor`,
-            `mab:${s.id}:${step}`,
+            `mab:${step}:${pa}`,
           );
         }
       }
@@ -1760,7 +1765,7 @@ export class Machine {
       cpu,
       `contiguous group of ${n} level-${g.level} entries at ${hx(g.groupAddr)} (VA ${hex(va)}) is misprogrammed: ${problems.slice(0, 4).join("; ")}${problems.length > 4 ? `; … (${problems.length} problems)` : ""}`,
       { va, descAddr: g.groupAddr },
-      [this.tr(g.step, "wrote a contiguous entry of the group")],
+      [this.tr(g.step, "wrote an entry of the group")],
       `write all ${n} entries with the Contiguous bit, consecutive output addresses from a ${hx(size * n)}-aligned base and identical attributes (or clear the bit on all of them)`,
     );
   }

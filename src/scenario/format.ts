@@ -82,6 +82,8 @@ export interface Scenario {
   readonly pool: bigint;
   readonly maps: readonly MapSpec[];
   readonly words: readonly { pa: bigint; value: Expr; line: number }[];
+  /** `count` consecutive words from `pa`: value + i * stride (e.g. a subtable of pages). */
+  readonly fills: readonly { pa: bigint; count: number; value: Expr; stride: bigint; line: number }[];
   readonly values: ReadonlyMap<string, Expr>;
   readonly steps: readonly StepSpec[];
   /** undefined: no expectation; [] : expect clean. */
@@ -399,7 +401,7 @@ export function parseScenario(text: string, file: string): Scenario {
   }
 
   const memTop = asRecord(ctx, nodeAt(["memory"]), "memory", top.memory);
-  checkKeys(ctx, nodeAt(["memory"]), "memory", memTop, ["ram", "pool", "map", "words"]);
+  checkKeys(ctx, nodeAt(["memory"]), "memory", memTop, ["ram", "pool", "map", "words", "fill"]);
   const ram: { base: bigint; size: bigint }[] = [];
   if (memTop.ram !== undefined) {
     if (!Array.isArray(memTop.ram)) ctx.fail(ctx.lineOf(nodeAt(["memory", "ram"])), "memory.ram", "expected a list of {base, size}");
@@ -436,6 +438,25 @@ export function parseScenario(text: string, file: string): Scenario {
     const n = nodeAt(["memory", "words", k]);
     const line = ctx.lineOf(n);
     words.push({ pa: parseNumber(ctx, line, `memory.words.${k}`, k), value: parseExpr(ctx, line, `memory.words.${k}`, v), line });
+  }
+  const fills: { pa: bigint; count: number; value: Expr; stride: bigint; line: number }[] = [];
+  if (memTop.fill !== undefined) {
+    if (!Array.isArray(memTop.fill))
+      ctx.fail(ctx.lineOf(nodeAt(["memory", "fill"])), "memory.fill", "expected a list of {pa, count, value, stride}");
+    memTop.fill.forEach((r: unknown, i: number) => {
+      const n = nodeAt(["memory", "fill", i]);
+      const f = `memory.fill[${i}]`;
+      const o = asRecord(ctx, n, f, r);
+      checkKeys(ctx, n, f, o, ["pa", "count", "value", "stride"]);
+      const line = ctx.lineOf(n);
+      fills.push({
+        pa: num(ctx, n, `${f}.pa`, o.pa),
+        count: Number(num(ctx, n, `${f}.count`, o.count)),
+        value: parseExpr(ctx, line, `${f}.value`, o.value),
+        stride: o.stride === undefined ? 0n : num(ctx, n, `${f}.stride`, o.stride),
+        line,
+      });
+    });
   }
   const values = new Map<string, Expr>();
   for (const [k, v] of Object.entries(asRecord(ctx, nodeAt(["values"]), "values", top.values))) {
@@ -509,6 +530,7 @@ export function parseScenario(text: string, file: string): Scenario {
     pool,
     maps,
     words,
+    fills,
     values,
     steps,
     expectViolations,

@@ -147,8 +147,15 @@ export function runScenario(s: Scenario, opts: { mem?: PhysMem } = {}): Scenario
     if ((w.pa & 7n) !== 0n) fail(s, w.line, `memory.words.0x${w.pa.toString(16)}`, "address must be 8-byte aligned");
     mem.write64(w.pa, env.eval(w.value, w.line, `memory.words.0x${w.pa.toString(16)}`));
   }
+  for (const fl of s.fills) {
+    const f = `memory.fill (line ${fl.line})`;
+    if ((fl.pa & 7n) !== 0n) fail(s, fl.line, "memory.fill.pa", "address must be 8-byte aligned");
+    const v = env.eval(fl.value, fl.line, f);
+    for (let i = 0; i < fl.count; i++) mem.write64(fl.pa + BigInt(i) * 8n, v + BigInt(i) * fl.stride);
+  }
   // Evaluate every step's operands against the initial memory before running.
-  type Ready = { spec: StepSpec; run: (m: Machine) => { outcomes?: readonly Outcome[]; par?: bigint } | undefined };
+  type StepOutput = { outcomes?: readonly Outcome[]; par?: bigint };
+  type Ready = { spec: StepSpec; run: (m: Machine) => StepOutput | null };
   const ready: Ready[] = s.steps.map((spec, i) => {
     const f = `steps[${i}]`;
     const ev = (x: Expr | undefined): bigint => (x === undefined ? 0n : env.eval(x, spec.line, f));
@@ -159,27 +166,58 @@ export function runScenario(s: Scenario, opts: { mem?: PhysMem } = {}): Scenario
         const pa = ev(op.pa);
         const v = ev(op.value);
         if ((pa & 7n) !== 0n) fail(s, spec.line, f, `store address 0x${pa.toString(16)} is not 8-byte aligned`);
-        return { spec, run: (m) => (op.release ? m.storeRelease(c, pa, v) : m.store64(c, pa, v), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            if (op.release) m.storeRelease(c, pa, v);
+            else m.store64(c, pa, v);
+            return null;
+          },
+        };
       }
       case "access": {
         const va = ev(op.va);
         const value = op.value !== undefined ? ev(op.value) : undefined;
         return {
           spec,
-          run: (m) =>
+          run: (m): StepOutput | null =>
             op.kind === "load" ? m.load(c, va, op.el) : op.kind === "fetch" ? m.fetch(c, va, op.el) : m.store(c, va, op.el, value),
         };
       }
       case "msr": {
         const v = ev(op.value);
-        return { spec, run: (m) => (m.msr(c, op.reg, v), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            m.msr(c, op.reg, v);
+            return null;
+          },
+        };
       }
       case "dsb":
-        return { spec, run: (m) => (m.dsb(c, op.kind), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            m.dsb(c, op.kind);
+            return null;
+          },
+        };
       case "dmb":
-        return { spec, run: (m) => (m.dmb(c, op.kind), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            m.dmb(c, op.kind);
+            return null;
+          },
+        };
       case "isb":
-        return { spec, run: (m) => (m.isb(c), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            m.isb(c);
+            return null;
+          },
+        };
       case "tlbi": {
         let operand = 0n;
         if (op.operand !== undefined) operand = ev(op.operand);
@@ -195,23 +233,48 @@ export function runScenario(s: Scenario, opts: { mem?: PhysMem } = {}): Scenario
             }
           } else operand = tlbiVa(va, asid);
         } else if (op.asid !== undefined) operand = ev(op.asid) << 48n;
-        return { spec, run: (m) => (m.tlbi(c, op.tlbi, operand), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            m.tlbi(c, op.tlbi, operand);
+            return null;
+          },
+        };
       }
       case "dc": {
         const va = ev(op.va);
-        return { spec, run: (m) => (m.dc(c, op.dc, va), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            m.dc(c, op.dc, va);
+            return null;
+          },
+        };
       }
       case "ic":
-        return { spec, run: (m) => (m.ic(c, op.ic), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            m.ic(c, op.ic);
+            return null;
+          },
+        };
       case "at": {
         const va = ev(op.va);
-        return { spec, run: (m) => m.at(c, op.at, va) };
+        return { spec, run: (m): StepOutput | null => m.at(c, op.at, va) };
       }
       case "protect":
       case "unprotect": {
         const pa = ev(op.pa);
         const size = ev(op.size);
-        return { spec, run: (m) => (op.op === "protect" ? m.protect(c, pa, size) : m.unprotect(c, pa, size), undefined) };
+        return {
+          spec,
+          run: (m): StepOutput | null => {
+            if (op.op === "protect") m.protect(c, pa, size);
+            else m.unprotect(c, pa, size);
+            return null;
+          },
+        };
       }
     }
     return fail(s, spec.line, f, "unsupported step");
