@@ -5,8 +5,8 @@
  * caches) off, cleaned/invalidated to the PoC, before a TTBR points at it.
  */
 import { hex64 } from "../../arch/u64.js";
-import { cpuSetReservedTtbr0 } from "../ttbr.js";
 import { localFlushTlbAll } from "../tlb.js";
+import { cpuSetReservedTtbr0 } from "../ttbr.js";
 import { buildWorld, finish, type ScenarioRun, type ThreadScenario, type Variant } from "./world.js";
 
 function runZeroPage(variant: Variant, mmuOff: boolean): ScenarioRun {
@@ -17,7 +17,9 @@ function runZeroPage(variant: Variant, mmuOff: boolean): ScenarioRun {
   const narrative: string[] = [];
   const errors: string[] = [];
   const cpu = 0;
-  narrative.push(`empty_zero_page is in .bss at PA 0x${w.reserved.toString(16)}; before the clear it holds leftovers that look like descriptors`);
+  narrative.push(
+    `empty_zero_page is in .bss at PA 0x${w.reserved.toString(16)}; before the clear it holds leftovers that look like descriptors`,
+  );
   port.note(cpu, "__primary_switched: clear .bss");
   port.zero(cpu, w.reserved, ps);
   narrative.push(`CPU0 clears .bss (${ps / 8} stores of zero to the zero page)${mmuOff ? " with the MMU and caches off" : ""}`);
@@ -31,7 +33,7 @@ function runZeroPage(variant: Variant, mmuOff: boolean): ScenarioRun {
   }
   if (variant === "good") {
     port.dsb(cpu, "ISHST");
-    narrative.push("DSB ISHST: \"make zero page visible to PTW\"");
+    narrative.push('DSB ISHST: "make zero page visible to PTW"');
   } else {
     narrative.push("no DSB after the clear");
   }
@@ -48,7 +50,9 @@ function runZeroPage(variant: Variant, mmuOff: boolean): ScenarioRun {
     narrative.push(`CPU${c}: cpu_uninstall_idmap — TTBR0 := empty_zero_page; ISB; local TLB flush`);
     // Any TTBR0 walk now must find nothing: probe the old idmap.
     const r = port.access(c, w.idmapText, "read");
-    narrative.push(`CPU${c}: speculative walk through TTBR0 at ${hex64(w.idmapText)}: ${r.ok ? `translates to PA 0x${r.pa.toString(16)}` : `${r.fault} fault`}`);
+    narrative.push(
+      `CPU${c}: speculative walk through TTBR0 at ${hex64(w.idmapText)}: ${r.ok ? `translates to PA 0x${r.pa.toString(16)}` : `${r.fault} fault`}`,
+    );
   }
   return finish(w, id, variant, narrative, errors);
 }
@@ -58,7 +62,7 @@ export const ZERO_PAGE: ThreadScenario = {
   thread: "000_58355c2dfd33d2b6.txt",
   title: "empty_zero_page in .bss as the reserved TTBR0 value",
   bad: "the .bss clear is not followed by a DSB, so a walk through TTBR0 = zero page may still read the old junk",
-  good: "DSB ISHST after clearing .bss (\"make zero page visible to PTW\") before TTBR0 points at it",
+  good: 'DSB ISHST after clearing .bss ("make zero page visible to PTW") before TTBR0 points at it',
   run: (v) => runZeroPage(v, false),
 };
 
