@@ -5,6 +5,7 @@ import { VmsaError } from "../arch/errors.js";
 import { PRESETS } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
 import { registerAuditCommand } from "./audit.js";
+import { registerCheckCommand } from "./check.js";
 import { registerDescribeCommand } from "./describe.js";
 import { registerDiffCommand } from "./diff.js";
 import { registerDumpCommand } from "./dump.js";
@@ -33,6 +34,7 @@ Examples:
   registerServeCommand(program);
   registerAuditCommand(program);
   registerDiffCommand(program);
+  registerCheckCommand(program);
   program
     .command("presets")
     .description("list register presets (Linux boot-time TCR/MAIR/SCTLR per page size and VA size)")

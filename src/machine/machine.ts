@@ -43,6 +43,7 @@
  * them as plain ordering of data accesses). MSR to translation registers takes effect with
  * certainty only at the next ISB; until then both old and new contexts may be used.
  */
+import { VmsaError } from "../arch/errors.js";
 import type { FaultKind } from "../arch/fault.js";
 import { FAULT_KINDS, FAULT_NONE, FAULT_PERMISSION } from "../arch/fault.js";
 import { contiguousEntries } from "../arch/granule.js";
@@ -351,10 +352,10 @@ class OverlayMem extends PhysMem {
   }
 }
 
-export class MachineError extends Error {
-  readonly code = "EMACHINE";
+/** Bad input to the machine (unknown CPU, register, operation; misaligned address). */
+export class MachineError extends VmsaError {
   constructor(message: string) {
-    super(message);
+    super("EMACHINE", message);
     this.name = "MachineError";
   }
 }

@@ -3,17 +3,17 @@
  * (before the machine runs, so no step is recorded), allocating table pages from a pool.
  */
 import { type DescriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../arch/descriptor.js";
+import { VmsaError } from "../arch/errors.js";
 import type { Granule } from "../arch/granule.js";
 import { levelShift } from "../arch/granule.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { HalfContext } from "../walk/context.js";
 
-export class ScenarioError extends Error {
-  readonly code: string;
+/** Bad scenario input; the message names file:line: field. */
+export class ScenarioError extends VmsaError {
   constructor(code: string, message: string) {
-    super(message);
+    super(code, message);
     this.name = "ScenarioError";
-    this.code = code;
   }
 }
 
