@@ -22,6 +22,8 @@ import { decodeMairAttr, type MemAttr, parAttrByte, parForcesOuterShareable } fr
 import type { Regs } from "../arch/registers.js";
 import { U64_MASK } from "../arch/u64.js";
 import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
+
+if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
 
 export type AccessType = "read" | "write" | "exec";
@@ -261,7 +263,7 @@ export class Walker {
       }
       // Descriptor load, through the memory's direct-mapped frame cache.
       const pfn = Math.floor(da / 4096);
-      const slot = pfn & FRAME_CACHE_MASK;
+      const slot = pfn & 8191; // FRAME_CACHE_MASK, as a literal for the JIT
       let hi: number;
       let lo: number;
       if (tags[slot] === pfn || mem.fill(pfn)) {
@@ -290,10 +292,10 @@ export class Walker {
         // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
         let next: number;
         if (h.ds) {
-          next = (hi & 0x3ffff) * TWO32 + ((lo & ~gMask) >>> 0);
+          next = (hi & 0x3ffff) * 4294967296 + ((lo & ~gMask) >>> 0);
           if (h.oa52) next += ((lo >>> 8) & 3) * 2 ** 50;
         } else {
-          next = (hi & 0xffff) * TWO32 + ((lo & ~gMask) >>> 0);
+          next = (hi & 0xffff) * 4294967296 + ((lo & ~gMask) >>> 0);
           if (h.oa52 && h.gShift === 16) next += ((lo >>> 12) & 0xf) * 2 ** 48;
         }
         if (next >= h.paLimit) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
