@@ -10,13 +10,19 @@ import type { TableAllocator } from "./alloc.js";
 import type { Kernel } from "./context.js";
 import { KernelError } from "./errors.js";
 import { ensurePteTable, type Fixmap } from "./fixmap.js";
-import { flushTlbKernelRange, localFlushTlbKernelPage } from "./tlb.js";
+import { flushTlbKernelRange, kernelEntryBarrier, localFlushTlbKernelPage } from "./tlb.js";
 
 export interface KmapOptions {
   /** CONFIG_DEBUG_HIGHMEM: the slot must be empty on map and is cleared on unmap. */
   readonly debugHighmem?: boolean;
   /** Register the CPU_DYING notifier that flushes a departing CPU's slots (default true). */
   readonly hotplugNotifier?: boolean;
+  /**
+   * Finish kmap_atomic_flush_unused with one broadcast flush_tlb_kernel_range over the slots it
+   * cleared. The proposal flushes locally only; under the architecture's may-cache rule another
+   * CPU may have cached a slot's translation speculatively, so the checker wants a broadcast.
+   */
+  readonly broadcastFlush?: boolean;
 }
 
 export class Kmap {
@@ -142,14 +148,26 @@ export class Kmap {
   kmapAtomicFlushUnused(): number {
     let n = 0;
     for (let c = 0; c < this.depth.length; c++) if (this.online[c]) n += this.removeUnusedCpu(c);
+    if (n > 0) this.broadcast();
     return n;
   }
 
   /** CPU hot-unplug: with the notifier registered, the departing CPU flushes its slots at CPU_DYING. */
   cpuDying(cpu: number): number {
     const n = this.opts.hotplugNotifier === false ? 0 : this.removeUnusedCpu(cpu);
+    if (n > 0) this.broadcast(cpu);
     this.online[cpu] = false;
     return n;
+  }
+
+  private broadcast(cpu = this.k.cpu): void {
+    if (!this.opts.broadcastFlush) return;
+    const s = this.fixmap.slots;
+    const saved = this.k.cpu;
+    this.k.cpu = cpu;
+    // Slots grow downward: FIX_KMAP_END has the lowest address.
+    flushTlbKernelRange(this.k, this.fixmap.virt(s.FIX_KMAP_END), this.fixmap.virt(s.FIX_KMAP_BEGIN) + BigInt(this.k.geo.PAGE_SIZE));
+    this.k.cpu = saved;
   }
 
   cpuOnline(cpu: number): void {
@@ -185,7 +203,7 @@ export class Kmap {
         (Number((prot >> 32n) & 0xffffffffn) | k.oaHi) >>> 0,
         (Number(prot & 0xffffffffn) | k.oaLo) >>> 0,
       );
-      k.port.dsb(k.cpu, "ISHST");
+      kernelEntryBarrier(k);
       this.pkmapCount[nr] = 2;
       this.pkmapPage.set(nr, p);
       return this.pkmapAddr(nr);

@@ -10,7 +10,7 @@ import { PhysMem } from "../../mem/physmem.js";
 import { MemblockAllocator, SafePageAllocator } from "../alloc.js";
 import { Kernel, type KernelOptions } from "../context.js";
 import { Fixmap, type FixmapConfig } from "../fixmap.js";
-import { type KernelImage, kernelImage, type SegmentName, segment } from "../image.js";
+import { type KernelImage, kernelImage, type LinearMap, mapMem, markLinearTextAliasRo, type SegmentName, segment } from "../image.js";
 import { type KernelLayout, kernelLayout } from "../layout.js";
 import { CheckedPort } from "../machine-port.js";
 import { createMapping } from "../mmu.js";
@@ -35,6 +35,8 @@ export interface WorldOptions {
   readonly ttbr0?: "reserved" | "idmap";
   /** Start with the MMU and caches off (SCTLR_EL1.M = C = 0), as head.S runs. */
   readonly mmuOff?: boolean;
+  /** Boot with the linear map of RAM already in init_pg_dir (and the text alias read-only). */
+  readonly linearMap?: boolean;
 }
 
 export interface World {
@@ -55,6 +57,8 @@ export interface World {
   readonly idmapText: bigint;
   /** reserved_pg_dir / empty_zero_page: an all-zero table in the image's .bss. */
   readonly reserved: number;
+  /** The linear map, when built at boot. */
+  readonly lm: LinearMap | undefined;
   /** Kernel VA of a segment's first byte plus `off`. */
   va(seg: SegmentName, off?: number): bigint;
 }
@@ -85,6 +89,11 @@ export function buildWorld(o: WorldOptions = {}): World {
   mem.zero(BigInt(idmap), ps);
   const text = segment(image, "text");
   createMapping(boot, idmap, text.pa, BigInt(text.pa), text.size, boot.prots.PAGE_KERNEL_ROX, { alloc, fn: "head.S idmap" });
+  let lm: LinearMap | undefined;
+  if (o.linearMap) {
+    lm = mapMem(boot, initPgd, layout, [{ base: RAM_BASE, size: RAM_SIZE }], image, alloc);
+    markLinearTextAliasRo(boot, initPgd, lm, image);
+  }
   mem.zero(BigInt(reserved), ps);
   if (o.junkZeroPage) {
     // .bss before it is cleared: leftovers that look like descriptors (an old copy of the idmap's pgd).
@@ -112,6 +121,7 @@ export function buildWorld(o: WorldOptions = {}): World {
     idmap,
     idmapText: BigInt(text.pa + 0x1000),
     reserved,
+    lm,
     va: (seg: SegmentName, off = 0) => segment(image, seg).va + BigInt(off),
   };
 }
