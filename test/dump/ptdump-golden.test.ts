@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
-import { FEATURES_MAX, LINUX_MAIR, type Regs, encodeTcr, featuresFromIdRegs } from "../../src/arch/registers.js";
-import { PTDUMP_LINUX_4, PTDUMP_LINUX_6, linux61Markers, ptdump } from "../../src/dump/ptdump.js";
+import { encodeTcr, FEATURES_MAX, featuresFromIdRegs, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
+import { linux61Markers, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdump } from "../../src/dump/ptdump.js";
 import { loadMemory } from "../../src/mem/banks.js";
 import { TestTables } from "../helpers/tables.js";
 
@@ -104,7 +104,9 @@ describe("ptdump grammar (reference §6.3 verbatim lines)", () => {
     fill(t, base, 0xffff000000200000n, 0x2000000n, 2, { ...rw, ap: 2 }, 0x4020_0000n);
     fill(t, base, 0xfffffc1181000000n, 0x4000000n, 2, rw, 0x5000_0000n);
     fill(t, base, 0xfffffc27e8091000n, 0x7000n, 3, { ...rw, ap: 2 }, 0x6000_0000n);
-    const out = lines(ptdump(t.mem, kernelRegs(t.root, 48), { format: PTDUMP_LINUX_6, markers: [{ address: base, name: "Linear Mapping start" }] }));
+    const out = lines(
+      ptdump(t.mem, kernelRegs(t.root, 48), { format: PTDUMP_LINUX_6, markers: [{ address: base, name: "Linear Mapping start" }] }),
+    );
     for (const l of [
       "---[ Linear Mapping start ]---",
       "0xffff000000000000-0xffff000000200000           2M PTE       RW NX SHD AF NG         UXN    MEM/NORMAL-TAGGED",

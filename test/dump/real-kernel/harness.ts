@@ -1,0 +1,279 @@
+/**
+ * Boot a Debian arm64 kernel in qemu-system-aarch64 with a busybox initramfs, wait for init, then
+ * take the EL1 registers (gdb-multiarch over QEMU's gdbstub), a RAM dump (dump-guest-memory) and
+ * QEMU's own translations of chosen VAs (HMP gva2gpa, i.e. QEMU's get_phys_addr walk).
+ *
+ * Needs: qemu-system-aarch64, gdb-multiarch, apt-get with `dpkg --add-architecture arm64`.
+ * Debian packages are downloaded with `apt-get download` into the cache directory.
+ *
+ * Run by hand to (re)generate the committed fixtures:
+ *   npx tsx test/dump/real-kernel/capture.ts [config...]    (configs: see CONFIGS)
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+
+export interface KernelConfig {
+  readonly name: string;
+  /** apt package (arm64) holding /boot/vmlinuz-*. */
+  readonly pkgPattern: RegExp;
+  readonly cpu: string;
+  readonly description: string;
+}
+
+/** Kernel/CPU combinations: Debian 12's 6.1 (4K, 48-bit) and bookworm-backports 6.12 (52-bit LPA2 configs). */
+export const CONFIGS: readonly KernelConfig[] = [
+  {
+    name: "linux-6.1-4k48",
+    pkgPattern: /^linux-image-6\.1\.0-\d+-arm64-unsigned$/,
+    cpu: "max",
+    description: "Debian 6.1, 4K pages, 48-bit VA",
+  },
+  {
+    name: "linux-6.12-16k47",
+    pkgPattern: /^linux-image-6\.12\.\d+\+deb12-arm64-16k-unsigned$/,
+    cpu: "max,lpa2=off",
+    description: "Debian 6.12 16K, CPU without LPA2: 47-bit VA",
+  },
+  {
+    name: "linux-6.12-16k52",
+    pkgPattern: /^linux-image-6\.12\.\d+\+deb12-arm64-16k-unsigned$/,
+    cpu: "max",
+    description: "Debian 6.12 16K, -cpu max: 52-bit VA with FEAT_LPA2 (TCR.DS=1)",
+  },
+  {
+    name: "linux-6.12-4k52",
+    pkgPattern: /^linux-image-6\.12\.\d+\+deb12-arm64-unsigned$/,
+    cpu: "max",
+    description: "Debian 6.12 4K, -cpu max: 52-bit VA with FEAT_LPA2 (5 levels)",
+  },
+];
+
+export const REGISTERS = [
+  "TTBR0_EL1",
+  "TTBR1_EL1",
+  "TCR_EL1",
+  "MAIR_EL1",
+  "SCTLR_EL1",
+  "ID_AA64MMFR0_EL1",
+  "ID_AA64MMFR1_EL1",
+  "ID_AA64MMFR2_EL1",
+];
+
+export function cacheDir(): string {
+  const d = process.env.VMSA_REAL_KERNEL_CACHE ?? join(tmpdir(), "vmsa-real-kernel");
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+export function toolsAvailable(): string | undefined {
+  for (const t of ["qemu-system-aarch64", "gdb-multiarch", "apt-get", "dpkg-deb"]) {
+    if (spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0) return `${t} not found`;
+  }
+  return undefined;
+}
+
+function sh(cmd: string, args: string[], cwd?: string): string {
+  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+}
+
+/** Newest arm64 package matching `re` (apt-cache search), downloaded and extracted; returns the extract dir. */
+export function fetchPackage(re: RegExp, dir = cacheDir()): string {
+  const arch = sh("dpkg", ["--print-foreign-architectures"]);
+  if (!arch.split(/\s+/).includes("arm64")) {
+    sh("dpkg", ["--add-architecture", "arm64"]);
+    sh("apt-get", ["update", "-q"]);
+  }
+  // apt-cache takes POSIX regexps: search on the literal prefix, filter with the JS RegExp.
+  const prefix = `^${(/^\^?([a-z0-9+-]|\\\.)+/.exec(re.source)?.[0] ?? "").replace(/^\^/, "").replace(/\\\./g, ".")}`;
+  const search = (): string[] =>
+    sh("apt-cache", ["search", "--names-only", prefix])
+      .split("\n")
+      .map((l) => l.split(" ")[0] ?? "")
+      .filter((n) => re.test(n));
+  let names = search();
+  if (names.length === 0) {
+    sh("apt-get", ["update", "-q"]);
+    names = search();
+  }
+  names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const name = names[names.length - 1];
+  if (!name) throw new Error(`no package matches ${re}`);
+  const out = join(dir, name);
+  if (existsSync(join(out, ".done"))) return out;
+  const debs = join(dir, "debs");
+  mkdirSync(debs, { recursive: true });
+  sh("apt-get", ["download", `${name}:arm64`], debs);
+  const deb = readdirSync(debs).find((f) => f.startsWith(`${name}_`) && f.endsWith(".deb"));
+  if (!deb) throw new Error(`apt-get download ${name}:arm64 produced no .deb`);
+  mkdirSync(out, { recursive: true });
+  sh("dpkg-deb", ["-x", join(debs, deb), out]);
+  writeFileSync(join(out, ".done"), name);
+  return out;
+}
+
+// ---- initramfs (newc cpio, gzip) ----
+
+function cpioEntry(name: string, mode: number, data: Uint8Array, ino: number, rdev: [number, number] = [0, 0]): Buffer {
+  const h = (n: number): string => n.toString(16).padStart(8, "0");
+  const nameBuf = Buffer.from(`${name}\0`);
+  const header = `070701${h(ino)}${h(mode)}${h(0)}${h(0)}${h(1)}${h(0)}${h(data.length)}${h(0)}${h(0)}${h(rdev[0])}${h(rdev[1])}${h(nameBuf.length)}${h(0)}`;
+  const pad = (n: number): number => (4 - (n % 4)) % 4;
+  const head = Buffer.concat([Buffer.from(header), nameBuf, Buffer.alloc(pad(110 + nameBuf.length))]);
+  return Buffer.concat([head, Buffer.from(data), Buffer.alloc(pad(data.length))]);
+}
+
+const INIT = `#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+echo VMSA-BOOTED
+while true; do /bin/busybox sleep 1000; done
+`;
+
+export function makeInitramfs(busybox: Uint8Array): Buffer {
+  let ino = 1;
+  const parts = [
+    cpioEntry("dev", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("dev/console", 0o20600, new Uint8Array(), ino++, [5, 1]),
+    cpioEntry("proc", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("sys", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("bin", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("bin/busybox", 0o100755, busybox, ino++),
+    cpioEntry("bin/sh", 0o120777, Buffer.from("busybox"), ino++),
+    cpioEntry("init", 0o100755, Buffer.from(INIT), ino++),
+    cpioEntry("TRAILER!!!", 0, new Uint8Array(), ino++),
+  ];
+  return gzipSync(Buffer.concat(parts));
+}
+
+// ---- QEMU session ----
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const p = typeof a === "object" && a ? a.port : 0;
+      s.close(() => res(p));
+    });
+    s.on("error", rej);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Session {
+  readonly console: () => string;
+  /** Run an HMP monitor command and return its output. */
+  readonly hmp: (cmd: string) => Promise<string>;
+  /** Run gdb-multiarch commands against QEMU's gdbstub (attach, commands, detach); returns stdout. */
+  readonly gdb: (cmds: readonly string[]) => string;
+  readonly close: () => void;
+  readonly bootSeconds: number;
+}
+
+export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; timeoutS?: number } = {}): Promise<Session> {
+  const dir = cacheDir();
+  const kdir = fetchPackage(cfg.pkgPattern, dir);
+  const bbdir = fetchPackage(/^busybox-static$/, dir);
+  const boot = join(kdir, "boot");
+  const vmlinuz = readdirSync(boot).find((f) => f.startsWith("vmlinuz-"));
+  if (!vmlinuz) throw new Error(`${boot}: no vmlinuz`);
+  const initrd = join(dir, "initramfs.cpio.gz");
+  if (!existsSync(initrd)) writeFileSync(initrd, makeInitramfs(readFileSync(join(bbdir, "bin", "busybox"))));
+  const gdbPort = await freePort();
+  const monPort = await freePort();
+  const args = [
+    "-M",
+    "virt",
+    "-cpu",
+    cfg.cpu,
+    "-smp",
+    "1",
+    "-m",
+    `${opts.memMiB ?? 256}M`,
+    "-nographic",
+    "-no-reboot",
+    "-nic",
+    "none",
+    "-kernel",
+    join(boot, vmlinuz),
+    "-initrd",
+    initrd,
+    "-append",
+    "console=ttyAMA0 nokaslr panic=-1",
+    "-serial",
+    "stdio",
+    "-monitor",
+    `tcp:127.0.0.1:${monPort},server,nowait`,
+    "-gdb",
+    `tcp:127.0.0.1:${gdbPort}`,
+  ];
+  const t0 = Date.now();
+  const q = spawn("qemu-system-aarch64", args, { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  q.stdout.on("data", (b: Buffer) => {
+    log += b.toString("latin1");
+  });
+  q.stderr.on("data", (b: Buffer) => {
+    log += b.toString("latin1");
+  });
+  const deadline = Date.now() + (opts.timeoutS ?? 300) * 1000;
+  while (!log.includes("VMSA-BOOTED")) {
+    if (q.exitCode !== null) throw new Error(`qemu exited (${q.exitCode}) before init ran:\n${log.slice(-3000)}`);
+    if (Date.now() > deadline) {
+      q.kill("SIGKILL");
+      throw new Error(`init did not run within ${opts.timeoutS ?? 300}s:\n${log.slice(-3000)}`);
+    }
+    await sleep(200);
+  }
+  const bootSeconds = (Date.now() - t0) / 1000;
+  await sleep(500);
+  const mon = createConnection({ host: "127.0.0.1", port: monPort });
+  let monBuf = "";
+  mon.on("data", (b: Buffer) => {
+    monBuf += b.toString("latin1");
+  });
+  const waitPrompt = async (): Promise<string> => {
+    const end = Date.now() + 120_000;
+    while (!monBuf.includes("(qemu) ")) {
+      if (Date.now() > end) throw new Error(`monitor did not answer: ${monBuf.slice(-500)}`);
+      await sleep(20);
+    }
+    const i = monBuf.indexOf("(qemu) ");
+    const out = monBuf.slice(0, i);
+    monBuf = monBuf.slice(i + 7);
+    return out;
+  };
+  await waitPrompt();
+  const hmp = async (cmd: string): Promise<string> => {
+    mon.write(`${cmd}\n`);
+    const out = await waitPrompt();
+    // Drop the echoed command line and terminal escapes.
+    return out
+      .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+      .split(/\r?\n/)
+      .filter((l) => !l.includes(cmd))
+      .join("\n")
+      .trim();
+  };
+  const gdb = (cmds: readonly string[]): string => {
+    const ex = ["set architecture aarch64", `target remote 127.0.0.1:${gdbPort}`, ...cmds, "detach"].flatMap((c) => ["-ex", c]);
+    const r = spawnSync("gdb-multiarch", ["-nx", "-batch", ...ex], { encoding: "utf8", timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`gdb-multiarch failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  return {
+    console: () => log,
+    hmp,
+    gdb,
+    close: () => {
+      mon.destroy();
+      q.kill("SIGKILL");
+    },
+    bootSeconds,
+  };
+}
