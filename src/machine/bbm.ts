@@ -45,6 +45,8 @@ export interface BbmOptions {
   readonly ha?: boolean;
   /** Both OAs hold identical contents (read-only remap exemption, §4.1 item 4). */
   readonly contentsEqual?: boolean;
+  /** TCR.DS=1 descriptor format (bits [9:8] are OA bits, not SH). */
+  readonly ds?: boolean;
 }
 
 const BIT_VALID = 1n;
@@ -55,8 +57,10 @@ const NT = 1n << 16n;
 const CONT = 1n << 52n;
 const NS = 1n << 5n;
 const AP2 = 1n << 7n;
-const TABLE_ADDR_MASK = 0x0003_ffff_ffff_f000n | (3n << 8n);
-const OA_MASK = 0x0003_ffff_ffff_f000n | (3n << 8n) | (0xfn << 12n);
+/** Output / next-table address bits: [47:12], plus [49:48] and [9:8] with DS (FEAT_LPA2). */
+function addrMask(ds: boolean): bigint {
+  return ds ? 0x0003_ffff_ffff_f000n | (3n << 8n) : 0x0000_ffff_ffff_f000n;
+}
 
 function kindOf(d: bigint, level: number): "invalid" | "table" | "leaf" {
   if ((d & BIT_VALID) === 0n) return "invalid";
@@ -96,6 +100,7 @@ export function bbmRequirement(
 ): BbmRequirement {
   const g = typeof granule === "string" ? granuleByName(granule) : granule;
   if (!g) throw new RangeError(`bbmRequirement: unknown granule ${String(granule)}`);
+  const OA_MASK = addrMask(opts.ds ?? false);
   const ok = kindOf(oldDesc, level);
   const nk = kindOf(newDesc, level);
   if (ok === "invalid" || nk === "invalid") {
@@ -106,7 +111,7 @@ export function bbmRequirement(
     return mk(false, "bbm.not-live", "old entry has AF=0 and cannot be held in a TLB", false);
   }
   if (ok === "table" && nk === "table") {
-    if (((oldDesc ^ newDesc) & TABLE_ADDR_MASK) !== 0n) {
+    if (((oldDesc ^ newDesc) & OA_MASK) !== 0n) {
       return mk(true, "bbm.table-address", "a live table descriptor is re-pointed: walk caches may hold the old next-level table");
     }
     return mk(false, "bbm.permissions", "only hierarchical attributes change: TLBI afterwards (make-then-flush)");
@@ -139,7 +144,7 @@ export function bbmRequirement(
   if (!sameMemType(oldIdx, newIdx, opts.mair)) {
     return mk(true, "bbm.memory-type", `memory type / cacheability changes (AttrIndx ${oldIdx} → ${newIdx})`);
   }
-  if ((diff & (3n << 8n)) !== 0n) return mk(true, "bbm.shareability", "shareability (SH) changes");
+  if (!opts.ds && (diff & (3n << 8n)) !== 0n) return mk(true, "bbm.shareability", "shareability (SH) changes");
   if ((diff & NS) !== 0n) return mk(true, "bbm.ns", "the NS bit (output address space) changes");
   if ((oldDesc & NG) !== 0n && (newDesc & NG) === 0n) {
     return mk(true, "bbm.non-global-to-global", "non-global → global: the new global entry may overlap ASID-tagged entries");

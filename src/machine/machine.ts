@@ -674,7 +674,7 @@ export class Machine {
       const nk = kindAt(h, lo, level);
       if (ok === 1 || nk === 1) tableChange = true;
       const current = u.stale === undefined || u.stale.state === ST_AWAIT_ISB;
-      if (u.stale === undefined) anyCurrent = true;
+      if (u.stale === undefined || u.stale.kind === "context") anyCurrent = true;
       else if (u.stale.state !== ST_AWAIT_ISB) staleUses.push(u);
       if (ok !== 0) this.materialize(u, step, pa, ohi, olo, ok, level, va, size, prevWriter);
       if (!current || u.stale !== undefined) continue;
@@ -810,7 +810,7 @@ export class Machine {
     const oldD = bigOf(ohi, olo);
     const newD = bigOf(hi, lo);
     if (ok !== 0 && nk !== 0) {
-      let r = bbmRequirement(oldD, newD, level, h.granule, this.bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha });
+      let r = bbmRequirement(oldD, newD, level, h.granule, this.bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha, ds: h.ds });
       if (!r.required && ok !== nk) {
         // A size change is only exempt when it keeps OA and attributes (vmsa-rules.md §4.3).
         const blockHi = ok === 2 ? ohi : hi;
@@ -931,7 +931,11 @@ export class Machine {
         let required: boolean;
         let reason: string;
         if (s.level === level) {
-          const r = bbmRequirement(oldD, newD, level, h.granule, this.bbmLevel, { mair: u.root.ctx.regs.mair, ha: u.root.ctx.ha });
+          const r = bbmRequirement(oldD, newD, level, h.granule, this.bbmLevel, {
+            mair: u.root.ctx.regs.mair,
+            ha: u.root.ctx.ha,
+            ds: h.ds,
+          });
           required = r.required;
           reason = r.reason;
         } else {
@@ -1180,7 +1184,7 @@ export class Machine {
     if (isRange) {
       rTg = (opHi >>> 14) & 3;
       const scale = (opHi >>> 12) & 3;
-      const num = ((opHi & 0xf) << 1) | (opLo >>> 31);
+      const num = (opHi >>> 7) & 0x1f;
       // BaseADDR[36:0]: bits [36:32] from the high word, [31:0] from the low word.
       const ba = (opHi & 0x1f) * TWO32 + (opLo >>> 0);
       const gsz = rTg === 1 ? 4096 : rTg === 2 ? 16384 : 65536;

@@ -14,11 +14,11 @@ export const PA_B = 0x4010_0000n;
 export const KERNEL_RW = { attrIndx: 0, sh: 3, af: true, ap: 0, pxn: true, uxn: true } as const;
 export const KERNEL_RO = { ...KERNEL_RW, ap: 2 } as const;
 
-export function setup(opts: { cpus?: number; bbmLevel?: number } = {}): { m: Machine; b: TableBuilder; mem: PhysMem } {
+export function setup(opts: { cpus?: number; bbmLevel?: number; tcr?: bigint } = {}): { m: Machine; b: TableBuilder; mem: PhysMem } {
   const mem = new PhysMem();
   mem.addRam(0x4000_0000n, 0x4000_0000n);
   const base = presetByName("linux-4k-48").regs;
-  const regs = { ...base, ttbr1: ROOT };
+  const regs = { ...base, ttbr1: ROOT, ...(opts.tcr !== undefined ? { tcr: opts.tcr } : {}) };
   mem.zero(ROOT, 4096);
   const b = new TableBuilder({ mem, half: compileRegs(regs).halves[1], pool: { next: POOL } });
   const m = new Machine({ cpus: opts.cpus ?? 2, mem, bbmLevel: opts.bbmLevel ?? 0, regs });

@@ -1,0 +1,206 @@
+/** TLB, barrier and maintenance semantics of the machine model (vmsa-rules.md §5). */
+import { describe, expect, it } from "vitest";
+import { encodeLeaf } from "../../src/arch/descriptor.js";
+import { presetByName } from "../../src/arch/registers.js";
+import { Machine, tlbiRange, tlbiVa } from "../../src/machine/machine.js";
+import { KERNEL_RO, KERNEL_RW, KVA, PA_A, PA_B, ROOT, setup } from "./helpers.js";
+
+function rules(m: Machine): string[] {
+  return m.reports.map((r) => `${r.rule}@${r.step}/${r.cpu}`);
+}
+
+function mapped(opts: { cpus?: number; bbmLevel?: number; tcr?: bigint; fields?: Record<string, unknown> } = {}) {
+  const s = setup(opts);
+  const [pte] = s.b.map(KVA, PA_A, 0x1000n, 3, { ...KERNEL_RW, ...(opts.fields ?? {}) });
+  const pmd = s.b.slot(KVA, 2, false);
+  return { ...s, pte: pte as bigint, pmd };
+}
+
+/** Unmap the page on CPU 0 with `tlbi`, completing with `dsb`, then read on CPU `reader`. */
+function unmapThenRead(op: Parameters<Machine["tlbi"]>[1], operand: bigint, dsb: "ISH" | "ISHST" | "NSH", reader: number) {
+  const { m, pte } = mapped();
+  m.store64(0, pte, 0n);
+  m.dsb(0, "ISHST");
+  m.tlbi(0, op, operand);
+  m.dsb(0, dsb);
+  m.isb(0);
+  const r = m.load(reader, KVA);
+  return { m, r };
+}
+
+describe("machine: TLB maintenance", () => {
+  it("TLBI VAE1IS + DSB ISH + ISB removes the old entry on every CPU (shootdown)", () => {
+    const { m, r } = unmapThenRead("VAAE1IS", tlbiVa(KVA), "ISH", 1);
+    expect(rules(m)).toEqual([]);
+    expect(r.outcomes.map((o) => o.kind)).toEqual(["fault"]);
+  });
+  it("a non-broadcast TLBI leaves other CPUs' entries (rule 4 on CPU 1)", () => {
+    // Arm ARM: non-IS TLBIs affect only the executing PE; MP.RT.EL1 with TLBI VAE1 is allowed to see the old mapping.
+    const { m, r } = unmapThenRead("VAAE1", tlbiVa(KVA), "ISH", 1);
+    expect(rules(m)).toEqual(["stale-translation@6/1"]);
+    expect(r.outcomes.some((o) => o.kind === "ok" && o.pa === PA_A)).toBe(true);
+  });
+  it("DSB ISHST does not complete a TLBI (rule 5)", () => {
+    const { m } = unmapThenRead("VAAE1IS", tlbiVa(KVA), "ISHST", 1);
+    expect(rules(m)).toEqual(["missing-barrier@6/1"]);
+    expect(m.reports[0]?.detail).toBe("barrier.dsb-after-tlbi");
+  });
+  it("DSB NSH does not complete a broadcast TLBI for other CPUs", () => {
+    const { m } = unmapThenRead("VAAE1IS", tlbiVa(KVA), "NSH", 1);
+    expect(rules(m)).toEqual(["missing-barrier@6/1"]);
+  });
+  it("the issuing CPU needs an ISB after the completing DSB (CoWinvT.EL1+dsb-tlbi-dsb allowed)", () => {
+    const { m, pte } = mapped();
+    m.store64(0, pte, 0n);
+    m.dsb(0, "ISHST");
+    m.tlbi(0, "VAAE1IS", tlbiVa(KVA));
+    m.dsb(0, "ISH");
+    m.load(0, KVA);
+    expect(m.reports.map((r) => r.detail)).toEqual(["barrier.isb-after-tlbi"]);
+  });
+  it("VAE1IS with another ASID keeps non-global entries; global ones match any ASID", () => {
+    const ng = mapped({ fields: { nG: true } });
+    ng.m.store64(0, ng.pte, 0n);
+    ng.m.dsb(0, "ISH");
+    ng.m.tlbi(0, "VAE1IS", tlbiVa(KVA, 7));
+    ng.m.dsb(0, "ISH");
+    ng.m.isb(0);
+    ng.m.load(1, KVA);
+    expect(rules(ng.m)).toEqual(["stale-translation@6/1"]);
+    const g = mapped();
+    g.m.store64(0, g.pte, 0n);
+    g.m.dsb(0, "ISH");
+    g.m.tlbi(0, "VAE1IS", tlbiVa(KVA, 7));
+    g.m.dsb(0, "ISH");
+    g.m.isb(0);
+    g.m.load(1, KVA);
+    expect(rules(g.m)).toEqual([]);
+  });
+  it("a range TLBI covering the page removes it; one ending below it does not", () => {
+    const hit = unmapThenRead("RVAAE1IS", tlbiRange(KVA - 0x2000n, 4, 4096), "ISH", 1);
+    expect(rules(hit.m)).toEqual([]);
+    const miss = unmapThenRead("RVAAE1IS", tlbiRange(KVA - 0x4000n, 4, 4096), "ISH", 1);
+    expect(rules(miss.m)).toEqual(["stale-translation@6/1"]);
+  });
+  it("VMALLE1IS removes everything", () => {
+    const { m } = unmapThenRead("VMALLE1IS", 0n, "ISH", 1);
+    expect(rules(m)).toEqual([]);
+  });
+  it("a TTL hint naming the wrong level leaves the entry", () => {
+    // TTL = 0b01_10: 4K granule, level 2; the entry is level 3.
+    const { m } = unmapThenRead("VAAE1IS", tlbiVa(KVA) | (0b0110n << 44n), "ISH", 1);
+    expect(rules(m)).toEqual(["stale-translation@6/1"]);
+  });
+  it("last-level TLBIs leave walk-cache entries: freeing the table afterwards is rule 6", () => {
+    for (const [op, expected] of [
+      ["VAALE1IS", ["freed-table-reuse@6/0"]],
+      ["VAAE1IS", []],
+    ] as const) {
+      const { m, pmd, pte } = mapped();
+      m.store64(0, pmd, 0n);
+      m.dsb(0, "ISHST");
+      m.tlbi(0, op, tlbiVa(KVA));
+      m.dsb(0, "ISH");
+      m.isb(0);
+      m.store64(0, pte, 0xdeadn << 12n);
+      expect(rules(m), op).toEqual(expected);
+    }
+  });
+  it("a walk-cache entry keeps the old subtree reachable: reads through it are stale", () => {
+    const { m, pmd } = mapped();
+    m.store64(0, pmd, 0n);
+    m.dsb(0, "ISH");
+    m.tlbi(0, "VAALE1IS", tlbiVa(KVA));
+    m.dsb(0, "ISH");
+    m.isb(0);
+    const r = m.load(1, KVA);
+    expect(r.outcomes.map((o) => o.source)).toContain("walk-cache");
+    expect(m.reports.map((x) => x.detail)).toEqual(["stale.walk-cache"]);
+  });
+  it("entries with AF=0 are never cached: changing them needs no TLBI", () => {
+    // TCR.HA=0: without hardware AF management an AF=0 entry faults and is never cached.
+    const tcr = presetByName("linux-4k-48").regs.tcr & ~(1n << 39n);
+    const { m, pte } = mapped({ tcr, fields: { af: false } });
+    m.store64(
+      0,
+      pte,
+      encodeLeaf({ ...KERNEL_RW, oa: PA_B }, 3, { granule: { name: "4K", size: 4096, shift: 12, stride: 9 }, ds: false, oa52: false }),
+    );
+    m.dsb(0, "ISH");
+    m.isb(0);
+    m.load(1, KVA);
+    expect(rules(m)).toEqual([]);
+  });
+});
+
+describe("machine: ordering of descriptor stores and register writes", () => {
+  it("a store is not visible to another CPU's walks until the storing CPU's DSB", () => {
+    const { m, b } = mapped();
+    const pte2 = b.slot(KVA + 0x1000n, 3, false);
+    m.store64(0, pte2, encodeLeaf({ ...KERNEL_RW, oa: PA_B }, 3, b.fmt));
+    const before = m.load(1, KVA + 0x1000n);
+    expect(before.outcomes.map((o) => o.kind).sort()).toEqual(["fault", "ok"]);
+    m.dsb(0, "ISHST");
+    const after = m.load(1, KVA + 0x1000n);
+    expect(after.outcomes.map((o) => o.kind)).toEqual(["ok"]);
+    expect(rules(m)).toEqual(["missing-barrier@2/1"]);
+  });
+  it("MSR TTBR1 takes effect with certainty only after ISB; old-context entries stay until TLBI", () => {
+    const { m, mem } = mapped();
+    const empty = 0x9_0000n;
+    mem.zero(empty, 4096);
+    m.msr(0, "TTBR1_EL1", empty);
+    m.load(0, KVA);
+    expect(m.reports.map((r) => r.detail)).toEqual(["barrier.isb-after-msr"]);
+    m.isb(0);
+    m.load(0, KVA + 0x10n);
+    expect(m.reports.map((r) => r.detail)).toEqual(["barrier.isb-after-msr", "stale.old-context"]);
+    m.tlbi(0, "VMALLE1");
+    m.dsb(0, "NSH");
+    m.isb(0);
+    const r = m.load(0, KVA + 0x20n);
+    expect(r.outcomes.map((o) => o.kind)).toEqual(["fault"]);
+    expect(m.reports).toHaveLength(2);
+    m.msr(0, "TTBR1_EL1", ROOT);
+  });
+  it("a store made with the MMU off needs DC IVAC when walks are cacheable", () => {
+    const { m, b } = mapped({ cpus: 1 });
+    const pte2 = b.slot(KVA + 0x1000n, 3, false);
+    const sctlr = m.cpu(0).regs.sctlr;
+    m.msr(0, "SCTLR_EL1", sctlr & ~1n);
+    m.isb(0);
+    m.store64(0, pte2, encodeLeaf({ ...KERNEL_RW, oa: PA_B }, 3, b.fmt));
+    m.dsb(0, "SY");
+    m.msr(0, "SCTLR_EL1", sctlr);
+    m.isb(0);
+    m.load(0, KVA + 0x1000n);
+    expect(m.reports.map((r) => r.detail)).toEqual(["barrier.cache-maintenance"]);
+    // With DC IVAC (MMU off: VA = PA) before enabling the MMU the same flow is clean.
+    const s2 = mapped({ cpus: 1 });
+    const p2 = s2.b.slot(KVA + 0x1000n, 3, false);
+    s2.m.msr(0, "SCTLR_EL1", sctlr & ~1n);
+    s2.m.isb(0);
+    s2.m.store64(0, p2, encodeLeaf({ ...KERNEL_RW, oa: PA_B }, 3, s2.b.fmt));
+    s2.m.dc(0, "IVAC", p2);
+    s2.m.dsb(0, "SY");
+    s2.m.msr(0, "SCTLR_EL1", sctlr);
+    s2.m.isb(0);
+    s2.m.load(0, KVA + 0x1000n);
+    expect(s2.m.reports).toEqual([]);
+  });
+  it("AT S1E1W sets PAR_EL1 (fault on a read-only page: F=1, permission fault level 3)", () => {
+    const { m } = mapped({ fields: { ap: 2 } });
+    const r = m.at(0, "S1E1W", KVA);
+    expect(r.par).toBe((1n << 11n) | (0b001111n << 1n) | 1n);
+    expect(m.cpu(0).regs.par).toBe(r.par);
+    const ok = m.at(0, "S1E1R", KVA);
+    expect((ok.par ?? 0n) & 0xffff_ffff_f000n).toBe(PA_A);
+    void KERNEL_RO;
+  });
+  it("rejects bad input with named errors", () => {
+    const { m } = mapped();
+    expect(() => m.store64(0, 0x1001n, 0n)).toThrow(/8-byte aligned/);
+    expect(() => m.isb(5)).toThrow(/no CPU 5/);
+    expect(() => new Machine({ cpus: 0 })).toThrow(/1\.\.64/);
+  });
+});
