@@ -46,14 +46,18 @@ export interface CampaignResult {
   readonly ms: number;
 }
 
-export function generateCases(o: CampaignOptions): GenCase[] {
-  const cases: GenCase[] = [];
+/** The campaign's cases, generated lazily (each seed's jobs come from one PRNG stream). */
+export function* iterateCases(o: CampaignOptions): Generator<GenCase> {
   for (const seed of o.seeds) {
     const rng = new Rng(seed);
-    for (let j = 0; j < o.jobsPerSeed; j++)
-      cases.push(generateCase(rng, `seed ${seed} job ${j}`, { pathsPerHalf: o.pathsPerHalf, noLevelMinus1: o.noLevelMinus1 }));
+    for (let j = 0; j < o.jobsPerSeed; j++) {
+      yield generateCase(rng, `seed ${seed} job ${j}`, { pathsPerHalf: o.pathsPerHalf, noLevelMinus1: o.noLevelMinus1 });
+    }
   }
-  return cases;
+}
+
+export function generateCases(o: CampaignOptions): GenCase[] {
+  return [...iterateCases(o)];
 }
 
 async function runAll(elf: string, cases: readonly GenCase[], parallel: number, batchSize: number): Promise<AtOutcome[][]> {
@@ -81,46 +85,61 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
   const log = o.log ?? (() => {});
   const elf = buildHarness();
   // QEMU 7.2 asserts (arm_fi_to_lfsc) on a level -1 fault and dies: keep those walks away from it.
-  const cases = generateCases({ ...o, noLevelMinus1: o.noLevelMinus1 ?? tools.major < 8 });
-  const total = cases.reduce((n, c) => n + c.job.queries.length, 0);
-  log(`vmsa/qemu: ${tools.qemuVersion}; ${cases.length} jobs, ${total} AT queries`);
-  const outcomes = await runAll(elf, cases, o.parallel ?? 2, o.batchSize ?? Math.max(1, Math.ceil(cases.length / (o.parallel ?? 2))));
+  const opts = { ...o, noLevelMinus1: o.noLevelMinus1 ?? tools.major < 8 };
+  const parallel = o.parallel ?? 2;
+  const totalJobs = o.seeds.length * o.jobsPerSeed;
+  const batchSize = o.batchSize ?? Math.min(100, Math.max(1, Math.ceil(totalJobs / parallel)));
+  log(`vmsa/qemu: ${tools.qemuVersion}; ${totalJobs} jobs`);
   let agreed = 0;
   let mismatchCount = 0;
   const mismatches: Mismatch[] = [];
   const deviations = new Map<string, { deviation: Deviation; count: number; example: string }>();
   const coverage = new Map<string, number>();
-  cases.forEach((c, ci) => {
-    const walker = new Walker(c.mem, c.regs);
-    const outs = outcomes[ci] as AtOutcome[];
-    c.job.queries.forEach((q, qi) => {
-      const out = outs[qi] as AtOutcome;
-      const r = walker.translate(q.va, AT_OPS[q.op]);
-      const v = classify(r, out, c.regs, walker);
-      if (v.kind === "agree") {
-        agreed++;
-        const k = r.par === null ? `${outcomeKey(r)} (exception)` : outcomeKey(r);
-        coverage.set(k, (coverage.get(k) ?? 0) + 1);
-      } else if (v.kind === "deviation") {
-        const d = deviations.get(v.deviation.id);
-        if (d) d.count++;
-        else deviations.set(v.deviation.id, { deviation: v.deviation, count: 1, example: formatRepro(c.id, c.regs, q.va, q.op, r, out) });
-      } else {
-        mismatchCount++;
-        if (mismatches.length < (o.maxReports ?? 20)) {
-          let reproFile: string | undefined;
-          if (o.reproDir !== undefined) {
-            const one: Job = { ...c.job, queries: [q] };
-            reproFile = join(o.reproDir, `vmsa-at-repro-${c.id.replace(/\W+/g, "-")}-q${qi}.bin`);
-            writeFileSync(reproFile, encodeJobs([one]));
+  let total = 0;
+  // Generate, run and compare one group of batches at a time, so memory stays bounded.
+  const it = iterateCases(opts);
+  for (;;) {
+    const group: GenCase[] = [];
+    for (let i = 0; i < parallel * batchSize; i++) {
+      const n = it.next();
+      if (n.done) break;
+      group.push(n.value);
+    }
+    if (group.length === 0) break;
+    const outcomes = await runAll(elf, group, parallel, batchSize);
+    for (const [ci, c] of group.entries()) {
+      total += c.job.queries.length;
+      const walker = new Walker(c.mem, c.regs);
+      const outs = outcomes[ci] as AtOutcome[];
+      c.job.queries.forEach((q, qi) => {
+        const out = outs[qi] as AtOutcome;
+        const r = walker.translate(q.va, AT_OPS[q.op]);
+        const v = classify(r, out, c.regs, walker);
+        if (v.kind === "agree") {
+          agreed++;
+          const k = r.par === null ? `${outcomeKey(r)} (exception)` : outcomeKey(r);
+          coverage.set(k, (coverage.get(k) ?? 0) + 1);
+        } else if (v.kind === "deviation") {
+          const d = deviations.get(v.deviation.id);
+          if (d) d.count++;
+          else deviations.set(v.deviation.id, { deviation: v.deviation, count: 1, example: formatRepro(c.id, c.regs, q.va, q.op, r, out) });
+        } else {
+          mismatchCount++;
+          if (mismatches.length < (o.maxReports ?? 20)) {
+            let reproFile: string | undefined;
+            if (o.reproDir !== undefined) {
+              const one: Job = { ...c.job, queries: [q] };
+              reproFile = join(o.reproDir, `vmsa-at-repro-${c.id.replace(/\W+/g, "-")}-q${qi}.bin`);
+              writeFileSync(reproFile, encodeJobs([one]));
+            }
+            const text = formatRepro(c.id, c.regs, q.va, q.op, r, out, reproFile ? `job file ${reproFile}` : "");
+            mismatches.push(reproFile === undefined ? { caseId: c.id, text } : { caseId: c.id, text, reproFile });
           }
-          const text = formatRepro(c.id, c.regs, q.va, q.op, r, out, reproFile ? `job file ${reproFile}` : "");
-          mismatches.push(reproFile === undefined ? { caseId: c.id, text } : { caseId: c.id, text, reproFile });
         }
-      }
-    });
-  });
-  return { jobs: cases.length, queries: total, agreed, mismatches, mismatchCount, deviations, coverage, ms: Date.now() - t0 };
+      });
+    }
+  }
+  return { jobs: totalJobs, queries: total, agreed, mismatches, mismatchCount, deviations, coverage, ms: Date.now() - t0 };
 }
 
 /** The fault kinds and levels every campaign must have compared (issue 3 acceptance). */
