@@ -1,0 +1,132 @@
+/**
+ * `vmsa scenario`, `vmsa demo`, `vmsa layout`: the kernel library's thread scenarios and the
+ * arm64 kernel address-space layout.
+ */
+import type { Command } from "commander";
+import { hex64 } from "../arch/u64.js";
+import { Kernel } from "../kernel/context.js";
+import { Fixmap } from "../kernel/fixmap.js";
+import { kernelGeometry, SUPPORTED_VA_BITS } from "../kernel/geometry.js";
+import { kaslrPlacement, kernelLayout, layoutMarkers } from "../kernel/layout.js";
+import { DirectPort } from "../kernel/port.js";
+import { demo, flagged, renderRun, SCENARIOS, scenarioById, type Variant } from "../kernel/scenarios/index.js";
+import { PhysMem } from "../mem/physmem.js";
+import { emit, toJson, UsageError } from "./common.js";
+
+interface ScenarioOptions {
+  variant: string;
+  format: string;
+  all?: boolean;
+  trace?: boolean;
+}
+
+function listScenarios(): string {
+  const lines = SCENARIOS.map((s) => `${s.id.padEnd(20)} ${s.title}  [${s.thread}]`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function registerKernelCommands(program: Command): void {
+  program
+    .command("scenario")
+    .argument("[name]", "scenario id (omit to list them)")
+    .description("run one of the five source threads as a scenario on the checked machine (bad and/or good variant)")
+    .option("--variant <v>", "bad, good or both", "both")
+    .option("--format <f>", "text or json", "text")
+    .option("--all", "print every checker report, not one per rule")
+    .option("--trace", "print the machine steps behind each report")
+    .addHelpText(
+      "after",
+      `
+Exit status: with --variant both, 0 when the bad variant is flagged and the good one is clean;
+with a single variant, 1 when it is flagged (checker reports or kernel refusals), 0 when clean;
+2 on bad input.
+
+Examples:
+  $ vmsa scenario                       # list the scenarios
+  $ vmsa scenario contiguous-split
+  $ vmsa scenario kmap-atomic --variant bad --trace`,
+    )
+    .action((name: string | undefined, o: ScenarioOptions) => {
+      if (name === undefined) {
+        emit(listScenarios());
+        return;
+      }
+      const s = scenarioById(name);
+      if (!s) throw new UsageError(`scenario: unknown scenario "${name}" (expected one of: ${SCENARIOS.map((x) => x.id).join(", ")})`);
+      if (!["bad", "good", "both"].includes(o.variant)) throw new UsageError(`--variant: "${o.variant}" is not bad, good or both`);
+      if (!["text", "json"].includes(o.format)) throw new UsageError(`--format: "${o.format}" is not text or json`);
+      const variants: Variant[] = o.variant === "both" ? ["bad", "good"] : [o.variant as Variant];
+      const runs = variants.map((v) => s.run(v));
+      if (o.format === "json") {
+        emit(`${toJson(runs.map((r) => ({ ...r, flagged: flagged(r) })))}\n`);
+      } else {
+        emit(`${runs.map((r) => renderRun(s, r, { all: o.all, trace: o.trace })).join("\n")}\n`);
+      }
+      if (o.variant === "both") {
+        const bad = runs[0];
+        const good = runs[1];
+        process.exitCode = bad && good && flagged(bad) && !flagged(good) ? 0 : 1;
+      } else {
+        process.exitCode = runs.some(flagged) ? 1 : 0;
+      }
+    });
+
+  program
+    .command("demo")
+    .description("run every thread scenario, bad and good, and print a short report per thread")
+    .option("--trace", "print the machine steps behind each report")
+    .addHelpText("after", "\nExit status: 0 when every bad variant is flagged and every good one is clean.\n\nExample:\n  $ vmsa demo")
+    .action((o: { trace?: boolean }) => {
+      const d = demo(undefined, { trace: o.trace });
+      emit(`${d.text}\n`);
+      process.exitCode = d.ok ? 0 : 1;
+    });
+
+  program
+    .command("layout")
+    .description("the arm64 kernel's address-space layout, geometry and fixmap slots for a page size / VA size")
+    .option("--granule <g>", "4K, 16K or 64K", "4K")
+    .option("--va-bits <n>", "VA_BITS", "48")
+    .option("--kaslr-seed <seed>", "place the image with this KASLR seed (hex or decimal)")
+    .option("--format <f>", "text or json", "text")
+    .addHelpText("after", "\nExamples:\n  $ vmsa layout\n  $ vmsa layout --granule 64K --va-bits 52 --kaslr-seed 0x1234567890abcdef")
+    .action((o: { granule: string; vaBits: string; kaslrSeed?: string; format: string }) => {
+      const g = o.granule.toUpperCase();
+      if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
+      const vaBits = Number(o.vaBits);
+      if (!SUPPORTED_VA_BITS[g].includes(vaBits))
+        throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
+      const geo = kernelGeometry({ granule: g, vaBits });
+      const layout = kernelLayout(geo);
+      const k = new Kernel(new DirectPort(new PhysMem()), { granule: g, vaBits });
+      const fm = new Fixmap(k, layout);
+      const markers = layoutMarkers(layout, fm.FIXADDR_START);
+      let seed: bigint | undefined;
+      if (o.kaslrSeed !== undefined) {
+        try {
+          seed = BigInt(o.kaslrSeed);
+        } catch {
+          throw new UsageError(`--kaslr-seed: "${o.kaslrSeed}" is not a number`);
+        }
+      }
+      const kaslr = seed !== undefined ? kaslrPlacement(geo, layout, seed, 0x4020_0000n) : undefined;
+      if (o.format === "json") {
+        emit(`${toJson({ geometry: { ...geo, granule: geo.granule.name }, layout, fixmap: fm.slots, markers, kaslr })}\n`);
+        return;
+      }
+      const out: string[] = [];
+      out.push(
+        `${g} pages, ${vaBits}-bit VA: ${geo.levels} levels (PGD at level ${geo.pgdLevel}), PTRS_PER_PTE ${geo.PTRS_PER_PTE}, PTRS_PER_PGD ${geo.PTRS_PER_PGD}`,
+      );
+      out.push(
+        `PMD_SIZE 0x${geo.PMD_SIZE.toString(16)}, CONT_PTES ${geo.CONT_PTES} (0x${geo.CONT_PTE_SIZE.toString(16)}), CONT_PMDS ${geo.CONT_PMDS} (0x${geo.CONT_PMD_SIZE.toString(16)})${geo.pudSectSupported ? `, PUD blocks 0x${geo.PUD_SIZE.toString(16)}` : ""}, SEGMENT_ALIGN 0x${geo.SEGMENT_ALIGN.toString(16)}`,
+      );
+      for (const m of markers) out.push(`${hex64(m.address)}  ${m.name}`);
+      out.push(
+        `fixmap: FIXADDR_TOP ${hex64(layout.FIXADDR_TOP)}, ${fm.slots.__end_of_permanent_fixed_addresses} permanent slots, FIX_PGD=${fm.slots.FIX_PGD} at ${hex64(fm.virt(fm.slots.FIX_PGD))}`,
+      );
+      if (kaslr)
+        out.push(`KASLR: offset 0x${kaslr.offset.toString(16)}, _text at ${hex64(kaslr.imageVa)}${kaslr.nG ? ", mappings nG" : ""}`);
+      emit(`${out.join("\n")}\n`);
+    });
+}
