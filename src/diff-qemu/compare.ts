@@ -2,6 +2,7 @@
  * Comparing QEMU's PAR_EL1 with vmsa's prediction, classifying QEMU's known deviations from the
  * Arm ARM, and printing reproductions.
  */
+import { SH_NAMES } from "../arch/descriptor.js";
 import { faultStatusCode } from "../arch/fault.js";
 import { decodeTcr, type Regs } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
@@ -47,8 +48,6 @@ export function outcomeKey(r: TranslationResult): string {
 function parIsFault(par: bigint): boolean {
   return (par & 1n) === 1n;
 }
-
-const SH_NAMES = ["non-shareable", "reserved", "outer", "inner"];
 
 function parIsTranslationAt(par: bigint, level: number): boolean {
   return parIsFault(par) && Number((par >> 1n) & 0x3fn) === faultStatusCode("translation", level);
