@@ -254,7 +254,7 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     const out = await waitPrompt();
     // Drop the echoed command line and terminal escapes.
     return out
-      .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+      .replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, "g"), "")
       .split(/\r?\n/)
       .filter((l) => !l.includes(cmd))
       .join("\n")
