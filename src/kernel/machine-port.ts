@@ -43,6 +43,21 @@ export class CheckedPort implements MachinePort {
     this.machine.storeRaw(cpu, pa, hi, lo);
   }
 
+  storeRun(cpu: number, pa: number, n: number, hi: number, lo: number, step: number): void {
+    let h = hi >>> 0;
+    let l = lo >>> 0;
+    for (let i = 0; i < n; i++) {
+      this.machine.storeRaw(cpu, pa + i * 8, h, l);
+      const s = l + step;
+      if (s >= 4294967296) {
+        l = s - 4294967296;
+        h = (h + 1) >>> 0;
+      } else {
+        l = s;
+      }
+    }
+  }
+
   zero(cpu: number, pa: number, size: number): void {
     for (let a = pa; a < pa + size; a += 8) this.machine.storeRaw(cpu, a, 0, 0);
   }

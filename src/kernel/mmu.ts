@@ -201,7 +201,8 @@ class Mapper {
     const simpleOa = !k.geo.ds && !(k.geo.pa52 && ps === 65536);
     k.tableAccess?.enter(k, 3, table);
     while (off < end) {
-      const chunkEnd = Math.min(nextBoundary(off, contSize), end);
+      // With NO_CONT_MAPPINGS the contiguous chunking changes nothing: take the table's whole range.
+      const chunkEnd = noCont && !contIn ? end : Math.min(nextBoundary(off, contSize), end);
       const cont = contIn || (!noCont && aligned(off, chunkEnd, pa, contSize));
       const hiBase = (this.protHi | (cont ? 0x100000 : 0)) >>> 0;
       const loBase = this.protLo;
@@ -218,6 +219,9 @@ class Mapper {
           k.placeOa(p);
           this.checkLeaf(3, off + i * ps, ea, oHi, oLo, (hiBase | k.oaHi) >>> 0, (loBase | k.oaLo) >>> 0);
         }
+      } else if (simpleOa && port.storeRun !== undefined) {
+        // OA bits sit above the attribute bits, so consecutive PTEs differ by PAGE_SIZE as 64-bit values.
+        port.storeRun(cpu, table + idx * 8, n, (hiBase | ((pa / TWO32) | 0)) >>> 0, (loBase | pa) >>> 0, ps);
       } else if (simpleOa) {
         let p = pa;
         for (let i = 0; i < n; i++, idx++, p += ps) {

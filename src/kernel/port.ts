@@ -8,7 +8,7 @@
  * Loads of descriptors read physical memory directly: a CPU always observes its own stores, and
  * a load changes no architectural state the checker tracks.
  */
-import type { PhysMem } from "../mem/physmem.js";
+import { FRAME_SIZE, type PhysMem } from "../mem/physmem.js";
 
 export type DsbDomain = "SY" | "ISH" | "ISHST" | "NSH" | "NSHST";
 
@@ -41,6 +41,11 @@ export interface MachinePort {
   readonly cpuCount: number;
   /** 64-bit store of (hi, lo) to the 8-byte aligned physical address `pa` by `cpu`. */
   store64(cpu: number, pa: number, hi: number, lo: number): void;
+  /**
+   * Optional bulk form of store64: `n` consecutive descriptors from `pa`, the i-th being the
+   * 64-bit value (hi, lo) + i * step (step < 2^32). Same meaning as n store64 calls.
+   */
+  storeRun?(cpu: number, pa: number, n: number, hi: number, lo: number, step: number): void;
   /** Zero [pa, pa+size) with stores by `cpu` (a fresh table page). */
   zero(cpu: number, pa: number, size: number): void;
   dsb(cpu: number, domain: DsbDomain): void;
@@ -78,6 +83,34 @@ export class DirectPort implements MachinePort {
   store64(_cpu: number, pa: number, hi: number, lo: number): void {
     this.stores++;
     this.mem.store64(pa, hi, lo);
+  }
+
+  storeRun(_cpu: number, pa: number, n: number, hi: number, lo: number, step: number): void {
+    this.stores += n;
+    const mem = this.mem;
+    let h = hi >>> 0;
+    let l = lo >>> 0;
+    let i = 0;
+    while (i < n) {
+      const a = pa + i * 8;
+      const pfn = Math.floor(a / FRAME_SIZE);
+      mem.store64(a, h, l); // backs the frame
+      const fr = mem.frame(pfn) as Uint32Array;
+      let w = (a - pfn * FRAME_SIZE) >>> 2;
+      const stop = Math.min(n - i, (FRAME_SIZE - (a - pfn * FRAME_SIZE)) / 8);
+      for (let j = 0; j < stop; j++, w += 2) {
+        fr[w] = l;
+        fr[w + 1] = h;
+        const s = l + step;
+        if (s >= 4294967296) {
+          l = s - 4294967296;
+          h = (h + 1) >>> 0;
+        } else {
+          l = s;
+        }
+      }
+      i += stop;
+    }
   }
 
   zero(_cpu: number, pa: number, size: number): void {
