@@ -98,6 +98,36 @@ export interface CpuRegs {
   par: bigint;
 }
 
+/** One entry of `Machine.tlbSnapshot` (numbers: VA offsets within the half, PAs; -1: none). */
+export interface StaleEntryInfo {
+  readonly kind: "leaf" | "table" | "context";
+  readonly half: number;
+  readonly vaOff: number;
+  readonly span: number;
+  readonly level: number;
+  readonly asid: number;
+  readonly global: boolean;
+  /** A context entry after ASIDE1: only its global entries remain usable. */
+  readonly globalOnly: boolean;
+  readonly descAddr: number;
+  /** The old descriptor value the entry was cached from. */
+  readonly desc: bigint;
+  /** Step that wrote the old value (0: initial memory) and the step that made it stale. */
+  readonly origin: number;
+  readonly changed: number;
+  /** live; a TLBI covering it issued but not completed by DSB; completed, awaiting this CPU's ISB. */
+  readonly state: "live" | "tlbi-issued" | "await-isb";
+  readonly tlbiStep: number;
+  /** Maintenance that did not remove it, and why. */
+  readonly missed: readonly { readonly step: number; readonly why: string }[];
+}
+
+export interface TlbSnapshot {
+  readonly stale: readonly StaleEntryInfo[];
+  /** This CPU's descriptor stores walkers may not observe yet (needsDc: 1 clean, 2 invalidate). */
+  readonly pending: readonly { pa: number; old: bigint; step: number; completeStep: number; needsDc: number }[];
+}
+
 /** A place translation can start from: a TTBR half, or a cached table entry (walk cache). */
 interface Root {
   readonly half: HalfContext;
@@ -423,6 +453,41 @@ export class Machine {
   /** Number of stale entries CPU `i` may hold (for tests and UIs). */
   staleEntries(i: number): number {
     return this.cpuAt(i).stale.length;
+  }
+
+  /**
+   * Plain-data view of what CPU `i` may still use although memory or its registers no longer say
+   * so: stale TLB / walk-cache / old-context entries, and its descriptor stores that walkers may
+   * not see yet (for UIs; the browser scenario stepper shows it per step).
+   */
+  tlbSnapshot(i: number): TlbSnapshot {
+    const c = this.cpuAt(i);
+    return {
+      stale: c.stale.map((e) => ({
+        kind: e.kind,
+        half: e.halfIdx,
+        vaOff: e.vaOff,
+        span: e.span,
+        level: e.level,
+        asid: e.asid,
+        global: e.global,
+        globalOnly: e.globalOnly,
+        descAddr: e.descAddr,
+        desc: bigOf(e.hi, e.lo),
+        origin: e.origin,
+        changed: e.changed,
+        state: e.state === ST_TLBI_ISSUED ? "tlbi-issued" : e.state === ST_AWAIT_ISB ? "await-isb" : "live",
+        tlbiStep: e.tlbiStep,
+        missed: e.missed.map((x) => ({ ...x })),
+      })),
+      pending: c.pending.map((r) => ({
+        pa: r.pa,
+        old: bigOf(r.oldHi, r.oldLo),
+        step: r.step,
+        completeStep: r.completeStep,
+        needsDc: r.needsDc,
+      })),
+    };
   }
 
   private cpuAt(i: number): Cpu {

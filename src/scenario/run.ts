@@ -128,7 +128,14 @@ function matches(o: Outcome, m: OutcomeMatcher): boolean {
 }
 
 /** Run one scenario. Throws ScenarioError for bad input found while building. */
-export function runScenario(s: Scenario, opts: { mem?: PhysMem } = {}): ScenarioResult {
+export function runScenario(
+  s: Scenario,
+  opts: {
+    mem?: PhysMem;
+    /** Called with step 0 before the first step and after each step (UI snapshots). */
+    onStep?: (step: number, m: Machine) => void;
+  } = {},
+): ScenarioResult {
   const mem = opts.mem ?? new PhysMem();
   for (const r of s.ram) mem.addRam(r.base, r.size);
   const regs0: Regs = { ...s.regs, ...(s.cpuRegs[0] ?? {}) };
@@ -283,9 +290,11 @@ export function runScenario(s: Scenario, opts: { mem?: PhysMem } = {}): Scenario
   const accesses: AccessRecord[] = [];
   const failures: string[] = [];
   let hasExpectations = s.expectViolations !== undefined;
+  opts.onStep?.(0, m);
   ready.forEach((r, i) => {
     const res = r.run(m);
     const step = i + 1;
+    opts.onStep?.(step, m);
     if (res?.outcomes !== undefined) {
       accesses.push({
         step,
