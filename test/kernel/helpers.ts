@@ -37,3 +37,36 @@ export function rig(opts: KernelOptions): Rig {
   mem.zero(BigInt(root), k.geo.PAGE_SIZE);
   return { mem, port, k, alloc, root, walker: () => new Walker(mem, kernelRegs(k.geo, root)) };
 }
+
+/** A DirectPort that records every operation as text, in order. */
+export class TracePort extends DirectPort {
+  readonly ops: string[] = [];
+  override store64(cpu: number, pa: number, hi: number, lo: number): void {
+    this.ops.push(`STR ${((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16)} -> ${pa.toString(16)}`);
+    super.store64(cpu, pa, hi, lo);
+  }
+  override dsb(cpu: number, d: "SY" | "ISH" | "ISHST" | "NSH" | "NSHST" = "SY"): void {
+    this.ops.push(`DSB ${d}`);
+    super.dsb();
+    void cpu;
+  }
+  override isb(): void {
+    this.ops.push("ISB");
+    super.isb();
+  }
+  override tlbi(_cpu: number, op: string, va?: bigint): void {
+    this.ops.push(`TLBI ${op}${va !== undefined ? ` ${va.toString(16)}` : ""}`);
+    super.tlbi();
+  }
+  freed: string[] = [];
+}
+
+export function traceRig(opts: KernelOptions): Rig & { trace: TracePort } {
+  const mem = new PhysMem();
+  const trace = new TracePort(mem);
+  const k = new Kernel(trace, opts);
+  const alloc = new MemblockAllocator(0x8_0000_0000, 0x1_0000_0000, k.geo.PAGE_SIZE);
+  const root = alloc.alloc() as number;
+  mem.zero(BigInt(root), k.geo.PAGE_SIZE);
+  return { mem, port: trace, trace, k, alloc, root, walker: () => new Walker(mem, kernelRegs(k.geo, root)) };
+}
