@@ -1,0 +1,84 @@
+/** The scenario stepper's core (web/src/lib/stepper.ts): one run, a snapshot per step. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseScenario } from "../../src/scenario/format.js";
+import { runScenario } from "../../src/scenario/run.js";
+import { EXAMPLE_SCENARIOS, exampleScenario } from "../../web/src/lib/scenarios.js";
+import { citedSteps, decodeText, encodeText, reportsUpTo, traceScenario } from "../../web/src/lib/stepper.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+
+function example(name: string): string {
+  const s = exampleScenario(name);
+  if (!s) throw new Error(`no bundled example ${name}`);
+  return s.text;
+}
+
+describe("bundled examples", () => {
+  it("bundles every shipped scenario byte for byte", () => {
+    expect(EXAMPLE_SCENARIOS.length).toBeGreaterThanOrEqual(20);
+    for (const s of EXAMPLE_SCENARIOS) expect(s.text).toBe(readFileSync(join(ROOT, s.file), "utf8"));
+  });
+});
+
+describe("traceScenario", () => {
+  it("gives the runner's verdict and one snapshot per step for every example", () => {
+    for (const ex of EXAMPLE_SCENARIOS) {
+      const t = traceScenario(ex.text, ex.file);
+      const r = runScenario(parseScenario(ex.text, ex.file));
+      expect(t.snapshots.length).toBe(t.steps.length + 1);
+      expect(t.reports.map((v) => `${v.rule}@${v.step}`)).toEqual(r.reports.map((v) => `${v.rule}@${v.step}`));
+      expect(t.expectationFailures).toEqual([]);
+      for (const s of t.snapshots) expect(s.length).toBe(t.cpus);
+    }
+  });
+
+  it("shows the global leaf CPU 1 may keep after TLBI ASIDE1 (asid-global-bad)", () => {
+    // Arm ARM D8.14: TLBI ASIDE1 does not invalidate global (nG=0) entries.
+    const t = traceScenario(example("asid-global-bad"), "asid-global-bad.yaml");
+    const va = 0xffff_0000_0020_0000n;
+    const before = t.snapshots[0]?.[1]?.tlb.find((e) => e.kind === "leaf" && e.va === va);
+    expect(before).toMatchObject({ source: "memory", global: true });
+    // After the invalid store (step 1) memory no longer maps it: the old leaf is a stale row.
+    const at5 = t.snapshots[5]?.[1]?.tlb.filter((e) => e.va === va && e.kind === "leaf") ?? [];
+    expect(at5.map((e) => e.source)).toEqual(["stale"]);
+    expect(at5[0]).toMatchObject({ global: true, changed: 1, state: "live" });
+    expect(at5[0]?.note).toContain("ASIDE1");
+    // The violation appears at step 6 and cites earlier steps.
+    expect(reportsUpTo(t, 5)).toEqual([]);
+    const v = reportsUpTo(t, 6)[0];
+    expect(v?.rule).toBe("stale-translation");
+    if (!v) return;
+    const cited = citedSteps(v);
+    expect(cited.length).toBeGreaterThan(0);
+    expect(cited.every((s) => s < 6)).toBe(true);
+  });
+
+  it("shows a pending (unsynchronized) store until the storing CPU's DSB", () => {
+    const t = traceScenario(example("asid-global-bad"), "asid-global-bad.yaml");
+    expect(t.snapshots[1]?.[0]?.pending.map((p) => p.step)).toEqual([1]);
+    // After DSB ISHST (step 2) and the ISB (step 5) the store is visible to this CPU's walks.
+    expect(t.snapshots[5]?.[0]?.pending).toEqual([]);
+  });
+
+  it("caps the listed entries and counts the rest", () => {
+    const t = traceScenario(example("asid-global-bad"), "asid-global-bad.yaml", 2);
+    const s = t.snapshots[0]?.[0];
+    expect(s?.tlb.length).toBe(2);
+    expect(s?.omitted).toBeGreaterThan(0);
+  });
+
+  it("names file and line for bad input", () => {
+    expect(() => traceScenario("steps:\n  - 'P0: frobnicate'\n", "pasted.yaml")).toThrow(/pasted\.yaml:2: steps\[0\]/);
+  });
+});
+
+describe("pasted text in the URL", () => {
+  it("round-trips UTF-8 through base64url", () => {
+    const text = "name: x # ünïcode\nsteps: []\n";
+    const enc = encodeText(text);
+    expect(enc).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeText(enc)).toBe(text);
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * Scenario stepper core (runs in the worker, pure: no Node imports): parse a scenario's text with
+ * src/scenario's parser, run it once on the machine model and snapshot every CPU after each step —
+ * its registers and what its TLB may hold. Stepping back and forth in the UI then only picks a
+ * snapshot (no re-run).
+ *
+ * What a TLB may hold (reference vmsa-rules.md §5.3, machine.ts "TLB model"): any valid AF=1 leaf
+ * or table (walk-cache) entry reachable from the CPU's TTBRs through what memory says now, plus
+ * the stale entries the machine keeps: old descriptor values not yet invalidated by a completed
+ * TLBI, and the old contexts of changed TTBR/TCR values until an ISB.
+ */
+import type { Regs } from "../../../src/arch/registers.js";
+import type { Machine, StaleEntryInfo } from "../../../src/machine/machine.js";
+import type { Violation } from "../../../src/machine/types.js";
+import type { PhysMem } from "../../../src/mem/physmem.js";
+import { parseScenario } from "../../../src/scenario/format.js";
+import { formatOutcome } from "../../../src/scenario/render.js";
+import { runScenario } from "../../../src/scenario/run.js";
+import type { WalkContext } from "../../../src/walk/context.js";
+import { halfBase, walkEntries } from "../../../src/walk/range.js";
+
+/** Most entries listed per CPU and snapshot (the rest are counted). */
+export const TLB_ROW_LIMIT = 256;
+
+export interface TlbRow {
+  /** "memory": reachable now; "stale": the machine's record of an entry memory no longer holds. */
+  readonly source: "memory" | "stale";
+  readonly kind: "leaf" | "table" | "context";
+  readonly half: number;
+  readonly va: bigint;
+  readonly size: number;
+  readonly level: number;
+  readonly asid: number;
+  /** Leaves: nG=0. Tables and contexts: undefined (tagged with the ASID of the walk). */
+  readonly global: boolean | undefined;
+  readonly descAddr: number;
+  readonly desc: bigint;
+  /** For stale rows: the step that wrote the old value, made it stale, and its invalidation state. */
+  readonly origin?: number;
+  readonly changed?: number;
+  readonly state?: StaleEntryInfo["state"];
+  readonly tlbiStep?: number;
+  readonly note: string;
+}
+
+export interface CpuSnapshot {
+  readonly regs: Omit<Regs, "features"> & { readonly par: bigint };
+  readonly mmuOn: boolean;
+  readonly asids: readonly [number, number];
+  readonly tlb: readonly TlbRow[];
+  /** Entries beyond TLB_ROW_LIMIT not listed. */
+  readonly omitted: number;
+  readonly pending: readonly { readonly pa: number; readonly old: bigint; readonly step: number; readonly completeStep: number }[];
+}
+
+export interface TraceStep {
+  readonly step: number;
+  readonly cpu: number;
+  readonly text: string;
+  readonly line: number;
+  /** What the machine executed, e.g. "STR 0x0 -> [PA 0x81ff8]". */
+  readonly exec: string;
+  /** Outcomes an access may have (formatted), when the step is an access. */
+  readonly outcomes?: readonly string[];
+  readonly par?: bigint;
+}
+
+export interface ScenarioTrace {
+  readonly name: string;
+  readonly file: string;
+  readonly description: string;
+  readonly cpus: number;
+  readonly steps: readonly TraceStep[];
+  /** Index = step number (0: before the first step). */
+  readonly snapshots: readonly (readonly CpuSnapshot[])[];
+  readonly reports: readonly Violation[];
+  readonly hasExpectations: boolean;
+  readonly expectationFailures: readonly string[];
+  readonly runMs: number;
+}
+
+function memoryRows(mem: PhysMem, ctx: WalkContext, limit: number, out: TlbRow[]): number {
+  let omitted = 0;
+  if (!ctx.mmuOn) return 0;
+  for (const h of ctx.halves) {
+    if (h.epd || h.tnszFault || h.baseFault) continue;
+    const base = halfBase(h);
+    walkEntries(
+      mem,
+      h,
+      0,
+      2 ** h.iaBits,
+      (e) => {
+        if (e.kind !== "leaf" && e.kind !== "table") return;
+        // An AF=0 leaf is never cached unless hardware manages the Access flag (Arm ARM D8.5.1).
+        if (e.kind === "leaf" && (e.lo & 0x400) === 0 && !ctx.ha) return;
+        if (out.length >= limit) {
+          omitted++;
+          return;
+        }
+        const desc = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
+        const leaf = e.kind === "leaf";
+        const notes: string[] = [];
+        if (leaf && (e.hi & 0x100000) !== 0) notes.push("contiguous");
+        out.push({
+          source: "memory",
+          kind: e.kind,
+          half: h.index,
+          va: base + BigInt(e.off),
+          size: e.size,
+          level: e.level,
+          asid: h.asid,
+          global: leaf ? (e.lo & 0x800) === 0 : undefined,
+          descAddr: e.descAddr,
+          desc,
+          note: notes.join(", "),
+        });
+      },
+      { tables: true },
+    );
+  }
+  return omitted;
+}
+
+function staleRow(ctx: WalkContext, e: StaleEntryInfo): TlbRow {
+  const h = ctx.halves[e.half === 0 ? 0 : 1];
+  const base = e.half === 0 ? 0n : (1n << 64n) - (1n << BigInt(h.iaBits));
+  const notes: string[] = [];
+  if (e.kind === "context") notes.push(e.globalOnly ? "old context (global entries only)" : "old context");
+  if (e.state === "tlbi-issued") notes.push(`TLBI at step ${e.tlbiStep} not yet completed by a DSB`);
+  if (e.state === "await-isb") notes.push(`TLBI at step ${e.tlbiStep} completed; this CPU needs an ISB`);
+  for (const m of e.missed) notes.push(`step ${m.step}: ${m.why}`);
+  return {
+    source: "stale",
+    kind: e.kind,
+    half: e.half,
+    va: base + BigInt(e.vaOff),
+    size: e.span,
+    level: e.level,
+    asid: e.asid,
+    global: e.kind === "leaf" ? e.global : undefined,
+    descAddr: e.descAddr,
+    desc: e.desc,
+    origin: e.origin,
+    changed: e.changed,
+    state: e.state,
+    tlbiStep: e.tlbiStep,
+    note: notes.join("; "),
+  };
+}
+
+function snapshot(m: Machine, limit: number): CpuSnapshot[] {
+  const out: CpuSnapshot[] = [];
+  for (let i = 0; i < m.cpuCount; i++) {
+    const c = m.cpu(i);
+    const snap = m.tlbSnapshot(i);
+    const tlb: TlbRow[] = snap.stale.map((e) => staleRow(c.ctx, e));
+    const omitted = memoryRows(m.mem, c.ctx, limit + tlb.length, tlb);
+    out.push({
+      regs: { ...c.regs },
+      mmuOn: c.ctx.mmuOn,
+      asids: [c.ctx.halves[0].asid, c.ctx.halves[1].asid],
+      tlb,
+      omitted,
+      pending: snap.pending.map((p) => ({ pa: p.pa, old: p.old, step: p.step, completeStep: p.completeStep })),
+    });
+  }
+  return out;
+}
+
+/** Parse and run a scenario, snapshotting every CPU before the first step and after each step. */
+export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT): ScenarioTrace {
+  const t0 = performance.now();
+  const s = parseScenario(text, file);
+  const snapshots: CpuSnapshot[][] = [];
+  const r = runScenario(s, { onStep: (_step, m) => snapshots.push(snapshot(m, limit)) });
+  const byStep = new Map(r.accesses.map((a) => [a.step, a]));
+  const steps: TraceStep[] = s.steps.map((spec, i) => {
+    const a = byStep.get(i + 1);
+    const outcomes = a ? [...new Set(a.outcomes.map(formatOutcome))] : undefined;
+    return {
+      step: i + 1,
+      cpu: spec.cpu,
+      text: spec.text,
+      line: spec.line,
+      exec: r.steps[i]?.text ?? "",
+      ...(outcomes ? { outcomes } : {}),
+      ...(a?.par !== undefined ? { par: a.par } : {}),
+    };
+  });
+  return {
+    name: s.name,
+    file,
+    description: s.description,
+    cpus: s.cpus,
+    steps,
+    snapshots,
+    reports: r.reports,
+    hasExpectations: r.hasExpectations,
+    expectationFailures: r.expectationFailures,
+    runMs: performance.now() - t0,
+  };
+}
+
+/** Reports known once `step` has run (end-of-run reports carry the step they point at). */
+export function reportsUpTo(t: ScenarioTrace, step: number): Violation[] {
+  return t.reports.filter((v) => v.step <= step);
+}
+
+/** Steps a report cites (its trace), oldest first, without the report's own step. */
+export function citedSteps(v: Violation): number[] {
+  return [...new Set(v.trace.map((e) => e.step))].filter((s) => s !== v.step && s > 0).sort((a, b) => a - b);
+}
+
+/** Pasted scenarios travel in the URL hash as base64url UTF-8 (no server involved). */
+export function encodeText(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeText(s: string): string {
+  const b = s.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b + "=".repeat((4 - (b.length % 4)) % 4));
+  return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+}
