@@ -14,12 +14,13 @@ import { buildWorld, finish, type ScenarioRun, type ThreadScenario, type Variant
 const SECURE_PAGE = 0x5000_0000;
 const SECURE_PAGE2 = 0x5000_1000;
 
-function run(variant: Variant, hotplug: boolean): ScenarioRun {
+/** The flow; `broadcastFlush` defaults to the good variant's choice (see KMAP_ATOMIC.good). */
+export function runKmapAtomic(variant: Variant, hotplug: boolean, broadcastFlush = variant === "good"): ScenarioRun {
   const w = buildWorld({ fixmap: { kmapCpus: 2 } });
   const { k, port } = w;
   const narrative: string[] = [];
   const errors: string[] = [];
-  const kmap = new Kmap(k, w.fixmap, { hotplugNotifier: !(hotplug && variant === "bad"), broadcastFlush: variant === "good" });
+  const kmap = new Kmap(k, w.fixmap, { hotplugNotifier: !(hotplug && variant === "bad"), broadcastFlush });
   kmap.init(w.alloc);
   // CPU1 flushes the cache of a page it is about to give away: kmap_atomic, clean, kunmap_atomic.
   const va = kmap.kmapAtomic(1, SECURE_PAGE);
@@ -60,7 +61,7 @@ export const KMAP_ATOMIC: ThreadScenario = {
   title: "stray kmap_atomic / kmap mappings before handing a page to the secure world",
   bad: "the page is protected while a stale kmap_atomic slot and a pkmap entry still map it: the CPU may speculate into protected memory",
   good: "kmap_flush_unused and kmap_atomic_flush_unused (non-zero PTEs above the current depth, every online CPU) before protecting, finished by one broadcast TLBI over the kmap slots: with local flushes only (as proposed), another CPU may still hold a speculatively cached slot entry and the checker flags it",
-  run: (v) => run(v, false),
+  run: (v) => runKmapAtomic(v, false),
 };
 
 export const KMAP_ATOMIC_HOTPLUG: ThreadScenario = {
@@ -69,5 +70,5 @@ export const KMAP_ATOMIC_HOTPLUG: ThreadScenario = {
   title: "kmap_atomic_flush_unused and a hot-unplugged CPU",
   bad: "a CPU goes offline with a stray slot; on_each_cpu cannot reach it, so the mapping survives the flush",
   good: "the CPU_DYING notifier clears the departing CPU's slots",
-  run: (v) => run(v, true),
+  run: (v) => runKmapAtomic(v, true),
 };
