@@ -250,6 +250,7 @@ interface Alt {
 }
 
 const FRAME = 4096;
+const TLBI_CACHE = new Map<string, [string, string, string | undefined]>();
 const TLBI_RE = /^(VMALLE1|VAE1|VALE1|VAAE1|VAALE1|ASIDE1|RVAE1|RVALE1|RVAAE1|RVAALE1)(IS|OS)?$/;
 
 function hx(n: number): string {
@@ -383,6 +384,33 @@ class OverlayMem extends PhysMem {
 }
 
 /** Bad input to the machine (unknown CPU, register, operation; misaligned address). */
+/** Step of the last store per 8-byte physical location: per-frame Int32Arrays (hot path, no hashing of PAs). */
+class PaSteps {
+  private readonly frames = new Map<number, Int32Array>();
+  private lastPfn = -1;
+  private lastArr: Int32Array | undefined;
+  private arr(pa: number, create: boolean): Int32Array | undefined {
+    const pfn = Math.floor(pa / FRAME);
+    if (pfn === this.lastPfn) return this.lastArr;
+    let a = this.frames.get(pfn);
+    if (a === undefined) {
+      if (!create) return undefined;
+      a = new Int32Array(FRAME / 8);
+      this.frames.set(pfn, a);
+    }
+    this.lastPfn = pfn;
+    this.lastArr = a;
+    return a;
+  }
+  get(pa: number): number | undefined {
+    const a = this.arr(pa, false);
+    return a === undefined ? undefined : a[(pa % FRAME) >>> 3];
+  }
+  set(pa: number, step: number): void {
+    (this.arr(pa, true) as Int32Array)[(pa % FRAME) >>> 3] = step;
+  }
+}
+
 export class MachineError extends VmsaError {
   constructor(message: string) {
     super("EMACHINE", message);
@@ -403,7 +431,7 @@ export class Machine {
   private stepNo = 0;
   private nextId = 1;
   private readonly pending = new Map<number, PendingStore>();
-  private readonly lastWriter = new Map<number, number>();
+  private readonly lastWriter = new PaSteps();
   private index = new Map<number, TableUse[]>();
   private indexDirty = true;
   private readonly touchedGroups = new Map<number, ContGroup>();
@@ -727,8 +755,8 @@ export class Machine {
   ): void {
     let tableChange = false;
     let anyCurrent = false;
-    const staleUses: TableUse[] = [];
-    const checked = new Set<string>();
+    let staleUses: TableUse[] | undefined;
+    let checked: string[] | undefined;
     for (const u of uses) {
       const h = u.root.half;
       const level = u.level;
@@ -740,15 +768,21 @@ export class Machine {
       if (ok === 1 || nk === 1) tableChange = true;
       const current = u.stale === undefined || u.stale.state === ST_AWAIT_ISB;
       if (u.stale === undefined || u.stale.kind === "context") anyCurrent = true;
-      else if (u.stale.state !== ST_AWAIT_ISB) staleUses.push(u);
+      else if (u.stale.state !== ST_AWAIT_ISB) {
+        staleUses ??= [];
+        staleUses.push(u);
+      }
       if (ok !== 0) this.materialize(u, step, pa, ohi, olo, ok, level, va, size, prevWriter);
       if (!current || u.stale !== undefined) continue;
-      const key = `${h.index}:${va}:${level}`;
-      if (checked.has(key)) continue;
-      checked.add(key);
+      if (uses.length > 1) {
+        const key = `${h.index}:${va}:${level}`;
+        checked ??= [];
+        if (checked.includes(key)) continue;
+        checked.push(key);
+      }
       this.checkLiveChange(u, cpu, step, pa, ohi, olo, hi, lo, ok, nk, level, va, size, prevWriter);
     }
-    if (!anyCurrent && staleUses.length > 0) {
+    if (!anyCurrent && staleUses !== undefined) {
       const su = staleUses[0] as TableUse;
       const s = su.stale as StaleEntry;
       const tr = [this.tr(s.changed, "unlinked the table"), this.tr(step, "wrote into the unlinked table")];
@@ -871,10 +905,10 @@ export class Machine {
   ): void {
     const h = u.root.half;
     const ctx = u.root.ctx;
-    const vaBig = this.vaOf(h, va);
-    const oldD = bigOf(ohi, olo);
-    const newD = bigOf(hi, lo);
+    const vaB = (): bigint => this.vaOf(h, va);
     if (ok !== 0 && nk !== 0) {
+      const oldD = bigOf(ohi, olo);
+      const newD = bigOf(hi, lo);
       let r = bbmRequirement(oldD, newD, level, h.granule, this.bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha, ds: h.ds });
       if (!r.required && ok !== nk) {
         // A size change is only exempt when it keeps OA and attributes (vmsa-rules.md §4.3).
@@ -891,14 +925,14 @@ export class Machine {
           r.rule,
           step,
           cpu,
-          `live ${ok === 1 ? "table" : "leaf"} descriptor at ${hx(pa)} (level ${level}, VA ${hex(vaBig)}) changed ${hex(oldD)} → ${hex(newD)} without break-before-make: ${r.reason} (FEAT_BBM level ${this.bbmLevel})`,
-          { va: vaBig, pa: nk === 2 ? leafOa(h, hi, lo, level) : undefined, descAddr: pa },
+          `live ${ok === 1 ? "table" : "leaf"} descriptor at ${hx(pa)} (level ${level}, VA ${hex(vaB())}) changed ${hex(oldD)} → ${hex(newD)} without break-before-make: ${r.reason} (FEAT_BBM level ${this.bbmLevel})`,
+          { va: vaB(), pa: nk === 2 ? leafOa(h, hi, lo, level) : undefined, descAddr: pa },
           [this.tr(prevWriter, "wrote the old descriptor"), this.tr(step, "overwrote it with a different valid descriptor")],
-          `store an invalid descriptor; DSB ISHST; TLBI ${ok === 1 ? "VAE1IS (non-last-level)" : "VAE1IS"} for ${hex(vaBig)}; DSB ISH; store ${hex(newD)}; DSB ISHST; ISB`,
+          `store an invalid descriptor; DSB ISHST; TLBI ${ok === 1 ? "VAE1IS (non-last-level)" : "VAE1IS"} for ${hex(vaB())}; DSB ISH; store ${hex(newD)}; DSB ISHST; ISB`,
         );
       }
     } else if (ok === 0 && nk !== 0) {
-      this.checkMakeAfterBreak(u, cpu, step, pa, hi, lo, nk, level, va, size, vaBig);
+      this.checkMakeAfterBreak(u, cpu, step, pa, hi, lo, nk, level, va, size);
     }
     if (nk === 2) {
       // W^X (rule 8): EL1-writable and EL1-executable leaf.
@@ -910,8 +944,8 @@ export class Machine {
           ap === 1 ? "wx.user-writable-priv-exec" : "wx.el1-writable-executable",
           step,
           cpu,
-          `leaf at ${hx(pa)} maps VA ${hex(vaBig)} ${ap === 1 ? "user-writable and privileged-executable" : "writable and executable at EL1"} (AP=${ap}, PXN=0)`,
-          { va: vaBig, pa: leafOa(h, hi, lo, level), descAddr: pa },
+          `leaf at ${hx(pa)} maps VA ${hex(vaB())} ${ap === 1 ? "user-writable and privileged-executable" : "writable and executable at EL1"} (AP=${ap}, PXN=0)`,
+          { va: vaB(), pa: leafOa(h, hi, lo, level), descAddr: pa },
           [this.tr(step, "wrote the W+X descriptor")],
           "set PXN (bit 53) or AP[2] (read-only) on the leaf",
         );
@@ -925,8 +959,8 @@ export class Machine {
               "protected.mapped-after-protect",
               step,
               cpu,
-              `new valid mapping VA ${hex(vaBig)} → PA ${hx(oa)} (+${hx(size)}) reaches protected memory [${hx(pr.base)}, ${hx(pr.end)}); any CPU may speculate through it`,
-              { va: vaBig, pa: oa, descAddr: pa },
+              `new valid mapping VA ${hex(vaB())} → PA ${hx(oa)} (+${hx(size)}) reaches protected memory [${hx(pr.base)}, ${hx(pr.end)}); any CPU may speculate through it`,
+              { va: vaB(), pa: oa, descAddr: pa },
               [this.tr(pr.step, "protected the range"), this.tr(step, "mapped it")],
               "do not map protected memory; unmap it (BBM + TLBI) before protecting",
             );
@@ -982,9 +1016,18 @@ export class Machine {
     level: number,
     va: number,
     size: number,
-    vaBig: bigint,
   ): void {
     const h = u.root.half;
+    if (this.staleCount === 0) return;
+    let any = false;
+    for (const c of this.cpus) {
+      for (const s of c.stale) {
+        if (s.kind !== "context" && s.state !== ST_AWAIT_ISB && s.halfIdx === h.index && s.vaOff < va + size && va < s.vaOff + s.span)
+          any = true;
+      }
+    }
+    if (!any) return;
+    const vaBig = this.vaOf(h, va);
     const newGlobal = nk === 2 ? (lo & 0x800) === 0 : false;
     const newD = bigOf(hi, lo);
     for (const c of this.cpus) {
@@ -1103,13 +1146,15 @@ export class Machine {
     const c = this.cpus[cpu] as Cpu;
     c.lastIsb = s;
     if (c.pending.length > 0) {
-      const keep: PendingStore[] = [];
-      for (const r of c.pending) {
+      const list = c.pending;
+      let j = 0;
+      for (let i = 0; i < list.length; i++) {
+        const r = list[i] as PendingStore;
         if (r.completeStep !== 0 && r.needsDc === 0) {
           if (this.pending.get(r.pa) === r) this.pending.delete(r.pa);
-        } else keep.push(r);
+        } else list[j++] = r;
       }
-      c.pending = keep;
+      list.length = j;
     }
     let any = false;
     for (const e of c.stale) {
@@ -1131,9 +1176,15 @@ export class Machine {
 
   private compactStale(c: Cpu): void {
     const before = c.stale.length;
-    c.stale = c.stale.filter((e) => e.state !== -1);
+    let roots = false;
+    c.stale = c.stale.filter((e) => {
+      if (e.state !== -1) return true;
+      if (e.root !== undefined) roots = true;
+      return false;
+    });
     this.staleCount -= before - c.stale.length;
-    if (c.stale.length !== before) this.indexDirty = true;
+    // Only walk-cache / context roots contribute to the table index.
+    if (roots) this.indexDirty = true;
   }
 
   // ---------------------------------------------------------------- system registers
@@ -1226,8 +1277,13 @@ export class Machine {
   }
 
   tlbiRaw(cpu: number, op: TlbiOp, opHi: number, opLo: number): void {
-    const m = TLBI_RE.exec(op);
-    if (!m) throw new MachineError(`tlbi: unknown operation ${op}`);
+    let m = TLBI_CACHE.get(op);
+    if (m === undefined) {
+      const x = TLBI_RE.exec(op);
+      if (!x) throw new MachineError(`tlbi: unknown operation ${op}`);
+      m = [x[0], x[1] as string, x[2]];
+      TLBI_CACHE.set(op, m);
+    }
     const base = m[1] as string;
     const s = this.begin(cpu, () => (base === "VMALLE1" ? `TLBI ${op}` : `TLBI ${op}, ${hex(bigOf(opHi, opLo))}`));
     if (this.staleCount === 0) return;
