@@ -1706,6 +1706,7 @@ export class Machine {
     const va = bigOf(vaHi, vaLo);
     const accName = ["read", "write", "exec"][acc & 3] ?? "access";
     // TLB conflict: two may-held leaf entries of different spans covering this VA.
+    let conflict: Alt | undefined;
     if (this.bbmLevel < 3) {
       const okAlts = alts.filter((a) => a.fault === FAULT_NONE || a.fault === FAULT_PERMISSION);
       for (let i = 0; i < okAlts.length; i++) {
@@ -1714,6 +1715,7 @@ export class Machine {
           const b = okAlts[j] as Alt;
           if (a.spanShift === 0 || b.spanShift === 0 || a.spanShift === b.spanShift) continue;
           const e = b.stale ?? a.stale;
+          conflict ??= { ...b, fault: -1, source: b.source };
           const tr: TraceEntry[] = [
             this.tr(a.fromStep, `wrote a ${2 ** a.spanShift}-byte entry`),
             this.tr(b.fromStep, `wrote a ${2 ** b.spanShift}-byte entry`),
@@ -1824,9 +1826,11 @@ export class Machine {
         `stale:${e.id}:${c.id}:${rule}`,
       );
     }
+    if (conflict !== undefined) alts.push(conflict);
   }
 
   private describeAlt(a: Alt): string {
+    if (a.fault === -1) return "a TLB conflict abort";
     const src = a.source === "memory" ? "" : ` (${a.source})`;
     if (a.fault === FAULT_NONE) return `PA ${hx(a.pa)} attr ${hx(a.attr)}${src}`;
     return `a ${FAULT_KINDS[a.fault]} fault at level ${a.level}${src}`;
