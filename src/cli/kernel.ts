@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { hex64 } from "../arch/u64.js";
 import { Kernel } from "../kernel/context.js";
+import { bootKernel } from "../kernel/boot.js";
 import { Fixmap } from "../kernel/fixmap.js";
 import { kernelGeometry, SUPPORTED_VA_BITS } from "../kernel/geometry.js";
 import { kaslrPlacement, kernelLayout, layoutMarkers } from "../kernel/layout.js";
@@ -80,6 +81,31 @@ Examples:
       const d = demo(undefined, { trace: o.trace });
       emit(`${d.text}\n`);
       process.exitCode = d.ok ? 0 : 1;
+    });
+
+  program
+    .command("boot")
+    .description("build a modelled kernel's tables (map_kernel, map_mem, fixmap, mark_rodata_ro) and print its ptdump")
+    .option("--granule <g>", "4K, 16K or 64K", "4K")
+    .option("--va-bits <n>", "VA_BITS", "48")
+    .option("--kaslr-seed <seed>", "KASLR seed (0: nokaslr)", "0")
+    .option("--rodata-full", "rodata=full: page-granular linear map")
+    .option("--debug-pagealloc", "debug_pagealloc: page-granular linear map")
+    .option("--early", "stop before mark_rodata_ro / mark_linear_text_alias_ro")
+    .addHelpText("after", "\nExamples:\n  $ vmsa boot\n  $ vmsa boot --granule 16K --va-bits 47 --rodata-full --kaslr-seed 0x5eed")
+    .action((o: { granule: string; vaBits: string; kaslrSeed: string; rodataFull?: boolean; debugPagealloc?: boolean; early?: boolean }) => {
+      const g = o.granule.toUpperCase();
+      if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
+      const vaBits = Number(o.vaBits);
+      if (!SUPPORTED_VA_BITS[g].includes(vaBits)) throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
+      let seed: bigint;
+      try {
+        seed = BigInt(o.kaslrSeed);
+      } catch {
+        throw new UsageError(`--kaslr-seed: "${o.kaslrSeed}" is not a number`);
+      }
+      const b = bootKernel({ granule: g, vaBits, kaslrSeed: seed, rodataFull: o.rodataFull, debugPagealloc: o.debugPagealloc, early: o.early });
+      emit(b.ptdump());
     });
 
   program

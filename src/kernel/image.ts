@@ -178,8 +178,10 @@ export function mapMem(
       createMapping(k, pgd, piece.base, lm.lmAlias(piece.base), piece.size, prot, { flags, alloc, fn: "__map_memblock" });
     }
   }
+  // Only NO_CONT_MAPPINGS here (mmu.c map_mem): the alias may use blocks even with rodata=full,
+  // since update_mapping_prot later changes its permissions chunk for chunk.
   createMapping(k, pgd, kStart, lm.lmAlias(kStart), kEnd - kStart, k.prots.PAGE_KERNEL, {
-    flags: flags | NO_CONT_MAPPINGS,
+    flags: NO_CONT_MAPPINGS,
     alloc,
     fn: "__map_memblock(kernel alias)",
   });

@@ -14,3 +14,4 @@ export * from "./regs.js";
 export * from "./tlb.js";
 export * from "./transpgd.js";
 export * from "./ttbr.js";
+export * from "./boot.js";
