@@ -16,6 +16,7 @@ import { hex64 } from "../../src/arch/u64.js";
 import { parseServedFile, type RunningServer, startServer } from "../../src/cli/serve.js";
 import { Walker } from "../../src/walk/walker.js";
 import { buildExample } from "../../web/src/lib/demo.js";
+import { citedSteps, traceScenario } from "../../web/src/lib/stepper.js";
 
 const CHROMIUM = process.env.VMSA_CHROMIUM ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -203,6 +204,104 @@ describe.skipIf(!HAVE_CHROMIUM)("browser UI (chromium)", () => {
     const shot = process.env.VMSA_DOCS_SCREENSHOT === "1" ? join(ROOT, "docs/vmsa-ui.png") : join(OUT, "vmsa-ui.png");
     await page.screenshot({ path: shot });
   }, 240_000);
+
+  it("steps a scenario to its violation, shows the cited steps and the stale TLB entry, steps back", async () => {
+    // asid-global-bad: a global (nG=0) user mapping survives TLBI ASIDE1IS (Arm ARM D8.14: ASID-based
+    // invalidation leaves global entries), so CPU 1's load at step 6 may still use it (rule 4).
+    const file = join(ROOT, "examples/scenarios/asid-global-bad.yaml");
+    const t = traceScenario(readFileSync(file, "utf8"), "examples/scenarios/asid-global-bad.yaml");
+    const v = t.reports[0];
+    if (!v || t.reports.length !== 1) throw new Error("asid-global-bad no longer reports exactly one violation");
+    const cited = citedSteps(v);
+    expect(cited.length).toBeGreaterThan(0);
+    const va = '[data-va="0xffff000000200000"]';
+    const row = (n: number) => page.locator(`#scenario-steps tr[data-step="${n}"]`);
+    const stepNow = async (): Promise<string | null> => page.getAttribute("#scenario-step", "data-step");
+
+    await open("#/scenario?sc=asid-global-bad");
+    await expect.poll(() => page.textContent("#scenario-name")).toBe("asid-global-bad");
+    expect(await page.textContent("#scenario-verdict")).toBe("1 violation");
+    expect(await stepNow()).toBe("0");
+    expect(await page.locator("#scenario-steps tr[data-step]").count()).toBe(t.steps.length + 1);
+    // Before any step CPU 1 may cache the global leaf from memory; nothing is stale.
+    expect(await page.textContent(`#cpu-1 tr[data-source="memory"][data-kind="leaf"]${va}`)).toContain("global");
+    expect(await page.locator('#cpu-1 tr[data-source="stale"]').count()).toBe(0);
+    // The violating step is marked from the start; its report waits until it is reached.
+    expect(await row(v.step).getAttribute("class")).toContain("violation");
+    expect(await page.getAttribute('.report[data-index="0"]', "class")).toContain("upcoming");
+
+    for (let i = 1; i < v.step; i++) await page.click("#step-next");
+    await expect.poll(stepNow).toBe(String(v.step - 1));
+    // After the unmap and TLBI ASIDE1IS, CPU 1 still may hold the old global leaf (stale row).
+    const stale = page.locator(`#cpu-1 tr[data-source="stale"][data-kind="leaf"]${va}`);
+    expect(await stale.count()).toBe(1);
+    expect(await stale.textContent()).toContain("ASIDE1");
+    expect(await page.getAttribute('.report[data-index="0"]', "class")).toContain("upcoming");
+
+    await page.click("#step-next");
+    await expect.poll(stepNow).toBe(String(v.step));
+    expect(page.url()).toContain(`step=${v.step}`);
+    const cls = (await row(v.step).getAttribute("class")) ?? "";
+    expect(cls).toContain("current");
+    expect(cls).toContain("violation");
+    const report = page.locator('.report[data-index="0"]');
+    expect(await report.getAttribute("class")).not.toContain("upcoming");
+    expect(await report.getAttribute("data-rule")).toBe("stale-translation");
+    expect(await report.textContent()).toContain(v.message);
+    for (const c of cited) expect(await row(c).getAttribute("class")).toContain("cited");
+    expect(await page.textContent("#step-outcomes")).toContain("stale-tlb");
+    await page.screenshot({ path: join(OUT, "scenario.png"), fullPage: true });
+
+    // A cited step is a link: it moves the stepper there and keeps the report selected.
+    const first = cited[0] as number;
+    await report.locator(`button.cite[data-step="${first}"]`).first().click();
+    await expect.poll(stepNow).toBe(String(first));
+    expect(await row(first).getAttribute("class")).toContain("current");
+    expect(await row(first).getAttribute("class")).toContain("cited");
+
+    // Deep link to the violating step; then step back, and forward with the keyboard.
+    await page.goto(`${server.url}#/scenario?sc=asid-global-bad&step=${v.step}`);
+    await expect.poll(stepNow).toBe(String(v.step));
+    await page.click("#step-prev");
+    await expect.poll(stepNow).toBe(String(v.step - 1));
+    expect(await row(v.step).getAttribute("class")).not.toContain("current");
+    expect(await page.getAttribute('.report[data-index="0"]', "class")).toContain("upcoming");
+    await page.keyboard.press("ArrowRight");
+    await expect.poll(stepNow).toBe(String(v.step));
+    expect(errors).toEqual([]);
+  });
+
+  it("runs pasted text and a file from disk; pasted text travels in the link", async () => {
+    await open("#/scenario?sc=asid-global-bad");
+    await expect.poll(() => page.textContent("#scenario-name")).toBe("asid-global-bad");
+    await page.click("#scenario-paste-toggle");
+    // The fix: TLBI VAE1IS by VA (all ASIDs' entries for that VA incl. global) instead of ASIDE1IS.
+    await page.fill("#scenario-text", readFileSync(join(ROOT, "examples/scenarios/asid-global-fixed.yaml"), "utf8"));
+    await page.click("#scenario-run");
+    await expect.poll(() => page.textContent("#scenario-name")).toBe("asid-global-fixed");
+    expect(await page.textContent("#scenario-verdict")).toBe("clean");
+    expect(page.url()).toMatch(/[?&]y=[A-Za-z0-9_-]+/);
+    const link = page.url();
+    await page.goto("about:blank");
+    await page.goto(link);
+    await expect.poll(() => page.textContent("#scenario-name")).toBe("asid-global-fixed");
+    // Bad input: one line naming file, line and field.
+    await page.click("#scenario-paste-toggle");
+    await page.fill("#scenario-text", "steps:\n  - 'P0: frobnicate 1'\n");
+    await page.click("#scenario-run");
+    await expect.poll(() => page.textContent("#scenario-error")).toContain("pasted.yaml:2: steps[0]");
+    // A file from disk (read in the browser, nothing uploaded): jump to its first violation.
+    const wx = join(ROOT, "examples/scenarios/wx-bad.yaml");
+    const tw = traceScenario(readFileSync(wx, "utf8"), "wx-bad.yaml");
+    const vw = tw.reports[0];
+    if (!vw) throw new Error("wx-bad reports nothing");
+    await page.setInputFiles("#scenario-file", wx);
+    await expect.poll(() => page.textContent("#scenario-name")).toBe("wx-bad");
+    await page.click("#step-violation");
+    await expect.poll(() => page.getAttribute("#scenario-step", "data-step")).toBe(String(vw.step));
+    expect(await page.getAttribute(`#scenario-steps tr[data-step="${vw.step}"]`, "class")).toContain("violation");
+    expect(await page.getAttribute('.report[data-index="0"]', "data-rule")).toBe(vw.rule);
+  });
 
   it("offers the files named on the serve command line", async () => {
     await open("#/dump");

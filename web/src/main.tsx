@@ -54,7 +54,7 @@ function App() {
     const p: Record<string, string> = { ...params };
     if (source) p.src = source.images.length ? "dump" : "example";
     if (source && !source.images.length && source.name.startsWith("example:")) p.preset = source.name.slice(8);
-    if (v === "decode") {
+    if (v === "decode" || v === "scenario") {
       delete p.src;
       delete p.preset;
     }
@@ -113,7 +113,7 @@ function App() {
             }}
           />
         )}
-        {route.view === "scenario" && <Scenario />}
+        {route.view === "scenario" && <Scenario params={route.params} update={update} client={client} />}
       </main>
     </>
   );

@@ -9,6 +9,7 @@
  * the stale entries the machine keeps: old descriptor values not yet invalidated by a completed
  * TLBI, and the old contexts of changed TTBR/TCR values until an ISB.
  */
+import { decodeDescriptor } from "../../../src/arch/descriptor.js";
 import type { Regs } from "../../../src/arch/registers.js";
 import type { Machine, StaleEntryInfo } from "../../../src/machine/machine.js";
 import type { Violation } from "../../../src/machine/types.js";
@@ -16,7 +17,7 @@ import type { PhysMem } from "../../../src/mem/physmem.js";
 import { parseScenario } from "../../../src/scenario/format.js";
 import { formatOutcome } from "../../../src/scenario/render.js";
 import { runScenario } from "../../../src/scenario/run.js";
-import type { WalkContext } from "../../../src/walk/context.js";
+import type { HalfContext, WalkContext } from "../../../src/walk/context.js";
 import { halfBase, walkEntries } from "../../../src/walk/range.js";
 
 /** Most entries listed per CPU and snapshot (the rest are counted). */
@@ -35,6 +36,10 @@ export interface TlbRow {
   readonly global: boolean | undefined;
   readonly descAddr: number;
   readonly desc: bigint;
+  /** Leaves: output address; tables: next-level table address (decoded from `desc`). */
+  readonly target: bigint | undefined;
+  /** Leaves: AttrIndx, AP, PXN/UXN, contiguous, in short. */
+  readonly attrs: string;
   /** For stale rows: the step that wrote the old value, made it stale, and its invalidation state. */
   readonly origin?: number;
   readonly changed?: number;
@@ -79,6 +84,18 @@ export interface ScenarioTrace {
   readonly runMs: number;
 }
 
+function decoded(h: HalfContext, desc: bigint, level: number): { target: bigint | undefined; attrs: string } {
+  const d = decodeDescriptor(desc, level, { granule: h.granule, ds: h.ds, oa52: h.oa52 });
+  if (d.kind === "table") return { target: d.nextTable, attrs: "" };
+  if (d.kind === "invalid") return { target: undefined, attrs: "" };
+  const a = [`AttrIndx ${d.attrIndx}`, `AP ${d.ap}`];
+  if (d.pxn) a.push("PXN");
+  if (d.uxn) a.push("UXN");
+  if (d.contiguous) a.push("cont");
+  if (!d.af) a.push("AF=0");
+  return { target: d.oa, attrs: a.join(" ") };
+}
+
 function memoryRows(mem: PhysMem, ctx: WalkContext, limit: number, out: TlbRow[]): number {
   let omitted = 0;
   if (!ctx.mmuOn) return 0;
@@ -100,8 +117,6 @@ function memoryRows(mem: PhysMem, ctx: WalkContext, limit: number, out: TlbRow[]
         }
         const desc = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
         const leaf = e.kind === "leaf";
-        const notes: string[] = [];
-        if (leaf && (e.hi & 0x100000) !== 0) notes.push("contiguous");
         out.push({
           source: "memory",
           kind: e.kind,
@@ -113,7 +128,8 @@ function memoryRows(mem: PhysMem, ctx: WalkContext, limit: number, out: TlbRow[]
           global: leaf ? (e.lo & 0x800) === 0 : undefined,
           descAddr: e.descAddr,
           desc,
-          note: notes.join(", "),
+          ...decoded(h, desc, e.level),
+          note: "",
         });
       },
       { tables: true },
@@ -141,6 +157,7 @@ function staleRow(ctx: WalkContext, e: StaleEntryInfo): TlbRow {
     global: e.kind === "leaf" ? e.global : undefined,
     descAddr: e.descAddr,
     desc: e.desc,
+    ...(e.kind === "context" ? { target: undefined, attrs: "" } : decoded(h, e.desc, e.level)),
     origin: e.origin,
     changed: e.changed,
     state: e.state,

@@ -5,6 +5,7 @@ import type { Marker } from "../../../src/dump/ptdump.js";
 import type { Access, TranslationResult } from "../../../src/walk/walker.js";
 import type { LoadStats } from "../lib/load.js";
 import type { MapData } from "../lib/mapdata.js";
+import type { ScenarioTrace } from "../lib/stepper.js";
 
 export interface ImageRequest {
   readonly name: string;
@@ -21,7 +22,9 @@ export type Request =
   | { readonly op: "translate"; readonly va: bigint; readonly access: Access }
   | { readonly op: "map"; readonly half: 0 | 1; readonly start: number; readonly end: number; readonly width: number }
   | { readonly op: "ptdump"; readonly fixmapSize: bigint }
-  | { readonly op: "audit"; readonly userHalf: boolean };
+  | { readonly op: "audit"; readonly userHalf: boolean }
+  /** Parse and run a scenario's text; snapshots of every step come back at once. */
+  | { readonly op: "scenario"; readonly file: string; readonly text: string };
 
 export interface SourceInfo {
   readonly name: string;
@@ -44,7 +47,8 @@ export type ReplyBody =
   | { readonly op: "translate"; readonly result: TranslationResult }
   | { readonly op: "map"; readonly map: MapReply }
   | { readonly op: "ptdump"; readonly text: string; readonly markers: readonly Marker[] }
-  | { readonly op: "audit"; readonly report: AuditReport };
+  | { readonly op: "audit"; readonly report: AuditReport }
+  | { readonly op: "scenario"; readonly trace: ScenarioTrace };
 
 export type WorkerMessage =
   | { readonly id: number; readonly ok: true; readonly body: ReplyBody }

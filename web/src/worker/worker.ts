@@ -14,6 +14,7 @@ import { Walker } from "../../../src/walk/walker.js";
 import { buildExample } from "../lib/demo.js";
 import { type LoadStats, loadImage } from "../lib/load.js";
 import { buildMap } from "../lib/mapdata.js";
+import { traceScenario } from "../lib/stepper.js";
 import type { ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -109,6 +110,8 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       const s = need();
       return { op: "audit", report: audit(s.mem, s.ctx, { userHalf: req.userHalf }) };
     }
+    case "scenario":
+      return { op: "scenario", trace: traceScenario(req.text, req.file) };
     case "ptdump": {
       const s = need();
       const h = s.ctx.halves[1];
