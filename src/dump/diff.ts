@@ -26,6 +26,9 @@ export interface Change {
   readonly new: bigint | undefined;
   readonly oldLevel: number | undefined;
   readonly newLevel: number | undefined;
+  /** Output addresses of the range's first byte before and after. */
+  readonly oldPa: bigint | undefined;
+  readonly newPa: bigint | undefined;
   /** The rule-table line that decided (bbmRequirement), absent for new/removed. */
   readonly rule: BbmRuleId | undefined;
   readonly reason: string;
@@ -156,6 +159,8 @@ export function diffTables(
         new: b ? raw(b.hi, b.lo) : undefined,
         oldLevel: a?.level,
         newLevel: b?.level,
+        oldPa: a ? BigInt(a.oa + (from - a.off)) : undefined,
+        newPa: b ? BigInt(b.oa + (from - b.off)) : undefined,
       };
       if (a && !b) {
         push({
@@ -246,6 +251,8 @@ export function diffTables(
         new: undefined,
         oldLevel: lvl,
         newLevel: lvl,
+        oldPa: undefined,
+        newPa: undefined,
         rule: "bbm.table-address",
         reason: "a live table descriptor is re-pointed: walk caches may hold the old next-level table",
         tlbi: true,
@@ -258,11 +265,12 @@ export function diffTables(
   return { changes, counts, notes };
 }
 
-function attrs(d: bigint | undefined, level: number | undefined): string {
+function attrs(d: bigint | undefined, level: number | undefined, pa: bigint | undefined): string {
   if (d === undefined || level === undefined) return "-";
   const b = (n: number): boolean => ((d >> BigInt(n)) & 1n) === 1n;
   const w: string[] = [
     level < 3 ? `L${level} BLK` : "L3 PTE",
+    pa === undefined ? "" : `PA 0x${pa.toString(16)}`,
     b(7) ? "ro" : "RW",
     b(53) ? "NX" : "x",
     b(54) ? "UXN" : "",
@@ -282,7 +290,7 @@ export function formatDiff(r: DiffReport): string {
   for (const c of r.changes) {
     const end = (c.va + c.size) & ((1n << 64n) - 1n);
     const range = `0x${c.va.toString(16).padStart(16, "0")}-0x${end.toString(16).padStart(16, "0")}`;
-    lines.push(`${c.kind.padEnd(17)} ${range}  ${attrs(c.old, c.oldLevel)} -> ${attrs(c.new, c.newLevel)}`);
+    lines.push(`${c.kind.padEnd(17)} ${range}  ${attrs(c.old, c.oldLevel, c.oldPa)} -> ${attrs(c.new, c.newLevel, c.newPa)}`);
     lines.push(`${"".padEnd(17)} ${c.rule ? `${c.rule}: ` : ""}${c.reason}`);
   }
   const k = r.counts;
@@ -307,6 +315,8 @@ export function diffToJson(r: DiffReport): unknown {
       new: hx(c.new),
       oldLevel: c.oldLevel ?? null,
       newLevel: c.newLevel ?? null,
+      oldPa: hx(c.oldPa),
+      newPa: hx(c.newPa),
       rule: c.rule ?? null,
       reason: c.reason,
       tlbi: c.tlbi,

@@ -241,7 +241,7 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     const end = Date.now() + 120_000;
     while (!monBuf.includes("(qemu) ")) {
       if (Date.now() > end) throw new Error(`monitor did not answer: ${monBuf.slice(-500)}`);
-      await sleep(20);
+      await sleep(2);
     }
     const i = monBuf.indexOf("(qemu) ");
     const out = monBuf.slice(0, i);
