@@ -69,6 +69,17 @@ describe("traceScenario", () => {
     expect(s?.omitted).toBeGreaterThan(0);
   });
 
+  it("shows the 512 pages of a split block as one run of level-3 leaves", () => {
+    // split-bbm0-fixed replaces a 2M block by a table of 512 4K pages with the same attributes.
+    const t = traceScenario(example("split-bbm0-fixed"), "split-bbm0-fixed.yaml");
+    const before = t.snapshots[0]?.[0]?.tlb.filter((e) => e.kind === "leaf") ?? [];
+    expect(before.map((e) => [e.level, e.count])).toEqual([[2, 1]]);
+    const after = t.snapshots[t.steps.length]?.[0]?.tlb.filter((e) => e.kind === "leaf") ?? [];
+    expect(after.map((e) => [e.level, e.count, e.size])).toEqual([[3, 512, 4096]]);
+    expect(after[0]?.va).toBe(before[0]?.va);
+    expect(after[0]?.target).toBe(before[0]?.target);
+  });
+
   it("names file and line for bad input", () => {
     expect(() => traceScenario("steps:\n  - 'P0: frobnicate'\n", "pasted.yaml")).toThrow(/pasted\.yaml:2: steps\[0\]/);
   });

@@ -21,7 +21,7 @@ import type { HalfContext, WalkContext } from "../../../src/walk/context.js";
 import { halfBase, walkEntries } from "../../../src/walk/range.js";
 
 /** Most entries listed per CPU and snapshot (the rest are counted). */
-export const TLB_ROW_LIMIT = 256;
+export const TLB_ROW_LIMIT = 128;
 
 export interface TlbRow {
   /** "memory": reachable now; "stale": the machine's record of an entry memory no longer holds. */
@@ -29,7 +29,10 @@ export interface TlbRow {
   readonly kind: "leaf" | "table" | "context";
   readonly half: number;
   readonly va: bigint;
+  /** Size of one entry; `count` consecutive entries (same attributes, contiguous VA, OA and
+   * descriptor addresses) are shown as one row. */
   readonly size: number;
+  readonly count: number;
   readonly level: number;
   readonly asid: number;
   /** Leaves: nG=0. Tables and contexts: undefined (tagged with the ASID of the walk). */
@@ -111,24 +114,46 @@ function memoryRows(mem: PhysMem, ctx: WalkContext, limit: number, out: TlbRow[]
         if (e.kind !== "leaf" && e.kind !== "table") return;
         // An AF=0 leaf is never cached unless hardware manages the Access flag (Arm ARM D8.5.1).
         if (e.kind === "leaf" && (e.lo & 0x400) === 0 && !ctx.ha) return;
+        const desc = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
+        const leaf = e.kind === "leaf";
+        const va = base + BigInt(e.off);
+        const d = decoded(h, desc, e.level);
+        const global = leaf ? (e.lo & 0x800) === 0 : undefined;
+        const last = out[out.length - 1];
+        if (
+          leaf &&
+          last !== undefined &&
+          last.source === "memory" &&
+          last.kind === "leaf" &&
+          last.level === e.level &&
+          last.half === h.index &&
+          last.global === global &&
+          last.attrs === d.attrs &&
+          last.va + BigInt(last.size * last.count) === va &&
+          last.target !== undefined &&
+          d.target === last.target + BigInt(last.size * last.count) &&
+          e.descAddr === last.descAddr + 8 * last.count
+        ) {
+          out[out.length - 1] = { ...last, count: last.count + 1 };
+          return;
+        }
         if (out.length >= limit) {
           omitted++;
           return;
         }
-        const desc = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
-        const leaf = e.kind === "leaf";
         out.push({
           source: "memory",
           kind: e.kind,
           half: h.index,
-          va: base + BigInt(e.off),
+          va,
           size: e.size,
+          count: 1,
           level: e.level,
           asid: h.asid,
-          global: leaf ? (e.lo & 0x800) === 0 : undefined,
+          global,
           descAddr: e.descAddr,
           desc,
-          ...decoded(h, desc, e.level),
+          ...d,
           note: "",
         });
       },
@@ -152,6 +177,7 @@ function staleRow(ctx: WalkContext, e: StaleEntryInfo): TlbRow {
     half: e.half,
     va: base + BigInt(e.vaOff),
     size: e.span,
+    count: 1,
     level: e.level,
     asid: e.asid,
     global: e.kind === "leaf" ? e.global : undefined,

@@ -60,63 +60,76 @@ function TlbTable(props: { cpu: CpuSnapshot; prev: CpuSnapshot | undefined; goto
   const prevKeys = new Set((prev?.tlb ?? []).map((e) => `${e.source}:${e.kind}:${e.va}:${e.desc}`));
   if (!cpu.mmuOn) return <p class="small">MMU off (SCTLR_EL1.M=0): no translations are cached.</p>;
   return (
-    <table class="tlb small">
-      <thead>
-        <tr>
-          <th>source</th>
-          <th>entry</th>
-          <th>VA</th>
-          <th>size</th>
-          <th>ASID / G</th>
-          <th>OA / next table</th>
-          <th>descriptor</th>
-          <th>notes</th>
-        </tr>
-      </thead>
-      <tbody>
-        {cpu.tlb.map((e) => {
-          const isNew = prev !== undefined && !prevKeys.has(`${e.source}:${e.kind}:${e.va}:${e.desc}`);
-          return (
-            <tr class={`${e.source}${isNew ? " new" : ""}`} data-source={e.source} data-kind={e.kind} data-va={hex16(e.va)}>
-              <td>{e.source === "stale" ? "stale" : "memory"}</td>
-              <td>{rowKind(e)}</td>
-              <td class="mono">{hex16(e.va)}</td>
-              <td>{formatSize(e.size)}</td>
-              <td>
-                {e.asid}
-                {e.global === true ? " / global" : e.global === false ? " / nG" : ""}
-              </td>
-              <td class="mono">
-                {e.target !== undefined ? hex(e.target) : "—"} <span class="dim">{e.attrs}</span>
-              </td>
-              <td class="mono">{e.descAddr >= 0 ? `[${hex(e.descAddr)}] = ${hex16(e.desc)}` : "—"}</td>
-              <td>
-                {e.source === "stale" && (
-                  <>
-                    written at{" "}
-                    <button type="button" class="linkish" onClick={() => props.goto(e.origin ?? 0)}>
-                      {e.origin ? `step ${e.origin}` : "initial memory"}
-                    </button>
-                    , stale since{" "}
-                    <button type="button" class="linkish" onClick={() => props.goto(e.changed ?? 0)}>
-                      step {e.changed}
-                    </button>
-                    {e.note ? `; ${e.note}` : ""}
-                  </>
-                )}
+    <div class="scroll-x">
+      <table class="tlb small">
+        <thead>
+          <tr>
+            <th>source</th>
+            <th>entry</th>
+            <th>VA</th>
+            <th>size</th>
+            <th>ASID / G</th>
+            <th>OA / next table</th>
+            <th>descriptor</th>
+            <th>notes</th>
+          </tr>
+        </thead>
+        <tbody>
+          {cpu.tlb.map((e) => {
+            const isNew = prev !== undefined && !prevKeys.has(`${e.source}:${e.kind}:${e.va}:${e.desc}`);
+            return (
+              <tr class={`${e.source}${isNew ? " new" : ""}`} data-source={e.source} data-kind={e.kind} data-va={hex16(e.va)}>
+                <td>{e.source === "stale" ? "stale" : "memory"}</td>
+                <td>{rowKind(e)}</td>
+                <td class="mono">{hex16(e.va)}</td>
+                <td>{e.count > 1 ? `${e.count} × ${formatSize(e.size)}` : formatSize(e.size)}</td>
+                <td>
+                  {e.asid}
+                  {e.global === true ? " / global" : e.global === false ? " / nG" : ""}
+                </td>
+                <td class="mono">
+                  {e.target !== undefined ? hex(e.target) : "—"}
+                  {e.attrs && <div class="dim">{e.attrs}</div>}
+                </td>
+                <td class="mono">
+                  {e.descAddr >= 0 ? (
+                    <>
+                      [{hex(e.descAddr)}
+                      {e.count > 1 ? ` + ${e.count - 1} × 8` : ""}]<br />= {hex16(e.desc)}
+                      {e.count > 1 ? " …" : ""}
+                    </>
+                  ) : (
+                    "—"
+                  )}
+                </td>
+                <td>
+                  {e.source === "stale" && (
+                    <>
+                      written at{" "}
+                      <button type="button" class="linkish" onClick={() => props.goto(e.origin ?? 0)}>
+                        {e.origin ? `step ${e.origin}` : "initial memory"}
+                      </button>
+                      , stale since{" "}
+                      <button type="button" class="linkish" onClick={() => props.goto(e.changed ?? 0)}>
+                        step {e.changed}
+                      </button>
+                      {e.note ? `; ${e.note}` : ""}
+                    </>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+          {cpu.omitted > 0 && (
+            <tr>
+              <td colSpan={8} class="dim">
+                … and {cpu.omitted} more entries reachable through memory
               </td>
             </tr>
-          );
-        })}
-        {cpu.omitted > 0 && (
-          <tr>
-            <td colSpan={8} class="dim">
-              … and {cpu.omitted} more entries reachable through memory
-            </td>
-          </tr>
-        )}
-      </tbody>
-    </table>
+          )}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -128,7 +141,8 @@ function CpuPanel(props: { id: number; cpu: CpuSnapshot; prev: CpuSnapshot | und
       <h3>
         CPU {props.id}{" "}
         <span class="small dim">
-          ASID {cpu.asids[0]}/{cpu.asids[1]} · {cpu.tlb.length - stale} reachable, <span class="stale-count">{stale}</span> stale
+          ASID {cpu.asids[0]}/{cpu.asids[1]} · {cpu.tlb.reduce((n, e) => n + (e.source === "memory" ? e.count : 0), 0) + cpu.omitted}{" "}
+          reachable, <span class="stale-count">{stale}</span> stale
         </span>
       </h3>
       <table class="regs small">
