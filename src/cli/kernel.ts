@@ -2,19 +2,21 @@
  * `vmsa scenario`, `vmsa demo`, `vmsa layout`: the kernel library's thread scenarios and the
  * arm64 kernel address-space layout.
  */
+import { join } from "node:path";
 import type { Command } from "commander";
 import { hex64 } from "../arch/u64.js";
-import { Kernel } from "../kernel/context.js";
 import { bootKernel } from "../kernel/boot.js";
+import { Kernel } from "../kernel/context.js";
 import { Fixmap } from "../kernel/fixmap.js";
 import { kernelGeometry, SUPPORTED_VA_BITS } from "../kernel/geometry.js";
 import { kaslrPlacement, kernelLayout, layoutMarkers } from "../kernel/layout.js";
 import { DirectPort } from "../kernel/port.js";
-import { demo, flagged, renderRun, SCENARIOS, scenarioById, type Variant } from "../kernel/scenarios/index.js";
+import { demo, flagged, recordRun, renderRun, SCENARIOS, scenarioById, scenarioYaml, type Variant } from "../kernel/scenarios/index.js";
 import { PhysMem } from "../mem/physmem.js";
 import { emit, toJson, UsageError } from "./common.js";
 
 interface ScenarioOptions {
+  export?: string;
   variant: string;
   format: string;
   all?: boolean;
@@ -35,6 +37,7 @@ export function registerKernelCommands(program: Command): void {
     .option("--format <f>", "text or json", "text")
     .option("--all", "print every checker report, not one per rule")
     .option("--trace", "print the machine steps behind each report")
+    .option("--export <dir>", "also write each run as a scenario file DIR/<name>-<variant>.yaml (replay with vmsa check)")
     .addHelpText(
       "after",
       `
@@ -45,7 +48,8 @@ with a single variant, 1 when it is flagged (checker reports or kernel refusals)
 Examples:
   $ vmsa scenario                       # list the scenarios
   $ vmsa scenario contiguous-split
-  $ vmsa scenario kmap-atomic --variant bad --trace`,
+  $ vmsa scenario kmap-atomic --variant bad --trace
+  $ vmsa scenario zero-page --export examples/kernel && vmsa check examples/kernel/zero-page-bad.yaml`,
     )
     .action((name: string | undefined, o: ScenarioOptions) => {
       if (name === undefined) {
@@ -57,7 +61,10 @@ Examples:
       if (!["bad", "good", "both"].includes(o.variant)) throw new UsageError(`--variant: "${o.variant}" is not bad, good or both`);
       if (!["text", "json"].includes(o.format)) throw new UsageError(`--format: "${o.format}" is not text or json`);
       const variants: Variant[] = o.variant === "both" ? ["bad", "good"] : [o.variant as Variant];
-      const runs = variants.map((v) => s.run(v));
+      const runs = variants.map((v) => (o.export !== undefined ? recordRun(s, v) : s.run(v)));
+      if (o.export !== undefined) {
+        for (const r of runs) emit(scenarioYaml(s, r), join(o.export, `${s.id}-${r.variant}.yaml`));
+      }
       if (o.format === "json") {
         emit(`${toJson(runs.map((r) => ({ ...r, flagged: flagged(r) })))}\n`);
       } else {
@@ -93,20 +100,30 @@ Examples:
     .option("--debug-pagealloc", "debug_pagealloc: page-granular linear map")
     .option("--early", "stop before mark_rodata_ro / mark_linear_text_alias_ro")
     .addHelpText("after", "\nExamples:\n  $ vmsa boot\n  $ vmsa boot --granule 16K --va-bits 47 --rodata-full --kaslr-seed 0x5eed")
-    .action((o: { granule: string; vaBits: string; kaslrSeed: string; rodataFull?: boolean; debugPagealloc?: boolean; early?: boolean }) => {
-      const g = o.granule.toUpperCase();
-      if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
-      const vaBits = Number(o.vaBits);
-      if (!SUPPORTED_VA_BITS[g].includes(vaBits)) throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
-      let seed: bigint;
-      try {
-        seed = BigInt(o.kaslrSeed);
-      } catch {
-        throw new UsageError(`--kaslr-seed: "${o.kaslrSeed}" is not a number`);
-      }
-      const b = bootKernel({ granule: g, vaBits, kaslrSeed: seed, rodataFull: o.rodataFull, debugPagealloc: o.debugPagealloc, early: o.early });
-      emit(b.ptdump());
-    });
+    .action(
+      (o: { granule: string; vaBits: string; kaslrSeed: string; rodataFull?: boolean; debugPagealloc?: boolean; early?: boolean }) => {
+        const g = o.granule.toUpperCase();
+        if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
+        const vaBits = Number(o.vaBits);
+        if (!SUPPORTED_VA_BITS[g].includes(vaBits))
+          throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
+        let seed: bigint;
+        try {
+          seed = BigInt(o.kaslrSeed);
+        } catch {
+          throw new UsageError(`--kaslr-seed: "${o.kaslrSeed}" is not a number`);
+        }
+        const b = bootKernel({
+          granule: g,
+          vaBits,
+          kaslrSeed: seed,
+          rodataFull: o.rodataFull,
+          debugPagealloc: o.debugPagealloc,
+          early: o.early,
+        });
+        emit(b.ptdump());
+      },
+    );
 
   program
     .command("layout")

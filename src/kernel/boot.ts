@@ -21,7 +21,7 @@ import {
   markRodataRo,
   type SegmentSizes,
 } from "./image.js";
-import { type KaslrPlacement, kaslrPlacement, type KernelLayout, kernelLayout, layoutMarkers } from "./layout.js";
+import { type KaslrPlacement, type KernelLayout, kaslrPlacement, kernelLayout, layoutMarkers } from "./layout.js";
 import { DirectPort, type MachinePort } from "./port.js";
 import { kernelRegs } from "./regs.js";
 

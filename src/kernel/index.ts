@@ -1,4 +1,5 @@
 export * from "./alloc.js";
+export * from "./boot.js";
 export * from "./context.js";
 export * from "./errors.js";
 export * from "./fixmap.js";
@@ -14,4 +15,3 @@ export * from "./regs.js";
 export * from "./tlb.js";
 export * from "./transpgd.js";
 export * from "./ttbr.js";
-export * from "./boot.js";

@@ -15,9 +15,19 @@ export interface StepNote {
   readonly text: string;
 }
 
+/** One executed step in scenario-file syntax ("P0: store 0x… 0x…"), with the access outcome for accesses. */
+export interface RecordedStep {
+  readonly text: string;
+  readonly outcome?: string;
+}
+
+const hx = (v: bigint | number): string => `0x${v.toString(16)}`;
+
 export class CheckedPort implements MachinePort {
   readonly machine: Machine;
   readonly notes: StepNote[] = [];
+  /** When set, every step is also recorded in scenario-file syntax (see src/scenario/format.ts). */
+  recorded: RecordedStep[] | undefined = undefined;
 
   constructor(machine: Machine) {
     this.machine = machine;
@@ -39,7 +49,12 @@ export class CheckedPort implements MachinePort {
     return this.machine.reports;
   }
 
+  private rec(cpu: number, text: string, outcome?: string): void {
+    this.recorded?.push(outcome === undefined ? { text: `P${cpu}: ${text}` } : { text: `P${cpu}: ${text}`, outcome });
+  }
+
   store64(cpu: number, pa: number, hi: number, lo: number): void {
+    if (this.recorded) this.rec(cpu, `store ${hx(pa)} ${hx((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0))}`);
     this.machine.storeRaw(cpu, pa, hi, lo);
   }
 
@@ -47,6 +62,7 @@ export class CheckedPort implements MachinePort {
     let h = hi >>> 0;
     let l = lo >>> 0;
     for (let i = 0; i < n; i++) {
+      if (this.recorded) this.rec(cpu, `store ${hx(pa + i * 8)} ${hx((BigInt(h) << 32n) | BigInt(l))}`);
       this.machine.storeRaw(cpu, pa + i * 8, h, l);
       const s = l + step;
       if (s >= 4294967296) {
@@ -59,14 +75,19 @@ export class CheckedPort implements MachinePort {
   }
 
   zero(cpu: number, pa: number, size: number): void {
-    for (let a = pa; a < pa + size; a += 8) this.machine.storeRaw(cpu, a, 0, 0);
+    for (let a = pa; a < pa + size; a += 8) {
+      if (this.recorded) this.rec(cpu, `store ${hx(a)} 0x0`);
+      this.machine.storeRaw(cpu, a, 0, 0);
+    }
   }
 
   dsb(cpu: number, domain: DsbDomain): void {
+    if (this.recorded) this.rec(cpu, `dsb ${domain}`);
     this.machine.dsb(cpu, domain);
   }
 
   isb(cpu: number): void {
+    if (this.recorded) this.rec(cpu, "isb");
     this.machine.isb(cpu);
   }
 
@@ -74,10 +95,12 @@ export class CheckedPort implements MachinePort {
     let operand = 0n;
     if (op.startsWith("ASIDE1")) operand = BigInt((asid ?? 0) & 0xffff) << 48n;
     else if (!op.startsWith("VMALLE1") && va !== undefined) operand = tlbiVa(va, asid ?? 0);
+    if (this.recorded) this.rec(cpu, `tlbi ${op} op=${hx(operand)}`);
     this.machine.tlbi(cpu, op, operand);
   }
 
   msr(cpu: number, reg: SysReg, value: bigint): void {
+    if (this.recorded) this.rec(cpu, `msr ${reg} ${hx(value)}`);
     this.machine.msr(cpu, reg, value);
   }
 
@@ -98,6 +121,7 @@ export class CheckedPort implements MachinePort {
   }
 
   dc(cpu: number, op: DcOp, va: bigint): void {
+    if (this.recorded) this.rec(cpu, `dc ${op} ${hx(va)}`);
     this.machine.dc(cpu, op, va);
   }
 
@@ -105,12 +129,25 @@ export class CheckedPort implements MachinePort {
     const m = this.machine;
     const r = kind === "read" ? m.load(cpu, va) : kind === "write" ? m.store(cpu, va) : m.fetch(cpu, va);
     const o = r.outcomes[0];
+    if (this.recorded) {
+      const what = kind === "read" ? "load" : kind === "write" ? "store-va" : "fetch";
+      const out =
+        o === undefined
+          ? undefined
+          : o.kind === "ok" && o.pa !== undefined
+            ? `pa=${hx(o.pa)}`
+            : o.kind === "fault"
+              ? `fault:${o.fault}`
+              : o.kind;
+      this.rec(cpu, `${what} ${hx(va)}`, out);
+    }
     if (o === undefined) return { ok: false, fault: "none", level: 0, reason: "no outcome" };
     if (o.kind === "ok" && o.pa !== undefined) return { ok: true, pa: o.pa };
     return { ok: false, fault: o.kind === "tlb-conflict" ? "tlb-conflict" : (o.fault ?? "fault"), level: o.level ?? 0, reason: o.source };
   }
 
   protect(cpu: number, pa: bigint, size: bigint, on: boolean): void {
+    if (this.recorded) this.rec(cpu, `${on ? "protect" : "unprotect"} ${hx(pa)} ${hx(size)}`);
     if (on) this.machine.protect(cpu, pa, size);
     else this.machine.unprotect(cpu, pa, size);
   }

@@ -7,8 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bootKernel } from "../../src/kernel/boot.js";
-import { leafMappings } from "../../src/walk/range.js";
 import { compileRegs } from "../../src/walk/context.js";
+import { leafMappings } from "../../src/walk/range.js";
 
 const GOLDEN = join(import.meta.dirname, "golden");
 

@@ -87,3 +87,4 @@ export function demo(ids: readonly string[] = SCENARIOS.map((s) => s.id), o: Ren
   parts.push(ok ? "All bad variants flagged, all good variants clean." : "UNEXPECTED: some variant did not get the expected verdict.");
   return { text: parts.join("\n"), ok };
 }
+export * from "./export.js";

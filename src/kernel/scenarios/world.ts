@@ -4,6 +4,8 @@
  * an idmap of the image text, and a reserved (zeroed) table — built unchecked, as head.S would
  * before the model starts — then a checked Machine whose CPUs run with TTBR1 = init_pg_dir.
  */
+
+import type { Regs } from "../../arch/registers.js";
 import { Machine } from "../../machine/machine.js";
 import type { Violation } from "../../machine/types.js";
 import { PhysMem } from "../../mem/physmem.js";
@@ -12,7 +14,7 @@ import { Kernel, type KernelOptions } from "../context.js";
 import { Fixmap, type FixmapConfig } from "../fixmap.js";
 import { type KernelImage, kernelImage, type LinearMap, mapMem, markLinearTextAliasRo, type SegmentName, segment } from "../image.js";
 import { type KernelLayout, kernelLayout } from "../layout.js";
-import { CheckedPort } from "../machine-port.js";
+import { CheckedPort, type RecordedStep } from "../machine-port.js";
 import { createMapping } from "../mmu.js";
 import { DirectPort } from "../port.js";
 import { kernelRegs } from "../regs.js";
@@ -24,6 +26,29 @@ export const IMAGE_PA = 0x4020_0000;
 export const TABLE_POOL = 0x7000_0000;
 /** Safe pages (hibernate / kexec control pages). */
 export const SAFE_POOL = 0x7800_0000;
+
+let recordWorlds = false;
+
+/** Run `f` with every world it builds recording its machine steps in scenario-file syntax. */
+export function withRecording<T>(f: () => T): T {
+  const prev = recordWorlds;
+  recordWorlds = true;
+  try {
+    return f();
+  } finally {
+    recordWorlds = prev;
+  }
+}
+
+/** What a recorded run needs to be replayed from a scenario file. */
+export interface Recording {
+  readonly cpus: number;
+  readonly regs: Regs;
+  readonly ram: readonly { base: number; size: number }[];
+  /** Non-zero 64-bit words of memory when the checked machine started. */
+  readonly words: readonly (readonly [number, bigint])[];
+  readonly steps: readonly RecordedStep[];
+}
 
 export interface WorldOptions {
   readonly kernel?: Partial<KernelOptions>;
@@ -57,6 +82,8 @@ export interface World {
   readonly idmapText: bigint;
   /** reserved_pg_dir / empty_zero_page: an all-zero table in the image's .bss. */
   readonly reserved: number;
+  /** Initial state, when recording (withRecording). */
+  readonly initial: Omit<Recording, "steps"> | undefined;
   /** The linear map, when built at boot. */
   readonly lm: LinearMap | undefined;
   /** Kernel VA of a segment's first byte plus `off`. */
@@ -103,6 +130,18 @@ export function buildWorld(o: WorldOptions = {}): World {
   if (o.mmuOff) regs = { ...regs, sctlr: regs.sctlr & ~0x5n };
   const machine = new Machine({ cpus: o.cpus ?? 2, mem, regs, bbmLevel: 0 });
   const port = new CheckedPort(machine);
+  let initial: Omit<Recording, "steps"> | undefined;
+  if (recordWorlds) {
+    port.recorded = [];
+    const words: [number, bigint][] = [];
+    for (const pfn of mem.backedFrames()) {
+      for (let a = pfn * 4096; a < pfn * 4096 + 4096; a += 8) {
+        const v = mem.read64(BigInt(a)) ?? 0n;
+        if (v !== 0n) words.push([a, v]);
+      }
+    }
+    initial = { cpus: o.cpus ?? 2, regs, ram: [{ base: RAM_BASE, size: RAM_SIZE }], words };
+  }
   const k = new Kernel(port, kopts);
   const fm = new Fixmap(k, layout, o.fixmap);
   fm.pgd = initPgd;
@@ -121,6 +160,7 @@ export function buildWorld(o: WorldOptions = {}): World {
     idmap,
     idmapText: BigInt(text.pa + 0x1000),
     reserved,
+    initial,
     lm,
     va: (seg: SegmentName, off = 0) => segment(image, seg).va + BigInt(off),
   };
@@ -142,6 +182,8 @@ export interface ScenarioRun {
   readonly errors: readonly string[];
   /** Machine steps executed. */
   readonly steps: number;
+  /** The run as replayable steps (when recorded with withRecording). */
+  readonly recording?: Recording;
 }
 
 export interface ThreadScenario {
@@ -162,5 +204,7 @@ export function flagged(r: ScenarioRun): boolean {
 
 export function finish(w: World, id: string, variant: Variant, narrative: string[], errors: string[]): ScenarioRun {
   w.machine.finish();
-  return { id, variant, narrative, violations: [...w.machine.reports], errors, steps: w.machine.steps.length };
+  const base = { id, variant, narrative, violations: [...w.machine.reports], errors, steps: w.machine.steps.length };
+  if (w.initial && w.port.recorded) return { ...base, recording: { ...w.initial, steps: w.port.recorded } };
+  return base;
 }
