@@ -6,14 +6,18 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ScenarioError } from "../scenario/build.js";
+import { type ExploreResult, exploreScenario } from "../scenario/explore.js";
 import { parseScenario } from "../scenario/format.js";
-import { renderText, resultToJson } from "../scenario/render.js";
+import { exploreToJson, renderExploreText, renderText, resultToJson } from "../scenario/render.js";
 import { runScenario, type ScenarioResult } from "../scenario/run.js";
 
 interface CheckOptions {
   format?: string;
   outcomes?: boolean;
   expect?: boolean;
+  explore?: boolean;
+  /** Maximum number of interleavings --explore runs. */
+  exploreLimit?: string;
 }
 
 /** Run scenario files; returns the exit status and writes the report to `out`. */
@@ -24,6 +28,15 @@ export function checkFiles(files: readonly string[], opts: CheckOptions, out: (s
     return 2;
   }
   const results: ScenarioResult[] = [];
+  const explored: ExploreResult[] = [];
+  let limit = 0;
+  if (opts.explore) {
+    limit = opts.exploreLimit === undefined ? 10000 : Number(opts.exploreLimit);
+    if (!Number.isInteger(limit) || limit < 1) {
+      err(`vmsa check: --explore-limit takes a positive number of interleavings (got "${String(opts.exploreLimit)}")\n`);
+      return 2;
+    }
+  }
   let bad = false;
   for (const f of files) {
     let text: string;
@@ -35,7 +48,14 @@ export function checkFiles(files: readonly string[], opts: CheckOptions, out: (s
       continue;
     }
     try {
-      const r = runScenario(parseScenario(text, f));
+      const sc = parseScenario(text, f);
+      if (limit > 0) {
+        const e = exploreScenario(sc, limit);
+        explored.push(e);
+        if (format === "text") out(renderExploreText(e));
+        continue;
+      }
+      const r = runScenario(sc);
       results.push(r);
       if (format === "text") out(renderText(r, { outcomes: opts.outcomes ?? false }));
     } catch (e) {
@@ -47,15 +67,12 @@ export function checkFiles(files: readonly string[], opts: CheckOptions, out: (s
       throw e;
     }
   }
-  if (format === "json")
-    out(
-      `${JSON.stringify(
-        results.map((r) => resultToJson(r, { outcomes: opts.outcomes ?? false })),
-        null,
-        2,
-      )}\n`,
-    );
+  if (format === "json") {
+    const data = limit > 0 ? explored.map(exploreToJson) : results.map((r) => resultToJson(r, { outcomes: opts.outcomes ?? false }));
+    out(`${JSON.stringify(data, null, 2)}\n`);
+  }
   if (bad) return 2;
+  if (limit > 0) return explored.some((e) => e.findings.length > 0) ? 1 : 0;
   if (opts.expect) return results.every((r) => r.hasExpectations && r.expectationFailures.length === 0) ? 0 : 1;
   return results.some((r) => r.reports.length > 0) ? 1 : 0;
 }
@@ -68,6 +85,8 @@ export function registerCheckCommand(program: Command): void {
     .option("--format <fmt>", "text or json", "text")
     .option("--outcomes", "print the set of outcomes the architecture allows for every access")
     .option("--expect", "judge each scenario by its own `expect` block: exit 0 when every expectation holds")
+    .option("--explore", "run every interleaving of the CPUs' steps (each CPU's order kept) and report what any of them breaks")
+    .option("--explore-limit <n>", "at most this many interleavings (default 10000)")
     .addHelpText(
       "after",
       `
@@ -75,7 +94,8 @@ Exit status: 0 clean, 1 violations (with --expect: an unmet expectation), 2 bad 
 Examples:
   $ vmsa check examples/scenarios/bbm-oa-bad.yaml
   $ vmsa check --outcomes --format json examples/scenarios/*.yaml
-  $ vmsa check --expect examples/scenarios/*.yaml`,
+  $ vmsa check --expect examples/scenarios/*.yaml
+  $ vmsa check --explore examples/scenarios/explore-shootdown.yaml`,
     )
     .action((files: string[], opts: CheckOptions) => {
       process.exitCode = checkFiles(

@@ -51,7 +51,7 @@ export const RULES: Readonly<Record<RuleId, RuleInfo>> = {
     number: 5,
     title: "missing barrier",
     citation:
-      'Arm ARM DDI0487 D8.14.? "Ordering and completion of TLB maintenance instructions" and B2.3 (DSB completes TLBI; ISB context synchronization); litmus CoWinvT/CoWTf',
+      'Arm ARM DDI0487 D8.14 "TLB maintenance" (a TLBI completes only at a later DSB) and B2.3 (ISB context synchronization); ESOP litmus CoWinvT, CoWTf',
   },
   "freed-table-reuse": {
     id: "freed-table-reuse",

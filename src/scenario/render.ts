@@ -3,6 +3,8 @@
  * sets) and JSON (bigints as hex strings).
  */
 import type { Outcome, Violation } from "../machine/types.js";
+import type { ExploreResult } from "./explore.js";
+import type { Scenario } from "./format.js";
 import type { ScenarioResult } from "./run.js";
 
 function hx(v: bigint): string {
@@ -16,13 +18,13 @@ export function formatOutcome(o: Outcome): string {
   return `tlb-conflict${src}`;
 }
 
-function stepLabel(r: ScenarioResult, step: number): string {
+function stepLabel(r: { scenario: Scenario }, step: number): string {
   if (step === 0) return "initial memory";
   const spec = r.scenario.steps[step - 1];
   return spec ? `step ${step} (line ${spec.line}) ${spec.text}` : `step ${step}`;
 }
 
-function formatViolation(r: ScenarioResult, v: Violation): string {
+function formatViolation(r: { scenario: Scenario }, v: Violation): string {
   const where: string[] = [`CPU ${v.cpu}`];
   if (v.va !== undefined) where.push(`VA ${hx(v.va)}`);
   if (v.pa !== undefined) where.push(`PA ${hx(v.pa)}`);
@@ -90,5 +92,29 @@ export function resultToJson(r: ScenarioResult, opts: RenderOptions = {}): unkno
     violations: r.reports,
     ...(opts.outcomes ? { accesses: r.accesses } : {}),
     ...(r.hasExpectations ? { expectations: { met: r.expectationFailures.length === 0, failures: r.expectationFailures } } : {}),
+  });
+}
+
+/** Text report for an --explore run. */
+export function renderExploreText(e: ExploreResult): string {
+  const n = e.findings.length;
+  const out = [
+    `${e.scenario.file}: ${e.scenario.name}: explored ${e.interleavings} interleaving${e.interleavings === 1 ? "" : "s"}${e.truncated ? " (limit reached)" : ""}: ${n === 0 ? "clean" : `${n} distinct violation${n === 1 ? "" : "s"}`}`,
+  ];
+  for (const f of e.findings) {
+    out.push(formatViolation(e, f.violation));
+    out.push(`    seen in ${f.count} of ${e.interleavings} interleavings; first: steps ${f.order.join(" ")}`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+export function exploreToJson(e: ExploreResult): unknown {
+  return jsonable({
+    file: e.scenario.file,
+    name: e.scenario.name,
+    interleavings: e.interleavings,
+    truncated: e.truncated,
+    verdict: e.findings.length === 0 ? "clean" : "violations",
+    findings: e.findings,
   });
 }

@@ -134,6 +134,8 @@ export function runScenario(
     mem?: PhysMem;
     /** Called with step 0 before the first step and after each step (UI snapshots). */
     onStep?: (step: number, m: Machine) => void;
+    /** Execution order as 0-based scenario step indices (a permutation; --explore). */
+    order?: readonly number[];
   } = {},
 ): ScenarioResult {
   const mem = opts.mem ?? new PhysMem();
@@ -290,11 +292,17 @@ export function runScenario(
   const accesses: AccessRecord[] = [];
   const failures: string[] = [];
   let hasExpectations = s.expectViolations !== undefined;
+  const order = opts.order ?? ready.map((_, i) => i);
+  if (opts.order !== undefined && [...order].sort((a, b) => a - b).some((x, i) => x !== i)) {
+    throw new RangeError(`runScenario: order must be a permutation of 0..${ready.length - 1}`);
+  }
+  const toScenarioStep = (machineStep: number): number => (machineStep === 0 ? 0 : (order[machineStep - 1] ?? machineStep - 1) + 1);
   opts.onStep?.(0, m);
-  ready.forEach((r, i) => {
+  order.forEach((idx, i) => {
+    const r = ready[idx] as Ready;
     const res = r.run(m);
-    const step = i + 1;
-    opts.onStep?.(step, m);
+    const step = idx + 1;
+    opts.onStep?.(i + 1, m);
     if (res?.outcomes !== undefined) {
       accesses.push({
         step,
@@ -319,7 +327,11 @@ export function runScenario(
     }
   });
   m.finish();
-  const reports = m.reports;
+  // Report steps in scenario numbering (they differ from execution order when exploring).
+  const reports: Violation[] =
+    opts.order === undefined
+      ? m.reports
+      : m.reports.map((v) => ({ ...v, step: toScenarioStep(v.step), trace: v.trace.map((t) => ({ ...t, step: toScenarioStep(t.step) })) }));
   if (s.expectViolations !== undefined) {
     const exp = s.expectViolations;
     const hit = (v: Violation, e: (typeof exp)[number]): boolean =>

@@ -44,6 +44,7 @@ const VERDICTS: Record<string, string[]> = {
   "protect-fixed.yaml": [],
   "wx-bad.yaml": ["wx@1/0"],
   "wx-fixed.yaml": [],
+  "explore-shootdown.yaml": [],
 };
 
 describe("example scenarios", () => {
@@ -71,6 +72,14 @@ describe("example scenarios", () => {
       expect(bad.length, rule).toBeGreaterThan(0);
     }
     const fixed = Object.entries(VERDICTS).filter(([f, v]) => f.includes("fixed") && v.length === 0);
+    // Every bad example has a clean counterpart with the same stem.
+    for (const f of Object.keys(VERDICTS).filter((x) => x.includes("-bad"))) {
+      const stem = f.split("-")[0] as string;
+      expect(
+        fixed.some(([g]) => g.startsWith(stem)),
+        f,
+      ).toBe(true);
+    }
     expect(fixed.length).toBeGreaterThanOrEqual(RULE_IDS.length);
   });
 
