@@ -141,7 +141,9 @@ export function diffTables(
     }
     if (ha.ttbr.baddr !== hb.ttbr.baddr) {
       notes.push(
-        `TTBR${half}_EL1 changes (table 0x${ha.ttbr.baddr.toString(16)} → 0x${hb.ttbr.baddr.toString(16)}): switching it live needs the reserved-table sequence (Linux invariant 16)`,
+        half === 1
+          ? `TTBR1_EL1 changes (table 0x${ha.ttbr.baddr.toString(16)} → 0x${hb.ttbr.baddr.toString(16)}): replacing live kernel tables needs the reserved-table sequence (Linux invariant 16)`
+          : `TTBR0_EL1 differs (table 0x${ha.ttbr.baddr.toString(16)} → 0x${hb.ttbr.baddr.toString(16)}): the user halves are different address spaces (e.g. a context switch)`,
       );
     }
     const base = halfBase(hb);

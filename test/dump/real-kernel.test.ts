@@ -17,7 +17,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeTcr } from "../../src/arch/registers.js";
 import { audit } from "../../src/dump/audit.js";
+import { diffTables, formatDiff } from "../../src/dump/diff.js";
 import { openDump } from "../../src/dump/inputs.js";
+import { regionOf } from "../../src/dump/layout.js";
 import { ptdump } from "../../src/dump/ptdump.js";
 import { regsFromVmcoreInfo } from "../../src/dump/regfile.js";
 import { compileRegs } from "../../src/walk/context.js";
@@ -66,7 +68,7 @@ const fixtures = existsSync(ROOT) ? readdirSync(ROOT).filter((n) => existsSync(j
 
 describe("real kernel fixtures", () => {
   it("has the 4K/48-bit and 16K configurations", () => {
-    expect(fixtures).toContain("linux-6.1-4k48");
+    expect(fixtures).toEqual(["linux-6.1-4k48", "linux-6.12-16k47", "linux-6.12-16k52", "linux-6.12-4k52"]);
   });
   for (const name of fixtures) {
     it(`${name}: walk = QEMU, audit = kernel W+X verdict, VMCOREINFO = CPU registers, ptdump golden`, async () => {
@@ -74,6 +76,28 @@ describe("real kernel fixtures", () => {
       await expect(r.ptdump).toMatchFileSnapshot(join(ROOT, name, "ptdump.txt"));
     });
   }
+});
+
+describe("real kernel before/after mark_rodata_ro (Debian 6.1, 4K/48-bit)", () => {
+  it("diff: the rodata segment goes RW→ro in place, a permission-only change (no BBM), nothing else", async () => {
+    const dir = join(ROOT, "linux-6.1-4k48-rodata");
+    const a = openDump({ inputs: [join(dir, "before.json")], regsFile: join(dir, "before-registers.txt"), progress: false });
+    const b = openDump({ inputs: [join(dir, "after.json")], regsFile: join(dir, "after-registers.txt"), progress: false });
+    const r = diffTables(a.mem, a.regs, b.mem, b.regs, { halves: [1] });
+    // arch/arm64/mm/mmu.c mark_rodata_ro: update_mapping_prot(..., PAGE_KERNEL_RO) on [__start_rodata, __init_begin),
+    // which pgattr_change_is_safe allows live (RDONLY only), followed by flush_tlb_kernel_range.
+    expect(r.counts).toEqual({ new: 0, removed: 0, "permission-only": 1, "break-before-make": 0 });
+    const c = r.changes[0];
+    expect(c?.rule).toBe("bbm.permissions");
+    expect(c?.oldPa).toBe(c?.newPa);
+    expect(((c?.old ?? 0n) >> 7n) & 1n).toBe(0n);
+    expect(((c?.new ?? 0n) >> 7n) & 1n).toBe(1n);
+    expect(b.layout && c ? regionOf(b.layout, c.va) : undefined).toBe("vmalloc"); // the kernel image lives in vmalloc space
+    await expect(formatDiff(r)).toMatchFileSnapshot(join(dir, "diff.txt"));
+    // Both instants pass the W+X check.
+    expect(audit(a.mem, a.regs, { userHalf: false }).wx.passed).toBe(true);
+    expect(audit(b.mem, b.regs, { userHalf: false }).wx.passed).toBe(true);
+  });
 });
 
 const live = process.env.VMSA_REAL_KERNEL === "1";

@@ -86,6 +86,24 @@ export function chooseVas(d: OpenedDump, count = 400): bigint[] {
   return [...out].filter((v) => v >= base).sort((a, b) => (a < b ? -1 : 1));
 }
 
+/** Banks holding only the TTBR1 table pages and the VMCOREINFO page of a dump. */
+export function keptBanks(d: OpenedDump): { pa: bigint; data: Uint8Array }[] {
+  const keep = tablePages(d);
+  const vmciPa = /PA (0x[0-9a-f]+)/.exec(d.vmcoreinfo?.source ?? "")?.[1];
+  const banks: { pa: bigint; data: Uint8Array }[] = [];
+  const frames = new Set<bigint>();
+  const g = BigInt(compileRegs(d.regs).halves[1].granule.size);
+  for (const p of keep) for (let o = 0n; o < g; o += BigInt(FRAME_SIZE)) frames.add(p + o);
+  if (vmciPa) frames.add(BigInt(vmciPa));
+  for (const f of [...frames].sort((a, b) => (a < b ? -1 : 1))) {
+    const last = banks[banks.length - 1];
+    const data = d.mem.readBytes(f, FRAME_SIZE);
+    if (last && last.pa + BigInt(last.data.length) === f) last.data = Buffer.concat([last.data, data]);
+    else banks.push({ pa: f, data });
+  }
+  return banks;
+}
+
 export interface CaptureResult {
   readonly dir: string;
   readonly bootSeconds: number;
@@ -116,20 +134,7 @@ export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_RO
     }
     const verdict = /Checked W\+X mappings: [^\r\n]*/.exec(s.console())?.[0];
     if (!verdict) throw new Error("the kernel printed no `Checked W+X mappings` line (CONFIG_DEBUG_WX?)");
-    // Keep the table pages and the VMCOREINFO page.
-    const keep = tablePages(d);
-    const vmciPa = /PA (0x[0-9a-f]+)/.exec(d.vmcoreinfo?.source ?? "")?.[1];
-    const banks: { pa: bigint; data: Uint8Array }[] = [];
-    const frames = new Set<bigint>();
-    const g = BigInt(compileRegs(d.regs).halves[1].granule.size);
-    for (const p of keep) for (let o = 0n; o < g; o += BigInt(FRAME_SIZE)) frames.add(p + o);
-    if (vmciPa) frames.add(BigInt(vmciPa));
-    for (const f of [...frames].sort((a, b) => (a < b ? -1 : 1))) {
-      const last = banks[banks.length - 1];
-      const data = d.mem.readBytes(f, FRAME_SIZE);
-      if (last && last.pa + BigInt(last.data.length) === f) last.data = Buffer.concat([last.data, data]);
-      else banks.push({ pa: f, data });
-    }
+    const banks = keptBanks(d);
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, "tables.core.gz"), gzipSync(buildElfCore(banks), { level: 9 }));
     writeFileSync(join(outDir, "registers.txt"), regsText);
@@ -156,9 +161,64 @@ export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_RO
   }
 }
 
+/**
+ * Two snapshots of one boot: at the entry of mark_rodata_ro (hardware breakpoint through gdb; the
+ * address comes from /proc/kallsyms of a first boot, nokaslr) and after init has started. Written
+ * as OUT/before.json and OUT/after.json (+ tables and registers) for `vmsa diff`.
+ */
+export async function captureRodataDiff(cfg: KernelConfig, outDir = join(FIXTURE_ROOT, `${cfg.name}-rodata`)): Promise<void> {
+  const first = await bootKernel(cfg);
+  const sym = first.symbols().get("mark_rodata_ro");
+  first.close();
+  if (sym === undefined) throw new Error("mark_rodata_ro not in /proc/kallsyms");
+  const s = await bootKernel(cfg, { paused: true });
+  try {
+    const work = join(cacheDir(), `${cfg.name}-rodata-work`);
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const regNames = REGISTERS.map((r) => (r === "SCTLR_EL1" ? "SCTLR" : r)).join(" ");
+    const before = join(work, "before.core");
+    const regsBefore = s.gdb([
+      `hbreak *0x${sym.toString(16)}`,
+      "continue",
+      `info registers ${regNames}`,
+      `monitor dump-guest-memory ${before}`,
+      "delete",
+    ]);
+    await s.waitBooted();
+    await s.hmp("stop");
+    const after = join(work, "after.core");
+    await s.hmp(`dump-guest-memory ${after}`);
+    const regsAfter = s.gdb([`info registers ${regNames}`]);
+    mkdirSync(outDir, { recursive: true });
+    for (const [name, core, regs] of [
+      ["before", before, regsBefore],
+      ["after", after, regsAfter],
+    ] as const) {
+      const rf = join(outDir, `${name}-registers.txt`);
+      writeFileSync(rf, regs);
+      const d = openDump({ inputs: [core], regsFile: rf, progress: false });
+      writeFileSync(join(outDir, `${name}.core.gz`), gzipSync(buildElfCore(keptBanks(d)), { level: 9 }));
+      writeFileSync(
+        join(outDir, `${name}.json`),
+        `${JSON.stringify({ kernel: `${cfg.description}, ${name === "before" ? `at mark_rodata_ro (0x${sym.toString(16)})` : "after init started"}`, memory: { core: `${name}.core.gz` } }, null, 1)}\n`,
+      );
+    }
+  } finally {
+    s.close();
+  }
+}
+
 // Command line: regenerate the committed fixtures.
 if (process.argv[1] && resolve(process.argv[1]).endsWith("capture.ts")) {
-  const names = process.argv.slice(2);
+  const names = process.argv.slice(2).filter((n) => !n.endsWith("-rodata"));
+  for (const n of process.argv.slice(2).filter((x) => x.endsWith("-rodata"))) {
+    const cfg = CONFIGS.find((c) => `${c.name}-rodata` === n);
+    if (!cfg) throw new Error(`unknown configuration ${n}`);
+    await captureRodataDiff(cfg);
+    process.stderr.write(`== ${n}: captured\n`);
+  }
+  if (names.length === 0 && process.argv.length > 2) process.exit(0);
   for (const cfg of CONFIGS.filter((c) => names.length === 0 || names.includes(c.name))) {
     process.stderr.write(`== ${cfg.name}: ${cfg.description}\n`);
     const r = await captureFixture(cfg);

@@ -10,6 +10,7 @@
  *   npx tsx test/dump/real-kernel/capture.ts [config...]    (configs: see CONFIGS)
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -129,6 +130,7 @@ function cpioEntry(name: string, mode: number, data: Uint8Array, ino: number, rd
 const INIT = `#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
+/bin/busybox grep -E " (mark_rodata_ro|_stext|__start_rodata|__init_begin|_etext)$" /proc/kallsyms | /bin/busybox sed "s/^/VMSA-SYM /"
 echo VMSA-BOOTED
 while true; do /bin/busybox sleep 1000; done
 `;
@@ -173,17 +175,28 @@ export interface Session {
   readonly gdb: (cmds: readonly string[]) => string;
   readonly close: () => void;
   readonly bootSeconds: number;
+  /** Wait until init has printed its marker (for `paused` sessions). */
+  readonly waitBooted: () => Promise<void>;
+  /** Kernel symbols init printed from /proc/kallsyms (name → address). */
+  readonly symbols: () => Map<string, bigint>;
 }
 
-export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; timeoutS?: number } = {}): Promise<Session> {
+/**
+ * Start QEMU. By default waits until init has run; with `paused`, QEMU starts stopped (-S) so a
+ * debugger can set breakpoints first, and `waitBooted` waits for init later.
+ */
+export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; timeoutS?: number; paused?: boolean } = {}): Promise<Session> {
   const dir = cacheDir();
   const kdir = fetchPackage(cfg.pkgPattern, dir);
   const bbdir = fetchPackage(/^busybox-static$/, dir);
   const boot = join(kdir, "boot");
   const vmlinuz = readdirSync(boot).find((f) => f.startsWith("vmlinuz-"));
   if (!vmlinuz) throw new Error(`${boot}: no vmlinuz`);
-  const initrd = join(dir, "initramfs.cpio.gz");
-  if (!existsSync(initrd)) writeFileSync(initrd, makeInitramfs(readFileSync(join(bbdir, "bin", "busybox"))));
+  const initramfs = makeInitramfs(readFileSync(join(bbdir, "bin", "busybox")));
+  const initrd = join(dir, `initramfs-${createHash("sha256").update(initramfs).digest("hex").slice(0, 12)}.cpio.gz`);
+  if (!existsSync(initrd)) writeFileSync(initrd, initramfs);
+  const serialLog = join(dir, `console-${process.pid}-${Date.now()}.log`);
+  writeFileSync(serialLog, "");
   const gdbPort = await freePort();
   const monPort = await freePort();
   const args = [
@@ -206,32 +219,43 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     "-append",
     "console=ttyAMA0 nokaslr panic=-1",
     "-serial",
-    "stdio",
+    `file:${serialLog}`,
     "-monitor",
     `tcp:127.0.0.1:${monPort},server,nowait`,
     "-gdb",
     `tcp:127.0.0.1:${gdbPort}`,
+    ...(opts.paused ? ["-S"] : []),
   ];
   const t0 = Date.now();
   const q = spawn("qemu-system-aarch64", args, { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
+  let qemuOut = "";
   q.stdout.on("data", (b: Buffer) => {
-    log += b.toString("latin1");
+    qemuOut += b.toString("latin1");
   });
   q.stderr.on("data", (b: Buffer) => {
-    log += b.toString("latin1");
+    qemuOut += b.toString("latin1");
   });
-  const deadline = Date.now() + (opts.timeoutS ?? 300) * 1000;
-  while (!log.includes("VMSA-BOOTED")) {
-    if (q.exitCode !== null) throw new Error(`qemu exited (${q.exitCode}) before init ran:\n${log.slice(-3000)}`);
-    if (Date.now() > deadline) {
-      q.kill("SIGKILL");
-      throw new Error(`init did not run within ${opts.timeoutS ?? 300}s:\n${log.slice(-3000)}`);
+  let log = "";
+  const readLog = (): string => {
+    log = readFileSync(serialLog, "latin1") + qemuOut;
+    return log;
+  };
+  const timeoutS = opts.timeoutS ?? 300;
+  const waitBooted = async (): Promise<void> => {
+    const deadline = Date.now() + timeoutS * 1000;
+    while (!readLog().includes("VMSA-BOOTED")) {
+      if (q.exitCode !== null) throw new Error(`qemu exited (${q.exitCode}) before init ran:\n${log.slice(-3000)}`);
+      if (Date.now() > deadline) {
+        q.kill("SIGKILL");
+        throw new Error(`init did not run within ${timeoutS}s:\n${log.slice(-3000)}`);
+      }
+      await sleep(100);
     }
-    await sleep(200);
-  }
+  };
+  if (!opts.paused) await waitBooted();
+  else await sleep(300);
   const bootSeconds = (Date.now() - t0) / 1000;
-  await sleep(500);
+  if (!opts.paused) await sleep(500);
   const mon = createConnection({ host: "127.0.0.1", port: monPort });
   let monBuf = "";
   mon.on("data", (b: Buffer) => {
@@ -267,9 +291,15 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     return r.stdout;
   };
   return {
-    console: () => log,
+    console: readLog,
     hmp,
     gdb,
+    waitBooted,
+    symbols: () => {
+      const m = new Map<string, bigint>();
+      for (const x of readLog().matchAll(/VMSA-SYM ([0-9a-f]+) \S+ (\S+)/g)) m.set(x[2] as string, BigInt(`0x${x[1]}`));
+      return m;
+    },
     close: () => {
       mon.destroy();
       q.kill("SIGKILL");
