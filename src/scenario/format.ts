@@ -90,6 +90,13 @@ export interface Scenario {
   readonly expectViolations: readonly ExpectedViolation[] | undefined;
 }
 
+/** Field names the parser accepts (kept in step with examples/scenarios/scenario.schema.json). */
+export const SCENARIO_KEYS = {
+  top: ["name", "description", "machine", "memory", "values", "steps", "expect"],
+  machine: ["cpus", "preset", "bbm", "regs", "cpu"],
+  memory: ["ram", "pool", "map", "words", "fill"],
+} as const;
+
 const REG_FIELDS: Record<string, keyof Omit<Regs, "features">> = {
   TTBR0_EL1: "ttbr0",
   TTBR1_EL1: "ttbr1",
@@ -360,11 +367,11 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   const root = doc.contents as YamlNode | null;
   const top = asRecord(ctx, root, "(top level)", doc.toJS());
-  checkKeys(ctx, root, "", top, ["name", "description", "machine", "memory", "values", "steps", "expect"]);
+  checkKeys(ctx, root, "", top, SCENARIO_KEYS.top);
   const nodeAt = (path: (string | number)[]): unknown => doc.getIn(path, true);
 
   const mach = asRecord(ctx, nodeAt(["machine"]), "machine", top.machine);
-  checkKeys(ctx, nodeAt(["machine"]), "machine", mach, ["cpus", "preset", "bbm", "regs", "cpu"]);
+  checkKeys(ctx, nodeAt(["machine"]), "machine", mach, SCENARIO_KEYS.machine);
   const cpus = mach.cpus === undefined ? 1 : Number(num(ctx, nodeAt(["machine", "cpus"]), "machine.cpus", mach.cpus));
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) ctx.fail(ctx.lineOf(nodeAt(["machine", "cpus"])), "machine.cpus", "expected 1..64");
   const bbmLevel = mach.bbm === undefined ? 0 : Number(num(ctx, nodeAt(["machine", "bbm"]), "machine.bbm", mach.bbm));
@@ -401,7 +408,7 @@ export function parseScenario(text: string, file: string): Scenario {
   }
 
   const memTop = asRecord(ctx, nodeAt(["memory"]), "memory", top.memory);
-  checkKeys(ctx, nodeAt(["memory"]), "memory", memTop, ["ram", "pool", "map", "words", "fill"]);
+  checkKeys(ctx, nodeAt(["memory"]), "memory", memTop, SCENARIO_KEYS.memory);
   const ram: { base: bigint; size: bigint }[] = [];
   if (memTop.ram !== undefined) {
     if (!Array.isArray(memTop.ram)) ctx.fail(ctx.lineOf(nodeAt(["memory", "ram"])), "memory.ram", "expected a list of {base, size}");
