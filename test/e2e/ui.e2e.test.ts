@@ -235,7 +235,8 @@ describe.skipIf(!HAVE_CHROMIUM)("browser UI (chromium)", () => {
     // After the unmap and TLBI ASIDE1IS, CPU 1 still may hold the old global leaf (stale row).
     const stale = page.locator(`#cpu-1 tr[data-source="stale"][data-kind="leaf"]${va}`);
     expect(await stale.count()).toBe(1);
-    expect(await stale.textContent()).toContain("ASIDE1");
+    expect(await stale.textContent()).toContain("global");
+    expect(await page.textContent(`#cpu-1 tr[data-source="stale"][data-kind="leaf"]${va} + tr.note-row`)).toContain("ASIDE1");
     expect(await page.getAttribute('.report[data-index="0"]', "class")).toContain("upcoming");
 
     await page.click("#step-next");

@@ -64,23 +64,23 @@ function TlbTable(props: { cpu: CpuSnapshot; prev: CpuSnapshot | undefined; goto
       <table class="tlb small">
         <thead>
           <tr>
-            <th>source</th>
             <th>entry</th>
             <th>VA</th>
             <th>size</th>
             <th>ASID / G</th>
             <th>OA / next table</th>
             <th>descriptor</th>
-            <th>notes</th>
           </tr>
         </thead>
         <tbody>
           {cpu.tlb.map((e) => {
             const isNew = prev !== undefined && !prevKeys.has(`${e.source}:${e.kind}:${e.va}:${e.desc}`);
-            return (
+            const main = (
               <tr class={`${e.source}${isNew ? " new" : ""}`} data-source={e.source} data-kind={e.kind} data-va={hex16(e.va)}>
-                <td>{e.source === "stale" ? "stale" : "memory"}</td>
-                <td>{rowKind(e)}</td>
+                <td>
+                  {e.source === "stale" ? <strong>stale </strong> : ""}
+                  {rowKind(e)}
+                </td>
                 <td class="mono">{hex16(e.va)}</td>
                 <td>{e.count > 1 ? `${e.count} × ${formatSize(e.size)}` : formatSize(e.size)}</td>
                 <td>
@@ -102,27 +102,31 @@ function TlbTable(props: { cpu: CpuSnapshot; prev: CpuSnapshot | undefined; goto
                     "—"
                   )}
                 </td>
-                <td>
-                  {e.source === "stale" && (
-                    <>
-                      written at{" "}
-                      <button type="button" class="linkish" onClick={() => props.goto(e.origin ?? 0)}>
-                        {e.origin ? `step ${e.origin}` : "initial memory"}
-                      </button>
-                      , stale since{" "}
-                      <button type="button" class="linkish" onClick={() => props.goto(e.changed ?? 0)}>
-                        step {e.changed}
-                      </button>
-                      {e.note ? `; ${e.note}` : ""}
-                    </>
-                  )}
-                </td>
               </tr>
+            );
+            if (e.source !== "stale") return main;
+            return (
+              <>
+                {main}
+                <tr class="stale note-row">
+                  <td colSpan={6}>
+                    old value written at{" "}
+                    <button type="button" class="linkish" onClick={() => props.goto(e.origin ?? 0)}>
+                      {e.origin ? `step ${e.origin}` : "initial memory"}
+                    </button>
+                    , stale since{" "}
+                    <button type="button" class="linkish" onClick={() => props.goto(e.changed ?? 0)}>
+                      step {e.changed}
+                    </button>
+                    {e.note ? `; ${e.note}` : ""}
+                  </td>
+                </tr>
+              </>
             );
           })}
           {cpu.omitted > 0 && (
             <tr>
-              <td colSpan={8} class="dim">
+              <td colSpan={6} class="dim">
                 … and {cpu.omitted} more entries reachable through memory
               </td>
             </tr>
