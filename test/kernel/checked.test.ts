@@ -58,7 +58,7 @@ describe("update_mapping_prot on live tables never triggers the checker", () => 
           expect(w.port.reports.map((r) => `${r.rule}: ${r.message}`)).toEqual([]);
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 15 },
     );
   });
 });
