@@ -72,6 +72,8 @@ class Mapper {
   readonly stats: MapStats = { ptes: 0, blocks: 0, tables: 0, cont: 0 };
   /** Table descriptor halves for new tables: TYPE_TABLE | UXNTable (| PXNTable). */
   readonly tblHi: number;
+  /** Output addresses sit in place (no LPA2 / 64K-52-bit relocation of OA[51:48]). */
+  readonly simpleOa: boolean;
 
   constructor(k: Kernel, prot: bigint, flags: number, alloc: TableAllocator | undefined, fn: string) {
     this.k = k;
@@ -81,6 +83,7 @@ class Mapper {
     this.protHi = Number((prot >> 32n) & 0xffffffffn) & ~0x100000; // PTE_CONT is decided per chunk
     this.protLo = Number(prot & 0xffffffffn);
     this.tblHi = (1 << 28) | ((flags & NO_EXEC_MAPPINGS) !== 0 ? 1 << 27 : 0);
+    this.simpleOa = !k.geo.ds && !(k.geo.pa52 && k.geo.PAGE_SHIFT === 16);
   }
 
   where(level: number, off: number, ea: number): string {
@@ -106,6 +109,29 @@ class Mapper {
         cont = contIn || ((this.flags & NO_CONT_MAPPINGS) === 0 && aligned(off, chunkEnd, pa, contSize));
       }
       while (off < chunkEnd) {
+        if (
+          this.write &&
+          blockOk &&
+          this.simpleOa &&
+          off % size === 0 &&
+          pa % size === 0 &&
+          chunkEnd - off >= size &&
+          k.port.storeRun !== undefined
+        ) {
+          // A run of whole blocks: the preflight found no table in their slots, and consecutive
+          // block descriptors differ by the block size as 64-bit values.
+          const n = Math.floor((chunkEnd - off) / size);
+          const ea0 = k.entryAddr(table, level, off);
+          const hi0 = (this.protHi | ((pa / TWO32) | 0) | (cont ? 0x100000 : 0)) >>> 0;
+          const lo0 = ((this.protLo & ~2) | pa) >>> 0;
+          k.port.storeRun(k.cpu, ea0, n, hi0, lo0, size);
+          kernelEntryBarrier(k);
+          this.stats.blocks += n;
+          if (cont) this.stats.cont += n;
+          off += n * size;
+          pa += n * size;
+          continue;
+        }
         const next = Math.min(nextBoundary(off, size), chunkEnd);
         const ea = k.entryAddr(table, level, off);
         k.readEntry(ea);
