@@ -185,7 +185,18 @@ function fmtSize(n: number | bigint): string {
 }
 
 function memClass(ctx: WalkContext, attrIndx: number): string {
-  const a = decodeMairAttr(ctx.mair[attrIndx] as number);
+  const byte = ctx.mair[attrIndx] as number;
+  const hit = CLASS_CACHE.get(byte);
+  if (hit) return hit;
+  const c = memClassOf(byte);
+  CLASS_CACHE.set(byte, c);
+  return c;
+}
+
+const CLASS_CACHE = new Map<number, string>();
+
+function memClassOf(byte: number): string {
+  const a = decodeMairAttr(byte);
   if (a.kind === "device") return `Device-${a.device}`;
   if (a.kind === "normal") {
     const c = (x: typeof a.inner): string => (x.policy === "NC" ? "NC" : x.policy);
@@ -312,7 +323,12 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
             report("protected", va, size, paB, e, `maps protected PA range 0x${pr.start.toString(16)}-0x${pr.end.toString(16)}`, RULE.prot);
           }
         }
-        aliases.push({ pa, end: pa + e.size, cls: memClass(ctx, (e.lo >>> 2) & 7), va, half: h.index });
+        // Coalesce VA- and PA-contiguous leaves of one memory class before the alias sweep.
+        const cls = memClass(ctx, (e.lo >>> 2) & 7);
+        const last = aliases[aliases.length - 1];
+        if (last && last.cls === cls && last.half === h.index && last.end === pa && last.va + BigInt(last.end - last.pa) === va)
+          last.end = pa + e.size;
+        else aliases.push({ pa, end: pa + e.size, cls, va, half: h.index });
         if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, e, va, contChecked, report);
       },
       { tables: true },
