@@ -556,6 +556,16 @@ export class Machine {
     return s;
   }
 
+  /** Hot-path form of begin: no closure; the caller records the text when recording. */
+  private beginFast(cpu: number): number {
+    if (this.cpus[cpu] === undefined) this.cpuAt(cpu);
+    return ++this.stepNo;
+  }
+
+  private record(step: number, cpu: number, text: string): void {
+    this.steps.push({ step, cpu, text });
+  }
+
   /** Text of an earlier step (for traces). */
   stepText(step: number): string {
     return this.steps[step - 1]?.text ?? (step === 0 ? "initial memory" : `step ${step}`);
@@ -692,7 +702,8 @@ export class Machine {
 
   /** Numeric form of store64: value as 32-bit halves, pa a number. */
   storeRaw(cpu: number, pa: number, hi: number, lo: number): void {
-    const s = this.begin(cpu, () => `STR ${hex(bigOf(hi, lo))} -> [PA ${hx(pa)}]`);
+    const s = this.beginFast(cpu);
+    if (this.recordSteps) this.record(s, cpu, `STR ${hex(bigOf(hi, lo))} -> [PA ${hx(pa)}]`);
     this.doStore(cpu, s, pa, hi >>> 0, lo >>> 0);
   }
 
@@ -756,7 +767,7 @@ export class Machine {
     let tableChange = false;
     let anyCurrent = false;
     let staleUses: TableUse[] | undefined;
-    let checked: string[] | undefined;
+    let checked: number[] | undefined;
     for (const u of uses) {
       const h = u.root.half;
       const level = u.level;
@@ -775,10 +786,13 @@ export class Machine {
       if (ok !== 0) this.materialize(u, step, pa, ohi, olo, ok, level, va, size, prevWriter);
       if (!current || u.stale !== undefined) continue;
       if (uses.length > 1) {
-        const key = `${h.index}:${va}:${level}`;
+        // Several CPUs (or roots) reach the same entry: judge each (half, VA, level) once.
+        const meta = h.index * 8 + level + 1;
         checked ??= [];
-        if (checked.includes(key)) continue;
-        checked.push(key);
+        let dup = false;
+        for (let i = 0; i < checked.length; i += 2) if (checked[i] === va && checked[i + 1] === meta) dup = true;
+        if (dup) continue;
+        checked.push(va, meta);
       }
       this.checkLiveChange(u, cpu, step, pa, ohi, olo, hi, lo, ok, nk, level, va, size, prevWriter);
     }
@@ -1104,7 +1118,8 @@ export class Machine {
 
   /** DSB: completes this CPU's stores (for walkers) and, unless an ST/LD variant, its TLBIs. */
   dsb(cpu: number, kind: DsbKind = "SY"): void {
-    const s = this.begin(cpu, () => `DSB ${kind}`);
+    const s = this.beginFast(cpu);
+    if (this.recordSteps) this.record(s, cpu, `DSB ${kind}`);
     const c = this.cpus[cpu] as Cpu;
     const storesDone = !kind.endsWith("LD");
     const tlbiDone = !kind.endsWith("ST") && !kind.endsWith("LD");
@@ -1142,7 +1157,8 @@ export class Machine {
 
   /** ISB: context synchronization — completed TLBIs and stores now hold for this CPU, MSRs take effect. */
   isb(cpu: number): void {
-    const s = this.begin(cpu, () => "ISB");
+    const s = this.beginFast(cpu);
+    if (this.recordSteps) this.record(s, cpu, "ISB");
     const c = this.cpus[cpu] as Cpu;
     c.lastIsb = s;
     if (c.pending.length > 0) {
@@ -1285,7 +1301,8 @@ export class Machine {
       TLBI_CACHE.set(op, m);
     }
     const base = m[1] as string;
-    const s = this.begin(cpu, () => (base === "VMALLE1" ? `TLBI ${op}` : `TLBI ${op}, ${hex(bigOf(opHi, opLo))}`));
+    const s = this.beginFast(cpu);
+    if (this.recordSteps) this.record(s, cpu, base === "VMALLE1" ? `TLBI ${op}` : `TLBI ${op}, ${hex(bigOf(opHi, opLo))}`);
     if (this.staleCount === 0) return;
     const broadcast = m[2] !== undefined;
     const issuer = this.cpus[cpu] as Cpu;
@@ -1506,7 +1523,8 @@ export class Machine {
    * `lastPa`), after running every check. `acc` is walker.accessCode().
    */
   accessRaw(cpu: number, vaHi: number, vaLo: number, acc: number): number {
-    const s = this.begin(cpu, () => `ACCESS ${acc} [VA ${hex(bigOf(vaHi, vaLo))}]`);
+    const s = this.beginFast(cpu);
+    if (this.recordSteps) this.record(s, cpu, `ACCESS ${acc} [VA ${hex(bigOf(vaHi, vaLo))}]`);
     return this.check(cpu, s, vaHi, vaLo, acc, undefined);
   }
 
