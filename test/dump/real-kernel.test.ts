@@ -5,6 +5,8 @@
  * VMCOREINFO page of a dump-guest-memory core, gdb's registers, QEMU's gva2gpa answers and the
  * kernel's console W+X verdict):
  * - vmsa's walk agrees with QEMU's own translation (gva2gpa, QEMU's get_phys_addr) on every VA;
+ * - with the QEMU AT harness tools (qemu/ci-setup.sh): PAR_EL1 of AT S1E1R/S1E1W/S1E0R/S1E0W on
+ *   the same tables (moved into the harness arena) equals vmsa's prediction for every VA;
  * - `audit` prints exactly the kernel's `Checked W+X mappings` line;
  * - registers derived from VMCOREINFO match the ones gdb read from the CPU;
  * - `ptdump` output for the detected layout (golden file).
@@ -16,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeTcr } from "../../src/arch/registers.js";
+import { checkTools } from "../../src/diff-qemu/qemu.js";
 import { audit } from "../../src/dump/audit.js";
 import { diffTables, formatDiff } from "../../src/dump/diff.js";
 import { openDump } from "../../src/dump/inputs.js";
@@ -24,6 +27,7 @@ import { ptdump } from "../../src/dump/ptdump.js";
 import { regsFromVmcoreInfo } from "../../src/dump/regfile.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
+import { compareWithAt } from "./real-kernel/at.js";
 import { CONFIGS, toolsAvailable } from "./real-kernel/harness.js";
 
 const ROOT = join(import.meta.dirname, "../fixtures/real-kernel");
@@ -75,6 +79,23 @@ describe("real kernel fixtures", () => {
       const r = checkFixture(join(ROOT, name));
       await expect(r.ptdump).toMatchFileSnapshot(join(ROOT, name, "ptdump.txt"));
     });
+  }
+});
+
+// QEMU's AT instructions (S1E1R/W, S1E0R/W) on the real tables, via the QEMU differential harness.
+const atTools = checkTools();
+describe.runIf(atTools.ok)("real kernel tables vs QEMU AT (PAR_EL1)", () => {
+  for (const name of fixtures) {
+    it(`${name}: every VA x 4 AT operations agrees with vmsa's PAR_EL1`, async () => {
+      const dir = join(ROOT, name);
+      const d = openDump({ inputs: [join(dir, "machine.json")], regsFile: join(dir, "registers.txt"), progress: false });
+      const vas = Object.keys(JSON.parse(readFileSync(join(dir, "qemu-gva2gpa.json"), "utf8")) as Record<string, unknown>).map((v) =>
+        BigInt(v),
+      );
+      const r = await compareWithAt(d, vas);
+      expect(r.mismatches).toEqual([]);
+      expect(r.compared).toBe(vas.length * 4);
+    }, 120_000);
   }
 });
 
