@@ -7,7 +7,7 @@
  * overwritten directly, or must it be broken (invalid, DSB, TLBI, DSB) first? Shared by the
  * machine checker and the dump-diff feature.
  */
-import { type Granule, type GranuleName, granuleByName } from "../arch/granule.js";
+import { type Granule, type GranuleName, granuleByName, levelShift } from "../arch/granule.js";
 import { decodeMairAttr } from "../arch/mair.js";
 
 export type BbmRuleId =
@@ -100,7 +100,11 @@ export function bbmRequirement(
 ): BbmRequirement {
   const g = typeof granule === "string" ? granuleByName(granule) : granule;
   if (!g) throw new RangeError(`bbmRequirement: unknown granule ${String(granule)}`);
-  const OA_MASK = addrMask(opts.ds ?? false);
+  // Leaf OA bits below the entry size are RES0 / other fields (nT is bit 16 of a block); with
+  // 64K pages bits [15:12] carry OA[51:48].
+  const hiOa = g.size === 65536 ? 0xf000n : 0n;
+  const OA_MASK = (addrMask(opts.ds ?? false) & ~((1n << BigInt(levelShift(g, Math.min(level, 3)))) - 1n)) | hiOa;
+  const TABLE_MASK = (addrMask(opts.ds ?? false) & ~BigInt(g.size - 1)) | hiOa;
   const ok = kindOf(oldDesc, level);
   const nk = kindOf(newDesc, level);
   if (ok === "invalid" || nk === "invalid") {
@@ -111,7 +115,7 @@ export function bbmRequirement(
     return mk(false, "bbm.not-live", "old entry has AF=0 and cannot be held in a TLB", false);
   }
   if (ok === "table" && nk === "table") {
-    if (((oldDesc ^ newDesc) & OA_MASK) !== 0n) {
+    if (((oldDesc ^ newDesc) & TABLE_MASK) !== 0n) {
       return mk(true, "bbm.table-address", "a live table descriptor is re-pointed: walk caches may hold the old next-level table");
     }
     return mk(false, "bbm.permissions", "only hierarchical attributes change: TLBI afterwards (make-then-flush)");

@@ -45,7 +45,7 @@
  */
 import { VmsaError } from "../arch/errors.js";
 import type { FaultKind } from "../arch/fault.js";
-import { FAULT_KINDS, FAULT_NONE, FAULT_PERMISSION } from "../arch/fault.js";
+import { FAULT_KINDS, FAULT_NONE, FAULT_PERMISSION, FAULT_TRANSLATION } from "../arch/fault.js";
 import { contiguousEntries } from "../arch/granule.js";
 import { FEATURES_MAX, type Features, presetByName, type Regs } from "../arch/registers.js";
 import { hex } from "../arch/u64.js";
@@ -1317,6 +1317,7 @@ export class Machine {
     const vaHalf = (opHi >>> 11) & 1;
     const ttl = (opHi >>> 12) & 0xf;
     let rTg = 0;
+    let rHalf = 0;
     let rBase = 0;
     let rLen = 0;
     if (isRange) {
@@ -1325,6 +1326,8 @@ export class Machine {
       const num = (opHi >>> 7) & 0x1f;
       // BaseADDR[36:0]: bits [36:32] from the high word, [31:0] from the low word.
       const ba = (opHi & 0x1f) * TWO32 + (opLo >>> 0);
+      // The top BaseADDR bit is the top VA bit of the range (VA[48] for 4K): it selects the half.
+      rHalf = (opHi >>> 4) & 1;
       const gsz = rTg === 1 ? 4096 : rTg === 2 ? 16384 : 65536;
       rBase = ba * gsz;
       rLen = (num + 1) * 2 ** (5 * scale + 1) * gsz;
@@ -1347,8 +1350,6 @@ export class Machine {
             continue;
           }
           if (e.asid !== asid) continue;
-        } else if (!allAsid && !e.global && e.asid !== asid) {
-          continue;
         }
         if (isVa) {
           let hit: boolean;
@@ -1358,12 +1359,16 @@ export class Machine {
               continue;
             }
             const off = rBase % 2 ** e.ia;
-            hit = off < e.vaOff + e.span && e.vaOff < off + rLen;
+            hit = rHalf === e.halfIdx && off < e.vaOff + e.span && e.vaOff < off + rLen;
           } else {
             const off = (pageNum % 2 ** (e.ia - 12)) * 4096;
             hit = vaHalf === e.halfIdx && off >= e.vaOff && off < e.vaOff + e.span;
           }
           if (!hit) continue;
+          if (!allAsid && !e.global && e.kind !== "context" && e.asid !== asid) {
+            e.missed.push({ step: s, why: `TLBI ${base} names ASID ${asid}; the entry is tagged with ASID ${e.asid}` });
+            continue;
+          }
           if (e.kind === "context") {
             e.missed.push({ step: s, why: "a by-VA TLBI cannot remove everything cached from a switched-out context" });
             continue;
@@ -1703,6 +1708,11 @@ export class Machine {
       }
     }
     if (alts.length > 1) this.judge(c, step, vaHi, vaLo, acc, alts);
+    // FEAT_BBM level 1+: whether a block with nT=1 gives a Translation fault is IMPDEF
+    // (ASL AArch64.BlocknTFaults), so the fault is an allowed outcome too.
+    if (out !== undefined && f === FAULT_NONE && this.bbmLevel >= 1 && primary.level < 3 && (w.descLo & 0x10000) !== 0) {
+      alts.push({ ...primary, fault: FAULT_TRANSLATION, source: "memory" });
+    }
     return f;
   }
 

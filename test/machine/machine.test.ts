@@ -67,6 +67,7 @@ describe("machine: TLB maintenance", () => {
     ng.m.isb(0);
     ng.m.load(1, KVA);
     expect(rules(ng.m)).toEqual(["stale-translation@6/1"]);
+    expect(ng.m.reports[0]?.trace.map((t) => t.role).join("\n")).toContain("names ASID 7; the entry is tagged with ASID 0");
     const g = mapped();
     g.m.store64(0, g.pte, 0n);
     g.m.dsb(0, "ISH");
@@ -130,6 +131,47 @@ describe("machine: TLB maintenance", () => {
     m.isb(0);
     m.load(1, KVA);
     expect(rules(m)).toEqual([]);
+  });
+});
+
+describe("machine: FEAT_BBM level 1 nT blocks", () => {
+  it("an access through an nT=1 block may fault (IMPDEF, ASL AArch64.BlocknTFaults)", () => {
+    for (const [bbmLevel, kinds] of [
+      [0, ["ok"]],
+      [1, ["ok", "fault"]],
+    ] as const) {
+      const s = setup({ bbmLevel });
+      s.b.map(KVA, PA_A, 0x20_0000n, 2, { ...KERNEL_RW, nT: true });
+      expect(s.m.load(0, KVA).outcomes.map((o) => o.kind)).toEqual(kinds);
+      expect(s.m.reports).toEqual([]);
+    }
+  });
+});
+
+describe("machine: FEAT_BBM level 1 split protocol", () => {
+  it("block → table needs nT=1 on the block first (vmsa-rules.md §4.3); with it the split is not a BBM violation", () => {
+    for (const markNt of [false, true]) {
+      const { m, b, mem } = setup({ bbmLevel: 1 });
+      const [pmd] = b.map(KVA, PA_A, 0x20_0000n, 2, KERNEL_RW);
+      const sub = 0x9_0000n;
+      for (let i = 0n; i < 512n; i++) mem.write64(sub + i * 8n, encodeLeaf({ ...KERNEL_RW, oa: PA_A + i * 0x1000n }, 3, b.fmt));
+      if (markNt) {
+        m.store64(0, pmd as bigint, encodeLeaf({ ...KERNEL_RW, oa: PA_A, nT: true }, 2, b.fmt));
+        m.dsb(0, "ISHST");
+        m.tlbi(0, "VAAE1IS", tlbiVa(KVA));
+        m.dsb(0, "ISH");
+      }
+      m.store64(0, pmd as bigint, sub | 3n);
+      m.dsb(0, "ISHST");
+      m.tlbi(0, "VAAE1IS", tlbiVa(KVA));
+      m.dsb(0, "ISH");
+      m.isb(0);
+      m.load(1, KVA + 0x3000n);
+      expect(
+        m.reports.map((r) => r.detail),
+        String(markNt),
+      ).toEqual(markNt ? [] : ["bbm.size-change-nT"]);
+    }
   });
 });
 
