@@ -72,7 +72,7 @@ const fixtures = existsSync(ROOT) ? readdirSync(ROOT).filter((n) => existsSync(j
 
 describe("real kernel fixtures", () => {
   it("has the 4K/48-bit and 16K configurations", () => {
-    expect(fixtures).toEqual(["linux-6.1-4k48", "linux-6.12-16k47", "linux-6.12-16k52", "linux-6.12-4k52"]);
+    expect(fixtures).toEqual(["linux-6.1-4k48", "linux-6.1-4k48-kaslr", "linux-6.12-16k47", "linux-6.12-16k52", "linux-6.12-4k52"]);
   });
   for (const name of fixtures) {
     it(`${name}: walk = QEMU, audit = kernel W+X verdict, VMCOREINFO = CPU registers, ptdump golden`, async () => {

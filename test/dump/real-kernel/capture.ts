@@ -144,7 +144,7 @@ export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_RO
       `${JSON.stringify(
         {
           kernel: `Linux ${linux} (Debian), ${cfg.description}`,
-          qemu: `qemu-system-aarch64 -M virt -cpu ${cfg.cpu} -smp 1 -m 256M, kernel command line: console=ttyAMA0 nokaslr`,
+          qemu: `qemu-system-aarch64 -M virt -cpu ${cfg.cpu} -smp 1 -m 256M, kernel command line: console=ttyAMA0${cfg.kaslr ? "" : " nokaslr"}`,
           memory: { core: "tables.core.gz" },
           note: "only the TTBR1 table pages and the VMCOREINFO page are kept; registers come from registers.txt (gdb-multiarch info registers)",
           kernel_wx_verdict: verdict,

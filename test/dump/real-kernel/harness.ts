@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +23,8 @@ export interface KernelConfig {
   readonly pkgPattern: RegExp;
   readonly cpu: string;
   readonly description: string;
+  /** Boot with KASLR (the virt board's DT kaslr-seed); default nokaslr. */
+  readonly kaslr?: boolean;
 }
 
 /** Kernel/CPU combinations: Debian 12's 6.1 (4K, 48-bit) and bookworm-backports 6.12 (52-bit LPA2 configs). */
@@ -44,6 +46,13 @@ export const CONFIGS: readonly KernelConfig[] = [
     pkgPattern: /^linux-image-6\.12\.\d+\+deb12-arm64-16k-unsigned$/,
     cpu: "max",
     description: "Debian 6.12 16K, -cpu max: 52-bit VA with FEAT_LPA2 (TCR.DS=1)",
+  },
+  {
+    name: "linux-6.1-4k48-kaslr",
+    pkgPattern: /^linux-image-6\.1\.0-\d+-arm64-unsigned$/,
+    cpu: "max",
+    description: "Debian 6.1, 4K pages, 48-bit VA, KASLR (randomised kernel image and linear map)",
+    kaslr: true,
   },
   {
     name: "linux-6.12-4k52",
@@ -217,7 +226,7 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     "-initrd",
     initrd,
     "-append",
-    "console=ttyAMA0 nokaslr panic=-1",
+    `console=ttyAMA0 ${cfg.kaslr ? "" : "nokaslr "}panic=-1`,
     "-serial",
     `file:${serialLog}`,
     "-monitor",
@@ -303,6 +312,7 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     close: () => {
       mon.destroy();
       q.kill("SIGKILL");
+      rmSync(serialLog, { force: true });
     },
     bootSeconds,
   };
