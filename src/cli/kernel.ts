@@ -28,6 +28,24 @@ function listScenarios(): string {
   return `${lines.join("\n")}\n`;
 }
 
+function parseGeometry(o: { granule: string; vaBits: string }): { g: "4K" | "16K" | "64K"; vaBits: number } {
+  const g = o.granule.toUpperCase();
+  if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
+  const vaBits = Number(o.vaBits);
+  if (!SUPPORTED_VA_BITS[g].includes(vaBits)) {
+    throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
+  }
+  return { g, vaBits };
+}
+
+function parseSeed(text: string): bigint {
+  try {
+    return BigInt(text);
+  } catch {
+    throw new UsageError(`--kaslr-seed: "${text}" is not a number (expected hex like 0x5eed or decimal)`);
+  }
+}
+
 export function registerKernelCommands(program: Command): void {
   program
     .command("scenario")
@@ -102,17 +120,8 @@ Examples:
     .addHelpText("after", "\nExamples:\n  $ vmsa boot\n  $ vmsa boot --granule 16K --va-bits 47 --rodata-full --kaslr-seed 0x5eed")
     .action(
       (o: { granule: string; vaBits: string; kaslrSeed: string; rodataFull?: boolean; debugPagealloc?: boolean; early?: boolean }) => {
-        const g = o.granule.toUpperCase();
-        if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
-        const vaBits = Number(o.vaBits);
-        if (!SUPPORTED_VA_BITS[g].includes(vaBits))
-          throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
-        let seed: bigint;
-        try {
-          seed = BigInt(o.kaslrSeed);
-        } catch {
-          throw new UsageError(`--kaslr-seed: "${o.kaslrSeed}" is not a number`);
-        }
+        const { g, vaBits } = parseGeometry(o);
+        const seed = parseSeed(o.kaslrSeed);
         const b = bootKernel({
           granule: g,
           vaBits,
@@ -134,24 +143,13 @@ Examples:
     .option("--format <f>", "text or json", "text")
     .addHelpText("after", "\nExamples:\n  $ vmsa layout\n  $ vmsa layout --granule 64K --va-bits 52 --kaslr-seed 0x1234567890abcdef")
     .action((o: { granule: string; vaBits: string; kaslrSeed?: string; format: string }) => {
-      const g = o.granule.toUpperCase();
-      if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
-      const vaBits = Number(o.vaBits);
-      if (!SUPPORTED_VA_BITS[g].includes(vaBits))
-        throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
+      const { g, vaBits } = parseGeometry(o);
       const geo = kernelGeometry({ granule: g, vaBits });
       const layout = kernelLayout(geo);
       const k = new Kernel(new DirectPort(new PhysMem()), { granule: g, vaBits });
       const fm = new Fixmap(k, layout);
       const markers = layoutMarkers(layout, fm.FIXADDR_START);
-      let seed: bigint | undefined;
-      if (o.kaslrSeed !== undefined) {
-        try {
-          seed = BigInt(o.kaslrSeed);
-        } catch {
-          throw new UsageError(`--kaslr-seed: "${o.kaslrSeed}" is not a number`);
-        }
-      }
+      const seed = o.kaslrSeed === undefined ? undefined : parseSeed(o.kaslrSeed);
       const kaslr = seed !== undefined ? kaslrPlacement(geo, layout, seed, 0x4020_0000n) : undefined;
       if (o.format === "json") {
         emit(`${toJson({ geometry: { ...geo, granule: geo.granule.name }, layout, fixmap: fm.slots, markers, kaslr })}\n`);

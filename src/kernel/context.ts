@@ -125,6 +125,21 @@ export class Kernel {
     this.oaLo = lo >>> 0;
   }
 
+  /** A descriptor for output address `pa` with the bits of `prot` (pfn_pte), in this.eHi/this.eLo. */
+  eHi = 0;
+  eLo = 0;
+  makeEntry(pa: number, prot: bigint): void {
+    this.placeOa(pa);
+    this.eHi = (Number((prot >> 32n) & 0xffffffffn) | this.oaHi) >>> 0;
+    this.eLo = (Number(prot & 0xffffffffn) | this.oaLo) >>> 0;
+  }
+
+  /** p?d_populate: store a table descriptor for `table` at `ea` (upper attributes `attrHi`). */
+  writeTableEntry(ea: number, table: number, attrHi = 0): void {
+    this.placeOa(table);
+    this.writeEntry(ea, (attrHi | this.oaHi) >>> 0, (3 | this.oaLo) >>> 0);
+  }
+
   /** Address held in a table or leaf descriptor (aligned down to `alignShift` >= PAGE_SHIFT). */
   addrOf(hi: number, lo: number, alignShift: number): number {
     const ps = this.geo.PAGE_SHIFT;

@@ -13,7 +13,7 @@ import type { TableAllocator } from "./alloc.js";
 import { isNone, isTable, type Kernel, type TableAccess } from "./context.js";
 import { KernelError } from "./errors.js";
 import type { KernelLayout } from "./layout.js";
-import { pgtableAlloc } from "./mmu.js";
+import { pgtableAlloc, TABLE_UXN_HI } from "./mmu.js";
 import { flushTlbKernelRange, kernelEntryBarrier } from "./tlb.js";
 
 export interface FixmapConfig {
@@ -220,9 +220,8 @@ export class Fixmap {
   setUnchecked(idx: number, pa: bigint | number, prot: bigint): void {
     const k = this.k;
     const ps = k.geo.PAGE_SIZE;
-    const p = Number(pa) - (Number(pa) % ps);
-    k.placeOa(p);
-    k.writeEntry(this.ptep(idx), (Number((prot >> 32n) & 0xffffffffn) | k.oaHi) >>> 0, (Number(prot & 0xffffffffn) | k.oaLo) >>> 0);
+    k.makeEntry(Number(pa) - (Number(pa) % ps), prot);
+    k.writeEntry(this.ptep(idx), k.eHi, k.eLo);
     kernelEntryBarrier(k);
   }
 
@@ -319,8 +318,7 @@ export function ensurePteTable(k: Kernel, root: number, va: bigint, alloc: Table
     k.readEntry(ea);
     if (isNone(k.hi, k.lo)) {
       const t = pgtableAlloc(k, alloc, level + 1, fn);
-      k.placeOa(t);
-      k.writeEntry(ea, (k.oaHi | (1 << 28)) >>> 0, (3 | k.oaLo) >>> 0);
+      k.writeTableEntry(ea, t, TABLE_UXN_HI);
       kernelEntryBarrier(k);
       table = t;
     } else if (isTable(k.lo, level)) {

@@ -6,6 +6,7 @@ import { hex64 } from "../arch/u64.js";
 import type { TableAllocator } from "./alloc.js";
 import type { Kernel } from "./context.js";
 import { KernelError } from "./errors.js";
+import { pteAddr } from "./fixmap.js";
 import type { KernelLayout } from "./layout.js";
 import { createMapping, type MapStats, updateMappingProt } from "./mmu.js";
 import { NO_BLOCK_MAPPINGS, NO_CONT_MAPPINGS, NO_EXEC_MAPPINGS, pgprotTagged } from "./prot.js";
@@ -230,28 +231,16 @@ export function debugPageallocUnmap(k: Kernel, pgd: number, lm: LinearMap, pa: n
   const ps = k.geo.PAGE_SIZE;
   for (let i = 0; i < pages; i++) {
     const v = va + BigInt(i * ps);
-    const e = findLeafPte(k, pgd, v);
+    const e = pteAddr(k, pgd, v);
+    if (e === undefined) {
+      throw new KernelError(
+        "EKERN_LIVE_BLOCK",
+        `debug_pagealloc: ${hex64(v)} is not page mapped`,
+        "debug_pagealloc needs a page-granular linear map (can_set_direct_map)",
+      );
+    }
     k.readEntry(e);
     k.writeEntry(e, k.hi, (k.lo & ~1) >>> 0);
   }
   flushTlbKernelRange(k, va, va + BigInt(pages * ps));
-}
-
-function findLeafPte(k: Kernel, pgd: number, va: bigint): number {
-  const off = k.offOf(va);
-  let table = pgd;
-  for (let level = k.geo.pgdLevel; level <= 3; level++) {
-    const ea = k.entryAddr(table, level, off);
-    k.readEntry(ea);
-    if (level === 3) return ea;
-    if ((k.lo & 3) !== 3) {
-      throw new KernelError(
-        "EKERN_LIVE_BLOCK",
-        `debug_pagealloc: ${hex64(va)} is not page mapped (${k.levelName(level)})`,
-        "debug_pagealloc needs a page-granular linear map (can_set_direct_map)",
-      );
-    }
-    table = k.tableAddr(k.hi, k.lo);
-  }
-  return -1;
 }

@@ -98,10 +98,8 @@ export class Kmap {
         throw new KernelError("EFIXMAP_BUSY", `kmap_atomic: slot ${idx} is not empty`, "DEBUG_HIGHMEM: BUG_ON(!pte_none(*ptep))");
       }
     }
-    const prot = k.prots.PAGE_KERNEL;
-    const p = Number(pa) - (Number(pa) % k.geo.PAGE_SIZE);
-    k.placeOa(p);
-    k.port.store64(cpu, ptep, (Number((prot >> 32n) & 0xffffffffn) | k.oaHi) >>> 0, (Number(prot & 0xffffffffn) | k.oaLo) >>> 0);
+    k.makeEntry(Number(pa) - (Number(pa) % k.geo.PAGE_SIZE), k.prots.PAGE_KERNEL);
+    k.port.store64(cpu, ptep, k.eHi, k.eLo);
     const va = this.fixmap.virt(idx);
     localFlushTlbKernelPage(k, cpu, va);
     return va + BigInt(Number(pa) % k.geo.PAGE_SIZE);
@@ -196,13 +194,8 @@ export class Kmap {
       if (this.lastPkmapNr === 0) this.flushAllZeroPkmaps();
       const nr = this.lastPkmapNr;
       if ((this.pkmapCount[nr] ?? 0) !== 0) continue;
-      const prot = k.prots.PAGE_KERNEL;
-      k.placeOa(p);
-      k.writeEntry(
-        this.pkmapPte + nr * 8,
-        (Number((prot >> 32n) & 0xffffffffn) | k.oaHi) >>> 0,
-        (Number(prot & 0xffffffffn) | k.oaLo) >>> 0,
-      );
+      k.makeEntry(p, k.prots.PAGE_KERNEL);
+      k.writeEntry(this.pkmapPte + nr * 8, k.eHi, k.eLo);
       kernelEntryBarrier(k);
       this.pkmapCount[nr] = 2;
       this.pkmapPage.set(nr, p);

@@ -14,9 +14,11 @@ import { isCont, isNone, isSect, isTable, type Kernel } from "./context.js";
 import { KernelError, OutOfMemoryError } from "./errors.js";
 import { kernelBlockLevel, kernelContEntries } from "./geometry.js";
 import { NO_BLOCK_MAPPINGS, NO_CONT_MAPPINGS, NO_EXEC_MAPPINGS, PGATTR_REASONS, PGATTR_SAFE, pgattrCheck } from "./prot.js";
-import { flushTlbKernelPgtable, flushTlbKernelRange, kernelEntryBarrier } from "./tlb.js";
+import { flushTlbAll, flushTlbKernelPgtable, flushTlbKernelRange, kernelEntryBarrier } from "./tlb.js";
 
 const TWO32 = 4294967296;
+/** UXNTable (bit 60) in the upper half of a table descriptor. */
+export const TABLE_UXN_HI = 1 << 28;
 
 export interface MapStats {
   /** Level-3 entries written. */
@@ -82,7 +84,7 @@ class Mapper {
     this.fn = fn;
     this.protHi = Number((prot >> 32n) & 0xffffffffn) & ~0x100000; // PTE_CONT is decided per chunk
     this.protLo = Number(prot & 0xffffffffn);
-    this.tblHi = (1 << 28) | ((flags & NO_EXEC_MAPPINGS) !== 0 ? 1 << 27 : 0);
+    this.tblHi = TABLE_UXN_HI | ((flags & NO_EXEC_MAPPINGS) !== 0 ? 1 << 27 : 0);
     this.simpleOa = !k.geo.ds && !(k.geo.pa52 && k.geo.PAGE_SHIFT === 16);
   }
 
@@ -180,8 +182,7 @@ class Mapper {
               continue;
             }
             child = pgtableAlloc(k, this.alloc, level + 1, this.fn);
-            k.placeOa(child);
-            k.writeEntry(ea, (this.tblHi | k.oaHi) >>> 0, (3 | k.oaLo) >>> 0);
+            k.writeTableEntry(ea, child, this.tblHi);
             kernelEntryBarrier(k);
             this.stats.tables++;
           } else if (!isTable(oLo, level)) {
@@ -580,9 +581,6 @@ export function splitBlock(k: Kernel, root: bigint | number, va: bigint, alloc: 
   }
   k.port.dsb(k.cpu, "ISHST");
   steps.push(`build ${k.levelName(childLevel)} table at 0x${table.toString(16)} (${n} entries), DSB ISHST`);
-  k.placeOa(table);
-  const tHi = (k.oaHi | (1 << 28)) >>> 0; // PMD_TYPE_TABLE | PMD_TABLE_UXN
-  const tLo = (3 | k.oaLo) >>> 0;
   if (opts.bbm !== false) {
     k.writeEntry(e.ea, 0, 0);
     k.port.dsb(k.cpu, "ISHST");
@@ -593,7 +591,7 @@ export function splitBlock(k: Kernel, root: bigint | number, va: bigint, alloc: 
     steps.push(`TLBI VAAE1IS ${hex64(blockVa)}, DSB ISH`);
     fetchCheck(k, opts, steps[steps.length - 1] as string, state);
   }
-  k.writeEntry(e.ea, tHi, tLo);
+  k.writeTableEntry(e.ea, table, TABLE_UXN_HI); // PMD_TYPE_TABLE | PMD_TABLE_UXN
   kernelEntryBarrier(k);
   steps.push(`make: ${k.levelName(level)} entry 0x${e.ea.toString(16)} := table 0x${table.toString(16)}, DSB ISHST, ISB`);
   fetchCheck(k, opts, steps[steps.length - 1] as string, state);
@@ -629,7 +627,7 @@ export function splitContiguous(k: Kernel, root: bigint | number, va: bigint, op
       kernelEntryBarrier(k);
     }
     steps.push(`in place: ${n} entries rewritten without PTE_CONT (set_pte each)`);
-    flushTlbAllFrom(k);
+    flushTlbAll(k);
     steps.push("flush_tlb_all");
     return { steps };
   }
@@ -644,11 +642,4 @@ export function splitContiguous(k: Kernel, root: bigint | number, va: bigint, op
   kernelEntryBarrier(k);
   steps.push(`make: ${n} entries without PTE_CONT, DSB ISHST, ISB`);
   return { steps };
-}
-
-function flushTlbAllFrom(k: Kernel): void {
-  k.port.dsb(k.cpu, "ISHST");
-  k.port.tlbi(k.cpu, "VMALLE1IS");
-  k.port.dsb(k.cpu, "ISH");
-  k.port.isb(k.cpu);
 }

@@ -82,8 +82,7 @@ export function transPgdCreateCopy(
         if (isNone(k.hi, k.lo)) {
           child = transAlloc(k, info, level + 1, fn);
           st.tables++;
-          k.placeOa(child);
-          k.writeEntry(dea, k.oaHi, (3 | k.oaLo) >>> 0); // p?d_populate: TYPE_TABLE
+          k.writeTableEntry(dea, child); // p?d_populate: TYPE_TABLE
         } else {
           child = k.tableAddr(k.hi, k.lo);
         }
@@ -151,8 +150,7 @@ export function transPgdMapPage(
     k.readEntry(ea);
     if (isNone(k.hi, k.lo)) {
       const t = transAlloc(k, info, level + 1, fn);
-      k.placeOa(t);
-      k.writeEntry(ea, k.oaHi, (3 | k.oaLo) >>> 0);
+      k.writeTableEntry(ea, t);
       table = t;
     } else if (isTable(k.lo, level)) {
       table = k.tableAddr(k.hi, k.lo);
@@ -173,8 +171,8 @@ export function transPgdMapPage(
       "trans_pgd_map_page may assume no entries exist: it creates the single-entry levels as it goes",
     );
   }
-  k.placeOa(pagePa - (pagePa % k.geo.PAGE_SIZE));
-  k.writeEntry(pte, (Number((prot >> 32n) & 0xffffffffn) | k.oaHi) >>> 0, (Number(prot & 0xffffffffn) | k.oaLo) >>> 0);
+  k.makeEntry(pagePa - (pagePa % k.geo.PAGE_SIZE), prot);
+  k.writeEntry(pte, k.eHi, k.eLo);
   k.port.dsb(k.cpu, "ISHST");
   return pte;
 }
@@ -198,10 +196,9 @@ export function transPgdIdmapPage(k: Kernel, info: TransPgdInfo, pagePa: number)
   const pa = pagePa - (pagePa % k.geo.PAGE_SIZE);
   const maxMsb = pa >= 2 ** 48 ? 51 : 47;
   const bitsMapped = ps - 4;
-  const prot = k.prots.PAGE_KERNEL_ROX;
-  k.placeOa(pa);
-  let prevHi = (Number((prot >> 32n) & 0xffffffffn) | k.oaHi) >>> 0;
-  let prevLo = (Number(prot & 0xffffffffn) | k.oaLo) >>> 0;
+  k.makeEntry(pa, k.prots.PAGE_KERNEL_ROX);
+  let prevHi = k.eHi;
+  let prevLo = k.eLo;
   const tables: number[] = [];
   let level = 3;
   for (; level >= 0; level--) {
