@@ -3,6 +3,9 @@ import { describe, expect, it } from "vitest";
 import { encodeLeaf } from "../../src/arch/descriptor.js";
 import { presetByName } from "../../src/arch/registers.js";
 import { Machine, tlbiRange, tlbiVa } from "../../src/machine/machine.js";
+import { PhysMem } from "../../src/mem/physmem.js";
+import { TableBuilder as TableBuilderSync } from "../../src/scenario/build.js";
+import { compileRegs as compileRegs0 } from "../../src/walk/context.js";
 import { KERNEL_RO, KERNEL_RW, KVA, PA_A, PA_B, ROOT, setup } from "./helpers.js";
 
 function rules(m: Machine): string[] {
@@ -244,5 +247,65 @@ describe("machine: ordering of descriptor stores and register writes", () => {
     expect(() => m.store64(0, 0x1001n, 0n)).toThrow(/8-byte aligned/);
     expect(() => m.isb(5)).toThrow(/no CPU 5/);
     expect(() => new Machine({ cpus: 0 })).toThrow(/1\.\.64/);
+  });
+});
+
+describe("machine: other granules and ASID switches", () => {
+  it("64K granule: the BBM recipe is clean, a direct OA change is flagged", () => {
+    for (const direct of [false, true]) {
+      const mem = new PhysMem();
+      mem.addRam(0x4000_0000n, 0x4000_0000n);
+      const regs = { ...presetByName("linux-64k-48").regs, ttbr1: 0x10_0000n };
+      mem.zero(0x10_0000n, 0x10000);
+      const b = new TableBuilderSync({ mem, half: compileRegs0(regs).halves[1], pool: { next: 0x20_0000n } });
+      const va = 0xffff_0000_0020_0000n;
+      const [pte] = b.map(va, PA_A, 0x10000n, 3, KERNEL_RW);
+      const m = new Machine({ cpus: 2, mem, regs });
+      const nd = encodeLeaf({ ...KERNEL_RW, oa: PA_B }, 3, b.fmt);
+      if (!direct) {
+        m.store64(0, pte as bigint, 0n);
+        m.dsb(0, "ISHST");
+        m.tlbi(0, "VAAE1IS", tlbiVa(va + 0x3000n));
+        m.dsb(0, "ISH");
+      }
+      m.store64(0, pte as bigint, nd);
+      m.dsb(0, "ISHST");
+      m.isb(0);
+      const r = m.load(1, va + 0x8000n);
+      if (direct) expect(m.reports.map((x) => x.rule)).toEqual(["bbm", "stale-translation"]);
+      else {
+        expect(m.reports).toEqual([]);
+        expect(r.outcomes.map((o) => o.pa)).toEqual([PA_B + 0x8000n]);
+      }
+    }
+  });
+  it("switching TTBR0 between address spaces: different ASIDs need no TLBI, reusing the ASID does", () => {
+    for (const [asid2, expected] of [
+      [2n, []],
+      [1n, ["stale.old-context"]],
+    ] as const) {
+      const { m, mem } = setup({ cpus: 1 });
+      // Two user tables (TTBR0; the preset takes the ASID from TTBR1, TCR.A1=1) mapping VA 0x400000 differently.
+      const mk = (root: bigint, pool: bigint, pa: bigint): void => {
+        mem.zero(root, 4096);
+        const ctx = compileRegs0({ ...presetByName("linux-4k-48").regs, ttbr0: root });
+        const b = new TableBuilderSync({ mem, half: ctx.halves[0], pool: { next: pool } });
+        b.map(0x40_0000n, pa, 0x1000n, 3, { ...KERNEL_RW, ap: 1, nG: true });
+      };
+      mk(0xa_0000n, 0xa_1000n, PA_A);
+      mk(0xb_0000n, 0xb_1000n, PA_B);
+      m.msr(0, "TTBR1_EL1", ROOT | (1n << 48n));
+      m.msr(0, "TTBR0_EL1", 0xa_0000n);
+      m.isb(0);
+      m.tlbi(0, "VMALLE1");
+      m.dsb(0, "NSH");
+      m.isb(0);
+      expect(m.load(0, 0x40_0000n, 0).outcomes.map((o) => o.pa)).toEqual([PA_A]);
+      m.msr(0, "TTBR0_EL1", 0xb_0000n);
+      m.msr(0, "TTBR1_EL1", ROOT | (asid2 << 48n));
+      m.isb(0);
+      m.load(0, 0x40_0000n, 0);
+      expect(m.reports.map((x) => x.detail)).toEqual(expected);
+    }
   });
 });
