@@ -227,6 +227,8 @@ class Cpu {
   pending: PendingStore[] = [];
   lastIsb = 0;
   lastMsr = 0;
+  /** Cache maintenance a descriptor store needs before walks see it: 0 none, 1 clean, 2 invalidate. */
+  dcNeed = 0;
   constructor(id: number, regs: CpuRegs) {
     this.id = id;
     this.regs = regs;
@@ -528,6 +530,10 @@ export class Machine {
     const regs: Regs = { ...c.regs, features: this.features };
     c.ctx = compileRegs(regs);
     c.walker = new Walker(this.mem, c.ctx);
+    // Data accesses are cacheable with the MMU and SCTLR.C on; walks per TCR.IRGNn.
+    const storeCacheable = c.ctx.mmuOn && (c.regs.sctlr & 4n) !== 0n;
+    const walkCacheable = c.ctx.halves[0].tcr.irgn !== 0 || c.ctx.halves[1].tcr.irgn !== 0;
+    c.dcNeed = storeCacheable === walkCacheable ? 0 : storeCacheable ? 1 : 2;
     c.roots = [];
     if (!c.ctx.mmuOn) return;
     for (const h of c.ctx.halves) {
@@ -670,14 +676,11 @@ export class Machine {
     if (this.indexDirty) this.rebuildIndex();
     const l = this.index.get(Math.floor(pa / FRAME));
     if (l === undefined) return undefined;
-    let out: TableUse[] | undefined;
-    for (const u of l) {
-      if (pa >= u.tableBase && pa < u.tableBase + u.tableBytes) {
-        out ??= [];
-        out.push(u);
-      }
-    }
-    return out;
+    let all = true;
+    for (const u of l) if (pa < u.tableBase || pa >= u.tableBase + u.tableBytes) all = false;
+    if (all) return l;
+    const out = l.filter((u) => pa >= u.tableBase && pa < u.tableBase + u.tableBytes);
+    return out.length > 0 ? out : undefined;
   }
 
   // ---------------------------------------------------------------- stores
@@ -732,8 +735,6 @@ export class Machine {
     let rec = this.pending.get(pa);
     if (rec === undefined || rec.completeStep !== 0) {
       if (rec !== undefined) this.dropPending(rec);
-      const storeCacheable = c.ctx.mmuOn && (c.regs.sctlr & 4n) !== 0n;
-      const walkCacheable = c.ctx.halves[0].tcr.irgn !== 0 || c.ctx.halves[1].tcr.irgn !== 0;
       rec = {
         id: this.nextId++,
         pa,
@@ -742,7 +743,7 @@ export class Machine {
         step,
         cpu,
         completeStep: 0,
-        needsDc: storeCacheable === walkCacheable ? 0 : storeCacheable ? 1 : 2,
+        needsDc: c.dcNeed,
       };
       this.pending.set(pa, rec);
       c.pending.push(rec);
