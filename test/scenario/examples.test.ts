@@ -45,6 +45,8 @@ const VERDICTS: Record<string, string[]> = {
   "wx-bad.yaml": ["wx@1/0"],
   "wx-fixed.yaml": [],
   "explore-shootdown.yaml": [],
+  "dc-mmu-off-bad.yaml": ["missing-barrier@7/0"],
+  "dc-mmu-off-fixed.yaml": [],
 };
 
 describe("example scenarios", () => {
