@@ -6,7 +6,8 @@
  * Input specs (each string in `inputs`):
  *   FILE@PA      raw RAM loaded at PA (the last `@` separates; PA hex or decimal)
  *   FILE.json    a snapshot descriptor (machine.json): { registers: {...}, memory: {file, load_at}
- *                | [{file, load_at} | {core}], kernel?: "Linux 6.1..." }; memory files may be .gz
+ *                | [{file, load_at} | {core}], kernel?: "Linux 6.1...", kernel_config?: {apeiGhes,
+ *                sdei, kpti, relocatable} }; memory files may be .gz
  *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore)
  */
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
@@ -20,7 +21,7 @@ import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
 import { DumpFormatError, type ElfNote, loadElfCore, parseNotes, sniffCompressed } from "./elfcore.js";
-import { type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
+import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
 import { stderrProgress } from "./progress.js";
 import type { Marker } from "./ptdump.js";
 import {
@@ -73,6 +74,7 @@ export interface OpenedDump {
 interface Snapshot {
   regs: SourcedRegs;
   kernel?: string;
+  config?: KernelConfig;
 }
 
 function looksLikeBank(spec: string): boolean {
@@ -129,6 +131,7 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
     registers?: Record<string, string>;
     memory?: unknown;
     kernel?: string;
+    kernel_config?: Partial<KernelConfig>;
   };
   try {
     obj = JSON.parse(readFileSync(file, "utf8"));
@@ -157,7 +160,10 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
     addSparse(mem, parseU64(String(e.load_at), `${file}: memory[${i}].load_at`), readMaybeGz(path), path);
   });
   const regs = obj.registers ? parseRegisterFile(JSON.stringify({ registers: obj.registers }), file) : { values: {}, sources: {} };
-  return { regs, kernel: obj.kernel };
+  const snap: Snapshot = { regs };
+  if (obj.kernel) snap.kernel = obj.kernel;
+  if (obj.kernel_config) snap.config = { ...DEBIAN_CONFIG, ...obj.kernel_config };
+  return snap;
 }
 
 /** Parse an in-memory ELF core (used for compressed fixtures). */
@@ -221,6 +227,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
   const sources: Partial<Record<SourceKey, string>> = {};
   const regSets: SourcedRegs[] = [];
   let kernelDesc: string | undefined;
+  let snapConfig: KernelConfig | undefined;
   const showProgress = opts.progress ?? process.stderr.isTTY === true;
   const memDesc: string[] = [];
   for (const spec of opts.inputs) {
@@ -231,6 +238,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
       const snap = loadSnapshot(mem, spec, elfNotes);
       regSets.push(snap.regs);
       kernelDesc = snap.kernel ?? kernelDesc;
+      snapConfig = snap.config ?? snapConfig;
       memDesc.push(`snapshot ${spec}`);
     } else {
       const head = readHead(spec, 16);
@@ -305,7 +313,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
       vaBits,
       vaBitsActual: h1.iaBits,
       release: ver.release,
-      config: opts.kernelConfig,
+      config: opts.kernelConfig ?? snapConfig,
       fixmapSize: opts.fixmapSize,
     });
     sources.layout = `${layout.description} (version from ${ver.from}; VA_BITS ${cfgVa !== undefined ? (opts.vaBits !== undefined ? "from --va-bits" : "from VMCOREINFO") : "assumed = TTBR1 VA size"})`;

@@ -166,7 +166,8 @@ export function linuxLayout(p: LayoutParams): KernelLayout {
   const vmallocStart = modulesEnd;
   const m = (address: bigint, name: string): Marker => ({ address: address & M64, name });
   const head = [
-    m(pageOffset, "Linear Mapping start"),
+    // ptdump's marker is the configured PAGE_OFFSET; its walk starts at _PAGE_OFFSET(vabits_actual).
+    m(pageOffsetCfg, "Linear Mapping start"),
     m(pageEnd, "Linear Mapping end"),
     m(modulesStart, "Modules start"),
     m(modulesEnd, "Modules end"),

@@ -138,6 +138,8 @@ export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_RO
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, "tables.core.gz"), gzipSync(buildElfCore(banks), { level: 9 }));
     writeFileSync(join(outDir, "registers.txt"), regsText);
+    const own = s.ptdump();
+    if (own !== undefined) writeFileSync(join(outDir, "kernel_page_tables.txt"), own);
     const linux = /Linux version (\S+)/.exec(s.console())?.[1] ?? "unknown";
     writeFileSync(
       join(outDir, "machine.json"),
@@ -146,6 +148,8 @@ export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_RO
           kernel: `Linux ${linux} (Debian), ${cfg.description}`,
           qemu: `qemu-system-aarch64 -M virt -cpu ${cfg.cpu} -smp 1 -m 256M, kernel command line: console=ttyAMA0${cfg.kaslr ? "" : " nokaslr"}`,
           memory: { core: "tables.core.gz" },
+          ...(cfg.kernelConfig ? { kernel_config: cfg.kernelConfig } : {}),
+          ...(d.vmcoreinfo ? {} : { vmcoreinfo: false }),
           note: "only the TTBR1 table pages and the VMCOREINFO page are kept; registers come from registers.txt (gdb-multiarch info registers)",
           kernel_wx_verdict: verdict,
           boot_seconds: s.bootSeconds,

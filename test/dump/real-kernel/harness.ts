@@ -20,11 +20,15 @@ import { gzipSync } from "node:zlib";
 export interface KernelConfig {
   readonly name: string;
   /** apt package (arm64) holding /boot/vmlinuz-*. */
-  readonly pkgPattern: RegExp;
+  readonly pkgPattern?: RegExp;
+  /** Or a kernel Image built locally (build-kernel.sh), relative to the cache directory. */
+  readonly image?: string;
   readonly cpu: string;
   readonly description: string;
   /** Boot with KASLR (the virt board's DT kaslr-seed); default nokaslr. */
   readonly kaslr?: boolean;
+  /** Written to the fixture's machine.json as kernel_config (fixmap slots; default Debian's). */
+  readonly kernelConfig?: { apeiGhes: boolean; sdei: boolean; kpti: boolean; relocatable: boolean };
 }
 
 /** Kernel/CPU combinations: Debian 12's 6.1 (4K, 48-bit) and bookworm-backports 6.12 (52-bit LPA2 configs). */
@@ -53,6 +57,13 @@ export const CONFIGS: readonly KernelConfig[] = [
     cpu: "max",
     description: "Debian 6.1, 4K pages, 48-bit VA, KASLR (randomised kernel image and linear map)",
     kaslr: true,
+  },
+  {
+    name: "linux-6.12-16k-ptdump",
+    image: "kbuild/Image-6.12-16k-ptdump",
+    cpu: "max,lpa2=off",
+    kernelConfig: { apeiGhes: false, sdei: false, kpti: true, relocatable: true },
+    description: "Linux 6.12 from Debian's linux-source-6.12 (tinyconfig + PTDUMP_DEBUGFS, build-kernel.sh), 16K pages, 47-bit VA",
   },
   {
     name: "linux-6.12-4k52",
@@ -140,6 +151,12 @@ const INIT = `#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox grep -E " (mark_rodata_ro|_stext|__start_rodata|__init_begin|_etext)$" /proc/kallsyms | /bin/busybox sed "s/^/VMSA-SYM /"
+if /bin/busybox mount -t debugfs none /sys/kernel/debug 2>/dev/null && [ -e /sys/kernel/debug/kernel_page_tables ]; then
+  /bin/busybox cat /sys/kernel/debug/kernel_page_tables > /ptdump.txt
+  echo VMSA-PTDUMP-BEGIN
+  /bin/busybox cat /ptdump.txt
+  echo VMSA-PTDUMP-END
+fi
 echo VMSA-BOOTED
 while true; do /bin/busybox sleep 1000; done
 `;
@@ -186,6 +203,8 @@ export interface Session {
   readonly bootSeconds: number;
   /** Wait until init has printed its marker (for `paused` sessions). */
   readonly waitBooted: () => Promise<void>;
+  /** The kernel's own ptdump (kernel_page_tables) that init printed, when the kernel has it. */
+  readonly ptdump: () => string | undefined;
   /** Kernel symbols init printed from /proc/kallsyms (name → address). */
   readonly symbols: () => Map<string, bigint>;
 }
@@ -196,11 +215,19 @@ export interface Session {
  */
 export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; timeoutS?: number; paused?: boolean } = {}): Promise<Session> {
   const dir = cacheDir();
-  const kdir = fetchPackage(cfg.pkgPattern, dir);
+  let kernelPath: string;
+  if (cfg.image) {
+    kernelPath = join(dir, cfg.image);
+    if (!existsSync(kernelPath)) throw new Error(`${kernelPath}: build it first with test/dump/real-kernel/build-kernel.sh`);
+  } else if (cfg.pkgPattern) {
+    const boot = join(fetchPackage(cfg.pkgPattern, dir), "boot");
+    const vmlinuz = readdirSync(boot).find((f) => f.startsWith("vmlinuz-"));
+    if (!vmlinuz) throw new Error(`${boot}: no vmlinuz`);
+    kernelPath = join(boot, vmlinuz);
+  } else {
+    throw new Error(`${cfg.name}: neither a package nor an image`);
+  }
   const bbdir = fetchPackage(/^busybox-static$/, dir);
-  const boot = join(kdir, "boot");
-  const vmlinuz = readdirSync(boot).find((f) => f.startsWith("vmlinuz-"));
-  if (!vmlinuz) throw new Error(`${boot}: no vmlinuz`);
   const initramfs = makeInitramfs(readFileSync(join(bbdir, "bin", "busybox")));
   const initrd = join(dir, `initramfs-${createHash("sha256").update(initramfs).digest("hex").slice(0, 12)}.cpio.gz`);
   if (!existsSync(initrd)) writeFileSync(initrd, initramfs);
@@ -222,7 +249,7 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     "-nic",
     "none",
     "-kernel",
-    join(boot, vmlinuz),
+    kernelPath,
     "-initrd",
     initrd,
     "-append",
@@ -304,6 +331,10 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     hmp,
     gdb,
     waitBooted,
+    ptdump: () => {
+      const m = /VMSA-PTDUMP-BEGIN\r?\n([\s\S]*?)VMSA-PTDUMP-END/.exec(readLog());
+      return m ? (m[1] as string).replace(/\r/g, "") : undefined;
+    },
     symbols: () => {
       const m = new Map<string, bigint>();
       for (const x of readLog().matchAll(/VMSA-SYM ([0-9a-f]+) \S+ (\S+)/g)) m.set(x[2] as string, BigInt(`0x${x[1]}`));
