@@ -442,6 +442,8 @@ export class Machine {
   private readonly reportedKeys = new Set<string>();
   private readonly overlay: OverlayMem;
   private staleCount = 0;
+  /** The store being judged (set by doStore; the checks below read it instead of long parameter lists). */
+  private readonly st = { cpu: 0, step: 0, pa: 0, ohi: 0, olo: 0, hi: 0, lo: 0, prevWriter: 0 };
 
   constructor(opts: MachineOptions) {
     if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > 64) {
@@ -751,20 +753,22 @@ export class Machine {
     mem.store64(pa, hi, lo);
     const prevWriter = this.lastWriter.get(pa) ?? 0;
     this.lastWriter.set(pa, step);
-    if (uses !== undefined) this.liveStore(cpu, step, pa, ohi, olo, hi, lo, uses, prevWriter);
+    if (uses !== undefined) {
+      const st = this.st;
+      st.cpu = cpu;
+      st.step = step;
+      st.pa = pa;
+      st.ohi = ohi;
+      st.olo = olo;
+      st.hi = hi;
+      st.lo = lo;
+      st.prevWriter = prevWriter;
+      this.liveStore(uses);
+    }
   }
 
-  private liveStore(
-    cpu: number,
-    step: number,
-    pa: number,
-    ohi: number,
-    olo: number,
-    hi: number,
-    lo: number,
-    uses: TableUse[],
-    prevWriter: number,
-  ): void {
+  private liveStore(uses: TableUse[]): void {
+    const { cpu, step, pa, olo, lo } = this.st;
     let tableChange = false;
     let anyCurrent = false;
     let staleUses: TableUse[] | undefined;
@@ -784,7 +788,7 @@ export class Machine {
         staleUses ??= [];
         staleUses.push(u);
       }
-      if (ok !== 0) this.materialize(u, step, pa, ohi, olo, ok, level, va, size, prevWriter);
+      if (ok !== 0) this.materialize(u, ok, level, va, size);
       if (!current || u.stale !== undefined) continue;
       if (uses.length > 1) {
         // Several CPUs (or roots) reach the same entry: judge each (half, VA, level) once.
@@ -795,7 +799,7 @@ export class Machine {
         if (dup) continue;
         checked.push(va, meta);
       }
-      this.checkLiveChange(u, cpu, step, pa, ohi, olo, hi, lo, ok, nk, level, va, size, prevWriter);
+      this.checkLiveChange(u, ok, nk, level, va, size);
     }
     if (!anyCurrent && staleUses !== undefined) {
       const su = staleUses[0] as TableUse;
@@ -822,18 +826,8 @@ export class Machine {
     if (tableChange) this.indexDirty = true;
   }
 
-  private materialize(
-    u: TableUse,
-    step: number,
-    pa: number,
-    ohi: number,
-    olo: number,
-    ok: number,
-    level: number,
-    va: number,
-    size: number,
-    prevWriter: number,
-  ): void {
+  private materialize(u: TableUse, ok: number, level: number, va: number, size: number): void {
+    const { step, pa, ohi, olo, prevWriter } = this.st;
     const root = u.root;
     const h = root.half;
     const c = this.cpus[u.cpu] as Cpu;
@@ -902,22 +896,8 @@ export class Machine {
     if (sub !== undefined) this.indexDirty = true;
   }
 
-  private checkLiveChange(
-    u: TableUse,
-    cpu: number,
-    step: number,
-    pa: number,
-    ohi: number,
-    olo: number,
-    hi: number,
-    lo: number,
-    ok: number,
-    nk: number,
-    level: number,
-    va: number,
-    size: number,
-    prevWriter: number,
-  ): void {
+  private checkLiveChange(u: TableUse, ok: number, nk: number, level: number, va: number, size: number): void {
+    const { cpu, step, pa, ohi, olo, hi, lo, prevWriter } = this.st;
     const h = u.root.half;
     const ctx = u.root.ctx;
     const vaB = (): bigint => this.vaOf(h, va);
@@ -947,7 +927,7 @@ export class Machine {
         );
       }
     } else if (ok === 0 && nk !== 0) {
-      this.checkMakeAfterBreak(u, cpu, step, pa, hi, lo, nk, level, va, size);
+      this.checkMakeAfterBreak(u, nk, level, va, size);
     }
     if (nk === 2) {
       // W^X (rule 8): EL1-writable and EL1-executable leaf.
@@ -1020,18 +1000,8 @@ export class Machine {
     return undefined;
   }
 
-  private checkMakeAfterBreak(
-    u: TableUse,
-    cpu: number,
-    step: number,
-    pa: number,
-    hi: number,
-    lo: number,
-    nk: number,
-    level: number,
-    va: number,
-    size: number,
-  ): void {
+  private checkMakeAfterBreak(u: TableUse, nk: number, level: number, va: number, size: number): void {
+    const { cpu, step, pa, hi, lo } = this.st;
     const h = u.root.half;
     if (this.staleCount === 0) return;
     let any = false;

@@ -338,6 +338,11 @@ function leafFieldsOf(ctx: Ctx, node: unknown, field: string, v: unknown): Omit<
     return Number(num(ctx, node, `${field}.${k}`, x));
   };
   checkKeys(ctx, node, field, o, ["attr", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "cont", "nt", "dbm", "ns", "sw", "gp"]);
+  return leafFieldsFrom(get);
+}
+
+/** Leaf fields from scenario keys with the scenario defaults (Normal memory, inner shareable, AF, kernel RW, PXN/UXN). */
+export function leafFieldsFrom(get: (key: string, dflt: number) => number): Omit<LeafFields, "oa"> {
   return {
     attrIndx: get("attr", get("attrindx", 0)),
     ap: get("ap", 0),

@@ -10,7 +10,7 @@ import type { Outcome, StepRecord, Violation } from "../machine/types.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext } from "../walk/context.js";
 import { ScenarioError, TableBuilder } from "./build.js";
-import type { Expr, OutcomeMatcher, Scenario, StepSpec } from "./format.js";
+import { type Expr, leafFieldsFrom, type OutcomeMatcher, type Scenario, type StepSpec } from "./format.js";
 
 export interface AccessRecord {
   readonly step: number;
@@ -92,26 +92,7 @@ class Env {
         const h = this.halves[1];
         const fmt = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
         try {
-          return encodeLeaf(
-            {
-              oa: BigInt(f.oa ?? 0n),
-              attrIndx: n("attr", n("attrindx", 0)),
-              ap: n("ap", 0),
-              sh: n("sh", 3),
-              af: n("af", 1) === 1,
-              nG: n("ng", 0) === 1,
-              pxn: n("pxn", 1) === 1,
-              uxn: n("uxn", 1) === 1,
-              contiguous: n("cont", 0) === 1,
-              nT: n("nt", 0) === 1,
-              dbm: n("dbm", 0) === 1,
-              ns: n("ns", 0) === 1,
-              sw: n("sw", 0),
-              gp: n("gp", 0) === 1,
-            },
-            level,
-            fmt,
-          );
+          return encodeLeaf({ oa: BigInt(f.oa ?? 0n), ...leafFieldsFrom(n) }, level, fmt);
         } catch (e) {
           return fail(this.s, line, field, (e as Error).message);
         }
