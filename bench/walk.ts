@@ -4,11 +4,11 @@
  * inside the range with full checks and no TLB.
  */
 import { encodeLeaf, encodeTable } from "../src/arch/descriptor.js";
-import { GRANULE_4K } from "../src/arch/granule.js";
-import { FEATURES_MAX, LINUX_MAIR, encodeTcr } from "../src/arch/registers.js";
-import { PhysMem } from "../src/mem/physmem.js";
 import { FAULT_NONE } from "../src/arch/fault.js";
-import { Walker, accessCode } from "../src/walk/walker.js";
+import { GRANULE_4K } from "../src/arch/granule.js";
+import { encodeTcr, FEATURES_MAX, LINUX_MAIR } from "../src/arch/registers.js";
+import { PhysMem } from "../src/mem/physmem.js";
+import { accessCode, Walker } from "../src/walk/walker.js";
 
 export interface BenchResult {
   workload: string;

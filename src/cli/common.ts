@@ -196,7 +196,8 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
     if (v === undefined) continue;
     const n = Number(v);
     // TnSZ is 12..48 at most on any implementation (ASL AArch64.S1MinTxSZ/MaxTxSZ with FEAT_LVA/LPA2/TTST).
-    if (!/^\d+$/.test(v) || n < 12 || n > 48) throw new RegisterError(`--${opt}: "${v}" is out of range (expected 12..48; VA size is 64-${opt.toUpperCase()})`);
+    if (!/^\d+$/.test(v) || n < 12 || n > 48)
+      throw new RegisterError(`--${opt}: "${v}" is out of range (expected 12..48; VA size is 64-${opt.toUpperCase()})`);
     tcr = (tcr & ~(0x3fn << shift)) | (BigInt(n) << shift);
     sources[`TCR_EL1.${opt.toUpperCase()}`] = "command line";
   }

@@ -24,6 +24,7 @@ import { U64_MASK } from "../arch/u64.js";
 import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
+
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
 
 export type AccessType = "read" | "write" | "exec";
@@ -344,7 +345,8 @@ export class Walker {
         paLo = vaLo >>> 0;
         paHi = ((oaHi & ~mh) | (vaHi & mh)) >>> 0;
       }
-      if ((oaHi & ~(span < 32 ? 0 : 0xffffffff >>> (64 - span))) >>> 0 >= h.paLimitHi) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
+      if ((oaHi & ~(span < 32 ? 0 : 0xffffffff >>> (64 - span))) >>> 0 >= h.paLimitHi)
+        return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
       // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
       if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
       // Direct permissions (ASL AArch64.S1DirectBasePermissions, EL1&0 regime).

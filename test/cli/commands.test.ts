@@ -14,7 +14,17 @@ describe("vmsa dump", () => {
   });
 
   it("gives coalesced mappings as JSON", async () => {
-    const r = await vmsa("dump", "--example", "linux-6.1-4k48", "-f", "json", "--start", "0xffff000000000000", "--end", "0xffff000040000000");
+    const r = await vmsa(
+      "dump",
+      "--example",
+      "linux-6.1-4k48",
+      "-f",
+      "json",
+      "--start",
+      "0xffff000000000000",
+      "--end",
+      "0xffff000040000000",
+    );
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { mappings: { va: string; pa: string; size: string }[] };
     // The linear map of the 1 GiB of RAM at PA 0x40000000 starts at PAGE_OFFSET.
@@ -26,7 +36,14 @@ describe("vmsa dump", () => {
 
 describe("vmsa translate", () => {
   it("prints a vtop-style trace (golden)", async () => {
-    const r = await vmsa("translate", "--example", "linux-6.1-4k48", "0xffff000000210000", "0xffff800008010000:x", "0xffff000000210000:el0:r");
+    const r = await vmsa(
+      "translate",
+      "--example",
+      "linux-6.1-4k48",
+      "0xffff000000210000",
+      "0xffff800008010000:x",
+      "0xffff000000210000:el0:r",
+    );
     expect(r.code).toBe(0);
     expect(r.out).toBe(readFileSync(join(import.meta.dirname, "golden/vtop.txt"), "utf8"));
   });

@@ -21,7 +21,10 @@ async function expectError(args: string[], pattern: RegExp): Promise<void> {
 
 describe("CLI errors", () => {
   it("rejects malformed hex in a register, naming the register", async () => {
-    await expectError(["translate", "--preset", "linux-4k-48", "--ttbr1", "0x12zz", "0xffff000000000000"], /TTBR1_EL1: "0x12zz" is not a 64-bit number/);
+    await expectError(
+      ["translate", "--preset", "linux-4k-48", "--ttbr1", "0x12zz", "0xffff000000000000"],
+      /TTBR1_EL1: "0x12zz" is not a 64-bit number/,
+    );
   });
 
   it("rejects an unknown preset and lists the known ones", async () => {
@@ -40,11 +43,17 @@ describe("CLI errors", () => {
   });
 
   it("rejects an unreadable bank", async () => {
-    await expectError(["translate", "--preset", "linux-4k-48", "--mem", `${dir}/missing.bin@0x0`, "0x0"], /missing\.bin: cannot open \(ENOENT\)/);
+    await expectError(
+      ["translate", "--preset", "linux-4k-48", "--mem", `${dir}/missing.bin@0x0`, "0x0"],
+      /missing\.bin: cannot open \(ENOENT\)/,
+    );
   });
 
   it("rejects a truncated bank, naming the offset", async () => {
-    await expectError(["translate", "--preset", "linux-4k-48", "--mem", `${page}@0x40000000:0x4000`, "0x0"], /truncated: the file ends at offset 0x2000, expected 0x4000 bytes/);
+    await expectError(
+      ["translate", "--preset", "linux-4k-48", "--mem", `${page}@0x40000000:0x4000`, "0x0"],
+      /truncated: the file ends at offset 0x2000, expected 0x4000 bytes/,
+    );
   });
 
   it("rejects a gzip-compressed bank", async () => {

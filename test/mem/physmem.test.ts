@@ -21,7 +21,9 @@ describe("physical memory", () => {
   it("agrees with a reference map under random stores (property)", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), { maxLength: 200 }),
+        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), {
+          maxLength: 200,
+        }),
         (ops) => {
           const m = new PhysMem();
           const ref = new Map<bigint, bigint>();

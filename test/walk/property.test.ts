@@ -5,8 +5,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { GRANULES, type Granule, blockAllowed, levelShift, startLevel } from "../../src/arch/granule.js";
-import { FEATURES_MAX, LINUX_MAIR, encodeTcr } from "../../src/arch/registers.js";
+import { blockAllowed, GRANULES, type Granule, levelShift, startLevel } from "../../src/arch/granule.js";
+import { encodeTcr, FEATURES_MAX, LINUX_MAIR } from "../../src/arch/registers.js";
 import { leafMappings } from "../../src/walk/range.js";
 import { AT_OPS, Walker } from "../../src/walk/walker.js";
 import { TestTables } from "../helpers/tables.js";
