@@ -7,7 +7,7 @@
  *   FILE@PA      raw RAM loaded at PA (the last `@` separates; PA hex or decimal)
  *   FILE.json    a snapshot descriptor (machine.json): { registers: {...}, memory: {file, load_at}
  *                | [{file, load_at} | {core}], kernel?: "Linux 6.1...", kernel_config?: {apeiGhes,
- *                sdei, kpti, relocatable} }; memory files may be .gz
+ *                sdei, kpti, relocatable}, va_bits?: CONFIG_ARM64_VA_BITS }; memory files may be .gz
  *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore)
  */
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
@@ -75,6 +75,7 @@ interface Snapshot {
   regs: SourcedRegs;
   kernel?: string;
   config?: KernelConfig;
+  vaBits?: number;
 }
 
 function looksLikeBank(spec: string): boolean {
@@ -132,6 +133,7 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
     memory?: unknown;
     kernel?: string;
     kernel_config?: Partial<KernelConfig>;
+    va_bits?: number;
   };
   try {
     obj = JSON.parse(readFileSync(file, "utf8"));
@@ -163,6 +165,7 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
   const snap: Snapshot = { regs };
   if (obj.kernel) snap.kernel = obj.kernel;
   if (obj.kernel_config) snap.config = { ...DEBIAN_CONFIG, ...obj.kernel_config };
+  if (typeof obj.va_bits === "number") snap.vaBits = obj.va_bits;
   return snap;
 }
 
@@ -228,6 +231,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
   const regSets: SourcedRegs[] = [];
   let kernelDesc: string | undefined;
   let snapConfig: KernelConfig | undefined;
+  let snapVaBits: number | undefined;
   const showProgress = opts.progress ?? process.stderr.isTTY === true;
   const memDesc: string[] = [];
   for (const spec of opts.inputs) {
@@ -239,6 +243,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
       regSets.push(snap.regs);
       kernelDesc = snap.kernel ?? kernelDesc;
       snapConfig = snap.config ?? snapConfig;
+      snapVaBits = snap.vaBits ?? snapVaBits;
       memDesc.push(`snapshot ${spec}`);
     } else {
       const head = readHead(spec, 16);
@@ -304,7 +309,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
   const ver = osVersion(vi, kernelDesc, opts.kernelVersion);
   let layout: KernelLayout | undefined;
   if (ver) {
-    const cfgVa = opts.vaBits ?? (vi ? vmNumber(vi, "VA_BITS") : undefined);
+    const cfgVa = opts.vaBits ?? (vi ? vmNumber(vi, "VA_BITS") : undefined) ?? snapVaBits;
     const vaBits = cfgVa !== undefined ? Number(cfgVa) : h1.iaBits;
     const g = granuleBySize(h1.granule.size);
     layout = linuxLayout({
@@ -316,7 +321,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
       config: opts.kernelConfig ?? snapConfig,
       fixmapSize: opts.fixmapSize,
     });
-    sources.layout = `${layout.description} (version from ${ver.from}; VA_BITS ${cfgVa !== undefined ? (opts.vaBits !== undefined ? "from --va-bits" : "from VMCOREINFO") : "assumed = TTBR1 VA size"})`;
+    sources.layout = `${layout.description} (version from ${ver.from}; VA_BITS ${cfgVa !== undefined ? (opts.vaBits !== undefined ? "from --va-bits" : vi && vmNumber(vi, "VA_BITS") !== undefined ? "from VMCOREINFO" : "from the snapshot") : "assumed = TTBR1 VA size"})`;
   } else {
     notesOut.push("kernel version unknown (no VMCOREINFO OSRELEASE): ptdump markers omitted; give --kernel-version");
   }

@@ -11,6 +11,7 @@
 import type { Regs } from "../arch/registers.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
+import { nextTableAddress } from "../walk/fields.js";
 import { halfBase, halfRange } from "../walk/range.js";
 
 export interface Marker {
@@ -153,7 +154,6 @@ export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptio
     }
   };
 
-  const gMask = (1 << h.gShift) - 1;
   const rec = (table: number, level: number, regionOff: number): void => {
     const li = level + 1;
     const size = 2 ** (h.shiftAt[li] as number);
@@ -190,14 +190,7 @@ export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptio
         continue;
       }
       if ((lo & 1) === 0) continue; // not present: the walker skips it without a note
-      let nextTable: number;
-      if (h.ds) {
-        nextTable = (hi & 0x3ffff) * 4294967296 + ((lo & ~gMask) >>> 0);
-        if (h.oa52) nextTable += ((lo >>> 8) & 3) * 2 ** 50;
-      } else {
-        nextTable = (hi & 0xffff) * 4294967296 + ((lo & ~gMask) >>> 0);
-        if (h.oa52 && h.gShift === 16) nextTable += ((lo >>> 12) & 0xf) * 2 ** 48;
-      }
+      const nextTable = nextTableAddress(h, hi, lo);
       rec(nextTable, level + 1, regionOff + i * size);
     }
   };

@@ -73,8 +73,15 @@ function checkFixture(dir: string): { ptdump: string } {
 const fixtures = existsSync(ROOT) ? readdirSync(ROOT).filter((n) => existsSync(join(ROOT, n, "machine.json"))) : [];
 
 describe("real kernel fixtures", () => {
-  it("has the 4K/48-bit and 16K configurations", () => {
-    expect(fixtures).toEqual(["linux-6.1-4k48", "linux-6.1-4k48-kaslr", "linux-6.12-16k47", "linux-6.12-16k52", "linux-6.12-4k52"]);
+  it("has the 4K/48-bit, KASLR, 16K (47-bit, 52-bit LPA2, own ptdump) and 4K 52-bit configurations", () => {
+    expect(fixtures).toEqual([
+      "linux-6.1-4k48",
+      "linux-6.1-4k48-kaslr",
+      "linux-6.12-16k-ptdump",
+      "linux-6.12-16k47",
+      "linux-6.12-16k52",
+      "linux-6.12-4k52",
+    ]);
   });
   for (const name of fixtures) {
     it(`${name}: walk = QEMU, audit = kernel W+X verdict, VMCOREINFO = CPU registers, ptdump golden`, async () => {

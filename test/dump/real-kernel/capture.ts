@@ -149,6 +149,7 @@ export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_RO
           qemu: `qemu-system-aarch64 -M virt -cpu ${cfg.cpu} -smp 1 -m 256M, kernel command line: console=ttyAMA0${cfg.kaslr ? "" : " nokaslr"}`,
           memory: { core: "tables.core.gz" },
           ...(cfg.kernelConfig ? { kernel_config: cfg.kernelConfig } : {}),
+          ...(cfg.vaBits ? { va_bits: cfg.vaBits } : {}),
           ...(d.vmcoreinfo ? {} : { vmcoreinfo: false }),
           note: "only the TTBR1 table pages and the VMCOREINFO page are kept; registers come from registers.txt (gdb-multiarch info registers)",
           kernel_wx_verdict: verdict,

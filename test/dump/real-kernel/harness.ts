@@ -27,6 +27,8 @@ export interface KernelConfig {
   readonly description: string;
   /** Boot with KASLR (the virt board's DT kaslr-seed); default nokaslr. */
   readonly kaslr?: boolean;
+  /** CONFIG_ARM64_VA_BITS, written to machine.json for kernels without VMCOREINFO. */
+  readonly vaBits?: number;
   /** Written to the fixture's machine.json as kernel_config (fixmap slots; default Debian's). */
   readonly kernelConfig?: { apeiGhes: boolean; sdei: boolean; kpti: boolean; relocatable: boolean };
 }
@@ -63,6 +65,7 @@ export const CONFIGS: readonly KernelConfig[] = [
     image: "kbuild/Image-6.12-16k-ptdump",
     cpu: "max,lpa2=off",
     kernelConfig: { apeiGhes: false, sdei: false, kpti: true, relocatable: true },
+    vaBits: 52,
     description: "Linux 6.12 from Debian's linux-source-6.12 (tinyconfig + PTDUMP_DEBUGFS, build-kernel.sh), 16K pages, 47-bit VA",
   },
   {
