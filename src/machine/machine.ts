@@ -51,6 +51,7 @@ import { FEATURES_MAX, type Features, presetByName, type Regs } from "../arch/re
 import { hex } from "../arch/u64.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "../walk/context.js";
+import { directPermissions, entryKind, leafOutputAddress, nextTableAddress } from "../walk/fields.js";
 import { walkEntries } from "../walk/range.js";
 import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
 import { bbmRequirement } from "./bbm.js";
@@ -282,65 +283,6 @@ export function tlbiRange(va: bigint, pages: number, granuleSize: 4096 | 16384 |
     }
   }
   throw new RangeError(`tlbiRange: ${pages} pages do not fit one range operation`);
-}
-
-/** Output address of a leaf descriptor given as halves (ASL AArch64.LeafBase), aligned to its level. */
-function leafOa(h: HalfContext, hi: number, lo: number, level: number): number {
-  let oa: number;
-  if (h.ds) {
-    oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
-    if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
-  } else {
-    oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
-    if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
-  }
-  const sz = 2 ** (h.shiftAt[level + 1] as number);
-  return oa - (oa % sz);
-}
-
-function tableAddr(h: HalfContext, hi: number, lo: number): number {
-  const gMask = (1 << h.gShift) - 1;
-  let next: number;
-  if (h.ds) {
-    next = (hi & 0x3ffff) * TWO32 + ((lo & ~gMask) >>> 0);
-    if (h.oa52) next += ((lo >>> 8) & 3) * 2 ** 50;
-  } else {
-    next = (hi & 0xffff) * TWO32 + ((lo & ~gMask) >>> 0);
-    if (h.oa52 && h.gShift === 16) next += ((lo >>> 12) & 0xf) * 2 ** 48;
-  }
-  return next;
-}
-
-/** 0 invalid, 1 table, 2 leaf. */
-function kindAt(h: HalfContext, lo: number, level: number): number {
-  if ((lo & 1) === 0) return 0;
-  if ((lo & 2) !== 0) return level < 3 ? 1 : 2;
-  if (level === 3 || h.blockAt[level + 1] === 0) return 0;
-  return 2;
-}
-
-/** Permission bits (1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux) of a leaf, as the walker computes them. */
-function leafPerms(ctx: WalkContext, hi: number, lo: number, apT: number, uxnT: number, pxnT: number): number {
-  let ap = (lo >>> 6) & 3;
-  if (ctx.hd && (hi & 0x80000) !== 0) ap &= 1;
-  let pw = (ap & 2) === 0 ? 1 : 0;
-  let ur = ap & 1;
-  let uw = ap === 1 ? 1 : 0;
-  if ((apT & 1) !== 0) {
-    ur = 0;
-    uw = 0;
-  }
-  if ((apT & 2) !== 0) {
-    pw = 0;
-    uw = 0;
-  }
-  let px = ((hi >>> 21) & 1) | pxnT | uw ? 0 : 1;
-  let ux = ((hi >>> 22) & 1) | uxnT ? 0 : 1;
-  if (ctx.wxn) {
-    if (pw) px = 0;
-    if (uw) ux = 0;
-  }
-  return 1 | (pw << 1) | (px << 2) | (ur << 3) | (uw << 4) | (ux << 5);
 }
 
 function permWanted(acc: number): number {
@@ -652,7 +594,7 @@ export class Machine {
           const hi = mem.hi;
           const lo = mem.lo;
           if ((lo & 3) !== 3) continue;
-          const next = tableAddr(h, hi, lo);
+          const next = nextTableAddress(h, hi, lo);
           if (next >= h.paLimit) continue;
           const a = h.hpd ? apT : apT | ((hi >>> 29) & 3);
           const u = h.hpd ? uxnT : uxnT | ((hi >>> 28) & 1);
@@ -779,8 +721,8 @@ export class Machine {
       const idx = (pa - u.tableBase) / 8;
       const size = 2 ** (h.shiftAt[level + 1] as number);
       const va = u.vaOff + idx * size;
-      const ok = kindAt(h, olo, level);
-      const nk = kindAt(h, lo, level);
+      const ok = entryKind(h, olo, level);
+      const nk = entryKind(h, lo, level);
       if (ok === 1 || nk === 1) tableChange = true;
       const current = u.stale === undefined || u.stale.state === ST_AWAIT_ISB;
       if (u.stale === undefined || u.stale.kind === "context") anyCurrent = true;
@@ -844,7 +786,7 @@ export class Machine {
     }
     let sub: Root | undefined;
     if (ok === 1) {
-      const next = tableAddr(h, ohi, olo);
+      const next = nextTableAddress(h, ohi, olo);
       const r = rebase(root.ctx, h, next, level + 1);
       sub = {
         half: r.half,
@@ -910,7 +852,7 @@ export class Machine {
         const blockHi = ok === 2 ? ohi : hi;
         const blockLo = ok === 2 ? olo : lo;
         const tableD = ok === 1 ? [ohi, olo] : [hi, lo];
-        const why = this.subtableMismatch(h, tableAddr(h, tableD[0] as number, tableD[1] as number), level, blockHi, blockLo);
+        const why = this.subtableMismatch(h, nextTableAddress(h, tableD[0] as number, tableD[1] as number), level, blockHi, blockLo);
         if (why !== undefined)
           r = { ...r, required: true, rule: "bbm.output-address", reason: `block size change that also changes the mapping: ${why}` };
       }
@@ -921,7 +863,7 @@ export class Machine {
           step,
           cpu,
           `live ${ok === 1 ? "table" : "leaf"} descriptor at ${hx(pa)} (level ${level}, VA ${hex(vaB())}) changed ${hex(oldD)} → ${hex(newD)} without break-before-make: ${r.reason} (FEAT_BBM level ${this.bbmLevel})`,
-          { va: vaB(), pa: nk === 2 ? leafOa(h, hi, lo, level) : undefined, descAddr: pa },
+          { va: vaB(), pa: nk === 2 ? leafOutputAddress(h, hi, lo, level) : undefined, descAddr: pa },
           [this.tr(prevWriter, "wrote the old descriptor"), this.tr(step, "overwrote it with a different valid descriptor")],
           `store an invalid descriptor; DSB ISHST; TLBI ${ok === 1 ? "VAE1IS (non-last-level)" : "VAE1IS"} for ${hex(vaB())}; DSB ISH; store ${hex(newD)}; DSB ISHST; ISB`,
         );
@@ -940,13 +882,13 @@ export class Machine {
           step,
           cpu,
           `leaf at ${hx(pa)} maps VA ${hex(vaB())} ${ap === 1 ? "user-writable and privileged-executable" : "writable and executable at EL1"} (AP=${ap}, PXN=0)`,
-          { va: vaB(), pa: leafOa(h, hi, lo, level), descAddr: pa },
+          { va: vaB(), pa: leafOutputAddress(h, hi, lo, level), descAddr: pa },
           [this.tr(step, "wrote the W+X descriptor")],
           "set PXN (bit 53) or AP[2] (read-only) on the leaf",
         );
       }
       if (this.protectedRanges.length > 0) {
-        const oa = leafOa(h, hi, lo, level);
+        const oa = leafOutputAddress(h, hi, lo, level);
         for (const pr of this.protectedRanges) {
           if (oa < pr.end && pr.base < oa + size) {
             this.report(
@@ -983,7 +925,7 @@ export class Machine {
     const mem = this.mem;
     const n = 2 ** h.stride;
     const sub = 2 ** (h.shiftAt[level + 2] as number);
-    const oa0 = leafOa(h, bhi, blo, level);
+    const oa0 = leafOutputAddress(h, bhi, blo, level);
     // Attributes compared: everything except type bit, OA, contiguous, nT.
     const attrMaskLo = 0xffc & ~0x0;
     const attrMaskHi = 0xfff80000 & ~0x100000;
@@ -991,9 +933,9 @@ export class Machine {
       if (!mem.load64(table + i * 8)) return `subtable entry ${i} is unbacked`;
       const hi = mem.hi;
       const lo = mem.lo;
-      if (kindAt(h, lo, level + 1) !== 2) return `subtable entry ${i} at ${hx(table + i * 8)} is not a valid leaf`;
-      if (leafOa(h, hi, lo, level + 1) !== oa0 + i * sub)
-        return `subtable entry ${i} maps ${hx(leafOa(h, hi, lo, level + 1))}, not ${hx(oa0 + i * sub)}`;
+      if (entryKind(h, lo, level + 1) !== 2) return `subtable entry ${i} at ${hx(table + i * 8)} is not a valid leaf`;
+      if (leafOutputAddress(h, hi, lo, level + 1) !== oa0 + i * sub)
+        return `subtable entry ${i} maps ${hx(leafOutputAddress(h, hi, lo, level + 1))}, not ${hx(oa0 + i * sub)}`;
       if ((lo & attrMaskLo) !== (blo & attrMaskLo) || (hi & attrMaskHi) !== (bhi & attrMaskHi))
         return `subtable entry ${i} has different attributes`;
     }
@@ -1424,7 +1366,7 @@ export class Machine {
       for (const e of c.stale) {
         if (e.root !== undefined) roots.push({ r: e.root, how: "may hold (cached table) a walk to" });
         else if (e.kind === "leaf") {
-          const oa = leafOa(e.half, e.hi, e.lo, e.level);
+          const oa = leafOutputAddress(e.half, e.hi, e.lo, e.level);
           const sz = 2 ** (e.half.shiftAt[e.level + 1] as number);
           if (oa < end && base < oa + sz)
             hit(c.id, this.vaOf(e.half, e.vaOff), oa, sz, e.descAddr, "may hold a stale TLB entry for", e.origin);
@@ -1434,7 +1376,7 @@ export class Machine {
         walkEntries(this.mem, r.half, 0, r.span, (e) => {
           if (e.kind !== "leaf") return;
           if ((e.lo & 0x400) === 0 && !r.ctx.ha) return;
-          const oa = leafOa(r.half, e.hi, e.lo, e.level);
+          const oa = leafOutputAddress(r.half, e.hi, e.lo, e.level);
           if (oa < end && base < oa + e.size) {
             hit(c.id, this.vaOf(r.half, r.vaOff + e.off), oa, e.size, e.descAddr, how, this.lastWriter.get(e.descAddr) ?? 0);
           }
@@ -1554,7 +1496,7 @@ export class Machine {
       spanShift = (h.shiftAt[w.level + 1] as number) + ((w.descHi & 0x100000) !== 0 ? (h.contAt[w.level + 1] as number) : 0);
       descAddr = w.trailAddr[w.trailLen - 1] as number;
       if (extra !== undefined && (extra.apT | extra.uxnT | extra.pxnT) !== 0) {
-        const p = leafPerms(ctx, w.descHi, w.descLo, w.apTable | extra.apT, w.uxnTable | extra.uxnT, w.pxnTable | extra.pxnT);
+        const p = directPermissions(ctx, w.descHi, w.descLo, w.apTable | extra.apT, w.uxnTable | extra.uxnT, w.pxnTable | extra.pxnT);
         if (((p >>> permWanted(acc)) & 1) === 0) fault = FAULT_PERMISSION;
       }
     } else if (w.trailLen > 0) {
@@ -1641,8 +1583,8 @@ export class Machine {
         const tagOk = e.preIsb || e.global || e.asid === curAsid;
         if (e.kind === "leaf") {
           if (!tagOk || !c.ctx.mmuOn) continue;
-          const p = leafPerms(e.ctx, e.hi, e.lo, e.apT, e.uxnT, e.pxnT);
-          const oa = leafOa(e.half, e.hi, e.lo, e.level);
+          const p = directPermissions(e.ctx, e.hi, e.lo, e.apT, e.uxnT, e.pxnT);
+          const oa = leafOutputAddress(e.half, e.hi, e.lo, e.level);
           const spanShift = Math.log2(e.span);
           const base = oa - (oa % e.span);
           const a: Alt = {
@@ -1858,7 +1800,7 @@ export class Machine {
         lo = mem.lo;
       }
       sig += `${hi.toString(16)}:${lo.toString(16)},`;
-      const k = kindAt(h, lo, g.level);
+      const k = entryKind(h, lo, g.level);
       const cont = (hi & 0x100000) !== 0;
       if (cont && k === 2) any = true;
       if (k !== 2) {
@@ -1869,7 +1811,7 @@ export class Machine {
         problems.push(`entry ${i} (${hx(da)}) lacks the Contiguous bit`);
         continue;
       }
-      const oa = leafOa(h, hi, lo, g.level);
+      const oa = leafOutputAddress(h, hi, lo, g.level);
       // Attributes: everything but OA, AF (hardware-managed) and the dirty state (AP[2] with DBM).
       const aLo = lo & 0xbfc & ~0x80;
       const aHi = hi & 0xfff80000;

@@ -5,7 +5,8 @@
 import { type Descriptor, type DescriptorFormat, decodeDescriptor } from "../arch/descriptor.js";
 import type { Regs } from "../arch/registers.js";
 import type { PhysMem } from "../mem/physmem.js";
-import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
+import { compileRegs, type HalfContext, type WalkContext } from "./context.js";
+import { leafOutputAddress, nextTableAddress } from "./fields.js";
 
 /** One table entry met by a range walk, in numeric form (offsets within the half). */
 export interface RawEntry {
@@ -46,7 +47,6 @@ export function walkEntries(
   opts: { tables?: boolean } = {},
 ): void {
   const e: RawEntry = { kind: "hole", level: 0, off: 0, size: 0, hi: 0, lo: 0, descAddr: 0, apTable: 0, uxnTable: 0, pxnTable: 0 };
-  const gMask = (1 << h.gShift) - 1;
   const rec = (table: number, level: number, regionOff: number, apT: number, uxnT: number, pxnT: number): void => {
     const li = level + 1;
     const size = 2 ** (h.shiftAt[li] as number);
@@ -80,14 +80,7 @@ export function walkEntries(
         continue;
       }
       if ((lo & 2) !== 0 && level < 3) {
-        let next: number;
-        if (h.ds) {
-          next = (hi & 0x3ffff) * TWO32 + ((lo & ~gMask) >>> 0);
-          if (h.oa52) next += ((lo >>> 8) & 3) * 2 ** 50;
-        } else {
-          next = (hi & 0xffff) * TWO32 + ((lo & ~gMask) >>> 0);
-          if (h.oa52 && h.gShift === 16) next += ((lo >>> 12) & 0xf) * 2 ** 48;
-        }
+        const next = nextTableAddress(h, hi, lo);
         if (next >= h.paLimit) {
           e.kind = "bad-table";
           visit(e);
@@ -153,19 +146,6 @@ export function halfRange(h: HalfContext, start: bigint, end: bigint): { startOf
   return { startOff: Number(s - base), endOff: Number(e - base) };
 }
 
-function leafOa(h: HalfContext, hi: number, lo: number, level: number): number {
-  let oa: number;
-  if (h.ds) {
-    oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
-    if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
-  } else {
-    oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
-    if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
-  }
-  const s = 2 ** (h.shiftAt[level + 1] as number);
-  return oa - (oa % s);
-}
-
 /** Every leaf mapping in [start, end) (end exclusive; 0 means the end of the half). */
 export function leafMappings(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): LeafMapping[] {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
@@ -181,7 +161,7 @@ export function leafMappings(mem: PhysMem, regs: Regs | WalkContext, start: bigi
       va: base + BigInt(e.off),
       size: e.size,
       level: e.level,
-      pa: BigInt(leafOa(h, e.hi, e.lo, e.level)),
+      pa: BigInt(leafOutputAddress(h, e.hi, e.lo, e.level)),
       raw,
       descriptor: decodeDescriptor(raw, e.level, fmt),
       apTable: e.apTable,
@@ -240,7 +220,7 @@ export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigin
       flush();
       return;
     }
-    const oa = leafOa(h, e.hi, e.lo, e.level);
+    const oa = leafOutputAddress(h, e.hi, e.lo, e.level);
     if (
       cur &&
       cur.off + cur.size === e.off &&

@@ -26,6 +26,7 @@ import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
+import { directPermissions, nextTableAddress } from "./fields.js";
 
 export type AccessType = "read" | "write" | "exec";
 
@@ -242,7 +243,6 @@ export class Walker {
     const cArena = mem.cacheArena;
     const cWord = mem.cacheWord;
     const rec = this.recordTrail;
-    const gMask = (1 << h.gShift) - 1;
     let table = h.base;
     let level = h.startLevel;
     let apT = 0;
@@ -291,14 +291,7 @@ export class Walker {
       if ((lo & 1) === 0) return this.fail(FAULT_TRANSLATION, level, R_INVALID);
       if ((lo & 2) !== 0 && level < 3) {
         // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
-        let next: number;
-        if (h.ds) {
-          next = (hi & 0x3ffff) * 4294967296 + ((lo & ~gMask) >>> 0);
-          if (h.oa52) next += ((lo >>> 8) & 3) * 2 ** 50;
-        } else {
-          next = (hi & 0xffff) * 4294967296 + ((lo & ~gMask) >>> 0);
-          if (h.oa52 && h.gShift === 16) next += ((lo >>> 12) & 0xf) * 2 ** 48;
-        }
+        const next = nextTableAddress(h, hi, lo);
         if (next >= h.paLimit) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
         // Hierarchical attributes (ignored when TCR.HPDn=1): APTable[62:61], UXNTable[60], PXNTable[59].
         if (!h.hpd) {
@@ -349,32 +342,13 @@ export class Walker {
         return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
       // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
       if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
-      // Direct permissions (ASL AArch64.S1DirectBasePermissions, EL1&0 regime).
-      let ap = (lo >>> 6) & 3;
-      if (ctx.hd && (hi & 0x80000) !== 0) ap &= 1; // DBM with HD: AP[2] treated as 0 (writable-clean)
-      let pr = 1;
-      let pw = (ap & 2) === 0 ? 1 : 0;
-      let ur = ap & 1;
-      let uw = ap === 1 ? 1 : 0;
-      if ((apT & 1) !== 0) {
-        ur = 0;
-        uw = 0;
+      // Direct permissions (ASL AArch64.S1DirectBasePermissions, EL1&0 regime), then PAN: EL1 data
+      // accesses to EL0-accessible memory (and with EPAN, EL0-executable memory) fail.
+      let perms = directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
+      if ((acc & 8) !== 0 && (acc & 4) === 0 && ctx.features.pan && ((perms & 8) !== 0 || (ctx.epan && (perms & 32) !== 0))) {
+        perms &= ~3;
       }
-      if ((apT & 2) !== 0) {
-        pw = 0;
-        uw = 0;
-      }
-      let px = ((hi >>> 21) & 1) | pxnT | uw ? 0 : 1;
-      let ux = ((hi >>> 22) & 1) | uxnT ? 0 : 1;
-      if (ctx.wxn) {
-        if (pw) px = 0;
-        if (uw) ux = 0;
-      }
-      if ((acc & 8) !== 0 && (acc & 4) === 0 && ctx.features.pan && (ur || (ctx.epan && ux))) {
-        pr = 0;
-        pw = 0;
-      }
-      this.perms = pr | (pw << 1) | (px << 2) | (ur << 3) | (uw << 4) | (ux << 5);
+      this.perms = perms;
       const want = (acc & 3) + ((acc & 4) !== 0 ? 3 : 0);
       if (((this.perms >>> want) & 1) === 0) return this.fail(FAULT_PERMISSION, level, R_PERM);
       this.paHi = paHi;
