@@ -80,6 +80,7 @@ describe("real kernel fixtures", () => {
       "linux-6.12-16k-ptdump",
       "linux-6.12-16k47",
       "linux-6.12-16k52",
+      "linux-6.12-16k52-ptdump",
       "linux-6.12-4k52",
     ]);
   });
