@@ -81,7 +81,9 @@ describe("real kernel fixtures", () => {
       "linux-6.12-16k47",
       "linux-6.12-16k52",
       "linux-6.12-16k52-ptdump",
+      "linux-6.12-4k48-ptdump",
       "linux-6.12-4k52",
+      "linux-6.12-4k52-ptdump",
     ]);
   });
   for (const name of fixtures) {

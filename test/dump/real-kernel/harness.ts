@@ -78,6 +78,24 @@ export const CONFIGS: readonly KernelConfig[] = [
       "Linux 6.12 from Debian's linux-source-6.12 (tinyconfig + PTDUMP_DEBUGFS, build-kernel.sh), 16K pages, 52-bit VA with LPA2",
   },
   {
+    name: "linux-6.12-4k52-ptdump",
+    image: "kbuild/Image-6.12-4k-ptdump",
+    cpu: "max",
+    kernelConfig: { apeiGhes: false, sdei: false, kpti: true, relocatable: true },
+    vaBits: 52,
+    description:
+      "Linux 6.12 from Debian's linux-source-6.12 (tinyconfig + PTDUMP_DEBUGFS, build-kernel.sh 4k), 4K pages, 52-bit VA with LPA2",
+  },
+  {
+    name: "linux-6.12-4k48-ptdump",
+    image: "kbuild/Image-6.12-4k-ptdump",
+    cpu: "max,lpa2=off",
+    kernelConfig: { apeiGhes: false, sdei: false, kpti: true, relocatable: true },
+    vaBits: 52,
+    description:
+      "Linux 6.12 from Debian's linux-source-6.12 (tinyconfig + PTDUMP_DEBUGFS, build-kernel.sh 4k), 4K pages, CPU without LPA2: 48-bit VA",
+  },
+  {
     name: "linux-6.12-4k52",
     pkgPattern: /^linux-image-6\.12\.\d+\+deb12-arm64-unsigned$/,
     cpu: "max",
