@@ -16,10 +16,12 @@
  * - protected: a valid mapping of a PA range declared protected;
  * - global-user: a global (nG=0) leaf in the TTBR0 (user) half.
  */
+import { formatSize } from "../arch/granule.js";
 import { decodeMairAttr } from "../arch/mair.js";
 import type { Regs } from "../arch/registers.js";
 import type { PhysMem } from "../mem/physmem.js";
-import { compileRegs, type HalfContext, TWO32, type WalkContext } from "../walk/context.js";
+import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
+import { leafOutputAddress } from "../walk/fields.js";
 import { halfBase, type RawEntry, walkEntries } from "../walk/range.js";
 
 export type FindingKind =
@@ -118,19 +120,6 @@ const RULE = {
   global: "user (TTBR0) mappings must be non-global, nG=1 (global user entries survive ASID switches; Linux maps all user memory nG)",
 };
 
-function leafOa(h: HalfContext, hi: number, lo: number, level: number): number {
-  let oa: number;
-  if (h.ds) {
-    oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
-    if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
-  } else {
-    oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
-    if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
-  }
-  const s = 2 ** (h.shiftAt[level + 1] as number);
-  return oa - (oa % s);
-}
-
 /** Bits [hiBit:loBit] of the descriptor as hi/lo masks (within one 64-bit value). */
 function maskOf(msb: number, lsb: number): [number, number] {
   let hi = 0;
@@ -174,14 +163,7 @@ function reservedBits(h: HalfContext, e: RawEntry, isTable: boolean, bbm: number
 }
 
 function fmtSize(n: number | bigint): string {
-  let v = BigInt(n);
-  const u = ["", "K", "M", "G", "T", "P", "E"];
-  let i = 0;
-  while (v >= 1024n && v % 1024n === 0n && i < u.length - 1) {
-    v /= 1024n;
-    i++;
-  }
-  return `${v}${u[i]}`;
+  return formatSize(Number(n));
 }
 
 function memClass(ctx: WalkContext, attrIndx: number): string {
@@ -273,7 +255,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           return;
         }
         leaves[h.index]++;
-        const pa = leafOa(h, e.hi, e.lo, e.level);
+        const pa = leafOutputAddress(h, e.hi, e.lo, e.level);
         const paB = BigInt(pa);
         if (kernel) {
           const pages = size / pageSize;
@@ -380,7 +362,7 @@ function checkContiguous(mem: PhysMem, h: HalfContext, e: RawEntry, va: bigint, 
       continue;
     }
     if ((hi & HI_CONT) === 0) problems.push(`entry ${i} lacks the contiguous bit`);
-    const oa = leafOa(h, hi, lo, e.level);
+    const oa = leafOutputAddress(h, hi, lo, e.level);
     if (oa0 < 0) {
       oa0 = oa - i * e.size;
       lo0 = lo;

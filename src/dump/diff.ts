@@ -11,7 +11,8 @@
 import type { Regs } from "../arch/registers.js";
 import { type BbmRuleId, bbmRequirement } from "../machine/bbm.js";
 import type { PhysMem } from "../mem/physmem.js";
-import { compileRegs, type HalfContext, TWO32, type WalkContext } from "../walk/context.js";
+import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
+import { leafOutputAddress, nextTableAddress } from "../walk/fields.js";
 import { halfBase, walkEntries } from "../walk/range.js";
 
 export type ChangeKind = "new" | "removed" | "permission-only" | "break-before-make";
@@ -58,19 +59,6 @@ interface Leaf {
   oa: number;
 }
 
-function leafOa(h: HalfContext, hi: number, lo: number, level: number): number {
-  let oa: number;
-  if (h.ds) {
-    oa = (hi & 0x3ffff) * TWO32 + (lo >>> 0);
-    if (h.oa52) oa += ((lo >>> 8) & 3) * 2 ** 50;
-  } else {
-    oa = (hi & 0xffff) * TWO32 + (lo >>> 0);
-    if (h.oa52 && h.gShift === 16) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
-  }
-  const s = 2 ** (h.shiftAt[level + 1] as number);
-  return oa - (oa % s);
-}
-
 function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<string, number> } {
   const leaves: Leaf[] = [];
   const tables = new Map<string, number>();
@@ -82,10 +70,10 @@ function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<s
     2 ** h.iaBits,
     (e) => {
       if (e.kind === "leaf") {
-        leaves.push({ off: e.off, end: e.off + e.size, level: e.level, hi: e.hi, lo: e.lo, oa: leafOa(h, e.hi, e.lo, e.level) });
+        leaves.push({ off: e.off, end: e.off + e.size, level: e.level, hi: e.hi, lo: e.lo, oa: leafOutputAddress(h, e.hi, e.lo, e.level) });
       } else if (e.kind === "table") {
         // Next-level table address, to spot re-pointed live tables.
-        tables.set(`${e.level}:${e.off}`, (e.hi & 0x3ffff) * TWO32 + ((e.lo & ~0xfff) >>> 0) + ((e.lo >>> 8) & 3));
+        tables.set(`${e.level}:${e.off}`, nextTableAddress(h, e.hi, e.lo));
       }
     },
     { tables: true },

@@ -126,6 +126,22 @@ describe("ELF cores", () => {
     expect(() => openDump({ inputs: [small], progress: false })).toThrow(/truncated at offset 0x28/);
   });
 
+  it("bad snapshot descriptors name the file and the field", () => {
+    const f = join(dir, "bad.json");
+    writeFileSync(f, JSON.stringify({ memory: [{ file: "ram.bin" }] }));
+    expect(() => openDump({ inputs: [f], progress: false })).toThrow(
+      /bad\.json: memory\[0\]: expected \{"file": \.\.\., "load_at": "0x\.\.\."\}/,
+    );
+    writeFileSync(f, JSON.stringify({ registers: { TTBR1_EL1: "0x1" } }));
+    expect(() => openDump({ inputs: [f], progress: false })).toThrow(/bad\.json: "memory" is missing/);
+    writeFileSync(f, "{ not json");
+    expect(() => openDump({ inputs: [f], progress: false })).toThrow(/bad\.json: not a snapshot descriptor/);
+    const g = join(dir, "badgz.json");
+    writeFileSync(join(dir, "trunc.bin.gz"), gzipSync(Buffer.alloc(8192, 1)).subarray(0, 20));
+    writeFileSync(g, JSON.stringify({ memory: { file: "trunc.bin.gz", load_at: "0x40000000" } }));
+    expect(() => openDump({ inputs: [g], progress: false })).toThrow(/trunc\.bin\.gz: gzip stream is damaged or truncated/);
+  });
+
   it("names the missing register when nothing supplies TTBR1", () => {
     const f = join(dir, "bare.core");
     writeFileSync(f, buildElfCore([{ pa: 0x4000_0000n, data: new Uint8Array(0x1000) }]));
