@@ -65,7 +65,18 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
   if (vaBits !== undefined && !(Number.isInteger(vaBits) && vaBits >= 36 && vaBits <= 52)) {
     throw new UsageError(`--va-bits: "${o.vaBits}" is not a VA size between 36 and 52`);
   }
+  const tnsz = (opt: "t0sz" | "t1sz"): number | undefined => {
+    const v = o[opt];
+    if (v === undefined) return undefined;
+    // TnSZ is 12..48 at most on any implementation (ASL AArch64.S1MinTxSZ/MaxTxSZ).
+    if (!/^\d+$/.test(v) || Number(v) < 12 || Number(v) > 48) throw new UsageError(`--${opt}: "${v}" is out of range (expected 12..48)`);
+    return Number(v);
+  };
+  const t0sz = tnsz("t0sz");
+  const t1sz = tnsz("t1sz");
   return openDump({
+    ...(t0sz !== undefined ? { t0sz } : {}),
+    ...(t1sz !== undefined ? { t1sz } : {}),
     inputs: [...inputs, ...(o.mem ?? [])],
     ...(o.regs ? { regsFile: o.regs } : {}),
     ...(o.preset ? { preset: o.preset } : {}),

@@ -52,6 +52,9 @@ export interface OpenDumpOptions {
   readonly vaBits?: number;
   readonly fixmapSize?: bigint;
   readonly kernelConfig?: KernelConfig;
+  /** Override TCR_EL1.T0SZ / T1SZ after everything else (VA size 64-n). */
+  readonly t0sz?: number;
+  readonly t1sz?: number;
   /** Show progress on stderr (default: when stderr is a TTY). */
   readonly progress?: boolean;
 }
@@ -300,8 +303,17 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
     for (const k of Object.keys(opts.regs) as RegName[]) (cli.sources as Record<string, string>)[k] = "command line";
     base.push(cli);
   }
-  const { regs, sources: rs } = completeRegs(mergeRegs(...base), opts.inputs.join(" "));
-  Object.assign(sources, rs);
+  const done = completeRegs(mergeRegs(...base), opts.inputs.join(" "));
+  let regs = done.regs;
+  Object.assign(sources, done.sources);
+  for (const [n, shift, v] of [
+    ["T0SZ", 0n, opts.t0sz],
+    ["T1SZ", 16n, opts.t1sz],
+  ] as const) {
+    if (v === undefined) continue;
+    regs = { ...regs, tcr: (regs.tcr & ~(0x3fn << shift)) | (BigInt(v) << shift) };
+    sources.TCR_EL1 = `${sources.TCR_EL1 ?? "?"}; ${n}=${v} from the command line`;
+  }
 
   // Layout.
   const ctx = compileRegs(regs);
