@@ -49,6 +49,11 @@ export interface HalfContext {
   readonly paLimitHi: number;
   /** Start table base address (aligned to the start table size), as a number. */
   readonly base: number;
+  /** The same as a 4 KiB frame number and a byte offset into that frame. */
+  readonly basePfn: number;
+  readonly baseOff: number;
+  /** 2^(paBits-12): frame numbers at or above it exceed the output address size. */
+  readonly paLimitPfn: number;
   /** Whether the base address itself exceeds the PA size (Address size fault, level 0). */
   readonly baseFault: boolean;
   /** Canonical-check masks over bits [top:ia] for data (TBI applied) and instruction accesses. */
@@ -152,6 +157,9 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     paLimit,
     paLimitHi: 2 ** (paBits - 32),
     base,
+    basePfn: Math.floor(base / 4096),
+    baseOff: base % 4096,
+    paLimitPfn: 2 ** (paBits - 12),
     baseFault: base >= paLimit,
     canonDataHi: cdh,
     canonDataLo: cdl,

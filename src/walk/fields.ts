@@ -42,6 +42,22 @@ export function nextTableAddress(h: HalfContext, hi: number, lo: number): number
   return rawAddress(h, hi, lo, (1 << h.gShift) - 1);
 }
 
+/**
+ * The same as a 4 KiB frame number, computed without division: small integers for the common
+ * case (tables below 2^43), exact doubles above.
+ */
+export function nextTablePfn(h: HalfContext, hi: number, lo: number): number {
+  const low = (lo & ~((1 << h.gShift) - 1)) >>> 12;
+  if (h.ds) {
+    let p = (hi & 0x3ffff) * 1048576 + low;
+    if (h.oa52) p += ((lo >>> 8) & 3) * 2 ** 38;
+    return p;
+  }
+  let p = (hi & 0xffff) * 1048576 + low;
+  if (h.oa52 && h.gShift === 16) p += ((lo >>> 12) & 0xf) * 2 ** 36;
+  return p;
+}
+
 /** Output address of a leaf descriptor, aligned to the size of an entry at `level`. */
 export function leafOutputAddress(h: HalfContext, hi: number, lo: number, level: number): number {
   const a = rawAddress(h, hi, lo, 0xfff);

@@ -26,7 +26,7 @@ import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
-import { directPermissions, nextTableAddress } from "./fields.js";
+import { directPermissions, nextTablePfn } from "./fields.js";
 
 export type AccessType = "read" | "write" | "exec";
 
@@ -243,7 +243,11 @@ export class Walker {
     const cArena = mem.cacheArena;
     const cWord = mem.cacheWord;
     const rec = this.recordTrail;
-    let table = h.base;
+    // The current table as a 4 KiB frame number and a byte offset into it (the start table may be
+    // as small as 64 bytes); integer arithmetic, no division, in the loop.
+    let pfn = h.basePfn;
+    let off = h.baseOff;
+    let depth = 0;
     let level = h.startLevel;
     let apT = 0;
     let uxnT = 0;
@@ -256,23 +260,25 @@ export class Walker {
       if (sh >= 32) idx = (vaHi >>> (sh - 32)) & ((1 << nb) - 1);
       else if (sh + nb <= 32) idx = (vaLo >>> sh) & ((1 << nb) - 1);
       else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
-      const da = table + idx * 8;
-      const t = this.trailLen++;
+      const b = off + idx * 8;
+      const p = pfn + (b >>> 12);
+      const inFrame = b & 4095;
+      const t = depth++;
       if (rec) {
-        this.trailAddr[t] = da;
+        this.trailLen = depth;
+        this.trailAddr[t] = p * 4096 + inFrame;
         this.trailLevel[t] = level;
       }
       // Descriptor load, through the memory's direct-mapped frame cache.
-      const pfn = Math.floor(da / 4096);
-      const slot = pfn & 8191; // FRAME_CACHE_MASK, as a literal for the JIT
+      const slot = p & 8191; // FRAME_CACHE_MASK, as a literal for the JIT
       let hi: number;
       let lo: number;
-      if (tags[slot] === pfn || mem.fill(pfn)) {
+      if (tags[slot] === p || mem.fill(p)) {
         const arena = arenas[cArena[slot] as number] as Uint32Array;
-        const wi = (cWord[slot] as number) + ((da - pfn * 4096) >>> 2);
+        const wi = (cWord[slot] as number) + (inFrame >>> 2);
         lo = arena[wi] as number;
         hi = arena[wi + 1] as number;
-      } else if (mem.load64(da)) {
+      } else if (mem.load64(p * 4096 + inFrame)) {
         hi = mem.hi;
         lo = mem.lo;
       } else {
@@ -291,15 +297,16 @@ export class Walker {
       if ((lo & 1) === 0) return this.fail(FAULT_TRANSLATION, level, R_INVALID);
       if ((lo & 2) !== 0 && level < 3) {
         // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
-        const next = nextTableAddress(h, hi, lo);
-        if (next >= h.paLimit) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
+        const next = nextTablePfn(h, hi, lo);
+        if (next >= h.paLimitPfn) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
         // Hierarchical attributes (ignored when TCR.HPDn=1): APTable[62:61], UXNTable[60], PXNTable[59].
         if (!h.hpd) {
           apT |= (hi >>> 29) & 3;
           uxnT |= (hi >>> 28) & 1;
           pxnT |= (hi >>> 27) & 1;
         }
-        table = next;
+        pfn = next;
+        off = 0;
         level++;
         continue;
       }
