@@ -9,6 +9,7 @@ import { ParseError, RegisterError, VmsaError } from "../arch/errors.js";
 import { FEATURES_MAX, type Features, featuresFromIdRegs, LINUX_SCTLR, parseRegister, presetByName, type Regs } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
 import { linux61Markers, type Marker } from "../dump/ptdump.js";
+import { parseRegisterFile } from "../dump/regfile.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { PhysMem } from "../mem/physmem.js";
 
@@ -46,7 +47,7 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--mem <FILE@PA>", "load a raw memory image at a physical address (repeatable)", collect, [])
     .option("--example <name>", `use a built-in example's memory and registers (${listExamples().join(", ")})`)
     .option("--preset <name>", "start from a register preset (see `vmsa presets`)")
-    .option("--regs <file>", 'registers from a JSON file ({"registers": {"TTBR1_EL1": "0x...", ...}})')
+    .option("--regs <file>", 'registers from a file: gdb "info registers" output, NAME=VALUE lines, or JSON {"registers": {...}}')
     .option("--ttbr0 <hex>", "TTBR0_EL1")
     .option("--ttbr1 <hex>", "TTBR1_EL1")
     .option("--tcr <hex>", "TCR_EL1")
@@ -103,6 +104,7 @@ const REG_KEYS: Record<string, keyof RegOptions> = {
   ID_AA64MMFR2_EL1: "idAa64mmfr2",
 };
 
+/** Registers from a file: JSON, gdb `info registers` / `p/x $REG` output, or NAME=VALUE lines. */
 function readRegsFile(file: string): Record<string, string> {
   let text: string;
   try {
@@ -110,19 +112,13 @@ function readRegsFile(file: string): Record<string, string> {
   } catch (e) {
     throw new UsageError(`--regs ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw new ParseError(`--regs ${file}: not valid JSON (${(e as Error).message})`);
-  }
-  const regs = (obj as { registers?: unknown }).registers ?? obj;
-  if (typeof regs !== "object" || regs === null)
-    throw new ParseError(`--regs ${file}: expected an object of register names to hex strings`);
+  const parsed = parseRegisterFile(text, `--regs ${file}`);
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(regs)) {
-    if (typeof v !== "string") throw new ParseError(`--regs ${file}: register ${k} must be a hex string, got ${typeof v}`);
-    out[k.toUpperCase()] = v;
+  for (const [k, v] of Object.entries(parsed.values)) out[k] = `0x${v.toString(16)}`;
+  if (Object.keys(out).length === 0) {
+    throw new ParseError(
+      `--regs ${file}: no register found (expected JSON, gdb "info registers" output or NAME=VALUE lines naming TTBR1_EL1, TCR_EL1, ...)`,
+    );
   }
   return out;
 }

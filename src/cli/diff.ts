@@ -5,8 +5,8 @@
  */
 import type { Command } from "commander";
 import { diffTables, diffToJson, formatDiff } from "../dump/diff.js";
-import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./audit.js";
 import { emit, toJson, UsageError } from "./common.js";
+import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
 
 interface DiffCliOptions extends DumpInputOptions {
   format: string;

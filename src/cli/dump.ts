@@ -6,15 +6,15 @@ import { hex64, parseU64 } from "../arch/u64.js";
 import { linux61Markers, type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdump } from "../dump/ptdump.js";
 import { compileRegs } from "../walk/context.js";
 import { halfBase, mappingRuns } from "../walk/range.js";
-import { addMachineOptions, emit, machineFromOptions, type RegOptions, toJson, UsageError } from "./common.js";
+import { emit, toJson, UsageError } from "./common.js";
+import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
 
-interface DumpOptions extends RegOptions {
+interface DumpOptions extends DumpInputOptions {
   format: string;
   half: string;
   start?: string;
   end?: string;
   markers?: string;
-  fixmapSize: string;
   ptdumpEra: string;
   output?: string;
 }
@@ -46,29 +46,35 @@ export function registerDumpCommand(program: Command): void {
   const cmd = program
     .command("dump")
     .description("dump the translation tables of a TTBR half: Linux ptdump text (kernel_page_tables format) or JSON")
+    .argument("[input...]", "ELF core (QEMU dump-guest-memory, kdump vmcore), snapshot .json, or FILE@PA")
     .option("-f, --format <fmt>", "ptdump (Linux /sys/kernel/debug/kernel_page_tables text) or json (coalesced mappings)", "ptdump")
     .option("--half <n>", "TTBR half to dump: 1 (kernel) or 0 (user)", "1")
     .option("--start <va>", "first VA (default: start of the half)")
     .option("--end <va>", "end VA, exclusive (default: end of the half)")
-    .option("--markers <spec>", "address markers: linux-6.1, none, or a file of `ADDRESS NAME` lines")
-    .option("--fixmap-size <hex>", "FIXADDR_SIZE for --markers linux-6.1", "0x407000")
+    .option(
+      "--markers <spec>",
+      "address markers: auto (the detected kernel layout), linux-6.1, none, or a file of `ADDRESS NAME` lines",
+      "auto",
+    )
     .option("--ptdump-era <era>", "ptdump columns: linux-6 (GP column, holes, v5.11+ MT indices) or linux-4", "linux-6")
     .option("-o, --output <file>", "write to a file (atomically) instead of stdout");
-  addMachineOptions(cmd);
+  addDumpInputOptions(cmd);
   cmd.addHelpText(
     "after",
     `
 Examples:
   $ vmsa dump --example linux-6.1-4k48
-  $ vmsa dump --mem ram.bin@0x40000000 --regs regs.json --markers linux-6.1 -o kernel_page_tables.txt
+  $ vmsa dump guest.core                                   # QEMU dump-guest-memory; registers from VMCOREINFO
+  $ vmsa dump ram.bin@0x40000000 --regs gdb-registers.txt --markers linux-6.1 -o kernel_page_tables.txt
   $ vmsa dump --example linux-6.1-4k48 --format json --start 0xffff000000000000 --end 0xffff000040000000`,
   );
-  cmd.action((o: DumpOptions) => {
+  cmd.action((inputs: string[], o: DumpOptions) => {
     if (o.format !== "ptdump" && o.format !== "json" && o.format !== "text") {
       throw new UsageError(`--format: "${o.format}" is not ptdump or json`);
     }
     if (o.half !== "0" && o.half !== "1") throw new UsageError(`--half: "${o.half}" is not 0 or 1`);
-    const m = machineFromOptions(o);
+    const m = openDumpFromOptions(inputs, o);
+    for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const ctx = compileRegs(m.regs);
     const h = ctx.halves[o.half === "0" ? 0 : 1];
     const start = o.start ? parseU64(o.start, "--start") : halfBase(h);
@@ -89,10 +95,11 @@ Examples:
       );
       return;
     }
-    let markers: Marker[] | undefined = m.markers;
+    let markers: readonly Marker[] | undefined = m.markers;
     if (o.markers === "none") markers = undefined;
-    else if (o.markers === "linux-6.1") markers = linux61Markers(h.iaBits, h.granule.shift, parseU64(o.fixmapSize, "--fixmap-size"));
-    else if (o.markers) markers = readMarkers(o.markers);
+    else if (o.markers === "linux-6.1")
+      markers = linux61Markers(h.iaBits, h.granule.shift, parseU64(o.fixmapSize ?? "0x407000", "--fixmap-size"));
+    else if (o.markers && o.markers !== "auto") markers = readMarkers(o.markers);
     if (o.ptdumpEra !== "linux-6" && o.ptdumpEra !== "linux-4")
       throw new UsageError(`--ptdump-era: "${o.ptdumpEra}" is not linux-6 or linux-4`);
     const text = ptdump(m.mem, ctx, {

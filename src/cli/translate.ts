@@ -5,7 +5,8 @@ import { ParseError } from "../arch/errors.js";
 import { hex64, parseU64 } from "../arch/u64.js";
 import { formatVtop } from "../walk/vtop.js";
 import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
-import { addMachineOptions, emit, machineFromOptions, type RegOptions, toJson, UsageError } from "./common.js";
+import { collect, emit, machineFromOptions, toJson, UsageError } from "./common.js";
+import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
 
 /**
  * Parse an access token: r / w / x (EL1), el0:r / el0:w / el0:x, or an AT operation name
@@ -93,7 +94,8 @@ export function resultJson(r: TranslationResult): Record<string, unknown> {
   };
 }
 
-interface TranslateOptions extends RegOptions {
+interface TranslateOptions extends DumpInputOptions {
+  dump: string[];
   access: string;
   input?: string;
   format: string;
@@ -108,14 +110,21 @@ export function registerTranslateCommand(program: Command): void {
     .option("-a, --access <access>", "default access: r|w|x, el0:r|el0:w|el0:x, or S1E1R|S1E1W|S1E0R|S1E0W (+pan)", "r")
     .option("-i, --input <file>", "read `VA [access]` lines from a file (- for stdin)")
     .option("-f, --format <fmt>", "text (vtop-style trace) or json", "text")
+    .option(
+      "--dump <input>",
+      "read memory from a dump: ELF core (QEMU dump-guest-memory, kdump vmcore), snapshot .json, or FILE@PA (repeatable)",
+      collect,
+      [],
+    )
     .option("-o, --output <file>", "write to a file (atomically) instead of stdout");
-  addMachineOptions(cmd);
+  addDumpInputOptions(cmd);
   cmd.addHelpText(
     "after",
     `
 Examples:
   $ vmsa translate --example linux-6.1-4k48 0xffff000000210000 0xffff800008010000:x
   $ vmsa translate --mem ram.bin@0x40000000 --preset linux-4k-48 --ttbr1 0x40530000 -f json -i vas.txt
+  $ vmsa translate --dump guest.core 0xffff800008010000      # registers from the core's VMCOREINFO
   $ printf '0xffff000000000000 w\\n0xffff800008010000 el0:r\\n' | vmsa translate --example linux-6.1-4k48 -i -`,
   );
   cmd.action((vas: string[], o: TranslateOptions) => {
@@ -129,7 +138,8 @@ Examples:
     });
     if (o.input) queries.push(...readQueries(o.input, dflt));
     if (queries.length === 0) throw new UsageError("no virtual address given (arguments or --input FILE)");
-    const m = machineFromOptions(o);
+    const m = o.dump.length > 0 ? openDumpFromOptions(o.dump, o) : { ...machineFromOptions(o), notes: [] };
+    for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const walker = new Walker(m.mem, m.regs);
     if (o.format === "json") {
       const results = queries.map((q) => resultJson(walker.translate(q.va, q.access)));

@@ -56,3 +56,36 @@ describe("vmsa translate", () => {
     expect(j.results[1]).toMatchObject({ kind: "ok", par: "0xff00000040000b80" });
   });
 });
+
+describe("real dumps on the command line", () => {
+  const F = join(import.meta.dirname, "../fixtures/real-kernel/linux-6.12-16k-ptdump");
+
+  it("dumps a 16K kernel's snapshot with gdb registers: the kernel's own ptdump, byte for byte", async () => {
+    const r = await vmsa("dump", join(F, "machine.json"), "--regs", join(F, "registers.txt"));
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(readFileSync(join(F, "kernel_page_tables.txt"), "utf8"));
+  });
+
+  it("translates through a dump given with --dump, reporting where registers came from", async () => {
+    const r = await vmsa(
+      "translate",
+      "--dump",
+      join(F, "machine.json"),
+      "--regs",
+      join(F, "registers.txt"),
+      "-f",
+      "json",
+      "0xffff800080000000",
+    );
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { registers: Record<string, string>; results: { half: string }[] };
+    expect(j.results[0]?.half).toBe("TTBR1");
+    expect(j.registers.TTBR1_EL1).toMatch(/registers\.txt/);
+  });
+
+  it("rejects a --regs file without any register", async () => {
+    const r = await vmsa("translate", "--preset", "linux-4k-48", "--regs", join(F, "kernel_page_tables.txt"), "0x0");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: --regs .*kernel_page_tables\.txt: no register found/);
+  });
+});
