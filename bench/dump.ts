@@ -1,6 +1,7 @@
 /**
- * ptdump-linux-6.1: render the real Linux 6.1 kernel's ptdump (examples/linux-6.1-4k48) from its
- * tables in memory, repeatedly: dumps per second.
+ * dump-linux: the range walk (coalesced mappings of the whole TTBR1 half) plus the ptdump of a
+ * real Linux 6.1 kernel (1 GiB guest, 4K pages; examples/linux-6.1-4k48): dumps per second, and
+ * milliseconds per dump.
  */
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -9,6 +10,7 @@ import { featuresFromIdRegs, type Regs } from "../src/arch/registers.js";
 import { linux61Markers, ptdump } from "../src/dump/ptdump.js";
 import { loadMemory } from "../src/mem/banks.js";
 import { compileRegs } from "../src/walk/context.js";
+import { halfBase, mappingRuns } from "../src/walk/range.js";
 
 const EX = join(dirname(fileURLToPath(import.meta.url)), "../../examples/linux-6.1-4k48");
 
