@@ -6,29 +6,15 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { featuresFromIdRegs, type Regs } from "../src/arch/registers.js";
+import { machineFromOptions } from "../src/cli/common.js";
 import { linux61Markers, ptdump } from "../src/dump/ptdump.js";
-import { loadMemory } from "../src/mem/banks.js";
 import { compileRegs } from "../src/walk/context.js";
 import { halfBase, mappingRuns } from "../src/walk/range.js";
 
 const EX = join(dirname(fileURLToPath(import.meta.url)), "../../examples/linux-6.1-4k48");
 
 export async function run(): Promise<{ workload: string; ops_per_s: number; ms: number }[]> {
-  const ex = JSON.parse(readFileSync(join(EX, "example.json"), "utf8")) as {
-    registers: Record<string, string>;
-    banks: { file: string; pa: string }[];
-  };
-  const mem = loadMemory(ex.banks.map((b) => ({ file: join(EX, b.file), pa: BigInt(b.pa) })));
-  const r = ex.registers;
-  const regs: Regs = {
-    ttbr0: BigInt(r.TTBR0_EL1 ?? "0"),
-    ttbr1: BigInt(r.TTBR1_EL1 ?? "0"),
-    tcr: BigInt(r.TCR_EL1 ?? "0"),
-    mair: BigInt(r.MAIR_EL1 ?? "0"),
-    sctlr: BigInt(r.SCTLR_EL1 ?? "0"),
-    features: featuresFromIdRegs({ mmfr0: BigInt(r.ID_AA64MMFR0_EL1 ?? "0") }),
-  };
+  const { mem, regs } = machineFromOptions({ example: "linux-6.1-4k48" });
   const ctx = compileRegs(regs);
   const markers = linux61Markers(48, 12, 0x407000n);
   const expected = readFileSync(join(EX, "kernel_page_tables.txt"), "utf8");

@@ -64,3 +64,14 @@ export function bits(v: bigint, msb: number, lsb: number): number {
 export function bit(v: bigint, n: number): boolean {
   return ((v >> BigInt(n)) & 1n) === 1n;
 }
+
+/** Mask of bits [msb:lsb] (0 <= lsb <= msb <= 63) of a 64-bit value, as [hi, lo] 32-bit words. */
+export function maskHalves(msb: number, lsb: number): [number, number] {
+  let hi = 0;
+  let lo = 0;
+  for (let b = lsb; b <= msb; b++) {
+    if (b >= 32) hi |= 1 << (b - 32);
+    else lo |= 1 << b;
+  }
+  return [hi >>> 0, lo >>> 0];
+}

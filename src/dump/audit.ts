@@ -19,6 +19,7 @@
 import { formatSize } from "../arch/granule.js";
 import { decodeMairAttr } from "../arch/mair.js";
 import type { Regs } from "../arch/registers.js";
+import { maskHalves } from "../arch/u64.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
 import { leafOutputAddress } from "../walk/fields.js";
@@ -120,17 +121,6 @@ const RULE = {
   global: "user (TTBR0) mappings must be non-global, nG=1 (global user entries survive ASID switches; Linux maps all user memory nG)",
 };
 
-/** Bits [hiBit:loBit] of the descriptor as hi/lo masks (within one 64-bit value). */
-function maskOf(msb: number, lsb: number): [number, number] {
-  let hi = 0;
-  let lo = 0;
-  for (let b = lsb; b <= msb; b++) {
-    if (b >= 32) hi |= 1 << (b - 32);
-    else lo |= 1 << b;
-  }
-  return [hi >>> 0, lo >>> 0];
-}
-
 /** RES0 bits set in a leaf or table descriptor, as a description, or undefined. */
 function reservedBits(h: HalfContext, e: RawEntry, isTable: boolean, bbm: number): string | undefined {
   const bad: string[] = [];
@@ -139,17 +129,17 @@ function reservedBits(h: HalfContext, e: RawEntry, isTable: boolean, bbm: number
   if (isTable) {
     // Address bits below the granule inside [15:12] (16K: [13:12]; 64K: [15:12] unless they hold NLTA[51:48]).
     if (g > 12 && !(g === 16 && h.oa52)) {
-      const m = maskOf(g - 1, 12)[1];
+      const m = maskHalves(g - 1, 12)[1];
       if (lo & m) bad.push(`bits [${g - 1}:12] (below the ${2 ** (g - 10)}K table alignment)`);
     }
     const top = h.ds ? [50, 50] : [50, 48];
-    const [mh] = maskOf(top[0] as number, top[1] as number);
+    const [mh] = maskHalves(top[0] as number, top[1] as number);
     if (hi & mh) bad.push(`bits [${top[0]}:${top[1]}]`);
     if (hi & (1 << 31)) bad.push("bit 63 (NSTable, RES0 outside Secure state)");
   } else {
     const shift = h.shiftAt[level + 1] as number;
     if (shift > 12) {
-      let [mh, ml] = maskOf(shift - 1, 12);
+      let [mh, ml] = maskHalves(shift - 1, 12);
       if (g === 16 && h.oa52) ml &= ~0xf000; // OA[51:48] in [15:12]
       if (level < 3 && bbm >= 1) ml &= ~(1 << 16); // nT
       if ((lo & ml) >>> 0 || (hi & mh) >>> 0) bad.push(`OA bits [${shift - 1}:12] below the ${fmtSize(2 ** shift)} block alignment`);

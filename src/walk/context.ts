@@ -18,6 +18,7 @@ import {
   type Ttbr,
   tnszLimits,
 } from "../arch/registers.js";
+import { maskHalves } from "../arch/u64.js";
 
 const TWO32 = 4294967296;
 
@@ -84,17 +85,6 @@ export interface WalkContext {
   readonly wxn: boolean;
   readonly epan: boolean;
   readonly mmuOn: boolean;
-}
-
-/** Mask of bits [msb:lsb] (0 <= lsb <= msb <= 63) split into hi/lo 32-bit words. */
-function maskHalves(msb: number, lsb: number): [number, number] {
-  let hi = 0;
-  let lo = 0;
-  for (let b = lsb; b <= msb; b++) {
-    if (b >= 32) hi |= 1 << (b - 32);
-    else lo |= 1 << b;
-  }
-  return [hi >>> 0, lo >>> 0];
 }
 
 function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfContext {

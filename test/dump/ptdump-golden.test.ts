@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
-import { encodeTcr, FEATURES_MAX, featuresFromIdRegs, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
+import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
+import { machineFromOptions } from "../../src/cli/common.js";
 import { linux61Markers, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdump } from "../../src/dump/ptdump.js";
-import { loadMemory } from "../../src/mem/banks.js";
 import { TestTables } from "../helpers/tables.js";
 
 const EX = join(import.meta.dirname, "../../examples/linux-6.1-4k48");
@@ -19,20 +19,8 @@ function lines(text: string): string[] {
 
 describe("ptdump of the real Linux 6.1 fixture", () => {
   it("reproduces the kernel's own kernel_page_tables byte for byte", () => {
-    const ex = JSON.parse(readFileSync(join(EX, "example.json"), "utf8")) as {
-      registers: Record<string, string>;
-      banks: { file: string; pa: string }[];
-    };
-    const mem = loadMemory(ex.banks.map((b) => ({ file: join(EX, b.file), pa: BigInt(b.pa) })));
-    const r = ex.registers;
-    const regs: Regs = {
-      ttbr0: BigInt(r.TTBR0_EL1 ?? "0"),
-      ttbr1: BigInt(r.TTBR1_EL1 ?? "0"),
-      tcr: BigInt(r.TCR_EL1 ?? "0"),
-      mair: BigInt(r.MAIR_EL1 ?? "0"),
-      sctlr: BigInt(r.SCTLR_EL1 ?? "0"),
-      features: featuresFromIdRegs({ mmfr0: BigInt(r.ID_AA64MMFR0_EL1 ?? "0") }),
-    };
+    // Memory and registers as the shipped example declares them (example.json).
+    const { mem, regs } = machineFromOptions({ example: "linux-6.1-4k48" });
     const text = ptdump(mem, regs, { markers: linux61Markers(48, 12, 0x407000n) });
     expect(text).toBe(readFileSync(join(EX, "kernel_page_tables.txt"), "utf8"));
   });
