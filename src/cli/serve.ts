@@ -194,6 +194,13 @@ export function registerServeCommand(program: Command): void {
     .option("--port <n>", "TCP port (0: any free port)", "8080")
     .option("--ui <dir>", "directory of the built UI (default: web/dist of this package)")
     .option("--allow-host <name...>", "extra Host header names to accept (e.g. a hostname you reach this machine by)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ npm run build:web && vmsa serve                       # then open http://127.0.0.1:8080/
+  $ vmsa serve ram.bin@0x40000000 machine.json --port 9000  # offer a dump to the Dump view`,
+    )
     .action(async (files: string[], o: { host: string; port: string; ui?: string; allowHost?: string[] }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
