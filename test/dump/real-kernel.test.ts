@@ -99,6 +99,14 @@ describe("real kernel fixtures", () => {
 
 // QEMU's AT instructions (S1E1R/W, S1E0R/W) on the real tables, via the QEMU differential harness.
 const atTools = checkTools();
+if (!atTools.ok && process.env.CI) {
+  // Under CI the tools are installed by qemu/ci-setup.sh: their absence is a failure, not a skip.
+  describe("real kernel tables vs QEMU AT (PAR_EL1)", () => {
+    it("has the QEMU differential tools under CI", () => {
+      throw new Error(`missing ${atTools.ok ? "" : atTools.missing.join(", ")}: run qemu/ci-setup.sh`);
+    });
+  });
+}
 describe.runIf(atTools.ok)("real kernel tables vs QEMU AT (PAR_EL1)", () => {
   for (const name of fixtures) {
     it(`${name}: every VA x 4 AT operations agrees with vmsa's PAR_EL1`, async () => {
