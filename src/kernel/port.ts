@@ -118,7 +118,7 @@ export class DirectPort implements MachinePort {
     this.mem.zero(BigInt(pa), size);
   }
 
-  dsb(): void {
+  dsb(_cpu: number, _domain: DsbDomain): void {
     this.barriers++;
   }
 
@@ -126,7 +126,7 @@ export class DirectPort implements MachinePort {
     this.barriers++;
   }
 
-  tlbi(): void {
+  tlbi(_cpu: number, _op: TlbiOp, _va?: bigint, _asid?: number): void {
     this.tlbis++;
   }
 

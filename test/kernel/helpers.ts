@@ -1,6 +1,6 @@
 import { MemblockAllocator } from "../../src/kernel/alloc.js";
 import { Kernel, type KernelOptions } from "../../src/kernel/context.js";
-import { DirectPort } from "../../src/kernel/port.js";
+import { DirectPort, type DsbDomain, type TlbiOp } from "../../src/kernel/port.js";
 import { kernelRegs } from "../../src/kernel/regs.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { Walker } from "../../src/walk/walker.js";
@@ -45,18 +45,17 @@ export class TracePort extends DirectPort {
     this.ops.push(`STR ${((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16)} -> ${pa.toString(16)}`);
     super.store64(cpu, pa, hi, lo);
   }
-  override dsb(cpu: number, d: "SY" | "ISH" | "ISHST" | "NSH" | "NSHST" = "SY"): void {
+  override dsb(cpu: number, d: DsbDomain): void {
     this.ops.push(`DSB ${d}`);
-    super.dsb();
-    void cpu;
+    super.dsb(cpu, d);
   }
   override isb(): void {
     this.ops.push("ISB");
     super.isb();
   }
-  override tlbi(_cpu: number, op: string, va?: bigint): void {
+  override tlbi(cpu: number, op: TlbiOp, va?: bigint, asid?: number): void {
     this.ops.push(`TLBI ${op}${va !== undefined ? ` ${va.toString(16)}` : ""}`);
-    super.tlbi();
+    super.tlbi(cpu, op, va, asid);
   }
   freed: string[] = [];
 }
