@@ -216,8 +216,8 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
 }
 
 /** JSON with bigints as 0x-hex strings. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v), 1);
+export function toJson(value: unknown, indent: number | undefined = 1): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v), indent);
 }
 
 /** Write output to a file atomically (temp + rename), or to stdout when file is undefined or "-". */

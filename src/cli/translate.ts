@@ -143,7 +143,8 @@ Examples:
     const walker = new Walker(m.mem, m.regs);
     if (o.format === "json") {
       const results = queries.map((q) => resultJson(walker.translate(q.va, q.access)));
-      emit(`${toJson({ registers: m.sources, results })}\n`, o.output);
+      // Indented for a handful of addresses, compact for bulk runs (100k addresses stay ~40 MB).
+      emit(`${toJson({ registers: m.sources, results }, results.length > 100 ? undefined : 1)}\n`, o.output);
     } else {
       emit(queries.map((q) => formatVtop(walker.translate(q.va, q.access), walker.ctx)).join("\n"), o.output);
     }
