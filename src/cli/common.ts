@@ -216,7 +216,7 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
 }
 
 /** JSON with bigints as 0x-hex strings. */
-export function toJson(value: unknown, indent: number | undefined = 1): string {
+export function toJson(value: unknown, indent = 1): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v), indent);
 }
 

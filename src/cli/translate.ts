@@ -144,7 +144,7 @@ Examples:
     if (o.format === "json") {
       const results = queries.map((q) => resultJson(walker.translate(q.va, q.access)));
       // Indented for a handful of addresses, compact for bulk runs (100k addresses stay ~40 MB).
-      emit(`${toJson({ registers: m.sources, results }, results.length > 100 ? undefined : 1)}\n`, o.output);
+      emit(`${toJson({ registers: m.sources, results }, results.length > 100 ? 0 : 1)}\n`, o.output);
     } else {
       emit(queries.map((q) => formatVtop(walker.translate(q.va, q.access), walker.ctx)).join("\n"), o.output);
     }
