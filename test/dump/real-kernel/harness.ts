@@ -243,7 +243,24 @@ export interface Session {
  * Start QEMU. By default waits until init has run; with `paused`, QEMU starts stopped (-S) so a
  * debugger can set breakpoints first, and `waitBooted` waits for init later.
  */
-export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; timeoutS?: number; paused?: boolean } = {}): Promise<Session> {
+type BootOptions = { memMiB?: number; timeoutS?: number; paused?: boolean };
+
+/**
+ * Boot a kernel. The gdb and monitor ports are picked free just before QEMU starts, so another
+ * process (tests run in parallel) can take one first: QEMU then exits with "Address already in
+ * use", and the boot is retried with new ports.
+ */
+export async function bootKernel(cfg: KernelConfig, opts: BootOptions = {}): Promise<Session> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await bootKernelOnce(cfg, opts);
+    } catch (e) {
+      if (attempt >= 4 || !/Address already in use/.test(String(e))) throw e;
+    }
+  }
+}
+
+async function bootKernelOnce(cfg: KernelConfig, opts: BootOptions): Promise<Session> {
   const dir = cacheDir();
   let kernelPath: string;
   if (cfg.image) {
@@ -319,7 +336,10 @@ export async function bootKernel(cfg: KernelConfig, opts: { memMiB?: number; tim
     }
   };
   if (!opts.paused) await waitBooted();
-  else await sleep(300);
+  else {
+    await sleep(300);
+    if (q.exitCode !== null) throw new Error(`qemu exited (${q.exitCode}) at start:\n${readLog().slice(-3000)}`);
+  }
   const bootSeconds = (Date.now() - t0) / 1000;
   if (!opts.paused) await sleep(500);
   const mon = createConnection({ host: "127.0.0.1", port: monPort });
