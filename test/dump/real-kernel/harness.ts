@@ -16,6 +16,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { REG_NAMES } from "../../../src/dump/regfile.js";
 
 export interface KernelConfig {
   readonly name: string;
@@ -103,16 +104,8 @@ export const CONFIGS: readonly KernelConfig[] = [
   },
 ];
 
-export const REGISTERS = [
-  "TTBR0_EL1",
-  "TTBR1_EL1",
-  "TCR_EL1",
-  "MAIR_EL1",
-  "SCTLR_EL1",
-  "ID_AA64MMFR0_EL1",
-  "ID_AA64MMFR1_EL1",
-  "ID_AA64MMFR2_EL1",
-];
+/** The registers a capture reads through gdb: the ones vmsa's register files know. */
+export const REGISTERS = REG_NAMES;
 
 export function cacheDir(): string {
   const d = process.env.VMSA_REAL_KERNEL_CACHE ?? join(tmpdir(), "vmsa-real-kernel");
