@@ -249,9 +249,14 @@ export class Walker {
     let off = h.baseOff;
     let depth = 0;
     let level = h.startLevel;
-    let apT = 0;
-    let uxnT = 0;
-    let pxnT = 0;
+    // Hierarchical attributes, bits [62:59] of every table descriptor on the way down, OR-ed
+    // (APTable[62:61], UXNTable[60], PXNTable[59]); none when TCR.HPDn=1.
+    const tableAttrMask = h.hpd ? 0 : 0x78000000;
+    let tableAttrs = 0;
+    // Next-table addresses in the plain format (no DS, no 52-bit OA) take the inline path.
+    const plainTables = !h.ds && !h.oa52;
+    const granuleMask = ~((1 << h.gShift) - 1);
+    const paLimitPfn = h.paLimitPfn;
     for (;;) {
       const li = level + 1;
       const sh = h.shiftAt[li] as number;
@@ -297,14 +302,9 @@ export class Walker {
       if ((lo & 1) === 0) return this.fail(FAULT_TRANSLATION, level, R_INVALID);
       if ((lo & 2) !== 0 && level < 3) {
         // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
-        const next = nextTablePfn(h, hi, lo);
-        if (next >= h.paLimitPfn) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
-        // Hierarchical attributes (ignored when TCR.HPDn=1): APTable[62:61], UXNTable[60], PXNTable[59].
-        if (!h.hpd) {
-          apT |= (hi >>> 29) & 3;
-          uxnT |= (hi >>> 28) & 1;
-          pxnT |= (hi >>> 27) & 1;
-        }
+        const next = plainTables ? (hi & 0xffff) * 1048576 + ((lo & granuleMask) >>> 12) : nextTablePfn(h, hi, lo);
+        if (next >= paLimitPfn) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
+        tableAttrs |= hi & tableAttrMask;
         pfn = next;
         off = 0;
         level++;
@@ -315,6 +315,9 @@ export class Walker {
         if (h.blockAt[li] === 0) return this.fail(FAULT_TRANSLATION, level, R_BLOCK_LEVEL);
       }
       // Leaf (block or page) at `level`.
+      const apT = (tableAttrs >>> 29) & 3;
+      const uxnT = (tableAttrs >>> 28) & 1;
+      const pxnT = (tableAttrs >>> 27) & 1;
       this.level = level;
       this.descHi = hi;
       this.descLo = lo;
