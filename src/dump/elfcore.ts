@@ -106,14 +106,18 @@ export function parseNotes(buf: Uint8Array, baseOffset: number, file: string): E
   return out;
 }
 
-/** Read an ELF core's headers and notes (not the memory). */
-export function readElfCore(file: string): ElfCore {
-  let fd: number;
+/** Open a dump file for reading; a file that cannot be opened is a DumpFormatError naming it and why. */
+export function openDumpFile(file: string): number {
   try {
-    fd = openSync(file, "r");
+    return openSync(file, "r");
   } catch (e) {
     throw new DumpFormatError("EDUMP_READ", `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
+}
+
+/** Read an ELF core's headers and notes (not the memory). */
+export function readElfCore(file: string): ElfCore {
+  const fd = openDumpFile(file);
   try {
     return readElfCoreFd(fd, file, fstatSync(fd).size);
   } finally {
@@ -187,12 +191,7 @@ export type LoadProgress = (done: number, total: number) => void;
 
 /** Load every PT_LOAD segment of an ELF core into `mem`. Returns the parsed core. */
 export function loadElfCore(mem: PhysMem, file: string, progress?: LoadProgress): ElfCore {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (e) {
-    throw new DumpFormatError("EDUMP_READ", `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const fd = openDumpFile(file);
   try {
     const size = fstatSync(fd).size;
     const core = readElfCoreFd(fd, file, size);

@@ -10,7 +10,7 @@
  *                sdei, kpti, relocatable}, va_bits?: CONFIG_ARM64_VA_BITS }; memory files may be .gz
  *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore)
  */
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, readFileSync, readSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { ParseError } from "../arch/errors.js";
@@ -20,7 +20,7 @@ import { parseU64 } from "../arch/u64.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
-import { DumpFormatError, type ElfNote, loadElfCore, parseNotes, sniffCompressed } from "./elfcore.js";
+import { DumpFormatError, type ElfNote, loadElfCore, openDumpFile, parseNotes, sniffCompressed } from "./elfcore.js";
 import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
 import { stderrProgress } from "./progress.js";
 import type { Marker } from "./ptdump.js";
@@ -88,12 +88,7 @@ function looksLikeBank(spec: string): boolean {
 }
 
 function readHead(file: string, n: number): Uint8Array {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (e) {
-    throw new DumpFormatError("EDUMP_READ", `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const fd = openDumpFile(file);
   try {
     const b = Buffer.alloc(n);
     const got = readSync(fd, b, 0, n, 0);
