@@ -83,6 +83,12 @@ describe("real dumps on the command line", () => {
     expect(j.registers.TTBR1_EL1).toMatch(/registers\.txt/);
   });
 
+  it("rejects a dump that cannot be opened, naming the file and the reason", async () => {
+    const r = await vmsa("dump", join(F, "no-such.core"));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: .*no-such\.core: cannot open \(ENOENT\)\n$/);
+  });
+
   it("rejects a --regs file without any register", async () => {
     const r = await vmsa("translate", "--preset", "linux-4k-48", "--regs", join(F, "kernel_page_tables.txt"), "0x0");
     expect(r.code).toBe(2);
