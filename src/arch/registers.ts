@@ -203,8 +203,11 @@ export interface Features {
   readonly lva: boolean;
   /** FEAT_LPA2 for 4K and 16K granules (TCR.DS may be set). */
   readonly lpa2: boolean;
-  /** FEAT_PAN. */
-  readonly pan: boolean;
+  /**
+   * PAN level (ID_AA64MMFR1_EL1.PAN): 0 no PAN, 1 FEAT_PAN, 2 FEAT_PAN2 (AT S1E1RP/WP), 3 FEAT_PAN3
+   * (SCTLR_ELx.EPAN: PAN also covers EL0-executable memory).
+   */
+  readonly pan: number;
   /** FEAT_E0PD. */
   readonly e0pd: boolean;
   /** FEAT_BBM level (ID_AA64MMFR2_EL1.BBM). */
@@ -219,7 +222,7 @@ export const FEATURES_MAX: Features = Object.freeze({
   ttst: true,
   lva: true,
   lpa2: true,
-  pan: true,
+  pan: 3,
   e0pd: true,
   bbm: 2,
   hafdbs: 2,
@@ -231,7 +234,7 @@ export const FEATURES_V80: Features = Object.freeze({
   ttst: false,
   lva: false,
   lpa2: false,
-  pan: false,
+  pan: 0,
   e0pd: false,
   bbm: 0,
   hafdbs: 0,
@@ -252,7 +255,7 @@ export function featuresFromIdRegs(ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?
     };
   }
   if (ids.mmfr1 !== undefined) {
-    f = { ...f, hafdbs: bits(ids.mmfr1, 3, 0), pan: bits(ids.mmfr1, 23, 20) !== 0 };
+    f = { ...f, hafdbs: bits(ids.mmfr1, 3, 0), pan: bits(ids.mmfr1, 23, 20) };
   }
   if (ids.mmfr2 !== undefined) {
     f = {

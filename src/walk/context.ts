@@ -83,6 +83,9 @@ export interface WalkContext {
   readonly ha: boolean;
   readonly hd: boolean;
   readonly wxn: boolean;
+  /** FEAT_PAN is implemented: PSTATE.PAN has an effect. */
+  readonly pan: boolean;
+  /** SCTLR_EL1.EPAN in effect: set, and FEAT_PAN3 implemented (the bit is RES0 without it). */
   readonly epan: boolean;
   readonly mmuOn: boolean;
 }
@@ -181,7 +184,10 @@ export function compileRegs(regs: Regs): WalkContext {
     ha,
     hd: ha && tcr.hd && f.hafdbs >= 2,
     wxn: sctlr.wxn,
-    epan: sctlr.epan,
+    pan: f.pan >= 1,
+    // SCTLR_EL1.EPAN is RES0 without FEAT_PAN3 (ID_AA64MMFR1_EL1.PAN = 0b0011), so a set bit has
+    // no effect there. Without ID registers the features default to FEATURES_MAX (PAN3).
+    epan: sctlr.epan && f.pan >= 3,
     mmuOn: sctlr.m,
   };
 }

@@ -348,14 +348,16 @@ export class Walker {
         paLo = vaLo >>> 0;
         paHi = ((oaHi & ~mh) | (vaHi & mh)) >>> 0;
       }
-      if ((oaHi & ~(span < 32 ? 0 : 0xffffffff >>> (64 - span))) >>> 0 >= h.paLimitHi)
-        return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
+      // The size check is on the descriptor's own OA (ASL AArch64.S1Walk: AArch64.OAOutOfRange of
+      // LeafBase, the OA bits at and above the entry size), not on the contiguous-group base: an
+      // entry of a group that crosses the PA size faults even when the group base is below it.
+      if ((oaHi & ~(sh < 32 ? 0 : 0xffffffff >>> (64 - sh))) >>> 0 >= h.paLimitHi) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
       // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
       if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
       // Direct permissions (ASL AArch64.S1DirectBasePermissions, EL1&0 regime), then PAN: EL1 data
       // accesses to EL0-accessible memory (and with EPAN, EL0-executable memory) fail.
       let perms = directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
-      if ((acc & 8) !== 0 && (acc & 4) === 0 && ctx.features.pan && ((perms & 8) !== 0 || (ctx.epan && (perms & 32) !== 0))) {
+      if ((acc & 8) !== 0 && (acc & 4) === 0 && ctx.pan && ((perms & 8) !== 0 || (ctx.epan && (perms & 32) !== 0))) {
         perms &= ~3;
       }
       this.perms = perms;

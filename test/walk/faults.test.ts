@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K } from "../../src/arch/granule.js";
-import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
+import { encodeTcr, FEATURES_MAX, featuresFromIdRegs, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
 import { AT_OPS, Walker } from "../../src/walk/walker.js";
 import { TestTables } from "../helpers/tables.js";
 
@@ -96,6 +96,37 @@ describe("walk faults and PAR_EL1", () => {
     expect(w3.translate(0x80_0000_0000n, AT_OPS.S1E1R)).toMatchObject({ fault: "address-size", level: 0 });
   });
 
+  // ASL AArch64.S1Walk checks AArch64.OAOutOfRange on the leaf's own OA (AArch64.LeafBase: the
+  // descriptor's OA bits at and above the entry size) before the Access flag and permission checks;
+  // the contiguous group only changes how the final OA is formed (StageOA). A 16 GiB group of 4K
+  // level-1 blocks (or 32 x 512 MiB 64K level-2 blocks) under a 32-bit IPS crosses 2^32: its entries
+  // above 4 GiB give an Address size fault at their level even though the group base is 0.
+  // (Regression: the walker used to mask the OA bits below the group size before the size check.)
+  it("gives an Address size fault for a contiguous entry whose own OA is beyond the PA size", () => {
+    const t4 = new TestTables(GRANULE_4K, 0);
+    for (let i = 0n; i < 16n; i++) {
+      // Entry 11 has AF=0 and entry 12 is read-only: the size check still comes first.
+      t4.map(i << 30n, 1, { ...PAGE, contiguous: true, oa: i << 30n, af: i !== 11n, ap: i === 12n ? 2 : 0 });
+    }
+    const w4 = new Walker(t4.mem, regs4k(t4.root, { ipsBits: 32 }));
+    expect(w4.translate(0x2_c000_1234n, AT_OPS.S1E1R)).toMatchObject({ kind: "fault", fault: "address-size", level: 1, par: 0x803n });
+    expect(w4.translate(0x3_0000_0000n, AT_OPS.S1E1W)).toMatchObject({ kind: "fault", fault: "address-size", level: 1, par: 0x803n });
+    expect(w4.translate(0x1_0000_0000n, AT_OPS.S1E0R)).toMatchObject({ kind: "fault", fault: "address-size", level: 1, par: 0x803n });
+    // The entries below 4 GiB of the same group translate (PAR: ATTR 0xff, PA, NS=1, SH=0b11).
+    expect(w4.translate(0xc000_1234n, AT_OPS.S1E1R)).toMatchObject({ kind: "ok", pa: 0xc000_1234n, par: 0xff00_0000_c000_1b80n });
+    // With a 36-bit IPS the whole group is inside the PA size.
+    const w4b = new Walker(t4.mem, regs4k(t4.root, { ipsBits: 36 }));
+    expect(w4b.translate(0x2_8000_1234n, AT_OPS.S1E1R)).toMatchObject({ kind: "ok", pa: 0x2_8000_1234n, par: 0xff00_0002_8000_1b80n });
+    expect(w4b.translate(0x2_c000_1234n, AT_OPS.S1E1R)).toMatchObject({ fault: "access-flag", level: 1 });
+
+    const t64 = new TestTables(GRANULE_64K, 2);
+    for (let i = 0n; i < 32n; i++) t64.map(i << 29n, 2, { ...PAGE, contiguous: true, oa: i << 29n });
+    const tcr64 = encodeTcr({ t0sz: 22, t1sz: 22, tg0: "64K", tg1: "64K", ipsBits: 32 });
+    const w64 = new Walker(t64.mem, { ...regs4k(t64.root), tcr: tcr64 });
+    expect(w64.translate(0x1_2000_0040n, AT_OPS.S1E1R)).toMatchObject({ kind: "fault", fault: "address-size", level: 2, par: 0x805n });
+    expect(w64.translate(0xe000_0040n, AT_OPS.S1E1R)).toMatchObject({ kind: "ok", pa: 0xe000_0040n });
+  });
+
   it("reports access flag faults at levels 1-3 when TCR.HA=0, none when HA=1", () => {
     const t4 = new TestTables(GRANULE_4K, 0);
     t4.map(0x4000_0000n, 1, { sh: 3, oa: 0xc000_0000n });
@@ -181,6 +212,34 @@ describe("permissions", () => {
     const w = one({ ap: 1 });
     expect(w.translate(0x1000n, AT_OPS.S1E1RP).kind).toBe("fault");
     expect(w.translate(0x1000n, AT_OPS.S1E1R).kind).toBe("ok");
+  });
+
+  // SCTLR_EL1.EPAN extends PAN to EL0-executable memory only with FEAT_PAN3: the bit is RES0
+  // otherwise (ASL AArch64.GetS1TTWParams: walkparams.epan is SCTLR_EL1.EPAN only when FEAT_PAN3
+  // is implemented, else '0'). FEAT_PAN3 is ID_AA64MMFR1_EL1.PAN = 0b0011.
+  // (Regression: EPAN used to apply with PAN < 3.)
+  it("applies SCTLR.EPAN to EL0-executable memory only with FEAT_PAN3", () => {
+    const SCTLR_EPAN = 1n | (1n << 57n);
+    // EL1 read/write, no EL0 data access, EL0-executable (UXN=0).
+    const page = { ap: 0, uxn: false, pxn: true };
+    const pan3 = one(page, 0n, {}, { sctlr: SCTLR_EPAN });
+    expect(pan3.translate(0x1000n, AT_OPS.S1E1RP)).toMatchObject({ kind: "fault", fault: "permission", level: 3, par: 0x81fn });
+    expect(pan3.translate(0x1000n, AT_OPS.S1E1R).kind).toBe("ok");
+    for (const level of [1, 2]) {
+      const mmfr1 = BigInt(level) << 20n;
+      const features = featuresFromIdRegs({ mmfr1 });
+      expect(features.pan).toBe(level);
+      const w = one(page, 0n, {}, { sctlr: SCTLR_EPAN, features });
+      expect(w.translate(0x1000n, AT_OPS.S1E1RP)).toMatchObject({ kind: "ok", pa: 0x9000_1000n, par: 0xff00_0000_9000_1b80n });
+      // PAN itself still applies to EL0-readable memory.
+      expect(one({ ap: 1 }, 0n, {}, { sctlr: SCTLR_EPAN, features }).translate(0x1000n, AT_OPS.S1E1RP)).toMatchObject({
+        fault: "permission",
+        level: 3,
+      });
+    }
+    expect(featuresFromIdRegs({ mmfr1: 3n << 20n }).pan).toBe(3);
+    // EPAN clear: no effect even with FEAT_PAN3.
+    expect(one(page).translate(0x1000n, AT_OPS.S1E1RP).kind).toBe("ok");
   });
 
   it("treats DBM pages as writable when TCR.HA and HD are set (FEAT_HAFDBS)", () => {
