@@ -1,42 +1,90 @@
 /**
  * `vmsa check FILE...`: run scenario files on the machine model and report every rule they
  * break. Exit status: 0 clean, 1 violations found (or, with --expect, an expectation unmet),
- * 2 bad input.
+ * 2 bad input, 3 inconclusive (--explore stopped by its interleaving limit or time budget
+ * before every interleaving ran, and found no violation).
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { ScenarioError } from "../scenario/build.js";
+import { VmsaError } from "../arch/errors.js";
 import { type ExploreResult, exploreScenario } from "../scenario/explore.js";
 import { parseScenario } from "../scenario/format.js";
 import { exploreToJson, renderExploreText, renderText, resultToJson } from "../scenario/render.js";
 import { runScenario, type ScenarioResult } from "../scenario/run.js";
+import { UsageError } from "./common.js";
+import { parseDuration } from "./duration.js";
 
 interface CheckOptions {
   format?: string;
   outcomes?: boolean;
   expect?: boolean;
   explore?: boolean;
-  /** Maximum number of interleavings --explore runs. */
+  /** Maximum number of interleavings --explore runs (decimal). */
   exploreLimit?: string;
+  /** Wall-clock budget for --explore: `30s`, `2m`, `500ms`. */
+  exploreBudget?: string;
 }
 
-/** Run scenario files; returns the exit status and writes the report to `out`. */
-export function checkFiles(files: readonly string[], opts: CheckOptions, out: (s: string) => void, err: (s: string) => void): number {
+const DEFAULT_EXPLORE_LIMIT = 10000;
+
+interface ExploreBounds {
+  readonly limit: number;
+  readonly budgetMs: number | undefined;
+}
+
+/** Validate the options; throws UsageError naming the option and what it takes. */
+function exploreBounds(opts: CheckOptions): ExploreBounds | undefined {
   const format = opts.format ?? "text";
-  if (format !== "text" && format !== "json") {
-    err(`vmsa check: --format must be text or json (got "${format}")\n`);
+  if (format !== "text" && format !== "json") throw new UsageError(`--format: "${format}" is not text or json`);
+  if (!opts.explore) {
+    const stray = opts.exploreLimit !== undefined ? "--explore-limit" : opts.exploreBudget !== undefined ? "--explore-budget" : undefined;
+    if (stray) throw new UsageError(`${stray} bounds --explore, which is not given`);
+    return undefined;
+  }
+  const limitText = opts.exploreLimit;
+  const limit = limitText === undefined ? DEFAULT_EXPLORE_LIMIT : /^\d+$/.test(limitText.trim()) ? Number(limitText.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new UsageError(`--explore-limit: "${String(limitText)}" is not a positive decimal number of interleavings`);
+  }
+  let budgetMs: number | undefined;
+  if (opts.exploreBudget !== undefined) {
+    budgetMs = parseDuration(opts.exploreBudget);
+    if (budgetMs === undefined) {
+      throw new UsageError(
+        `--explore-budget: "${opts.exploreBudget}" is not a duration (expected a number and a unit: 500ms, 30s, 2m, 1h)`,
+      );
+    }
+  }
+  return { limit, budgetMs };
+}
+
+/** One line, whatever the message holds. */
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * Run scenario files; returns the exit status and writes the report to `out`, errors to `err`.
+ * `now` is the clock --explore-budget is measured on (milliseconds; tests inject one).
+ */
+export function checkFiles(
+  files: readonly string[],
+  opts: CheckOptions,
+  out: (s: string) => void,
+  err: (s: string) => void,
+  now?: () => number,
+): number {
+  const format = opts.format ?? "text";
+  let bounds: ExploreBounds | undefined;
+  try {
+    bounds = exploreBounds(opts);
+  } catch (e) {
+    if (!(e instanceof VmsaError)) throw e;
+    err(`vmsa: error: ${oneLine(e.message)}\n`);
     return 2;
   }
   const results: ScenarioResult[] = [];
   const explored: ExploreResult[] = [];
-  let limit = 0;
-  if (opts.explore) {
-    limit = opts.exploreLimit === undefined ? 10000 : Number(opts.exploreLimit);
-    if (!Number.isInteger(limit) || limit < 1) {
-      err(`vmsa check: --explore-limit takes a positive number of interleavings (got "${String(opts.exploreLimit)}")\n`);
-      return 2;
-    }
-  }
   let bad = false;
   for (const f of files) {
     let text: string;
@@ -49,8 +97,12 @@ export function checkFiles(files: readonly string[], opts: CheckOptions, out: (s
     }
     try {
       const sc = parseScenario(text, f);
-      if (limit > 0) {
-        const e = exploreScenario(sc, limit);
+      if (bounds !== undefined) {
+        const e = exploreScenario(sc, {
+          limit: bounds.limit,
+          ...(bounds.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
+          ...(now ? { now } : {}),
+        });
         explored.push(e);
         if (format === "text") out(renderExploreText(e));
         continue;
@@ -59,8 +111,8 @@ export function checkFiles(files: readonly string[], opts: CheckOptions, out: (s
       results.push(r);
       if (format === "text") out(renderText(r, { outcomes: opts.outcomes ?? false }));
     } catch (e) {
-      if (e instanceof ScenarioError || e instanceof RangeError || (e instanceof Error && "code" in e)) {
-        err(`vmsa: error: ${(e as Error).message}\n`);
+      if (e instanceof VmsaError || e instanceof RangeError || (e instanceof Error && "code" in e)) {
+        err(`vmsa: error: ${oneLine((e as Error).message)}\n`);
         bad = true;
         continue;
       }
@@ -68,11 +120,17 @@ export function checkFiles(files: readonly string[], opts: CheckOptions, out: (s
     }
   }
   if (format === "json") {
-    const data = limit > 0 ? explored.map(exploreToJson) : results.map((r) => resultToJson(r, { outcomes: opts.outcomes ?? false }));
+    const data =
+      bounds !== undefined ? explored.map(exploreToJson) : results.map((r) => resultToJson(r, { outcomes: opts.outcomes ?? false }));
     out(`${JSON.stringify(data, null, 2)}\n`);
   }
   if (bad) return 2;
-  if (limit > 0) return explored.some((e) => e.findings.length > 0) ? 1 : 0;
+  if (bounds !== undefined) {
+    // A violation seen is a finding even when the search was cut short; otherwise a cut-short
+    // search is inconclusive, never clean.
+    if (explored.some((e) => e.verdict === "violations")) return 1;
+    return explored.some((e) => e.verdict === "inconclusive") ? 3 : 0;
+  }
   if (opts.expect) return results.every((r) => r.hasExpectations && r.expectationFailures.length === 0) ? 0 : 1;
   return results.some((r) => r.reports.length > 0) ? 1 : 0;
 }
@@ -86,16 +144,24 @@ export function registerCheckCommand(program: Command): void {
     .option("--outcomes", "print the set of outcomes the architecture allows for every access")
     .option("--expect", "judge each scenario by its own `expect` block: exit 0 when every expectation holds")
     .option("--explore", "run every interleaving of the CPUs' steps (each CPU's order kept) and report what any of them breaks")
-    .option("--explore-limit <n>", "at most this many interleavings (default 10000)")
+    .option("--explore-limit <n>", `--explore: at most this many interleavings (decimal; default ${DEFAULT_EXPLORE_LIMIT})`)
+    .option("--explore-budget <time>", "--explore: stop starting interleavings after this long (500ms, 30s, 2m, 1h; default none)")
     .addHelpText(
       "after",
       `
-Exit status: 0 clean, 1 violations (with --expect: an unmet expectation), 2 bad input.
+Exit status:
+  0  clean: no rule broken (with --expect: every expectation holds; with --explore: in every interleaving)
+  1  violations found (with --expect: an expectation unmet), also when --explore stopped early
+  2  bad input (unreadable or malformed scenario file, bad option), one "vmsa: error:" line each
+  3  inconclusive: --explore reached --explore-limit or --explore-budget before running every
+     interleaving and found no violation in those it ran (the rest may break rules)
+
 Examples:
   $ vmsa check examples/scenarios/bbm-oa-bad.yaml
   $ vmsa check --outcomes --format json examples/scenarios/*.yaml
   $ vmsa check --expect examples/scenarios/*.yaml
-  $ vmsa check --explore examples/scenarios/explore-shootdown.yaml`,
+  $ vmsa check --explore examples/scenarios/explore-shootdown.yaml
+  $ vmsa check --explore --explore-limit 100000 --explore-budget 2m FILE`,
     )
     .action((files: string[], opts: CheckOptions) => {
       process.exitCode = checkFiles(

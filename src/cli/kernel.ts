@@ -59,9 +59,12 @@ export function registerKernelCommands(program: Command): void {
     .addHelpText(
       "after",
       `
-Exit status: with --variant both, 0 when the bad variant is flagged and the good one is clean;
-with a single variant, 1 when it is flagged (checker reports or kernel refusals), 0 when clean;
-2 on bad input.
+Exit status:
+  0  as expected: with --variant both, the bad variant flagged and the good one clean;
+     with a single variant, clean (no checker report, no kernel refusal)
+  1  findings: with --variant both, a variant judged otherwise; with one variant, it is flagged
+  2  bad input (unknown scenario, variant or format)
+  3  (not used: each run is one complete interleaving, checked to its end)
 
 Examples:
   $ vmsa scenario                       # list the scenarios
@@ -101,7 +104,18 @@ Examples:
     .command("demo")
     .description("run every thread scenario, bad and good, and print a short report per thread")
     .option("--trace", "print the machine steps behind each report")
-    .addHelpText("after", "\nExit status: 0 when every bad variant is flagged and every good one is clean.\n\nExample:\n  $ vmsa demo")
+    .addHelpText(
+      "after",
+      `
+Exit status:
+  0  every bad variant flagged and every good one clean
+  1  some variant judged otherwise
+  2  bad input
+  3  (not used: each run is one complete interleaving, checked to its end)
+
+Example:
+  $ vmsa demo`,
+    )
     .action((o: { trace?: boolean }) => {
       const d = demo(undefined, { trace: o.trace });
       emit(`${d.text}\n`);

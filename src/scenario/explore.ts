@@ -1,7 +1,10 @@
 /**
  * `--explore`: run a small multi-CPU scenario under every interleaving of its CPUs' steps
- * (each CPU's own steps stay in program order), bounded by a limit, and collect every distinct
- * violation with the first interleaving that shows it.
+ * (each CPU's own steps stay in program order), bounded by an interleaving limit and an optional
+ * time budget, and collect every distinct violation with the first interleaving that shows it.
+ *
+ * A bound that stops the search before every interleaving ran makes the result inconclusive:
+ * the interleavings not run may break rules, so "no violation seen" is never reported as clean.
  */
 import type { Violation } from "../machine/types.js";
 import type { Scenario } from "./format.js";
@@ -15,28 +18,68 @@ export interface ExploreFinding {
   count: number;
 }
 
-export interface ExploreResult {
+/** Why an exploration stopped before running every interleaving. */
+export type ExploreStopReason = "interleaving-limit" | "time-budget";
+
+interface ExploreCommon {
   readonly scenario: Scenario;
-  readonly interleavings: number;
-  readonly truncated: boolean;
-  readonly findings: readonly ExploreFinding[];
+  /** Interleavings run. */
+  readonly explored: number;
+  /** Interleavings there are in all (the multinomial coefficient of the CPUs' step counts). */
+  readonly total: bigint;
+  /** The interleaving limit the run had. */
+  readonly limit: number;
+  /** The time budget the run had, in milliseconds (undefined: none). */
+  readonly budgetMs: number | undefined;
 }
 
-/** Number of interleavings (multinomial coefficient), capped at `cap`. */
-export function countInterleavings(sizes: readonly number[], cap = Number.MAX_SAFE_INTEGER): number {
-  let total = 1;
-  let n = 0;
+/** Every interleaving ran and none broke a rule. */
+export interface ExploreClean extends ExploreCommon {
+  readonly verdict: "clean";
+}
+
+/** Some interleaving broke a rule; `incomplete` says why not every interleaving ran, if so. */
+export interface ExploreViolations extends ExploreCommon {
+  readonly verdict: "violations";
+  readonly findings: readonly ExploreFinding[];
+  readonly incomplete: ExploreStopReason | undefined;
+}
+
+/** No interleaving run broke a rule, but a bound stopped the search before all of them ran. */
+export interface ExploreInconclusive extends ExploreCommon {
+  readonly verdict: "inconclusive";
+  readonly reason: ExploreStopReason;
+}
+
+export type ExploreResult = ExploreClean | ExploreViolations | ExploreInconclusive;
+
+export interface ExploreOptions {
+  /** Stop after this many interleavings (default 1000). */
+  readonly limit?: number;
+  /** Stop starting new interleavings once this many milliseconds have passed (default: none). */
+  readonly budgetMs?: number;
+  /** Clock in milliseconds (default performance.now); injectable so tests need no timing. */
+  readonly now?: () => number;
+}
+
+/** Number of interleavings of queues of these sizes (the multinomial coefficient), exactly. */
+export function countInterleavings(sizes: readonly number[]): bigint {
+  let total = 1n;
+  let n = 0n;
   for (const k of sizes) {
-    for (let i = 1; i <= k; i++) {
+    // Multiply by C(n + k, k) one factor at a time; each partial product is an integer.
+    for (let i = 1n; i <= BigInt(k); i++) {
       n++;
       total = (total * n) / i;
-      if (total > cap) return cap + 1;
     }
   }
-  return Math.round(total);
+  return total;
 }
 
-export function exploreScenario(s: Scenario, limit = 1000): ExploreResult {
+export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
+  const limit = opts.limit ?? 1000;
+  const budgetMs = opts.budgetMs;
+  const now = opts.now ?? (() => performance.now());
   const queues: number[][] = [];
   s.steps.forEach((st, i) => {
     while (queues.length <= st.cpu) queues.push([]);
@@ -46,15 +89,20 @@ export function exploreScenario(s: Scenario, limit = 1000): ExploreResult {
   const pos = live.map(() => 0);
   const order: number[] = [];
   const findings = new Map<string, ExploreFinding>();
+  const start = budgetMs === undefined ? 0 : now();
   let runs = 0;
-  let truncated = false;
+  let stopped: ExploreStopReason | undefined;
   const total = s.steps.length;
   const visit = (): void => {
     if (runs >= limit) {
-      truncated = true;
+      stopped = "interleaving-limit";
       return;
     }
     if (order.length === total) {
+      if (budgetMs !== undefined && now() - start >= budgetMs) {
+        stopped = "time-budget";
+        return;
+      }
       runs++;
       const r = runScenario(s, { order });
       for (const v of r.reports) {
@@ -74,9 +122,18 @@ export function exploreScenario(s: Scenario, limit = 1000): ExploreResult {
       visit();
       pos[q] = p;
       order.pop();
-      if (truncated) return;
+      if (stopped !== undefined) return;
     }
   };
   visit();
-  return { scenario: s, interleavings: runs, truncated, findings: [...findings.values()] };
+  const common: ExploreCommon = {
+    scenario: s,
+    explored: runs,
+    total: countInterleavings(live.map((q) => q.length)),
+    limit,
+    budgetMs,
+  };
+  if (findings.size > 0) return { ...common, verdict: "violations", findings: [...findings.values()], incomplete: stopped };
+  if (stopped !== undefined) return { ...common, verdict: "inconclusive", reason: stopped };
+  return { ...common, verdict: "clean" };
 }

@@ -11,7 +11,7 @@
  * Values: numbers (hex/decimal), `$NAME` (from `values`), `leaf(oa=…, level=…, …)`, `table(PA)`,
  * `invalid`, `desc(VA, LEVEL[, ttbr=0|1])` (the descriptor's PA in the initial tables).
  */
-import { isMap, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
+import { isMap, LineCounter, parseDocument, visit, type Node as YamlNode } from "yaml";
 import type { LeafFields } from "../arch/descriptor.js";
 import { PRESETS, type Regs } from "../arch/registers.js";
 import { isRuleId, type RuleId } from "../machine/rules.js";
@@ -118,8 +118,14 @@ class Ctx {
     const r = (n as { range?: [number, number, number] } | undefined)?.range;
     return r ? this.lc.linePos(r[0]).line : 0;
   }
-  fail(line: number, field: string, msg: string): never {
-    throw new ScenarioError("ESCENARIO", `${this.file}:${line}: ${field}: ${msg}`);
+  /** Throws `file:line: field: msg` (`file: field: msg` when the line is unknown, 0). */
+  fail(line: number, field: string, msg: string, code = "ESCENARIO"): never {
+    throw new ScenarioError(code, `${this.file}${line > 0 ? `:${line}` : ""}: ${field}: ${msg}`);
+  }
+  /** Throws `file:line:col: syntax: msg` for a YAML error at a character offset of the file. */
+  syntax(offset: number, msg: string): never {
+    const p = this.lc.linePos(offset);
+    throw new ScenarioError("ESCENARIO_SYNTAX", `${this.file}:${p.line}:${p.col}: syntax: ${msg}`);
   }
 }
 
@@ -365,20 +371,48 @@ export function parseScenario(text: string, file: string): Scenario {
   const lc = new LineCounter();
   const doc = parseDocument(text, { intAsBigInt: true, lineCounter: lc, prettyErrors: false });
   const ctx: Ctx = new Ctx(file, lc);
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const line = e?.linePos?.[0]?.line ?? 0;
-    ctx.fail(line, "syntax", e?.message.split("\n")[0] ?? "YAML error");
+  const yamlError = doc.errors[0];
+  if (yamlError !== undefined) {
+    // Offsets are into the whole file, so the line and column are the file's own.
+    const msg =
+      yamlError.code === "MULTIPLE_DOCS"
+        ? "a second YAML document starts here (a scenario file holds one)"
+        : (yamlError.message.split("\n")[0] ?? "YAML error");
+    ctx.syntax(yamlError.pos[0], msg);
   }
   const root = doc.contents as YamlNode | null;
-  const top = asRecord(ctx, root, "(top level)", doc.toJS());
+  if (root === null) {
+    ctx.fail(0, "empty file", "a scenario needs at least one step under steps: (and usually machine: and memory:)", "ESCENARIO_EMPTY");
+  }
+  // Aliases are resolved by toJS: name the first one with no anchor before it.
+  visit(doc, {
+    Alias(_k, a) {
+      if (a.resolve(doc) === undefined) ctx.syntax(a.range?.[0] ?? 0, `alias *${a.source} has no anchor &${a.source} before it`);
+    },
+  });
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    // Alias expansion past maxAliasCount (a "billion laughs" file) and other conversion failures.
+    return ctx.fail(0, "syntax", (e as Error).message.split("\n")[0] ?? "cannot convert the YAML", "ESCENARIO_SYNTAX");
+  }
+  const top = asRecord(ctx, root, "(top level)", js);
   checkKeys(ctx, root, "", top, SCENARIO_KEYS.top);
   const nodeAt = (path: (string | number)[]): unknown => doc.getIn(path, true);
 
   const mach = asRecord(ctx, nodeAt(["machine"]), "machine", top.machine);
   checkKeys(ctx, nodeAt(["machine"]), "machine", mach, SCENARIO_KEYS.machine);
   const cpus = mach.cpus === undefined ? 1 : Number(num(ctx, nodeAt(["machine", "cpus"]), "machine.cpus", mach.cpus));
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) ctx.fail(ctx.lineOf(nodeAt(["machine", "cpus"])), "machine.cpus", "expected 1..64");
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) {
+    const what = cpus === 0 ? "0 CPUs: a scenario needs at least one CPU" : `${cpus} CPUs`;
+    ctx.fail(
+      ctx.lineOf(nodeAt(["machine", "cpus"])),
+      "machine.cpus",
+      `${what} (expected 1..64)`,
+      cpus === 0 ? "ESCENARIO_EMPTY" : "ESCENARIO",
+    );
+  }
   const bbmLevel = mach.bbm === undefined ? 0 : Number(num(ctx, nodeAt(["machine", "bbm"]), "machine.bbm", mach.bbm));
   if (![0, 1, 2, 3].includes(bbmLevel))
     ctx.fail(ctx.lineOf(nodeAt(["machine", "bbm"])), "machine.bbm", "expected FEAT_BBM level 0, 1, 2 or 3");
@@ -478,6 +512,12 @@ export function parseScenario(text: string, file: string): Scenario {
   const steps: StepSpec[] = [];
   const stepsRaw = top.steps ?? [];
   if (!Array.isArray(stepsRaw)) ctx.fail(ctx.lineOf(nodeAt(["steps"])), "steps", "expected a list of steps");
+  if (stepsRaw.length === 0) {
+    // With no step there is nothing to check: reporting "clean" would vouch for nothing.
+    const where = top.steps === undefined ? 0 : ctx.lineOf(nodeAt(["steps"])) || ctx.lineOf(root);
+    const what = top.steps === undefined ? "missing" : "the list is empty";
+    ctx.fail(where, "steps", `${what}: a scenario needs at least one step (e.g. "P0: store 0x83000 0x0")`, "ESCENARIO_EMPTY");
+  }
   stepsRaw.forEach((s: unknown, i: number) => {
     const n = nodeAt(["steps", i]);
     const line = ctx.lineOf(n);

@@ -3,7 +3,7 @@
  * sets) and JSON (bigints as hex strings).
  */
 import type { Outcome, Violation } from "../machine/types.js";
-import type { ExploreResult } from "./explore.js";
+import type { ExploreResult, ExploreStopReason } from "./explore.js";
 import type { Scenario } from "./format.js";
 import type { ScenarioResult } from "./run.js";
 
@@ -95,26 +95,63 @@ export function resultToJson(r: ScenarioResult, opts: RenderOptions = {}): unkno
   });
 }
 
-/** Text report for an --explore run. */
+/** Why an exploration stopped early, in words. */
+function stopText(e: ExploreResult, reason: ExploreStopReason): string {
+  return reason === "interleaving-limit"
+    ? `stopped at the interleaving limit of ${e.limit}`
+    : `stopped when the time budget of ${formatBudget(e.budgetMs ?? 0)} ran out`;
+}
+
+function formatBudget(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** Text report for an --explore run: clean, violations (possibly from an incomplete run) or inconclusive. */
 export function renderExploreText(e: ExploreResult): string {
-  const n = e.findings.length;
-  const out = [
-    `${e.scenario.file}: ${e.scenario.name}: explored ${e.interleavings} interleaving${e.interleavings === 1 ? "" : "s"}${e.truncated ? " (limit reached)" : ""}: ${n === 0 ? "clean" : `${n} distinct violation${n === 1 ? "" : "s"}`}`,
-  ];
-  for (const f of e.findings) {
-    out.push(formatViolation(e, f.violation));
-    out.push(`    seen in ${f.count} of ${e.interleavings} interleavings; first: steps ${f.order.join(" ")}`);
+  const complete = BigInt(e.explored) === e.total;
+  const count = `explored ${e.explored}${complete ? "" : ` of ${e.total}`} interleaving${e.total === 1n ? "" : "s"}`;
+  let verdict: string;
+  switch (e.verdict) {
+    case "clean":
+      verdict = "clean";
+      break;
+    case "inconclusive":
+      verdict = `inconclusive (${stopText(e, e.reason)}; the interleavings not run may break rules)`;
+      break;
+    case "violations": {
+      const n = e.findings.length;
+      verdict = `${n} distinct violation${n === 1 ? "" : "s"}`;
+      if (e.incomplete !== undefined)
+        verdict += ` (exploration incomplete: ${stopText(e, e.incomplete)}; the interleavings not run may break more)`;
+      break;
+    }
+  }
+  const out = [`${e.scenario.file}: ${e.scenario.name}: ${count}: ${verdict}`];
+  if (e.verdict === "violations") {
+    for (const f of e.findings) {
+      out.push(formatViolation(e, f.violation));
+      out.push(`    seen in ${f.count} of ${e.explored} interleavings; first: steps ${f.order.join(" ")}`);
+    }
   }
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * JSON-ready object for an --explore run. `complete` is false when a bound stopped the search
+ * (`reason` says which bound); counts are decimal numbers, `total` a decimal string when it exceeds 2^53.
+ */
 export function exploreToJson(e: ExploreResult): unknown {
-  return jsonable({
+  const reason = e.verdict === "inconclusive" ? e.reason : e.verdict === "violations" ? e.incomplete : undefined;
+  return {
     file: e.scenario.file,
     name: e.scenario.name,
-    interleavings: e.interleavings,
-    truncated: e.truncated,
-    verdict: e.findings.length === 0 ? "clean" : "violations",
-    findings: e.findings,
-  });
+    verdict: e.verdict,
+    complete: reason === undefined,
+    ...(reason !== undefined ? { reason } : {}),
+    explored: e.explored,
+    total: e.total <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(e.total) : e.total.toString(),
+    limit: e.limit,
+    ...(e.budgetMs !== undefined ? { budgetMs: e.budgetMs } : {}),
+    findings: e.verdict === "violations" ? jsonable(e.findings) : [],
+  };
 }

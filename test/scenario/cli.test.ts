@@ -1,13 +1,15 @@
-/** `vmsa check`: exit codes (0 clean, 1 violations, 2 bad input), JSON, --expect, --explore, input errors naming file:line: field. */
+/**
+ * `vmsa check`: exit codes (0 clean, 1 violations, 2 bad input, 3 inconclusive), JSON, --expect,
+ * --explore with its interleaving limit and time budget, input errors naming file:line: field.
+ */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkFiles } from "../../src/cli/check.js";
-import { exploreScenario } from "../../src/scenario/explore.js";
-import { parseScenario } from "../../src/scenario/format.js";
+import { vmsa } from "../cli/run.js";
 
-function check(files: string[], opts: Parameters<typeof checkFiles>[1] = {}) {
+function check(files: string[], opts: Parameters<typeof checkFiles>[1] = {}, now?: () => number) {
   let out = "";
   let err = "";
   const code = checkFiles(
@@ -19,8 +21,14 @@ function check(files: string[], opts: Parameters<typeof checkFiles>[1] = {}) {
     (s) => {
       err += s;
     },
+    now,
   );
   return { code, out, err };
+}
+
+/** The error output is exactly one `vmsa: error:` line. */
+function expectOneErrorLine(err: string, what: string): void {
+  expect(err, what).toMatch(/^vmsa: error: [^\n]+\n$/);
 }
 
 const EX = "examples/scenarios";
@@ -54,10 +62,130 @@ describe("vmsa check", () => {
   it("--explore tries every interleaving and finds the racy ones", () => {
     const r = check([`${EX}/explore-shootdown.yaml`], { explore: true });
     expect(r.code).toBe(1);
-    expect(r.out).toContain("explored 6 interleavings");
-    const s = parseScenario("machine: { cpus: 2 }\nsteps: ['P0: isb', 'P0: isb', 'P1: isb', 'P1: isb']\n", "x.yaml");
-    expect(exploreScenario(s).interleavings).toBe(6);
-    expect(exploreScenario(s, 4)).toMatchObject({ interleavings: 4, truncated: true });
+    expect(r.out).toContain("explored 6 interleavings: 2 distinct violations");
+    expect(r.out).not.toContain("incomplete");
+  });
+  it("--explore stopped by its limit with no violation is inconclusive, exit 3, never clean", () => {
+    // The first two interleavings of explore-shootdown are clean; four more are not run.
+    const r = check([`${EX}/explore-shootdown.yaml`], { explore: true, exploreLimit: "2" });
+    expect(r.code).toBe(3);
+    expect(r.out).toContain("explored 2 of 6 interleavings: inconclusive (stopped at the interleaving limit of 2");
+    expect(r.out).not.toMatch(/clean/);
+    const j = check([`${EX}/explore-shootdown.yaml`], { explore: true, exploreLimit: "2", format: "json" });
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.out)).toMatchObject([
+      { verdict: "inconclusive", complete: false, reason: "interleaving-limit", explored: 2, total: 6, limit: 2, findings: [] },
+    ]);
+  });
+  it("--explore reports violations found before its limit (exit 1) and says the search was incomplete", () => {
+    const r = check([`${EX}/explore-shootdown.yaml`], { explore: true, exploreLimit: "3" });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(
+      /explored 3 of 6 interleavings: 1 distinct violation \(exploration incomplete: stopped at the interleaving limit of 3/,
+    );
+    const j = check([`${EX}/explore-shootdown.yaml`], { explore: true, exploreLimit: "3", format: "json" });
+    expect(JSON.parse(j.out)).toMatchObject([{ verdict: "violations", complete: false, reason: "interleaving-limit", explored: 3 }]);
+  });
+  it("--explore-budget 0 is inconclusive (time budget) whatever the machine's speed", () => {
+    const r = check([`${EX}/explore-shootdown.yaml`], { explore: true, exploreBudget: "0s" });
+    expect(r.code).toBe(3);
+    expect(r.out).toContain("explored 0 of 6 interleavings: inconclusive (stopped when the time budget of 0s ran out");
+    const j = check([`${EX}/explore-shootdown.yaml`], { explore: true, exploreBudget: "0", format: "json" });
+    expect(JSON.parse(j.out)).toMatchObject([{ verdict: "inconclusive", reason: "time-budget", budgetMs: 0, explored: 0 }]);
+  });
+  it("--explore-budget is measured on the clock it is given", () => {
+    // A clock advancing 1 s per read: a 2 s budget runs one interleaving (read at t=2 after the start at t=1).
+    let t = 0;
+    const clock = (): number => {
+      t += 1000;
+      return t;
+    };
+    const r = check([`${EX}/explore-shootdown.yaml`], { explore: true, exploreBudget: "2s" }, clock);
+    expect(r.code).toBe(3);
+    expect(r.out).toContain("explored 1 of 6 interleavings: inconclusive (stopped when the time budget of 2s ran out");
+  });
+  it("one inconclusive file and one clean file give 3; a violation anywhere gives 1", () => {
+    const clean = tmp("one-cpu.yaml", "machine: { cpus: 2 }\nsteps: ['P0: isb', 'P1: isb']\n");
+    const many = tmp("many.yaml", "machine: { cpus: 2 }\nsteps: ['P0: isb', 'P0: isb', 'P1: isb', 'P1: isb']\n");
+    expect(check([clean, many], { explore: true, exploreLimit: "2" }).code).toBe(3);
+    expect(check([clean], { explore: true, exploreLimit: "2" }).code).toBe(0);
+    expect(check([many, `${EX}/explore-shootdown.yaml`], { explore: true, exploreLimit: "3" }).code).toBe(1);
+  });
+  it("rejects bad --explore-limit, --explore-budget and --format values in one error line, exit 2", () => {
+    const cases: [Parameters<typeof checkFiles>[1], RegExp][] = [
+      [{ explore: true, exploreLimit: "0" }, /--explore-limit: "0" is not a positive decimal number/],
+      [{ explore: true, exploreLimit: "-5" }, /--explore-limit: "-5"/],
+      // Counts are decimal (team number convention): no other radix, no exponent.
+      [{ explore: true, exploreLimit: "0x10" }, /--explore-limit: "0x10"/],
+      [{ explore: true, exploreLimit: "1e3" }, /--explore-limit: "1e3"/],
+      [{ explore: true, exploreLimit: "" }, /--explore-limit: ""/],
+      [{ explore: true, exploreBudget: "30" }, /--explore-budget: "30" is not a duration \(expected a number and a unit/],
+      [{ explore: true, exploreBudget: "-1s" }, /--explore-budget: "-1s"/],
+      [{ explore: true, exploreBudget: "2 minutes" }, /--explore-budget: "2 minutes"/],
+      [{ explore: true, exploreBudget: "" }, /--explore-budget: ""/],
+      [{ exploreBudget: "30s" }, /--explore-budget bounds --explore, which is not given/],
+      [{ exploreLimit: "10" }, /--explore-limit bounds --explore, which is not given/],
+      [{ format: "xml" }, /--format: "xml" is not text or json/],
+    ];
+    for (const [opts, re] of cases) {
+      const r = check([`${EX}/explore-shootdown.yaml`], opts);
+      expect(r.code, JSON.stringify(opts)).toBe(2);
+      expectOneErrorLine(r.err, JSON.stringify(opts));
+      expect(r.err).toMatch(re);
+      expect(r.out).toBe("");
+    }
+  });
+  it("a scenario with nothing to check is an error naming the file and what is missing, not clean", () => {
+    const cases: [string, RegExp][] = [
+      ["", /: empty file: a scenario needs at least one step/],
+      ["# only a comment\n\n", /: empty file: a scenario needs at least one step/],
+      ["machine: { cpus: 2 }\n", /\.yaml: steps: missing: a scenario needs at least one step/],
+      ["machine: { cpus: 2 }\nsteps: []\n", /:2: steps: the list is empty: a scenario needs at least one step/],
+      ["machine: { cpus: 2 }\nsteps:\n", /:2: steps: the list is empty/],
+      ["machine: { cpus: 0 }\nsteps: ['P0: isb']\n", /:1: machine\.cpus: 0 CPUs: a scenario needs at least one CPU/],
+    ];
+    for (const [text, re] of cases) {
+      const p = tmp("empty.yaml", text);
+      for (const opts of [{}, { explore: true }, { expect: true }]) {
+        const r = check([p], opts);
+        expect(r.code, text).toBe(2);
+        expectOneErrorLine(r.err, text);
+        expect(r.err, text).toMatch(re);
+        expect(r.err).toContain(p);
+        expect(r.out).not.toContain("clean");
+      }
+    }
+  });
+  it("YAML syntax errors name the file's own line and column", () => {
+    const cases: [string, string][] = [
+      // An unclosed flow sequence is found where the file ends (line 6, column 1).
+      ["machine:\n  cpus: 2\nsteps:\n  - 'P0: isb'\n  - [oops\n", ":6:1: syntax: Flow sequence"],
+      ["name: x\nmachine: cpus: 2\n", ":2:10: syntax: Nested mappings are not allowed"],
+      ["name: x\nname: y\nsteps: ['P0: isb']\n", ":2:1: syntax: Map keys must be unique"],
+      ["steps: ['P0: isb']\n---\nsteps: ['P0: isb']\n", ":2:1: syntax: a second YAML document starts here"],
+      ["machine:\n  cpus: 1\nsteps:\n  - *step\n", ":4:5: syntax: alias *step has no anchor &step before it"],
+    ];
+    for (const [text, want] of cases) {
+      const p = tmp("syntax.yaml", text);
+      const r = check([p]);
+      expect(r.code, text).toBe(2);
+      expectOneErrorLine(r.err, text);
+      expect(r.err, text).toContain(`vmsa: error: ${p}${want}`);
+    }
+  });
+  it("an alias bomb is one error line, not a hang or a stack trace", () => {
+    const lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 12; i++)
+      lines.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`,
+      );
+    const p = tmp("bomb.yaml", `${lines.join("\n")}\nsteps: ['P0: isb']\n`);
+    const r = check([p]);
+    expect(r.code).toBe(2);
+    expectOneErrorLine(r.err, "bomb");
+    expect(r.err).toContain(p);
   });
   it("bad input exits 2 with file, line and field", () => {
     const cases: [string, RegExp][] = [
@@ -67,10 +195,10 @@ describe("vmsa check", () => {
       ["steps:\n  - 'P0: store 0x1001 0'\n", /:2: steps\[0\]: store address 0x1001 is not 8-byte aligned/],
       ["steps:\n  - 'P0: store $NOPE 0'\n", /:2: steps\[0\]: unknown value \$NOPE/],
       [
-        "memory:\n  map:\n    - { va: 0x1000, pa: 0x1000 }\n",
+        "memory:\n  map:\n    - { va: 0x1000, pa: 0x1000 }\nsteps: ['P0: isb']\n",
         /:3: memory\.map: VA 0x1000 is in the TTBR0 half but machine\.regs\.TTBR0_EL1 is not set/,
       ],
-      ["steps: [\n", /:\d+: syntax:/],
+      ["steps: [\n", /:2:1: syntax:/],
     ];
     for (const [text, re] of cases) {
       const p = tmp("bad.yaml", text);
@@ -78,7 +206,29 @@ describe("vmsa check", () => {
       expect(r.code, text).toBe(2);
       expect(r.err, text).toMatch(re);
       expect(r.err).toContain(p);
+      expectOneErrorLine(r.err, text);
     }
-    expect(check([join(dir, "missing.yaml")]).code).toBe(2);
+    const missing = check([join(dir, "missing.yaml")]);
+    expect(missing.code).toBe(2);
+    expectOneErrorLine(missing.err, "missing");
+    const folder = check([dir]);
+    expect(folder.code).toBe(2);
+    expect(folder.err).toBe(`vmsa: error: ${dir}: cannot read (EISDIR)\n`);
+  });
+  it("the vmsa command returns 3 for an inconclusive --explore and documents the statuses in its help", async () => {
+    const r = await vmsa("check", "--explore", "--explore-limit", "2", `${EX}/explore-shootdown.yaml`);
+    expect(r.code).toBe(3);
+    const bad = await vmsa("check", "--format", "xml", `${EX}/explore-shootdown.yaml`);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('vmsa: error: --format: "xml" is not text or json\n');
+    const help = await vmsa("check", "--help");
+    expect(help.out).toMatch(/Exit status:\n {2}0 {2}clean.*\n {2}1 {2}violations.*\n {2}2 {2}bad input.*\n {2}3 {2}inconclusive/);
+    expect(help.out).toContain("--explore-budget <time>");
+  });
+  it("scenario and demo, which exit on a checker verdict, document the same four statuses", async () => {
+    for (const c of ["scenario", "demo"]) {
+      const help = await vmsa(c, "--help");
+      expect(help.out, c).toMatch(/Exit status:\n {2}0 {2}.*\n(?: {5}.*\n)? {2}1 {2}.*\n {2}2 {2}bad input.*\n {2}3 {2}\(not used/);
+    }
   });
 });

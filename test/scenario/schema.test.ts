@@ -13,6 +13,10 @@ describe("scenario schema", () => {
     expect(Object.keys(schema.properties.machine.properties).sort()).toEqual([...SCENARIO_KEYS.machine].sort());
     expect(Object.keys(schema.properties.memory.properties).sort()).toEqual([...SCENARIO_KEYS.memory].sort());
   });
+  it("requires at least one step, as the parser does", () => {
+    expect(schema.required).toContain("steps");
+    expect(schema.properties.steps.minItems).toBe(1);
+  });
   it("names every checker rule in expectations", () => {
     const rules = schema.properties.expect.oneOf[1].properties.violations.oneOf[1].items.properties.rule.enum;
     expect([...rules].sort()).toEqual([...RULE_IDS].sort());

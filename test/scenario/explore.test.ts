@@ -1,0 +1,82 @@
+/**
+ * `--explore` as a library: every interleaving keeps each CPU's program order; a search cut short
+ * by the interleaving limit or the time budget is inconclusive (or violations, still marked
+ * incomplete), never clean. The budget is tested with an injected clock, not with timing.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { countInterleavings, exploreScenario } from "../../src/scenario/explore.js";
+import { parseScenario } from "../../src/scenario/format.js";
+
+const FOUR_ISBS = parseScenario("machine: { cpus: 2 }\nsteps: ['P0: isb', 'P0: isb', 'P1: isb', 'P1: isb']\n", "x.yaml");
+const SHOOTDOWN = "examples/scenarios/explore-shootdown.yaml";
+const shootdown = parseScenario(readFileSync(SHOOTDOWN, "utf8"), SHOOTDOWN);
+
+/** A clock that advances by `step` ms every time it is read. */
+function tickingClock(step: number): () => number {
+  let t = 0;
+  return () => {
+    t += step;
+    return t;
+  };
+}
+
+describe("exploreScenario", () => {
+  it("counts interleavings as the multinomial coefficient, exactly", () => {
+    expect(countInterleavings([2, 2])).toBe(6n);
+    expect(countInterleavings([5, 1])).toBe(6n);
+    expect(countInterleavings([3, 3, 3])).toBe(1680n);
+    // 40 steps on each of two CPUs: C(80, 40), beyond 2^53.
+    expect(countInterleavings([40, 40])).toBe(107507208733336176461620n);
+  });
+
+  it("runs every interleaving and says clean only when all of them ran", () => {
+    const r = exploreScenario(FOUR_ISBS);
+    expect(r).toMatchObject({ verdict: "clean", explored: 6, total: 6n });
+  });
+
+  it("is inconclusive, not clean, when the interleaving limit stops it", () => {
+    const r = exploreScenario(FOUR_ISBS, { limit: 4 });
+    expect(r).toMatchObject({ verdict: "inconclusive", reason: "interleaving-limit", explored: 4, total: 6n, limit: 4 });
+  });
+
+  it("a limit equal to the number of interleavings is complete", () => {
+    expect(exploreScenario(FOUR_ISBS, { limit: 6 })).toMatchObject({ verdict: "clean", explored: 6 });
+  });
+
+  it("reports violations found before the limit, marked incomplete", () => {
+    // The third interleaving (P1's load between P0's DSB ISH and ISB) breaks a rule; the limit stops at 3 of 6.
+    const r = exploreScenario(shootdown, { limit: 3 });
+    expect(r.verdict).toBe("violations");
+    if (r.verdict !== "violations") return;
+    expect(r.incomplete).toBe("interleaving-limit");
+    expect(r.explored).toBe(3);
+    expect(r.findings.length).toBeGreaterThan(0);
+    const full = exploreScenario(shootdown);
+    expect(full).toMatchObject({ verdict: "violations", incomplete: undefined, explored: 6 });
+  });
+
+  it("a time budget of 0 is inconclusive before any interleaving runs", () => {
+    const r = exploreScenario(FOUR_ISBS, { budgetMs: 0 });
+    expect(r).toMatchObject({ verdict: "inconclusive", reason: "time-budget", explored: 0, budgetMs: 0 });
+  });
+
+  it("stops at the time budget measured on the injected clock", () => {
+    // Start reads t=1; interleaving k is checked at t=k+1; a 3 ms budget lets t=2 and t=3 run, stops at t=4.
+    const r = exploreScenario(FOUR_ISBS, { budgetMs: 3, now: tickingClock(1) });
+    expect(r).toMatchObject({ verdict: "inconclusive", reason: "time-budget", explored: 2 });
+    // A budget the clock never reaches lets the search finish: clean.
+    expect(exploreScenario(FOUR_ISBS, { budgetMs: 1000, now: tickingClock(1) })).toMatchObject({ verdict: "clean", explored: 6 });
+  });
+
+  it("whichever bound comes first names the reason", () => {
+    expect(exploreScenario(FOUR_ISBS, { limit: 2, budgetMs: 1000, now: tickingClock(1) })).toMatchObject({
+      reason: "interleaving-limit",
+      explored: 2,
+    });
+    expect(exploreScenario(FOUR_ISBS, { limit: 5, budgetMs: 2, now: tickingClock(1) })).toMatchObject({
+      reason: "time-budget",
+      explored: 1,
+    });
+  });
+});
