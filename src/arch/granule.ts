@@ -92,6 +92,7 @@ export function blockAllowed(g: Granule, level: number, p: BlockSupportParams): 
 export function contiguousEntries(g: Granule, level: number): number {
   switch (g.size) {
     case 4096:
+      // Stryker disable next-line ConditionalExpression: equivalent, no level is above 3 (Level type)
       return level >= 1 && level <= 3 ? 16 : 0;
     case 16384:
       return level === 3 ? 128 : level === 2 ? 32 : 0;
