@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Walker } from "../walk/walker.js";
+import { type TranslationResult, Walker } from "../walk/walker.js";
 import { AT_OPS, classify, type Deviation, formatRepro, outcomeKey } from "./compare.js";
 import { type GenCase, generateCase } from "./generate.js";
 import { type AtOutcome, encodeJobs, type Job } from "./jobfile.js";
@@ -18,6 +18,9 @@ export interface CampaignOptions {
   readonly pathsPerHalf?: number;
   /** See GenOptions.noLevelMinus1 (set automatically for QEMU < 8). */
   readonly noLevelMinus1?: boolean;
+  /** See GenOptions.ipsBits and GenOptions.contiguousChance. */
+  readonly ipsBits?: number;
+  readonly contiguousChance?: number;
   /** QEMU processes run at once. */
   readonly parallel?: number;
   /** Jobs per QEMU process. */
@@ -41,7 +44,8 @@ export interface CampaignResult {
   readonly mismatches: readonly Mismatch[];
   readonly mismatchCount: number;
   readonly deviations: ReadonlyMap<string, { deviation: Deviation; count: number; example: string }>;
-  /** vmsa outcome key → number of agreeing queries with it. */
+  /** vmsa outcome key → number of agreeing queries with it; a leaf with the Contiguous bit is
+   * counted once more under "contiguous KEY". */
   readonly coverage: ReadonlyMap<string, number>;
   readonly ms: number;
 }
@@ -51,7 +55,12 @@ export function* iterateCases(o: CampaignOptions): Generator<GenCase> {
   for (const seed of o.seeds) {
     const rng = new Rng(seed);
     for (let j = 0; j < o.jobsPerSeed; j++) {
-      yield generateCase(rng, `seed ${seed} job ${j}`, { pathsPerHalf: o.pathsPerHalf, noLevelMinus1: o.noLevelMinus1 });
+      yield generateCase(rng, `seed ${seed} job ${j}`, {
+        pathsPerHalf: o.pathsPerHalf,
+        noLevelMinus1: o.noLevelMinus1,
+        ipsBits: o.ipsBits,
+        contiguousChance: o.contiguousChance,
+      });
     }
   }
 }
@@ -119,6 +128,7 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
           agreed++;
           const k = r.par === null ? `${outcomeKey(r)} (exception)` : outcomeKey(r);
           coverage.set(k, (coverage.get(k) ?? 0) + 1);
+          for (const tag of contiguousTags(r, walker)) coverage.set(`${tag} ${k}`, (coverage.get(`${tag} ${k}`) ?? 0) + 1);
         } else if (v.kind === "deviation") {
           const d = deviations.get(v.deviation.id);
           if (d) d.count++;
@@ -140,6 +150,21 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
     }
   }
   return { jobs: totalJobs, queries: total, agreed, mismatches, mismatchCount, deviations, coverage, ms: Date.now() - t0 };
+}
+
+/**
+ * Extra coverage tags for a walk that ended at a block or page descriptor with the Contiguous bit
+ * (success or a leaf fault): "contiguous", plus "contiguous-crossing" when the group's aligned base
+ * is inside the PA size but this entry's own OA is not (the case issue 10 found mis-walked).
+ */
+function contiguousTags(r: TranslationResult, w: Walker): string[] {
+  const d = r.trail[r.trail.length - 1]?.descriptor;
+  const h = w.half;
+  if (d === undefined || h === undefined || (d.kind !== "block" && d.kind !== "page") || !d.contiguous) return [];
+  const span = BigInt((h.shiftAt[d.level + 1] ?? 0) + (h.contAt[d.level + 1] ?? 0));
+  const limit = 1n << BigInt(h.paBits);
+  const base = (d.oa >> span) << span;
+  return base < limit && d.oa >= limit ? ["contiguous", "contiguous-crossing"] : ["contiguous"];
 }
 
 /** The fault kinds and levels every campaign must have compared (issue 3 acceptance). */

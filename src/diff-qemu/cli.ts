@@ -1,5 +1,6 @@
 /**
- * `npm run test:qemu -- [--seed N] [--seeds N] [--jobs M] [--paths P] [--parallel K] [--repro DIR]`:
+ * `npm run test:qemu -- [--seed N] [--seeds N] [--jobs M] [--paths P] [--parallel K] [--repro DIR]
+ * [--ips BITS] [--contiguous PCT]`:
  * a long differential campaign of vmsa's walker against AT on QEMU. Seeds N, N+1, ... N+seeds-1,
  * M jobs per seed. Exits 1 on any disagreement or missing coverage, 2 when the tools are missing.
  */
@@ -26,6 +27,8 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.includes("--help") || args.includes("-h")) {
     console.log("usage: npm run test:qemu -- [--seed N=1] [--seeds S=1] [--jobs M=200] [--paths P=14] [--parallel K=2] [--repro DIR]");
+    console.log("         [--ips BITS] (TCR_EL1.IPS for every job: 32 36 40 42 44 48 52; default random)");
+    console.log("         [--contiguous PCT=10] (chance, in percent, that a new entry becomes a whole contiguous group)");
     console.log("       npm run test:qemu -- --write-jobs FILE [--seed N] [--seeds S] [--jobs M]   (job file + QEMU command, no run)");
     console.log("       npm run test:qemu -- --show-results JOBFILE RESULTFILE                    (print PAR_EL1 per query)");
     return 0;
@@ -35,6 +38,12 @@ async function main(): Promise<number> {
   const seed = intArg(args, "--seed", 1);
   const nSeeds = intArg(args, "--seeds", 1);
   const jobs = intArg(args, "--jobs", 200);
+  const ipsArg = intArg(args, "--ips", 0);
+  if (ipsArg !== 0 && ![32, 36, 40, 42, 44, 48, 52].includes(ipsArg)) throw new Error("--ips needs one of 32 36 40 42 44 48 52");
+  const ipsBits = ipsArg === 0 ? undefined : ipsArg;
+  const contiguousPct = intArg(args, "--contiguous", 10);
+  if (contiguousPct > 100) throw new Error("--contiguous needs a percentage from 0 to 100");
+  const gen = { ipsBits, contiguousChance: contiguousPct / 100 };
   const tc = checkTools();
   if (!tc.ok) {
     console.error(`vmsa/qemu: missing tools: ${tc.missing.join(", ")} (run qemu/ci-setup.sh)`);
@@ -43,7 +52,7 @@ async function main(): Promise<number> {
   const seeds = Array.from({ length: nSeeds }, (_, i) => seed + i);
   const writeJobs = strArg(args, "--write-jobs");
   if (writeJobs !== undefined) {
-    const cases = generateCases({ seeds, jobsPerSeed: jobs, pathsPerHalf: intArg(args, "--paths", 14) });
+    const cases = generateCases({ seeds, jobsPerSeed: jobs, pathsPerHalf: intArg(args, "--paths", 14), ...gen });
     writeFileSync(writeJobs, encodeJobs(cases.map((c) => c.job)));
     const elf = buildHarness();
     console.log(`wrote ${cases.length} jobs to ${writeJobs}; run them with:`);
@@ -57,6 +66,7 @@ async function main(): Promise<number> {
     parallel: intArg(args, "--parallel", 2),
     batchSize: 50,
     reproDir: strArg(args, "--repro"),
+    ...gen,
     log: (l) => console.log(l),
   });
   console.log(formatSummary(res, tc.tools));

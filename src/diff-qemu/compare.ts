@@ -132,7 +132,7 @@ export function formatRepro(caseId: string, regs: Regs, va: bigint, op: HarnessO
         what = `table -> 0x${d.nextTable.toString(16)} APTable=${d.apTable} UXNT=${Number(d.uxnTable)} PXNT=${Number(d.pxnTable)}`;
       else if (d.kind === "invalid") what = `invalid (${d.reason})`;
       else
-        what = `${d.kind} OA=0x${d.oa.toString(16)} AttrIndx=${d.attrIndx} AP=${d.ap} SH=${d.sh} AF=${Number(d.af)} nG=${Number(d.nG)} DBM=${Number(d.dbm)} PXN=${Number(d.pxn)} UXN=${Number(d.uxn)}`;
+        what = `${d.kind} OA=0x${d.oa.toString(16)} AttrIndx=${d.attrIndx} AP=${d.ap} SH=${d.sh} AF=${Number(d.af)} nG=${Number(d.nG)} DBM=${Number(d.dbm)} Cont=${Number(d.contiguous)} PXN=${Number(d.pxn)} UXN=${Number(d.uxn)}`;
     }
     lines.push(`  L${t.level} @0x${t.address.toString(16)} = ${t.value === undefined ? "-" : hex64(t.value)}  ${what}`);
   }

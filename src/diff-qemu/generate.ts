@@ -11,15 +11,18 @@
  *  - reserved encodings: TGx reserved values, IPS 0b111, SH=0b01 (descriptor, or TCR.SHn with DS=1),
  *    MAIR attributes that are UNPREDICTABLE (0b0000ddxx with xx != 00, Normal with a 0b0000 nibble)
  *    or need FEAT_MTE (0xf0);
- *  - a misprogrammed Contiguous bit (the bit is never set), and nT=1 (an IMPDEF fault with BBM);
+ *  - a misprogrammed Contiguous bit (only well-formed groups are written: every entry of the
+ *    aligned group, consecutive OAs from a group-aligned base, identical attributes; QEMU ignores
+ *    the bit, which gives the architected result for such groups), a group larger than the IA
+ *    space (an IMPDEF Translation fault), and nT=1 (an IMPDEF fault with BBM);
  *  - IPS larger than PARange cannot happen (QEMU -cpu max has PARange = 52);
  *  - TnSZ above the maximum (IMPDEF: fault or clamp), while TnSZ below the minimum is generated
  *    (a Translation fault is mandatory once FEAT_LVA is implemented, ASL AArch64.S1TxSZFaults);
  *  - table descriptors that reach the same table at a different level (a page read as a table
  *    could make the walk fetch from RAM the harness owns).
  */
-import { type DescriptorFormat, encodeLeaf, encodeTable } from "../arch/descriptor.js";
-import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, levelShift, startLevel } from "../arch/granule.js";
+import { type DescriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../arch/descriptor.js";
+import { contiguousShift, GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, levelShift, startLevel } from "../arch/granule.js";
 import { encodeTcr, FEATURES_MAX, type Regs } from "../arch/registers.js";
 import { PhysMem } from "../mem/physmem.js";
 import { AT_OP_NAMES, type Chunk, type Job, type Query } from "./jobfile.js";
@@ -125,6 +128,8 @@ class TreeGen {
     private readonly mem: PhysMem,
     private readonly arena: Arena,
     readonly half: HalfPlan,
+    /** Chance that a new leaf-capable entry becomes a whole contiguous group. */
+    private readonly contiguousChance: number,
   ) {
     this.fmt = encodingFormat(half);
     this.root = half.tnszOk && half.baseKind === "arena" ? this.table(half.base, half.startLevel) : undefined;
@@ -163,32 +168,67 @@ class TreeGen {
     return UNMAPPED_BASE + ((this.rng.bits(40) % span) << BigInt(align));
   }
 
+  /** A random OA aligned to 2^align: beyond the OA size with probability `beyond`, else below it. */
+  private outputAddress(align: number, beyond: number): bigint {
+    const h = this.half;
+    const oa = this.rng.chance(beyond) ? this.beyondPa(align) : undefined;
+    return oa ?? this.addrBelow(Math.min(h.paBits, encodableBits(h)), align);
+  }
+
   private leaf(level: number): bigint {
+    const oa = this.outputAddress(levelShift(this.half.granule, level), 0.12);
+    const { sw63, ...attrs } = this.leafAttrs();
+    const v = encodeLeaf({ oa, ...attrs }, level, this.fmt);
+    return sw63 ? v | (1n << 63n) : v;
+  }
+
+  /** Random leaf attributes (the OA is chosen by the caller); IGNORED bit 63 set as `sw63`. */
+  private leafAttrs(): Omit<LeafFields, "oa"> & { sw63: boolean } {
     const rng = this.rng;
     const h = this.half;
-    const shift = levelShift(h.granule, level);
-    let oa = rng.chance(0.12) ? this.beyondPa(shift) : undefined;
-    if (oa === undefined) oa = this.addrBelow(Math.min(h.paBits, encodableBits(h)), shift);
-    let v = encodeLeaf(
-      {
-        oa,
-        attrIndx: rng.int(8),
-        ap: rng.int(4),
-        sh: h.ds ? 0 : rng.pick([0, 2, 3]),
-        af: rng.chance(0.85),
-        nG: rng.chance(0.5),
-        gp: rng.chance(0.1),
-        dbm: rng.chance(0.25),
-        pxn: rng.chance(0.3),
-        uxn: rng.chance(0.3),
-        sw: rng.chance(0.3) ? rng.int(16) : 0,
-        pbha: rng.chance(0.1) ? rng.int(16) : 0,
-      },
-      level,
-      this.fmt,
-    );
-    if (rng.chance(0.1)) v |= 1n << 63n; // IGNORED
-    return v;
+    return {
+      attrIndx: rng.int(8),
+      ap: rng.int(4),
+      sh: h.ds ? 0 : rng.pick([0, 2, 3]),
+      af: rng.chance(0.85),
+      nG: rng.chance(0.5),
+      gp: rng.chance(0.1),
+      dbm: rng.chance(0.25),
+      pxn: rng.chance(0.3),
+      uxn: rng.chance(0.3),
+      sw: rng.chance(0.3) ? rng.int(16) : 0,
+      pbha: rng.chance(0.1) ? rng.int(16) : 0,
+      sw63: rng.chance(0.1), // IGNORED bit 63
+    };
+  }
+
+  /**
+   * Maybe fill the whole aligned contiguous group around `idx` of table `t` (ASL ContiguousSize):
+   * every entry with the Contiguous bit, OA base + i x entry size from a base aligned to the group
+   * size, identical attributes. The base is beyond the OA size in some groups; a group larger than
+   * the PA space (4K level 1 or 64K level 2 under a 32-bit IPS: 16 GiB) crosses it, so its entries
+   * above 2^IPS must give an Address size fault at their level (ASL AArch64.OAOutOfRange on the
+   * descriptor's own OA) while the ones below translate. Returns whether the group was written.
+   */
+  private contiguousGroup(t: Table, idx: number): boolean {
+    const rng = this.rng;
+    const g = this.half.granule;
+    const cs = contiguousShift(g, t.level);
+    if (cs === 0 || this.indexBits(t.level) < cs || !rng.chance(this.contiguousChance)) return false;
+    const n = 2 ** cs;
+    const first = idx - (idx % n);
+    for (let i = first; i < first + n; i++) if (t.entries.has(i)) return false;
+    const shift = levelShift(g, t.level);
+    const base = this.outputAddress(shift + cs, 0.25);
+    const { sw63, ...attrs } = this.leafAttrs();
+    for (let i = 0; i < n; i++) {
+      let v = encodeLeaf({ ...attrs, oa: base + (BigInt(i) << BigInt(shift)), contiguous: true }, t.level, this.fmt);
+      if (t.level < 3) v &= ~2n; // block descriptor
+      if (sw63) v |= 1n << 63n;
+      this.mem.write64(t.pa + BigInt(first + i) * 8n, v);
+      t.entries.set(first + i, null);
+    }
+    return true;
   }
 
   private tableDesc(next: bigint): bigint {
@@ -267,6 +307,8 @@ class TreeGen {
       if (next === undefined) {
         if (rng.chance(0.08)) {
           next = null; // leave the entry empty: a Translation fault at this level
+        } else if (this.contiguousGroup(t, idx)) {
+          next = null;
         } else {
           const e = this.makeEntry(t.level);
           this.mem.write64(t.pa + BigInt(idx) * 8n, e.raw);
@@ -332,13 +374,18 @@ export interface GenOptions {
   readonly pathsPerHalf?: number;
   /** Never start a 4K walk at level -1 (for QEMU before 8.x, which crashes on level -1 faults). */
   readonly noLevelMinus1?: boolean;
+  /** TCR_EL1.IPS in bits for every job (default: random, weighted towards 48 and 52). */
+  readonly ipsBits?: number;
+  /** Chance that a new entry at a level with a Contiguous bit becomes a whole group (default 0.1). */
+  readonly contiguousChance?: number;
 }
 
 export function generateCase(rng: Rng, id: string, opts: GenOptions = {}): GenCase {
   const pathsPerHalf = opts.pathsPerHalf ?? 14;
   const noLm1 = opts.noLevelMinus1 ?? false;
   const arena = new Arena(rng);
-  const ips = rng.chance(0.3) ? 48 : rng.chance(0.35) ? 52 : rng.pick(PA_SIZES);
+  const randomIps = rng.chance(0.3) ? 48 : rng.chance(0.35) ? 52 : rng.pick(PA_SIZES);
+  const ips = opts.ipsBits ?? randomIps;
   const ds = rng.chance(0.4);
   const h0 = pickHalf(rng, 0, ds, ips, arena, noLm1);
   const h1 = pickHalf(rng, 1, ds, ips, arena, noLm1);
@@ -379,7 +426,7 @@ export function generateCase(rng: Rng, id: string, opts: GenOptions = {}): GenCa
   mem.addRam(ARENA_BASE, ARENA_END - ARENA_BASE);
   const queries: Query[] = [];
   for (const h of [h0, h1]) {
-    const tree = new TreeGen(rng, mem, arena, h);
+    const tree = new TreeGen(rng, mem, arena, h, opts.contiguousChance ?? 0.1);
     for (let p = 0; p < pathsPerHalf; p++) {
       const va = rng.chance(0.03) ? rng.bits(64) : finishVa(rng, h, tree.path());
       const ops = AT_OP_NAMES.filter(() => rng.chance(0.7));

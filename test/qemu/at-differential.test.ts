@@ -56,6 +56,28 @@ describe("AT on QEMU agrees with vmsa's PAR_EL1", () => {
     expect([...r.coverage.keys()].some((k) => k.startsWith("external-abort"))).toBe(true);
   });
 
+  // Contiguous groups under a 32-bit IPS: a 16 GiB group (16 x 1 GiB 4K level-1 blocks, 32 x 512 MiB
+  // 64K level-2 blocks) based below 4 GiB crosses the PA size, and its entries above 4 GiB must give
+  // an Address size fault at their level (ASL AArch64.S1Walk: AArch64.OAOutOfRange on the
+  // descriptor's own OA, LeafBase, not on the group base). Issue 10: vmsa reported success, an
+  // Access flag or a Permission fault there (67 of these 1,571 queries disagreed before the fix).
+  it("agrees on contiguous groups whose entries cross a 32-bit PA size", { timeout: 240_000 }, async () => {
+    const r = await runCampaign(tools, {
+      seeds: [1, 2],
+      jobsPerSeed: 10,
+      pathsPerHalf: 14,
+      parallel: 2,
+      ipsBits: 32,
+      contiguousChance: 0.3,
+    });
+    console.log(formatSummary(r, tools));
+    expect(r.mismatches.map((m) => m.text).join("\n\n")).toBe("");
+    expect(r.mismatchCount).toBe(0);
+    for (const k of ["contiguous-crossing address-size@L1", "contiguous-crossing address-size@L2", "contiguous ok"]) {
+      expect(r.coverage.get(k) ?? 0, k).toBeGreaterThan(0);
+    }
+  });
+
   it("names every QEMU deviation it tolerates", { timeout: 240_000 }, async () => {
     const r = await run();
     const known = new Set<string>(Object.values(DEVIATIONS).map((d) => d.id));
