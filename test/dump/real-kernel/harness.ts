@@ -3,8 +3,9 @@
  * take the EL1 registers (gdb-multiarch over QEMU's gdbstub), a RAM dump (dump-guest-memory) and
  * QEMU's own translations of chosen VAs (HMP gva2gpa, i.e. QEMU's get_phys_addr walk).
  *
- * Needs: qemu-system-aarch64, gdb-multiarch, apt-get with `dpkg --add-architecture arm64`.
- * Debian packages are downloaded with `apt-get download` into the cache directory.
+ * Needs: qemu-system-aarch64, gdb-multiarch, apt-get, dpkg-deb. The arm64 Debian packages are
+ * downloaded with `apt-get download` into the cache directory, through a private apt configuration
+ * pinned to Debian 12's suites (./apt.ts) so that the same kernels are used on a Debian 13 host.
  *
  * Run by hand to (re)generate the committed fixtures:
  *   npx tsx test/dump/real-kernel/capture.ts [config...]    (configs: see CONFIGS)
@@ -17,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { REG_NAMES } from "../../../src/dump/regfile.js";
+import { aptSettings, privateApt } from "./apt.js";
 
 export interface KernelConfig {
   readonly name: string;
@@ -124,33 +126,32 @@ function sh(cmd: string, args: string[], cwd?: string): string {
   return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
 }
 
-/** Newest arm64 package matching `re` (apt-cache search), downloaded and extracted; returns the extract dir. */
+/**
+ * Newest arm64 package matching `re` (apt-cache search), downloaded and extracted; returns the extract dir.
+ * apt runs on a private configuration (./apt.ts): the pinned Debian 12 suites, whatever the host's release.
+ */
 export function fetchPackage(re: RegExp, dir = cacheDir()): string {
-  const arch = sh("dpkg", ["--print-foreign-architectures"]);
-  if (!arch.split(/\s+/).includes("arm64")) {
-    sh("dpkg", ["--add-architecture", "arm64"]);
-    sh("apt-get", ["update", "-q"]);
-  }
+  const apt = privateApt(dir);
   // apt-cache takes POSIX regexps: search on the literal prefix, filter with the JS RegExp.
   const prefix = `^${(/^\^?([a-z0-9+-]|\\\.)+/.exec(re.source)?.[0] ?? "").replace(/^\^/, "").replace(/\\\./g, ".")}`;
   const search = (): string[] =>
-    sh("apt-cache", ["search", "--names-only", prefix])
+    sh("apt-cache", [...apt, "search", "--names-only", prefix])
       .split("\n")
       .map((l) => l.split(" ")[0] ?? "")
       .filter((n) => re.test(n));
   let names = search();
   if (names.length === 0) {
-    sh("apt-get", ["update", "-q"]);
+    sh("apt-get", [...apt, "update", "-q"]);
     names = search();
   }
   names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const name = names[names.length - 1];
-  if (!name) throw new Error(`no package matches ${re}`);
+  if (!name) throw new Error(`no package matches ${re} in ${aptSettings().suites.join(", ")} (arm64)`);
   const out = join(dir, name);
   if (existsSync(join(out, ".done"))) return out;
   const debs = join(dir, "debs");
   mkdirSync(debs, { recursive: true });
-  sh("apt-get", ["download", `${name}:arm64`], debs);
+  sh("apt-get", [...apt, "download", name], debs);
   const deb = readdirSync(debs).find((f) => f.startsWith(`${name}_`) && f.endsWith(".deb"));
   if (!deb) throw new Error(`apt-get download ${name}:arm64 produced no .deb`);
   mkdirSync(out, { recursive: true });
