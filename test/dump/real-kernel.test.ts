@@ -27,6 +27,7 @@ import { ptdump } from "../../src/dump/ptdump.js";
 import { regsFromVmcoreInfo } from "../../src/dump/regfile.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
+import { skipBecause } from "../helpers/skip.js";
 import { compareWithAt } from "./real-kernel/at.js";
 import { CONFIGS, toolsAvailable } from "./real-kernel/harness.js";
 
@@ -107,7 +108,8 @@ if (!atTools.ok && process.env.CI) {
     });
   });
 }
-describe.runIf(atTools.ok)("real kernel tables vs QEMU AT (PAR_EL1)", () => {
+const noAt = atTools.ok ? undefined : `needs ${atTools.missing.join(", ")} (qemu/ci-setup.sh installs them)`;
+describe.skipIf(skipBecause("real kernel tables vs QEMU AT", noAt))("real kernel tables vs QEMU AT (PAR_EL1)", () => {
   for (const name of fixtures) {
     it(`${name}: every VA x 4 AT operations agrees with vmsa's PAR_EL1`, async () => {
       const dir = join(ROOT, name);
@@ -145,7 +147,8 @@ describe("real kernel before/after mark_rodata_ro (Debian 6.1, 4K/48-bit)", () =
 });
 
 const live = process.env.VMSA_REAL_KERNEL === "1";
-describe.runIf(live)("real kernels booted now (VMSA_REAL_KERNEL=1)", () => {
+const notLive = live ? undefined : "set VMSA_REAL_KERNEL=1 to boot Debian arm64 kernels in QEMU now (several minutes; .ci/run sets it)";
+describe.skipIf(skipBecause("real kernels booted now", notLive))("real kernels booted now (VMSA_REAL_KERNEL=1)", () => {
   for (const cfg of CONFIGS.filter((c) => c.pkgPattern !== undefined)) {
     it(`${cfg.name}: ${cfg.description}`, async () => {
       const missing = toolsAvailable();

@@ -17,6 +17,7 @@ import { parseServedFile, type RunningServer, startServer } from "../../src/cli/
 import { Walker } from "../../src/walk/walker.js";
 import { buildExample } from "../../web/src/lib/demo.js";
 import { citedSteps, traceScenario } from "../../web/src/lib/stepper.js";
+import { skipBecause } from "../helpers/skip.js";
 
 const CHROMIUM = process.env.VMSA_CHROMIUM ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -32,7 +33,8 @@ if (!HAVE_CHROMIUM && process.env.CI === "true") {
   });
 }
 
-describe.skipIf(!HAVE_CHROMIUM)("browser UI (chromium)", () => {
+const noChromium = HAVE_CHROMIUM ? undefined : `${CHROMIUM} not found (apt-get install -y chromium, or set VMSA_CHROMIUM)`;
+describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (chromium)", () => {
   let server: RunningServer;
   let context: BrowserContext;
   let page: Page;

@@ -17,6 +17,7 @@ import { NO_BLOCK_MAPPINGS, NO_CONT_MAPPINGS, type ProtName } from "../../src/ke
 import { kernelRegs } from "../../src/kernel/regs.js";
 import { Machine } from "../../src/machine/machine.js";
 import { PhysMem } from "../../src/mem/physmem.js";
+import { betweenRuns, propertyFull, propertyRuns } from "../helpers/property.js";
 
 function live(granule: "4K" | "16K" | "64K") {
   const mem = new PhysMem();
@@ -29,17 +30,23 @@ function live(granule: "4K" | "16K" | "64K") {
 }
 
 describe("update_mapping_prot on live tables never triggers the checker", () => {
-  it("random permission changes over random NO_CONT mappings", () => {
+  it("random permission changes over random NO_CONT mappings", async () => {
     const prots: ProtName[] = ["PAGE_KERNEL", "PAGE_KERNEL_RO", "PAGE_KERNEL_ROX"];
-    fc.assert(
-      fc.property(
+    // Asynchronous so that the worker's event loop runs between runs (a run can take seconds).
+    await fc.assert(
+      fc.asyncProperty(
         fc.constantFrom("4K", "16K", "64K"),
         fc.integer({ min: 1, max: 40 }),
         fc.integer({ min: 0, max: 3 }),
         fc.boolean(),
         fc.constantFrom(...prots),
         fc.constantFrom(...prots),
-        (granule, pages, offPages, noBlock, p1, p2) => {
+        async (granule, pages, offPages, noBlock, p1, p2) => {
+          await betweenRuns();
+          // CI size: a 64K PMD-sized range off its alignment is 8192 pages (MAX_DVM_OPS, so one TLBI
+          // per page), and the checked machine's TLBI cost grows with pages x stale entries: 12 s a
+          // run on an idle core. The campaign (npm run test:property) keeps it; 16K (2048 pages) stays.
+          fc.pre(propertyFull || !(granule === "64K" && !noBlock && offPages > 0));
           const w = live(granule as "4K" | "16K" | "64K");
           const ps = w.k.geo.PAGE_SIZE;
           const base = w.k.geo.PMD_SIZE;
@@ -58,7 +65,7 @@ describe("update_mapping_prot on live tables never triggers the checker", () => 
           expect(w.port.reports.map((r) => `${r.rule}: ${r.message}`)).toEqual([]);
         },
       ),
-      { numRuns: 15 },
+      { numRuns: propertyRuns(15) },
     );
   });
 });

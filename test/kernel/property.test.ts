@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { kernelBlockLevel, kernelContEntries } from "../../src/kernel/geometry.js";
 import { createMapping } from "../../src/kernel/mmu.js";
 import { NO_BLOCK_MAPPINGS, NO_CONT_MAPPINGS, type ProtName } from "../../src/kernel/prot.js";
+import { propertyRuns } from "../helpers/property.js";
 import { CONFIGS, rig } from "./helpers.js";
 
 const PROTS: ProtName[] = ["PAGE_KERNEL", "PAGE_KERNEL_RO", "PAGE_KERNEL_ROX", "PAGE_KERNEL_EXEC", "PROT_DEVICE_nGnRE", "PROT_NORMAL_NC"];
@@ -102,7 +103,7 @@ describe("createMapping agrees with the hardware walk", () => {
             }
           },
         ),
-        { numRuns: 40 },
+        { numRuns: propertyRuns(40) },
       );
     });
   }

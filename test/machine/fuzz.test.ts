@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { encodeLeaf } from "../../src/arch/descriptor.js";
 import { tlbiVa } from "../../src/machine/machine.js";
 import type { Outcome } from "../../src/machine/types.js";
+import { propertyRuns } from "../helpers/property.js";
 import { KERNEL_RW, KVA, PA_A, setup } from "./helpers.js";
 
 const PAGES = 4;
@@ -69,7 +70,7 @@ describe("machine fuzz", () => {
           }
         }
       }),
-      { numRuns: 200 },
+      { numRuns: propertyRuns(200) },
     );
   });
 });

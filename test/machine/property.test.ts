@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { encodeLeaf } from "../../src/arch/descriptor.js";
 import { bbmRequirement } from "../../src/machine/bbm.js";
 import { tlbiVa } from "../../src/machine/machine.js";
+import { propertyRuns } from "../helpers/property.js";
 import { KVA, PA_A, PA_B, setup } from "./helpers.js";
 
 interface Leaf {
@@ -68,7 +69,7 @@ describe("BBM recipe property", () => {
         const { m } = runRecipe(o, n, acc, -1);
         expect(m.reports.map((r) => r.rule)).toEqual([]);
       }),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(150) },
     );
   });
 
@@ -86,7 +87,7 @@ describe("BBM recipe property", () => {
         else expected = bbm || acc.some((a) => outcome(o, a) !== outcome(n, a));
         expect({ step, flagged, rules: m.reports.map((r) => r.detail) }).toEqual({ step, flagged: expected, rules: expect.anything() });
       }),
-      { numRuns: 400 },
+      { numRuns: propertyRuns(400) },
     );
   });
 });

@@ -9,6 +9,7 @@ import { blockAllowed, GRANULES, type Granule, levelShift, startLevel } from "..
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR } from "../../src/arch/registers.js";
 import { leafMappings } from "../../src/walk/range.js";
 import { AT_OPS, Walker } from "../../src/walk/walker.js";
+import { propertyRuns } from "../helpers/property.js";
 import { TestTables } from "../helpers/tables.js";
 
 interface Mapping {
@@ -97,7 +98,7 @@ describe("walker agrees with written tables", () => {
               expect(leaves.map((l) => l.va)).toEqual([...used.keys()].sort((a, b) => a - b).map((s) => BigInt(s) * region));
             },
           ),
-          { numRuns: 40 },
+          { numRuns: propertyRuns(40) },
         );
       });
     }
