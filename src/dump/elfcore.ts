@@ -9,7 +9,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { VmsaError } from "../arch/errors.js";
-import { FRAME_SIZE, type PhysMem } from "../mem/physmem.js";
+import { FRAME_SIZE, PA_LIMIT, type PhysMem } from "../mem/physmem.js";
 
 export class DumpFormatError extends VmsaError {
   constructor(code: "EDUMP_FORMAT" | "EDUMP_COMPRESSED" | "EDUMP_TRUNCATED" | "EDUMP_READ", message: string) {
@@ -61,13 +61,15 @@ export function sniffCompressed(head: Uint8Array): string | undefined {
   return undefined;
 }
 
+function truncated(file: string, size: number, pos: number, len: number, what: string): DumpFormatError {
+  return new DumpFormatError(
+    "EDUMP_TRUNCATED",
+    `${file}: truncated at offset 0x${size.toString(16)}: ${what} needs bytes 0x${pos.toString(16)}..0x${(pos + len).toString(16)}`,
+  );
+}
+
 function readAt(fd: number, file: string, pos: number, len: number, what: string, size: number): Buffer {
-  if (pos + len > size) {
-    throw new DumpFormatError(
-      "EDUMP_TRUNCATED",
-      `${file}: truncated at offset 0x${size.toString(16)}: ${what} needs bytes 0x${pos.toString(16)}..0x${(pos + len).toString(16)}`,
-    );
-  }
+  if (pos + len > size) throw truncated(file, size, pos, len, what);
   const b = Buffer.alloc(len);
   let got = 0;
   while (got < len) {
@@ -83,7 +85,8 @@ export function parseNotes(buf: Uint8Array, baseOffset: number, file: string): E
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: ElfNote[] = [];
   let p = 0;
-  const align4 = (n: number): number => (n + 3) & ~3;
+  // Sizes are 32-bit unsigned: round up in double arithmetic (`& ~3` would turn 2^31 negative).
+  const align4 = (n: number): number => Math.ceil(n / 4) * 4;
   while (p + 12 <= buf.length) {
     const namesz = dv.getUint32(p, true);
     const descsz = dv.getUint32(p + 4, true);
@@ -125,14 +128,34 @@ export function readElfCore(file: string): ElfCore {
   }
 }
 
+/** Bytes [pos, pos+len) of the input; throws EDUMP_TRUNCATED naming `what` when they are past its end. */
+type ReadAt = (pos: number, len: number, what: string) => Buffer;
+
 function readElfCoreFd(fd: number, file: string, size: number): ElfCore {
+  return parseElfHeaders((pos, len, what) => readAt(fd, file, pos, len, what, size), file, size);
+}
+
+/** An ELF core held in memory (e.g. a decompressed .gz): headers and notes, checked as for a file. */
+export function parseElfCoreBytes(bytes: Uint8Array, file: string): ElfCore {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return parseElfHeaders(
+    (pos, len, what) => {
+      if (pos + len > b.length) throw truncated(file, b.length, pos, len, what);
+      return b.subarray(pos, pos + len);
+    },
+    file,
+    b.length,
+  );
+}
+
+function parseElfHeaders(read: ReadAt, file: string, size: number): ElfCore {
   if (size < 64) {
-    const head = readAt(fd, file, 0, size, "the ELF header", size);
+    const head = read(0, size, "the ELF header");
     const c = sniffCompressed(head);
     if (c) throw new DumpFormatError("EDUMP_COMPRESSED", `${file}: ${c} (offset 0)`);
     throw new DumpFormatError("EDUMP_TRUNCATED", `${file}: truncated at offset 0x${size.toString(16)}: an ELF header needs 64 bytes`);
   }
-  const eh = readAt(fd, file, 0, 64, "the ELF header", size);
+  const eh = read(0, 64, "the ELF header");
   const c = sniffCompressed(eh);
   if (c) throw new DumpFormatError("EDUMP_COMPRESSED", `${file}: ${c} (offset 0)`);
   if (eh[0] !== 0x7f || eh[1] !== 0x45 || eh[2] !== 0x4c || eh[3] !== 0x46) {
@@ -154,10 +177,10 @@ function readElfCoreFd(fd: number, file: string, size: number): ElfCore {
     throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 0x36 (e_phentsize): expected at least 56, got ${phentsize}`);
   if (phnum === PN_XNUM) {
     // More than 65534 segments: the real count is section header 0's sh_info.
-    const sh = readAt(fd, file, shoff, 64, "section header 0 (PN_XNUM segment count)", size);
+    const sh = read(shoff, 64, "section header 0 (PN_XNUM segment count)");
     phnum = sh.readUInt32LE(0x2c);
   }
-  const ph = readAt(fd, file, phoff, phnum * phentsize, `the ${phnum} program headers`, size);
+  const ph = read(phoff, phnum * phentsize, `the ${phnum} program headers`);
   const segments: LoadSegment[] = [];
   const notes: ElfNote[] = [];
   for (let i = 0; i < phnum; i++) {
@@ -175,9 +198,15 @@ function readElfCoreFd(fd: number, file: string, size: number): ElfCore {
           `${file}: truncated at offset 0x${size.toString(16)}: PT_LOAD #${i} (PA 0x${paddr.toString(16)}, 0x${filesz.toString(16)} bytes at offset 0x${offset.toString(16)}) needs the file to reach offset 0x${(offset + filesz).toString(16)}`,
         );
       }
+      if (paddr + BigInt(Math.max(memsz, filesz)) > BigInt(PA_LIMIT)) {
+        throw new DumpFormatError(
+          "EDUMP_FORMAT",
+          `${file}: PT_LOAD #${i} at offset 0x${(phoff + o).toString(16)}: p_paddr 0x${paddr.toString(16)} + p_memsz 0x${memsz.toString(16)} extends past the 52-bit PA space`,
+        );
+      }
       segments.push({ index: i, offset, vaddr, paddr, filesz, memsz: Math.max(memsz, filesz) });
     } else if (pType === PT_NOTE && filesz > 0) {
-      const buf = readAt(fd, file, offset, filesz, `PT_NOTE #${i}`, size);
+      const buf = read(offset, filesz, `PT_NOTE #${i}`);
       notes.push(...parseNotes(buf, offset, file));
     }
   }

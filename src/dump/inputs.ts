@@ -20,7 +20,7 @@ import { parseU64 } from "../arch/u64.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
-import { DumpFormatError, type ElfNote, loadElfCore, openDumpFile, parseNotes, sniffCompressed } from "./elfcore.js";
+import { DumpFormatError, type ElfNote, loadElfCore, openDumpFile, parseElfCoreBytes, sniffCompressed } from "./elfcore.js";
 import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
 import { stderrProgress } from "./progress.js";
 import type { Marker } from "./ptdump.js";
@@ -169,29 +169,9 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
 
 /** Parse an in-memory ELF core (used for compressed fixtures). */
 function parseElfBytes(bytes: Uint8Array, file: string): { segments: { paddr: bigint; data: Uint8Array }[]; notes: ElfNote[] } {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46) throw new DumpFormatError("EDUMP_FORMAT", `${file}: not an ELF file (offset 0)`);
-  const phoff = Number(b.readBigUInt64LE(0x20));
-  const phentsize = b.readUInt16LE(0x36);
-  const phnum = b.readUInt16LE(0x38);
-  const segments: { paddr: bigint; data: Uint8Array }[] = [];
-  const notes: ElfNote[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * phentsize;
-    const type = b.readUInt32LE(o);
-    const off = Number(b.readBigUInt64LE(o + 8));
-    const pa = b.readBigUInt64LE(o + 24);
-    const sz = Number(b.readBigUInt64LE(o + 32));
-    if (off + sz > b.length) {
-      throw new DumpFormatError(
-        "EDUMP_TRUNCATED",
-        `${file}: truncated at offset 0x${b.length.toString(16)}: segment #${i} needs 0x${(off + sz).toString(16)}`,
-      );
-    }
-    if (type === 1) segments.push({ paddr: pa, data: bytes.subarray(off, off + sz) });
-    if (type === 4) notes.push(...parseNotes(bytes.subarray(off, off + sz), off, file));
-  }
-  return { segments, notes };
+  const core = parseElfCoreBytes(bytes, file);
+  const segments = core.segments.map((s) => ({ paddr: s.paddr, data: bytes.subarray(s.offset, s.offset + s.filesz) }));
+  return { segments, notes: [...core.notes] };
 }
 
 function osVersion(
@@ -318,6 +298,16 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
   if (ver) {
     const cfgVa = opts.vaBits ?? (vi ? vmNumber(vi, "VA_BITS") : undefined) ?? snapVaBits;
     const vaBits = cfgVa !== undefined ? Number(cfgVa) : h1.iaBits;
+    // CONFIG_ARM64_VA_BITS is one of 36..52 (arch/arm64/Kconfig); a corrupt value would size the layout.
+    if (cfgVa !== undefined && !(Number.isInteger(vaBits) && vaBits >= 36 && vaBits <= 52)) {
+      const from =
+        opts.vaBits !== undefined
+          ? "--va-bits"
+          : vi && vmNumber(vi, "VA_BITS") !== undefined
+            ? `VMCOREINFO (${vi.source})`
+            : "the snapshot va_bits";
+      throw new ParseError(`${from}: VA_BITS ${cfgVa}: expected a kernel VA size between 36 and 52`);
+    }
     const g = granuleBySize(h1.granule.size);
     layout = linuxLayout({
       version: ver.v,

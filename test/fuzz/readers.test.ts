@@ -1,0 +1,26 @@
+/**
+ * Fuzzed readers (issue 10 §6): every input reader, fed mutated and truncated versions of the
+ * real fixtures and examples, returns a result or throws a VmsaError with a stable code and a
+ * one-line message, never a TypeError/RangeError/plain Error. The run is sized by input count
+ * (FUZZ_RUNS, default 120 per reader) so it stays a few seconds per reader on a busy machine;
+ * `npm run fuzz -- --runs N` is the longer campaign.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { distinctCrashes, fuzzTarget } from "./harness.js";
+import { getScratch, targets } from "./targets.js";
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
+const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
+
+afterAll(() => getScratch().dispose());
+
+describe("fuzzed readers: a result or one VmsaError line, never a crash", () => {
+  for (const t of targets()) {
+    it(`${t.name}: ${t.reads}`, async () => {
+      const fig = await fuzzTarget(t, RUNS, SEED);
+      const crashes = distinctCrashes(fig.crashes).map((c) => `#${c.index} from ${c.seed}: ${c.what}`);
+      expect(crashes).toEqual([]);
+      expect(fig.tried).toBe(RUNS);
+    });
+  }
+});
