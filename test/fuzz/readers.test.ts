@@ -2,14 +2,15 @@
  * Fuzzed readers (issue 10 §6): every input reader, fed mutated and truncated versions of the
  * real fixtures and examples, returns a result or throws a VmsaError with a stable code and a
  * one-line message, never a TypeError/RangeError/plain Error. The run is sized by input count
- * (FUZZ_RUNS, default 120 per reader) so it stays a few seconds per reader on a busy machine;
+ * (each reader's `ciRuns`, or FUZZ_RUNS) so it stays a few seconds per reader on a busy machine;
  * `npm run fuzz -- --runs N` is the longer campaign.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { distinctCrashes, fuzzTarget } from "./harness.js";
 import { getScratch, targets } from "./targets.js";
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
+/** FUZZ_RUNS overrides every reader's own CI count (`ciRuns`). */
+const RUNS = process.env.FUZZ_RUNS === undefined ? undefined : Number(process.env.FUZZ_RUNS);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 
 afterAll(() => getScratch().dispose());
@@ -17,10 +18,11 @@ afterAll(() => getScratch().dispose());
 describe("fuzzed readers: a result or one VmsaError line, never a crash", () => {
   for (const t of targets()) {
     it(`${t.name}: ${t.reads}`, async () => {
-      const fig = await fuzzTarget(t, RUNS, SEED);
+      const runs = RUNS ?? t.ciRuns;
+      const fig = await fuzzTarget(t, runs, SEED);
       const crashes = distinctCrashes(fig.crashes).map((c) => `#${c.index} from ${c.seed}: ${c.what}`);
       expect(crashes).toEqual([]);
-      expect(fig.tried).toBe(RUNS);
+      expect(fig.tried).toBe(runs);
     });
   }
 });

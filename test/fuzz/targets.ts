@@ -47,6 +47,8 @@ export interface Target {
   /** What is read: the reader functions this target calls. */
   readonly reads: string;
   readonly arbitrary: fc.Arbitrary<FuzzInput>;
+  /** Inputs per CI run: a few seconds on an idle core (the slow readers load real cores). */
+  readonly ciRuns: number;
   /** Feed one input to the reader; returns normally or throws. */
   run(input: FuzzInput): void | Promise<void>;
   /** File name a saved input gets (keeps the extension the CLI dispatches on). */
@@ -323,6 +325,7 @@ export function targets(): Target[] {
   return [
     {
       name: "elf-core",
+      ciRuns: 40,
       reads: "readElfCore, loadElfCore, openDump (src/dump/elfcore.ts, inputs.ts)",
       arbitrary: mutatedBinary(elfSeeds),
       fileName: "fuzz.core",
@@ -346,6 +349,7 @@ export function targets(): Target[] {
     },
     {
       name: "vmcoreinfo",
+      ciRuns: 100,
       reads: "parseVmcoreInfo, regsFromVmcoreInfo, the kernel layout (src/dump/vmcoreinfo.ts, regfile.ts, layout.ts)",
       arbitrary: fromText(mutatedText(s.vmcoreinfoTexts, ["NUMBER(VA_BITS)=99999999999", "PAGESIZE=65536", "NUMBER(TCR_EL1_T1SZ)=0"])),
       fileName: "vmcoreinfo.txt",
@@ -362,6 +366,7 @@ export function targets(): Target[] {
     },
     {
       name: "regfile",
+      ciRuns: 120,
       reads: "parseRegisterFile, completeRegs (src/dump/regfile.ts)",
       arbitrary: fc.oneof(fromText(mutatedText(regSeeds)), fromText(mutatedJson(regSeeds.filter((r) => r.text.startsWith("{"))))),
       fileName: "registers.txt",
@@ -377,6 +382,7 @@ export function targets(): Target[] {
     },
     {
       name: "snapshot",
+      ciRuns: 120,
       reads: "openDump on a snapshot .json (src/dump/inputs.ts loadSnapshot)",
       arbitrary: fc.oneof(fromText(mutatedJson(snapshotSeeds())), fromText(mutatedText(snapshotSeeds()))),
       fileName: "snapshot.json",
@@ -387,6 +393,7 @@ export function targets(): Target[] {
     },
     {
       name: "gzip",
+      ciRuns: 80,
       reads: "gzip cores and banks named by a snapshot (src/dump/inputs.ts readMaybeGz)",
       arbitrary: mutatedGzip(gzSeeds),
       fileName: "fuzz.gz",
@@ -411,6 +418,7 @@ export function targets(): Target[] {
     },
     {
       name: "web-load",
+      ciRuns: 40,
       reads: "loadImage for raw and gzip images (web/src/lib/load.ts)",
       arbitrary: fc.oneof(mutatedGzip(gzSeeds), mutatedBinary(ramSeeds)),
       fileName: "image.bin",
@@ -421,6 +429,7 @@ export function targets(): Target[] {
     },
     {
       name: "banks",
+      ciRuns: 120,
       reads: "parseBankSpec, loadBank (src/mem/banks.ts)",
       arbitrary: fc.oneof(
         mutatedBinary(ramSeeds),
@@ -449,6 +458,7 @@ export function targets(): Target[] {
     },
     {
       name: "markers",
+      ciRuns: 120,
       reads: "readMarkers (src/cli/dump.ts --markers FILE)",
       arbitrary: fc.oneof(fromText(mutatedText(markerSeeds())), mutatedBinary([elfSeed("small core as a markers file", s.smallCore)])),
       fileName: "markers.txt",
@@ -459,6 +469,7 @@ export function targets(): Target[] {
     },
     {
       name: "scenario",
+      ciRuns: 60,
       reads: "parseScenario, YAML and JSON (src/scenario/format.ts)",
       arbitrary: fc.oneof(
         { weight: 6, arbitrary: fromText(mutatedText(scSeeds)) },
