@@ -21,15 +21,12 @@ interface DumpOptions extends DumpInputOptions {
 
 /** Markers file: one `ADDRESS NAME...` per line, # comments allowed. */
 export function readMarkers(file: string): Marker[] {
-  let bytes: Buffer;
+  let text: string;
   try {
-    bytes = readFileSync(file);
+    text = readFileSync(file, "utf8");
   } catch (e) {
     throw new UsageError(`--markers ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const nul = bytes.indexOf(0);
-  if (nul >= 0) throw new ParseError(`--markers ${file}: a binary file (NUL byte at offset ${nul}); expected text lines "ADDRESS NAME"`);
-  const text = bytes.toString("utf8");
   const out: Marker[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();

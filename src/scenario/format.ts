@@ -368,8 +368,22 @@ export function leafFieldsFrom(get: (key: string, dflt: number) => number): Omit
 
 /** Parse a scenario file's text. Throws ScenarioError naming file:line: field. */
 export function parseScenario(text: string, file: string): Scenario {
+  try {
+    return parseScenarioText(text, file);
+  } catch (e) {
+    // Collections or value expressions nested deeper than the stack (a corrupt or hostile file):
+    // the recursion ends in a RangeError at a depth no scenario comes near.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new ScenarioError("ESCENARIO_SYNTAX", `${file}: syntax: collections or expressions nested too deeply`);
+    }
+    throw e;
+  }
+}
+
+function parseScenarioText(text: string, file: string): Scenario {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { intAsBigInt: true, lineCounter: lc, prettyErrors: false });
+  // logLevel "error": the yaml library's warnings (e.g. a collection used as a key) would go to stderr.
+  const doc = parseDocument(text, { intAsBigInt: true, lineCounter: lc, prettyErrors: false, logLevel: "error" });
   const ctx: Ctx = new Ctx(file, lc);
   const yamlError = doc.errors[0];
   if (yamlError !== undefined) {

@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { MAX_MESSAGE, ParseError, VmsaError } from "../../src/arch/errors.js";
-import { readMarkers } from "../../src/cli/dump.js";
 import { buildElfCore, parseNotes, readElfCore } from "../../src/dump/elfcore.js";
 import { openDump } from "../../src/dump/inputs.js";
 
@@ -114,15 +113,5 @@ describe("error messages", () => {
     expect(e.message.length).toBeLessThanOrEqual(MAX_MESSAGE);
     expect(e.message.startsWith("regs.txt:1: TTBR1_EL1:")).toBe(true);
     expect(e.message.endsWith("is not a 64-bit number")).toBe(true);
-  });
-});
-
-describe("--markers", () => {
-  it("a binary file is one line naming the first NUL, not its bytes", () => {
-    const f = join(dir, "markers.bin");
-    writeFileSync(f, coreWithVmcoreInfo(VMCOREINFO));
-    const e = thrown(() => readMarkers(f));
-    expect(e).toBeInstanceOf(ParseError);
-    expect((e as VmsaError).message).toBe(`--markers ${f}: a binary file (NUL byte at offset 7); expected text lines "ADDRESS NAME"`);
   });
 });
