@@ -7,10 +7,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MAX_MESSAGE, ParseError, VmsaError } from "../../src/arch/errors.js";
 import { buildElfCore, parseNotes, readElfCore } from "../../src/dump/elfcore.js";
 import { openDump } from "../../src/dump/inputs.js";
+import { parseScenario } from "../../src/scenario/format.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vmsa-fuzz-regress-"));
 
@@ -113,5 +114,25 @@ describe("error messages", () => {
     expect(e.message.length).toBeLessThanOrEqual(MAX_MESSAGE);
     expect(e.message.startsWith("regs.txt:1: TTBR1_EL1:")).toBe(true);
     expect(e.message.endsWith("is not a 64-bit number")).toBe(true);
+  });
+});
+
+describe("scenario files", () => {
+  it("collections nested deeper than the stack are ESCENARIO_SYNTAX, not a RangeError", () => {
+    const e = thrown(() => parseScenario(`steps: ${"[".repeat(5000)}${"]".repeat(5000)}`, "deep.yaml"));
+    expect(e).toBeInstanceOf(VmsaError);
+    expect((e as VmsaError).code).toBe("ESCENARIO_SYNTAX");
+    expect((e as VmsaError).message).toBe("deep.yaml: syntax: collections or expressions nested too deeply");
+  });
+
+  it("a collection used as a mapping key is an error line, with no yaml library warning on stderr", () => {
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    try {
+      const e = thrown(() => parseScenario("? [a]\n: 1\nsteps: ['P0: isb']\n", "key.yaml"));
+      expect((e as VmsaError).code).toBe("ESCENARIO");
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
