@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { VmsaError } from "../../src/arch/errors.js";
+import { betweenRuns } from "../helpers/property.js";
 import type { FuzzInput, Target } from "./targets.js";
 
 export type Outcome =
@@ -81,6 +82,7 @@ export async function fuzzTarget(t: Target, runs: number, seed: number, onInput?
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i] as FuzzInput;
     onInput?.(i);
+    await betweenRuns(); // the vitest worker answers its RPC between inputs
     const o = await outcomeOf(t, input);
     fig.tried++;
     if (o.kind === "ok") fig.ok++;
