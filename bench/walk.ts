@@ -3,7 +3,7 @@
  * VA 0x0000400000000000 -> PA 0x80000000 (AF=1, SH=inner, UXN); translate 4 Mi random VAs
  * inside the range with full checks and no TLB.
  */
-import { encodeLeaf, encodeTable } from "../src/arch/descriptor.js";
+import { descriptorFormat, encodeLeaf, encodeTable } from "../src/arch/descriptor.js";
 import { FAULT_NONE } from "../src/arch/fault.js";
 import { GRANULE_4K } from "../src/arch/granule.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR } from "../src/arch/registers.js";
@@ -17,7 +17,7 @@ export interface BenchResult {
 
 function build(): { mem: PhysMem; root: bigint } {
   const mem = new PhysMem();
-  const fmt = { granule: GRANULE_4K, ds: false, oa52: false };
+  const fmt = descriptorFormat(GRANULE_4K, { ds: false, oaBits: 48, paMaxBits: 48 });
   let next = 0x4000_0000n;
   const alloc = (): bigint => {
     const pa = next;

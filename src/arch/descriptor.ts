@@ -7,21 +7,54 @@
  */
 import { blockAllowed, type Granule, levelShift } from "./granule.js";
 
-/** Encoding parameters that change the meaning of descriptor bits. */
+/**
+ * Encoding parameters that change the meaning of descriptor bits. Build it with
+ * `descriptorFormat` (or `halfDescriptorFormat` from registers): every field is required, so no
+ * layer can silently fall back to the 48-bit format.
+ */
+declare const formatBrand: unique symbol;
+
 export interface DescriptorFormat {
+  /** Only `descriptorFormat` makes one: a hand-built object literal does not type-check. */
+  readonly [formatBrand]: true;
   readonly granule: Granule;
   /** TCR.DS effective (FEAT_LPA2, 4K/16K): OA[51:50] in bits [9:8], OA[49:48] in bits [49:48]. */
   readonly ds: boolean;
   /**
-   * Output addresses are 52 bits: for 64K (FEAT_LPA, PS=52) OA[51:48] is in bits [15:12]; for
-   * DS=1 OA[51:50] is in bits [9:8]. Also enables 64K level-1 blocks.
+   * Output addresses have 52 bits (effective PA size 52): for 64K (FEAT_LPA, PS=52) OA[51:48] is
+   * in bits [15:12]; for DS=1 OA[51:50] is in bits [9:8]. Otherwise those bits are not address
+   * bits (QEMU get_phys_addr_lpae reads them only when the output size exceeds 48).
    */
   readonly oa52: boolean;
   /**
-   * The implemented PA size is 52 bits (FEAT_LPA): 64K level-1 blocks exist. Defaults to `oa52`;
-   * differs when TCR.IPS limits the output size below what the CPU implements.
+   * The implemented PA size is 52 bits (FEAT_LPA): 64K level-1 blocks exist (ASL
+   * AArch64.BlockDescSupported tests AArch64.PAMax(), not TCR.IPS).
    */
-  readonly lpa?: boolean;
+  readonly lpa: boolean;
+}
+
+export interface DescriptorFormatParams {
+  /** TCR.DS=1 and FEAT_LPA2 implemented (ignored for the 64K granule, which has no DS format).
+   * Default false. */
+  readonly ds?: boolean;
+  /** Effective output-address size in bits (min of TCR.IPS and the implemented PA size; capped
+   * at 48 for 4K/16K without DS, see registers.effectivePaBits). Default 48. */
+  readonly oaBits?: number;
+  /** Implemented PA size in bits (ID_AA64MMFR0_EL1.PARange). Default `oaBits`. */
+  readonly paMaxBits?: number;
+}
+
+/**
+ * The one constructor of a DescriptorFormat (normalises DS and the 52-bit OA per granule).
+ * Walks take theirs from the registers (registers.halfDescriptorFormat); tools that decode a
+ * lone descriptor name the parameters.
+ */
+export function descriptorFormat(granule: Granule, p: DescriptorFormatParams = {}): DescriptorFormat {
+  const ds = (p.ds ?? false) && granule.size !== 65536;
+  const oaBits = p.oaBits ?? 48;
+  const paMaxBits = p.paMaxBits ?? oaBits;
+  const fmt = { granule, ds, oa52: oaBits >= 52 && (ds || granule.size === 65536), lpa: paMaxBits >= 52 };
+  return Object.freeze(fmt) as DescriptorFormat;
 }
 
 export type InvalidReason = "invalid" | "reserved-level3" | "block-not-allowed";
@@ -72,6 +105,7 @@ export type DescriptorKind = Descriptor["kind"];
 
 const M48 = (1n << 48n) - 1n;
 const M50 = (1n << 50n) - 1n;
+const TWO32 = 4294967296;
 
 function b(raw: bigint, n: number): boolean {
   return ((raw >> BigInt(n)) & 1n) === 1n;
@@ -81,26 +115,76 @@ function f(raw: bigint, msb: number, lsb: number): number {
   return Number((raw >> BigInt(lsb)) & ((1n << BigInt(msb - lsb + 1)) - 1n));
 }
 
-/** Output/next-table address held in a descriptor, aligned down to `alignShift`. */
-export function descriptorAddress(raw: bigint, fmt: DescriptorFormat, alignShift: number): bigint {
-  const alignMask = ~((1n << BigInt(alignShift)) - 1n);
-  if (fmt.ds && fmt.granule.size !== 65536) {
-    let a = raw & M50 & alignMask;
-    if (fmt.oa52) a |= BigInt(f(raw, 9, 8)) << 50n;
-    return a;
+/**
+ * The address field of a descriptor given as 32-bit halves (ASL AArch64.NextTableBase /
+ * AArch64.LeafBase): bits [47:g] (g = granule shift), plus OA[51:48] from bits [15:12] (64K with
+ * a 52-bit OA) or OA[49:48] in place and OA[51:50] from bits [9:8] (DS=1, with a 52-bit OA
+ * for the latter), aligned down to `alignShift` (>= the granule shift). An exact number (< 2^52).
+ * This is the one home of the rule: the bigint `descriptorAddress`, the walk's `fields.ts`, the
+ * kernel library and the BBM rule table all read addresses through it or `addressFieldMask`;
+ * `walkRaw` inlines the same maths and is checked against it by a property test.
+ */
+export function addressOf(fmt: DescriptorFormat, hi: number, lo: number, alignShift: number): number {
+  const low = (lo & ~(fmt.granule.size - 1)) >>> 0;
+  let a: number;
+  if (fmt.ds) {
+    a = (hi & 0x3ffff) * TWO32 + low;
+    if (fmt.oa52) a += ((lo >>> 8) & 3) * 2 ** 50;
+  } else {
+    a = (hi & 0xffff) * TWO32 + low;
+    if (fmt.oa52) a += ((lo >>> 12) & 0xf) * 2 ** 48;
   }
-  let a = raw & M48 & alignMask;
-  if (fmt.granule.size === 65536 && fmt.oa52) a |= BigInt(f(raw, 15, 12)) << 48n;
-  return a;
+  return alignShift > fmt.granule.shift ? a - (a % 2 ** alignShift) : a;
 }
 
-/** Descriptor type as the hardware sees it at this level (ASL AArch64.DecodeDescriptorType). */
+/** The descriptor bits `addressOf` reads for an address aligned to `alignShift` (as a bigint mask). */
+export function addressFieldMask(fmt: DescriptorFormat, alignShift: number): bigint {
+  let m = (fmt.ds ? M50 : M48) & ~((1n << BigInt(alignShift)) - 1n);
+  if (fmt.oa52) m |= fmt.ds ? 0x300n : 0xf000n;
+  return m;
+}
+
+/** Output/next-table address held in a descriptor, aligned down to `alignShift`. */
+export function descriptorAddress(raw: bigint, fmt: DescriptorFormat, alignShift: number): bigint {
+  return BigInt(addressOf(fmt, Number((raw >> 32n) & 0xffffffffn), Number(raw & 0xffffffffn), alignShift));
+}
+
+/** Entry kinds as numbers for loops over halves: invalid (incl. reserved encodings), table, leaf. */
+export const ENTRY_INVALID = 0;
+export const ENTRY_TABLE = 1;
+export const ENTRY_LEAF = 2;
+export type EntryKindCode = typeof ENTRY_INVALID | typeof ENTRY_TABLE | typeof ENTRY_LEAF;
+
+/**
+ * Whether bits[1:0] = 0b01 are a block at this level for this format (ASL
+ * AArch64.BlockDescSupported with TCR.DS and the implemented PA size).
+ */
+export function blockAllowedIn(fmt: DescriptorFormat, level: number): boolean {
+  return blockAllowed(fmt.granule, level, { ds: fmt.ds, pa52: fmt.lpa });
+}
+
+/**
+ * What the hardware makes of a descriptor at `level` from its low half (ASL
+ * AArch64.DecodeDescriptorType): the one home of the entry-kind rule.
+ */
+export function entryKindOf(fmt: DescriptorFormat, lo: number, level: number): EntryKindCode {
+  if ((lo & 1) === 0) return ENTRY_INVALID;
+  if ((lo & 2) !== 0) return level < 3 ? ENTRY_TABLE : ENTRY_LEAF;
+  return level < 3 && blockAllowedIn(fmt, level) ? ENTRY_LEAF : ENTRY_INVALID;
+}
+
+/** Descriptor type as the hardware sees it at this level, with the reason when invalid. */
 export function descriptorKind(raw: bigint, level: number, fmt: DescriptorFormat): { kind: DescriptorKind; reason?: InvalidReason } {
-  if ((raw & 1n) === 0n) return { kind: "invalid", reason: "invalid" };
-  if ((raw & 2n) !== 0n) return { kind: level === 3 ? "page" : "table" };
-  if (level === 3) return { kind: "invalid", reason: "reserved-level3" };
-  if (!blockAllowed(fmt.granule, level, { ds: fmt.ds, pa52: fmt.lpa ?? fmt.oa52 })) return { kind: "invalid", reason: "block-not-allowed" };
-  return { kind: "block" };
+  const lo = Number(raw & 0xffffffffn);
+  switch (entryKindOf(fmt, lo, level)) {
+    case ENTRY_TABLE:
+      return { kind: "table" };
+    case ENTRY_LEAF:
+      return { kind: level === 3 ? "page" : "block" };
+    default:
+      if ((lo & 1) === 0) return { kind: "invalid", reason: "invalid" };
+      return { kind: "invalid", reason: level === 3 ? "reserved-level3" : "block-not-allowed" };
+  }
 }
 
 export function decodeDescriptor(raw: bigint, level: number, fmt: DescriptorFormat): Descriptor {

@@ -3,6 +3,7 @@
  * TCR_EL1, TTBR0/1_EL1, MAIR_EL1, SCTLR_EL1, and the ID_AA64MMFRn_EL1 feature fields that
  * change the walk.
  */
+import { type DescriptorFormat, descriptorFormat } from "./descriptor.js";
 import { RegisterError } from "./errors.js";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule } from "./granule.js";
 import { bit, bits, parseU64 } from "./u64.js";
@@ -361,6 +362,15 @@ export function effectivePaBits(tcr: Tcr, half: TcrHalf, f: Features): number {
   let pa = Math.min(ips, f.paBits);
   if (half.granule.size !== 65536 && !(tcr.ds && f.lpa2)) pa = Math.min(pa, 48);
   return pa;
+}
+
+/**
+ * The descriptor format a TTBR half's walks use, from the registers: TCR.DS (with FEAT_LPA2),
+ * the effective output size and the implemented PA size. Every layer takes its format from here
+ * (through the compiled walk context) rather than assembling flags.
+ */
+export function halfDescriptorFormat(tcr: Tcr, half: TcrHalf, f: Features): DescriptorFormat {
+  return descriptorFormat(half.granule, { ds: tcr.ds && f.lpa2, oaBits: effectivePaBits(tcr, half, f), paMaxBits: f.paBits });
 }
 
 /** TnSZ limits (ASL AArch64.S1MinTxSZ / AArch64.MaxTxSZ). */

@@ -1,6 +1,6 @@
 /** `vmsa describe`: decode one descriptor value, or the registers. */
 import type { Command } from "commander";
-import { decodeDescriptor } from "../arch/descriptor.js";
+import { decodeDescriptor, descriptorFormat } from "../arch/descriptor.js";
 import { granuleByName } from "../arch/granule.js";
 import { decodeMair } from "../arch/mair.js";
 import { decodeTcr } from "../arch/registers.js";
@@ -39,7 +39,11 @@ export function registerDescribeCommand(program: Command): void {
         if (!g) throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
         const level = Number(o.level);
         if (!Number.isInteger(level) || level < -1 || level > 3) throw new UsageError(`--level: "${o.level}" is not a level -1..3`);
-        out.descriptor = decodeDescriptor(parseU64(value, "descriptor"), level, { granule: g, ds: !!o.ds, oa52: !!o.pa52 });
+        out.descriptor = decodeDescriptor(
+          parseU64(value, "descriptor"),
+          level,
+          descriptorFormat(g, { ds: !!o.ds, oaBits: o.pa52 ? 52 : 48, paMaxBits: o.pa52 ? 52 : 48 }),
+        );
       }
       if (Object.keys(out).length === 0) throw new UsageError("nothing to describe: give a descriptor value, --tcr or --mair");
       emit(`${toJson(out)}\n`);

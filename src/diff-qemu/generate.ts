@@ -21,7 +21,7 @@
  *  - table descriptors that reach the same table at a different level (a page read as a table
  *    could make the walk fetch from RAM the harness owns).
  */
-import { type DescriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../arch/descriptor.js";
+import { type DescriptorFormat, descriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../arch/descriptor.js";
 import { contiguousShift, GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, levelShift, startLevel } from "../arch/granule.js";
 import { encodeTcr, FEATURES_MAX, type Regs } from "../arch/registers.js";
 import { PhysMem } from "../mem/physmem.js";
@@ -115,7 +115,8 @@ function encodableBits(h: HalfPlan): number {
 }
 
 function encodingFormat(h: HalfPlan): DescriptorFormat {
-  return { granule: h.granule, ds: h.ds, oa52: h.ds || h.paBits === 52 };
+  // With DS the encoder may place OA[51:50] in bits [9:8] (left 0 below 52 bits, see the header).
+  return descriptorFormat(h.granule, { ds: h.ds, oaBits: h.ds ? 52 : h.paBits, paMaxBits: h.paBits });
 }
 
 class TreeGen {

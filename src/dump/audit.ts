@@ -22,6 +22,7 @@ import type { Regs } from "../arch/registers.js";
 import { maskHalves } from "../arch/u64.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
+import { checkContiguousGroup, describeContiguousProblem } from "../walk/contiguous.js";
 import { leafOutputAddress } from "../walk/fields.js";
 import { halfBase, type RawEntry, walkEntries } from "../walk/range.js";
 
@@ -101,9 +102,7 @@ const HI_PXN = 1 << 21;
 const HI_UXN = 1 << 22;
 const LO_USER = 1 << 6;
 const LO_RDONLY = 1 << 7;
-const LO_AF = 1 << 10;
 const LO_NG = 1 << 11;
-const HI_DBM = 1 << 19;
 /** ptdump's masked prot bits: the W+X walk notes an entry when these are non-zero. */
 const PROT_LO = 0xfdf;
 const PROT_HI = (1 << 18) | HI_CONT | HI_PXN | HI_UXN;
@@ -301,7 +300,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         if (last && last.cls === cls && last.half === h.index && last.end === pa && last.va + BigInt(last.end - last.pa) === va)
           last.end = pa + e.size;
         else aliases.push({ pa, end: pa + e.size, cls, va, half: h.index });
-        if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, e, va, contChecked, report);
+        if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, ctx.hd, e, va, contChecked, report);
       },
       { tables: true },
     );
@@ -320,61 +319,23 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
 
 type Reporter = (kind: FindingKind, va: bigint, size: bigint, pa: bigint | undefined, e: RawEntry, message: string, rule: string) => void;
 
-/** Check the whole contiguous group containing `e` once, by reading its N descriptors from memory. */
-function checkContiguous(mem: PhysMem, h: HalfContext, e: RawEntry, va: bigint, done: Set<number>, report: Reporter): void {
-  const nShift = h.contAt[e.level + 1] as number;
-  if (nShift === 0) return; // the bit is ignored at this level
-  const n = 2 ** nShift;
-  const groupBytes = n * 8;
-  const first = e.descAddr - (e.descAddr % groupBytes);
-  if (done.has(first)) return;
-  done.add(first);
-  const idx = (e.descAddr - first) / 8;
+/** Check the whole contiguous group containing `e` once (the shared rule: walk/contiguous.ts). */
+function checkContiguous(mem: PhysMem, h: HalfContext, hd: boolean, e: RawEntry, va: bigint, done: Set<number>, report: Reporter): void {
+  const r = checkContiguousGroup(mem, h, hd, e.level, e.descAddr);
+  if (!r || done.has(r.groupAddr)) return;
+  done.add(r.groupAddr);
+  if (r.problems.length === 0) return;
+  const idx = (e.descAddr - r.groupAddr) / 8;
   const gva = va - BigInt(idx * e.size);
-  const gsize = BigInt(n * e.size);
-  const problems: string[] = [];
-  let oa0 = -1;
-  let lo0 = 0;
-  let hi0 = 0;
-  // Attributes compared: everything but the OA, AF and (with DBM) AP[2], which hardware updates per entry.
-  const cmpLo = 0xffc & ~LO_AF;
-  const cmpHi = 0xfffc0000 >>> 0;
-  for (let i = 0; i < n; i++) {
-    const da = first + i * 8;
-    if (!mem.load64(da)) {
-      problems.push(`entry ${i} not in memory`);
-      break;
-    }
-    const { lo, hi } = mem;
-    const valid = (lo & 1) === 1 && (e.level === 3 ? (lo & 3) === 3 : (lo & 3) === 1);
-    if (!valid) {
-      problems.push(`entry ${i} is not a valid ${e.level === 3 ? "page" : "block"}`);
-      continue;
-    }
-    if ((hi & HI_CONT) === 0) problems.push(`entry ${i} lacks the contiguous bit`);
-    const oa = leafOutputAddress(h, hi, lo, e.level);
-    if (oa0 < 0) {
-      oa0 = oa - i * e.size;
-      lo0 = lo;
-      hi0 = hi;
-      if (oa0 % (n * e.size) !== 0) problems.push(`OA 0x${oa0.toString(16)} not aligned to the ${fmtSize(n * e.size)} group`);
-      continue;
-    }
-    if (oa !== oa0 + i * e.size) problems.push(`entry ${i} OA 0x${oa.toString(16)} is not consecutive`);
-    let ml = cmpLo;
-    if ((hi & HI_DBM) !== 0 && (hi0 & HI_DBM) !== 0) ml &= ~LO_RDONLY;
-    if ((lo & ml) !== (lo0 & ml) || (hi & cmpHi) >>> 0 !== (hi0 & cmpHi) >>> 0)
-      problems.push(`entry ${i} attributes differ from the first entry`);
-  }
-  if (problems.length === 0) return;
+  const problems = r.problems.map((p) => describeContiguousProblem(p, e.level));
   const shown = problems.length > 3 ? [...problems.slice(0, 3), `${problems.length - 3} more`] : problems;
   report(
     "bad-contiguous",
     gva,
-    gsize,
-    oa0 >= 0 ? BigInt(oa0) : undefined,
+    BigInt(r.groupBytes),
+    r.oaBase !== undefined ? BigInt(r.oaBase) : undefined,
     e,
-    `contiguous group of ${n} at PA 0x${first.toString(16)}: ${shown.join("; ")}`,
+    `contiguous group of ${r.entries} at PA 0x${r.groupAddr.toString(16)}: ${shown.join("; ")}`,
     RULE.cont,
   );
 }

@@ -8,6 +8,8 @@
  * Each pair of live descriptors is judged by the machine checker's rule table
  * (src/machine/bbm.ts bbmRequirement, vmsa-rules.md §4), at the CPU's FEAT_BBM level.
  */
+
+import { addressFieldMask } from "../arch/descriptor.js";
 import type { Regs } from "../arch/registers.js";
 import { type BbmRuleId, bbmRequirement } from "../machine/bbm.js";
 import type { PhysMem } from "../mem/physmem.js";
@@ -81,8 +83,6 @@ function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<s
   return { leaves, tables };
 }
 
-const OA_MASK = 0x0003_ffff_ffff_f000n | (3n << 8n);
-
 function raw(hi: number, lo: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
@@ -137,7 +137,8 @@ export function diffTables(
     const base = halfBase(hb);
     const A = leavesOf(memA, ha);
     const B = leavesOf(memB, hb);
-    const g = hb.granule;
+    // Both halves have the same granule (checked above); B's format says which bits are the OA.
+    const fmt = hb.fmt;
     const classify = (from: number, to: number, a: Leaf | undefined, b: Leaf | undefined): void => {
       const va = base + BigInt(from);
       const size = BigInt(to - from);
@@ -172,7 +173,7 @@ export function diffTables(
       const oaB = b.oa + (from - b.off);
       let r: ReturnType<typeof bbmRequirement>;
       if (a.level === b.level && a.off === b.off) {
-        r = bbmRequirement(raw(a.hi, a.lo), raw(b.hi, b.lo), a.level, g, bbmLevel, { mair });
+        r = bbmRequirement(raw(a.hi, a.lo), raw(b.hi, b.lo), a.level, fmt, bbmLevel, { mair });
       } else if (oaA !== oaB) {
         r = {
           required: true,
@@ -183,16 +184,17 @@ export function diffTables(
         };
       } else {
         // Attributes first, judged on OA-normalised page forms; then the size change itself.
-        const na = (raw(a.hi, a.lo) & ~OA_MASK) | 3n;
-        const nb = (raw(b.hi, b.lo) & ~OA_MASK) | 3n;
-        r = bbmRequirement(na, nb, 3, g, bbmLevel, { mair });
+        const oaMask = addressFieldMask(fmt, fmt.granule.shift);
+        const na = (raw(a.hi, a.lo) & ~oaMask) | 3n;
+        const nb = (raw(b.hi, b.lo) & ~oaMask) | 3n;
+        r = bbmRequirement(na, nb, 3, fmt, bbmLevel, { mair });
         if (!r.required) {
           const hi = a.level < b.level ? a : b;
           const blk = raw(hi.hi, hi.lo);
           r =
             a.level < b.level
-              ? bbmRequirement(blk, 3n, hi.level, g, bbmLevel, { mair })
-              : bbmRequirement(3n, blk, hi.level, g, bbmLevel, { mair });
+              ? bbmRequirement(blk, 3n, hi.level, fmt, bbmLevel, { mair })
+              : bbmRequirement(3n, blk, hi.level, fmt, bbmLevel, { mair });
         }
       }
       if (r.rule === "bbm.same") return;

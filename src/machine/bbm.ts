@@ -3,11 +3,12 @@
  * Arm ARM DDI0487 "Using break-before-make when updating translation table entries", rules
  * RWHZWS/RPVTFW/RKHRBC as quoted there; Linux pgattr_change_is_safe for the practitioner view).
  *
- * `bbmRequirement(old, new, level, granule, bbmLevel)` answers: may this live descriptor be
+ * `bbmRequirement(old, new, level, fmt, bbmLevel)` answers: may this live descriptor be
  * overwritten directly, or must it be broken (invalid, DSB, TLBI, DSB) first? Shared by the
  * machine checker and the dump-diff feature.
  */
-import { type Granule, type GranuleName, granuleByName, levelShift } from "../arch/granule.js";
+import { addressFieldMask, type DescriptorFormat, ENTRY_INVALID, ENTRY_TABLE, entryKindOf } from "../arch/descriptor.js";
+import { levelShift } from "../arch/granule.js";
 import { decodeMairAttr } from "../arch/mair.js";
 
 export type BbmRuleId =
@@ -45,27 +46,18 @@ export interface BbmOptions {
   readonly ha?: boolean;
   /** Both OAs hold identical contents (read-only remap exemption, §4.1 item 4). */
   readonly contentsEqual?: boolean;
-  /** TCR.DS=1 descriptor format (bits [9:8] are OA bits, not SH). */
-  readonly ds?: boolean;
 }
 
-const BIT_VALID = 1n;
-const BIT_TABLE = 2n;
 const AF = 1n << 10n;
 const NG = 1n << 11n;
 const NT = 1n << 16n;
 const CONT = 1n << 52n;
 const NS = 1n << 5n;
 const AP2 = 1n << 7n;
-/** Output / next-table address bits: [47:12], plus [49:48] and [9:8] with DS (FEAT_LPA2). */
-function addrMask(ds: boolean): bigint {
-  return ds ? 0x0003_ffff_ffff_f000n | (3n << 8n) : 0x0000_ffff_ffff_f000n;
-}
-
-function kindOf(d: bigint, level: number): "invalid" | "table" | "leaf" {
-  if ((d & BIT_VALID) === 0n) return "invalid";
-  if ((d & BIT_TABLE) !== 0n) return level === 3 ? "leaf" : "table";
-  return level === 3 ? "invalid" : "leaf";
+/** Entry kind as the hardware decodes it for this format (arch entryKindOf). */
+function kindOf(d: bigint, level: number, fmt: DescriptorFormat): "invalid" | "table" | "leaf" {
+  const k = entryKindOf(fmt, Number(d & 0xffffffffn), level);
+  return k === ENTRY_INVALID ? "invalid" : k === ENTRY_TABLE ? "table" : "leaf";
 }
 
 function mk(required: boolean, rule: BbmRuleId, reason: string, tlbiNeeded = true, conflictPossible = false): BbmRequirement {
@@ -87,6 +79,8 @@ function sameMemType(oldIdx: number, newIdx: number, mair: bigint | undefined): 
 /**
  * Whether replacing the live descriptor `oldDesc` by `newDesc` at `level` needs
  * break-before-make, at FEAT_BBM level `bbmLevel` (ID_AA64MMFR2_EL1.BBM: 0, 1, 2; 3 = no-abort).
+ * `fmt` is the descriptor format of the tables (which bits hold the output address: with
+ * FEAT_LPA2 OA[49:48] and OA[51:50] sit in bits [49:48] and [9:8], and [9:8] are no longer SH).
  * For table↔block changes only the pair is judged: the caller checks that the new subtable
  * maps the same OA and attributes (otherwise it is not a pure size change).
  */
@@ -94,19 +88,15 @@ export function bbmRequirement(
   oldDesc: bigint,
   newDesc: bigint,
   level: number,
-  granule: Granule | GranuleName,
+  fmt: DescriptorFormat,
   bbmLevel: number,
   opts: BbmOptions = {},
 ): BbmRequirement {
-  const g = typeof granule === "string" ? granuleByName(granule) : granule;
-  if (!g) throw new RangeError(`bbmRequirement: unknown granule ${String(granule)}`);
-  // Leaf OA bits below the entry size are RES0 / other fields (nT is bit 16 of a block); with
-  // 64K pages bits [15:12] carry OA[51:48].
-  const hiOa = g.size === 65536 ? 0xf000n : 0n;
-  const OA_MASK = (addrMask(opts.ds ?? false) & ~((1n << BigInt(levelShift(g, Math.min(level, 3)))) - 1n)) | hiOa;
-  const TABLE_MASK = (addrMask(opts.ds ?? false) & ~BigInt(g.size - 1)) | hiOa;
-  const ok = kindOf(oldDesc, level);
-  const nk = kindOf(newDesc, level);
+  // Leaf OA bits below the entry size are RES0 / other fields (nT is bit 16 of a block).
+  const OA_MASK = addressFieldMask(fmt, levelShift(fmt.granule, Math.min(level, 3)));
+  const TABLE_MASK = addressFieldMask(fmt, fmt.granule.shift);
+  const ok = kindOf(oldDesc, level, fmt);
+  const nk = kindOf(newDesc, level, fmt);
   if (ok === "invalid" || nk === "invalid") {
     return mk(false, "bbm.not-live", "an invalid entry is never cached: valid↔invalid writes need no break", ok !== "invalid");
   }
@@ -148,7 +138,7 @@ export function bbmRequirement(
   if (!sameMemType(oldIdx, newIdx, opts.mair)) {
     return mk(true, "bbm.memory-type", `memory type / cacheability changes (AttrIndx ${oldIdx} → ${newIdx})`);
   }
-  if (!opts.ds && (diff & (3n << 8n)) !== 0n) return mk(true, "bbm.shareability", "shareability (SH) changes");
+  if (!fmt.ds && (diff & (3n << 8n)) !== 0n) return mk(true, "bbm.shareability", "shareability (SH) changes");
   if ((diff & NS) !== 0n) return mk(true, "bbm.ns", "the NS bit (output address space) changes");
   if ((oldDesc & NG) !== 0n && (newDesc & NG) === 0n) {
     return mk(true, "bbm.non-global-to-global", "non-global → global: the new global entry may overlap ASID-tagged entries");

@@ -51,6 +51,7 @@ import { FEATURES_MAX, type Features, presetByName, type Regs } from "../arch/re
 import { hex } from "../arch/u64.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "../walk/context.js";
+import { checkContiguousGroup, describeContiguousProblem } from "../walk/contiguous.js";
 import { directPermissions, entryKind, leafOutputAddress, nextTableAddress } from "../walk/fields.js";
 import { walkEntries } from "../walk/range.js";
 import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
@@ -212,6 +213,8 @@ interface TableUse {
 interface ContGroup {
   readonly cpu: number;
   readonly half: HalfContext;
+  /** Hardware dirty-state management (TCR.HD) of the context that reaches the group. */
+  readonly hd: boolean;
   readonly level: number;
   readonly groupAddr: number;
   readonly vaOff: number;
@@ -846,7 +849,7 @@ export class Machine {
     if (ok !== 0 && nk !== 0) {
       const oldD = bigOf(ohi, olo);
       const newD = bigOf(hi, lo);
-      let r = bbmRequirement(oldD, newD, level, h.granule, this.bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha, ds: h.ds });
+      let r = bbmRequirement(oldD, newD, level, h.fmt, this.bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha });
       if (!r.required && ok !== nk) {
         // A size change is only exempt when it keeps OA and attributes (vmsa-rules.md §4.3).
         const blockHi = ok === 2 ? ohi : hi;
@@ -916,7 +919,8 @@ export class Machine {
         const mem = this.mem;
         if (!cont && mem.load64(groupAddr) && (mem.hi & 0x100000) !== 0 && (mem.lo & 1) !== 0) cont = true;
         if (!cont && mem.load64(groupAddr + (n - 1) * 8) && (mem.hi & 0x100000) !== 0 && (mem.lo & 1) !== 0) cont = true;
-        if (cont) this.touchedGroups.set(groupAddr, { cpu, half: h, level, groupAddr, vaOff: u.vaOff + gIdx * size, step });
+        if (cont)
+          this.touchedGroups.set(groupAddr, { cpu, half: h, hd: u.root.ctx.hd, level, groupAddr, vaOff: u.vaOff + gIdx * size, step });
       }
     }
   }
@@ -966,10 +970,9 @@ export class Machine {
         let required: boolean;
         let reason: string;
         if (s.level === level) {
-          const r = bbmRequirement(oldD, newD, level, h.granule, this.bbmLevel, {
+          const r = bbmRequirement(oldD, newD, level, h.fmt, this.bbmLevel, {
             mair: u.root.ctx.regs.mair,
             ha: u.root.ctx.ha,
-            ds: h.ds,
           });
           required = r.required;
           reason = r.reason;
@@ -1538,7 +1541,11 @@ export class Machine {
       const gIdx = idx - (idx % n);
       const size = 2 ** (h.shiftAt[level + 1] as number);
       const off = offIn(h.iaBits, vaHi, vaLo);
-      this.checkContGroup({ cpu, half: h, level, groupAddr: tableBase + gIdx * 8, vaOff: off - (off % (size * n)), step }, step, cpu);
+      this.checkContGroup(
+        { cpu, half: h, hd: c.ctx.hd, level, groupAddr: tableBase + gIdx * 8, vaOff: off - (off % (size * n)), step },
+        step,
+        cpu,
+      );
     }
     // 1. Descriptor stores not yet visible to this CPU's walks.
     if (hasPending && c.ctx.mmuOn) {
@@ -1781,53 +1788,13 @@ export class Machine {
 
   private checkContGroup(g: ContGroup, step: number, cpu: number): void {
     const h = g.half;
-    const mem = this.mem;
-    const n = contiguousEntries(h.granule, g.level);
-    if (n === 0) return;
-    const size = 2 ** (h.shiftAt[g.level + 1] as number);
-    let sig = "";
-    const problems: string[] = [];
-    let any = false;
-    let oa0 = -1;
-    let attrLo = 0;
-    let attrHi = 0;
-    for (let i = 0; i < n; i++) {
-      const da = g.groupAddr + i * 8;
-      let hi = 0;
-      let lo = 0;
-      if (mem.load64(da)) {
-        hi = mem.hi;
-        lo = mem.lo;
-      }
-      sig += `${hi.toString(16)}:${lo.toString(16)},`;
-      const k = entryKind(h, lo, g.level);
-      const cont = (hi & 0x100000) !== 0;
-      if (cont && k === 2) any = true;
-      if (k !== 2) {
-        problems.push(`entry ${i} (${hx(da)}) is not a valid leaf`);
-        continue;
-      }
-      if (!cont) {
-        problems.push(`entry ${i} (${hx(da)}) lacks the Contiguous bit`);
-        continue;
-      }
-      const oa = leafOutputAddress(h, hi, lo, g.level);
-      // Attributes: everything but OA, AF (hardware-managed) and the dirty state (AP[2] with DBM).
-      const aLo = lo & 0xbfc & ~0x80;
-      const aHi = hi & 0xfff80000;
-      if (oa0 < 0) {
-        oa0 = oa - i * size;
-        attrLo = aLo;
-        attrHi = aHi;
-        if (oa0 % (size * n) !== 0) problems.push(`the output address ${hx(oa0)} is not aligned to the group size ${hx(size * n)}`);
-      } else {
-        if (oa !== oa0 + i * size) problems.push(`entry ${i} maps ${hx(oa)}, not ${hx(oa0 + i * size)}`);
-        if (aLo !== attrLo || aHi !== attrHi) problems.push(`entry ${i} has different attributes`);
-      }
-    }
-    if (!any || problems.length === 0) return;
-    if (this.contReported.get(g.groupAddr) === sig) return;
-    this.contReported.set(g.groupAddr, sig);
+    const r = checkContiguousGroup(this.mem, h, g.hd, g.level, g.groupAddr);
+    if (!r || !r.anyContiguous || r.problems.length === 0) return;
+    if (this.contReported.get(g.groupAddr) === r.signature) return;
+    this.contReported.set(g.groupAddr, r.signature);
+    const n = r.entries;
+    const size = r.entrySize;
+    const problems = r.problems.map((p) => describeContiguousProblem(p, g.level));
     const va = this.vaOf(h, g.vaOff);
     this.report(
       "contiguous",

@@ -34,7 +34,7 @@ export class TableBuilder {
     this.mem = o.mem;
     this.half = o.half;
     this.pool = o.pool;
-    this.fmt = { granule: o.half.granule, ds: o.half.ds, oa52: o.half.oa52 };
+    this.fmt = o.half.fmt;
   }
 
   get granule(): Granule {

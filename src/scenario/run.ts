@@ -71,7 +71,7 @@ class Env {
       }
       case "table": {
         const b = this.builders[1] ?? this.builders[0];
-        const fmt = b?.fmt ?? { granule: this.halves[1].granule, ds: this.halves[1].ds, oa52: this.halves[1].oa52 };
+        const fmt = b?.fmt ?? this.halves[1].fmt;
         return encodeTable({ nextTable: this.eval(x.pa, line, field, depth + 1), uxnTable: false }, fmt);
       }
       case "desc": {
@@ -90,7 +90,7 @@ class Env {
         const n = (k: string, d: number): number => (f[k] === undefined ? d : Number(f[k]));
         const level = n("level", 3);
         const h = this.halves[1];
-        const fmt = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+        const fmt = h.fmt;
         try {
           return encodeLeaf({ oa: BigInt(f.oa ?? 0n), ...leafFieldsFrom(n) }, level, fmt);
         } catch (e) {

@@ -2,8 +2,9 @@
  * A register set compiled into the numbers the walk needs (per TTBR half), so the hot path reads
  * plain fields instead of decoding TCR on every translation.
  */
+import { blockAllowedIn, type DescriptorFormat } from "../arch/descriptor.js";
 import type { Granule } from "../arch/granule.js";
-import { blockAllowed, contiguousShift, levelShift, startLevel } from "../arch/granule.js";
+import { contiguousShift, levelShift, startLevel } from "../arch/granule.js";
 import { mairByte } from "../arch/mair.js";
 import {
   decodeSctlr,
@@ -11,6 +12,7 @@ import {
   decodeTtbr,
   effectivePaBits,
   type Features,
+  halfDescriptorFormat,
   type Regs,
   type Sctlr,
   type Tcr,
@@ -27,6 +29,9 @@ export interface HalfContext {
   readonly tcr: TcrHalf;
   readonly ttbr: Ttbr;
   readonly granule: Granule;
+  /** The descriptor format of this half (arch halfDescriptorFormat); `ds`, `oa52` and `lpa`
+   * below are copies of its fields for the hot path. */
+  readonly fmt: DescriptorFormat;
   readonly gShift: number;
   readonly stride: number;
   readonly tnsz: number;
@@ -93,9 +98,10 @@ export interface WalkContext {
 function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfContext {
   const h = index === 0 ? tcr.t0 : tcr.t1;
   const g = h.granule;
-  const ds = tcr.ds && f.lpa2 && g.size !== 65536;
+  const fmt = halfDescriptorFormat(tcr, h, f);
+  const ds = fmt.ds;
   const paBits = effectivePaBits(tcr, h, f);
-  const oa52 = paBits === 52;
+  const oa52 = fmt.oa52;
   const lim = tnszLimits(h, ds, f);
   const tnszFault = h.tnsz < lim.min || h.tnsz > lim.max;
   const tnsz = h.tnsz;
@@ -124,7 +130,7 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     bitsAt[l + 1] = Math.max(0, Math.min(g.stride, iaBits - s));
     // 64K level-1 blocks depend on the implemented PA size (FEAT_LPA), not on TCR.IPS (ASL
     // AArch64.BlockDescSupported tests AArch64.PAMax()).
-    blockAt[l + 1] = blockAllowed(g, l, { ds, pa52: f.paBits >= 52 }) ? 1 : 0;
+    blockAt[l + 1] = blockAllowedIn(fmt, l) ? 1 : 0;
     contAt[l + 1] = contiguousShift(g, l);
   }
   const asidReg = tcr.a1 ? regs.ttbr1 : regs.ttbr0;
@@ -134,6 +140,7 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     tcr: h,
     ttbr,
     granule: g,
+    fmt,
     gShift: g.shift,
     stride: g.stride,
     tnsz,
@@ -145,7 +152,7 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     e0pd: h.e0pd && f.e0pd,
     ds,
     oa52,
-    lpa: f.paBits >= 52,
+    lpa: fmt.lpa,
     paBits,
     paLimit,
     paLimitHi: 2 ** (paBits - 32),

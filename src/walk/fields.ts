@@ -3,66 +3,29 @@
  * walk, range walks, ptdump, the machine's TLB model, audit and diff), so the address and
  * permission rules live in one place.
  */
+import { addressOf, type EntryKindCode, entryKindOf } from "../arch/descriptor.js";
 import type { HalfContext, WalkContext } from "./context.js";
 
-const TWO32 = 4294967296;
-
-/** Entry kinds as numbers: invalid (incl. reserved encodings), table, leaf (block or page). */
-export const ENTRY_INVALID = 0;
-export const ENTRY_TABLE = 1;
-export const ENTRY_LEAF = 2;
-
-/** What the hardware makes of a descriptor at `level` (ASL AArch64.DecodeDescriptorType). */
-export function entryKind(h: HalfContext, lo: number, level: number): number {
-  if ((lo & 1) === 0) return ENTRY_INVALID;
-  if ((lo & 2) !== 0) return level < 3 ? ENTRY_TABLE : ENTRY_LEAF;
-  if (level === 3 || h.blockAt[level + 1] === 0) return ENTRY_INVALID;
-  return ENTRY_LEAF;
-}
-
-/**
- * Output-address field of a descriptor (ASL AArch64.NextTableBase / AArch64.LeafBase) before
- * alignment: bits [47:0], plus OA[51:48] from bits [15:12] (64K, 52-bit OA) or OA[49:48] in place
- * and OA[51:50] from bits [9:8] (DS=1).
- */
-function rawAddress(h: HalfContext, hi: number, lo: number, alignMask: number): number {
-  let a: number;
-  if (h.ds) {
-    a = (hi & 0x3ffff) * TWO32 + ((lo & ~alignMask) >>> 0);
-    if (h.oa52) a += ((lo >>> 8) & 3) * 2 ** 50;
-  } else {
-    a = (hi & 0xffff) * TWO32 + ((lo & ~alignMask) >>> 0);
-    if (h.oa52 && h.gShift === 16) a += ((lo >>> 12) & 0xf) * 2 ** 48;
-  }
-  return a;
+/** What the hardware makes of a descriptor at `level` in this half (arch entryKindOf). */
+export function entryKind(h: HalfContext, lo: number, level: number): EntryKindCode {
+  return entryKindOf(h.fmt, lo, level);
 }
 
 /** Next-level table address of a table descriptor, aligned to the granule. */
 export function nextTableAddress(h: HalfContext, hi: number, lo: number): number {
-  return rawAddress(h, hi, lo, (1 << h.gShift) - 1);
+  return addressOf(h.fmt, hi, lo, h.gShift);
 }
 
 /**
- * The same as a 4 KiB frame number, computed without division: small integers for the common
- * case (tables below 2^43), exact doubles above.
+ * The same as a 4 KiB frame number (exact: table addresses are multiples of 4 KiB).
  */
 export function nextTablePfn(h: HalfContext, hi: number, lo: number): number {
-  const low = (lo & ~((1 << h.gShift) - 1)) >>> 12;
-  if (h.ds) {
-    let p = (hi & 0x3ffff) * 1048576 + low;
-    if (h.oa52) p += ((lo >>> 8) & 3) * 2 ** 38;
-    return p;
-  }
-  let p = (hi & 0xffff) * 1048576 + low;
-  if (h.oa52 && h.gShift === 16) p += ((lo >>> 12) & 0xf) * 2 ** 36;
-  return p;
+  return addressOf(h.fmt, hi, lo, h.gShift) / 4096;
 }
 
 /** Output address of a leaf descriptor, aligned to the size of an entry at `level`. */
 export function leafOutputAddress(h: HalfContext, hi: number, lo: number, level: number): number {
-  const a = rawAddress(h, hi, lo, 0xfff);
-  const size = 2 ** (h.shiftAt[level + 1] as number);
-  return a - (a % size);
+  return addressOf(h.fmt, hi, lo, h.shiftAt[level + 1] as number);
 }
 
 /**

@@ -2,7 +2,7 @@
  * Range walks: visit every entry of a VA range's translation tables, skipping invalid subtrees
  * as a whole (a hole at level L is one visit, not one per page), and coalesce leaf runs.
  */
-import { type Descriptor, type DescriptorFormat, decodeDescriptor } from "../arch/descriptor.js";
+import { type Descriptor, decodeDescriptor } from "../arch/descriptor.js";
 import type { Regs } from "../arch/registers.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "./context.js";
@@ -150,7 +150,7 @@ export function halfRange(h: HalfContext, start: bigint, end: bigint): { startOf
 export function leafMappings(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): LeafMapping[] {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const h = resolveHalf(ctx, start);
-  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52, lpa: h.lpa };
+  const fmt = h.fmt;
   const base = halfBase(h);
   const { startOff, endOff } = halfRange(h, start, end);
   const out: LeafMapping[] = [];
@@ -180,7 +180,7 @@ const ATTR_MASK_HI = 0xfffc0000;
 export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingRun[] {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const h = resolveHalf(ctx, start);
-  const fmt: DescriptorFormat = { granule: h.granule, ds: h.ds, oa52: h.oa52, lpa: h.lpa };
+  const fmt = h.fmt;
   const base = halfBase(h);
   const { startOff, endOff } = halfRange(h, start, end);
   const out: MappingRun[] = [];

@@ -6,7 +6,7 @@
  * `walkRaw` is the allocation-free hot path over 32-bit halves; `translate` wraps it into a
  * typed result for the API.
  */
-import { type Descriptor, type DescriptorFormat, decodeDescriptor } from "../arch/descriptor.js";
+import { type Descriptor, decodeDescriptor } from "../arch/descriptor.js";
 import {
   FAULT_ACCESS_FLAG,
   FAULT_ADDRESS_SIZE,
@@ -405,7 +405,7 @@ export class Walker {
   /** Build the typed result for the last walkRaw. */
   describe(va: bigint, access: Access, fault: number): TranslationResult {
     const h = this.half;
-    const fmt: DescriptorFormat | undefined = h ? { granule: h.granule, ds: h.ds, oa52: h.oa52, lpa: h.lpa } : undefined;
+    const fmt = h?.fmt;
     const trail: TrailEntry[] = [];
     for (let i = 0; i < this.trailLen; i++) {
       const level = this.trailLevel[i] as number;

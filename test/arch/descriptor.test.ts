@@ -1,11 +1,18 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type DescriptorFormat, decodeDescriptor, encodeDescriptor, encodeLeaf, encodeTable } from "../../src/arch/descriptor.js";
+import {
+  type DescriptorFormat,
+  decodeDescriptor,
+  descriptorFormat,
+  encodeDescriptor,
+  encodeLeaf,
+  encodeTable,
+} from "../../src/arch/descriptor.js";
 import { blockAllowed, GRANULE_4K, GRANULE_16K, GRANULE_64K, GRANULES, levelShift } from "../../src/arch/granule.js";
 
 const formats: DescriptorFormat[] = GRANULES.flatMap((granule) => [
-  { granule, ds: false, oa52: false },
-  ...(granule.size === 65536 ? [{ granule, ds: false, oa52: true }] : [{ granule, ds: true, oa52: true }]),
+  descriptorFormat(granule),
+  granule.size === 65536 ? descriptorFormat(granule, { oaBits: 52 }) : descriptorFormat(granule, { ds: true, oaBits: 52 }),
 ]);
 
 describe("descriptor codec", () => {
@@ -82,26 +89,26 @@ describe("descriptor codec", () => {
   }
 
   it("decodes reserved encodings as the hardware does", () => {
-    const f4: DescriptorFormat = { granule: GRANULE_4K, ds: false, oa52: false };
+    const f4: DescriptorFormat = descriptorFormat(GRANULE_4K);
     // bits[1:0]=0b01 at level 3 is reserved and behaves as invalid (ASL AArch64.DecodeDescriptorType).
     expect(decodeDescriptor(0x40000401n, 3, f4)).toMatchObject({ kind: "invalid", reason: "reserved-level3" });
     // 4K level-0 blocks exist only with TCR.DS=1 (FEAT_LPA2).
     expect(decodeDescriptor(0x401n, 0, f4)).toMatchObject({ kind: "invalid", reason: "block-not-allowed" });
-    expect(decodeDescriptor(0x401n, 0, { ...f4, ds: true, oa52: true })).toMatchObject({ kind: "block" });
+    expect(decodeDescriptor(0x401n, 0, descriptorFormat(GRANULE_4K, { ds: true, oaBits: 52 }))).toMatchObject({ kind: "block" });
     // 16K level-1 blocks need DS; 64K level-1 blocks need a 52-bit PA (FEAT_LPA).
-    expect(decodeDescriptor(0x401n, 1, { granule: GRANULE_16K, ds: false, oa52: false }).kind).toBe("invalid");
-    expect(decodeDescriptor(0x401n, 1, { granule: GRANULE_64K, ds: false, oa52: false }).kind).toBe("invalid");
-    expect(decodeDescriptor(0x401n, 1, { granule: GRANULE_64K, ds: false, oa52: true }).kind).toBe("block");
+    expect(decodeDescriptor(0x401n, 1, descriptorFormat(GRANULE_16K)).kind).toBe("invalid");
+    expect(decodeDescriptor(0x401n, 1, descriptorFormat(GRANULE_64K)).kind).toBe("invalid");
+    expect(decodeDescriptor(0x401n, 1, descriptorFormat(GRANULE_64K, { oaBits: 52 })).kind).toBe("block");
     // bit 0 clear: invalid whatever the other bits say.
     expect(decodeDescriptor(0xffff_ffff_ffff_fffen, 2, f4).kind).toBe("invalid");
   });
 
   it("places 52-bit output address bits where FEAT_LPA and FEAT_LPA2 put them", () => {
     // 64K + LPA: OA[51:48] in bits [15:12].
-    const d64 = encodeLeaf({ oa: 0xf_0000_4000_0000n, af: true }, 2, { granule: GRANULE_64K, ds: false, oa52: true });
+    const d64 = encodeLeaf({ oa: 0xf_0000_4000_0000n, af: true }, 2, descriptorFormat(GRANULE_64K, { oaBits: 52 }));
     expect((d64 >> 12n) & 0xfn).toBe(0xfn);
     // DS=1: OA[51:50] in bits [9:8], OA[49:48] in place.
-    const d4 = encodeLeaf({ oa: 0xf_0000_4000_0000n, af: true }, 2, { granule: GRANULE_4K, ds: true, oa52: true });
+    const d4 = encodeLeaf({ oa: 0xf_0000_4000_0000n, af: true }, 2, descriptorFormat(GRANULE_4K, { ds: true, oaBits: 52 }));
     expect((d4 >> 8n) & 3n).toBe(3n);
     expect((d4 >> 48n) & 3n).toBe(3n);
   });

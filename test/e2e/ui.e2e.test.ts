@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeLeaf } from "../../src/arch/descriptor.js";
+import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { hex64 } from "../../src/arch/u64.js";
 import { parseServedFile, type RunningServer, startServer } from "../../src/cli/serve.js";
@@ -88,7 +88,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
 
   it("decodes a descriptor and re-encodes an edited field", async () => {
     // A Linux PAGE_KERNEL-style 4K page: AttrIndx 0... here 4 (Device-nGnRE), SH inner, AF, UXN.
-    const fmt = { granule: GRANULE_4K, ds: false, oa52: false };
+    const fmt = descriptorFormat(GRANULE_4K);
     const v = encodeLeaf({ oa: 0x4000_0000n, attrIndx: 4, sh: 3, af: true, uxn: true }, 3, fmt);
     await open(`#/decode?v=${hex64(v)}&g=4K&l=3`);
     await expect.poll(() => page.textContent("#desc-kind")).toContain("page");

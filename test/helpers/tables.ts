@@ -2,7 +2,7 @@
  * A minimal test-only table writer: allocates zeroed table pages from a bump pointer and writes
  * descriptors with the arch encoders, so walker tests do not depend on the kernel library.
  */
-import { type DescriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../../src/arch/descriptor.js";
+import { type DescriptorFormat, descriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../../src/arch/descriptor.js";
 import { type Granule, levelShift } from "../../src/arch/granule.js";
 import type { Regs } from "../../src/arch/registers.js";
 import { PhysMem } from "../../src/mem/physmem.js";
@@ -18,7 +18,7 @@ export class TestTables {
     readonly startLevel: number,
     opts: { ds?: boolean; oa52?: boolean; allocBase?: bigint } = {},
   ) {
-    this.fmt = { granule, ds: !!opts.ds, oa52: !!opts.oa52 };
+    this.fmt = descriptorFormat(granule, { ds: !!opts.ds, oaBits: opts.oa52 ? 52 : 48 });
     this.next = opts.allocBase ?? 0x4000_0000n;
     this.root = this.alloc();
   }

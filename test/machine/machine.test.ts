@@ -1,6 +1,7 @@
 /** TLB, barrier and maintenance semantics of the machine model (vmsa-rules.md §5). */
 import { describe, expect, it } from "vitest";
-import { encodeLeaf } from "../../src/arch/descriptor.js";
+import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
+import { GRANULE_4K } from "../../src/arch/granule.js";
 import { presetByName } from "../../src/arch/registers.js";
 import { Machine, tlbiRange, tlbiVa } from "../../src/machine/machine.js";
 import { PhysMem } from "../../src/mem/physmem.js";
@@ -125,11 +126,7 @@ describe("machine: TLB maintenance", () => {
     // TCR.HA=0: without hardware AF management an AF=0 entry faults and is never cached.
     const tcr = presetByName("linux-4k-48").regs.tcr & ~(1n << 39n);
     const { m, pte } = mapped({ tcr, fields: { af: false } });
-    m.store64(
-      0,
-      pte,
-      encodeLeaf({ ...KERNEL_RW, oa: PA_B }, 3, { granule: { name: "4K", size: 4096, shift: 12, stride: 9 }, ds: false, oa52: false }),
-    );
+    m.store64(0, pte, encodeLeaf({ ...KERNEL_RW, oa: PA_B }, 3, descriptorFormat(GRANULE_4K)));
     m.dsb(0, "ISH");
     m.isb(0);
     m.load(1, KVA);

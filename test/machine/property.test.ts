@@ -78,7 +78,7 @@ describe("BBM recipe property", () => {
       fc.property(leafArb, leafArb, accArb, fc.integer({ min: 0, max: STEPS.length - 1 }), (o, n, acc, k) => {
         const { m, oldD, newD, fmt } = runRecipe(o, n, acc, k);
         const flagged = m.reports.length > 0;
-        const bbm = bbmRequirement(oldD, newD, 3, fmt.granule, 0).required;
+        const bbm = bbmRequirement(oldD, newD, 3, fmt, 0).required;
         let expected: boolean;
         const step = STEPS[k];
         if (step === "new") expected = false;

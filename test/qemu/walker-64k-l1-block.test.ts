@@ -6,7 +6,7 @@
  * QEMU (lpae_block_desc_valid, arm_pamax) agrees; so does vmsa-rules.md §1.1.
  */
 import { describe, expect, it } from "vitest";
-import { encodeLeaf } from "../../src/arch/descriptor.js";
+import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_64K } from "../../src/arch/granule.js";
 import { encodeTcr, FEATURES_MAX, FEATURES_V80, type Regs } from "../../src/arch/registers.js";
 import { PhysMem } from "../../src/mem/physmem.js";
@@ -18,7 +18,7 @@ function setup(ipsBits: number, paBits: number): { mem: PhysMem; regs: Regs } {
   const mem = new PhysMem();
   mem.addRam(ROOT, 0x10_0000n);
   // 64K granule, T0SZ=16: 48-bit VA, start level 1 (64 entries of 4 TB).
-  const fmt = { granule: GRANULE_64K, ds: false, oa52: false };
+  const fmt = descriptorFormat(GRANULE_64K);
   mem.write64(ROOT + 8n, encodeLeaf({ oa: 0x0400_0000_0000n, af: true, sh: 3, attrIndx: 0 }, 1, fmt) & ~2n);
   const regs: Regs = {
     ttbr0: ROOT,

@@ -1,11 +1,11 @@
 /** Decoder field model: every field reads and writes the bits the Arm ARM assigns (D8.3). */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeDescriptor, encodeLeaf } from "../../src/arch/descriptor.js";
+import { decodeDescriptor, descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K } from "../../src/arch/granule.js";
 import { describeFields, setField } from "../../web/src/lib/fields.js";
 
-const F4 = { granule: GRANULE_4K, ds: false, oa52: false };
+const F4 = descriptorFormat(GRANULE_4K);
 
 describe("descriptor fields", () => {
   it("reads a 4K page like decodeDescriptor", () => {
@@ -29,10 +29,10 @@ describe("descriptor fields", () => {
   });
 
   it("places 52-bit output addresses: 64K OA[51:48] in bits [15:12], DS OA[51:50] in bits [9:8]", () => {
-    const f64 = { granule: GRANULE_64K, ds: false, oa52: true };
+    const f64 = descriptorFormat(GRANULE_64K, { oaBits: 52 });
     const a = setField(3n, 3, f64, "oa", 0x000f_0000_0001_0000n);
     expect(a).toBe(0x0000_0000_0001_f003n);
-    const fds = { granule: GRANULE_16K, ds: true, oa52: true };
+    const fds = descriptorFormat(GRANULE_16K, { ds: true, oaBits: 52 });
     const b = setField(3n, 3, fds, "oa", 0x000c_0000_0000_4000n);
     expect(b).toBe(0x0000_0000_0000_4303n);
     expect(describeFields(b, 3, fds).fields.find((f) => f.key === "sh")).toBeUndefined();

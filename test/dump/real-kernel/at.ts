@@ -32,7 +32,7 @@ export function relocateTables(d: OpenedDump, delta: bigint): Relocated {
   const mem = new PhysMem();
   const pages = tablePages(d);
   for (const p of pages) mem.writeBytes(p + delta, d.mem.readBytes(p, Number(g)));
-  const fmt = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+  const fmt = h.fmt;
   walkEntries(
     d.mem,
     h,

@@ -22,7 +22,7 @@ export function tablePages(d: OpenedDump): bigint[] {
   const ctx = compileRegs(d.regs);
   const h = ctx.halves[1];
   const g = BigInt(h.granule.size);
-  const fmt = { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+  const fmt = h.fmt;
   const pages = new Set<bigint>([BigInt(h.base) - (BigInt(h.base) % g)]);
   walkEntries(
     d.mem,

@@ -43,7 +43,7 @@ class Builder {
 }
 
 function fmtOf(h: HalfContext): DescriptorFormat {
-  return { granule: h.granule, ds: h.ds, oa52: h.oa52 };
+  return h.fmt;
 }
 
 /** Store a leaf for `va` at `level`, creating the tables on the way. */

@@ -88,7 +88,7 @@ export interface ScenarioTrace {
 }
 
 function decoded(h: HalfContext, desc: bigint, level: number): { target: bigint | undefined; attrs: string } {
-  const d = decodeDescriptor(desc, level, { granule: h.granule, ds: h.ds, oa52: h.oa52 });
+  const d = decodeDescriptor(desc, level, h.fmt);
   if (d.kind === "table") return { target: d.nextTable, attrs: "" };
   if (d.kind === "invalid") return { target: undefined, attrs: "" };
   const a = [`AttrIndx ${d.attrIndx}`, `AP ${d.ap}`];

@@ -1,4 +1,5 @@
 import { useMemo, useState } from "preact/hooks";
+import { descriptorFormat } from "x";
 import type { DescriptorFormat } from "../../../src/arch/descriptor.js";
 import { GRANULE_4K, granuleByName } from "../../../src/arch/granule.js";
 import { LINUX_MAIR } from "../../../src/arch/registers.js";
@@ -61,7 +62,7 @@ export function Decoder({ params, update }: DecoderProps) {
   const level = Number(params.l ?? "3");
   const ds = params.ds === "1";
   const oa52 = params.pa52 === "1";
-  const fmt: DescriptorFormat = { granule, ds, oa52 };
+  const fmt: DescriptorFormat = descriptorFormat(granule, { ds, oaBits: oa52 ? 52 : 48 });
   const [text, setText] = useState<string | undefined>(undefined);
   let raw = 0n;
   let parseErr = "";

@@ -88,7 +88,7 @@ export function Walk({ params, update, client, source }: WalkProps) {
   }, [vaText, params.acc, source]);
   const ctx = source ? compileRegs(source.regs) : undefined;
   const h = ctx && result?.half !== undefined ? ctx.halves[result.half] : undefined;
-  const fmt = h ? { granule: h.granule, ds: h.ds, oa52: h.oa52 } : undefined;
+  const fmt = h?.fmt;
   const go = (va: string, acc = params.acc ?? "r1"): void => update({ ...params, va, acc });
   const faultLevel = result?.kind === "fault" ? result.level : undefined;
   return (
