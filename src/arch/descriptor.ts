@@ -132,7 +132,7 @@ export function addressOf(fmt: DescriptorFormat, hi: number, lo: number, alignSh
     if (fmt.oa52) a += ((lo >>> 8) & 3) * 2 ** 50;
   } else {
     a = (hi & 0xffff) * TWO32 + low;
-    if (fmt.oa52) a += ((lo >>> 12) & 0xf) * 2 ** 48;
+    if (fmt.oa52 && fmt.granule.size === 65536) a += ((lo >>> 12) & 0xf) * 2 ** 48;
   }
   return alignShift > fmt.granule.shift ? a - (a % 2 ** alignShift) : a;
 }
@@ -140,7 +140,8 @@ export function addressOf(fmt: DescriptorFormat, hi: number, lo: number, alignSh
 /** The descriptor bits `addressOf` reads for an address aligned to `alignShift` (as a bigint mask). */
 export function addressFieldMask(fmt: DescriptorFormat, alignShift: number): bigint {
   let m = (fmt.ds ? M50 : M48) & ~((1n << BigInt(alignShift)) - 1n);
-  if (fmt.oa52) m |= fmt.ds ? 0x300n : 0xf000n;
+  if (fmt.oa52 && fmt.ds) m |= 0x300n;
+  else if (fmt.oa52 && fmt.granule.size === 65536) m |= 0xf000n;
   return m;
 }
 

@@ -9,6 +9,7 @@ import {
   type DescriptorFormat,
   decodeDescriptor,
   descriptorAddress,
+  descriptorFormat,
   descriptorKind,
   encodeDescriptor,
   encodeLeaf,
@@ -19,7 +20,8 @@ import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule } from "../../src/ar
 
 /** The one place these tests build a descriptor format (lpa = implemented PA is 52 bits). */
 function fmtOf(granule: Granule, ds: boolean, oa52: boolean, lpa = oa52): DescriptorFormat {
-  return { granule, ds, oa52, lpa } as DescriptorFormat;
+  // Through the one constructor: it normalises DS (none with 64K) and the 52-bit OA per granule.
+  return descriptorFormat(granule, { ds, oaBits: oa52 ? 52 : 48, paMaxBits: lpa ? 52 : 48 });
 }
 
 const F4 = fmtOf(GRANULE_4K, false, false);
