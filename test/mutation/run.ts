@@ -50,7 +50,7 @@ async function runModule(name: MutationModuleName): Promise<number> {
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
     tempDirName: ".stryker-tmp",
     cleanTempDir: "always",
-    ignorePatterns: ["dist", "docs", "web", "qemu", "examples", "bench", "test/e2e", "test/dump/real-kernel", "test/fixtures"],
+    ignorePatterns: ["dist", "web", "bench", "test/e2e"],
     timeoutMS: 20_000,
   };
   const results = await new Stryker(options).runMutationTest();
