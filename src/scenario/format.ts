@@ -11,10 +11,10 @@
  * Values: numbers (hex/decimal), `$NAME` (from `values`), `leaf(oa=…, level=…, …)`, `table(PA)`,
  * `invalid`, `desc(VA, LEVEL[, ttbr=0|1])` (the descriptor's PA in the initial tables).
  */
-import { isMap, LineCounter, parseDocument, visit, type Node as YamlNode } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from "yaml";
 import type { LeafFields } from "../arch/descriptor.js";
 import { PRESETS, type Regs } from "../arch/registers.js";
-import { isRuleId, type RuleId } from "../machine/rules.js";
+import { isRuleId, RULE_IDS, type RuleId } from "../machine/rules.js";
 import { DSB_KINDS, type DsbKind, SYS_REGS, type SysReg, TLBI_BASES, type TlbiOp } from "../machine/types.js";
 import type { AtOp } from "../walk/walker.js";
 import { ScenarioError } from "./build.js";
@@ -107,6 +107,17 @@ const REG_FIELDS: Record<string, keyof Omit<Regs, "features">> = {
 
 const LEAF_KEYS = ["oa", "level", "attr", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "cont", "nt", "dbm", "ns", "sw", "gp"];
 
+/** Largest value of each leaf attribute field (its width in the descriptor); the rest are one bit. */
+const LEAF_FIELD_MAX: Readonly<Record<string, number>> = { attr: 7, attrindx: 7, ap: 3, sh: 3, sw: 15 };
+
+/** Why `v` does not fit leaf field `key` (AttrIndx[2:0], AP[2:1], SH[1:0], SW[58:55], one-bit flags), or undefined. */
+export function leafFieldError(key: string, v: bigint): string | undefined {
+  const max = LEAF_FIELD_MAX[key] ?? 1;
+  return v < 0n || v > BigInt(max) ? `${v} does not fit the field (expected 0..${max})` : undefined;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
 class Ctx {
   readonly file: string;
   readonly lc: LineCounter;
@@ -115,7 +126,7 @@ class Ctx {
     this.lc = lc;
   }
   lineOf(n: unknown): number {
-    const r = (n as { range?: [number, number, number] } | undefined)?.range;
+    const r = (n as { range?: [number, number, number] } | undefined | null)?.range;
     return r ? this.lc.linePos(r[0]).line : 0;
   }
   /** Throws `file:line: field: msg` (`file: field: msg` when the line is unknown, 0). */
@@ -131,10 +142,36 @@ class Ctx {
 
 function parseNumber(ctx: Ctx, line: number, field: string, t: string): bigint {
   const s = t.trim().replace(/_/g, "");
-  if (/^0x[0-9a-f]+$/i.test(s) || /^[0-9]+$/.test(s)) return BigInt(s);
+  let v: bigint | undefined;
+  if (/^0x[0-9a-f]+$/i.test(s) || /^[0-9]+$/.test(s)) v = BigInt(s);
   const m = /^([0-9]+)([KMGT])$/i.exec(s);
-  if (m) return BigInt(m[1] as string) << BigInt({ K: 10, M: 20, G: 30, T: 40 }[(m[2] as string).toUpperCase() as "K"]);
-  return ctx.fail(line, field, `"${t}" is not a number (expected hex like 0x83000, decimal, or a size like 4K/2M)`);
+  if (m) v = BigInt(m[1] as string) << BigInt({ K: 10, M: 20, G: 30, T: 40 }[(m[2] as string).toUpperCase() as "K"]);
+  if (v === undefined) return ctx.fail(line, field, `"${t}" is not a number (expected hex like 0x83000, decimal, or a size like 4K/2M)`);
+  return u64(ctx, line, field, v);
+}
+
+/** Values are 64-bit: a negative number or one wider than 64 bits is an error, not wrapped. */
+function u64(ctx: Ctx, line: number, field: string, v: bigint): bigint {
+  if (v < 0n || v > U64_MAX)
+    ctx.fail(line, field, `${v < 0n ? v : `0x${v.toString(16)}`} does not fit in 64 bits (expected 0..0xffffffffffffffff)`);
+  return v;
+}
+
+/**
+ * The node of entry `key` in a YAML mapping (keys compared as text, so `1:` and `0x1000:` match
+ * their JS keys "1" and "4096") or item `key` of a list; the key node when the value is empty.
+ */
+function childNode(node: unknown, key: string | number): unknown {
+  if (isSeq(node)) return typeof key === "number" ? node.items[key] : undefined;
+  if (!isMap(node)) return undefined;
+  const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(key));
+  if (pair === undefined) return undefined;
+  return (pair.value as { range?: unknown } | null)?.range ? pair.value : pair.key;
+}
+
+/** The node of field `key` of `node`, or `node` itself when the field is absent (its line is the best there is). */
+function fieldNode(node: unknown, key: string): unknown {
+  return childNode(node, key) ?? node;
 }
 
 function splitArgs(s: string): string[] {
@@ -156,9 +193,19 @@ function splitArgs(s: string): string[] {
 }
 
 export function parseExpr(ctx: Ctx, line: number, field: string, raw: unknown): Expr {
-  if (typeof raw === "bigint") return { e: "num", v: raw };
+  if (typeof raw === "bigint") return { e: "num", v: u64(ctx, line, field, raw) };
   if (typeof raw === "number" && Number.isSafeInteger(raw)) return { e: "num", v: BigInt(raw) };
-  if (typeof raw !== "string") return ctx.fail(line, field, `expected a number or value expression, got ${JSON.stringify(String(raw))}`);
+  if (typeof raw !== "string") {
+    const got =
+      raw === undefined || raw === null
+        ? "nothing"
+        : typeof raw === "object"
+          ? Array.isArray(raw)
+            ? "a list"
+            : "a mapping"
+          : JSON.stringify(String(raw));
+    return ctx.fail(line, field, `expected a number or value expression, got ${got}`);
+  }
   const t = raw.trim();
   if (t === "invalid") return { e: "num", v: 0n };
   if (t.startsWith("$")) return { e: "ref", name: t.slice(1) };
@@ -323,27 +370,41 @@ function asRecord(ctx: Ctx, node: unknown, field: string, v: unknown): Record<st
 function checkKeys(ctx: Ctx, node: unknown, field: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
-      const n = isMap(node) ? node.items.find((p) => (p.key as { value?: unknown })?.value === k)?.key : node;
-      ctx.fail(ctx.lineOf(n), field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(", ")})`);
+      const n = isMap(node) ? node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === k)?.key : undefined;
+      ctx.fail(ctx.lineOf(n ?? node), field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(", ")})`);
     }
   }
 }
 
+/** A 64-bit number from field `field` of a mapping; `node` is the field's node (or its parent's). */
 function num(ctx: Ctx, node: unknown, field: string, v: unknown): bigint {
-  if (typeof v === "bigint") return v;
+  if (typeof v === "bigint") return u64(ctx, ctx.lineOf(node), field, v);
   if (typeof v === "string") return parseNumber(ctx, ctx.lineOf(node), field, v);
-  return ctx.fail(ctx.lineOf(node), field, `expected a number, got ${JSON.stringify(String(v))}`);
+  if (v === undefined || v === null) return ctx.fail(ctx.lineOf(node), field, "missing (expected a number)");
+  return ctx.fail(ctx.lineOf(node), field, `expected a number, got ${typeof v === "object" ? "a collection" : JSON.stringify(String(v))}`);
+}
+
+/** A count in min..max (CPUs, levels, step numbers…), named in the error with the value as written. */
+function count(ctx: Ctx, node: unknown, field: string, v: unknown, min: number, max: number, what = ""): number {
+  const n = num(ctx, node, field, v);
+  if (n < BigInt(min) || n > BigInt(max)) ctx.fail(ctx.lineOf(node), field, `${n}${what} (expected ${min}..${max})`);
+  return Number(n);
 }
 
 function leafFieldsOf(ctx: Ctx, node: unknown, field: string, v: unknown): Omit<LeafFields, "oa"> {
-  const o = asRecord(ctx, node, field, v);
+  const attrs = fieldNode(node, "attrs");
+  const o = asRecord(ctx, attrs, field, v);
+  checkKeys(ctx, attrs, field, o, ["attr", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "cont", "nt", "dbm", "ns", "sw", "gp"]);
   const get = (k: string, d: number): number => {
     const x = o[k];
     if (x === undefined) return d;
     if (typeof x === "boolean") return x ? 1 : 0;
-    return Number(num(ctx, node, `${field}.${k}`, x));
+    const n = fieldNode(attrs, k);
+    const value = num(ctx, n, `${field}.${k}`, x);
+    const bad = leafFieldError(k, value);
+    if (bad) ctx.fail(ctx.lineOf(n), `${field}.${k}`, bad);
+    return Number(value);
   };
-  checkKeys(ctx, node, field, o, ["attr", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "cont", "nt", "dbm", "ns", "sw", "gp"]);
   return leafFieldsFrom(get);
 }
 
@@ -413,23 +474,20 @@ function parseScenarioText(text: string, file: string): Scenario {
   }
   const top = asRecord(ctx, root, "(top level)", js);
   checkKeys(ctx, root, "", top, SCENARIO_KEYS.top);
-  const nodeAt = (path: (string | number)[]): unknown => doc.getIn(path, true);
+  const nodeAt = (path: (string | number)[]): unknown => path.reduce<unknown>((n, k) => childNode(n, k), root);
 
   const mach = asRecord(ctx, nodeAt(["machine"]), "machine", top.machine);
   checkKeys(ctx, nodeAt(["machine"]), "machine", mach, SCENARIO_KEYS.machine);
-  const cpus = mach.cpus === undefined ? 1 : Number(num(ctx, nodeAt(["machine", "cpus"]), "machine.cpus", mach.cpus));
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) {
-    const what = cpus === 0 ? "0 CPUs: a scenario needs at least one CPU" : `${cpus} CPUs`;
-    ctx.fail(
-      ctx.lineOf(nodeAt(["machine", "cpus"])),
-      "machine.cpus",
-      `${what} (expected 1..64)`,
-      cpus === 0 ? "ESCENARIO_EMPTY" : "ESCENARIO",
-    );
-  }
-  const bbmLevel = mach.bbm === undefined ? 0 : Number(num(ctx, nodeAt(["machine", "bbm"]), "machine.bbm", mach.bbm));
-  if (![0, 1, 2, 3].includes(bbmLevel))
-    ctx.fail(ctx.lineOf(nodeAt(["machine", "bbm"])), "machine.bbm", "expected FEAT_BBM level 0, 1, 2 or 3");
+  const cpusNode = nodeAt(["machine", "cpus"]);
+  const cpuCount = mach.cpus === undefined ? 1n : num(ctx, cpusNode, "machine.cpus", mach.cpus);
+  if (cpuCount === 0n)
+    ctx.fail(ctx.lineOf(cpusNode), "machine.cpus", "0 CPUs: a scenario needs at least one CPU (expected 1..64)", "ESCENARIO_EMPTY");
+  const cpus = mach.cpus === undefined ? 1 : count(ctx, cpusNode, "machine.cpus", mach.cpus, 1, 64, " CPUs");
+  const bbmNode = nodeAt(["machine", "bbm"]);
+  const bbmLevel = mach.bbm === undefined ? 0 : Number(num(ctx, bbmNode, "machine.bbm", mach.bbm));
+  if (![0, 1, 2, 3].includes(bbmLevel)) ctx.fail(ctx.lineOf(bbmNode), "machine.bbm", "expected FEAT_BBM level 0, 1, 2 or 3");
+  if (mach.preset !== undefined && typeof mach.preset !== "string")
+    ctx.fail(ctx.lineOf(nodeAt(["machine", "preset"])), "machine.preset", "expected a preset name (see `vmsa presets`)");
   const presetName = typeof mach.preset === "string" ? mach.preset : "linux-4k-48";
   const preset = PRESETS.find((p) => p.name === presetName);
   if (!preset)
@@ -456,7 +514,12 @@ function parseScenarioText(text: string, file: string): Scenario {
   const perCpu = asRecord(ctx, nodeAt(["machine", "cpu"]), "machine.cpu", mach.cpu);
   for (const [k, v] of Object.entries(perCpu)) {
     const i = Number(k.replace(/^P/i, ""));
-    if (!Number.isInteger(i) || i < 0 || i >= cpus) ctx.fail(ctx.lineOf(nodeAt(["machine", "cpu"])), `machine.cpu.${k}`, `no CPU ${k}`);
+    if (!/^P?\d+$/i.test(k) || i >= cpus)
+      ctx.fail(
+        ctx.lineOf(nodeAt(["machine", "cpu", k])),
+        `machine.cpu.${k}`,
+        `no CPU ${k} (machine.cpus is ${cpus}: expected 0..${cpus - 1} or P0..P${cpus - 1})`,
+      );
     cpuRegs[i] = regsOf(["machine", "cpu", k], `machine.cpu.${k}`, v);
   }
 
@@ -469,7 +532,10 @@ function parseScenarioText(text: string, file: string): Scenario {
       const n = nodeAt(["memory", "ram", i]);
       const o = asRecord(ctx, n, `memory.ram[${i}]`, r);
       checkKeys(ctx, n, `memory.ram[${i}]`, o, ["base", "size"]);
-      ram.push({ base: num(ctx, n, `memory.ram[${i}].base`, o.base), size: num(ctx, n, `memory.ram[${i}].size`, o.size) });
+      ram.push({
+        base: num(ctx, fieldNode(n, "base"), `memory.ram[${i}].base`, o.base),
+        size: num(ctx, fieldNode(n, "size"), `memory.ram[${i}].size`, o.size),
+      });
     });
   }
   const pool = memTop.pool === undefined ? 0x8_0000n : num(ctx, nodeAt(["memory", "pool"]), "memory.pool", memTop.pool);
@@ -481,11 +547,11 @@ function parseScenarioText(text: string, file: string): Scenario {
       const f = `memory.map[${i}]`;
       const o = asRecord(ctx, n, f, r);
       checkKeys(ctx, n, f, o, ["va", "pa", "size", "level", "attrs"]);
-      const level = o.level === undefined ? 3 : Number(num(ctx, n, `${f}.level`, o.level));
+      const level = o.level === undefined ? 3 : count(ctx, fieldNode(n, "level"), `${f}.level`, o.level, 0, 3);
       maps.push({
-        va: num(ctx, n, `${f}.va`, o.va),
-        pa: num(ctx, n, `${f}.pa`, o.pa),
-        size: o.size === undefined ? 0n : num(ctx, n, `${f}.size`, o.size),
+        va: num(ctx, fieldNode(n, "va"), `${f}.va`, o.va),
+        pa: num(ctx, fieldNode(n, "pa"), `${f}.pa`, o.pa),
+        size: o.size === undefined ? 0n : num(ctx, fieldNode(n, "size"), `${f}.size`, o.size),
         level,
         fields: leafFieldsOf(ctx, n, `${f}.attrs`, o.attrs),
         line: ctx.lineOf(n),
@@ -497,7 +563,9 @@ function parseScenarioText(text: string, file: string): Scenario {
   for (const [k, v] of Object.entries(w)) {
     const n = nodeAt(["memory", "words", k]);
     const line = ctx.lineOf(n);
-    words.push({ pa: parseNumber(ctx, line, `memory.words.${k}`, k), value: parseExpr(ctx, line, `memory.words.${k}`, v), line });
+    const pa = parseNumber(ctx, line, `memory.words.${k}`, k);
+    // Name the word by its address in hex, however the key was written (YAML reads 0x1000: as 4096).
+    words.push({ pa, value: parseExpr(ctx, line, `memory.words.0x${pa.toString(16)}`, v), line });
   }
   const fills: { pa: bigint; count: number; value: Expr; stride: bigint; line: number }[] = [];
   if (memTop.fill !== undefined) {
@@ -510,10 +578,11 @@ function parseScenarioText(text: string, file: string): Scenario {
       checkKeys(ctx, n, f, o, ["pa", "count", "value", "stride"]);
       const line = ctx.lineOf(n);
       fills.push({
-        pa: num(ctx, n, `${f}.pa`, o.pa),
-        count: Number(num(ctx, n, `${f}.count`, o.count)),
-        value: parseExpr(ctx, line, `${f}.value`, o.value),
-        stride: o.stride === undefined ? 0n : num(ctx, n, `${f}.stride`, o.stride),
+        pa: num(ctx, fieldNode(n, "pa"), `${f}.pa`, o.pa),
+        // At most 2^20 words (8 MiB): a fill is for tables, and a larger count would only hang.
+        count: count(ctx, fieldNode(n, "count"), `${f}.count`, o.count, 1, 1 << 20, " words"),
+        value: parseExpr(ctx, ctx.lineOf(fieldNode(n, "value")), `${f}.value`, o.value),
+        stride: o.stride === undefined ? 0n : num(ctx, fieldNode(n, "stride"), `${f}.stride`, o.stride),
         line,
       });
     });
@@ -573,15 +642,26 @@ function parseScenarioText(text: string, file: string): Scenario {
           const f = `expect.violations[${i}]`;
           const r = asRecord(ctx, n, f, x);
           checkKeys(ctx, n, f, r, ["rule", "step", "cpu"]);
-          if (typeof r.rule !== "string" || !isRuleId(r.rule)) ctx.fail(ctx.lineOf(n), `${f}.rule`, `unknown rule ${String(r.rule)}`);
+          if (typeof r.rule !== "string" || !isRuleId(r.rule))
+            ctx.fail(
+              ctx.lineOf(fieldNode(n, "rule")),
+              `${f}.rule`,
+              r.rule === undefined
+                ? "missing (expected a rule id)"
+                : `unknown rule ${String(r.rule)} (expected one of ${RULE_IDS.join(", ")})`,
+            );
+          // A step or CPU that does not exist could never match: an error, not an expectation that always fails.
           return {
             rule: r.rule,
-            ...(r.step !== undefined ? { step: Number(num(ctx, n, `${f}.step`, r.step)) } : {}),
-            ...(r.cpu !== undefined ? { cpu: Number(num(ctx, n, `${f}.cpu`, r.cpu)) } : {}),
+            ...(r.step !== undefined ? { step: count(ctx, fieldNode(n, "step"), `${f}.step`, r.step, 1, steps.length) } : {}),
+            ...(r.cpu !== undefined ? { cpu: count(ctx, fieldNode(n, "cpu"), `${f}.cpu`, r.cpu, 0, cpus - 1) } : {}),
           };
         });
       } else ctx.fail(ctx.lineOf(en), "expect.violations", 'expected a list of {rule, step?, cpu?} or "none"');
     }
+  }
+  for (const k of ["name", "description"] as const) {
+    if (top[k] !== undefined && typeof top[k] !== "string") ctx.fail(ctx.lineOf(nodeAt([k])), k, "expected a string");
   }
   const name = typeof top.name === "string" ? top.name : (file.split("/").pop() ?? file).replace(/\.(ya?ml|json)$/, "");
   return {

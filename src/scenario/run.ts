@@ -10,7 +10,7 @@ import type { Outcome, StepRecord, Violation } from "../machine/types.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext } from "../walk/context.js";
 import { ScenarioError, TableBuilder } from "./build.js";
-import { type Expr, leafFieldsFrom, type OutcomeMatcher, type Scenario, type StepSpec } from "./format.js";
+import { type Expr, leafFieldError, leafFieldsFrom, type OutcomeMatcher, type Scenario, type StepSpec } from "./format.js";
 
 export interface AccessRecord {
   readonly step: number;
@@ -59,6 +59,12 @@ class Env {
     return b;
   }
 
+  /** A leaf or descriptor level: 0..3 (ASL AArch64 translation levels; level -1 holds only tables). */
+  level(v: bigint, line: number, field: string, what: string): number {
+    if (v > 3n) fail(this.s, line, field, `${what}: level ${v} does not exist (expected 0..3)`);
+    return Number(v);
+  }
+
   eval(x: Expr, line: number, field: string, depth = 0): bigint {
     if (depth > 16) fail(this.s, line, field, "value references nest too deeply (a cycle?)");
     switch (x.e) {
@@ -76,19 +82,25 @@ class Env {
       }
       case "desc": {
         const va = this.eval(x.va, line, field, depth + 1);
-        const level = Number(this.eval(x.level, line, field, depth + 1));
+        const level = this.level(this.eval(x.level, line, field, depth + 1), line, field, "desc()");
+        const b = this.builder(va, line, field);
         try {
-          return this.builder(va, line, field).slot(va, level, false);
+          return b.slot(va, level, false);
         } catch (e) {
           if (e instanceof ScenarioError) fail(this.s, line, field, e.message);
           throw e;
         }
       }
       case "leaf": {
-        const f: Record<string, number | bigint> = {};
-        for (const [k, v] of Object.entries(x.fields)) f[k] = this.eval(v, line, field, depth + 1);
+        const f: Record<string, bigint> = {};
+        for (const [k, v] of Object.entries(x.fields)) {
+          const value = this.eval(v, line, field, depth + 1);
+          const bad = k === "oa" || k === "level" ? undefined : leafFieldError(k, value);
+          if (bad) fail(this.s, line, field, `leaf(): ${k}=${bad}`);
+          f[k] = value;
+        }
         const n = (k: string, d: number): number => (f[k] === undefined ? d : Number(f[k]));
-        const level = n("level", 3);
+        const level = f.level === undefined ? 3 : this.level(f.level, line, field, "leaf()");
         const h = this.halves[1];
         const fmt = h.fmt;
         try {

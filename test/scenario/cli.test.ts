@@ -26,6 +26,15 @@ function check(files: string[], opts: Parameters<typeof checkFiles>[1] = {}, now
   return { code, out, err };
 }
 
+/** `text` as a scenario file exits 2 with one error line: `vmsa: error: FILE` then `want`. */
+function expectRejected(name: string, text: string, want: string): void {
+  const p = tmp(name, text);
+  const r = check([p]);
+  expect(r.code, text).toBe(2);
+  expectOneErrorLine(r.err, text);
+  expect(r.err, text).toContain(`vmsa: error: ${p}${want}`);
+}
+
 /** The error output is exactly one `vmsa: error:` line. */
 function expectOneErrorLine(err: string, what: string): void {
   expect(err, what).toMatch(/^vmsa: error: [^\n]+\n$/);
@@ -165,13 +174,7 @@ describe("vmsa check", () => {
       ["steps: ['P0: isb']\n---\nsteps: ['P0: isb']\n", ":2:1: syntax: a second YAML document starts here"],
       ["machine:\n  cpus: 1\nsteps:\n  - *step\n", ":4:5: syntax: alias *step has no anchor &step before it"],
     ];
-    for (const [text, want] of cases) {
-      const p = tmp("syntax.yaml", text);
-      const r = check([p]);
-      expect(r.code, text).toBe(2);
-      expectOneErrorLine(r.err, text);
-      expect(r.err, text).toContain(`vmsa: error: ${p}${want}`);
-    }
+    for (const [text, want] of cases) expectRejected("syntax.yaml", text, want);
   });
   it("an alias bomb is one error line, not a hang or a stack trace", () => {
     const lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
@@ -230,5 +233,65 @@ describe("vmsa check", () => {
       const help = await vmsa(c, "--help");
       expect(help.out, c).toMatch(/Exit status:\n {2}0 {2}.*\n(?: {5}.*\n)? {2}1 {2}.*\n {2}2 {2}bad input.*\n {2}3 {2}\(not used/);
     }
+  });
+  it("wrong types, unknown keys and out-of-range values are one line naming the file, the field's own line and the field", () => {
+    const T1 = "machine:\n  regs:\n    TTBR1_EL1: 0x80000\n";
+    const cases: [string, string][] = [
+      ["name: [1]\nsteps: ['P0: isb']\n", ":1: name: expected a string"],
+      ["machine:\n  preset: 5\nsteps: ['P0: isb']\n", ":2: machine.preset: expected a preset name"],
+      // Register values are 64-bit: wider or negative values are rejected, not wrapped.
+      [
+        "machine:\n  regs:\n    TTBR1_EL1: 0x1ffffffffffffffff\nsteps: ['P0: isb']\n",
+        ":3: machine.regs.TTBR1_EL1: 0x1ffffffffffffffff does not fit in 64 bits",
+      ],
+      ["memory:\n  pool: -1\nsteps: ['P0: isb']\n", ":2: memory.pool: -1 does not fit in 64 bits"],
+      ["steps: ['P0: store 0x1000 0x10000000000000000']\n", ":1: steps[0]: 0x10000000000000000 does not fit in 64 bits"],
+      // Numeric keys (CPU 1, word 0x1000) keep their line.
+      ["machine:\n  cpus: 2\n  cpu:\n    1: 7\nsteps: ['P0: isb']\n", ":4: machine.cpu.1: expected a mapping"],
+      ["machine:\n  cpus: 2\n  cpu:\n    P2: {}\nsteps: ['P0: isb']\n", ":4: machine.cpu.P2: no CPU P2 (machine.cpus is 2"],
+      [
+        "memory:\n  words:\n    0x1000: [1]\nsteps: ['P0: isb']\n",
+        ":3: memory.words.0x1000: expected a number or value expression, got a list",
+      ],
+      ["memory:\n  ram:\n    - base: 0x40000000\n\n      size: zz\nsteps: ['P0: isb']\n", ':5: memory.ram[0].size: "zz" is not a number'],
+      ["memory:\n  ram:\n    - base: 0x40000000\nsteps: ['P0: isb']\n", ":3: memory.ram[0].size: missing (expected a number)"],
+      [
+        `${T1}memory:\n  map:\n    - va: 0xffff000000200000\n      pa: 0x40000000\n      attrs:\n        ap: 1\n        foo: 1\nsteps: ['P0: isb']\n`,
+        ":10: memory.map[0].attrs.foo: unknown field (expected one of attr,",
+      ],
+      // SH is SH[1:0] and AP is AP[2:1] of a stage-1 block/page descriptor (Arm ARM DDI0487 D8.3): two bits each.
+      [
+        `${T1}memory:\n  map:\n    - va: 0xffff000000200000\n      pa: 0x40000000\n      attrs:\n        sh: 4\nsteps: ['P0: isb']\n`,
+        ":9: memory.map[0].attrs.sh: 4 does not fit the field (expected 0..3)",
+      ],
+      [
+        `${T1}steps:\n  - 'P0: isb'\n  - 'P0: store 0x1000 leaf(oa=0x1000, ap=5)'\n`,
+        ":6: steps[1]: leaf(): ap=5 does not fit the field (expected 0..3)",
+      ],
+      // Translation levels of a leaf are 0..3; level -1 (FEAT_LPA2) holds only table descriptors.
+      [
+        `${T1}memory:\n  map:\n    - { va: 0xffff000000200000, pa: 0x40000000, level: 9 }\nsteps: ['P0: isb']\n`,
+        ":6: memory.map[0].level: 9 (expected 0..3)",
+      ],
+      [`${T1}steps:\n  - 'P0: store 0x1000 leaf(oa=0x1000, level=7)'\n`, ":5: steps[0]: leaf(): level 7 does not exist (expected 0..3)"],
+      // A fill this large would only hang; the bound is 2^20 words.
+      [
+        "memory:\n  fill:\n    - { pa: 0x1000, count: 99999999999, value: 0 }\nsteps: ['P0: isb']\n",
+        ":3: memory.fill[0].count: 99999999999 words (expected 1..1048576)",
+      ],
+      // An expectation naming a step or CPU that does not exist could never be met.
+      [
+        "steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - rule: bbm\n      step: 99\n",
+        ":6: expect.violations[0].step: 99 (expected 1..1)",
+      ],
+      ["steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - rule: bbm\n      cpu: 3\n", ":6: expect.violations[0].cpu: 3 (expected 0..0)"],
+      ["steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - step: 1\n", ":5: expect.violations[0].rule: missing (expected a rule id)"],
+      // The file and field are named once, not twice.
+      [
+        "steps: ['P0: store 0x1000 desc(0x1000, 3)']\n",
+        ":1: steps[0]: VA 0x1000 is in the TTBR0 half but machine.regs.TTBR0_EL1 is not set\n",
+      ],
+    ];
+    for (const [text, want] of cases) expectRejected("fields.yaml", text, want);
   });
 });
