@@ -1,13 +1,15 @@
 /**
  * `vmsa audit`: security audit of real page tables (W^X with the kernel's own summary line,
  * non-UXN and EL0-accessible kernel memory, attribute aliases, contiguous misprogramming, RES0 bits,
- * protected PA ranges, global user mappings). Exit status 1 when there are findings.
+ * protected PA ranges, global user mappings). Exit status 1 when there are findings, 3 when none
+ * was found but a reachable table is missing from the input (inconclusive, never "passed").
  */
 import type { Command } from "commander";
 import { parseU64 } from "../arch/u64.js";
 import { audit, auditToJson, formatAudit, type PaRange } from "../dump/audit.js";
 import { collect, emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
+import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 /** `START-END` (end exclusive) or `START+SIZE`. */
 export function parsePaRange(spec: string): PaRange {
@@ -42,7 +44,9 @@ export function registerAuditCommand(program: Command): void {
   cmd.addHelpText(
     "after",
     `
-Exit status: 0 clean, 1 findings (warnings alone do not fail), 2 bad input.
+${exitStatusHelp("findings (warnings alone do not fail)")}
+A table the walk reaches that the input does not contain is a "missing-table" finding: the
+verdict line then says INCONCLUSIVE instead of the kernel's "passed" and the status is 3.
 
 Examples:
   $ vmsa audit guest.core                                  # QEMU dump-guest-memory: registers from VMCOREINFO
@@ -61,6 +65,8 @@ Examples:
     } else {
       emit(formatAudit(r, d.layout ? `audit of ${d.layout.description}` : undefined), o.output);
     }
-    if (r.findings.some((f) => f.severity === "error")) process.exitCode = 1;
+    warnMissing(r.missing, "those ranges were not audited");
+    if (r.findings.some((f) => f.severity === "error" && f.kind !== "missing-table")) process.exitCode = EXIT_FINDINGS;
+    else if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });
 }

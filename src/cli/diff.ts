@@ -1,12 +1,14 @@
 /**
  * `vmsa diff A B`: compare two page-table snapshots and classify every changed VA range as new,
  * removed, permission-only (safe live, needs TLBI) or needing break-before-make (with the rule).
- * Exit status: 0 no changes, 1 changes, 2 bad input (like diff(1)).
+ * Exit status: 0 no changes, 1 changes, 2 bad input (like diff(1)), 3 no change found but a table
+ * is missing from an input (inconclusive: never "equal" on data it could not read).
  */
 import type { Command } from "commander";
 import { diffTables, diffToJson, formatDiff } from "../dump/diff.js";
 import { emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
+import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 interface DiffCliOptions extends DumpInputOptions {
   format: string;
@@ -35,7 +37,13 @@ export function registerDiffCommand(program: Command): void {
     `
 Examples:
   $ vmsa diff before.core after.core                      # e.g. around mark_rodata_ro
-  $ vmsa diff a.bin@0x40000000 b.bin@0x40000000 --regs regs.txt --bbm-level 0 --format json`,
+  $ vmsa diff a.bin@0x40000000 b.bin@0x40000000 --regs regs.txt --bbm-level 0 --format json
+
+Ranges whose table is missing from A or B are listed as "not compared" (JSON: "missing").
+Where both sides name, at several VAs, the tables they name at an earlier VA (shared subtrees),
+the range is one change "the same N changes as at VA …".
+
+${exitStatusHelp("changes (like diff(1))")}`,
   );
   cmd.action((a: string, b: string, o: DiffCliOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
@@ -49,10 +57,17 @@ Examples:
     const db = openDumpFromOptions([b], { ...o, ...(o.regsB ? { regs: o.regsB } : {}) });
     const r = diffTables(da.mem, da.regs, db.mem, db.regs, {
       ...(bbmLevel !== undefined ? { bbmLevel } : {}),
-      halves: o.half === "both" ? [0, 1] : [o.half === "0" ? 0 : 1],
+      // TTBR0 = 0 on both sides means no user half was given (as in audit): compare the kernel half.
+      halves: o.half === "both" ? (da.regs.ttbr0 === 0n && db.regs.ttbr0 === 0n ? [1] : [0, 1]) : [o.half === "0" ? 0 : 1],
     });
     if (o.format === "json") emit(`${toJson(diffToJson(r))}\n`, o.output);
     else emit(formatDiff(r), o.output);
-    if (r.changes.length > 0) process.exitCode = 1;
+    for (const side of ["A", "B"] as const)
+      warnMissing(
+        r.missing.filter((m) => m.side === side),
+        `those ranges of ${side} (${side === "A" ? a : b}) were not compared`,
+      );
+    if (r.changes.length > 0) process.exitCode = EXIT_FINDINGS;
+    else if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });
 }

@@ -3,11 +3,12 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
 import { hex64, parseU64 } from "../arch/u64.js";
-import { linux61Markers, type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdump } from "../dump/ptdump.js";
+import { linux61Markers, type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdumpReport } from "../dump/ptdump.js";
 import { compileRegs } from "../walk/context.js";
-import { halfBase, mappingRuns } from "../walk/range.js";
+import { halfBase, mappingReport } from "../walk/range.js";
 import { emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
+import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 interface DumpOptions extends DumpInputOptions {
   format: string;
@@ -66,7 +67,18 @@ Examples:
   $ vmsa dump --example linux-6.1-4k48
   $ vmsa dump guest.core                                   # QEMU dump-guest-memory; registers from VMCOREINFO
   $ vmsa dump ram.bin@0x40000000 --regs gdb-registers.txt --markers linux-6.1 -o kernel_page_tables.txt
-  $ vmsa dump --example linux-6.1-4k48 --format json --start 0xffff000000000000 --end 0xffff000040000000`,
+  $ vmsa dump --example linux-6.1-4k48 --format json --start 0xffff000000000000 --end 0xffff000040000000
+
+Lines that are not the kernel's (the kernel's own lines stay byte-exact):
+  0x…-0x…  <size> <LEVEL> MISSING table at PA 0x… (not in the input)
+      the walk reached a table that the input does not contain: that range is unknown, not empty
+      (JSON: "missing"); a warning on stderr gives the count and the first tables.
+  0x…-0x…  <size> <LEVEL> SHARED table at PA 0x… (same as 0x…-0x…, shown above)
+      table descriptors pointing at a table already printed at another VA: the same mappings
+      repeat here (JSON: "shared"). A shared table that maps one uniform run is printed as the
+      kernel prints it. The work is bounded by the distinct tables, not by the paths through them.
+
+${exitStatusHelp("is not used by dump")}`,
   );
   cmd.action((inputs: string[], o: DumpOptions) => {
     if (o.format !== "ptdump" && o.format !== "json" && o.format !== "text") {
@@ -77,36 +89,56 @@ Examples:
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const ctx = compileRegs(m.regs);
     const h = ctx.halves[o.half === "0" ? 0 : 1];
-    const start = o.start ? parseU64(o.start, "--start") : halfBase(h);
-    const end = o.end ? parseU64(o.end, "--end") : 0n;
-    if (((start >> 55n) & 1n) !== BigInt(h.index)) throw new UsageError(`--start ${hex64(start)} is not in the TTBR${h.index} half`);
+    const halfStart = halfBase(h);
+    const halfEnd = (halfStart + (1n << BigInt(h.iaBits))) & ((1n << 64n) - 1n);
+    const start = o.start ? parseU64(o.start, "--start") : halfStart;
+    const end = o.end ? parseU64(o.end, "--end") : halfEnd;
+    const inHalf = (va: bigint): boolean => va >= halfStart && va - halfStart < 1n << BigInt(h.iaBits);
+    if (!inHalf(start)) throw new UsageError(`--start ${hex64(start)} is not in the TTBR${h.index} half`);
+    // The end is exclusive: the top of the half is allowed (0 for the top of TTBR1, where it wraps).
+    if (!(inHalf(end) || end === halfEnd)) throw new UsageError(`--end ${hex64(end)} is not in the TTBR${h.index} half`);
+    if (end !== halfEnd && end <= start)
+      throw new UsageError(`--end ${hex64(end)} is not above --start ${hex64(start)} (the range is [start, end), end exclusive)`);
+    let markers: readonly Marker[] | undefined = m.markers;
+    if (o.markers === "none") markers = undefined;
+    else if (o.markers === "linux-6.1")
+      markers = linux61Markers(h.iaBits, h.granule.shift, parseU64(o.fixmapSize ?? "0x407000", "--fixmap-size"));
+    else if (o.markers && o.markers !== "auto") markers = readMarkers(o.markers);
     if (o.format === "json") {
-      const runs = mappingRuns(m.mem, ctx, start, end);
+      const r = mappingReport(m.mem, ctx, start, end);
+      const endIn = end === halfEnd ? halfStart + (1n << BigInt(h.iaBits)) : end;
+      const hx = (v: bigint): string => `0x${v.toString(16)}`;
       emit(
         `${toJson({
           half: `TTBR${h.index}`,
           granule: h.granule.name,
           vaBits: h.iaBits,
           startLevel: h.startLevel,
+          start: hx(start),
+          end: hx(end),
           registers: m.sources,
-          mappings: runs.map((r) => ({ ...r, levels: r.levels })),
+          complete: r.missing.length === 0,
+          markers: (markers ?? []).filter((k) => k.address >= start && k.address < endIn),
+          mappings: r.runs.map((x) => ({ ...x, levels: x.levels })),
+          missing: r.missing,
+          shared: r.shared,
         })}\n`,
         o.output,
       );
+      warnMissing(r.missing, 'their ranges are marked in "missing" and are not known to be unmapped');
+      if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
       return;
     }
-    let markers: readonly Marker[] | undefined = m.markers;
-    if (o.markers === "none") markers = undefined;
-    else if (o.markers === "linux-6.1")
-      markers = linux61Markers(h.iaBits, h.granule.shift, parseU64(o.fixmapSize ?? "0x407000", "--fixmap-size"));
-    else if (o.markers && o.markers !== "auto") markers = readMarkers(o.markers);
     if (o.ptdumpEra !== "linux-6" && o.ptdumpEra !== "linux-4")
       throw new UsageError(`--ptdump-era: "${o.ptdumpEra}" is not linux-6 or linux-4`);
-    const text = ptdump(m.mem, ctx, {
+    const r = ptdumpReport(m.mem, ctx, {
       start,
+      end,
       format: o.ptdumpEra === "linux-4" ? PTDUMP_LINUX_4 : PTDUMP_LINUX_6,
       ...(markers ? { markers } : { markers: [{ address: start, name: h.index === 1 ? "TTBR1" : "TTBR0" }] }),
     });
-    emit(text, o.output);
+    emit(r.text, o.output);
+    warnMissing(r.missing, "their ranges are printed as MISSING lines and are not known to be unmapped");
+    if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });
 }

@@ -3,10 +3,11 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
 import { hex64, parseU64 } from "../arch/u64.js";
-import { formatVtop } from "../walk/vtop.js";
+import { formatVtop, missingTable } from "../walk/vtop.js";
 import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
 import { collect, emit, machineFromOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
+import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 /**
  * Parse an access token: r / w / x (EL1), el0:r / el0:w / el0:x, or an AT operation name
@@ -125,7 +126,12 @@ Examples:
   $ vmsa translate --example linux-6.1-4k48 0xffff000000210000 0xffff800008010000:x
   $ vmsa translate --mem ram.bin@0x40000000 --preset linux-4k-48 --ttbr1 0x40530000 -f json -i vas.txt
   $ vmsa translate --dump guest.core 0xffff800008010000      # registers from the core's VMCOREINFO
-  $ printf '0xffff000000000000 w\\n0xffff800008010000 el0:r\\n' | vmsa translate --example linux-6.1-4k48 -i -`,
+  $ printf '0xffff000000000000 w\\n0xffff800008010000 el0:r\\n' | vmsa translate --example linux-6.1-4k48 -i -
+
+A walk that needs a table the input does not contain is reported as missing data ("(missing)",
+JSON "kind": "missing"), not as a fault: a CPU would read that memory.
+
+${exitStatusHelp("is not used by translate (faults are results, not findings)")}`,
   );
   cmd.action((vas: string[], o: TranslateOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
@@ -141,12 +147,29 @@ Examples:
     const m = o.dump.length > 0 ? openDumpFromOptions(o.dump, o) : { ...machineFromOptions(o), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const walker = new Walker(m.mem, m.regs);
+    const missing: { va: bigint; size: bigint; level: number; table: bigint }[] = [];
+    const translate = (q: Query): TranslationResult => {
+      const r = walker.translate(q.va, q.access);
+      const mt = missingTable(r, walker.ctx);
+      if (mt) missing.push({ va: q.va, size: 1n, ...mt });
+      return r;
+    };
     if (o.format === "json") {
-      const results = queries.map((q) => resultJson(walker.translate(q.va, q.access)));
+      const results = queries.map((q) => {
+        const r = translate(q);
+        const mt = missingTable(r, walker.ctx);
+        if (!mt) return resultJson(r);
+        // Not a fault: the walk stopped where the input has no data.
+        const j = resultJson(r);
+        for (const k of ["fault", "fsc", "reason", "par"]) delete j[k];
+        return { ...j, kind: "missing", par: null, level: mt.level, missing: { level: mt.level, table: `0x${mt.table.toString(16)}` } };
+      });
       // Indented for a handful of addresses, compact for bulk runs (100k addresses stay ~40 MB).
       emit(`${toJson({ registers: m.sources, results }, results.length > 100 ? 0 : 1)}\n`, o.output);
     } else {
-      emit(queries.map((q) => formatVtop(walker.translate(q.va, q.access), walker.ctx)).join("\n"), o.output);
+      emit(queries.map((q) => formatVtop(translate(q), walker.ctx)).join("\n"), o.output);
     }
+    warnMissing(missing, "those translations are unknown, not faults");
+    if (missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });
 }

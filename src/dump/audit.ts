@@ -14,7 +14,12 @@
  * - reserved-bits: blocks/pages/tables with RES0 bits set (OA bits below the block size other than
  *   nT, OA[51:48] without LPA, NS in the Non-secure EL1&0 regime, NSTable), or an OA above the PA size;
  * - protected: a valid mapping of a PA range declared protected;
- * - global-user: a global (nG=0) leaf in the TTBR0 (user) half.
+ * - global-user: a global (nG=0) leaf in the TTBR0 (user) half;
+ * - missing-table: a table the walk reaches that the input's memory does not contain: that VA
+ *   range could not be audited, so the verdict is inconclusive (never the kernel's "passed");
+ * - shared-table (warning): table descriptors naming a table already audited at another VA (the
+ *   same mappings and findings repeat there; its W+X pages are counted once per VA, as the kernel's
+ *   walk counts them). The walk does each (table, level) once, however many entries share it.
  */
 import { formatSize } from "../arch/granule.js";
 import { decodeMairAttr } from "../arch/mair.js";
@@ -34,7 +39,9 @@ export type FindingKind =
   | "bad-contiguous"
   | "reserved-bits"
   | "protected"
-  | "global-user";
+  | "global-user"
+  | "missing-table"
+  | "shared-table";
 
 export const FINDING_KINDS: readonly FindingKind[] = [
   "wx",
@@ -45,6 +52,8 @@ export const FINDING_KINDS: readonly FindingKind[] = [
   "reserved-bits",
   "protected",
   "global-user",
+  "missing-table",
+  "shared-table",
 ];
 
 export interface Finding {
@@ -85,7 +94,10 @@ export interface AuditOptions {
 export interface WxVerdict {
   readonly wxPages: bigint;
   readonly nonUxnPages: bigint;
+  /** No W+X and no non-UXN page, and every reachable table was read. */
   readonly passed: boolean;
+  /** Reachable tables missing from the input (distinct table PAs): the verdict is inconclusive. */
+  readonly missingTables: number;
   /** The line the kernel prints after its check (arch/arm64/mm/ptdump.c ptdump_check_wx). */
   readonly summary: string;
 }
@@ -95,6 +107,16 @@ export interface AuditReport {
   readonly findings: readonly Finding[];
   /** Leaves seen per half. */
   readonly leaves: readonly [number, number];
+  /** VA ranges whose table is missing from the input (one per run of unreadable entries). */
+  readonly missing: readonly MissingTable[];
+}
+
+export interface MissingTable {
+  readonly va: bigint;
+  readonly size: bigint;
+  /** Level of the missing table. */
+  readonly level: number;
+  readonly table: bigint;
 }
 
 const HI_CONT = 1 << 20;
@@ -118,6 +140,10 @@ const RULE = {
   oaSize: "output address must fit the PA size (Arm ARM: Address size fault)",
   prot: "PA range declared protected (--protected) must not be mapped",
   global: "user (TTBR0) mappings must be non-global, nG=1 (global user entries survive ASID switches; Linux maps all user memory nG)",
+  missing:
+    "every table the walk reaches must be in the input: a range whose table is missing is unknown, not unmapped (a real walk would read that memory)",
+  shared:
+    "a table named by several table descriptors maps the same pages at each of their VAs (legal: Arm ARM D8.2 puts no limit on fan-in; Linux's KASAN early shadow does it; in other places a sign of corruption)",
 };
 
 /** RES0 bits set in a leaf or table descriptor, as a description, or undefined. */
@@ -190,7 +216,8 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
     }
     if (p) findings.push(p);
     const descriptor = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
-    pending.set(kind, { kind, va, size, pa, level: e.level, descriptor, message, rule, severity: "error" });
+    const severity = kind === "shared-table" ? "warning" : "error";
+    pending.set(kind, { kind, va, size, pa, level: e.level, descriptor, message, rule, severity });
   };
   const protectedRanges = opts.protectedRanges ?? [];
   const bbm = ctx.features.bbm;
@@ -201,6 +228,11 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
   const aliases: { pa: number; end: number; cls: string; va: bigint; half: number }[] = [];
   const leaves: [number, number] = [0, 0];
   const contChecked = new Set<number>();
+  const missingTables = new Set<number>();
+  const missing: MissingTable[] = [];
+  // Page counts of each subtree walked in full, by sharing key, for the later entries that share it.
+  const subtreeCounts = new Map<number, { wx: bigint; nonUxn: bigint; leaves: number }>();
+  const open: { wx: bigint; nonUxn: bigint; leaves: number }[] = [];
 
   const visitHalf = (h: HalfContext): void => {
     if (h.tnszFault || h.baseFault || h.epd) return;
@@ -214,7 +246,33 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
       (e) => {
         const va = base + BigInt(e.off);
         const size = BigInt(e.size);
+        if (e.kind === "table-end") {
+          const o = open.pop();
+          if (o && e.key >= 0)
+            subtreeCounts.set(e.key, { wx: wxPages - o.wx, nonUxn: nonUxnPages - o.nonUxn, leaves: leaves[h.index] - o.leaves });
+          return;
+        }
+        if (e.kind === "shared") {
+          const c = subtreeCounts.get(e.key);
+          if (c) {
+            wxPages += c.wx;
+            nonUxnPages += c.nonUxn;
+            leaves[h.index] += c.leaves;
+          }
+          const firstVa = base + BigInt(e.firstOff);
+          report(
+            "shared-table",
+            va,
+            size,
+            undefined,
+            e,
+            `table descriptors name the level-${e.level + 1} table at PA 0x${e.next.toString(16)} already audited at VA 0x${firstVa.toString(16)}: its mappings and findings repeat here`,
+            RULE.shared,
+          );
+          return;
+        }
         if (e.kind === "table") {
+          open.push({ wx: wxPages, nonUxn: nonUxnPages, leaves: leaves[h.index] });
           const r = reservedBits(h, e, true, bbm);
           if (r) report("reserved-bits", va, size, undefined, e, `table descriptor at PA 0x${e.descAddr.toString(16)}: ${r}`, RULE.res0);
           return;
@@ -231,7 +289,22 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           );
           return;
         }
-        if (e.kind === "unbacked") return;
+        if (e.kind === "unbacked") {
+          missingTables.add(e.table);
+          const m = missing[missing.length - 1];
+          if (m && m.table === BigInt(e.table) && m.va + m.size === va) missing[missing.length - 1] = { ...m, size: m.size + size };
+          else missing.push({ va, size, level: e.level, table: BigInt(e.table) });
+          report(
+            "missing-table",
+            va,
+            size,
+            undefined,
+            e,
+            `the level-${e.level} table at PA 0x${e.table.toString(16)} is not in the input: this range was not audited`,
+            RULE.missing,
+          );
+          return;
+        }
         const protLo = e.lo & PROT_LO;
         const protHi = e.hi & PROT_HI;
         if (e.kind === "hole") {
@@ -302,7 +375,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         else aliases.push({ pa, end: pa + e.size, cls, va, half: h.index });
         if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, ctx.hd, e, va, contChecked, report);
       },
-      { tables: true },
+      { tables: true, shared: true },
     );
   };
   if (opts.userHalf !== false) visitHalf(ctx.halves[0]);
@@ -310,11 +383,15 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
   findings.push(...pending.values());
   findAliases(aliases, findings);
   findings.sort((a, b) => (a.va < b.va ? -1 : a.va > b.va ? 1 : FINDING_KINDS.indexOf(a.kind) - FINDING_KINDS.indexOf(b.kind)));
-  const passed = wxPages === 0n && nonUxnPages === 0n;
-  const summary = passed
-    ? "Checked W+X mappings: passed, no W+X pages found"
-    : `Checked W+X mappings: FAILED, ${wxPages} W+X pages found, ${nonUxnPages} non-UXN pages found`;
-  return { wx: { wxPages, nonUxnPages, passed, summary }, findings, leaves };
+  const clean = wxPages === 0n && nonUxnPages === 0n;
+  const nMissing = missingTables.size;
+  // The kernel's "passed" line only when every reachable table was read.
+  const summary = !clean
+    ? `Checked W+X mappings: FAILED, ${wxPages} W+X pages found, ${nonUxnPages} non-UXN pages found`
+    : nMissing === 0
+      ? "Checked W+X mappings: passed, no W+X pages found"
+      : `Checked W+X mappings: INCONCLUSIVE, ${nMissing} reachable table${nMissing === 1 ? " is" : "s are"} not in the input (no W+X pages in the tables read)`;
+  return { wx: { wxPages, nonUxnPages, passed: clean && nMissing === 0, missingTables: nMissing, summary }, findings, leaves, missing };
 }
 
 type Reporter = (kind: FindingKind, va: bigint, size: bigint, pa: bigint | undefined, e: RawEntry, message: string, rule: string) => void;
@@ -433,6 +510,8 @@ export function auditToJson(r: AuditReport): unknown {
   return {
     summary: r.wx.summary,
     passed: r.wx.passed,
+    inconclusive: r.wx.missingTables > 0,
+    missingTables: r.wx.missingTables,
     errors: r.findings.filter((f) => f.severity === "error").length,
     wxPages: Number(r.wx.wxPages),
     nonUxnPages: Number(r.wx.nonUxnPages),

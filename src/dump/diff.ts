@@ -7,6 +7,12 @@
  * - break-before-make: both mapped and the change needs BBM, with the rule that decides.
  * Each pair of live descriptors is judged by the machine checker's rule table
  * (src/machine/bbm.ts bbmRequirement, vmsa-rules.md §4), at the CPU's FEAT_BBM level.
+ *
+ * Ranges whose tables are missing from either input are not compared: they are listed in
+ * `missing` and make the result inconclusive (never "no changes"). Subtrees shared by several
+ * table descriptors (same table, level and table bits) are walked once per side; where both
+ * sides repeat the pair of subtrees compared at an earlier VA, the range is one change "same as
+ * at VA …" instead of a copy of every change, so the work is bounded by the distinct tables.
  */
 
 import { addressFieldMask } from "../arch/descriptor.js";
@@ -37,12 +43,27 @@ export interface Change {
   readonly reason: string;
   /** A TLB invalidation is needed after the change. */
   readonly tlbi: boolean;
+  /** Shared subtrees: this range repeats the changes found at this VA (with the same tables on both sides). */
+  readonly sameAs?: bigint;
+}
+
+/** A range that could not be compared: its table is missing from input A or B. */
+export interface DiffMissing {
+  readonly half: 0 | 1;
+  readonly side: "A" | "B";
+  readonly va: bigint;
+  readonly size: bigint;
+  /** Level and physical address of the missing table. */
+  readonly level: number;
+  readonly table: bigint;
 }
 
 export interface DiffReport {
   readonly changes: readonly Change[];
   readonly counts: Readonly<Record<ChangeKind, number>>;
   readonly notes: readonly string[];
+  /** Ranges not compared because a table is missing: the diff is inconclusive when non-empty. */
+  readonly missing: readonly DiffMissing[];
 }
 
 export interface DiffOptions {
@@ -52,13 +73,19 @@ export interface DiffOptions {
   readonly halves?: readonly (0 | 1)[];
 }
 
+/**
+ * One VA interval of a side: a leaf; a range whose table is missing ("missing": `oa` holds the
+ * table's PA); or table descriptors repeating the subtree walked at `firstOff` ("shared").
+ */
 interface Leaf {
+  kind: "leaf" | "missing" | "shared";
   off: number;
   end: number;
   level: number;
   hi: number;
   lo: number;
   oa: number;
+  firstOff: number;
 }
 
 function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<string, number> } {
@@ -71,16 +98,82 @@ function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<s
     0,
     2 ** h.iaBits,
     (e) => {
+      const last = leaves[leaves.length - 1];
       if (e.kind === "leaf") {
-        leaves.push({ off: e.off, end: e.off + e.size, level: e.level, hi: e.hi, lo: e.lo, oa: leafOutputAddress(h, e.hi, e.lo, e.level) });
+        leaves.push({
+          kind: "leaf",
+          off: e.off,
+          end: e.off + e.size,
+          level: e.level,
+          hi: e.hi,
+          lo: e.lo,
+          oa: leafOutputAddress(h, e.hi, e.lo, e.level),
+          firstOff: -1,
+        });
+      } else if (e.kind === "unbacked") {
+        if (last?.kind === "missing" && last.oa === e.table && last.end === e.off) last.end += e.size;
+        else leaves.push({ kind: "missing", off: e.off, end: e.off + e.size, level: e.level, hi: 0, lo: 0, oa: e.table, firstOff: -1 });
+      } else if (e.kind === "shared") {
+        // One item per entry (not merged): the two sides may group their shared entries differently.
+        tables.set(`${e.level}:${e.off}`, e.next);
+        leaves.push({
+          kind: "shared",
+          off: e.off,
+          end: e.off + e.size,
+          level: e.level,
+          hi: e.hi,
+          lo: e.lo,
+          oa: e.next,
+          firstOff: e.firstOff,
+        });
       } else if (e.kind === "table") {
         // Next-level table address, to spot re-pointed live tables.
         tables.set(`${e.level}:${e.off}`, nextTableAddress(h, e.hi, e.lo));
       }
     },
-    { tables: true },
+    { tables: true, shared: true },
   );
   return { leaves, tables };
+}
+
+/** Index of the first item ending after `off` (items are sorted and disjoint). */
+function firstEndingAfter(list: readonly Leaf[], off: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as Leaf).end <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Replace the shared ranges of `list` that `other` does not repeat identically (same range, same
+ * earlier VA) by a copy of the items at that earlier VA, moved to their VA. Each entry of a shared
+ * range maps exactly what the first walk found, so the copy is the subtree's content. Returns
+ * undefined when nothing needed expanding.
+ */
+function expandUnmatched(list: Leaf[], other: readonly Leaf[]): Leaf[] | undefined {
+  const matched = (x: Leaf): boolean => {
+    const y = other[firstEndingAfter(other, x.off)];
+    return y !== undefined && y.kind === "shared" && y.off === x.off && y.end === x.end && y.firstOff === x.firstOff;
+  };
+  if (!list.some((x) => x.kind === "shared" && !matched(x))) return undefined;
+  const out: Leaf[] = [];
+  for (const x of list) {
+    if (x.kind !== "shared" || matched(x)) {
+      out.push(x);
+      continue;
+    }
+    const shift = x.off - x.firstOff;
+    for (let k = firstEndingAfter(list, x.firstOff); k < list.length; k++) {
+      const y = list[k] as Leaf;
+      if (y.off >= x.firstOff + (x.end - x.off)) break;
+      out.push({ ...y, off: y.off + shift, end: y.end + shift });
+    }
+  }
+  return out;
 }
 
 function raw(hi: number, lo: number): bigint {
@@ -101,6 +194,7 @@ export function diffTables(
   const mair = cb.regs.mair;
   const changes: Change[] = [];
   const notes: string[] = [];
+  const missing: DiffMissing[] = [];
   const push = (c: Change): void => {
     const p = changes[changes.length - 1];
     if (
@@ -139,7 +233,64 @@ export function diffTables(
     const B = leavesOf(memB, hb);
     // Both halves have the same granule (checked above); B's format says which bits are the OA.
     const fmt = hb.fmt;
+    const halfFirst = changes.length;
+    const noteMissing = (side: "A" | "B", from: number, to: number, x: Leaf): void => {
+      const va = base + BigInt(from);
+      const size = BigInt(to - from);
+      const p = missing[missing.length - 1];
+      if (p && p.half === half && p.side === side && p.table === BigInt(x.oa) && p.va + p.size === va) {
+        missing[missing.length - 1] = { ...p, size: p.size + size };
+        return;
+      }
+      missing.push({ half, side, va, size, level: x.level, table: BigInt(x.oa) });
+    };
+    /** Both sides repeat the pair of subtrees compared at `a.firstOff`: repeat its changes as one range. */
+    const repeatShared = (from: number, to: number, a: Leaf, b: Leaf): void => {
+      const from0 = base + BigInt(a.firstOff);
+      const to0 = from0 + BigInt(to - from);
+      let lo = halfFirst;
+      let hi = changes.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const c = changes[mid] as Change;
+        if (c.va + c.size <= from0) lo = mid + 1;
+        else hi = mid;
+      }
+      const there: Change[] = [];
+      for (let k = lo; k < changes.length && (changes[k] as Change).va < to0; k++) there.push(changes[k] as Change);
+      if (there.length === 0) return;
+      const rank: ChangeKind[] = ["new", "permission-only", "removed", "break-before-make"];
+      const worst = there.reduce((w, c) => (rank.indexOf(c.kind) > rank.indexOf(w.kind) ? c : w));
+      const n = there.length;
+      push({
+        kind: worst.kind,
+        half,
+        va: base + BigInt(from),
+        size: BigInt(to - from),
+        old: undefined,
+        new: undefined,
+        oldLevel: a.level,
+        newLevel: b.level,
+        oldPa: undefined,
+        newPa: undefined,
+        rule: worst.rule,
+        reason: `the same ${n} change${n === 1 ? "" : "s"} as at VA 0x${from0.toString(16)}-0x${(to0 & ((1n << 64n) - 1n)).toString(16)}: both sides name there the tables they name here (A PA 0x${a.oa.toString(16)}, B PA 0x${b.oa.toString(16)}, shared subtrees)`,
+        tlbi: there.some((c) => c.tlbi),
+        sameAs: from0,
+      });
+    };
     const classify = (from: number, to: number, a: Leaf | undefined, b: Leaf | undefined): void => {
+      if (a?.kind === "missing" || b?.kind === "missing") {
+        if (a?.kind === "missing") noteMissing("A", from, to, a);
+        if (b?.kind === "missing") noteMissing("B", from, to, b);
+        return;
+      }
+      if (a?.kind === "shared" && b?.kind === "shared") {
+        repeatShared(from, to, a, b);
+        return;
+      }
+      // expandUnmatched() leaves a shared range only where the other side repeats it too.
+      if (a?.kind === "shared" || b?.kind === "shared") return;
       const va = base + BigInt(from);
       const size = BigInt(to - from);
       const common = {
@@ -200,8 +351,16 @@ export function diffTables(
       if (r.rule === "bbm.same") return;
       push({ ...common, kind: r.required ? "break-before-make" : "permission-only", rule: r.rule, reason: r.reason, tlbi: r.tlbiNeeded });
     };
-    const la = A.leaves;
-    const lb = B.leaves;
+    let la = A.leaves;
+    let lb = B.leaves;
+    // Expand the shared ranges one side does not repeat (one table level per round).
+    for (let round = 0; round < 8; round++) {
+      const na = expandUnmatched(la, lb);
+      const nb = expandUnmatched(lb, la);
+      if (!na && !nb) break;
+      la = na ?? la;
+      lb = nb ?? lb;
+    }
     let i = 0;
     let j = 0;
     let pos = 0;
@@ -254,7 +413,7 @@ export function diffTables(
   changes.sort((x, y) => x.half - y.half || (x.va < y.va ? -1 : x.va > y.va ? 1 : 0));
   const counts: Record<ChangeKind, number> = { new: 0, removed: 0, "permission-only": 0, "break-before-make": 0 };
   for (const c of changes) counts[c.kind]++;
-  return { changes, counts, notes };
+  return { changes, counts, notes, missing };
 }
 
 function attrs(d: bigint | undefined, level: number | undefined, pa: bigint | undefined): string {
@@ -285,10 +444,20 @@ export function formatDiff(r: DiffReport): string {
     lines.push(`${c.kind.padEnd(17)} ${range}  ${attrs(c.old, c.oldLevel, c.oldPa)} -> ${attrs(c.new, c.newLevel, c.newPa)}`);
     lines.push(`${"".padEnd(17)} ${c.rule ? `${c.rule}: ` : ""}${c.reason}`);
   }
+  for (const m of r.missing) {
+    const end = (m.va + m.size) & ((1n << 64n) - 1n);
+    lines.push(
+      `${"not compared".padEnd(17)} 0x${m.va.toString(16).padStart(16, "0")}-0x${end.toString(16).padStart(16, "0")}  the level-${m.level} table at PA 0x${m.table.toString(16)} is not in input ${m.side}`,
+    );
+  }
   const k = r.counts;
   lines.push(
     `${k.new} new, ${k.removed} removed, ${k["permission-only"]} permission-only (safe live, TLBI needed), ${k["break-before-make"]} need break-before-make`,
   );
+  if (r.missing.length > 0)
+    lines.push(
+      `inconclusive: ${r.missing.length} range${r.missing.length === 1 ? "" : "s"} not compared (tables missing from the input${r.changes.length === 0 ? "; no change found in the rest, which does not make the inputs equal" : ""})`,
+    );
   return `${lines.join("\n")}\n`;
 }
 
@@ -297,6 +466,16 @@ export function diffToJson(r: DiffReport): unknown {
   return {
     counts: r.counts,
     notes: r.notes,
+    inconclusive: r.missing.length > 0,
+    missing: r.missing.map((m) => ({
+      half: m.half,
+      side: m.side,
+      va: hx(m.va),
+      end: hx((m.va + m.size) & ((1n << 64n) - 1n)),
+      size: hx(m.size),
+      level: m.level,
+      table: hx(m.table),
+    })),
     changes: r.changes.map((c) => ({
       kind: c.kind,
       half: c.half,
@@ -312,6 +491,7 @@ export function diffToJson(r: DiffReport): unknown {
       rule: c.rule ?? null,
       reason: c.reason,
       tlbi: c.tlbi,
+      sameAs: hx(c.sameAs),
     })),
   };
 }

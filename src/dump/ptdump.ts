@@ -45,9 +45,42 @@ export const PTDUMP_LINUX_4: PtdumpFormat = {
 export interface PtdumpOptions {
   /** First VA to dump (default: the first VA of the TTBR1 half, the kernel's PAGE_OFFSET). */
   readonly start?: bigint;
-  /** Address markers, ascending; the first is printed at the start. */
+  /** End VA, exclusive (default, or 0: the end of the half). */
+  readonly end?: bigint;
+  /**
+   * Address markers, ascending. The last marker at or below `start` heads the output (the region
+   * the range starts in; the half's name when there is none); later ones print where the walk
+   * crosses them, as the kernel does. Markers outside the range are not printed.
+   */
   readonly markers?: readonly Marker[];
   readonly format?: PtdumpFormat;
+}
+
+/** A table the walk reached whose entries are not in memory: data missing from the input. */
+export interface PtdumpMissing {
+  readonly va: bigint;
+  readonly size: bigint;
+  /** Level of the missing table. */
+  readonly level: number;
+  readonly table: bigint;
+}
+
+/** A subtree already walked at another VA (same table PA and level), printed as one SHARED line. */
+export interface PtdumpShared {
+  readonly va: bigint;
+  readonly size: bigint;
+  /** Level of the table descriptors that point at the shared table. */
+  readonly level: number;
+  readonly table: bigint;
+  readonly sameAsVa: bigint;
+  /** True when the subtree maps one uniform run: replayed as the kernel prints it, no SHARED line. */
+  readonly merged: boolean;
+}
+
+export interface PtdumpReport {
+  readonly text: string;
+  readonly missing: readonly PtdumpMissing[];
+  readonly shared: readonly PtdumpShared[];
 }
 
 // Masked prot bits (arm64 ptdump prot_bits[]): VALID(0) TABLE(1) ATTRINDX(4:2) USER(6) RDONLY(7)
@@ -88,34 +121,66 @@ function addr16(v: bigint): string {
 
 /** Render the ptdump text of the TTBR1 half (or the half of `start`). */
 export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptions = {}): string {
+  return ptdumpReport(mem, regs, opts).text;
+}
+
+/**
+ * What a subtree did to note_page(), for replay at another VA: nothing ("none"), one run of equal
+ * masked prot bits and depth starting `rel` bytes into it ("uniform"), or more ("complex").
+ */
+type SubtreeNotes = { kind: "none" } | { kind: "uniform"; rel: number; depth: number; lo: number; hi: number } | { kind: "complex" };
+
+interface Recorder {
+  readonly regionOff: number;
+  notes: SubtreeNotes;
+}
+
+/**
+ * The ptdump text of [start, end), with what the kernel's format cannot say marked on lines of our
+ * own (never `---[ … ]---`, which is the kernel's marker syntax):
+ * - `<range> <size> <LEVEL> MISSING table at PA 0x… (not in the input)`: a table the walk reached
+ *   that memory does not back, so the range is unknown (not a hole);
+ * - `<range> <size> <LEVEL> SHARED table at PA 0x… (same as 0x…, shown above)`: table descriptors
+ *   pointing at a subtree already printed at another VA. A shared subtree that maps one uniform
+ *   run is replayed instead (the kernel's own output; e.g. KASAN's early shadow), so complete
+ *   inputs keep the kernel's bytes. The work is bounded by the distinct (table, level) pairs plus
+ *   the output, not by the VA paths through shared tables.
+ */
+export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptions = {}): PtdumpReport {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const start = opts.start ?? halfBase(ctx.halves[1]);
   const h = ctx.halves[Number((start >> 55n) & 1n)] as HalfContext;
   const fmt = opts.format ?? PTDUMP_LINUX_6;
   const maskHi = fmt.gp ? MASK_HI_GP : MASK_HI_NOGP;
   const base = halfBase(h);
-  const { startOff, endOff } = halfRange(h, start, 0n);
+  const { startOff, endOff } = halfRange(h, start, opts.end ?? 0n);
   const nLevels = 4 - h.startLevel;
   const names = levelNames(nLevels);
-  const markers: { off: number; name: string }[] = (opts.markers ?? [{ address: start, name: "Kernel" }]).map((m) => ({
-    off: m.address >= base ? Number(m.address - base) : -1,
-    name: m.name,
-  }));
+  // Markers of this half inside the range: the region marker at or below the start heads the output.
+  const all = (opts.markers ?? [{ address: start, name: "Kernel" }])
+    .filter((m) => ((m.address >> 55n) & 1n) === BigInt(h.index))
+    .map((m) => ({ off: m.address >= base ? Number(m.address - base) : -1, name: m.name }));
+  let head: { off: number; name: string } | undefined;
+  for (const m of all) if (m.off <= startOff) head = m;
+  const markers = [
+    head ?? { off: startOff, name: h.index === 1 ? "TTBR1" : "TTBR0" },
+    ...all.filter((m) => m.off > startOff && m.off < endOff),
+  ];
   markers.push({ off: Number.POSITIVE_INFINITY, name: "" });
   const out: string[] = [];
+  const missing: PtdumpMissing[] = [];
+  const shared: PtdumpShared[] = [];
   // note_page state
   let stLevel = -1;
   let protLo = 0;
   let protHi = 0;
   let stStart = 0;
   let mi = 0;
+  let started = false;
   const header = (): void => {
     out.push(`---[ ${markers[mi]?.name ?? ""} ]---\n`);
   };
-  const dumpLine = (endOff: number): void => {
-    if (!fmt.holes && protLo === 0 && protHi === 0) return;
-    const a = base + BigInt(stStart);
-    const b = base + BigInt(endOff);
+  const rangeText = (a: bigint, b: bigint): string => {
     let delta = (b - a) & MASK64;
     delta >>= 10n;
     let u = 0;
@@ -123,20 +188,35 @@ export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptio
       delta >>= 10n;
       u++;
     }
-    let line = `${addr16(a)}-${addr16(b)}   ${delta.toString().padStart(9, " ")}${UNITS[u]} ${names[stLevel] ?? "PGD"}`;
+    return `${addr16(a)}-${addr16(b)}   ${delta.toString().padStart(9, " ")}${UNITS[u]}`;
+  };
+  const dumpLine = (endOff: number): void => {
+    if (!fmt.holes && protLo === 0 && protHi === 0) return;
+    let line = `${rangeText(base + BigInt(stStart), base + BigInt(endOff))} ${names[stLevel] ?? "PGD"}`;
     if (protLo !== 0 || protHi !== 0) line += protTokens(protLo, protHi, fmt);
     out.push(`${line}\n`);
+  };
+  // Open subtree recordings (innermost last), for replaying shared subtrees.
+  const recorders: Recorder[] = [];
+  const record = (off: number, depth: number, pl: number, ph: number): void => {
+    for (const r of recorders) {
+      const n = r.notes;
+      if (n.kind === "none") r.notes = { kind: "uniform", rel: off - r.regionOff, depth, lo: pl, hi: ph };
+      else if (n.kind === "uniform" && (n.depth !== depth || n.lo !== pl || n.hi !== ph)) r.notes = { kind: "complex" };
+    }
   };
   const note = (off: number, depth: number, lo: number, hi: number): void => {
     const pl = lo & MASK_LO;
     const ph = (hi & maskHi) >>> 0;
+    if (recorders.length > 0) record(off, depth, pl, ph);
     const next = markers[mi + 1]?.off ?? Number.POSITIVE_INFINITY;
     if (stLevel === -1) {
       stLevel = depth;
       protLo = pl;
       protHi = ph;
       stStart = off;
-      header();
+      if (!started) header();
+      started = true;
     } else if (pl !== protLo || ph !== protHi || depth !== stLevel || off >= next) {
       dumpLine(off);
       if (off >= next) {
@@ -153,6 +233,31 @@ export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptio
       header();
     }
   };
+  /** A line of our own for [off, endOff): ends the current run, prints the markers up to `off`. */
+  const special = (off: number, endOff: number, level: number, text: string): void => {
+    for (const r of recorders) r.notes = { kind: "complex" };
+    if (stLevel !== -1) dumpLine(off);
+    else if (!started) header();
+    started = true;
+    while (off >= (markers[mi + 1]?.off ?? Number.POSITIVE_INFINITY)) {
+      mi++;
+      header();
+    }
+    // Named like the kernel names entries of that level (top-level entries print as PGD).
+    const name = level === h.startLevel ? "PGD" : (names[level + 1] ?? "PGD");
+    out.push(`${rangeText(base + BigInt(off), base + BigInt(endOff))} ${name} ${text}\n`);
+    stLevel = -1;
+  };
+  // Subtrees printed in full (fully inside the range): table PA and level → VA offset and notes.
+  const seen = new Map<number, { off: number; notes: SubtreeNotes }>();
+  const markerInside = (a: number, b: number): boolean => {
+    for (let k = mi + 1; k < markers.length; k++) {
+      const m = (markers[k] as { off: number }).off;
+      if (m > a && m < b) return true;
+      if (m >= b) break;
+    }
+    return false;
+  };
 
   const rec = (table: number, level: number, regionOff: number): void => {
     const li = level + 1;
@@ -166,12 +271,18 @@ export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptio
     for (let i = first; i <= last; i++) {
       const off = Math.max(regionOff + i * size, startOff);
       const da = table + i * 8;
-      let lo = 0;
-      let hi = 0;
-      if (mem.load64(da)) {
-        lo = mem.lo;
-        hi = mem.hi;
+      if (!mem.load64(da)) {
+        // The table page is not in the input: one MISSING line for the run of unreadable entries.
+        let j = i + 1;
+        while (j <= last && !mem.load64(table + j * 8)) j++;
+        const endRun = Math.min(regionOff + j * size, endOff);
+        special(off, endRun, level, `MISSING table at PA 0x${table.toString(16)} (not in the input)`);
+        missing.push({ va: base + BigInt(off), size: BigInt(endRun - off), level, table: BigInt(table) });
+        i = j - 1;
+        continue;
       }
+      const lo = mem.lo;
+      const hi = mem.hi;
       if (level === 3) {
         note(off, 4, lo, hi);
         continue;
@@ -191,13 +302,52 @@ export function ptdump(mem: PhysMem, regs: Regs | WalkContext, opts: PtdumpOptio
       }
       if ((lo & 1) === 0) continue; // not present: the walker skips it without a note
       const nextTable = nextTableAddress(h, hi, lo);
-      rec(nextTable, level + 1, regionOff + i * size);
+      const sub = regionOff + i * size;
+      const whole = sub >= startOff && sub + size <= endOff && !markerInside(sub, sub + size);
+      // Next-level tables are granule aligned (>= 4K): the key stays an exact number.
+      const key = (nextTable / 4096) * 4 + level;
+      const prev = whole ? seen.get(key) : undefined;
+      if (prev !== undefined) {
+        const sameAsVa = base + BigInt(prev.off);
+        const pn = prev.notes;
+        if (pn.kind !== "complex") {
+          // One uniform run (or nothing): exactly what the kernel's walk would note here.
+          if (pn.kind === "uniform") note(sub + pn.rel, pn.depth, pn.lo, pn.hi);
+          shared.push({ va: base + BigInt(sub), size: BigInt(size), level, table: BigInt(nextTable), sameAsVa, merged: true });
+          continue;
+        }
+        // Later entries pointing at the same table extend one SHARED line.
+        let j = i + 1;
+        while (j <= last && regionOff + (j + 1) * size <= endOff && mem.load64(table + j * 8) && (mem.lo & 3) === 3) {
+          if (nextTableAddress(h, mem.hi, mem.lo) !== nextTable || markerInside(regionOff + j * size, regionOff + (j + 1) * size)) break;
+          j++;
+        }
+        const endRun = regionOff + j * size;
+        special(
+          sub,
+          endRun,
+          level,
+          `SHARED table at PA 0x${nextTable.toString(16)} (same as ${addr16(sameAsVa)}-${addr16(sameAsVa + BigInt(size))}, shown above)`,
+        );
+        shared.push({ va: base + BigInt(sub), size: BigInt(endRun - sub), level, table: BigInt(nextTable), sameAsVa, merged: false });
+        i = j - 1;
+        continue;
+      }
+      if (!whole) {
+        rec(nextTable, level + 1, sub);
+        continue;
+      }
+      const r: Recorder = { regionOff: sub, notes: { kind: "none" } };
+      recorders.push(r);
+      rec(nextTable, level + 1, sub);
+      recorders.pop();
+      seen.set(key, { off: sub, notes: r.notes });
     }
   };
   if (!h.tnszFault && !h.baseFault) rec(h.base, h.startLevel, 0);
   // Final flush: note_page(0, -1, 0); the end address prints as it wraps (0 for the top of TTBR1).
   if (stLevel !== -1) dumpLine(endOff);
-  return out.join("");
+  return { text: out.join(""), missing, shared };
 }
 
 /**

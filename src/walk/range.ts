@@ -1,6 +1,13 @@
 /**
  * Range walks: visit every entry of a VA range's translation tables, skipping invalid subtrees
  * as a whole (a hole at level L is one visit, not one per page), and coalesce leaf runs.
+ *
+ * With `shared: true` a walk is bounded by the distinct tables rather than by the VA paths through
+ * them: a next-level table already walked in full (same table PA, same level, same accumulated
+ * APTable/UXNTable/PXNTable, which is everything its entries' results depend on) is reported once
+ * more as a "shared" entry naming the VA where it was first walked, instead of being walked again.
+ * Tables may legally be pointed at by many entries (Arm ARM D8.2: nothing forbids it; Linux's
+ * KASAN early shadow does it), and corrupted dumps do it at every level (512^n VA paths).
  */
 import { type Descriptor, decodeDescriptor } from "../arch/descriptor.js";
 import type { Regs } from "../arch/registers.js";
@@ -11,8 +18,13 @@ import { leafOutputAddress, nextTableAddress } from "./fields.js";
 /** One table entry met by a range walk, in numeric form (offsets within the half). */
 export interface RawEntry {
   /** "leaf": block/page; "hole": invalid entry (raw may be non-zero); "unbacked": the table page is
-   * not in memory; "bad-table": a table descriptor whose next-level address exceeds the PA size. */
-  kind: "leaf" | "hole" | "unbacked" | "bad-table" | "table";
+   * not in memory; "bad-table": a table descriptor whose next-level address exceeds the PA size;
+   * "table": a table descriptor, reported before its subtree (opts.tables); "table-end": after its
+   * subtree (opts.tables and opts.shared; `key` is -1 when the subtree was cut by the range and is
+   * not remembered for sharing);
+   * "shared": a table descriptor whose subtree was already walked in full at VA offset `firstOff`
+   * (opts.shared), not walked again. */
+  kind: "leaf" | "hole" | "unbacked" | "bad-table" | "table" | "table-end" | "shared";
   level: number;
   /** VA offset within the half (va = halfBase + off). */
   off: number;
@@ -21,6 +33,14 @@ export interface RawEntry {
   lo: number;
   /** Physical address of the descriptor. */
   descAddr: number;
+  /** Physical address of the table that holds the descriptor (for "unbacked": the missing table). */
+  table: number;
+  /** "table", "table-end", "shared": the next-level table's physical address. */
+  next: number;
+  /** "table-end", "shared": the sharing key of the next-level table (table PA, level, table bits; -1: none). */
+  key: number;
+  /** "shared": the VA offset where that subtree was walked (and reported) in full. */
+  firstOff: number;
   /** Accumulated APTable, UXNTable, PXNTable of the tables above. */
   apTable: number;
   uxnTable: number;
@@ -44,9 +64,26 @@ export function walkEntries(
   startOff: number,
   endOff: number,
   visit: EntryVisitor,
-  opts: { tables?: boolean } = {},
+  opts: { tables?: boolean; shared?: boolean } = {},
 ): void {
-  const e: RawEntry = { kind: "hole", level: 0, off: 0, size: 0, hi: 0, lo: 0, descAddr: 0, apTable: 0, uxnTable: 0, pxnTable: 0 };
+  const e: RawEntry = {
+    kind: "hole",
+    level: 0,
+    off: 0,
+    size: 0,
+    hi: 0,
+    lo: 0,
+    descAddr: 0,
+    table: 0,
+    next: 0,
+    key: 0,
+    firstOff: 0,
+    apTable: 0,
+    uxnTable: 0,
+    pxnTable: 0,
+  };
+  // Subtrees walked in full, by sharing key → VA offset of that walk.
+  const seen = opts.shared ? new Map<number, number>() : undefined;
   const rec = (table: number, level: number, regionOff: number, apT: number, uxnT: number, pxnT: number): void => {
     const li = level + 1;
     const size = 2 ** (h.shiftAt[li] as number);
@@ -60,6 +97,7 @@ export function walkEntries(
       e.off = off;
       e.size = size;
       e.descAddr = da;
+      e.table = table;
       e.apTable = apT;
       e.uxnTable = uxnT;
       e.pxnTable = pxnT;
@@ -86,14 +124,51 @@ export function walkEntries(
           visit(e);
           continue;
         }
+        const a = h.hpd ? apT : apT | ((hi >>> 29) & 3);
+        const u = h.hpd ? uxnT : uxnT | ((hi >>> 28) & 1);
+        const p = h.hpd ? pxnT : pxnT | ((hi >>> 27) & 1);
+        e.next = next;
+        if (seen === undefined) {
+          if (opts.tables) {
+            e.kind = "table";
+            visit(e);
+          }
+          rec(next, level + 1, off, a, u, p);
+          continue;
+        }
+        // Next-level tables are granule aligned (>= 4K) below 2^52: the key stays an exact number.
+        const key = (next / 4096) * 64 + level * 16 + a * 4 + u * 2 + p;
+        const whole = off >= startOff && off + size <= endOff;
+        const first = whole ? seen.get(key) : undefined;
+        if (first !== undefined) {
+          e.kind = "shared";
+          e.key = key;
+          e.firstOff = first;
+          visit(e);
+          continue;
+        }
         if (opts.tables) {
           e.kind = "table";
           visit(e);
         }
-        const a = h.hpd ? apT : apT | ((hi >>> 29) & 3);
-        const u = h.hpd ? uxnT : uxnT | ((hi >>> 28) & 1);
-        const p = h.hpd ? pxnT : pxnT | ((hi >>> 27) & 1);
         rec(next, level + 1, off, a, u, p);
+        if (whole) seen.set(key, off);
+        if (opts.tables) {
+          e.kind = "table-end";
+          e.level = level;
+          e.off = off;
+          e.size = size;
+          e.descAddr = da;
+          e.table = table;
+          e.next = next;
+          e.key = whole ? key : -1;
+          e.hi = hi;
+          e.lo = lo;
+          e.apTable = apT;
+          e.uxnTable = uxnT;
+          e.pxnTable = pxnT;
+          visit(e);
+        }
         continue;
       }
       e.kind = "leaf";
@@ -176,8 +251,48 @@ export function leafMappings(mem: PhysMem, regs: Regs | WalkContext, start: bigi
 const ATTR_MASK_LO = 0xffc;
 const ATTR_MASK_HI = 0xfffc0000;
 
+/** Table entries the walk could not read: the table holding them is not in memory (data missing from the input). */
+export interface MissingRange {
+  readonly va: bigint;
+  readonly size: bigint;
+  /** Level of the missing table (the level its entries would translate). */
+  readonly level: number;
+  /** Physical address of the missing table. */
+  readonly table: bigint;
+}
+
+/** Table descriptors whose subtree was already walked at another VA: the same mappings, repeated. */
+export interface SharedRange {
+  readonly va: bigint;
+  readonly size: bigint;
+  /** Table descriptors in the range, all pointing at `table`. */
+  readonly entries: number;
+  /** Level of the table descriptors. */
+  readonly level: number;
+  /** The shared next-level table. */
+  readonly table: bigint;
+  /** VA where that table's subtree was walked and reported in full. */
+  readonly sameAsVa: bigint;
+}
+
+/** Everything a range walk met: coalesced mappings, tables missing from memory, shared subtrees. */
+export interface MappingReport {
+  readonly runs: MappingRun[];
+  readonly missing: MissingRange[];
+  readonly shared: SharedRange[];
+}
+
 /** Coalesce leaves with equal attributes (and equal table restrictions) whose VA and PA are contiguous. */
 export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingRun[] {
+  return mappingReport(mem, regs, start, end).runs;
+}
+
+/**
+ * The mappings of [start, end) coalesced into runs, with the ranges whose tables are missing from
+ * memory and the subtrees shared with an earlier VA (walked once: the cost is bounded by the
+ * distinct tables, not by the VA paths through them).
+ */
+export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingReport {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const h = resolveHalf(ctx, start);
   const fmt = h.fmt;
@@ -215,42 +330,95 @@ export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigin
     });
     cur = undefined;
   };
-  walkEntries(mem, h, startOff, endOff, (e) => {
-    if (e.kind !== "leaf") {
+  const missing: MissingRange[] = [];
+  const shared: SharedRange[] = [];
+  let lastMissing: { off: number; end: number; table: number; level: number } | undefined;
+  let lastShared: { off: number; end: number; entries: number; level: number; next: number; firstOff: number } | undefined;
+  const flushSide = (): void => {
+    if (lastMissing) {
+      const m = lastMissing;
+      missing.push({ va: base + BigInt(m.off), size: BigInt(m.end - m.off), level: m.level, table: BigInt(m.table) });
+    }
+    if (lastShared) {
+      const x = lastShared;
+      shared.push({
+        va: base + BigInt(x.off),
+        size: BigInt(x.end - x.off),
+        entries: x.entries,
+        level: x.level,
+        table: BigInt(x.next),
+        sameAsVa: base + BigInt(x.firstOff),
+      });
+    }
+    lastMissing = undefined;
+    lastShared = undefined;
+  };
+  walkEntries(
+    mem,
+    h,
+    startOff,
+    endOff,
+    (e) => {
+      if (e.kind === "unbacked") {
+        flush();
+        if (lastMissing && lastMissing.table === e.table && lastMissing.end === e.off) lastMissing.end += e.size;
+        else {
+          flushSide();
+          lastMissing = { off: e.off, end: e.off + e.size, table: e.table, level: e.level };
+        }
+        return;
+      }
+      if (e.kind === "shared") {
+        flush();
+        const x = lastShared;
+        if (x && x.next === e.next && x.level === e.level && x.end === e.off && x.firstOff === e.firstOff) {
+          x.end += e.size;
+          x.entries++;
+        } else {
+          flushSide();
+          lastShared = { off: e.off, end: e.off + e.size, entries: 1, level: e.level, next: e.next, firstOff: e.firstOff };
+        }
+        return;
+      }
+      flushSide();
+      if (e.kind !== "leaf") {
+        flush();
+        return;
+      }
+      const oa = leafOutputAddress(h, e.hi, e.lo, e.level);
+      if (
+        cur &&
+        cur.off + cur.size === e.off &&
+        cur.oa + cur.size === oa &&
+        (cur.lo & ATTR_MASK_LO) === (e.lo & ATTR_MASK_LO) &&
+        (cur.hi & ATTR_MASK_HI) >>> 0 === (e.hi & ATTR_MASK_HI) >>> 0 &&
+        cur.a === e.apTable &&
+        cur.u === e.uxnTable &&
+        cur.p === e.pxnTable
+      ) {
+        cur.size += e.size;
+        cur.entries++;
+        cur.levels.add(e.level);
+        return;
+      }
       flush();
-      return;
-    }
-    const oa = leafOutputAddress(h, e.hi, e.lo, e.level);
-    if (
-      cur &&
-      cur.off + cur.size === e.off &&
-      cur.oa + cur.size === oa &&
-      (cur.lo & ATTR_MASK_LO) === (e.lo & ATTR_MASK_LO) &&
-      (cur.hi & ATTR_MASK_HI) >>> 0 === (e.hi & ATTR_MASK_HI) >>> 0 &&
-      cur.a === e.apTable &&
-      cur.u === e.uxnTable &&
-      cur.p === e.pxnTable
-    ) {
-      cur.size += e.size;
-      cur.entries++;
-      cur.levels.add(e.level);
-      return;
-    }
-    flush();
-    cur = {
-      off: e.off,
-      oa,
-      size: e.size,
-      entries: 1,
-      levels: new Set([e.level]),
-      hi: e.hi,
-      lo: e.lo,
-      level: e.level,
-      a: e.apTable,
-      u: e.uxnTable,
-      p: e.pxnTable,
-    };
-  });
+      cur = {
+        off: e.off,
+        oa,
+        size: e.size,
+        entries: 1,
+        levels: new Set([e.level]),
+        hi: e.hi,
+        lo: e.lo,
+        level: e.level,
+        a: e.apTable,
+        u: e.uxnTable,
+        p: e.pxnTable,
+      };
+    },
+    { shared: true },
+  );
   flush();
-  return out;
+  flushSide();
+  return { runs: out, missing, shared };
 }

@@ -68,11 +68,26 @@ export function halfSummary(h: HalfContext): string {
   return `${reg}: ${hex64(h.ttbr.raw)} (ASID ${h.ttbr.asid}, table ${hx(BigInt(h.base))}), ${h.granule.name} granule, ${h.iaBits}-bit VA, start level ${h.startLevel}, ${h.paBits}-bit PA${h.ds ? ", DS=1" : ""}`;
 }
 
+/**
+ * The table a walk could not read because the input's memory does not hold it: data missing from
+ * a dump, not a property of the tables (a CPU would read that memory). Undefined when the walk read
+ * every descriptor it needed.
+ */
+export function missingTable(r: TranslationResult, ctx: WalkContext): { level: number; table: bigint } | undefined {
+  if (r.kind !== "fault" || r.fault !== "external-abort") return undefined;
+  const last = r.trail[r.trail.length - 1];
+  if (!last || last.value !== undefined || r.half === undefined) return undefined;
+  const above = r.trail[r.trail.length - 2]?.descriptor;
+  const table = above?.kind === "table" ? above.nextTable : BigInt(ctx.halves[r.half].base);
+  return { level: last.level, table };
+}
+
 export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
   const lines: string[] = [];
   const va = r.va.toString(16).padStart(16, "0");
+  const missing = missingTable(r, ctx);
   lines.push("VIRTUAL           PHYSICAL");
-  lines.push(`${va}  ${r.kind === "ok" ? hx(r.pa) : "(fault)"}`);
+  lines.push(`${va}  ${r.kind === "ok" ? hx(r.pa) : missing ? "(missing)" : "(fault)"}`);
   lines.push("");
   const h = r.half === undefined ? undefined : ctx.halves[r.half];
   if (!h) {
@@ -98,6 +113,12 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
       `  MEMORY: AttrIndx ${r.attrIndx} = MAIR 0x${r.mairByte.toString(16).padStart(2, "0")} ${r.memAttr.name}, ${r.shareability}`,
     );
     lines.push(`  ACCESS: EL1 ${perm(p.pr, p.pw, p.px)}  EL0 ${perm(p.ur, p.uw, p.ux)}`);
+  } else if (missing) {
+    lines.push(
+      `  MISSING DATA: the level-${missing.level} table at PA ${hx(missing.table)} is not in the input: the translation is unknown (not a fault)`,
+    );
+    lines.push("  PAR_EL1: unknown (data missing)");
+    return `${lines.join("\n")}\n`;
   } else {
     lines.push(`  FAULT: ${r.fault} fault, level ${r.level} (FSC 0x${r.fsc.toString(16).padStart(2, "0")}): ${r.reason}`);
   }

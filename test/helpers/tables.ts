@@ -73,3 +73,22 @@ export class TestTables {
 export function halfOf(regs: Regs, index: 0 | 1): HalfContext {
   return compileRegs(regs).halves[index];
 }
+
+/**
+ * A fully aliased table tree: one table per level, every entry of each table pointing at the next
+ * level's single table (512-way fan-in at every level, legal for hardware: Arm ARM D8.2 puts no
+ * limit on how many descriptors name one table), and a last-level table filled by `leaf(i)`
+ * (a descriptor value, or 0n for an invalid entry). Returns the tables, root first.
+ */
+export function aliasedTables(t: TestTables, leaf: (i: number) => bigint): bigint[] {
+  const tables = [t.root];
+  for (let l = t.startLevel + 1; l <= 3; l++) tables.push(t.alloc());
+  const n = t.granule.size / 8;
+  for (let k = 0; k + 1 < tables.length; k++) {
+    const next = encodeTable({ nextTable: tables[k + 1] as bigint }, t.fmt);
+    for (let i = 0; i < n; i++) t.mem.write64((tables[k] as bigint) + BigInt(i * 8), next);
+  }
+  const last = tables[tables.length - 1] as bigint;
+  for (let i = 0; i < n; i++) t.mem.write64(last + BigInt(i * 8), leaf(i));
+  return tables;
+}
