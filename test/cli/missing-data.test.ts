@@ -26,7 +26,9 @@ describe("audit with a reachable table missing from the input", () => {
     expect(r.out).not.toContain("passed");
     expect(r.out).not.toContain("no findings");
     expect(r.out).toContain("Checked W+X mappings: INCONCLUSIVE, 1 reachable table is not in the input");
-    expect(r.out).toMatch(/missing-table +0xffff000000000000-0x0000000000000000 +256T: the level-0 table at PA 0x12345000 is not in the input/);
+    expect(r.out).toMatch(
+      /missing-table +0xffff000000000000-0x0000000000000000 +256T: the level-0 table at PA 0x12345000 is not in the input/,
+    );
     expect(r.err).toBe(
       "vmsa: warning: 1 table reached by the walk is not in the input: PA 0x12345000 (level 0, for VA 0xffff000000000000); those ranges were not audited\n",
     );
@@ -132,7 +134,9 @@ describe("dump --start/--end", () => {
       const r = await vmsa("dump", ...EX, "--start", s as string, "--end", e as string);
       expect(r.code).toBe(2);
       expect(r.out).toBe("");
-      expect(r.err).toMatch(/^vmsa: error: --end 0x[0-9a-f]{16} is not above --start 0x[0-9a-f]{16} \(the range is \[start, end\), end exclusive\)\n$/);
+      expect(r.err).toMatch(
+        /^vmsa: error: --end 0x[0-9a-f]{16} is not above --start 0x[0-9a-f]{16} \(the range is \[start, end\), end exclusive\)\n$/,
+      );
     }
     const other = await vmsa("dump", ...EX, "--end", "0x1000");
     expect(other.code).toBe(2);

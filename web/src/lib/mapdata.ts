@@ -139,7 +139,8 @@ export function buildMap(
     cur = undefined;
   };
   walkEntries(mem, h, start, end, (e) => {
-    if (e.kind === "table") return;
+    // "table-end" and "shared" only come from walks with opts.shared, which this one does not ask for.
+    if (e.kind === "table" || e.kind === "table-end" || e.kind === "shared") return;
     const c = classOf(e.kind, e.level, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, ctx.mair);
     const key = keyOf(c);
     let id = keys.get(key);
