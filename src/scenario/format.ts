@@ -433,8 +433,9 @@ export function parseScenario(text: string, file: string): Scenario {
     return parseScenarioText(text, file);
   } catch (e) {
     // Collections or value expressions nested deeper than the stack (a corrupt or hostile file):
-    // the recursion ends in a RangeError at a depth no scenario comes near.
-    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    // the recursion ends at a depth no scenario comes near, in a RangeError or (inside the yaml
+    // lexer's regular expressions) a SyntaxError saying so.
+    if (e instanceof Error && !(e instanceof ScenarioError) && /maximum call stack size exceeded/i.test(e.message)) {
       throw new ScenarioError("ESCENARIO_SYNTAX", `${file}: syntax: collections or expressions nested too deeply`);
     }
     throw e;

@@ -120,6 +120,9 @@ function matches(o: Outcome, m: OutcomeMatcher): boolean {
   return true;
 }
 
+/** Most leaves one memory.map entry writes (a full 64K-granule level-3 table is 8192). */
+const MAX_MAP_LEAVES = 0x2_0000n;
+
 /** Run one scenario. Throws ScenarioError for bad input found while building. */
 export function runScenario(
   s: Scenario,
@@ -137,7 +140,17 @@ export function runScenario(
   const env = new Env(s, mem, regs0);
   for (const m of s.maps) {
     const b = env.builder(m.va, m.line, "memory.map");
-    const size = m.size === 0n ? 1n << BigInt(b.granule.shift + b.granule.stride * (3 - m.level)) : m.size;
+    const leafSize = 1n << BigInt(b.granule.shift + b.granule.stride * (3 - m.level));
+    const size = m.size === 0n ? leafSize : m.size;
+    // The tables are built one leaf at a time: a corrupt size must not become hours of stores.
+    if (size / leafSize > MAX_MAP_LEAVES) {
+      fail(
+        s,
+        m.line,
+        "memory.map",
+        `size 0x${size.toString(16)} is ${size / leafSize} level-${m.level} leaves (expected at most ${MAX_MAP_LEAVES})`,
+      );
+    }
     try {
       b.map(m.va, m.pa, size, m.level, m.fields);
     } catch (e) {

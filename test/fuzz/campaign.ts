@@ -8,9 +8,8 @@
 import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import fc from "fast-check";
-import { distinctCrashes, type Figures, fuzzTarget, judge } from "./harness.js";
-import { type FuzzInput, getScratch, targets } from "./targets.js";
+import { distinctCrashes, type Figures, fuzzTarget, inputAt, judge } from "./harness.js";
+import { getScratch, targets } from "./targets.js";
 
 interface Args {
   runs: number;
@@ -51,6 +50,7 @@ function parseArgs(argv: readonly string[]): Args {
 
 /** What a child sends back. */
 type Msg =
+  | { t: "ready" }
   | { t: "input"; index: number }
   | { t: "done"; tried: number; ok: number; codes: [string, number][]; crashes: { index: number; seed: string; what: string }[] };
 
@@ -58,14 +58,8 @@ async function child(a: Args): Promise<void> {
   const t = targets().find((x) => x.name === a.target);
   if (!t) throw new Error(`no target ${a.target}`);
   const send = (m: Msg): void => void process.send?.(m);
-  let last = 0;
-  const fig = await fuzzTarget(t, a.runs, a.seed, (index) => {
-    const now = Date.now();
-    if (now - last > 250) {
-      last = now;
-      send({ t: "input", index });
-    }
-  });
+  send({ t: "ready" });
+  const fig = await fuzzTarget(t, a.runs, a.seed, (index) => send({ t: "input", index }));
   send({
     t: "done",
     tried: fig.tried,
@@ -86,12 +80,13 @@ function runChild(a: Args, name: string): Promise<Figures> {
     });
     let at = 0;
     let finished = false;
-    let timer = setTimeout(hang, a.hangMs);
+    // Building the seeds (real cores) may take a while on a busy machine: the hang clock starts at "ready".
+    let timer = setTimeout(hang, 600_000);
     function hang(): void {
       fig.crashes.push({
         index: at,
         seed: "?",
-        what: `hang: no progress for ${a.hangMs} ms (input #${at} or after)`,
+        what: `hang: no progress for ${a.hangMs} ms (input #${at})`,
         input: { seed: "?", bytes: new Uint8Array() },
       });
       p.kill("SIGKILL");
@@ -100,7 +95,7 @@ function runChild(a: Args, name: string): Promise<Figures> {
       clearTimeout(timer);
       timer = setTimeout(hang, a.hangMs);
       if (m.t === "input") at = m.index;
-      else {
+      else if (m.t === "done") {
         finished = true;
         fig.tried = m.tried;
         fig.ok = m.ok;
@@ -115,7 +110,7 @@ function runChild(a: Args, name: string): Promise<Figures> {
           fig.crashes.push({
             index: at,
             seed: "?",
-            what: `reader process died (${signal ?? `exit ${code}`}) at input #${at} or after (out of memory?)`,
+            what: `reader process died (${signal ?? `exit ${code}`}) at input #${at} (out of memory?)`,
             input: { seed: "?", bytes: new Uint8Array() },
           });
         }
@@ -135,7 +130,7 @@ async function replay(a: Args, index: number): Promise<number> {
         .map((x) => x.name)
         .join(", ")})`,
     );
-  const input = fc.sample(t.arbitrary, { numRuns: index + 1, seed: a.seed })[index] as FuzzInput;
+  const input = await inputAt(t, a.seed, index);
   const file = join(a.save ?? ".", `${t.name}-${a.seed}-${index}-${t.fileName}`);
   writeFileSync(file, input.bytes);
   process.stdout.write(`input #${index} of ${t.name} (seed ${a.seed}) from ${input.seed}, ${input.bytes.length} bytes, saved as ${file}\n`);
@@ -187,10 +182,10 @@ async function main(): Promise<number> {
     for (const f of figs) {
       const t = targets().find((x) => x.name === f.target);
       if (!t || f.crashes.length === 0) continue;
-      const inputs = fc.sample(t.arbitrary, { numRuns: Math.max(...f.crashes.map((c) => c.index)) + 1, seed: a.seed });
       for (const c of distinctCrashes(f.crashes)) {
-        const input = inputs[c.index] as FuzzInput | undefined;
-        if (input) writeFileSync(join(dir, `${f.target}-${a.seed}-${c.index}-${t.fileName}`), input.bytes);
+        if (c.what.startsWith("hang") || c.what.startsWith("reader process died")) continue;
+        const input = await inputAt(t, a.seed, c.index);
+        writeFileSync(join(dir, `${f.target}-${a.seed}-${c.index}-${t.fileName}`), input.bytes);
       }
     }
     getScratch().dispose();

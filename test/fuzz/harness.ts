@@ -75,21 +75,43 @@ export interface Figures {
   readonly crashes: Crash[];
 }
 
-/** Feed `runs` inputs (deterministic for a given `seed`) to a target and count the outcomes. */
+/**
+ * Feed `runs` inputs (deterministic for a given `seed`) to a target and count the outcomes. The
+ * inputs are generated one at a time (a property that never fails), not held all at once.
+ */
 export async function fuzzTarget(t: Target, runs: number, seed: number, onInput?: (index: number) => void): Promise<Figures> {
   const fig: Figures = { target: t.name, tried: 0, ok: 0, codes: new Map(), crashes: [] };
-  const inputs = fc.sample(t.arbitrary, { numRuns: runs, seed });
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i] as FuzzInput;
-    onInput?.(i);
-    await betweenRuns(); // the vitest worker answers its RPC between inputs
-    const o = await outcomeOf(t, input);
-    fig.tried++;
-    if (o.kind === "ok") fig.ok++;
-    else if (o.kind === "error") fig.codes.set(o.code, (fig.codes.get(o.code) ?? 0) + 1);
-    else fig.crashes.push({ index: i, seed: input.seed, what: o.what, input });
-  }
+  let i = 0;
+  await fc.assert(
+    fc.asyncProperty(t.arbitrary, async (input) => {
+      const index = i++;
+      onInput?.(index);
+      await betweenRuns(); // the vitest worker answers its RPC between inputs
+      const o = await outcomeOf(t, input);
+      fig.tried++;
+      if (o.kind === "ok") fig.ok++;
+      else if (o.kind === "error") fig.codes.set(o.code, (fig.codes.get(o.code) ?? 0) + 1);
+      else fig.crashes.push({ index, seed: input.seed, what: o.what, input });
+      return true;
+    }),
+    { numRuns: runs, seed },
+  );
   return fig;
+}
+
+/** The input `fuzzTarget(t, _, seed)` feeds at `index` (generated again, not run). */
+export async function inputAt(t: Target, seed: number, index: number): Promise<FuzzInput> {
+  let i = 0;
+  let found: FuzzInput | undefined;
+  await fc.assert(
+    fc.asyncProperty(t.arbitrary, async (input) => {
+      if (i++ === index) found = input;
+      return true;
+    }),
+    { numRuns: index + 1, seed },
+  );
+  if (!found) throw new Error(`no input #${index}`);
+  return found;
 }
 
 /** Distinct crashes: the same kind of failure from many inputs counts once. */

@@ -12,6 +12,7 @@ import { MAX_MESSAGE, ParseError, VmsaError } from "../../src/arch/errors.js";
 import { buildElfCore, parseNotes, readElfCore } from "../../src/dump/elfcore.js";
 import { openDump } from "../../src/dump/inputs.js";
 import { parseScenario } from "../../src/scenario/format.js";
+import { runScenario } from "../../src/scenario/run.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vmsa-fuzz-regress-"));
 
@@ -125,6 +126,11 @@ describe("scenario files", () => {
     expect((e as VmsaError).message).toBe("deep.yaml: syntax: collections or expressions nested too deeply");
   });
 
+  it("flow mappings nested deeper than the stack (a SyntaxError inside the yaml lexer) are ESCENARIO_SYNTAX", () => {
+    const e = thrown(() => parseScenario(`machine: ${"{a: ".repeat(20000)}1${"}".repeat(20000)}`, "deep.yaml"));
+    expect((e as VmsaError).code).toBe("ESCENARIO_SYNTAX");
+  });
+
   it("a collection used as a mapping key is an error line, with no yaml library warning on stderr", () => {
     const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
     try {
@@ -134,5 +140,18 @@ describe("scenario files", () => {
     } finally {
       warn.mockRestore();
     }
+  });
+});
+
+describe("scenario initial memory", () => {
+  const scenario = (memory: string): string =>
+    `machine: { cpus: 1, regs: { TTBR1_EL1: 0x80000 } }\nmemory:\n  ram: [{ base: 0x40000000, size: 0x40000000 }]\n${memory}\nsteps: ["P0: isb"]\n`;
+
+  it("a memory.map of 2^36 level-3 pages is refused before building, not built page by page (a hang)", () => {
+    // 4K granule: a level-3 leaf maps 4 KiB (DDI0487 D8.2), so 2^48 bytes are 2^36 leaves.
+    const s = parseScenario(scenario("  map: [{ va: 0xffff000000000000, pa: 0x0, size: 0x1000000000000, level: 3 }]"), "map.yaml");
+    const e = thrown(() => runScenario(s));
+    expect((e as VmsaError).code).toBe("ESCENARIO");
+    expect((e as VmsaError).message).toMatch(/^map\.yaml:4: memory\.map: size 0x1000000000000 is 68719476736 level-3 leaves/);
   });
 });

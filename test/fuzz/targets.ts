@@ -19,7 +19,9 @@ import { parseVmcoreInfo } from "../../src/dump/vmcoreinfo.js";
 import { loadBank, parseBankSpec } from "../../src/mem/banks.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { parseScenario } from "../../src/scenario/format.js";
+import { runScenario } from "../../src/scenario/run.js";
 import { loadImage } from "../../web/src/lib/load.js";
+import { parseImageSpec, parseRegisterText } from "../../web/src/lib/regs.js";
 import { stages } from "./harness.js";
 import {
   type BinarySeed,
@@ -466,6 +468,35 @@ export function targets(): Target[] {
         await withFile(s, "markers.txt", i.bytes, (f) => readMarkers(f));
       },
       cli: (f) => ["dump", join(getScratch().dir, "small.core"), "--markers", f],
+    },
+    {
+      name: "scenario-run",
+      ciRuns: 60,
+      reads: "parseScenario then runScenario: the initial memory a scenario builds (src/scenario/run.ts)",
+      arbitrary: fc.oneof(
+        { weight: 4, arbitrary: fromText(mutatedText(scSeeds.filter((x) => x.text.length < 25000))) },
+        { weight: 1, arbitrary: fromText(mutatedJson(scenarioJsonSeeds(scSeeds))) },
+      ),
+      fileName: "scenario.yaml",
+      run(i) {
+        runScenario(parseScenario(Buffer.from(i.bytes).toString("utf8"), "fuzz.yaml"));
+      },
+      cli: (f) => ["check", f],
+    },
+    {
+      name: "web-regs",
+      ciRuns: 120,
+      reads: "parseRegisterText, parseImageSpec (web/src/lib/regs.ts)",
+      arbitrary: fc.oneof(fromText(mutatedText(regSeeds)), fromText(mutatedJson(regSeeds.filter((r) => r.text.startsWith("{"))))),
+      fileName: "registers.txt",
+      async run(i) {
+        const t = Buffer.from(i.bytes).toString("utf8");
+        await stages(
+          () => parseRegisterText(t, "fuzz"),
+          () => parseImageSpec(t.split("\n")[0] ?? ""),
+        );
+      },
+      cli: (f) => ["dump", join(getScratch().dir, "small.core"), "--regs", f, "--no-vmcoreinfo"],
     },
     {
       name: "scenario",
