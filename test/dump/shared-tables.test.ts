@@ -112,6 +112,29 @@ describe("a shared subtree prints as an unshared copy of it would (the kernel wa
   });
 });
 
+describe("a shared subtree whose first note is not at its start", () => {
+  // A PMD table whose entry 0 is non-present but non-zero (the kernel's walk skips it without a
+  // note: pmd_none() is false, pmd_present() too) and whose other entries are equal 2M blocks.
+  function build(shared: boolean): string {
+    const t = new TestTables(GRANULE_4K, 0);
+    const pud = t.tableFor(0n, 1);
+    const a = t.alloc();
+    const b = shared ? a : t.alloc();
+    for (const pmd of [a, b]) {
+      t.mem.write64(pmd, 0x2n);
+      for (let i = 1; i < 512; i++)
+        t.mem.write64(pmd + BigInt(i * 8), encodeLeaf({ oa: BigInt(i) << 21n, af: true, sh: 3, pxn: true, uxn: true }, 2, t.fmt));
+    }
+    t.mem.write64(pud, encodeTable({ nextTable: a }, t.fmt));
+    t.mem.write64(pud + 8n * 2n, encodeTable({ nextTable: b }, t.fmt));
+    return ptdump(t.mem, regs(t.root), { markers: [{ address: HALF1, name: "Linear Mapping start" }] });
+  }
+  it("is replayed from its first note, as the unshared copy prints", () => {
+    expect(build(true)).toBe(build(false));
+    expect(build(true)).toContain("0xffff000080200000-0xffff0000c0000000        1022M PMD");
+  });
+});
+
 describe("tables missing from the input", () => {
   it("ptdump prints a MISSING line (not a hole) where a table the walk reaches is not in memory", () => {
     const t = new TestTables(GRANULE_4K, 0);
