@@ -9,7 +9,7 @@ interface BenchResult {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const modules = ["walk.js", "dump.js", "machine.js", "kernel.js"];
+const modules = ["walk.js", "dump.js", "machine.js", "kernel.js", "find-tables.js"];
 const only = process.argv[2];
 for (const m of modules) {
   const path = join(here, m);

@@ -9,6 +9,7 @@ import { registerCheckCommand } from "./check.js";
 import { registerDescribeCommand } from "./describe.js";
 import { registerDiffCommand } from "./diff.js";
 import { registerDumpCommand } from "./dump.js";
+import { registerFindTablesCommand } from "./find-tables.js";
 import { registerKernelCommands } from "./kernel.js";
 import { registerServeCommand } from "./serve.js";
 import { registerTranslateCommand } from "./translate.js";
@@ -35,6 +36,7 @@ Examples:
   registerServeCommand(program);
   registerAuditCommand(program);
   registerDiffCommand(program);
+  registerFindTablesCommand(program);
   registerCheckCommand(program);
   registerKernelCommands(program);
   program

@@ -199,20 +199,31 @@ function osVersion(
   return undefined;
 }
 
-/** Open a dump: memory from the inputs, registers from files/VMCOREINFO/overrides, and the kernel layout. */
-export function openDump(opts: OpenDumpOptions): OpenedDump {
-  if (opts.inputs.length === 0) throw new ParseError("no input: give FILE@PA banks, an ELF core, or a snapshot .json");
+/** Memory (and what the snapshots said) from input specs, before any register is looked at. */
+export interface LoadedInputs {
+  readonly mem: PhysMem;
+  /** ELF notes of the cores (VMCOREINFO, NT_PRSTATUS, ...). */
+  readonly elfNotes: readonly ElfNote[];
+  /** Registers the snapshot descriptors gave, in input order. */
+  readonly regSets: readonly SourcedRegs[];
+  readonly kernelDesc: string | undefined;
+  readonly snapConfig: KernelConfig | undefined;
+  readonly snapVaBits: number | undefined;
+  /** Where the memory came from, for `sources.memory`. */
+  readonly memory: string;
+}
+
+/** Load the memory of input specs (FILE@PA, snapshot .json, ELF core); see the module comment. */
+export function loadInputs(inputs: readonly string[], showProgress: boolean): LoadedInputs {
+  if (inputs.length === 0) throw new ParseError("no input: give FILE@PA banks, an ELF core, or a snapshot .json");
   const mem = new PhysMem();
-  const notesOut: string[] = [];
   const elfNotes: ElfNote[] = [];
-  const sources: Partial<Record<SourceKey, string>> = {};
   const regSets: SourcedRegs[] = [];
   let kernelDesc: string | undefined;
   let snapConfig: KernelConfig | undefined;
   let snapVaBits: number | undefined;
-  const showProgress = opts.progress ?? process.stderr.isTTY === true;
   const memDesc: string[] = [];
-  for (const spec of opts.inputs) {
+  for (const spec of inputs) {
     if (looksLikeBank(spec)) {
       loadBank(mem, parseBankSpec(spec));
       memDesc.push(`raw ${spec}`);
@@ -237,7 +248,15 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
       memDesc.push(`ELF core ${spec} (${core.segments.length} PT_LOAD)`);
     }
   }
-  sources.memory = memDesc.join(", ");
+  return { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, memory: memDesc.join(", ") };
+}
+
+/** Open a dump: memory from the inputs, registers from files/VMCOREINFO/overrides, and the kernel layout. */
+export function openDump(opts: OpenDumpOptions): OpenedDump {
+  const showProgress = opts.progress ?? process.stderr.isTTY === true;
+  const { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, memory } = loadInputs(opts.inputs, showProgress);
+  const notesOut: string[] = [];
+  const sources: Partial<Record<SourceKey, string>> = { memory };
 
   // VMCOREINFO: explicit file, else ELF note, else RAM scan.
   let vi: VmcoreInfo | undefined;
