@@ -8,10 +8,12 @@
  * the total work is bounded by distinct (table, level, inherited table attributes) triples, even
  * when tables alias each other.
  */
+
+import { ENTRY_LEAF, ENTRY_TABLE } from "../../arch/descriptor.js";
 import { levelShift } from "../../arch/granule.js";
 import type { PhysMem } from "../../mem/physmem.js";
 import type { HalfContext, WalkContext } from "../../walk/context.js";
-import { directPermissions, ENTRY_LEAF, ENTRY_TABLE, entryKind, leafOutputAddress, nextTableAddress } from "../../walk/fields.js";
+import { directPermissions, entryKind, leafOutputAddress, nextTableAddress } from "../../walk/fields.js";
 
 /** A node whose entries already broke the format this many times is data, not a table: stop reading it. */
 const GARBAGE_CUTOFF = 4;
