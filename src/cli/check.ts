@@ -41,6 +41,11 @@ function exploreBounds(opts: CheckOptions): ExploreBounds | undefined {
     if (stray) throw new UsageError(`${stray} bounds --explore, which is not given`);
     return undefined;
   }
+  // Both judge one interleaving, the written order; --explore runs many. Refused, not ignored.
+  if (opts.outcomes)
+    throw new UsageError("--outcomes lists each access's outcomes in the written order; it does not combine with --explore");
+  if (opts.expect)
+    throw new UsageError("--expect judges the written order against the file's expect block; it does not combine with --explore");
   const limitText = opts.exploreLimit;
   const limit = limitText === undefined ? DEFAULT_EXPLORE_LIMIT : /^\d+$/.test(limitText.trim()) ? Number(limitText.trim()) : Number.NaN;
   if (!Number.isSafeInteger(limit) || limit < 1) {
@@ -143,7 +148,10 @@ export function registerCheckCommand(program: Command): void {
     .option("--format <fmt>", "text or json", "text")
     .option("--outcomes", "print the set of outcomes the architecture allows for every access")
     .option("--expect", "judge each scenario by its own `expect` block: exit 0 when every expectation holds")
-    .option("--explore", "run every interleaving of the CPUs' steps (each CPU's order kept) and report what any of them breaks")
+    .option(
+      "--explore",
+      "run every interleaving of the CPUs' steps (each CPU's order kept) and report what any of them breaks (not with --outcomes or --expect)",
+    )
     .option("--explore-limit <n>", `--explore: at most this many interleavings (decimal; default ${DEFAULT_EXPLORE_LIMIT})`)
     .option("--explore-budget <time>", "--explore: stop starting interleavings after this long (500ms, 30s, 2m, 1h; default none)")
     .addHelpText(
