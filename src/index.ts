@@ -12,5 +12,5 @@ export * as vmcoreinfo from "./dump/vmcoreinfo.js";
 export * as kernel from "./kernel/index.js";
 export * as machine from "./machine/index.js";
 export * from "./mem/physmem.js";
-export * as scenario from "./scenario/run.js";
+export * as scenario from "./scenario/index.js";
 export * from "./walk/index.js";

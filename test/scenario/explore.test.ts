@@ -80,3 +80,13 @@ describe("exploreScenario", () => {
     });
   });
 });
+
+describe("the public library", () => {
+  it("exports parse, explore and its three-way verdict through `scenario`", async () => {
+    const { scenario } = await import("../../src/index.js");
+    const s = scenario.parseScenario("machine: { cpus: 2 }\nsteps: ['P0: isb', 'P1: isb']\n", "lib.yaml");
+    const r = scenario.exploreScenario(s, { limit: 1 });
+    expect(r).toMatchObject({ verdict: "inconclusive", reason: "interleaving-limit", explored: 1, total: 2n });
+    expect(scenario.renderExploreText(r)).toContain("explored 1 of 2 interleavings: inconclusive");
+  });
+});
