@@ -27,11 +27,12 @@ if (summary) reporters.push("./test/helpers/summary-reporter.ts");
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Per-test limit for asynchronous tests (process-spawning ones set their own). A synchronous
+    // Per-test limit for asynchronous tests (process-spawning ones set their own), there to catch
+    // hangs: they run 5-10x slower on a loaded two-core machine than on an idle one. A synchronous
     // test cannot be interrupted, and one that blocks its worker for about a minute makes the
     // worker's RPC to the main process time out (an unhandled error that fails the run): keep
     // each property test a few seconds on an idle core (test/helpers/property.ts).
-    testTimeout: 60_000,
+    testTimeout: 120_000,
     hookTimeout: 600_000,
     // Closing a worker that ran chromium or QEMU can take a while on a loaded machine.
     teardownTimeout: 60_000,

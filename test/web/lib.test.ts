@@ -47,7 +47,8 @@ describe("image streaming", () => {
     expect(mem.read64(0x4053_0000n)).not.toBe(0n);
     expect(mem.read64(0x7fff_fff8n)).toBe(0n);
     expect(mem.read64(0x8000_0000n)).toBeUndefined();
-  }, 60_000);
+    // Inflates 1 GiB: 2.6 s on an idle core, 21 s with both cores loaded; the limit is for hangs.
+  }, 240_000);
   it("stores dense raw chunks as banks and keeps every byte", async () => {
     const data = new Uint8Array(3 * 4096 + 100).map((_, i) => (i * 7 + 1) & 0xff);
     const mem = new PhysMem();
