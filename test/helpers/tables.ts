@@ -2,7 +2,14 @@
  * A minimal test-only table writer: allocates zeroed table pages from a bump pointer and writes
  * descriptors with the arch encoders, so walker tests do not depend on the kernel library.
  */
-import { type DescriptorFormat, descriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../../src/arch/descriptor.js";
+import {
+  type DescriptorFormat,
+  descriptorAddress,
+  descriptorFormat,
+  encodeLeaf,
+  encodeTable,
+  type LeafFields,
+} from "../../src/arch/descriptor.js";
 import { type Granule, levelShift } from "../../src/arch/granule.js";
 import type { Regs } from "../../src/arch/registers.js";
 import { PhysMem } from "../../src/mem/physmem.js";
@@ -41,8 +48,7 @@ export class TestTables {
       const da = table + this.index(vaOff, l) * 8n;
       const cur = this.mem.read64(da) ?? 0n;
       if ((cur & 3n) === 3n) {
-        table = cur & 0x0000_ffff_ffff_f000n & ~BigInt(this.granule.size - 1);
-        if (this.fmt.ds) table = cur & 0x0003_ffff_ffff_f000n & ~BigInt(this.granule.size - 1);
+        table = descriptorAddress(cur, this.fmt, this.granule.shift);
         continue;
       }
       const t = this.alloc();
