@@ -31,6 +31,9 @@ export interface DescriptorFormat {
    * AArch64.BlockDescSupported tests AArch64.PAMax(), not TCR.IPS).
    */
   readonly lpa: boolean;
+  /** `addressFieldMask(fmt, granule shift)` as 32-bit halves, for masking in loops over halves. */
+  readonly addrHi: number;
+  readonly addrLo: number;
 }
 
 export interface DescriptorFormatParams {
@@ -53,7 +56,9 @@ export function descriptorFormat(granule: Granule, p: DescriptorFormatParams = {
   const ds = (p.ds ?? false) && granule.size !== 65536;
   const oaBits = p.oaBits ?? 48;
   const paMaxBits = p.paMaxBits ?? oaBits;
-  const fmt = { granule, ds, oa52: oaBits >= 52 && (ds || granule.size === 65536), lpa: paMaxBits >= 52 };
+  const fields = { granule, ds, oa52: oaBits >= 52 && (ds || granule.size === 65536), lpa: paMaxBits >= 52 };
+  const mask = addressFieldMask(fields, granule.shift);
+  const fmt = { ...fields, addrHi: Number(mask >> 32n), addrLo: Number(mask & 0xffffffffn) };
   return Object.freeze(fmt) as DescriptorFormat;
 }
 
@@ -138,11 +143,37 @@ export function addressOf(fmt: DescriptorFormat, hi: number, lo: number, alignSh
 }
 
 /** The descriptor bits `addressOf` reads for an address aligned to `alignShift` (as a bigint mask). */
-export function addressFieldMask(fmt: DescriptorFormat, alignShift: number): bigint {
+export function addressFieldMask(fmt: Pick<DescriptorFormat, "granule" | "ds" | "oa52">, alignShift: number): bigint {
   let m = (fmt.ds ? M50 : M48) & ~((1n << BigInt(alignShift)) - 1n);
   if (fmt.oa52 && fmt.ds) m |= 0x300n;
   else if (fmt.oa52 && fmt.granule.size === 65536) m |= 0xf000n;
   return m;
+}
+
+/**
+ * The inverse of `addressOf` for an address already aligned and in range: the descriptor bits
+ * that hold `pa` (an exact number < 2^52), high and low half. Kernel-library stores and the
+ * bigint encoders place addresses through these.
+ */
+export function addressFieldHi(fmt: DescriptorFormat, pa: number): number {
+  const hi = Math.floor(pa / TWO32);
+  return (fmt.ds ? hi & 0x3ffff : hi & 0xffff) >>> 0;
+}
+
+export function addressFieldLo(fmt: DescriptorFormat, pa: number): number {
+  const hi = Math.floor(pa / TWO32);
+  let lo = pa >>> 0;
+  if (fmt.ds && fmt.oa52) lo |= ((hi >>> 18) & 3) << 8;
+  else if (fmt.oa52 && fmt.granule.size === 65536) lo |= ((hi >>> 16) & 0xf) << 12;
+  return lo >>> 0;
+}
+
+/**
+ * The address field is plain bits [47:g] (no DS, no 52-bit OA): loops over halves may then read
+ * an address as (hi & 0xffff, lo & granule mask) inline.
+ */
+export function plainAddressField(fmt: DescriptorFormat): boolean {
+  return !fmt.ds && !fmt.oa52;
 }
 
 /** Output/next-table address held in a descriptor, aligned down to `alignShift`. */
@@ -237,12 +268,8 @@ function placeAddress(addr: bigint, fmt: DescriptorFormat, alignShift: number, w
   }
   const limit = fmt.oa52 ? 52n : 48n;
   if (addr >> limit !== 0n) throw new RangeError(`${what} 0x${addr.toString(16)} does not fit in ${limit} bits`);
-  if (fmt.ds && fmt.granule.size !== 65536) {
-    return (addr & M50) | (((addr >> 50n) & 3n) << 8n);
-  }
-  let v = addr & M48;
-  if (fmt.granule.size === 65536) v |= ((addr >> 48n) & 0xfn) << 12n;
-  return v;
+  const a = Number(addr);
+  return (BigInt(addressFieldHi(fmt, a)) << 32n) | BigInt(addressFieldLo(fmt, a));
 }
 
 export function encodeTable(fields: TableFields, fmt: DescriptorFormat): bigint {

@@ -3,12 +3,12 @@
  * era of its live-change rule, plus named accessors for descriptors in memory (the kernel's
  * p?d_* helpers over 32-bit halves).
  */
+import { addressFieldHi, addressFieldLo, addressOf } from "../arch/descriptor.js";
 import { hex64 } from "../arch/u64.js";
 import { type KernelConfigInput, type KernelGeometry, kernelGeometry, kernelLevelName } from "./geometry.js";
 import type { MachinePort } from "./port.js";
 import { type KernelProts, kernelProts, type PgattrEra, type PgattrRule, pgattrRule } from "./prot.js";
 
-const TWO32 = 4294967296;
 
 export interface KernelOptions extends KernelConfigInput {
   /** Era of pgattr_change_is_safe (default v6.16). */
@@ -112,17 +112,8 @@ export class Kernel {
   oaHi = 0;
   oaLo = 0;
   placeOa(pa: number): void {
-    let hi = Math.floor(pa / TWO32);
-    let lo = pa >>> 0;
-    if (this.geo.ds) {
-      lo |= ((hi >>> 18) & 3) << 8;
-      hi &= 0x3ffff;
-    } else if (this.geo.pa52 && this.geo.PAGE_SHIFT === 16) {
-      lo |= ((hi >>> 16) & 0xf) << 12;
-      hi &= 0xffff;
-    }
-    this.oaHi = hi >>> 0;
-    this.oaLo = lo >>> 0;
+    this.oaHi = addressFieldHi(this.geo.fmt, pa);
+    this.oaLo = addressFieldLo(this.geo.fmt, pa);
   }
 
   /** A descriptor for output address `pa` with the bits of `prot` (pfn_pte), in this.eHi/this.eLo. */
@@ -142,13 +133,7 @@ export class Kernel {
 
   /** Address held in a table or leaf descriptor (aligned down to `alignShift` >= PAGE_SHIFT). */
   addrOf(hi: number, lo: number, alignShift: number): number {
-    const ps = this.geo.PAGE_SHIFT;
-    const loMask = ~(2 ** ps - 1) >>> 0;
-    let a = (hi & (this.geo.ds ? 0x3ffff : 0xffff)) * TWO32 + ((lo & loMask) >>> 0);
-    if (this.geo.ds) a += ((lo >>> 8) & 3) * 2 ** 50;
-    else if (this.geo.pa52 && ps === 16) a += ((lo >>> 12) & 0xf) * 2 ** 48;
-    if (alignShift > ps) a -= a % 2 ** alignShift;
-    return a;
+    return addressOf(this.geo.fmt, hi, lo, Math.max(alignShift, this.geo.PAGE_SHIFT));
   }
 
   /** Next-level table address of a table descriptor. */

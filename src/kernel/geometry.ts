@@ -3,6 +3,7 @@
  * memory.h, arch/arm64/Kconfig): PTRS_PER_*, P?D_SHIFT/SIZE, CONT_PTES/CONT_PMDS, SEGMENT_ALIGN,
  * for every granule / VA size combination Linux supports.
  */
+import { type DescriptorFormat, descriptorFormat } from "../arch/descriptor.js";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, granuleByName, levelShift, startLevel } from "../arch/granule.js";
 import { KernelError } from "./errors.js";
 
@@ -39,6 +40,8 @@ export interface KernelGeometry {
   readonly ds: boolean;
   /** Output addresses are 52 bits wide. */
   readonly pa52: boolean;
+  /** The descriptor format of these tables (arch descriptorFormat): where the OA bits live. */
+  readonly fmt: DescriptorFormat;
   readonly PTRS_PER_PTE: number;
   readonly PTRS_PER_PMD: number;
   readonly PTRS_PER_PUD: number;
@@ -100,6 +103,7 @@ export function kernelGeometry(cfg: KernelConfigInput, opts: { debugAlignRodata?
     pgdLevel,
     ds: pa52 && g.size !== 65536,
     pa52,
+    fmt: descriptorFormat(g, { ds: pa52, oaBits: pa52 ? 52 : 48 }),
     PTRS_PER_PTE: ptrs,
     PTRS_PER_PMD: levels > 2 ? ptrs : 1,
     PTRS_PER_PUD: levels > 3 ? ptrs : 1,

@@ -8,6 +8,7 @@
  * before storing anything, where the kernel would BUG part-way; then it stores through the
  * machine port.
  */
+import { plainAddressField } from "../arch/descriptor.js";
 import { hex64 } from "../arch/u64.js";
 import type { TableAllocator } from "./alloc.js";
 import { isCont, isNone, isSect, isTable, type Kernel } from "./context.js";
@@ -85,7 +86,7 @@ class Mapper {
     this.protHi = Number((prot >> 32n) & 0xffffffffn) & ~0x100000; // PTE_CONT is decided per chunk
     this.protLo = Number(prot & 0xffffffffn);
     this.tblHi = TABLE_UXN_HI | ((flags & NO_EXEC_MAPPINGS) !== 0 ? 1 << 27 : 0);
-    this.simpleOa = !k.geo.ds && !(k.geo.pa52 && k.geo.PAGE_SHIFT === 16);
+    this.simpleOa = plainAddressField(k.geo.fmt);
   }
 
   where(level: number, off: number, ea: number): string {
@@ -205,7 +206,7 @@ class Mapper {
 
   checkLeaf(level: number, off: number, ea: number, oHi: number, oLo: number, nHi: number, nLo: number): void {
     if (oHi === 0 && oLo === 0) return;
-    const r = pgattrCheck(this.k.rule, oHi, oLo, nHi, nLo, this.k.geo.ds);
+    const r = pgattrCheck(this.k.rule, this.k.geo.fmt, oHi, oLo, nHi, nLo);
     if (r !== PGATTR_SAFE) {
       throw new KernelError(
         "EKERN_UNSAFE_CHANGE",
@@ -225,7 +226,7 @@ class Mapper {
     const port = k.port;
     const cpu = k.cpu;
     const mem = port.mem;
-    const simpleOa = !k.geo.ds && !(k.geo.pa52 && ps === 65536);
+    const simpleOa = plainAddressField(k.geo.fmt);
     k.tableAccess?.enter(k, 3, table);
     while (off < end) {
       // With NO_CONT_MAPPINGS the contiguous chunking changes nothing: take the table's whole range.
@@ -570,8 +571,8 @@ export function splitBlock(k: Kernel, root: bigint | number, va: bigint, alloc: 
   const contN = opts.cont ? kernelContEntries(k.geo, childLevel) : 0;
   // Upper attributes without the OA bits and PTE_CONT; lower attributes in bits 11:2 (minus
   // OA[51:50] in bits 9:8 with LPA2).
-  const attrHi = hi & ~(k.geo.ds ? 0x3ffff : 0xffff) & ~0x100000;
-  const attrLo = lo & (k.geo.ds ? 0xcfc : 0xffc);
+  const attrHi = hi & ~k.geo.fmt.addrHi & ~0x100000;
+  const attrLo = lo & 0xffc & ~k.geo.fmt.addrLo;
   const n = size / childSize;
   for (let i = 0; i < n; i++) {
     k.placeOa(oa + i * childSize);

@@ -4,6 +4,7 @@
  * live changes need no break-before-make (`pgattr_change_is_safe`, arch/arm64/mm/mmu.c), with its
  * history selectable by era (linux-arm64-mm.md section 1.5).
  */
+import type { DescriptorFormat } from "../arch/descriptor.js";
 import { KernelError } from "./errors.js";
 
 const B = (n: number): bigint => 1n << BigInt(n);
@@ -188,10 +189,10 @@ export const PGATTR_REASONS: readonly string[] = [
 ];
 
 /**
- * Hot-path pgattr_change_is_safe over halves. Returns PGATTR_SAFE or the reason code.
- * `ds`: LPA2 format (OA[51:50] in bits 9:8, OA[49:48] in bits 49:48).
+ * Hot-path pgattr_change_is_safe over halves. Returns PGATTR_SAFE or the reason code. `fmt`
+ * says which bits are the PFN (the address field: with LPA2 also bits [49:48] and [9:8]).
  */
-export function pgattrCheck(rule: PgattrRule, oldHi: number, oldLo: number, newHi: number, newLo: number, ds = false): number {
+export function pgattrCheck(rule: PgattrRule, fmt: DescriptorFormat, oldHi: number, oldLo: number, newHi: number, newLo: number): number {
   if (rule.validExempt) {
     if ((oldLo & 1) === 0 || (newLo & 1) === 0) return PGATTR_SAFE;
   } else if ((oldHi === 0 && oldLo === 0) || (newHi === 0 && newLo === 0)) {
@@ -200,9 +201,7 @@ export function pgattrCheck(rule: PgattrRule, oldHi: number, oldLo: number, newH
   const xHi = (oldHi ^ newHi) >>> 0;
   const xLo = (oldLo ^ newLo) >>> 0;
   if (rule.pfnCheck) {
-    const pfnLo = ds ? 0xfffff300 : 0xfffff000;
-    const pfnHi = ds ? 0x3ffff : 0xffff;
-    if ((xLo & pfnLo) !== 0 || (xHi & pfnHi) !== 0) return PGATTR_PFN;
+    if ((xLo & fmt.addrLo) !== 0 || (xHi & fmt.addrHi) !== 0) return PGATTR_PFN;
   }
   if (rule.contCheck && ((oldHi | newHi) & 0x100000) !== 0) return PGATTR_CONT;
   if (rule.ngCheck && (oldLo & 0x800) !== 0 && (newLo & 0x800) === 0) return PGATTR_NG_TO_G;
@@ -219,19 +218,19 @@ export function pgattrCheck(rule: PgattrRule, oldHi: number, oldLo: number, newH
 export type PgattrVerdict = { readonly safe: true } | { readonly safe: false; readonly reason: string; readonly code: number };
 
 /** pgattr_change_is_safe(old, new) with the reason when not. */
-export function pgattrVerdict(oldVal: bigint, newVal: bigint, era: PgattrEra = "v6.16", ds = false): PgattrVerdict {
+export function pgattrVerdict(oldVal: bigint, newVal: bigint, fmt: DescriptorFormat, era: PgattrEra = "v6.16"): PgattrVerdict {
   const r = pgattrCheck(
     pgattrRule(era),
+    fmt,
     Number((oldVal >> 32n) & 0xffffffffn),
     Number(oldVal & 0xffffffffn),
     Number((newVal >> 32n) & 0xffffffffn),
     Number(newVal & 0xffffffffn),
-    ds,
   );
   return r === PGATTR_SAFE ? { safe: true } : { safe: false, reason: PGATTR_REASONS[r] ?? "unsafe", code: r };
 }
 
 /** The kernel's predicate: may `old` be replaced by `new` in a live table without break-before-make? */
-export function pgattrChangeIsSafe(oldVal: bigint, newVal: bigint, era: PgattrEra = "v6.16", ds = false): boolean {
-  return pgattrVerdict(oldVal, newVal, era, ds).safe;
+export function pgattrChangeIsSafe(oldVal: bigint, newVal: bigint, fmt: DescriptorFormat, era: PgattrEra = "v6.16"): boolean {
+  return pgattrVerdict(oldVal, newVal, fmt, era).safe;
 }
