@@ -44,9 +44,11 @@ export function registerAuditCommand(program: Command): void {
   cmd.addHelpText(
     "after",
     `
-${exitStatusHelp("findings (warnings alone do not fail)")}
 A table the walk reaches that the input does not contain is a "missing-table" finding: the
-verdict line then says INCONCLUSIVE instead of the kernel's "passed" and the status is 3.
+verdict line then says INCONCLUSIVE instead of the kernel's "passed". Table descriptors naming a
+table already audited at another VA are a "shared-table" warning (walked once, counted per VA).
+
+${exitStatusHelp("findings (warnings alone do not fail)")}
 
 Examples:
   $ vmsa audit guest.core                                  # QEMU dump-guest-memory: registers from VMCOREINFO

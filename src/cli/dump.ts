@@ -78,7 +78,7 @@ Lines that are not the kernel's (the kernel's own lines stay byte-exact):
       repeat here (JSON: "shared"). A shared table that maps one uniform run is printed as the
       kernel prints it. The work is bounded by the distinct tables, not by the paths through them.
 
-${exitStatusHelp("is not used by dump")}`,
+${exitStatusHelp("not used (dump reports no findings)")}`,
   );
   cmd.action((inputs: string[], o: DumpOptions) => {
     if (o.format !== "ptdump" && o.format !== "json" && o.format !== "text") {
@@ -138,6 +138,12 @@ ${exitStatusHelp("is not used by dump")}`,
       ...(markers ? { markers } : { markers: [{ address: start, name: h.index === 1 ? "TTBR1" : "TTBR0" }] }),
     });
     emit(r.text, o.output);
+    if (r.shared.length > 0) {
+      const lines = r.shared.filter((x) => !x.merged).length;
+      process.stderr.write(
+        `vmsa: note: ${r.shared.length} table descriptor range${r.shared.length === 1 ? "" : "s"} name a table already shown at another VA (shared subtrees, walked once): ${lines} printed as SHARED lines, ${r.shared.length - lines} (one uniform run each) merged as the kernel prints them\n`,
+      );
+    }
     warnMissing(r.missing, "their ranges are printed as MISSING lines and are not known to be unmapped");
     if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });

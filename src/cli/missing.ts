@@ -13,9 +13,12 @@ export const EXIT_INCONCLUSIVE = 3;
 
 /** The exit-status paragraph of a command's --help; `one` says what status 1 means for it. */
 export function exitStatusHelp(one: string): string {
-  return `Exit status: 0 clean; 1 ${one}; 2 bad input (one "vmsa: error:" line); 3 inconclusive: data missing
-from the input (a table the walk reaches is not in memory) or a limit reached. Findings take
-precedence: 1 is returned when something was found, even if data was also missing.`;
+  return `Exit status:
+  0  clean
+  1  ${one}
+  2  bad input (one "vmsa: error: …" line)
+  3  inconclusive: data missing from the input (a table the walk reaches is not in memory) or a
+     limit reached; 1 wins when something was found beside the missing data`;
 }
 
 /** A VA range whose table is not in the input. */

@@ -131,7 +131,7 @@ Examples:
 A walk that needs a table the input does not contain is reported as missing data ("(missing)",
 JSON "kind": "missing"), not as a fault: a CPU would read that memory.
 
-${exitStatusHelp("is not used by translate (faults are results, not findings)")}`,
+${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
   );
   cmd.action((vas: string[], o: TranslateOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);

@@ -9,10 +9,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { encodeTable } from "../../src/arch/descriptor.js";
+import { encodeLeaf, encodeTable } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { presetByName } from "../../src/arch/registers.js";
-import { TestTables } from "../helpers/tables.js";
+import { aliasedTables, TestTables } from "../helpers/tables.js";
 import { vmsa } from "./run.js";
 
 const EX = ["--example", "linux-6.1-4k48"];
@@ -203,8 +203,42 @@ describe("every command's help documents the exit statuses", () => {
     it(cmd, async () => {
       const r = await vmsa(cmd, "--help");
       expect(r.code).toBe(0);
-      expect(r.out.replace(/\s+/g, " ")).toContain("Exit status: 0 clean;");
+      expect(r.out.replace(/\s+/g, " ")).toContain("Exit status: 0 clean 1 ");
       expect(r.out.replace(/\s+/g, " ")).toContain("3 inconclusive: data missing from the input");
     });
   }
+});
+
+describe("dump of a fully aliased table tree (512-way fan-in at every level)", () => {
+  it("prints the shared subtree once and SHARED lines after it, bounded, with a note", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmsa-aliased-"));
+    const t = new TestTables(GRANULE_4K, 0);
+    const page = (i: number): bigint =>
+      encodeLeaf({ oa: 0x8000_0000n + BigInt(i) * 0x1000n, af: true, sh: 3, pxn: true, uxn: true }, 3, t.fmt);
+    aliasedTables(t, (i) => (i % 2 === 0 ? page(i) : 0n));
+    const f = snapshot(dir, "aliased", t);
+    const r = await vmsa("dump", f, "--no-vmcoreinfo", "--markers", "none");
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split("\n");
+    // Header, 512 PTE lines of the first 2M, one SHARED line per table level above it.
+    expect(lines).toHaveLength(1 + 512 + 3);
+    expect(lines.filter((l) => l.includes(" SHARED table at PA "))).toHaveLength(3);
+    expect(r.err).toMatch(/^vmsa: note: 3 table descriptor ranges name a table already shown at another VA/);
+    // The case: 2 MiB of VA with --end is 512 lines, not the rest of the half.
+    const two = await vmsa(
+      "dump",
+      f,
+      "--no-vmcoreinfo",
+      "--markers",
+      "none",
+      "--start",
+      "0xffff000000200000",
+      "--end",
+      "0xffff000000400000",
+    );
+    expect(two.code).toBe(0);
+    expect(two.out.trimEnd().split("\n")).toHaveLength(1 + 512);
+    const j = await vmsa("dump", f, "--no-vmcoreinfo", "-f", "json");
+    expect((JSON.parse(j.out) as { shared: unknown[] }).shared).toHaveLength(3);
+  });
 });
