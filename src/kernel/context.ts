@@ -9,7 +9,6 @@ import { type KernelConfigInput, type KernelGeometry, kernelGeometry, kernelLeve
 import type { MachinePort } from "./port.js";
 import { type KernelProts, kernelProts, type PgattrEra, type PgattrRule, pgattrRule } from "./prot.js";
 
-
 export interface KernelOptions extends KernelConfigInput {
   /** Era of pgattr_change_is_safe (default v6.16). */
   readonly era?: PgattrEra;
