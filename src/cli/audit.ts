@@ -5,7 +5,7 @@
  * was found but a reachable table is missing from the input (inconclusive, never "passed").
  */
 import type { Command } from "commander";
-import { parseU64 } from "../arch/u64.js";
+import { parseSize, parseU64 } from "../arch/u64.js";
 import { audit, auditToJson, formatAudit, type PaRange } from "../dump/audit.js";
 import { collect, emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
@@ -16,7 +16,7 @@ export function parsePaRange(spec: string): PaRange {
   const m = /^([^-+]+)([-+])(.+)$/.exec(spec.trim());
   if (!m) throw new UsageError(`--protected "${spec}": expected START-END or START+SIZE, e.g. 0x48000000-0x48200000`);
   const start = parseU64(m[1] as string, "--protected start");
-  const second = parseU64(m[3] as string, `--protected ${m[2] === "-" ? "end" : "size"}`);
+  const second = m[2] === "-" ? parseU64(m[3] as string, "--protected end") : parseSize(m[3] as string, "--protected size");
   const end = m[2] === "-" ? second : start + second;
   if (end <= start) throw new UsageError(`--protected "${spec}": the end must be above the start`);
   return { start, end };

@@ -1,17 +1,20 @@
 /**
  * Shared CLI plumbing: register options, memory banks, built-in examples, errors and output.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ParseError, RegisterError, VmsaError } from "../arch/errors.js";
 import { FEATURES_MAX, type Features, featuresFromIdRegs, LINUX_SCTLR, parseRegister, presetByName, type Regs } from "../arch/registers.js";
-import { hex64 } from "../arch/u64.js";
-import { linux61Markers, type Marker } from "../dump/ptdump.js";
+import { hex64, parseCount, parseSize, parseU64 } from "../arch/u64.js";
+import { linuxLayout, parseKernelVersion } from "../dump/layout.js";
+import type { Marker } from "../dump/ptdump.js";
 import { parseRegisterFile } from "../dump/regfile.js";
+import { readTextFile, writeFileAtomic } from "../io/files.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { PhysMem } from "../mem/physmem.js";
+import { compileRegs } from "../walk/context.js";
 
 export class UsageError extends VmsaError {
   constructor(message: string) {
@@ -41,10 +44,17 @@ export interface RegOptions {
   example?: string;
 }
 
+/** The number convention, for the help of every command that takes values (README "Numbers"). */
+export const NUMBERS_HELP = `
+Numbers: addresses, descriptors and register values are hex with or without 0x (40530001 is
+0x40530001); counts (levels, bits, TnSZ) are decimal; sizes are hex or a decimal count with
+K/M/G (FILE@PA:64M). Signs, 0b/0o prefixes, more than 64 bits and junk are refused.`;
+
 /** Add the register, memory and example options every walking command takes. */
 export function addMachineOptions(cmd: Command): Command {
   return cmd
-    .option("--mem <FILE@PA>", "load a raw memory image at a physical address (repeatable)", collect, [])
+    .addHelpText("after", NUMBERS_HELP)
+    .option("--mem <FILE@PA>", "load a memory image (raw or gzip) at a physical address: FILE@PA[:SIZE] (repeatable)", collect, [])
     .option("--example <name>", `use a built-in example's memory and registers (${listExamples().join(", ")})`)
     .option("--preset <name>", "start from a register preset (see `vmsa presets`)")
     .option("--regs <file>", 'registers from a file: gdb "info registers" output, NAME=VALUE lines, or JSON {"registers": {...}}')
@@ -52,8 +62,8 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--ttbr1 <hex>", "TTBR1_EL1")
     .option("--tcr <hex>", "TCR_EL1")
     .option("--mair <hex>", "MAIR_EL1")
-    .option("--t0sz <n>", "override TCR_EL1.T0SZ (VA size 64-n for TTBR0)")
-    .option("--t1sz <n>", "override TCR_EL1.T1SZ (VA size 64-n for TTBR1)")
+    .option("--t0sz <n>", "override TCR_EL1.T0SZ, decimal (VA size 64-n for TTBR0)")
+    .option("--t1sz <n>", "override TCR_EL1.T1SZ, decimal (VA size 64-n for TTBR1)")
     .option("--sctlr <hex>", "SCTLR_EL1 (default: MMU on)")
     .option("--id-aa64mmfr0 <hex>", "ID_AA64MMFR0_EL1 (PARange, LPA2 support)")
     .option("--id-aa64mmfr1 <hex>", "ID_AA64MMFR1_EL1 (HAFDBS, PAN)")
@@ -75,12 +85,18 @@ export function listExamples(): string[] {
   return ["linux-6.1-4k48"];
 }
 
+/**
+ * A built-in example: a snapshot descriptor (examples/snapshot.schema.json) whose memory is raw
+ * files at load addresses, plus `expected_ptdump`, the kernel's own output for the golden test.
+ */
 export interface Example {
   name: string;
   dir: string;
   registers: Record<string, string>;
-  banks: { file: string; pa: string }[];
-  layout?: { kind: string; vaBits: number; pageShift: number; fixmapSize: string };
+  memory: { file: string; load_at: string }[];
+  kernel: string;
+  va_bits: number;
+  fixmap_size?: string;
   expected_ptdump?: string;
 }
 
@@ -106,13 +122,7 @@ const REG_KEYS: Record<string, keyof RegOptions> = {
 
 /** Registers from a file: JSON, gdb `info registers` / `p/x $REG` output, or NAME=VALUE lines. */
 function readRegsFile(file: string): Record<string, string> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`--regs ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  const parsed = parseRegisterFile(text, `--regs ${file}`);
+  const parsed = parseRegisterFile(readTextFile(file, "--regs"), `--regs ${file}`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed.values)) out[k] = `0x${v.toString(16)}`;
   if (Object.keys(out).length === 0) {
@@ -129,7 +139,7 @@ export interface MachineInputs {
   /** Where each register value came from. */
   sources: Record<string, string>;
   example?: Example;
-  markers?: Marker[];
+  markers?: readonly Marker[];
 }
 
 /** Build memory and registers from the command-line options (example < preset < file < flags). */
@@ -141,7 +151,8 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
   let base: Regs | undefined;
   if (o.example) {
     example = loadExample(o.example);
-    for (const b of example.banks) loadBank(mem, { file: join(example.dir, b.file), pa: BigInt(b.pa) });
+    for (const b of example.memory)
+      loadBank(mem, { file: join(example.dir, b.file), pa: parseU64(b.load_at, `example ${example.name}: load_at`) });
     for (const [k, v] of Object.entries(example.registers)) {
       const key = REG_KEYS[k];
       if (key) {
@@ -190,10 +201,8 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
   ] as const) {
     const v = o[opt];
     if (v === undefined) continue;
-    const n = Number(v);
     // TnSZ is 12..48 at most on any implementation (ASL AArch64.S1MinTxSZ/MaxTxSZ with FEAT_LVA/LPA2/TTST).
-    if (!/^\d+$/.test(v) || n < 12 || n > 48)
-      throw new RegisterError(`--${opt}: "${v}" is out of range (expected 12..48; VA size is 64-${opt.toUpperCase()})`);
+    const n = parseCount(v, `--${opt}`, 12, 48);
     tcr = (tcr & ~(0x3fn << shift)) | (BigInt(n) << shift);
     sources[`TCR_EL1.${opt.toUpperCase()}`] = "command line";
   }
@@ -205,9 +214,22 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
     sctlr: reg("sctlr", "SCTLR_EL1", base?.sctlr ?? LINUX_SCTLR),
     features,
   };
-  let markers: Marker[] | undefined;
-  if (example?.layout?.kind === "linux-6.1") {
-    markers = linux61Markers(example.layout.vaBits, example.layout.pageShift, BigInt(example.layout.fixmapSize));
+  // The example's ptdump markers: the layout of its kernel version, as for any snapshot.
+  let markers: readonly Marker[] | undefined;
+  if (example) {
+    const v = parseKernelVersion(example.kernel.replace(/^Linux\s+/, ""));
+    const h1 = compileRegs(regs).halves[1];
+    const fixmapSize =
+      example.fixmap_size === undefined ? undefined : parseSize(example.fixmap_size, `example ${example.name}: fixmap_size`);
+    if (v) {
+      markers = linuxLayout({
+        version: v,
+        pageShift: h1.granule.shift,
+        vaBits: example.va_bits,
+        vaBitsActual: h1.iaBits,
+        fixmapSize,
+      }).markers;
+    }
   }
   const result: MachineInputs = { mem, regs, sources };
   if (example) result.example = example;
@@ -220,15 +242,16 @@ export function toJson(value: unknown, indent = 1): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v), indent);
 }
 
-/** Write output to a file atomically (temp + rename), or to stdout when file is undefined or "-". */
-export function emit(text: string, file?: string): void {
+/**
+ * Write output to a file atomically (temp + rename, nothing left behind on failure), or to stdout
+ * when file is undefined or "-". `mkdir` creates missing parent directories.
+ */
+export function emit(text: string, file?: string, opts: { what?: string; mkdir?: boolean } = {}): void {
   if (!file || file === "-") {
     process.stdout.write(text);
     return;
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  writeFileAtomic(file, text, opts.what ?? "output", { mkdir: opts.mkdir ?? false });
 }
 
 export { hex64 };

@@ -5,6 +5,7 @@
  * is missing from an input (inconclusive: never "equal" on data it could not read).
  */
 import type { Command } from "commander";
+import { parseCount } from "../arch/u64.js";
 import { diffTables, diffToJson, formatDiff } from "../dump/diff.js";
 import { emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
@@ -28,7 +29,7 @@ export function registerDiffCommand(program: Command): void {
     .option("-f, --format <fmt>", "text or json", "text")
     .option("--regs-a <file>", "register file for A only (overrides --regs)")
     .option("--regs-b <file>", "register file for B only (overrides --regs)")
-    .option("--bbm-level <n>", "FEAT_BBM level to judge with (default: from B's ID_AA64MMFR2_EL1, else 2 as on -cpu max)")
+    .option("--bbm-level <n>", "FEAT_BBM level 0..2, decimal (default: from B's ID_AA64MMFR2_EL1, else 2 as on -cpu max)")
     .option("--half <h>", "0, 1 or both", "both")
     .option("-o, --output <file>", "write the report to a file (atomically) instead of stdout");
   addDumpInputOptions(cmd);
@@ -50,8 +51,8 @@ ${exitStatusHelp("changes (like diff(1))")}`,
     if (o.half !== "0" && o.half !== "1" && o.half !== "both") throw new UsageError(`--half: "${o.half}" is not 0, 1 or both`);
     let bbmLevel: number | undefined;
     if (o.bbmLevel !== undefined) {
-      bbmLevel = Number(o.bbmLevel);
-      if (!Number.isInteger(bbmLevel) || bbmLevel < 0 || bbmLevel > 3) throw new UsageError(`--bbm-level: "${o.bbmLevel}" is not 0..3`);
+      // ID_AA64MMFR2_EL1.BBM: levels 0, 1 and 2 are defined (DDI0487 D8.16.1).
+      bbmLevel = parseCount(o.bbmLevel, "--bbm-level", 0, 2);
     }
     const da = openDumpFromOptions([a], { ...o, ...(o.regsA ? { regs: o.regsA } : {}) });
     const db = openDumpFromOptions([b], { ...o, ...(o.regsB ? { regs: o.regsB } : {}) });

@@ -1,9 +1,9 @@
 /** `vmsa dump`: the Linux ptdump text of a TTBR half, or its mappings as JSON. */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
-import { hex64, parseU64 } from "../arch/u64.js";
+import { hex64, parseSize, parseU64 } from "../arch/u64.js";
 import { linux61Markers, type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdumpReport } from "../dump/ptdump.js";
+import { readTextFile } from "../io/files.js";
 import { compileRegs } from "../walk/context.js";
 import { halfBase, mappingReport } from "../walk/range.js";
 import { emit, toJson, UsageError } from "./common.js";
@@ -22,12 +22,7 @@ interface DumpOptions extends DumpInputOptions {
 
 /** Markers file: one `ADDRESS NAME...` per line, # comments allowed. */
 export function readMarkers(file: string): Marker[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`--markers ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readTextFile(file, "--markers");
   const out: Marker[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();
@@ -102,7 +97,7 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
     let markers: readonly Marker[] | undefined = m.markers;
     if (o.markers === "none") markers = undefined;
     else if (o.markers === "linux-6.1")
-      markers = linux61Markers(h.iaBits, h.granule.shift, parseU64(o.fixmapSize ?? "0x407000", "--fixmap-size"));
+      markers = linux61Markers(h.iaBits, h.granule.shift, parseSize(o.fixmapSize ?? "0x407000", "--fixmap-size"));
     else if (o.markers && o.markers !== "auto") markers = readMarkers(o.markers);
     if (o.format === "json") {
       const r = mappingReport(m.mem, ctx, start, end);

@@ -5,9 +5,10 @@
  */
 import type { Command } from "commander";
 import { parseRegister } from "../arch/registers.js";
-import { parseU64 } from "../arch/u64.js";
-import { type OpenedDump, openDump } from "../dump/inputs.js";
+import { parseCount, parseSize } from "../arch/u64.js";
+import { checkKernelVersion, type OpenedDump, openDump } from "../dump/inputs.js";
 import type { RegName, RegValues } from "../dump/regfile.js";
+import { parseBankSpec } from "../mem/bankspec.js";
 import { addMachineOptions, machineFromOptions, type RegOptions, UsageError } from "./common.js";
 
 export interface DumpInputOptions extends RegOptions {
@@ -24,8 +25,8 @@ export function addDumpInputOptions(cmd: Command): Command {
     .option("--vmcoreinfo <file>", "VMCOREINFO text to use (default: the ELF note, else a scan of RAM)")
     .option("--no-vmcoreinfo", "ignore VMCOREINFO (registers only from files and flags)")
     .option("--kernel-version <v>", "kernel version for the layout and markers, e.g. 6.12 (default: VMCOREINFO OSRELEASE)")
-    .option("--va-bits <n>", "CONFIG_ARM64_VA_BITS (default: VMCOREINFO NUMBER(VA_BITS), else the TTBR1 VA size)")
-    .option("--fixmap-size <hex>", "size of the fixmap region for the markers (default: computed for the version)");
+    .option("--va-bits <n>", "CONFIG_ARM64_VA_BITS, decimal (default: VMCOREINFO NUMBER(VA_BITS), else the TTBR1 VA size)")
+    .option("--fixmap-size <size>", "size of the fixmap region for the markers, hex or with K/M (default: computed for the version)");
 }
 
 const FLAG_REGS: [keyof RegOptions, RegName][] = [
@@ -40,32 +41,35 @@ const FLAG_REGS: [keyof RegOptions, RegName][] = [
 ];
 
 /**
- * Open a dump from positional inputs and options. Without positional inputs (only --mem/--example)
- * this is the plain machine path (registers from flags/files only).
+ * Open a dump from positional inputs and options. Memory named by `--mem FILE@PA` is the same as a
+ * positional `FILE@PA` (layout, VMCOREINFO, --kernel-version apply alike); only `--example` alone
+ * takes the built-in example path. The layout options are checked on every path.
  */
 export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptions): OpenedDump {
-  if (inputs.length === 0) {
-    if (!o.example && (o.mem ?? []).length === 0)
-      throw new UsageError("no input: give a dump (ELF core, snapshot .json, FILE@PA), --mem or --example");
+  const vaBits = o.vaBits === undefined ? undefined : parseCount(o.vaBits, "--va-bits", 36, 52);
+  if (o.kernelVersion !== undefined) checkKernelVersion(o.kernelVersion);
+  const fixmapSize = o.fixmapSize === undefined ? undefined : parseSize(o.fixmapSize, "--fixmap-size");
+  if (inputs.length === 0 && (o.example || (o.mem ?? []).length === 0)) {
+    if (!o.example) throw new UsageError("no input: give a dump (ELF core, snapshot .json, FILE@PA), --mem or --example");
+    if (o.kernelVersion !== undefined || vaBits !== undefined) {
+      throw new UsageError("--kernel-version and --va-bits do not apply to --example (its layout is fixed)");
+    }
     const m = machineFromOptions(o);
     return { mem: m.mem, regs: m.regs, sources: m.sources, vmcoreinfo: undefined, layout: undefined, markers: m.markers, notes: [] };
   }
   if (o.example) throw new UsageError("--example cannot be combined with dump inputs");
+  // --mem is always FILE@PA[:SIZE]: a malformed one is a spec error, not a file to open.
+  for (const spec of o.mem ?? []) parseBankSpec(spec);
   const regs: RegValues = {};
   for (const [key, name] of FLAG_REGS) {
     const v = o[key];
     if (typeof v === "string") regs[name] = parseRegister(name, v);
   }
-  const vaBits = o.vaBits === undefined ? undefined : Number(o.vaBits);
-  if (vaBits !== undefined && !(Number.isInteger(vaBits) && vaBits >= 36 && vaBits <= 52)) {
-    throw new UsageError(`--va-bits: "${o.vaBits}" is not a VA size between 36 and 52`);
-  }
   const tnsz = (opt: "t0sz" | "t1sz"): number | undefined => {
     const v = o[opt];
     if (v === undefined) return undefined;
     // TnSZ is 12..48 at most on any implementation (ASL AArch64.S1MinTxSZ/MaxTxSZ).
-    if (!/^\d+$/.test(v) || Number(v) < 12 || Number(v) > 48) throw new UsageError(`--${opt}: "${v}" is out of range (expected 12..48)`);
-    return Number(v);
+    return parseCount(v, `--${opt}`, 12, 48);
   };
   const t0sz = tnsz("t0sz");
   const t1sz = tnsz("t1sz");
@@ -79,6 +83,6 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
     ...(o.vmcoreinfo === false ? { vmcoreinfo: false as const } : typeof o.vmcoreinfo === "string" ? { vmcoreinfo: o.vmcoreinfo } : {}),
     ...(o.kernelVersion ? { kernelVersion: o.kernelVersion } : {}),
     ...(vaBits !== undefined ? { vaBits } : {}),
-    ...(o.fixmapSize ? { fixmapSize: parseU64(o.fixmapSize, "--fixmap-size") } : {}),
+    ...(fixmapSize !== undefined ? { fixmapSize } : {}),
   });
 }

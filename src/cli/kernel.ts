@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { hex64 } from "../arch/u64.js";
+import { hex64, parseCount, parseU64 } from "../arch/u64.js";
 import { bootKernel } from "../kernel/boot.js";
 import { Kernel } from "../kernel/context.js";
 import { Fixmap } from "../kernel/fixmap.js";
@@ -31,19 +31,16 @@ function listScenarios(): string {
 function parseGeometry(o: { granule: string; vaBits: string }): { g: "4K" | "16K" | "64K"; vaBits: number } {
   const g = o.granule.toUpperCase();
   if (g !== "4K" && g !== "16K" && g !== "64K") throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
-  const vaBits = Number(o.vaBits);
+  const vaBits = parseCount(o.vaBits, "--va-bits", 36, 52);
   if (!SUPPORTED_VA_BITS[g].includes(vaBits)) {
     throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
   }
   return { g, vaBits };
 }
 
+/** A KASLR seed is a 64-bit value: hex, 0x optional, like every value vmsa reads. */
 function parseSeed(text: string): bigint {
-  try {
-    return BigInt(text);
-  } catch {
-    throw new UsageError(`--kaslr-seed: "${text}" is not a number (expected hex like 0x5eed or decimal)`);
-  }
+  return parseU64(text, "--kaslr-seed");
 }
 
 export function registerKernelCommands(program: Command): void {
@@ -84,7 +81,7 @@ Examples:
       const variants: Variant[] = o.variant === "both" ? ["bad", "good"] : [o.variant as Variant];
       const runs = variants.map((v) => (o.export !== undefined ? recordRun(s, v) : s.run(v)));
       if (o.export !== undefined) {
-        for (const r of runs) emit(scenarioYaml(s, r), join(o.export, `${s.id}-${r.variant}.yaml`));
+        for (const r of runs) emit(scenarioYaml(s, r), join(o.export, `${s.id}-${r.variant}.yaml`), { what: "--export", mkdir: true });
       }
       if (o.format === "json") {
         emit(`${toJson(runs.map((r) => ({ ...r, flagged: flagged(r) })))}\n`);
@@ -126,8 +123,8 @@ Example:
     .command("boot")
     .description("build a modelled kernel's tables (map_kernel, map_mem, fixmap, mark_rodata_ro) and print its ptdump")
     .option("--granule <g>", "4K, 16K or 64K", "4K")
-    .option("--va-bits <n>", "VA_BITS", "48")
-    .option("--kaslr-seed <seed>", "KASLR seed (0: nokaslr)", "0")
+    .option("--va-bits <n>", "VA_BITS, decimal", "48")
+    .option("--kaslr-seed <seed>", "KASLR seed, hex (0: nokaslr)", "0")
     .option("--rodata-full", "rodata=full: page-granular linear map")
     .option("--debug-pagealloc", "debug_pagealloc: page-granular linear map")
     .option("--early", "stop before mark_rodata_ro / mark_linear_text_alias_ro")
@@ -152,8 +149,8 @@ Example:
     .command("layout")
     .description("the arm64 kernel's address-space layout, geometry and fixmap slots for a page size / VA size")
     .option("--granule <g>", "4K, 16K or 64K", "4K")
-    .option("--va-bits <n>", "VA_BITS", "48")
-    .option("--kaslr-seed <seed>", "place the image with this KASLR seed (hex or decimal)")
+    .option("--va-bits <n>", "VA_BITS, decimal", "48")
+    .option("--kaslr-seed <seed>", "place the image with this KASLR seed (hex, 0x optional)")
     .option("--format <f>", "text or json", "text")
     .addHelpText("after", "\nExamples:\n  $ vmsa layout\n  $ vmsa layout --granule 64K --va-bits 52 --kaslr-seed 0x1234567890abcdef")
     .action((o: { granule: string; vaBits: string; kaslrSeed?: string; format: string }) => {

@@ -20,7 +20,6 @@ export function buildProgram(): Command {
     .name("vmsa")
     .description("AArch64 VMSAv8-64 toolkit: hardware-exact stage-1 walks, PAR_EL1, Linux ptdump, page-table checking")
     .version("0.1.0")
-    .showHelpAfterError()
     .addHelpText(
       "after",
       `
@@ -49,11 +48,29 @@ Examples:
   return program;
 }
 
+/**
+ * Commander's own errors (unknown option or command, missing argument, bad choice) become one line
+ * `vmsa: error: … (see \`vmsa CMD --help\`)`, exit status 2, like every other bad input.
+ */
+function configureErrors(cmd: Command, path: string): void {
+  cmd.exitOverride();
+  cmd.configureOutput({
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => {
+      const msg = s
+        .trim()
+        .replace(/^error:\s*/i, "")
+        .replace(/\s*\n\s*/g, " ");
+      write(`vmsa: error: ${msg} (see \`${path} --help\`)\n`);
+    },
+  });
+  for (const c of cmd.commands) configureErrors(c, `${path} ${c.name()}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const c of program.commands) c.exitOverride();
+  configureErrors(program, "vmsa");
   try {
     await program.parseAsync(argv);
     // Commands that report findings (audit, diff) set process.exitCode; hand it back as the status.

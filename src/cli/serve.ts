@@ -6,10 +6,13 @@
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { basename, dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
+import { parseCount } from "../arch/u64.js";
+import { looksLikeBankSpec, parseBankSpec } from "../mem/bankspec.js";
 
 export interface ServedFile {
   readonly name: string;
@@ -53,14 +56,14 @@ export class ServeError extends VmsaError {
   }
 }
 
-/** `FILE` or `FILE@PA` (PA hex or decimal); the file must exist and be a regular file. */
+/** `FILE` or `FILE@PA` (PA hex, 0x optional); the file must exist and be a regular file. */
 export function parseServedFile(spec: string): ServedFile {
-  const at = spec.lastIndexOf("@");
   let path = spec;
   let pa: string | undefined;
-  if (at > 0 && /^(0x[0-9a-f_]+|[0-9]+)$/i.test(spec.slice(at + 1))) {
-    path = spec.slice(0, at);
-    pa = spec.slice(at + 1);
+  if (looksLikeBankSpec(spec)) {
+    const b = parseBankSpec(spec);
+    path = b.file;
+    pa = `0x${b.pa.toString(16)}`;
   }
   let st: ReturnType<typeof statSync>;
   try {
@@ -178,11 +181,50 @@ export function startServer(opts: ServeOptions): Promise<RunningServer> {
       resolvePromise({
         server,
         port,
-        url: `http://${h === "0.0.0.0" || h === "[::]" ? "127.0.0.1" : h}:${port}/`,
+        url: `http://${h}:${port}/`,
         close: () => new Promise<void>((r) => server.close(() => r())),
       });
     });
   });
+}
+
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]";
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || /^127\./.test(host) || host === "::1" || host === "[::1]";
+}
+
+/** The machine's own IP addresses (Host names accepted when bound to all interfaces). */
+function interfaceAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal) out.push(a.family === "IPv6" ? `[${a.address}]` : a.address);
+  }
+  return out;
+}
+
+/**
+ * What serve prints: the address it really listens on (all interfaces for 0.0.0.0/::, with the
+ * machine's addresses), and a warning on stderr whenever that is not loopback only.
+ */
+export function serveBanner(
+  host: string,
+  port: number,
+  files: readonly ServedFile[],
+  addresses: readonly string[],
+): { line: string; warning?: string } {
+  const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  const fileList = files.length ? ` (files: ${files.map((f) => f.name).join(", ")})` : "";
+  if (isLoopback(host)) return { line: `vmsa UI on http://${h}:${port}/${fileList}` };
+  const where = isWildcard(host)
+    ? `all network interfaces${addresses.length ? `: ${addresses.map((a) => `http://${a}:${port}/`).join(", ")}` : ""}`
+    : `the network (http://${h}:${port}/)`;
+  return {
+    line: `vmsa UI on http://${h}:${port}/${fileList}`,
+    warning: `vmsa: warning: --host ${host} listens on ${where}; the UI${files.length ? " and the named files" : ""} are reachable from other machines (use --host 127.0.0.1 to keep them local)`,
+  };
 }
 
 export function registerServeCommand(program: Command): void {
@@ -191,7 +233,7 @@ export function registerServeCommand(program: Command): void {
     .description("serve the browser UI and the named files (memory images FILE@PA, machine.json) on 127.0.0.1")
     .argument("[files...]", "files the UI may open: FILE or FILE@PA")
     .option("--host <addr>", "address to bind (anything but loopback exposes the named files to the network)", "127.0.0.1")
-    .option("--port <n>", "TCP port (0: any free port)", "8080")
+    .option("--port <n>", "TCP port, decimal (0: any free port)", "8080")
     .option("--ui <dir>", "directory of the built UI (default: web/dist of this package)")
     .option("--allow-host <name...>", "extra Host header names to accept (e.g. a hostname you reach this machine by)")
     .addHelpText(
@@ -202,13 +244,15 @@ Examples:
   $ vmsa serve ram.bin@0x40000000 machine.json --port 9000  # offer a dump to the Dump view`,
     )
     .action(async (files: string[], o: { host: string; port: string; ui?: string; allowHost?: string[] }) => {
-      const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw new ServeError(`serve --port: "${o.port}" is not a TCP port (0-65535)`);
+      const port = parseCount(o.port, "serve --port", 0, 65535);
       const uiDir = o.ui ?? findUiDir();
       if (!uiDir) throw new ServeError("serve: the browser UI is not built (run npm run build:web)");
       const served = files.map(parseServedFile);
-      const s = await startServer({ host: o.host, port, uiDir, files: served, allowHosts: o.allowHost });
-      process.stdout.write(`vmsa UI on ${s.url}${served.length ? ` (files: ${served.map((f) => f.name).join(", ")})` : ""}\n`);
+      const wildcard = isWildcard(o.host);
+      const allowHosts = [...(o.allowHost ?? []), ...(wildcard ? interfaceAddresses() : [])];
+      const s = await startServer({ host: o.host, port, uiDir, files: served, allowHosts });
+      const b = serveBanner(o.host, s.port, served, wildcard ? interfaceAddresses() : []);
+      if (b.warning) process.stderr.write(`${b.warning}\n`);
+      process.stdout.write(`${b.line}\n`);
     });
 }

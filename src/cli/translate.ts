@@ -1,8 +1,8 @@
 /** `vmsa translate`: walk many VAs in one process, text (vtop-style) or JSON. */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
 import { hex64, parseU64 } from "../arch/u64.js";
+import { readTextFile } from "../io/files.js";
 import { formatVtop, missingTable } from "../walk/vtop.js";
 import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
 import { collect, emit, machineFromOptions, toJson, UsageError } from "./common.js";
@@ -10,23 +10,29 @@ import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from 
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 /**
- * Parse an access token: r / w / x (EL1), el0:r / el0:w / el0:x, or an AT operation name
- * (S1E1R, S1E1W, S1E0R, S1E0W, S1E1RP, S1E1WP). A trailing "+pan" sets PSTATE.PAN.
+ * The access tokens translate accepts: the help, the error message and the parser all read this
+ * one table. `+pan` / the AT `…P` forms set PSTATE.PAN (DDI0487 D8.4.2: PAN makes EL1 data
+ * accesses to EL0-accessible memory fault; AT S1E1RP/S1E1WP check with PAN set).
  */
+export const ACCESS_TOKENS: Readonly<Record<string, Access>> = {
+  r: { type: "read", el: 1 },
+  w: { type: "write", el: 1 },
+  x: { type: "exec", el: 1 },
+  "r+pan": { type: "read", el: 1, pan: true },
+  "w+pan": { type: "write", el: 1, pan: true },
+  "el0:r": { type: "read", el: 0 },
+  "el0:w": { type: "write", el: 0 },
+  "el0:x": { type: "exec", el: 0 },
+  ...AT_OPS,
+};
+
+export const ACCESS_LIST = Object.keys(ACCESS_TOKENS).join(", ");
+
+/** Parse an access token (case-insensitive): one of ACCESS_TOKENS. */
 export function parseAccess(token: string, where: string): Access {
-  const t = token.trim();
-  const up = t.toUpperCase();
-  if (up in AT_OPS) return AT_OPS[up as keyof typeof AT_OPS];
-  const m = /^(?:el([01])[:.])?(r|w|x|read|write|exec)(\+pan)?$/i.exec(t);
-  if (!m) {
-    throw new ParseError(
-      `${where}: access "${token}" is not one of r, w, x, el0:r, el0:w, el0:x, S1E1R, S1E1W, S1E0R, S1E0W (optionally +pan)`,
-    );
-  }
-  const kind = (m[2] ?? "r").toLowerCase()[0];
-  const type = kind === "w" ? "write" : kind === "x" ? "exec" : "read";
-  const el = m[1] === "0" ? 0 : 1;
-  return m[3] ? { type, el, pan: true } : { type, el };
+  const t = token.trim().toLowerCase();
+  for (const [name, a] of Object.entries(ACCESS_TOKENS)) if (name.toLowerCase() === t) return a;
+  throw new ParseError(`${where}: access "${token}" is not one of ${ACCESS_LIST}`);
 }
 
 function parseVa(text: string, where: string): bigint {
@@ -39,12 +45,7 @@ interface Query {
 }
 
 function readQueries(file: string, dflt: Access): Query[] {
-  let text: string;
-  try {
-    text = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`--input ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readTextFile(file, "--input");
   const out: Query[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();
@@ -107,8 +108,8 @@ export function registerTranslateCommand(program: Command): void {
   const cmd = program
     .command("translate")
     .description("translate virtual addresses through the stage-1 tables in memory (hardware-exact walk, PAR_EL1)")
-    .argument("[va...]", "virtual addresses (64-bit hex); each may be followed by :ACCESS, e.g. 0xffff000000210000:w")
-    .option("-a, --access <access>", "default access: r|w|x, el0:r|el0:w|el0:x, or S1E1R|S1E1W|S1E0R|S1E0W (+pan)", "r")
+    .argument("[va...]", "virtual addresses (hex, 0x optional); each may be followed by :ACCESS, e.g. 0xffff000000210000:w")
+    .option("-a, --access <access>", `default access: ${ACCESS_LIST}`, "r")
     .option("-i, --input <file>", "read `VA [access]` lines from a file (- for stdin)")
     .option("-f, --format <fmt>", "text (vtop-style trace) or json", "text")
     .option(
@@ -144,7 +145,11 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
     });
     if (o.input) queries.push(...readQueries(o.input, dflt));
     if (queries.length === 0) throw new UsageError("no virtual address given (arguments or --input FILE)");
-    const m = o.dump.length > 0 ? openDumpFromOptions(o.dump, o) : { ...machineFromOptions(o), notes: [] };
+    // --mem without --example names memory exactly like --dump FILE@PA (same layout and register handling).
+    const m =
+      o.dump.length > 0 || ((o.mem ?? []).length > 0 && !o.example)
+        ? openDumpFromOptions(o.dump, o)
+        : { ...machineFromOptions(o), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const walker = new Walker(m.mem, m.regs);
     const missing: { va: bigint; size: bigint; level: number; table: bigint }[] = [];

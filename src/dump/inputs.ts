@@ -4,23 +4,23 @@
  * layout, recording where every value came from.
  *
  * Input specs (each string in `inputs`):
- *   FILE@PA      raw RAM loaded at PA (the last `@` separates; PA hex or decimal)
+ *   FILE@PA[:SIZE] raw RAM loaded at PA (the last `@` separates; PA hex, 0x optional; SIZE hex or 64M)
  *   FILE.json    a snapshot descriptor (machine.json): { registers: {...}, memory: {file, load_at}
  *                | [{file, load_at} | {core}], kernel?: "Linux 6.1...", kernel_config?: {apeiGhes,
- *                sdei, kpti, relocatable}, va_bits?: CONFIG_ARM64_VA_BITS }; memory files may be .gz
+ *                sdei, kpti, relocatable}, va_bits?: CONFIG_ARM64_VA_BITS } (examples/snapshot.schema.json);
+ *                memory files and cores may be gzip-compressed
  *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore)
  */
-import { closeSync, readFileSync, readSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { ParseError } from "../arch/errors.js";
 import { granuleBySize } from "../arch/granule.js";
 import { presetByName, type Regs } from "../arch/registers.js";
-import { parseU64 } from "../arch/u64.js";
-import { loadBank, parseBankSpec } from "../mem/banks.js";
+import { parseSize, parseU64 } from "../arch/u64.js";
+import { gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
+import { loadBank, looksLikeBankSpec, parseBankSpec } from "../mem/banks.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
-import { DumpFormatError, type ElfNote, loadElfCore, openDumpFile, parseElfCoreBytes, sniffCompressed } from "./elfcore.js";
+import { DumpFormatError, type ElfNote, loadElfCore, parseElfCoreBytes, sniffCompressed } from "./elfcore.js";
 import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
 import { stderrProgress } from "./progress.js";
 import type { Marker } from "./ptdump.js";
@@ -79,36 +79,13 @@ interface Snapshot {
   kernel?: string;
   config?: KernelConfig;
   vaBits?: number;
+  fixmapSize?: bigint;
 }
 
-function looksLikeBank(spec: string): boolean {
-  const at = spec.lastIndexOf("@");
-  if (at <= 0) return false;
-  return /^(0x[0-9a-f_]+|[0-9]+)$/i.test(spec.slice(at + 1));
-}
-
-function readHead(file: string, n: number): Uint8Array {
-  const fd = openDumpFile(file);
-  try {
-    const b = Buffer.alloc(n);
-    const got = readSync(fd, b, 0, n, 0);
-    return b.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Read a (possibly gzip-compressed) file whole. */
-function readMaybeGz(file: string): Uint8Array {
-  const raw = readFileSync(file);
-  if (raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return gunzipSync(raw);
-    } catch (e) {
-      throw new DumpFormatError("EDUMP_TRUNCATED", `${file}: gzip stream is damaged or truncated (${(e as Error).message})`);
-    }
-  }
-  return raw;
+/** Read a (possibly gzip-compressed: detected by its magic) file whole. */
+function readMaybeGz(file: string, what: string): Uint8Array {
+  const raw = readInputFile(file, what);
+  return isGzip(raw) ? gunzipBytes(raw, file, what) : raw;
 }
 
 /** Add a raw image at `pa`: all of it is RAM, only non-zero frames take memory. */
@@ -125,45 +102,98 @@ function addSparse(mem: PhysMem, pa: bigint, data: Uint8Array, source: string): 
 
 const ZERO_FRAME = Buffer.alloc(FRAME_SIZE);
 
+/** The fields of a snapshot descriptor (kept in step with examples/snapshot.schema.json). */
+export const SNAPSHOT_KEYS = {
+  top: ["registers", "memory", "kernel", "kernel_config", "va_bits", "fixmap_size"],
+  memoryEntry: ["file", "load_at", "core"],
+  kernelConfig: ["apeiGhes", "sdei", "kpti", "relocatable"],
+} as const;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Load an ELF core named by a path, gzip-compressed or not (detected by its magic). */
+function loadCoreFile(mem: PhysMem, path: string, notes: ElfNote[], what: string): number {
+  if (isGzip(readHeadBytes(path, 2, what))) {
+    const core = parseElfBytes(readMaybeGz(path, what), path);
+    for (const s of core.segments) addSparse(mem, s.paddr, s.data, `${path}[PT_LOAD]`);
+    notes.push(...core.notes);
+    return core.segments.length;
+  }
+  const core = loadElfCore(mem, path);
+  notes.push(...core.notes);
+  return core.segments.length;
+}
+
+/**
+ * A snapshot descriptor (examples/snapshot.schema.json): memory as raw files at load addresses
+ * and/or ELF cores (gzip allowed), registers as hex strings, and what is known of the kernel.
+ * Other top-level keys are descriptive metadata and are ignored.
+ */
 function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
-  let obj: {
-    registers?: Record<string, string>;
-    memory?: unknown;
-    kernel?: string;
-    kernel_config?: Partial<KernelConfig>;
-    va_bits?: number;
-  };
+  const text = readTextFile(file, "snapshot");
+  let obj: unknown;
   try {
-    obj = JSON.parse(readFileSync(file, "utf8"));
+    obj = JSON.parse(text);
   } catch (e) {
     throw new ParseError(`${file}: not a snapshot descriptor (${(e as Error).message})`);
   }
+  if (!isObject(obj)) throw new ParseError(`${file}: not a snapshot descriptor (expected a JSON object)`);
   const dir = dirname(file);
-  const mems = Array.isArray(obj.memory) ? obj.memory : obj.memory ? [obj.memory] : [];
-  if (mems.length === 0) throw new ParseError(`${file}: "memory" is missing (expected {file, load_at} or a list of them)`);
+  const mems = Array.isArray(obj.memory) ? obj.memory : obj.memory !== undefined ? [obj.memory] : [];
+  if (mems.length === 0) {
+    throw new ParseError(`${file}: "memory" is missing (expected {"file": ..., "load_at": "0x..."}, {"core": ...} or a list of them)`);
+  }
   mems.forEach((m: unknown, i: number) => {
-    const e = m as { file?: string; load_at?: string; core?: string };
-    if (e.core) {
-      const path = resolve(dir, e.core);
-      if (path.endsWith(".gz")) {
-        const bytes = readMaybeGz(path);
-        const tmpCore = parseElfBytes(bytes, path);
-        for (const s of tmpCore.segments) addSparse(mem, s.paddr, s.data, `${path}[PT_LOAD]`);
-        notes.push(...tmpCore.notes);
-      } else {
-        notes.push(...loadElfCore(mem, path).notes);
+    const where = `${file}: memory[${i}]`;
+    if (!isObject(m)) throw new ParseError(`${where}: expected an object {"file", "load_at"} or {"core"}`);
+    for (const k of Object.keys(m)) {
+      if (!(SNAPSHOT_KEYS.memoryEntry as readonly string[]).includes(k)) {
+        throw new ParseError(`${where}: unknown field "${k}" (expected ${SNAPSHOT_KEYS.memoryEntry.join(", ")})`);
       }
+    }
+    if (m.core !== undefined) {
+      if (typeof m.core !== "string" || m.file !== undefined || m.load_at !== undefined) {
+        throw new ParseError(`${where}: expected {"core": "FILE"} alone (an ELF core carries its own addresses)`);
+      }
+      loadCoreFile(mem, resolve(dir, m.core), notes, `${where}.core`);
       return;
     }
-    if (!e.file || e.load_at === undefined) throw new ParseError(`${file}: memory[${i}]: expected {"file": ..., "load_at": "0x..."}`);
-    const path = resolve(dir, e.file);
-    addSparse(mem, parseU64(String(e.load_at), `${file}: memory[${i}].load_at`), readMaybeGz(path), path);
+    if (typeof m.file !== "string" || typeof m.load_at !== "string") {
+      throw new ParseError(`${where}: expected {"file": "FILE", "load_at": "0x..."} (load_at a hex string)`);
+    }
+    const path = resolve(dir, m.file);
+    addSparse(mem, parseU64(m.load_at, `${where}.load_at`), readMaybeGz(path, `${where}.file`), path);
   });
+  if (obj.registers !== undefined && !isObject(obj.registers))
+    throw new ParseError(`${file}: "registers" must be an object of hex strings`);
   const regs = obj.registers ? parseRegisterFile(JSON.stringify({ registers: obj.registers }), file) : { values: {}, sources: {} };
   const snap: Snapshot = { regs };
-  if (obj.kernel) snap.kernel = obj.kernel;
-  if (obj.kernel_config) snap.config = { ...DEBIAN_CONFIG, ...obj.kernel_config };
-  if (typeof obj.va_bits === "number") snap.vaBits = obj.va_bits;
+  if (obj.kernel !== undefined) {
+    if (typeof obj.kernel !== "string") throw new ParseError(`${file}: "kernel" must be a string like "Linux 6.1.0-56-arm64"`);
+    snap.kernel = obj.kernel;
+  }
+  if (obj.kernel_config !== undefined) {
+    const kc = obj.kernel_config;
+    if (!isObject(kc)) throw new ParseError(`${file}: "kernel_config" must be an object of booleans`);
+    for (const [k, v] of Object.entries(kc)) {
+      if (!(SNAPSHOT_KEYS.kernelConfig as readonly string[]).includes(k) || typeof v !== "boolean") {
+        throw new ParseError(`${file}: kernel_config.${k}: expected one of ${SNAPSHOT_KEYS.kernelConfig.join(", ")} with a boolean value`);
+      }
+    }
+    snap.config = { ...DEBIAN_CONFIG, ...(kc as Partial<KernelConfig>) };
+  }
+  if (obj.va_bits !== undefined) {
+    if (typeof obj.va_bits !== "number" || !Number.isInteger(obj.va_bits) || obj.va_bits < 36 || obj.va_bits > 52) {
+      throw new ParseError(`${file}: "va_bits" must be an integer 36..52 (CONFIG_ARM64_VA_BITS)`);
+    }
+    snap.vaBits = obj.va_bits;
+  }
+  if (obj.fixmap_size !== undefined) {
+    if (typeof obj.fixmap_size !== "string") throw new ParseError(`${file}: "fixmap_size" must be a hex string like "0x407000"`);
+    snap.fixmapSize = parseSize(obj.fixmap_size, `${file}: fixmap_size`);
+  }
   return snap;
 }
 
@@ -174,14 +204,20 @@ function parseElfBytes(bytes: Uint8Array, file: string): { segments: { paddr: bi
   return { segments, notes: [...core.notes] };
 }
 
+/** A kernel release given by the user: `6.12`, `6.1.0-56-arm64`, `6.12.117+deb12-arm64-16k`. */
+export function checkKernelVersion(text: string): KernelVersion {
+  const v = /^\d{1,2}\.\d{1,3}(?:\.\d+)?(?:[-+~][A-Za-z0-9_.+~-]*)?$/.test(text.trim()) ? parseKernelVersion(text) : undefined;
+  if (!v) throw new ParseError(`--kernel-version "${text}": expected a version like 6.12 or 6.1.0-56-arm64`);
+  return v;
+}
+
 function osVersion(
   vi: VmcoreInfo | undefined,
   kernel: string | undefined,
   override: string | undefined,
 ): { v: KernelVersion; release: string; from: string } | undefined {
   if (override) {
-    const v = parseKernelVersion(override);
-    if (!v) throw new ParseError(`--kernel-version "${override}": expected a version like 6.12 or 6.1.0-56-arm64`);
+    const v = checkKernelVersion(override);
     return { v, release: override, from: "--kernel-version" };
   }
   const rel = vi ? vmValue(vi, "OSRELEASE") : undefined;
@@ -209,6 +245,7 @@ export interface LoadedInputs {
   readonly kernelDesc: string | undefined;
   readonly snapConfig: KernelConfig | undefined;
   readonly snapVaBits: number | undefined;
+  readonly snapFixmap: bigint | undefined;
   /** Where the memory came from, for `sources.memory`. */
   readonly memory: string;
 }
@@ -222,9 +259,10 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean): Lo
   let kernelDesc: string | undefined;
   let snapConfig: KernelConfig | undefined;
   let snapVaBits: number | undefined;
+  let snapFixmap: bigint | undefined;
   const memDesc: string[] = [];
   for (const spec of inputs) {
-    if (looksLikeBank(spec)) {
+    if (looksLikeBankSpec(spec)) {
       loadBank(mem, parseBankSpec(spec));
       memDesc.push(`raw ${spec}`);
     } else if (spec.endsWith(".json")) {
@@ -233,9 +271,16 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean): Lo
       kernelDesc = snap.kernel ?? kernelDesc;
       snapConfig = snap.config ?? snapConfig;
       snapVaBits = snap.vaBits ?? snapVaBits;
+      snapFixmap = snap.fixmapSize ?? snapFixmap;
       memDesc.push(`snapshot ${spec}`);
     } else {
-      const head = readHead(spec, 16);
+      const head = readHeadBytes(spec, 16, "dump");
+      if (isGzip(head)) {
+        // A gzip-compressed ELF core (detected by the magic, whatever the file is called).
+        const n = loadCoreFile(mem, spec, elfNotes, "dump");
+        memDesc.push(`ELF core ${spec} (gzip, ${n} PT_LOAD)`);
+        continue;
+      }
       const c = sniffCompressed(head);
       if (c) throw new DumpFormatError("EDUMP_COMPRESSED", `${spec}: ${c} (offset 0)`);
       if (!(head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46)) {
@@ -248,13 +293,13 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean): Lo
       memDesc.push(`ELF core ${spec} (${core.segments.length} PT_LOAD)`);
     }
   }
-  return { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, memory: memDesc.join(", ") };
+  return { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, snapFixmap, memory: memDesc.join(", ") };
 }
 
 /** Open a dump: memory from the inputs, registers from files/VMCOREINFO/overrides, and the kernel layout. */
 export function openDump(opts: OpenDumpOptions): OpenedDump {
   const showProgress = opts.progress ?? process.stderr.isTTY === true;
-  const { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, memory } = loadInputs(opts.inputs, showProgress);
+  const { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, snapFixmap, memory } = loadInputs(opts.inputs, showProgress);
   const notesOut: string[] = [];
   const sources: Partial<Record<SourceKey, string>> = { memory };
 
@@ -262,7 +307,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
   let vi: VmcoreInfo | undefined;
   if (opts.vmcoreinfo !== false) {
     if (typeof opts.vmcoreinfo === "string") {
-      vi = parseVmcoreInfo(readFileSync(opts.vmcoreinfo, "latin1"), `file ${opts.vmcoreinfo}`);
+      vi = parseVmcoreInfo(readInputFile(opts.vmcoreinfo, "--vmcoreinfo").toString("latin1"), `file ${opts.vmcoreinfo}`);
     } else {
       const note = elfNotes.find((n) => n.name === "VMCOREINFO");
       if (note) {
@@ -291,7 +336,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
   }
   if (vi) base.push(regsFromVmcoreInfo(vi));
   base.push(...regSets);
-  if (opts.regsFile) base.push(parseRegisterFile(readFileSync(opts.regsFile, "utf8"), opts.regsFile));
+  if (opts.regsFile) base.push(parseRegisterFile(readTextFile(opts.regsFile, "--regs"), opts.regsFile));
   if (opts.regs) {
     const cli: SourcedRegs = { values: { ...opts.regs }, sources: {} };
     for (const k of Object.keys(opts.regs) as RegName[]) (cli.sources as Record<string, string>)[k] = "command line";
@@ -335,7 +380,7 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
       vaBitsActual: h1.iaBits,
       release: ver.release,
       config: opts.kernelConfig ?? snapConfig,
-      fixmapSize: opts.fixmapSize,
+      fixmapSize: opts.fixmapSize ?? snapFixmap,
     });
     sources.layout = `${layout.description} (version from ${ver.from}; VA_BITS ${cfgVa !== undefined ? (opts.vaBits !== undefined ? "from --va-bits" : vi && vmNumber(vi, "VA_BITS") !== undefined ? "from VMCOREINFO" : "from the snapshot") : "assumed = TTBR1 VA size"})`;
   } else {

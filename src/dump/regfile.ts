@@ -47,7 +47,8 @@ export function canonicalRegName(name: string): RegName | undefined {
 }
 
 /**
- * Parse a register file. Accepted line forms (others are ignored):
+ * Parse a register file. Values are hex (0x optional). Accepted line forms (lines naming other
+ * registers or no register are ignored; a line naming one of REG_NAMES with a bad value is an error):
  *   `TTBR1_EL1      0x3a000040530001     16325548653756417`   (gdb `info registers`)
  *   `$1 = 0x3a000040530001` after a `p/x $TTBR1_EL1` echo line is not self-describing, so gdb
  *   scripts should use `info registers NAME` (or `printf "TTBR1_EL1=%#lx\n", $TTBR1_EL1`);
@@ -70,15 +71,17 @@ export function parseRegisterFile(text: string, file: string): SourcedRegs {
     for (const [k, v] of Object.entries(rec as Record<string, unknown>)) {
       const name = canonicalRegName(k);
       if (!name) continue;
-      if (typeof v !== "string" && typeof v !== "number") throw new ParseError(`${file}: ${k}: expected a hex string, got ${typeof v}`);
-      values[name] = parseU64(String(v), `${file}: ${k}`);
+      // A JSON number is decimal by JSON's rules but hex by ours, and loses bits above 2^53: ask for a string.
+      if (typeof v !== "string") throw new ParseError(`${file}: ${k}: expected a hex string like "0x40530001", got ${typeof v}`);
+      values[name] = parseU64(v, `${file}: ${k}`);
       sources[name] = `register file ${file}`;
     }
     return { values, sources };
   }
   const lines = text.split(/\r?\n/);
   lines.forEach((line, i) => {
-    const m = /^\s*\$?([A-Za-z][A-Za-z0-9_]*)\s*(?:=|:|\s)\s*(0x[0-9a-fA-F]+|[0-9]+)\b/.exec(line);
+    // Lines naming another register (gdb prints them all) are skipped; a register we use must have a valid value.
+    const m = /^\s*\$?([A-Za-z][A-Za-z0-9_]*)\s*(?:=|:|\s)\s*(\S*)/.exec(line);
     if (!m) return;
     const name = canonicalRegName(m[1] as string);
     if (!name) return;

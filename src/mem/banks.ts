@@ -1,35 +1,13 @@
 /**
  * Loading and saving raw memory images as `FILE@PA` banks (Node only: uses node:fs).
  */
-import { closeSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { MemoryError } from "../arch/errors.js";
-import { parseU64 } from "../arch/u64.js";
+import { gunzipBytes, isGzip, writeFileAtomic } from "../io/files.js";
+import { type BankSpec, parseBankSpec } from "./bankspec.js";
 import { FRAME_SIZE, PhysMem } from "./physmem.js";
 
-export interface BankSpec {
-  readonly file: string;
-  readonly pa: bigint;
-  /** Expected size: a file of another size is an error (truncated or wrong file). */
-  readonly size?: bigint;
-}
-
-/**
- * Parse `FILE@PA` or `FILE@PA:SIZE` (numbers hex or decimal). The last `@` separates, so paths
- * may contain `@`.
- */
-export function parseBankSpec(spec: string): BankSpec {
-  const at = spec.lastIndexOf("@");
-  if (at <= 0 || at === spec.length - 1) {
-    throw new MemoryError("EBANK_SPEC", `--mem "${spec}": expected FILE@PA or FILE@PA:SIZE, e.g. ram.bin@0x40000000`);
-  }
-  const file = spec.slice(0, at);
-  const [paText, sizeText, extra] = spec.slice(at + 1).split(":");
-  if (extra !== undefined) throw new MemoryError("EBANK_SPEC", `--mem "${spec}": expected FILE@PA or FILE@PA:SIZE`);
-  const pa = parseU64(paText ?? "", `--mem ${file}: load address`);
-  if (pa % 4096n !== 0n) throw new MemoryError("EBANK_SPEC", `--mem ${file}: load address 0x${pa.toString(16)} is not 4 KiB aligned`);
-  if (sizeText === undefined) return { file, pa };
-  return { file, pa, size: parseU64(sizeText, `--mem ${file}: size`) };
-}
+export { type BankSpec, looksLikeBankSpec, parseBankSpec } from "./bankspec.js";
 
 const CHUNK = 64 * 1024 * 1024;
 
@@ -46,18 +24,13 @@ export function loadBank(mem: PhysMem, spec: BankSpec): void {
     if (!st.isFile()) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: not a regular file`);
     const size = st.size;
     if (size === 0) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: file is empty`);
-    if (spec.size !== undefined && BigInt(size) !== spec.size) {
-      const what = BigInt(size) < spec.size ? "truncated" : "longer than expected";
-      throw new MemoryError(
-        "EBANK_READ",
-        `--mem ${spec.file}: ${what}: the file ends at offset 0x${size.toString(16)}, expected 0x${spec.size.toString(16)} bytes`,
-      );
-    }
     const head = Buffer.alloc(Math.min(4, size));
     readSync(fd, head, 0, head.length, 0);
-    if (head[0] === 0x1f && head[1] === 0x8b) {
-      throw new MemoryError("EBANK_READ", `--mem ${spec.file}: gzip-compressed at offset 0; decompress it first (gunzip -k)`);
+    if (isGzip(head)) {
+      loadGzipBank(mem, spec, fd, size);
+      return;
     }
+    checkSize(spec, size);
     if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
       throw new MemoryError("EBANK_READ", `--mem ${spec.file}: zstd-compressed at offset 0; decompress it first (zstd -d)`);
     }
@@ -87,6 +60,33 @@ export function loadBank(mem: PhysMem, spec: BankSpec): void {
   }
 }
 
+function checkSize(spec: BankSpec, size: number): void {
+  if (spec.size !== undefined && BigInt(size) !== spec.size) {
+    const what = BigInt(size) < spec.size ? "truncated" : "longer than expected";
+    throw new MemoryError(
+      "EBANK_READ",
+      `--mem ${spec.file}: ${what}: the file ends at offset 0x${size.toString(16)}, expected 0x${spec.size.toString(16)} bytes`,
+    );
+  }
+}
+
+/** A gzip-compressed image (detected by its magic): decompressed whole, then added like a raw one. */
+function loadGzipBank(mem: PhysMem, spec: BankSpec, fd: number, size: number): void {
+  const raw = Buffer.alloc(size);
+  let got = 0;
+  while (got < size) {
+    const r = readSync(fd, raw, got, size - got, got);
+    if (r === 0) break;
+    got += r;
+  }
+  const data = gunzipBytes(raw.subarray(0, got), spec.file, "--mem");
+  if (data.length === 0) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: gzip stream decompresses to nothing`);
+  checkSize(spec, data.length);
+  const chunks: Uint8Array[] = [];
+  for (let off = 0; off < data.length; off += CHUNK) chunks.push(data.subarray(off, Math.min(off + CHUNK, data.length)));
+  addChunks(mem, spec, chunks, data.length);
+}
+
 function addChunks(mem: PhysMem, spec: BankSpec, chunks: Uint8Array[], size: number): void {
   // Check overlap for the whole bank first, then add chunk by chunk.
   const base = Number(spec.pa);
@@ -114,12 +114,10 @@ export function loadMemory(specs: readonly (string | BankSpec)[]): PhysMem {
 
 /** Write [pa, pa+size) to a file atomically (temp file + rename). Unbacked bytes are zero. */
 export function saveImage(mem: PhysMem, file: string, pa: bigint, size: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
   const out = Buffer.alloc(size);
   for (let off = 0; off < size; off += FRAME_SIZE) {
     const n = Math.min(FRAME_SIZE, size - off);
     out.set(mem.readBytes(pa + BigInt(off), n), off);
   }
-  writeFileSync(tmp, out);
-  renameSync(tmp, file);
+  writeFileAtomic(file, out, "image");
 }

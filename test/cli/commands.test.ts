@@ -86,7 +86,7 @@ describe("real dumps on the command line", () => {
   it("rejects a dump that cannot be opened, naming the file and the reason", async () => {
     const r = await vmsa("dump", join(F, "no-such.core"));
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^vmsa: error: .*no-such\.core: cannot open \(ENOENT\)\n$/);
+    expect(r.err).toMatch(/^vmsa: error: .*no-such\.core: cannot open \(ENOENT: no such file or directory\)\n$/);
   });
 
   it("rejects a --regs file without any register", async () => {

@@ -2,10 +2,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { descriptorFormat } from "../../src/arch/descriptor.js";
+import { GRANULE_4K } from "../../src/arch/granule.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
 import { buildExample, EXAMPLE_PRESETS } from "../../web/src/lib/demo.js";
+import { describeFields, type Field, parseFieldValue } from "../../web/src/lib/fields.js";
 import { loadImage } from "../../web/src/lib/load.js";
 import { buildMap } from "../../web/src/lib/mapdata.js";
 import { parseRegisterText } from "../../web/src/lib/regs.js";
@@ -32,6 +35,22 @@ describe("register files", () => {
     expect(parseRegisterText("tcr_el1=0x10\nTTBR0=0x1000").regs.ttbr0).toBe(0x1000n);
     expect(() => parseRegisterText("TCR_EL1 0x10")).toThrow(/line 1/);
     expect(() => parseRegisterText("TTBR0_EL1=0x0")).toThrow(/TCR_EL1 is missing/);
+  });
+  it("reads values as hex with or without 0x, as the CLI does, and refuses JSON numbers", () => {
+    expect(parseRegisterText("TCR_EL1=10\nTTBR1=40530001").regs.ttbr1).toBe(0x4053_0001n);
+    expect(() => parseRegisterText(JSON.stringify({ TCR_EL1: "0x10", TTBR1_EL1: 40530001 }))).toThrow(/TTBR1_EL1: expected a hex string/);
+  });
+});
+
+describe("decoder field input", () => {
+  // AttrIndx is a 3-bit index (bits [4:2]): shown and typed in decimal; an OA is typed in hex.
+  it("reads number fields as decimal counts and address fields as hex", () => {
+    const d = describeFields(0x0040_0000_4000_0703n, 3, descriptorFormat(GRANULE_4K));
+    const attr = d.fields.find((f) => f.key === "attrIndx") as Field;
+    const oa = d.fields.find((f) => f.type === "address") as Field;
+    expect(parseFieldValue(attr, "7")).toBe(7n);
+    expect(() => parseFieldValue(attr, "0x7")).toThrow(/decimal/);
+    expect(parseFieldValue(oa, "40000")).toBe(0x40000n);
   });
 });
 

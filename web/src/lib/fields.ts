@@ -7,7 +7,7 @@
 import { apDescription, type DescriptorFormat, decodeDescriptor, type InvalidReason } from "../../../src/arch/descriptor.js";
 import { contiguousEntries, formatSize, levelShift } from "../../../src/arch/granule.js";
 import { decodeMairAttr, mairByte } from "../../../src/arch/mair.js";
-import { U64_MASK } from "../../../src/arch/u64.js";
+import { parseCount, parseU64, U64_MASK } from "../../../src/arch/u64.js";
 
 /** Descriptor bits [msb:lsb] hold value bits starting at `at`. */
 export interface BitSeg {
@@ -54,6 +54,14 @@ export function insert(raw: bigint, segs: readonly BitSeg[], value: bigint): big
 }
 
 /** Largest value a field can hold (for addresses: the aligned maximum). */
+/**
+ * A value typed into a field, under the number convention shared with the CLI: an address field
+ * is hex (0x optional), a number field (AttrIndx, AP, SH, ...) a decimal count, as it is shown.
+ */
+export function parseFieldValue(f: Field, text: string): bigint {
+  return f.type === "address" ? parseU64(text, f.name) : BigInt(parseCount(text, f.name, 0, Number.MAX_SAFE_INTEGER));
+}
+
 export function fieldMax(f: Field): bigint {
   let m = 0n;
   for (const s of f.segs) m |= ((1n << BigInt(s.msb - s.lsb + 1)) - 1n) << BigInt(s.at);

@@ -35,7 +35,11 @@ export function parseRegisterText(text: string, source = "registers"): RegisterF
     if (typeof obj !== "object" || obj === null) throw new ParseError(`${source}: expected a JSON object`);
     const o = obj as Record<string, unknown>;
     const regObj = (typeof o.registers === "object" && o.registers !== null ? o.registers : o) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(regObj)) if (typeof v === "string" || typeof v === "number") values.set(canon(k), String(v));
+    for (const [k, v] of Object.entries(regObj)) {
+      // Register values are hex strings; a JSON number would be read in decimal (and lose bits above 2^53).
+      if (typeof v === "number") throw new ParseError(`${source}: ${k}: expected a hex string like "0x40530001", got a number`);
+      if (typeof v === "string") values.set(canon(k), v);
+    }
     const mem = o.memory as Record<string, unknown> | undefined;
     if (mem && typeof mem === "object") {
       if (typeof mem.load_at === "string") loadAt = parseU64(mem.load_at, `${source}: memory.load_at`);

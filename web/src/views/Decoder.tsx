@@ -1,10 +1,9 @@
 import { useMemo, useState } from "preact/hooks";
-import { descriptorFormat } from "x";
-import type { DescriptorFormat } from "../../../src/arch/descriptor.js";
+import { type DescriptorFormat, descriptorFormat } from "../../../src/arch/descriptor.js";
 import { GRANULE_4K, granuleByName } from "../../../src/arch/granule.js";
 import { LINUX_MAIR } from "../../../src/arch/registers.js";
 import { parseU64 } from "../../../src/arch/u64.js";
-import { describeFields, type Field, fieldMax, segText, setField } from "../lib/fields.js";
+import { describeFields, type Field, fieldMax, parseFieldValue, segText, setField } from "../lib/fields.js";
 import { hex, hex16 } from "../lib/format.js";
 
 export interface DecoderProps {
@@ -30,7 +29,7 @@ function FieldEditor(props: { f: Field; onSet: (v: bigint) => void }) {
   const commit = (): void => {
     if (draft === undefined) return;
     try {
-      const v = parseU64(draft, f.name);
+      const v = parseFieldValue(f, draft);
       if ((v & ~fieldMax(f)) !== 0n) throw new Error(`${f.name}: ${hex(v)} does not fit (allowed bits ${hex(fieldMax(f))})`);
       onSet(v);
       setErr("");
