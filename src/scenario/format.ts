@@ -363,7 +363,8 @@ function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: nu
 
 function asRecord(ctx: Ctx, node: unknown, field: string, v: unknown): Record<string, unknown> {
   if (v === undefined || v === null) return {};
-  if (typeof v !== "object" || Array.isArray(v)) ctx.fail(ctx.lineOf(node), field, "expected a mapping");
+  if (typeof v !== "object" || Array.isArray(v))
+    ctx.fail(ctx.lineOf(node), field, `expected a mapping, got ${Array.isArray(v) ? "a list" : "a single value"}`);
   return v as Record<string, unknown>;
 }
 
@@ -472,6 +473,14 @@ function parseScenarioText(text: string, file: string): Scenario {
   } catch (e) {
     // Alias expansion past maxAliasCount (a "billion laughs" file) and other conversion failures.
     return ctx.fail(0, "syntax", (e as Error).message.split("\n")[0] ?? "cannot convert the YAML", "ESCENARIO_SYNTAX");
+  }
+  if (js === null || typeof js !== "object" || Array.isArray(js)) {
+    // A scenario is a mapping; a list or a lone value (text, a number, a binary file read as text) is not one.
+    ctx.fail(
+      ctx.lineOf(root),
+      "(top level)",
+      `expected a mapping with steps: (and machine:, memory:), got ${Array.isArray(js) ? "a list" : "a single value"}`,
+    );
   }
   const top = asRecord(ctx, root, "(top level)", js);
   checkKeys(ctx, root, "", top, SCENARIO_KEYS.top);

@@ -288,6 +288,9 @@ describe("vmsa check", () => {
       ],
       ["steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - rule: bbm\n      cpu: 3\n", ":6: expect.violations[0].cpu: 3 (expected 0..0)"],
       ["steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - step: 1\n", ":5: expect.violations[0].rule: missing (expected a rule id)"],
+      ["- 'P0: isb'\n", ":1: (top level): expected a mapping with steps: (and machine:, memory:), got a list"],
+      ["hello\n", ":1: (top level): expected a mapping with steps: (and machine:, memory:), got a single value"],
+      ["machine:\n  regs: [1]\nsteps: ['P0: isb']\n", ":2: machine.regs: expected a mapping, got a list"],
       // The file and field are named once, not twice.
       [
         "steps: ['P0: store 0x1000 desc(0x1000, 3)']\n",
