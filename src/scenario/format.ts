@@ -259,6 +259,35 @@ function parseMatcher(ctx: Ctx, line: number, field: string, raw: unknown): Outc
   return ctx.fail(line, field, `"${t}" is not an outcome (expected pa=ADDR, ok, fault, fault:KIND or tlb-conflict)`);
 }
 
+/**
+ * What each step operation takes besides its positional operands: `key=value` options and an
+ * exception level (el0/el1, for accesses only). Anything else on the line is an error, not ignored.
+ */
+const STEP_EXTRAS: Readonly<Record<string, { readonly kw: readonly string[]; readonly el: boolean }>> = (() => {
+  const plain = { kw: [], el: false };
+  const access = { kw: [], el: true };
+  return {
+    store: plain,
+    "store-release": plain,
+    stlr: plain,
+    str: plain,
+    load: access,
+    ldr: access,
+    fetch: access,
+    "store-va": access,
+    msr: plain,
+    dsb: plain,
+    dmb: plain,
+    isb: plain,
+    tlbi: { kw: ["asid", "pages", "op"], el: false },
+    dc: plain,
+    ic: plain,
+    at: plain,
+    protect: plain,
+    unprotect: plain,
+  };
+})();
+
 function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: number): { cpu: number; op: StepOp } {
   const m = /^\s*(?:P|cpu)(\d+)\s*:\s*(.+)$/i.exec(text);
   if (!m) return ctx.fail(line, field, `"${text}" does not start with a CPU (expected "P0: store 0x83000 0x0")`);
@@ -276,6 +305,22 @@ function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: nu
     if (pos.length !== n) ctx.fail(line, field, `${op} expects ${usage} (got "${m[2]}")`);
   };
   const ex = (s: string | undefined): Expr => parseExpr(ctx, line, field, s);
+  const extras = STEP_EXTRAS[op];
+  if (extras !== undefined) {
+    for (const k of kw.keys()) {
+      if (!extras.kw.includes(k))
+        ctx.fail(
+          line,
+          field,
+          `${op} does not take ${k}= (got "${m[2]}"${extras.kw.length > 0 ? `; it takes ${extras.kw.map((x) => `${x}=`).join(", ")}` : ""})`,
+        );
+    }
+    if (!extras.el && args.some((a) => /^el[01]$/i.test(a)))
+      ctx.fail(line, field, `${op} does not take an exception level (el0/el1 are for load, fetch and store-va; got "${m[2]}")`);
+  }
+  const atMost = (n: number, usage: string): void => {
+    if (pos.length > n) ctx.fail(line, field, `${op} expects ${usage} (got "${m[2]}")`);
+  };
   switch (op) {
     case "store":
     case "store-release":
@@ -304,12 +349,14 @@ function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: nu
     }
     case "dsb":
     case "dmb": {
+      atMost(1, "[KIND]");
       const k = (pos[0] ?? "SY").toUpperCase();
       if (!(DSB_KINDS as readonly string[]).includes(k))
         ctx.fail(line, field, `unknown ${op} kind ${k} (expected one of ${DSB_KINDS.join(", ")})`);
       return { cpu, op: { op, kind: k as DsbKind } };
     }
     case "isb":
+      atMost(0, "no operand");
       return { cpu, op: { op: "isb" } };
     case "tlbi": {
       const name = (pos[0] ?? "").toUpperCase();
@@ -318,9 +365,20 @@ function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: nu
         ctx.fail(line, field, `unknown TLBI ${pos[0]} (expected one of ${TLBI_BASES.join(", ")}, with optional IS/OS)`);
       const needsVa = base !== "VMALLE1" && base !== "ASIDE1";
       const o: StepOp = { op: "tlbi", tlbi: name as TlbiOp };
-      if (kw.has("op")) return { cpu, op: { ...o, operand: ex(kw.get("op")) } };
+      if (kw.has("op")) {
+        // op=XT is the whole register operand: a VA, asid= or pages= beside it would be ignored.
+        if (pos.length > 1 || kw.size > 1)
+          ctx.fail(line, field, `TLBI ${name} op=XT gives the whole operand: no VA, asid= or pages= beside it`);
+        return { cpu, op: { ...o, operand: ex(kw.get("op")) } };
+      }
       if (needsVa && pos.length !== 2) ctx.fail(line, field, `TLBI ${name} needs a VA (or op=XT)`);
+      if (!needsVa && pos.length > 1) ctx.fail(line, field, `TLBI ${name} takes no VA (got "${m[2]}")`);
       if (base.startsWith("R") && !kw.has("pages")) ctx.fail(line, field, `TLBI ${name} needs pages=N`);
+      if (!base.startsWith("R") && kw.has("pages"))
+        ctx.fail(line, field, `TLBI ${name} is not a range operation: pages= is for RVAE1, RVALE1, RVAAE1, RVAALE1`);
+      // VMALLE1 and the VAA* forms apply to every ASID: their operand has no ASID field.
+      if (kw.has("asid") && (base === "VMALLE1" || base.startsWith("VAA") || base.startsWith("RVAA")))
+        ctx.fail(line, field, `TLBI ${name} applies to every ASID: it takes no asid=`);
       return {
         cpu,
         op: {
@@ -338,6 +396,7 @@ function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: nu
       return { cpu, op: { op: "dc", dc: k, va: ex(pos[1]) } };
     }
     case "ic": {
+      atMost(1, "[IALLU|IALLUIS]");
       const k = (pos[0] ?? "IALLU").toUpperCase();
       if (k !== "IALLU" && k !== "IALLUIS") ctx.fail(line, field, `unknown IC ${pos[0]} (expected IALLU, IALLUIS)`);
       return { cpu, op: { op: "ic", ic: k } };

@@ -176,6 +176,12 @@ export function runScenario(
     const ev = (x: Expr | undefined): bigint => (x === undefined ? 0n : env.eval(x, spec.line, f));
     const c = spec.cpu;
     const op = spec.op;
+    // The TLBI operand's ASID field is 16 bits (Xt[63:48]); a wider value would be truncated.
+    const asidOf = (x: Expr): bigint => {
+      const v = ev(x);
+      if (v > 0xffffn) fail(s, spec.line, f, `asid=0x${v.toString(16)} does not fit the 16-bit ASID field (expected 0..0xffff)`);
+      return v;
+    };
     switch (op.op) {
       case "store": {
         const pa = ev(op.pa);
@@ -238,16 +244,18 @@ export function runScenario(
         if (op.operand !== undefined) operand = ev(op.operand);
         else if (op.va !== undefined) {
           const va = ev(op.va);
-          const asid = op.asid !== undefined ? Number(ev(op.asid)) : 0;
+          const asid = op.asid !== undefined ? Number(asidOf(op.asid)) : 0;
           if (op.pages !== undefined) {
             const g = env.halves[Number((va >> 55n) & 1n)]?.granule.size ?? 4096;
+            const pages = ev(op.pages);
+            if (pages < 1n) fail(s, spec.line, f, "TLBI pages=0: a range operation covers at least one page");
             try {
-              operand = tlbiRange(va, Number(ev(op.pages)), g, asid);
+              operand = tlbiRange(va, Number(pages), g, asid);
             } catch (e) {
               fail(s, spec.line, f, (e as Error).message);
             }
           } else operand = tlbiVa(va, asid);
-        } else if (op.asid !== undefined) operand = ev(op.asid) << 48n;
+        } else if (op.asid !== undefined) operand = asidOf(op.asid) << 48n;
         return {
           spec,
           run: (m): StepOutput | null => {

@@ -299,4 +299,30 @@ describe("vmsa check", () => {
     ];
     for (const [text, want] of cases) expectRejected("fields.yaml", text, want);
   });
+  it("a step with an operand, option or exception level its operation does not take is an error, not ignored", () => {
+    const T1 = "machine: { regs: { TTBR1_EL1: 0x80000 } }\nmemory: { ram: [{ base: 0x40000000, size: 1G }], pool: 0x81000 }\nsteps:\n";
+    const cases: [string, string][] = [
+      ["P0: isb extra", 'isb expects no operand (got "isb extra")'],
+      ["P0: ic IALLU 5", "ic expects [IALLU|IALLUIS]"],
+      ["P0: dsb ISH SY", "dsb expects [KIND]"],
+      ["P0: store 0x1000 0 el0", "store does not take an exception level"],
+      ["P0: tlbi VAE1IS 0xffff000000200000 foo=1", "tlbi does not take foo= "],
+      ["P0: tlbi VMALLE1IS 0x1000", "TLBI VMALLE1IS takes no VA"],
+      ["P0: tlbi VAE1IS 0xffff000000200000 pages=2", "TLBI VAE1IS is not a range operation"],
+      // VMALLE1 and VAAE1/VAALE1 apply to all ASIDs, the ASID field ignored (Arm system-register pages TLBI VAAE1, VMALLE1).
+      ["P0: tlbi VAAE1IS 0xffff000000200000 asid=5", "TLBI VAAE1IS applies to every ASID: it takes no asid="],
+      ["P0: tlbi VAE1IS op=0x1 asid=2", "TLBI VAE1IS op=XT gives the whole operand"],
+      // The ASID field of a TLBI operand is Xt[63:48], 16 bits; an RVA* range is (NUM+1) << (5*SCALE+1) pages, never 0
+      // (Arm system-register pages TLBI VAE1, TLBI RVAE1).
+      ["P0: tlbi VAE1IS 0xffff000000200000 asid=0x1ffff", "asid=0x1ffff does not fit the 16-bit ASID field"],
+      ["P0: tlbi RVAE1IS 0xffff000000200000 pages=0", "TLBI pages=0: a range operation covers at least one page"],
+    ];
+    for (const [step, want] of cases) expectRejected("step.yaml", `${T1}  - '${step}'\n`, `:4: steps[0]: ${want}`);
+    // What they do take still works.
+    const ok = tmp(
+      "ok.yaml",
+      `${T1}  - 'P0: tlbi ASIDE1IS asid=5'\n  - 'P0: tlbi RVAE1IS 0xffff000000200000 pages=4 asid=1'\n  - 'P0: load 0xffff000000200000 el0'\n  - 'P0: dsb ISH'\n`,
+    );
+    expect(check([ok]).code).toBe(0);
+  });
 });
