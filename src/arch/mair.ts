@@ -120,3 +120,16 @@ export function parForcesOuterShareable(byte: number): boolean {
   if (b >> 4 === 0) return true;
   return b === 0x44;
 }
+
+/**
+ * The memory class of a MAIR attribute byte: the memory type (Device and its sub-type, or Normal)
+ * and the inner and outer cacheability, which break-before-make (vmsa-rules.md §4.1 items 1 and
+ * 3) and the mismatched-alias rule (Arm ARM B2.16) compare. Allocation and transient hints and
+ * the MTE tag (Normal ↔ Normal-Tagged, which Linux treats as one type) do not change it.
+ */
+export function memoryClass(byte: number): string {
+  const a = decodeMairAttr(byte);
+  if (a.kind === "device") return `Device-${a.device}`;
+  if (a.kind === "normal") return `Normal(inner ${a.inner.policy}, outer ${a.outer.policy})`;
+  return a.name;
+}

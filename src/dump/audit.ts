@@ -22,7 +22,7 @@
  *   walk counts them). The walk does each (table, level) once, however many entries share it.
  */
 import { formatSize } from "../arch/granule.js";
-import { decodeMairAttr } from "../arch/mair.js";
+import { memoryClass } from "../arch/mair.js";
 import type { Regs } from "../arch/registers.js";
 import { maskHalves } from "../arch/u64.js";
 import type { PhysMem } from "../mem/physmem.js";
@@ -30,6 +30,7 @@ import { compileRegs, type HalfContext, type WalkContext } from "../walk/context
 import { checkContiguousGroup, describeContiguousProblem } from "../walk/contiguous.js";
 import { leafOutputAddress } from "../walk/fields.js";
 import { halfBase, type RawEntry, walkEntries } from "../walk/range.js";
+import { PTDUMP_LINUX_6, PTDUMP_PROT_LO, ptdumpProtHi } from "./ptdump.js";
 
 export type FindingKind =
   | "wx"
@@ -125,9 +126,6 @@ const HI_UXN = 1 << 22;
 const LO_USER = 1 << 6;
 const LO_RDONLY = 1 << 7;
 const LO_NG = 1 << 11;
-/** ptdump's masked prot bits: the W+X walk notes an entry when these are non-zero. */
-const PROT_LO = 0xfdf;
-const PROT_HI = (1 << 18) | HI_CONT | HI_PXN | HI_UXN;
 
 const RULE = {
   wx: "W^X: no kernel mapping both writable and executable (Linux arch/arm64/mm/ptdump.c ptdump_check_wx, CONFIG_DEBUG_WX)",
@@ -185,22 +183,12 @@ function memClass(ctx: WalkContext, attrIndx: number): string {
   const byte = ctx.mair[attrIndx] as number;
   const hit = CLASS_CACHE.get(byte);
   if (hit) return hit;
-  const c = memClassOf(byte);
+  const c = memoryClass(byte);
   CLASS_CACHE.set(byte, c);
   return c;
 }
 
 const CLASS_CACHE = new Map<number, string>();
-
-function memClassOf(byte: number): string {
-  const a = decodeMairAttr(byte);
-  if (a.kind === "device") return `Device-${a.device}`;
-  if (a.kind === "normal") {
-    const c = (x: typeof a.inner): string => (x.policy === "NC" ? "NC" : x.policy);
-    return `Normal(inner ${c(a.inner)}, outer ${c(a.outer)})`;
-  }
-  return a.name;
-}
 
 /** Audit the tables reachable from TTBR1 (and TTBR0 unless disabled). */
 export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions = {}): AuditReport {
@@ -305,8 +293,8 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           );
           return;
         }
-        const protLo = e.lo & PROT_LO;
-        const protHi = e.hi & PROT_HI;
+        const protLo = e.lo & PTDUMP_PROT_LO;
+        const protHi = e.hi & ptdumpProtHi(PTDUMP_LINUX_6);
         if (e.kind === "hole") {
           // The kernel's W+X walk notes non-zero invalid PTEs (e.g. debug_pagealloc) too.
           if (kernel && e.level === 3 && (protLo !== 0 || protHi !== 0)) {

@@ -83,11 +83,19 @@ export interface PtdumpReport {
   readonly shared: readonly PtdumpShared[];
 }
 
-// Masked prot bits (arm64 ptdump prot_bits[]): VALID(0) TABLE(1) ATTRINDX(4:2) USER(6) RDONLY(7)
-// SHARED(9:8) AF(10) NG(11) | GP(50) CONT(52) PXN(53) UXN(54).
-const MASK_LO = 0xfdf;
-const MASK_HI_GP = (1 << 18) | (1 << 20) | (1 << 21) | (1 << 22);
+/**
+ * The prot bits note_page() masks (arm64 ptdump prot_bits[]): VALID(0) TABLE(1) ATTRINDX(4:2)
+ * USER(6) RDONLY(7) SHARED(9:8) AF(10) NG(11) in the low half; GP(50, v5.10+) CONT(52) PXN(53)
+ * UXN(54) in the high half. ptdump prints a line when they change; audit's W+X check
+ * (ptdump_check_wx) counts by them.
+ */
+export const PTDUMP_PROT_LO = 0xfdf;
 const MASK_HI_NOGP = (1 << 20) | (1 << 21) | (1 << 22);
+const MASK_HI_GP = (1 << 18) | MASK_HI_NOGP;
+
+export function ptdumpProtHi(fmt: PtdumpFormat): number {
+  return fmt.gp ? MASK_HI_GP : MASK_HI_NOGP;
+}
 
 const UNITS = ["K", "M", "G", "T", "P", "E"];
 
@@ -151,7 +159,7 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
   const start = opts.start ?? halfBase(ctx.halves[1]);
   const h = ctx.halves[Number((start >> 55n) & 1n)] as HalfContext;
   const fmt = opts.format ?? PTDUMP_LINUX_6;
-  const maskHi = fmt.gp ? MASK_HI_GP : MASK_HI_NOGP;
+  const maskHi = ptdumpProtHi(fmt);
   const base = halfBase(h);
   const { startOff, endOff } = halfRange(h, start, opts.end ?? 0n);
   const nLevels = 4 - h.startLevel;
@@ -206,7 +214,7 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
     }
   };
   const note = (off: number, depth: number, lo: number, hi: number): void => {
-    const pl = lo & MASK_LO;
+    const pl = lo & PTDUMP_PROT_LO;
     const ph = (hi & maskHi) >>> 0;
     if (recorders.length > 0) record(off, depth, pl, ph);
     const next = markers[mi + 1]?.off ?? Number.POSITIVE_INFINITY;

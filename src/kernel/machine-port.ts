@@ -117,6 +117,8 @@ export class CheckedPort implements MachinePort {
         return r.mair;
       case "SCTLR_EL1":
         return r.sctlr;
+      case "PAR_EL1":
+        return r.par;
     }
   }
 

@@ -8,27 +8,12 @@
  * Loads of descriptors read physical memory directly: a CPU always observes its own stores, and
  * a load changes no architectural state the checker tracks.
  */
+import type { DcOp, DsbKind as DsbDomain, SysReg, TlbiOp } from "../arch/sysops.js";
 import { FRAME_SIZE, type PhysMem } from "../mem/physmem.js";
 
-export type DsbDomain = "SY" | "ISH" | "ISHST" | "NSH" | "NSHST";
+/** DSB domains, TLBI operations, system registers and DC operations: the architecture's names (arch/sysops.ts). */
+export type { DcOp, DsbKind as DsbDomain, SysReg, TlbiOp } from "../arch/sysops.js";
 
-/** TLBI operations of the EL1&0 regime the kernel uses; *IS are broadcast to the Inner Shareable domain. */
-export type TlbiOp =
-  | "VMALLE1"
-  | "VMALLE1IS"
-  | "VAE1"
-  | "VAE1IS"
-  | "VALE1"
-  | "VALE1IS"
-  | "VAAE1"
-  | "VAAE1IS"
-  | "VAALE1"
-  | "VAALE1IS"
-  | "ASIDE1"
-  | "ASIDE1IS";
-
-export type SysReg = "TTBR0_EL1" | "TTBR1_EL1" | "TCR_EL1" | "MAIR_EL1" | "SCTLR_EL1";
-export type DcOp = "CVAC" | "CIVAC" | "IVAC";
 export type AccessKind = "read" | "write" | "exec";
 
 export type AccessOutcome =

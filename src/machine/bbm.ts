@@ -9,7 +9,7 @@
  */
 import { addressFieldMask, type DescriptorFormat, ENTRY_INVALID, ENTRY_TABLE, entryKindOf } from "../arch/descriptor.js";
 import { levelShift } from "../arch/granule.js";
-import { decodeMairAttr } from "../arch/mair.js";
+import { mairByte, memoryClass } from "../arch/mair.js";
 
 export type BbmRuleId =
   | "bbm.not-live"
@@ -68,12 +68,7 @@ function mk(required: boolean, rule: BbmRuleId, reason: string, tlbiNeeded = tru
 function sameMemType(oldIdx: number, newIdx: number, mair: bigint | undefined): boolean {
   if (oldIdx === newIdx) return true;
   if (mair === undefined) return false;
-  const a = decodeMairAttr(Number((mair >> BigInt(oldIdx * 8)) & 0xffn));
-  const b = decodeMairAttr(Number((mair >> BigInt(newIdx * 8)) & 0xffn));
-  if (a.kind === "normal" && b.kind === "normal") {
-    return a.inner.policy === b.inner.policy && a.outer.policy === b.outer.policy;
-  }
-  return a.byte === b.byte;
+  return memoryClass(mairByte(mair, oldIdx)) === memoryClass(mairByte(mair, newIdx));
 }
 
 /**

@@ -5,29 +5,19 @@ import type { FaultKind } from "../arch/fault.js";
 import type { AccessType, AtOp } from "../walk/walker.js";
 import type { RuleId } from "./rules.js";
 
-export type DsbKind = "SY" | "ISH" | "ISHST" | "ISHLD" | "NSH" | "NSHST" | "NSHLD" | "OSH" | "OSHST" | "OSHLD" | "ST" | "LD";
-export const DSB_KINDS: readonly DsbKind[] = ["SY", "ISH", "ISHST", "ISHLD", "NSH", "NSHST", "NSHLD", "OSH", "OSHST", "OSHLD", "ST", "LD"];
-
-export type TlbiBase = "VMALLE1" | "VAE1" | "VALE1" | "VAAE1" | "VAALE1" | "ASIDE1" | "RVAE1" | "RVALE1" | "RVAAE1" | "RVAALE1";
-export type TlbiOp = TlbiBase | `${TlbiBase}IS` | `${TlbiBase}OS`;
-export const TLBI_BASES: readonly TlbiBase[] = [
-  "VMALLE1",
-  "VAE1",
-  "VALE1",
-  "VAAE1",
-  "VAALE1",
-  "ASIDE1",
-  "RVAE1",
-  "RVALE1",
-  "RVAAE1",
-  "RVAALE1",
-];
-
-export type SysReg = "TTBR0_EL1" | "TTBR1_EL1" | "TCR_EL1" | "MAIR_EL1" | "SCTLR_EL1" | "PAR_EL1";
-export const SYS_REGS: readonly SysReg[] = ["TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1", "SCTLR_EL1", "PAR_EL1"];
-
-export type DcOp = "CVAC" | "CIVAC" | "IVAC";
-export type IcOp = "IALLU" | "IALLUIS";
+// The instruction and register names are architecture facts (arch/sysops.ts); re-exported here
+// for the machine's API.
+export {
+  type DcOp,
+  DSB_KINDS,
+  type DsbKind,
+  type IcOp,
+  SYS_REGS,
+  type SysReg,
+  TLBI_BASES,
+  type TlbiBase,
+  type TlbiOp,
+} from "../arch/sysops.js";
 
 /** One executed step, as recorded in `Machine.steps` (index = step number - 1). */
 export interface StepRecord {
