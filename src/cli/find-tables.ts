@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { type GranuleName, granuleByName } from "../arch/granule.js";
+import { parseCount } from "../arch/u64.js";
 import { findResultToJson, formatFindResult, verdict } from "../dump/find-tables/report.js";
 import { findTables } from "../dump/find-tables/scan.js";
 import { loadInputs } from "../dump/inputs.js";
@@ -51,8 +52,7 @@ Examples:
     )
     .action((inputs: string[], o: FindTablesOptions) => {
       if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
-      if (!/^[0-9]+$/.test(o.top) || Number(o.top) < 1) throw new UsageError(`--top: "${o.top}" is not a count of 1 or more (decimal)`);
-      const top = Number(o.top);
+      const top = parseCount(o.top, "--top", 1, 1_000_000);
       const granules = o.granule === undefined ? undefined : parseGranules(o.granule);
       const showProgress = process.stderr.isTTY === true;
       const { mem } = loadInputs(inputs, showProgress);

@@ -177,7 +177,7 @@ describe("find-tables without tables", () => {
     expect(missing.err).toMatch(/^vmsa: error: .*nope\.core.*\n$/);
     const top = await vmsa("find-tables", "--top", "x", join(dir, "zeros.bin@0x40000000"));
     expect(top.code).toBe(2);
-    expect(top.err).toBe('vmsa: error: --top: "x" is not a count of 1 or more (decimal)\n');
+    expect(top.err).toBe('vmsa: error: --top: "x" is not a decimal count (expected 1..1000000)\n');
     const g = await vmsa("find-tables", "--granule", "8K", join(dir, "zeros.bin@0x40000000"));
     expect(g.code).toBe(2);
     expect(g.err).toBe('vmsa: error: --granule: "8K" is not 4K, 16K or 64K\n');
