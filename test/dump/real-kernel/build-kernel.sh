@@ -4,8 +4,9 @@
 # (Debian's prebuilt kernels do not enable it). Not run in CI (about 8 minutes of compiling on two
 # cores); its output feeds `npx tsx test/dump/real-kernel/capture.ts linux-6.12-16k-ptdump ...`.
 #
-# Needs (Debian): linux-source-6.12 (apt-get download), gcc-aarch64-linux-gnu, make, flex, bison, bc,
-# libelf-dev.
+# Needs (Debian): linux-source-6.12 (apt-get download: from bookworm-backports on Debian 12, which
+# qemu/ci-setup.sh adds; from the release itself on Debian 13), gcc-aarch64-linux-gnu, make, flex,
+# bison, bc, libelf-dev.
 # Usage: test/dump/real-kernel/build-kernel.sh [16k|4k] [CACHEDIR]  -> CACHEDIR/kbuild/Image-6.12-<pages>-ptdump
 # (CACHEDIR defaults to $VMSA_REAL_KERNEL_CACHE, else /tmp/vmsa-real-kernel, as in harness.ts.)
 set -euo pipefail
