@@ -4,9 +4,9 @@
  * 2 bad input, 3 inconclusive (--explore stopped by its interleaving limit or time budget
  * before every interleaving ran, and found no violation).
  */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
+import { readTextFile } from "../io/files.js";
 import { type ExploreResult, exploreScenario } from "../scenario/explore.js";
 import { parseScenario } from "../scenario/format.js";
 import { exploreToJson, renderExploreText, renderText, resultToJson } from "../scenario/render.js";
@@ -92,16 +92,9 @@ export function checkFiles(
   const explored: ExploreResult[] = [];
   let bad = false;
   for (const f of files) {
-    let text: string;
     try {
-      text = readFileSync(f, "utf8");
-    } catch (e) {
-      err(`vmsa: error: ${f}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})\n`);
-      bad = true;
-      continue;
-    }
-    try {
-      const sc = parseScenario(text, f);
+      // A directory, a missing file or a binary one is one line naming it (FileError).
+      const sc = parseScenario(readTextFile(f, "scenario"), f === "-" ? "stdin" : f);
       if (bounds !== undefined) {
         const e = exploreScenario(sc, {
           limit: bounds.limit,
@@ -144,7 +137,7 @@ export function registerCheckCommand(program: Command): void {
   program
     .command("check")
     .description("run scenario files (page-table writes, barriers, TLBIs, accesses on several CPUs) and report broken rules")
-    .argument("<files...>", "scenario files (.yaml or .json)")
+    .argument("<files...>", "scenario files (.yaml or .json; - reads standard input)")
     .option("--format <fmt>", "text or json", "text")
     .option("--outcomes", "print the set of outcomes the architecture allows for every access")
     .option("--expect", "judge each scenario by its own `expect` block: exit 0 when every expectation holds")

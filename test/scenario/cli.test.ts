@@ -218,7 +218,12 @@ describe("vmsa check", () => {
     expectOneErrorLine(missing.err, "missing");
     const folder = check([dir]);
     expect(folder.code).toBe(2);
-    expect(folder.err).toBe(`vmsa: error: ${dir}: cannot read (EISDIR)\n`);
+    expect(folder.err).toBe(`vmsa: error: scenario ${dir}: cannot read (EISDIR: is a directory)\n`);
+    // A binary file is named with the offset of its first NUL byte, its bytes never echoed.
+    const binary = tmp("binary.yaml", "steps: ['P0: isb']\n\u0000\u0001\u00ff");
+    const b = check([binary]);
+    expect(b.code).toBe(2);
+    expect(b.err).toBe(`vmsa: error: scenario ${binary}: not a text file (NUL byte at offset 0x13)\n`);
   });
   it("the vmsa command returns 3 for an inconclusive --explore and documents the statuses in its help", async () => {
     const r = await vmsa("check", "--explore", "--explore-limit", "2", `${EX}/explore-shootdown.yaml`);
