@@ -7,16 +7,20 @@
  * flags prints the same ptdump as with the real registers (the golden ptdump.txt, or the kernel's
  * own kernel_page_tables.txt). Modelled kernels cover the 64K regimes no fixture has.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { findTables } from "../../src/dump/find-tables/scan.js";
 import { loadInputs, openDump } from "../../src/dump/inputs.js";
+import { MemblockAllocator } from "../../src/kernel/alloc.js";
 import { bootKernel } from "../../src/kernel/boot.js";
+import { createMapping } from "../../src/kernel/mmu.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { vmsa } from "../cli/run.js";
+import { skipBecause } from "../helpers/skip.js";
+import { bootKernel as bootGuest, CONFIGS, toolsAvailable } from "./real-kernel/harness.js";
 
 const ROOT = join(import.meta.dirname, "../fixtures/real-kernel");
 const fixtures = readdirSync(ROOT).filter((n) => existsSync(join(ROOT, n, "machine.json")));
@@ -188,3 +192,58 @@ describe("find-tables without tables", () => {
     expect(m.memory).toMatch(/^snapshot /);
   });
 });
+
+describe("find-tables: the linear map is the run in the lower half", () => {
+  it("a PA-contiguous ioremap bigger than RAM (PCIe ECAM in vmalloc) does not hide the linear map", () => {
+    // QEMU virt's high PCIe ECAM is 256 MiB at 0x4010000000; Linux ioremaps it in the vmalloc area,
+    // above PAGE_END, while the linear map starts the half (arch/arm64 memory layout).
+    const b = bootKernel({ granule: "4K", vaBits: 48, memory: [{ base: 0x4000_0000, size: 0x400_0000 }] });
+    const alloc = new MemblockAllocator(0x3000_0000, 0x100_0000, 4096);
+    const va = b.layout.VMALLOC_START + 0x4000_0000n;
+    createMapping(b.k, b.pgd, 0x40_1000_0000, va - (va % 0x4000_0000n), 0x1000_0000, b.k.prots.PROT_DEVICE_nGnRE, { alloc });
+    const top = findTables(b.mem).candidates[0];
+    expect(top?.rootPa).toBe(BigInt(b.pgd));
+    expect(top?.strong).toBe(true);
+    expect(top?.evidence.linearMap.pa).toBe(0x4000_0000n);
+    expect(top?.evidence.linearMap.size).toBe(0x400_0000);
+  });
+});
+
+// Whole RAM, not only the table pages: user page tables, the idmap, freed early tables and data
+// all compete with swapper_pg_dir here.
+const live = process.env.VMSA_REAL_KERNEL === "1";
+const notLive = live ? undefined : "set VMSA_REAL_KERNEL=1 to boot Debian arm64 kernels in QEMU and scan their whole RAM";
+describe.skipIf(skipBecause("find-tables on whole-RAM dumps of kernels booted now", notLive))(
+  "find-tables on whole-RAM dumps of kernels booted now (VMSA_REAL_KERNEL=1)",
+  () => {
+    for (const cfg of CONFIGS.filter((c) => c.pkgPattern !== undefined)) {
+      it(`${cfg.name}: the top candidate is the CPU's TTBR1 root`, async () => {
+        const missing = toolsAvailable();
+        if (missing) throw new Error(`VMSA_REAL_KERNEL=1 but ${missing}`);
+        const work = mkdtempSync(join(tmpdir(), "vmsa-find-rk-"));
+        const s = await bootGuest(cfg);
+        let regsText: string;
+        try {
+          regsText = s.gdb(["info registers TTBR1_EL1 TCR_EL1"]);
+          await s.hmp("stop");
+          await s.hmp(`dump-guest-memory ${join(work, "guest.core")}`);
+        } finally {
+          s.close();
+        }
+        const regsFile = join(work, "registers.txt");
+        writeFileSync(regsFile, regsText);
+        const real = compileRegs(openDump({ inputs: [join(work, "guest.core")], regsFile, vmcoreinfo: false, progress: false }).regs)
+          .halves[1];
+        const r = await vmsa("find-tables", join(work, "guest.core"), "-f", "json");
+        rmSync(work, { recursive: true, force: true });
+        expect(r.code).toBe(0);
+        const top = (JSON.parse(r.out) as { candidates: { strength: string; rootPa: string; granule: string; t1sz: number }[] })
+          .candidates[0];
+        expect(top?.strength).toBe("strong");
+        expect(BigInt(top?.rootPa ?? "0")).toBe(BigInt(real.base));
+        expect(top?.granule).toBe(real.granule.name);
+        expect(top?.t1sz).toBe(real.tnsz);
+      }, 600_000);
+    }
+  },
+);

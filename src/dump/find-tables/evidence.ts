@@ -167,11 +167,14 @@ export class TreeEvidence {
   /**
    * Summary of the `count` entries at `pa` read as a table at `level`, below tables whose
    * hierarchical attributes are `attrs` (APTable | UXNTable<<2 | PXNTable<<3). Full tables at a
-   * granule boundary are memoised; candidate roots smaller than a granule are not.
+   * granule boundary are memoised; candidate roots smaller than a granule are not. Only the
+   * first `runEntries` entries take part in the linear runs (a root passes half its entries: the
+   * linear map is in the lower half of the range, and a bigger PA-contiguous ioremap above it,
+   * such as PCIe ECAM, must not stand in for it).
    */
-  node(pa: number, level: number, attrs: number, count: number): Summary {
+  node(pa: number, level: number, attrs: number, count: number, runEntries = count): Summary {
     const h = this.h;
-    const full = count === 2 ** h.stride && pa % 2 ** h.gShift === 0;
+    const full = count === 2 ** h.stride && pa % 2 ** h.gShift === 0 && runEntries === count;
     const key = full ? (pa / 4096) * 128 + (level + 1) * 16 + attrs : -1;
     if (full) {
       const hit = this.memo.get(key);
@@ -250,6 +253,11 @@ export class TreeEvidence {
         cSufPa = oa;
         cBest = entrySize;
         cBestPa = oa;
+      }
+      if (i >= runEntries) {
+        cPre = 0;
+        cSuf = 0;
+        cBest = 0;
       }
       // Linear runs: join the run ending here with the child's run from its start.
       let joinLen = 0;

@@ -209,7 +209,7 @@ export function findTables(mem: PhysMem, opts: FindOptions = {}): FindResult {
         tried++;
         if (!rootPasses(mem, ev, pa, level, s.rootEntries)) continue;
         passed++;
-        const sum = ev.node(pa, level, 0, s.rootEntries);
+        const sum = ev.node(pa, level, 0, s.rootEntries, Math.max(1, s.rootEntries / 2));
         const j = judge(sum, s.h);
         const tcr = decodeTcr(s.preset.regs.tcr);
         const halfBase = (1n << 64n) - (1n << BigInt(s.h.iaBits));
