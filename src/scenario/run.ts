@@ -78,7 +78,14 @@ class Env {
       case "table": {
         const b = this.builders[1] ?? this.builders[0];
         const fmt = b?.fmt ?? this.halves[1].fmt;
-        return encodeTable({ nextTable: this.eval(x.pa, line, field, depth + 1), uxnTable: false }, fmt);
+        const nextTable = this.eval(x.pa, line, field, depth + 1);
+        try {
+          return encodeTable({ nextTable, uxnTable: false }, fmt);
+        } catch (e) {
+          // e.g. a next-level table address not aligned to the granule
+          if (e instanceof RangeError) fail(this.s, line, field, `table(): ${e.message}`);
+          throw e;
+        }
       }
       case "desc": {
         const va = this.eval(x.va, line, field, depth + 1);
