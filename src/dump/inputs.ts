@@ -168,6 +168,14 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
   });
   if (obj.registers !== undefined && !isObject(obj.registers))
     throw new ParseError(`${file}: "registers" must be an object of hex strings`);
+  for (const [k, v] of Object.entries(obj.registers ?? {})) {
+    // Checked before the object is re-serialised (a value nested thousands deep would overflow it).
+    if (typeof v !== "string" && typeof v !== "number") {
+      throw new ParseError(
+        `${file}: registers.${k}: expected a hex string, got ${Array.isArray(v) ? "an array" : v === null ? "null" : typeof v}`,
+      );
+    }
+  }
   const regs = obj.registers ? parseRegisterFile(JSON.stringify({ registers: obj.registers }), file) : { values: {}, sources: {} };
   const snap: Snapshot = { regs };
   if (obj.kernel !== undefined) {

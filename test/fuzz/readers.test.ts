@@ -7,22 +7,16 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { propertyRuns } from "../helpers/property.js";
-import { skipBecause } from "../helpers/skip.js";
 import { distinctCrashes, fuzzTarget } from "./harness.js";
 import { getScratch, targets } from "./targets.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 
-/** Readers whose remaining crashes are fixed on another branch that has not landed yet. */
-const PENDING: Record<string, string> = {
-  snapshot: "loadSnapshot's type checks arrive with the snapshot schema (issue 10 §3, h-input)",
-};
-
 afterAll(() => getScratch().dispose());
 
 describe("fuzzed readers: a result or one VmsaError line, never a crash", () => {
   for (const t of targets()) {
-    it.skipIf(skipBecause(`fuzzed reader ${t.name}`, PENDING[t.name]))(`${t.name}: ${t.reads}`, async () => {
+    it(`${t.name}: ${t.reads}`, async () => {
       const runs = propertyRuns(t.ciRuns);
       const fig = await fuzzTarget(t, runs, SEED);
       const crashes = distinctCrashes(fig.crashes).map((c) => `#${c.index} from ${c.seed}: ${c.what}`);

@@ -160,3 +160,15 @@ describe("scenario values", () => {
     expect((e as VmsaError).message).toMatch(/^table\.yaml:3: steps\[0\]: table\(\): next-level table address 0x1 is not aligned/);
   });
 });
+
+describe("snapshot descriptors", () => {
+  it("a register value nested 100000 arrays deep is EPARSE naming the register, not a stack overflow", () => {
+    const deep = `${"[".repeat(100000)}${"]".repeat(100000)}`;
+    writeFileSync(join(dir, "ram.bin"), new Uint8Array(0x1000));
+    const snap = `{"registers": {"TTBR1_EL1": ${deep}}, "memory": {"file": "ram.bin", "load_at": "0x40000000"}}`;
+    writeFileSync(join(dir, "deep.json"), snap);
+    const e = thrown(() => openDump({ inputs: [join(dir, "deep.json")], progress: false }));
+    expect(e).toBeInstanceOf(ParseError);
+    expect((e as VmsaError).message).toBe(`${join(dir, "deep.json")}: registers.TTBR1_EL1: expected a hex string, got an array`);
+  });
+});
