@@ -241,6 +241,9 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           return;
         }
         if (e.kind === "shared") {
+          // The descriptor itself is still one of its own: check its RES0 bits like any table's.
+          const r = reservedBits(h, e, true, bbm);
+          if (r) report("reserved-bits", va, size, undefined, e, `table descriptor at PA 0x${e.descAddr.toString(16)}: ${r}`, RULE.res0);
           const c = subtreeCounts.get(e.key);
           if (c) {
             wxPages += c.wx;

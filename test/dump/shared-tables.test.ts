@@ -187,6 +187,18 @@ describe("audit and diff of aliased tables", () => {
     expect(shared[0]?.message).toContain("already audited at VA 0xffff000000000000");
   });
 
+  it("audit still checks every shared table descriptor's own RES0 bits (NSTable outside Secure state)", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    const tables = aliasedTables(t, (i) => page(t, i));
+    // Every root entry: NSTable (bit 63), RES0 for the Non-secure EL1&0 regime (Arm ARM D8.3.1).
+    const next = encodeTable({ nextTable: tables[1] as bigint, nsTable: true }, t.fmt);
+    for (let i = 0; i < 512; i++) t.mem.write64(t.root + BigInt(i * 8), next);
+    const r = audit(t.mem, regs(t.root), { userHalf: false });
+    const res0 = r.findings.filter((f) => f.kind === "reserved-bits" && f.level === 0);
+    expect(res0).toHaveLength(512);
+    expect(res0.every((f) => f.message.includes("NSTable"))).toBe(true);
+  });
+
   it("diff of two aliased trees: the change found once, then one 'same changes' range per level", () => {
     const a = new TestTables(GRANULE_4K, 0);
     aliasedTables(a, (i) => page(a, i));
