@@ -319,4 +319,6 @@ export function apDescription(ap: number): string {
   return ["EL1 RW, EL0 none", "EL1 RW, EL0 RW", "EL1 RO, EL0 none", "EL1 RO, EL0 RO"][ap & 3] as string;
 }
 
-export const SH_NAMES: readonly string[] = ["non-shareable", "reserved", "outer", "inner"];
+/** SH[1:0] values in words (index = the 2-bit field). */
+export type Shareability = "non-shareable" | "reserved" | "outer" | "inner";
+export const SH_NAMES: readonly Shareability[] = ["non-shareable", "reserved", "outer", "inner"];

@@ -9,11 +9,11 @@
  * Tables may legally be pointed at by many entries (Arm ARM D8.2: nothing forbids it; Linux's
  * KASAN early shadow does it), and corrupted dumps do it at every level (512^n VA paths).
  */
-import { type Descriptor, decodeDescriptor } from "../arch/descriptor.js";
+import { type Descriptor, decodeDescriptor, ENTRY_INVALID, ENTRY_TABLE } from "../arch/descriptor.js";
 import type { Regs } from "../arch/registers.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "./context.js";
-import { leafOutputAddress, nextTableAddress } from "./fields.js";
+import { entryKind, leafOutputAddress, nextTableAddress } from "./fields.js";
 
 /** One table entry met by a range walk, in numeric form (offsets within the half). */
 export interface RawEntry {
@@ -112,12 +112,13 @@ export function walkEntries(
       const lo = mem.lo;
       e.hi = hi;
       e.lo = lo;
-      if ((lo & 1) === 0 || (level === 3 && (lo & 2) === 0) || (level < 3 && (lo & 2) === 0 && h.blockAt[li] === 0)) {
+      const kind = entryKind(h, lo, level);
+      if (kind === ENTRY_INVALID) {
         e.kind = "hole";
         visit(e);
         continue;
       }
-      if ((lo & 2) !== 0 && level < 3) {
+      if (kind === ENTRY_TABLE) {
         const next = nextTableAddress(h, hi, lo);
         if (next >= h.paLimit) {
           e.kind = "bad-table";

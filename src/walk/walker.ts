@@ -6,7 +6,10 @@
  * `walkRaw` is the allocation-free hot path over 32-bit halves; `translate` wraps it into a
  * typed result for the API.
  */
-import { type Descriptor, decodeDescriptor } from "../arch/descriptor.js";
+import { type Descriptor, decodeDescriptor, SH_NAMES, type Shareability } from "../arch/descriptor.js";
+
+export type { Shareability };
+
 import {
   FAULT_ACCESS_FLAG,
   FAULT_ADDRESS_SIZE,
@@ -76,9 +79,6 @@ export interface Permissions {
   readonly uw: boolean;
   readonly ux: boolean;
 }
-
-export type Shareability = "non-shareable" | "reserved" | "outer" | "inner";
-const SH_NAMES: readonly Shareability[] = ["non-shareable", "reserved", "outer", "inner"];
 
 interface ResultCommon {
   readonly va: bigint;
