@@ -149,7 +149,7 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
   const sources: Record<string, string> = {};
   let example: Example | undefined;
   let base: Regs | undefined;
-  if (o.example) {
+  if (o.example !== undefined) {
     example = loadExample(o.example);
     for (const b of example.memory)
       loadBank(mem, { file: join(example.dir, b.file), pa: parseU64(b.load_at, `example ${example.name}: load_at`) });
@@ -161,11 +161,11 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
       }
     }
   }
-  if (o.preset) {
+  if (o.preset !== undefined) {
     base = presetByName(o.preset).regs;
     for (const k of ["TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1", "SCTLR_EL1"]) sources[k] = `preset ${o.preset}`;
   }
-  if (o.regs) {
+  if (o.regs !== undefined) {
     for (const [k, v] of Object.entries(readRegsFile(o.regs))) {
       const key = REG_KEYS[k];
       if (key) {
@@ -190,9 +190,9 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
   };
   let features: Features = base?.features ?? FEATURES_MAX;
   const ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?: bigint } = {};
-  if (values.idAa64mmfr0) ids.mmfr0 = parseRegister("ID_AA64MMFR0_EL1", values.idAa64mmfr0);
-  if (values.idAa64mmfr1) ids.mmfr1 = parseRegister("ID_AA64MMFR1_EL1", values.idAa64mmfr1);
-  if (values.idAa64mmfr2) ids.mmfr2 = parseRegister("ID_AA64MMFR2_EL1", values.idAa64mmfr2);
+  if (values.idAa64mmfr0 !== undefined) ids.mmfr0 = parseRegister("ID_AA64MMFR0_EL1", values.idAa64mmfr0);
+  if (values.idAa64mmfr1 !== undefined) ids.mmfr1 = parseRegister("ID_AA64MMFR1_EL1", values.idAa64mmfr1);
+  if (values.idAa64mmfr2 !== undefined) ids.mmfr2 = parseRegister("ID_AA64MMFR2_EL1", values.idAa64mmfr2);
   features = featuresFromIdRegs(ids, features);
   let tcr = reg("tcr", "TCR_EL1", base?.tcr);
   for (const [opt, shift] of [

@@ -60,8 +60,8 @@ Examples:
     .action((value: string | undefined, o: DescribeOptions) => {
       if (o.format !== "json" && o.format !== "text") throw new UsageError(`--format: "${o.format}" is not json or text`);
       const out: Record<string, unknown> = {};
-      if (o.tcr) out.tcr = decodeTcr(parseU64(o.tcr, "--tcr"));
-      if (o.mair) out.mair = decodeMair(parseU64(o.mair, "--mair"));
+      if (o.tcr !== undefined) out.tcr = decodeTcr(parseU64(o.tcr, "--tcr"));
+      if (o.mair !== undefined) out.mair = decodeMair(parseU64(o.mair, "--mair"));
       if (value !== undefined) {
         const g = granuleByName(o.granule);
         if (!g) throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);

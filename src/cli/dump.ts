@@ -98,7 +98,7 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
     if (o.markers === "none") markers = undefined;
     else if (o.markers === "linux-6.1")
       markers = linux61Markers(h.iaBits, h.granule.shift, parseSize(o.fixmapSize ?? "0x407000", "--fixmap-size"));
-    else if (o.markers && o.markers !== "auto") markers = readMarkers(o.markers);
+    else if (o.markers !== undefined && o.markers !== "auto") markers = readMarkers(o.markers);
     if (o.format === "json") {
       const r = mappingReport(m.mem, ctx, start, end);
       const endIn = end === halfEnd ? halfStart + (1n << BigInt(h.iaBits)) : end;

@@ -49,15 +49,15 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
   const vaBits = o.vaBits === undefined ? undefined : parseCount(o.vaBits, "--va-bits", 36, 52);
   if (o.kernelVersion !== undefined) checkKernelVersion(o.kernelVersion);
   const fixmapSize = o.fixmapSize === undefined ? undefined : parseSize(o.fixmapSize, "--fixmap-size");
-  if (inputs.length === 0 && (o.example || (o.mem ?? []).length === 0)) {
-    if (!o.example) throw new UsageError("no input: give a dump (ELF core, snapshot .json, FILE@PA), --mem or --example");
+  if (inputs.length === 0 && (o.example !== undefined || (o.mem ?? []).length === 0)) {
+    if (o.example === undefined) throw new UsageError("no input: give a dump (ELF core, snapshot .json, FILE@PA), --mem or --example");
     if (o.kernelVersion !== undefined || vaBits !== undefined) {
       throw new UsageError("--kernel-version and --va-bits do not apply to --example (its layout is fixed)");
     }
     const m = machineFromOptions(o);
     return { mem: m.mem, regs: m.regs, sources: m.sources, vmcoreinfo: undefined, layout: undefined, markers: m.markers, notes: [] };
   }
-  if (o.example) throw new UsageError("--example cannot be combined with dump inputs");
+  if (o.example !== undefined) throw new UsageError("--example cannot be combined with dump inputs");
   // --mem is always FILE@PA[:SIZE]: a malformed one is a spec error, not a file to open.
   for (const spec of o.mem ?? []) parseBankSpec(spec);
   const regs: RegValues = {};
@@ -77,11 +77,11 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
     ...(t0sz !== undefined ? { t0sz } : {}),
     ...(t1sz !== undefined ? { t1sz } : {}),
     inputs: [...inputs, ...(o.mem ?? [])],
-    ...(o.regs ? { regsFile: o.regs } : {}),
-    ...(o.preset ? { preset: o.preset } : {}),
+    ...(o.regs !== undefined ? { regsFile: o.regs } : {}),
+    ...(o.preset !== undefined ? { preset: o.preset } : {}),
     regs,
     ...(o.vmcoreinfo === false ? { vmcoreinfo: false as const } : typeof o.vmcoreinfo === "string" ? { vmcoreinfo: o.vmcoreinfo } : {}),
-    ...(o.kernelVersion ? { kernelVersion: o.kernelVersion } : {}),
+    ...(o.kernelVersion !== undefined ? { kernelVersion: o.kernelVersion } : {}),
     ...(vaBits !== undefined ? { vaBits } : {}),
     ...(fixmapSize !== undefined ? { fixmapSize } : {}),
   });

@@ -108,6 +108,15 @@ describe("numbers: addresses, descriptors and register values are hex, 0x option
     expect(r.out).toMatch(/^Numbers: .*hex with or without 0x/m);
   });
 
+  it("an empty value is refused, not taken as absent", async () => {
+    await expectError(["describe", "--tcr", ""], /--tcr: "" is not a 64-bit number \(empty/);
+    await expectError(["translate", "--example", "", "0x0"], /--example: unknown example ""/);
+    await expectError(
+      ["translate", "--example", "linux-6.1-4k48", "--id-aa64mmfr1", "", "0x0"],
+      /ID_AA64MMFR1_EL1: "" is not a 64-bit number/,
+    );
+  });
+
   it("counts are decimal: --t1sz 0x10 is refused", async () => {
     await expectError(["translate", "--preset", "linux-4k-48", "--t1sz", "0x10", "0x0"], /--t1sz: "0x10" is not a decimal count/);
   });
