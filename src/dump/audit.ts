@@ -133,7 +133,7 @@ const RULE = {
   user: "kernel (TTBR1) memory must not be EL0-accessible: AP[1]=1 without APTable[0] (Arm ARM D8.4 stage 1 permissions)",
   alias:
     "one PA, one memory type and cacheability: mismatched attribute aliases lose coherency (Arm ARM B2.16 mismatched memory attributes; Linux treats Normal and Normal-Tagged as the same type)",
-  cont: "contiguous group: all N entries CONT, same attributes, consecutive OAs aligned to the group size (Arm ARM D8.7.1 / vmsa-rules 3.2; misprogramming may give TLB conflict aborts or amalgamated results)",
+  cont: "contiguous group: all N entries CONT, same attributes, consecutive OAs aligned to the group size (Arm ARM D8.6.1 The Contiguous bit / vmsa-rules 3.2, rule in walk/contiguous.ts; misprogramming may give TLB conflict aborts or amalgamated results)",
   res0: "RES0 descriptor bits must be zero (Arm ARM D8.3 descriptor formats)",
   oaSize: "output address must fit the PA size (Arm ARM: Address size fault)",
   prot: "PA range declared protected (--protected) must not be mapped",
@@ -149,27 +149,27 @@ function reservedBits(h: HalfContext, e: RawEntry, isTable: boolean, bbm: number
   const bad: string[] = [];
   const { hi, lo, level } = e;
   const g = h.gShift;
+  // Address bits the format moves below the granule shift (64K with a 52-bit OA: OA[51:48] in
+  // [15:12]; DS: OA[51:50] in [9:8]) are not RES0 (the address-field home: arch addressFieldMask).
+  const moved = h.fmt.addrLo & (h.granule.size - 1);
   if (isTable) {
-    // Address bits below the granule inside [15:12] (16K: [13:12]; 64K: [15:12] unless they hold NLTA[51:48]).
-    if (g > 12 && !(g === 16 && h.oa52)) {
-      const m = maskHalves(g - 1, 12)[1];
-      if (lo & m) bad.push(`bits [${g - 1}:12] (below the ${2 ** (g - 10)}K table alignment)`);
-    }
+    // Address bits below the granule inside [15:12] (16K: [13:12]; 64K: [15:12]).
+    if (g > 12 && lo & maskHalves(g - 1, 12)[1] & ~moved) bad.push(`bits [${g - 1}:12] (below the ${2 ** (g - 10)}K table alignment)`);
+    // Bits [50:48] above the address field ([50] with DS, where [49:48] are NLTA[49:48]).
     const top = h.ds ? [50, 50] : [50, 48];
-    const [mh] = maskHalves(top[0] as number, top[1] as number);
-    if (hi & mh) bad.push(`bits [${top[0]}:${top[1]}]`);
+    if (hi & maskHalves(50, 48)[0] & ~h.fmt.addrHi) bad.push(`bits [${top[0]}:${top[1]}]`);
     if (hi & (1 << 31)) bad.push("bit 63 (NSTable, RES0 outside Secure state)");
   } else {
     const shift = h.shiftAt[level + 1] as number;
     if (shift > 12) {
       let [mh, ml] = maskHalves(shift - 1, 12);
-      if (g === 16 && h.oa52) ml &= ~0xf000; // OA[51:48] in [15:12]
+      ml &= ~moved;
       if (level < 3 && bbm >= 1) ml &= ~(1 << 16); // nT
       if ((lo & ml) >>> 0 || (hi & mh) >>> 0) bad.push(`OA bits [${shift - 1}:12] below the ${fmtSize(2 ** shift)} block alignment`);
     } else if (level < 3 && bbm === 0 && lo & (1 << 16)) {
       bad.push("bit 16 (nT without FEAT_BBM)");
     }
-    if (!h.ds && hi & 0x30000) bad.push("bits [49:48] (OA[49:48] needs TCR.DS=1)");
+    if (hi & 0x30000 & ~h.fmt.addrHi) bad.push("bits [49:48] (OA[49:48] needs TCR.DS=1)");
     if (lo & (1 << 5)) bad.push("bit 5 (NS, RES0 for the Non-secure EL1&0 regime)");
   }
   return bad.length ? bad.join(", ") : undefined;
