@@ -17,6 +17,8 @@ import { directPermissions, entryKind, leafOutputAddress, nextTableAddress } fro
 
 /** A node whose entries already broke the format this many times is data, not a table: stop reading it. */
 const GARBAGE_CUTOFF = 4;
+/** Non-zero invalid entries, outnumbering the valid ones 4 to 1, that make a node data too. */
+const DATA_CUTOFF = 64;
 
 /** What the tree below one table (or a candidate root) shows. Byte counts are doubles (exact to 2^53). */
 export interface Summary {
@@ -209,6 +211,12 @@ export class TreeEvidence {
         // nothing mapped here
       } else if (c === CHECK_INVALID_NONZERO) {
         s.invalidNonZero++;
+        // Mostly non-zero invalid words: data, not a table (Linux clears empty entries to 0; only a
+        // few PTEs of the linear map are invalidated in place, e.g. secretmem).
+        if (s.invalidNonZero >= DATA_CUTOFF && s.invalidNonZero > 4 * valid) {
+          s.abandoned = true;
+          break;
+        }
       } else if (c === CHECK_FORMAT_ERROR || c === CHECK_TABLE_OUTSIDE_RAM) {
         if (c === CHECK_FORMAT_ERROR) s.formatErrors++;
         else s.tablesOutsideRam++;

@@ -178,12 +178,52 @@ function ttbrFor(pa: number, h: HalfContext): bigint {
   return h.oa52 ? (b & 0x0000_ffff_ffff_ffc0n) | (((b >> 48n) & 0xfn) << 2n) : b;
 }
 
+/** The report of one root that passed the filter. */
+function candidate(s: Shape, pa: number, sum: Summary): Candidate {
+  const level = s.h.startLevel;
+  const j = judge(sum, s.h);
+  const tcr = decodeTcr(s.preset.regs.tcr);
+  const halfBase = (1n << 64n) - (1n << BigInt(s.h.iaBits));
+  return {
+    rootPa: BigInt(pa),
+    preset: s.preset.name,
+    granule: s.h.granule.name,
+    vaBits: s.h.iaBits,
+    t1sz: s.h.tnsz,
+    ds: tcr.ds,
+    startLevel: level,
+    ttbr1: ttbrFor(pa, s.h),
+    tcr: s.preset.regs.tcr,
+    strong: j.strong,
+    missing: j.missing,
+    score: j.score,
+    evidence: {
+      tables: sum.tables,
+      emptyTables: sum.emptyTables,
+      leaves: sum.goodLeaves + sum.oddLeaves,
+      oddLeaves: sum.oddLeaves,
+      mappedBytes: sum.mappedBytes,
+      leavesOutsideRam: sum.leavesOutsideRam,
+      formatErrors: sum.formatErrors,
+      tablesOutsideRam: sum.tablesOutsideRam,
+      invalidNonZero: sum.invalidNonZero,
+      aliases: sum.aliases,
+      linearMap: { va: halfBase + BigInt(sum.bestOff), pa: BigInt(sum.bestPa), size: sum.bestLen },
+      kernelTextBytes: sum.execRo,
+      readOnlyBytes: sum.ro,
+      readWriteBytes: sum.rw,
+      wxBytes: sum.wx,
+      userBytes: sum.user,
+    },
+  };
+}
+
 /** Scan memory for candidate TTBR1 roots, best first. */
 export function findTables(mem: PhysMem, opts: FindOptions = {}): FindResult {
   const sh = shapes(opts.granules);
   const frames = dataFrames(mem, opts.progress);
   const evidence = new Map<string, TreeEvidence>();
-  const found: Candidate[] = [];
+  const roots: { shape: Shape; pa: number; sum: Summary }[] = [];
   let tried = 0;
   let passed = 0;
   for (const s of sh) {
@@ -210,44 +250,12 @@ export function findTables(mem: PhysMem, opts: FindOptions = {}): FindResult {
         if (!rootPasses(mem, ev, pa, level, s.rootEntries)) continue;
         passed++;
         const sum = ev.node(pa, level, 0, s.rootEntries, Math.max(1, s.rootEntries / 2));
-        const j = judge(sum, s.h);
-        const tcr = decodeTcr(s.preset.regs.tcr);
-        const halfBase = (1n << 64n) - (1n << BigInt(s.h.iaBits));
-        found.push({
-          rootPa: BigInt(pa),
-          preset: s.preset.name,
-          granule: s.h.granule.name,
-          vaBits: s.h.iaBits,
-          t1sz: s.h.tnsz,
-          ds: tcr.ds,
-          startLevel: level,
-          ttbr1: ttbrFor(pa, s.h),
-          tcr: s.preset.regs.tcr,
-          strong: j.strong,
-          missing: j.missing,
-          score: j.score,
-          evidence: {
-            tables: sum.tables,
-            emptyTables: sum.emptyTables,
-            leaves: sum.goodLeaves + sum.oddLeaves,
-            oddLeaves: sum.oddLeaves,
-            mappedBytes: sum.mappedBytes,
-            leavesOutsideRam: sum.leavesOutsideRam,
-            formatErrors: sum.formatErrors,
-            tablesOutsideRam: sum.tablesOutsideRam,
-            invalidNonZero: sum.invalidNonZero,
-            aliases: sum.aliases,
-            linearMap: { va: halfBase + BigInt(sum.bestOff), pa: BigInt(sum.bestPa), size: sum.bestLen },
-            kernelTextBytes: sum.execRo,
-            readOnlyBytes: sum.ro,
-            readWriteBytes: sum.rw,
-            wxBytes: sum.wx,
-            userBytes: sum.user,
-          },
-        });
+        roots.push({ shape: s, pa, sum });
       }
     }
   }
+  // Candidates (bigints for the report) only for the roots that passed, after the scan loop.
+  const found = roots.map((r) => candidate(r.shape, r.pa, r.sum));
   const byRank = (a: Candidate, b: Candidate): number =>
     Number(b.strong) - Number(a.strong) || b.score - a.score || (a.rootPa < b.rootPa ? -1 : a.rootPa > b.rootPa ? 1 : 0);
   found.sort(byRank);
