@@ -10,7 +10,7 @@ import { findResultToJson, formatFindResult, verdict } from "../dump/find-tables
 import { findTables } from "../dump/find-tables/scan.js";
 import { loadInputs } from "../dump/inputs.js";
 import { stderrProgress } from "../dump/progress.js";
-import { emit, toJson, UsageError } from "./common.js";
+import { emit, NUMBERS_HELP, toJson, UsageError } from "./common.js";
 
 interface FindTablesOptions {
   format: string;
@@ -36,6 +36,7 @@ export function registerFindTablesCommand(program: Command): void {
     .option("--top <n>", "candidates to show (decimal)", "5")
     .option("--granule <list>", "only these granules, e.g. 4K or 16K,64K (default: all)")
     .option("-o, --output <file>", "write the report to a file (atomically) instead of stdout")
+    .addHelpText("after", NUMBERS_HELP)
     .addHelpText(
       "after",
       `

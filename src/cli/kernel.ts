@@ -13,7 +13,7 @@ import { kaslrPlacement, kernelLayout, layoutMarkers } from "../kernel/layout.js
 import { DirectPort } from "../kernel/port.js";
 import { demo, flagged, recordRun, renderRun, SCENARIOS, scenarioById, scenarioYaml, type Variant } from "../kernel/scenarios/index.js";
 import { PhysMem } from "../mem/physmem.js";
-import { emit, toJson, UsageError } from "./common.js";
+import { emit, NUMBERS_HELP, toJson, UsageError } from "./common.js";
 
 interface ScenarioOptions {
   export?: string;
@@ -128,6 +128,7 @@ Example:
     .option("--rodata-full", "rodata=full: page-granular linear map")
     .option("--debug-pagealloc", "debug_pagealloc: page-granular linear map")
     .option("--early", "stop before mark_rodata_ro / mark_linear_text_alias_ro")
+    .addHelpText("after", NUMBERS_HELP)
     .addHelpText("after", "\nExamples:\n  $ vmsa boot\n  $ vmsa boot --granule 16K --va-bits 47 --rodata-full --kaslr-seed 0x5eed")
     .action(
       (o: { granule: string; vaBits: string; kaslrSeed: string; rodataFull?: boolean; debugPagealloc?: boolean; early?: boolean }) => {
@@ -152,6 +153,7 @@ Example:
     .option("--va-bits <n>", "VA_BITS, decimal", "48")
     .option("--kaslr-seed <seed>", "place the image with this KASLR seed (hex, 0x optional)")
     .option("--format <f>", "text or json", "text")
+    .addHelpText("after", NUMBERS_HELP)
     .addHelpText("after", "\nExamples:\n  $ vmsa layout\n  $ vmsa layout --granule 64K --va-bits 52 --kaslr-seed 0x1234567890abcdef")
     .action((o: { granule: string; vaBits: string; kaslrSeed?: string; format: string }) => {
       const { g, vaBits } = parseGeometry(o);

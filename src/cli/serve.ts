@@ -13,6 +13,7 @@ import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
 import { parseCount } from "../arch/u64.js";
 import { looksLikeBankSpec, parseBankSpec } from "../mem/bankspec.js";
+import { NUMBERS_HELP } from "./common.js";
 
 export interface ServedFile {
   readonly name: string;
@@ -236,6 +237,7 @@ export function registerServeCommand(program: Command): void {
     .option("--port <n>", "TCP port, decimal (0: any free port)", "8080")
     .option("--ui <dir>", "directory of the built UI (default: web/dist of this package)")
     .option("--allow-host <name...>", "extra Host header names to accept (e.g. a hostname you reach this machine by)")
+    .addHelpText("after", NUMBERS_HELP)
     .addHelpText(
       "after",
       `

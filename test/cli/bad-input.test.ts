@@ -103,10 +103,13 @@ describe("numbers: addresses, descriptors and register values are hex, 0x option
     expect(readMarkers(f).map((m) => m.address)).toEqual([0x1000n, 0xffff000000000000n]);
   });
 
-  it.each(["translate", "dump", "audit", "diff", "describe"])("%s --help states the number convention", async (c) => {
-    const r = await vmsa(c, "--help");
-    expect(r.out).toMatch(/^Numbers: .*hex with or without 0x/m);
-  });
+  it.each(["translate", "dump", "audit", "diff", "describe", "find-tables", "boot", "layout", "serve"])(
+    "%s --help states the number convention",
+    async (c) => {
+      const r = await vmsa(c, "--help");
+      expect(r.out).toMatch(/^Numbers: .*hex with or without 0x/m);
+    },
+  );
 
   it("an empty value is refused, not taken as absent", async () => {
     await expectError(["describe", "--tcr", ""], /--tcr: "" is not a 64-bit number \(empty/);
