@@ -327,7 +327,7 @@ export function targets(): Target[] {
   return [
     {
       name: "elf-core",
-      ciRuns: 40,
+      ciRuns: 100,
       reads: "readElfCore, loadElfCore, openDump (src/dump/elfcore.ts, inputs.ts)",
       arbitrary: mutatedBinary(elfSeeds),
       fileName: "fuzz.core",
