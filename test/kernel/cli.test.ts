@@ -50,7 +50,7 @@ describe("vmsa scenario / demo / boot / layout", () => {
       [["scenario", "zero-page", "--format", "xml"], /--format: "xml"/],
       [["boot", "--granule", "8K"], /--granule: "8K" is not 4K, 16K or 64K/],
       [["boot", "--va-bits", "40"], /--va-bits: 40 is not supported with 4K pages/],
-      [["layout", "--kaslr-seed", "xyz"], /--kaslr-seed: "xyz" is not a number/],
+      [["layout", "--kaslr-seed", "xyz"], /--kaslr-seed: "xyz" is not a 64-bit number/],
     ];
     for (const [args, re] of cases) {
       const r = await vmsa(...args);
