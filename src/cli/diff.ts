@@ -69,6 +69,6 @@ ${exitStatusHelp("changes (like diff(1))")}`,
         `those ranges of ${side} (${side === "A" ? a : b}) were not compared`,
       );
     if (r.changes.length > 0) process.exitCode = EXIT_FINDINGS;
-    else if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
+    else if (r.inconclusive) process.exitCode = EXIT_INCONCLUSIVE;
   });
 }

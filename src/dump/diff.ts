@@ -64,6 +64,10 @@ export interface DiffReport {
   readonly notes: readonly string[];
   /** Ranges not compared because a table is missing: the diff is inconclusive when non-empty. */
   readonly missing: readonly DiffMissing[];
+  /** Halves not compared at all (different granule or VA size): inconclusive too. */
+  readonly uncompared: readonly (0 | 1)[];
+  /** Something was not compared (missing tables or halves): never read as "no changes". */
+  readonly inconclusive: boolean;
 }
 
 export interface DiffOptions {
@@ -195,6 +199,7 @@ export function diffTables(
   const changes: Change[] = [];
   const notes: string[] = [];
   const missing: DiffMissing[] = [];
+  const uncompared: (0 | 1)[] = [];
   const push = (c: Change): void => {
     const p = changes[changes.length - 1];
     if (
@@ -219,6 +224,7 @@ export function diffTables(
       notes.push(
         `TTBR${half} half: A has ${ha.granule.name}/${ha.iaBits}-bit, B has ${hb.granule.name}/${hb.iaBits}-bit: not comparable entry by entry`,
       );
+      uncompared.push(half);
       continue;
     }
     if (ha.ttbr.baddr !== hb.ttbr.baddr) {
@@ -413,7 +419,7 @@ export function diffTables(
   changes.sort((x, y) => x.half - y.half || (x.va < y.va ? -1 : x.va > y.va ? 1 : 0));
   const counts: Record<ChangeKind, number> = { new: 0, removed: 0, "permission-only": 0, "break-before-make": 0 };
   for (const c of changes) counts[c.kind]++;
-  return { changes, counts, notes, missing };
+  return { changes, counts, notes, missing, uncompared, inconclusive: missing.length > 0 || uncompared.length > 0 };
 }
 
 function attrs(d: bigint | undefined, level: number | undefined, pa: bigint | undefined): string {
@@ -454,10 +460,14 @@ export function formatDiff(r: DiffReport): string {
   lines.push(
     `${k.new} new, ${k.removed} removed, ${k["permission-only"]} permission-only (safe live, TLBI needed), ${k["break-before-make"]} need break-before-make`,
   );
-  if (r.missing.length > 0)
+  if (r.inconclusive) {
+    const what: string[] = [];
+    if (r.missing.length > 0) what.push(`${r.missing.length} range${r.missing.length === 1 ? "" : "s"} (tables missing from the input)`);
+    for (const h of r.uncompared) what.push(`the TTBR${h} half (not comparable)`);
     lines.push(
-      `inconclusive: ${r.missing.length} range${r.missing.length === 1 ? "" : "s"} not compared (tables missing from the input${r.changes.length === 0 ? "; no change found in the rest, which does not make the inputs equal" : ""})`,
+      `inconclusive: not compared: ${what.join(", ")}${r.changes.length === 0 ? "; no change found in the rest, which does not make the inputs equal" : ""}`,
     );
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -466,7 +476,8 @@ export function diffToJson(r: DiffReport): unknown {
   return {
     counts: r.counts,
     notes: r.notes,
-    inconclusive: r.missing.length > 0,
+    inconclusive: r.inconclusive,
+    uncompared: r.uncompared,
     missing: r.missing.map((m) => ({
       half: m.half,
       side: m.side,

@@ -191,10 +191,32 @@ describe("diff with a table missing from one input", () => {
     expect(r.out).toContain(
       "not compared      0xffff000000200000-0xffff000000400000  the level-3 table at PA 0x77770000 is not in input B",
     );
-    expect(r.out).toContain("inconclusive: 1 range not compared");
+    expect(r.out).toContain("inconclusive: not compared: 1 range (tables missing from the input); no change found in the rest");
     expect(r.err).toContain("vmsa: warning: 1 table reached by the walk is not in the input: PA 0x77770000");
     const j = await vmsa("diff", a, b, "--no-vmcoreinfo", "-f", "json");
     expect(JSON.parse(j.out)).toMatchObject({ inconclusive: true, missing: [{ side: "B", table: "0x77770000" }] });
+  });
+});
+
+describe("diff of halves that cannot be compared", () => {
+  it("a 4K and a 16K snapshot are not 'equal': the half is not compared, exit 3", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmsa-uncomparable-"));
+    const t = new TestTables(GRANULE_4K, 0);
+    const a = snapshot(dir, "a", t);
+    const tcr16 = presetByName("linux-16k-47").regs.tcr;
+    const b = join(dir, "b.json");
+    writeFileSync(
+      b,
+      JSON.stringify({
+        kernel: "Linux 6.1.0 test",
+        registers: { TTBR1_EL1: `0x${t.root.toString(16)}`, TCR_EL1: `0x${tcr16.toString(16)}`, MAIR_EL1: "0xff" },
+        memory: { file: "a.bin", load_at: "0x40000000" },
+      }),
+    );
+    const r = await vmsa("diff", a, b, "--no-vmcoreinfo");
+    expect(r.code).toBe(3);
+    expect(r.out).toContain("not comparable entry by entry");
+    expect(r.out).toContain("inconclusive: not compared: the TTBR1 half (not comparable)");
   });
 });
 
