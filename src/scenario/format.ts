@@ -693,6 +693,13 @@ function parseScenarioText(text: string, file: string): Scenario {
       forbidden = list("forbidden");
     }
     const p = parseStep(ctx, line, f, text, cpus);
+    // Only accesses and AT have outcomes: expectations on anything else could never be judged.
+    if (allowed.length + forbidden.length > 0 && p.op.op !== "access" && p.op.op !== "at")
+      ctx.fail(
+        line,
+        `${f}.${allowed.length > 0 ? "allowed" : "forbidden"}`,
+        `"${p.op.op}" has no outcome to judge (allowed/forbidden are for load, fetch, store-va and at)`,
+      );
     steps.push({ cpu: p.cpu, text: text.trim(), line, op: p.op, allowed, forbidden });
   });
 

@@ -296,6 +296,7 @@ describe("vmsa check", () => {
       ["- 'P0: isb'\n", ":1: (top level): expected a mapping with steps: (and machine:, memory:), got a list"],
       ["hello\n", ":1: (top level): expected a mapping with steps: (and machine:, memory:), got a single value"],
       ["machine:\n  regs: [1]\nsteps: ['P0: isb']\n", ":2: machine.regs: expected a mapping, got a list"],
+      ["steps:\n  - 'P0: isb'\n  - { do: 'P0: dsb ISH', allowed: ok }\n", ':3: steps[1].allowed: "dsb" has no outcome to judge'],
       // The file and field are named once, not twice.
       [
         "steps: ['P0: store 0x1000 desc(0x1000, 3)']\n",
