@@ -66,7 +66,7 @@ Examples:
         const g = granuleByName(o.granule);
         if (!g) throw new UsageError(`--granule: "${o.granule}" is not 4K, 16K or 64K`);
         const level = parseLevel(o.level);
-        // Level -1 exists only for the 4KB granule with 52-bit addresses, i.e. TCR.DS=1 (DDI0487 D8.2.7, FEAT_LPA2).
+        // Level -1 exists only for the 4KB granule with 52-bit addresses, i.e. TCR.DS=1 (FEAT_LPA2; ASL AArch64_S1StartLevel).
         if (level === -1 && !(o.ds && g.size === 4096)) {
           throw new UsageError(`--level -1 exists only with --ds and a 4K granule (FEAT_LPA2 52-bit tables)`);
         }

@@ -51,7 +51,7 @@ ${exitStatusHelp("changes (like diff(1))")}`,
     if (o.half !== "0" && o.half !== "1" && o.half !== "both") throw new UsageError(`--half: "${o.half}" is not 0, 1 or both`);
     let bbmLevel: number | undefined;
     if (o.bbmLevel !== undefined) {
-      // ID_AA64MMFR2_EL1.BBM: levels 0, 1 and 2 are defined (DDI0487 D8.16.1).
+      // FEAT_BBM levels 0, 1 and 2 (ID_AA64MMFR2_EL1.BBM, bits [55:52]; SYSREG ID_AA64MMFR2_EL1).
       bbmLevel = parseCount(o.bbmLevel, "--bbm-level", 0, 2);
     }
     const da = openDumpFromOptions([a], { ...o, ...(o.regsA ? { regs: o.regsA } : {}) });

@@ -11,7 +11,7 @@ import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 /**
  * The access tokens translate accepts: the help, the error message and the parser all read this
- * one table. `+pan` / the AT `…P` forms set PSTATE.PAN (DDI0487 D8.4.2: PAN makes EL1 data
+ * one table. `+pan` / the AT `…P` forms set PSTATE.PAN (FEAT_PAN: PAN makes EL1 data
  * accesses to EL0-accessible memory fault; AT S1E1RP/S1E1WP check with PAN set).
  */
 export const ACCESS_TOKENS: Readonly<Record<string, Access>> = {

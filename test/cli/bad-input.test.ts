@@ -212,7 +212,7 @@ describe("translate's access tokens: help, error and parser agree", () => {
     expect(bad.err).toContain(`is not one of ${listed.join(", ")}`);
   });
 
-  it("S1E1RP is a read at EL1 with PSTATE.PAN set (AT S1E1RP, DDI0487 C5.5)", async () => {
+  it("S1E1RP is a read at EL1 with PSTATE.PAN set (AT S1E1RP: PAN-aware AT, FEAT_PAN2; ASL AArch64_AT)", async () => {
     const r = await vmsa("translate", "--example", "linux-6.1-4k48", "-a", "S1E1RP", "-f", "json", "0xffff000000210000");
     expect(JSON.parse(r.out).results[0].access).toEqual({ type: "read", el: 1, pan: true });
   });
