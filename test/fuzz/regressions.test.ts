@@ -3,11 +3,11 @@
  * the smallest form of what the fuzzer produced; each failed (threw a TypeError/RangeError or a
  * multi-line message) before its fix.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { MAX_MESSAGE, ParseError, VmsaError } from "../../src/arch/errors.js";
 import { buildElfCore, parseNotes, readElfCore } from "../../src/dump/elfcore.js";
 import { openDump } from "../../src/dump/inputs.js";
@@ -15,6 +15,7 @@ import { parseScenario } from "../../src/scenario/format.js";
 import { runScenario } from "../../src/scenario/run.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vmsa-fuzz-regress-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function thrown(f: () => unknown): unknown {
   try {
