@@ -11,6 +11,7 @@ import { findTables } from "../dump/find-tables/scan.js";
 import { loadInputs } from "../dump/inputs.js";
 import { stderrProgress } from "../dump/progress.js";
 import { emit, NUMBERS_HELP, toJson, UsageError } from "./common.js";
+import { EXIT_INCONCLUSIVE } from "./missing.js";
 
 interface FindTablesOptions {
   format: string;
@@ -44,7 +45,10 @@ Every non-zero page is tried as the root of each Linux regime (4K 39/48/52-bit, 
 64K 42/48/52-bit; DS=1 for 52-bit 4K/16K) and scored by the tree below it: tables into RAM, the
 descriptor format kept, a linear map at the start of the half, kernel text (EL1 RX), no EL0 access.
 
-Exit status: 0 a candidate with strong evidence, 3 inconclusive (none, or only weak ones), 2 bad input.
+Exit status:
+  0  found: a candidate with strong evidence (the best is listed first)
+  2  bad input (one "vmsa: error: …" line)
+  3  inconclusive: no candidate, or only weak ones (listed, not a conclusion)
 
 Examples:
   $ vmsa find-tables ram.bin@0x40000000
@@ -67,7 +71,7 @@ Examples:
       else emit(formatFindResult(r, top, seconds), o.output);
       if (!v.found) {
         process.stderr.write(`vmsa: ${v.message}\n`);
-        process.exitCode = 3;
+        process.exitCode = EXIT_INCONCLUSIVE;
       }
     });
 }

@@ -247,3 +247,11 @@ describe.skipIf(skipBecause("find-tables on whole-RAM dumps of kernels booted no
     }
   },
 );
+
+describe("find-tables --help", () => {
+  it("lists the exit statuses one per line, 3 being inconclusive", async () => {
+    const r = await vmsa("find-tables", "--help");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Exit status:\n {2}0 {2}found: .*\n {2}2 {2}bad input.*\n {2}3 {2}inconclusive: /m);
+  });
+});
