@@ -26,6 +26,7 @@ import type { Regs } from "../arch/registers.js";
 import { U64_MASK } from "../arch/u64.js";
 import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 
+// Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: a load-time guard on another module's constant, not a rule
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
@@ -254,6 +255,7 @@ export class Walker {
     const tableAttrMask = h.hpd ? 0 : 0x78000000;
     let tableAttrs = 0;
     // Next-table addresses in the plain format (no DS, no 52-bit OA) take the inline path.
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,BooleanLiteral: equivalent, both paths compute the same address (hot-path.test.ts checks them against arch addressOf)
     const plainTables = !h.ds && !h.oa52;
     const granuleMask = ~((1 << h.gShift) - 1);
     const paLimitPfn = h.paLimitPfn;
@@ -262,7 +264,9 @@ export class Walker {
       const sh = h.shiftAt[li] as number;
       const nb = h.bitsAt[li] as number;
       let idx: number;
+      // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent, no level shift is exactly 32 and JS shift counts are taken mod 32
       if (sh >= 32) idx = (vaHi >>> (sh - 32)) & ((1 << nb) - 1);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, the third form masks off the high-word bits when the index lies in the low word, and no level ends at bit 32
       else if (sh + nb <= 32) idx = (vaLo >>> sh) & ((1 << nb) - 1);
       else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
       const b = off + idx * 8;
@@ -278,6 +282,7 @@ export class Walker {
       const slot = p & 8191; // FRAME_CACHE_MASK, as a literal for the JIT
       let hi: number;
       let lo: number;
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, a frame-cache miss falls back to mem.load64, which reads the same word
       if (tags[slot] === p || mem.fill(p)) {
         const arena = arenas[cArena[slot] as number] as Uint32Array;
         const wi = (cWord[slot] as number) + (inFrame >>> 2);
@@ -331,6 +336,7 @@ export class Walker {
         if (h.oa52) oaHi |= ((lo >>> 8) & 3) << 18;
       } else {
         oaHi = hi & 0xffff;
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, without DS only the 64K granule has a 52-bit OA
         if (h.oa52 && h.gShift === 16) oaHi |= ((lo >>> 12) & 0xf) << 16;
       }
       // With the contiguous bit, the entry is taken to cover the whole aligned group: the OA bits
@@ -339,11 +345,13 @@ export class Walker {
       if ((hi & 0x100000) !== 0) span += h.contAt[li] as number;
       let paLo: number;
       let paHi: number;
+      // Stryker disable next-line EqualityOperator: equivalent, no leaf or contiguous span is exactly 32 bits
       if (span < 32) {
         const m = 0xffffffff >>> (32 - span);
         paLo = ((lo & ~m) | (vaLo & m)) >>> 0;
         paHi = oaHi;
       } else {
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, span is never 32 here (see above)
         const mh = span === 32 ? 0 : 0xffffffff >>> (64 - span);
         paLo = vaLo >>> 0;
         paHi = ((oaHi & ~mh) | (vaHi & mh)) >>> 0;

@@ -35,11 +35,11 @@ export const MUTATION_MODULES = {
   },
   walker: {
     mutate: ["src/walk/walker.ts"],
-    tests: ["test/walk/faults.test.ts", "test/walk/rules*.test.ts", "test/walk/walker*.test.ts"],
+    tests: ["test/walk/faults.test.ts", "test/walk/rules*.test.ts", "test/walk/hot-path.test.ts", "test/walk/walker*.test.ts"],
   },
   ptdump: {
     mutate: ["src/dump/ptdump.ts"],
-    tests: ["test/dump/ptdump*.test.ts", "test/dump/layout.test.ts"],
+    tests: ["test/dump/ptdump*.test.ts", "test/dump/layout.test.ts", "test/dump/shared-tables.test.ts", "test/kernel/geometry.test.ts"],
   },
 } as const satisfies Record<string, MutationModule>;
 

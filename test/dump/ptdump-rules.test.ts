@@ -1,0 +1,166 @@
+/**
+ * ptdump's columns, level names, holes and headers as Linux arch/arm64/mm/ptdump.c prints them
+ * (prot_bits[], pg_level[], note_page()), each pinned separately (mutation testing:
+ * `npm run test:mutation -- ptdump`). The golden tests check whole kernels; these check the
+ * tokens a whole-kernel dump may never exercise.
+ */
+import { describe, expect, it } from "vitest";
+import { GRANULE_4K, GRANULE_64K, type Granule } from "../../src/arch/granule.js";
+import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
+import { PTDUMP_LINUX_4, PTDUMP_LINUX_6, type PtdumpFormat, ptdump } from "../../src/dump/ptdump.js";
+import { TestTables } from "../helpers/tables.js";
+
+function kernelRegs(root: bigint, vaBits: number, g: "4K" | "64K" = "4K", over: Partial<Regs> = {}): Regs {
+  const tnsz = 64 - vaBits;
+  return {
+    ttbr0: 0n,
+    ttbr1: root,
+    tcr: encodeTcr({ t0sz: tnsz, t1sz: tnsz, tg0: g, tg1: g, ipsBits: 48 }),
+    mair: LINUX_MAIR,
+    sctlr: 1n,
+    features: FEATURES_MAX,
+    ...over,
+  };
+}
+
+const BASE48 = 0xffff_0000_0000_0000n;
+
+/** The ptdump line of one 4K page at the start of the 48-bit TTBR1 half with these fields. */
+function pageLine(fields: Record<string, unknown>, format: PtdumpFormat = PTDUMP_LINUX_6): string {
+  const t = new TestTables(GRANULE_4K, 0);
+  t.map(0n, 3, { oa: 0x4000_0000n, ...fields });
+  const out = ptdump(t.mem, kernelRegs(t.root, 48), { format, markers: [{ address: BASE48, name: "Linear Mapping start" }] });
+  return out.split("\n")[1] ?? "";
+}
+
+describe("attribute columns (prot_bits[])", () => {
+  const head = "0xffff000000000000-0xffff000000001000           4K PTE";
+  it.each<[string, Record<string, unknown>, string]>([
+    ["nothing set but valid", {}, "       RW x                          "],
+    ["USR (AP[1])", { ap: 1 }, "   USR RW x                          "],
+    ["ro (AP[2])", { ap: 2 }, "       ro x                          "],
+    ["NX (PXN)", { pxn: true }, "       RW NX                         "],
+    ["SHD only for Inner Shareable", { sh: 3 }, "       RW x  SHD                     "],
+    ["no SHD for Outer Shareable", { sh: 2 }, "       RW x                          "],
+    ["AF", { af: true }, "       RW x      AF                  "],
+    ["NG", { nG: true }, "       RW x         NG               "],
+    ["CON", { contiguous: true }, "       RW x            CON           "],
+    ["UXN", { uxn: true }, "       RW x                    UXN   "],
+    ["GP (BTI guarded page)", { gp: true }, "       RW x                        GP"],
+  ])("%s", (_name, fields, cols) => {
+    // AttrIndx 5 has no name in LINUX_6's table: the line ends after the columns.
+    expect(pageLine({ attrIndx: 5, ...fields })).toBe(head + cols);
+  });
+
+  it("no GP column before v5.10", () => {
+    expect(pageLine({ attrIndx: 5, gp: true, uxn: true }, PTDUMP_LINUX_4)).toBe(`${head}       RW x                    UXN`);
+  });
+
+  it("BLK for a block", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    t.map(0n, 2, { oa: 0x4000_0000n, attrIndx: 5 });
+    const out = ptdump(t.mem, kernelRegs(t.root, 48), { markers: [{ address: BASE48, name: "L" }] });
+    expect(out.split("\n")[1]).toBe("0xffff000000000000-0xffff000000200000           2M PMD       RW x                BLK       ");
+  });
+
+  // The memory-type name of each MAIR index (the kernel's MT_* numbering of that era).
+  it.each<[PtdumpFormat, string, string[]]>([
+    [PTDUMP_LINUX_6, "v5.11+", ["MEM/NORMAL", "MEM/NORMAL-TAGGED", "MEM/NORMAL-NC", "DEVICE/nGnRnE", "DEVICE/nGnRE"]],
+    [PTDUMP_LINUX_4, "v4.x", ["DEVICE/nGnRnE", "DEVICE/nGnRE", "DEVICE/GRE", "MEM/NORMAL-NC", "MEM/NORMAL"]],
+  ])("memory types, %s format", (format, _era, names) => {
+    expect([0, 1, 2, 3, 4].map((i) => pageLine({ attrIndx: i }, format).split(" ").at(-1))).toEqual(names);
+    expect(format.gp).toBe(format === PTDUMP_LINUX_6);
+    expect(format.holes).toBe(format === PTDUMP_LINUX_6);
+  });
+});
+
+describe("level names (pg_level[] with folded levels)", () => {
+  // Folded levels take the PGD name: 4 levels PGD/PUD/PMD/PTE, 3 levels PGD/PMD/PTE, 2 levels
+  // (64K, 42-bit) PGD/PTE.
+  function names(g: Granule, vaBits: number, startLevel: number, leaves: [bigint, number][]): string[] {
+    const t = new TestTables(g, startLevel);
+    for (const [off, level] of leaves) t.map(off, level, { oa: 0x4000_0000n + off, af: true, attrIndx: 0 });
+    const base = (1n << 64n) - (1n << BigInt(vaBits));
+    const out = ptdump(t.mem, kernelRegs(t.root, vaBits, g.name === "64K" ? "64K" : "4K"), { markers: [{ address: base, name: "x" }] });
+    return out
+      .trimEnd()
+      .split("\n")
+      .slice(1)
+      .filter((l) => / (ro|RW) /.test(l))
+      .map((l) => (l.match(/ (PGD|P4D|PUD|PMD|PTE) /) ?? [])[1] ?? "?");
+  }
+
+  it("4 levels: PUD for a level-1 block, PMD for level 2, PTE for level 3", () => {
+    expect(
+      names(GRANULE_4K, 48, 0, [
+        [0x4000_0000n, 1],
+        [0x20_0000n, 2],
+        [0x1000n, 3],
+      ]),
+    ).toEqual(["PTE", "PMD", "PUD"]);
+  });
+
+  it("3 levels: level 1 is the PGD", () => {
+    expect(
+      names(GRANULE_4K, 39, 1, [
+        [0x4000_0000n, 1],
+        [0x20_0000n, 2],
+      ]),
+    ).toEqual(["PMD", "PGD"]);
+  });
+
+  it("2 levels (64K, 42-bit): level 2 is the PGD", () => {
+    expect(
+      names(GRANULE_64K, 42, 2, [
+        [0x2000_0000n, 2],
+        [0x1_0000n, 3],
+      ]),
+    ).toEqual(["PTE", "PGD"]);
+  });
+});
+
+describe("holes and headers (note_page)", () => {
+  it("prints holes from v5.5 on, not before", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    t.map(0x20_0000n, 3, { oa: 0x4000_0000n, af: true, attrIndx: 0 });
+    const v6 = ptdump(t.mem, kernelRegs(t.root, 48), { markers: [{ address: BASE48, name: "x" }] }).split("\n");
+    expect(v6[1]).toBe("0xffff000000000000-0xffff000000200000           2M PMD");
+    expect(v6.at(-2)).toBe("0xffff008000000000-0x0000000000000000      261632G PGD");
+    const v4 = ptdump(t.mem, kernelRegs(t.root, 48), { format: PTDUMP_LINUX_4, markers: [{ address: BASE48, name: "x" }] }).split("\n");
+    expect(v4).toEqual([
+      "---[ x ]---",
+      // v4.x: AttrIndx 0 is DEVICE/nGnRnE, and there is no GP column.
+      "0xffff000000200000-0xffff000000201000           4K PTE       RW x      AF                DEVICE/nGnRnE",
+      "",
+    ]);
+  });
+
+  it("an empty 48-bit half is one 256T hole", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    expect(ptdump(t.mem, kernelRegs(t.root, 48))).toBe("---[ Kernel ]---\n0xffff000000000000-0x0000000000000000         256T PGD\n");
+  });
+
+  it("heads the output with the half's name when no marker is at or below the start", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    const out = ptdump(t.mem, kernelRegs(t.root, 48), {
+      markers: [
+        { address: 0x0000_1000_0000_0000n, name: "user" },
+        { address: BASE48 + 0x1000_0000_0000n, name: "later" },
+      ],
+    });
+    expect(out.split("\n").slice(0, 2)).toEqual(["---[ TTBR1 ]---", "0xffff000000000000-0xffff100000000000          16T PGD"]);
+    expect(out).toContain("---[ later ]---");
+    expect(out).not.toContain("user");
+  });
+
+  // A half whose TnSZ or base address already faults cannot be walked: no lines at all.
+  it("prints nothing for a half that cannot be walked", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    expect(ptdump(t.mem, { ...kernelRegs(t.root, 48), tcr: encodeTcr({ t0sz: 16, t1sz: 60, tg0: "4K", tg1: "4K", ipsBits: 48 }) })).toBe(
+      "",
+    );
+    expect(
+      ptdump(t.mem, kernelRegs(0x100_0000_0000n, 48, "4K", { tcr: encodeTcr({ t0sz: 16, t1sz: 16, tg0: "4K", tg1: "4K", ipsBits: 40 }) })),
+    ).toBe("");
+  });
+});
