@@ -29,14 +29,26 @@ function report(dir: string, s: Partial<RunSummary>): string {
   return file;
 }
 
+/** vitest run over one fixture file of fixtures/unhandled, writing both reports into a new directory. */
+function nested(fixture: string): { out: string; status: number | null } {
+  const out = tmp();
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, "node_modules/vitest/vitest.mjs"),
+      "run",
+      "--config",
+      join(import.meta.dirname, "fixtures/unhandled/vitest.config.ts"),
+      fixture,
+    ],
+    { encoding: "utf8", env: { ...process.env, VMSA_TEST_OUT: out, VMSA_TEST_SUMMARY: join(out, "summary.json") } },
+  );
+  return { out, status: r.status };
+}
+
 describe("the CI summary line", () => {
   it("counts an unhandled error of a run whose tests all passed (nested vitest run)", { timeout: 120_000 }, () => {
-    const out = tmp();
-    const r = spawnSync(
-      process.execPath,
-      [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--config", join(import.meta.dirname, "fixtures/unhandled/vitest.config.ts")],
-      { encoding: "utf8", env: { ...process.env, VMSA_TEST_OUT: out, VMSA_TEST_SUMMARY: join(out, "summary.json") } },
-    );
+    const { out, ...r } = nested("late");
     expect(r.status).toBe(1);
     // vitest's own JSON report calls this run a success with no failed test...
     const json = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { success: boolean; numFailedTests: number };
@@ -45,6 +57,14 @@ describe("the CI summary line", () => {
     const s = summary(["--stages", "/dev/null", "--summary", join(out, "summary.json"), "--status", String(r.status)]);
     expect(s.lines.at(-1)).toBe("2 passed, 1 failed");
     expect(s.lines).toContain("failed: unhandled error: Error: thrown after the test ended");
+    expect(s.status).toBe(1);
+  });
+
+  it("counts a file that fails while it is imported, with its error (nested vitest run)", { timeout: 120_000 }, () => {
+    const { out, status } = nested("broken");
+    expect(status).toBe(1);
+    const s = summary(["--stages", "/dev/null", "--summary", join(out, "summary.json"), "--status", String(status)]);
+    expect(s.lines.slice(-2)).toEqual(["failed: broken.fixture.ts: Error: cannot load this file", "0 passed, 1 failed"]);
     expect(s.status).toBe(1);
   });
 
