@@ -11,8 +11,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addressOf, blockAllowedIn } from "../../src/arch/descriptor.js";
-import { FAULT_ADDRESS_SIZE, FAULT_NONE } from "../../src/arch/fault.js";
+import { addressOf, blockAllowedIn, ENTRY_INVALID, ENTRY_TABLE, entryKindOf } from "../../src/arch/descriptor.js";
+import { FAULT_ADDRESS_SIZE, FAULT_NONE, FAULT_TRANSLATION } from "../../src/arch/fault.js";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, levelShift } from "../../src/arch/granule.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
 import { compileRegs } from "../../src/walk/context.js";
@@ -109,6 +109,43 @@ describe("walkRaw's inlined address maths agree with arch addressOf", () => {
           },
         ),
         { numRuns: propertyRuns(30) },
+      );
+    });
+  }
+});
+
+/**
+ * walkRaw also inlines the entry-kind rule (ASL AArch64.DecodeDescriptorType, with
+ * AArch64.BlockDescSupported per format): an entry the home calls invalid stops the walk with a
+ * Translation fault at its level; a table continues below it (or faults on its address size); a
+ * leaf ends the walk at its level without a Translation fault.
+ */
+describe("walkRaw's inlined entry-kind decoding agrees with arch entryKindOf", () => {
+  for (const c of CONFIGS) {
+    const probe = compileRegs(regsFor(c, 0n)).halves[0];
+    const fmt = probe.fmt;
+    const sl = probe.startLevel;
+    const levels = [-1, 0, 1, 2, 3].filter((l) => l >= sl);
+    it(`${c.g.name}${c.ds ? " DS" : ""} IPS=${c.ips}`, () => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...levels),
+          fc.integer({ min: 0, max: 3 }),
+          fc.bigInt({ min: 0n, max: (1n << BigInt(64 - c.tnsz)) - 1n }),
+          (level, type, va) => {
+            const t = new TestTables(c.g, sl, { ds: c.ds, oa52: fmt.oa52 });
+            // OA/next table 0x4000_0000 (aligned for every level used here), AF=1, AP=00.
+            const lo = (0x4000_0000 | 0x400 | type) >>> 0;
+            t.raw(va, level, BigInt(lo));
+            const w = new Walker(t.mem, regsFor(c, ttbrFor(t.root, fmt.oa52)));
+            const f = w.walkRaw(Number(va >> 32n), Number(va & 0xffffffffn), accessCode(AT_OPS.S1E1R));
+            const kind = entryKindOf(fmt, lo, level);
+            if (kind === ENTRY_INVALID) expect([f, w.level]).toEqual([FAULT_TRANSLATION, level]);
+            else if (kind === ENTRY_TABLE) expect(w.level > level || (f === FAULT_ADDRESS_SIZE && w.level === level)).toBe(true);
+            else expect(w.level === level && f !== FAULT_TRANSLATION).toBe(true);
+          },
+        ),
+        { numRuns: propertyRuns(40) },
       );
     });
   }
