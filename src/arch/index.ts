@@ -1,3 +1,4 @@
+export * from "./bits.js";
 export * from "./descriptor.js";
 export * from "./errors.js";
 export * from "./fault.js";

@@ -21,6 +21,7 @@
  *   same mappings and findings repeat there; its W+X pages are counted once per VA, as the kernel's
  *   walk counts them). The walk does each (table, level) once, however many entries share it.
  */
+import { HI_CONT, HI_PXN, HI_UXN, LO_AP1, LO_AP2, LO_NG } from "../arch/bits.js";
 import { formatSize } from "../arch/granule.js";
 import { memoryClass } from "../arch/mair.js";
 import type { Regs } from "../arch/registers.js";
@@ -119,13 +120,6 @@ export interface MissingTable {
   readonly level: number;
   readonly table: bigint;
 }
-
-const HI_CONT = 1 << 20;
-const HI_PXN = 1 << 21;
-const HI_UXN = 1 << 22;
-const LO_USER = 1 << 6;
-const LO_RDONLY = 1 << 7;
-const LO_NG = 1 << 11;
 
 const RULE = {
   wx: "W^X: no kernel mapping both writable and executable (Linux arch/arm64/mm/ptdump.c ptdump_check_wx, CONFIG_DEBUG_WX)",
@@ -303,7 +297,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           if (kernel && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
             const pages = size / pageSize;
             if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
-            if ((protLo & LO_RDONLY) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
+            if ((protLo & LO_AP2) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
           }
           return;
         }
@@ -312,7 +306,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         const paB = BigInt(pa);
         if (kernel) {
           const pages = size / pageSize;
-          const wx = (e.lo & LO_RDONLY) === 0 && (e.hi & HI_PXN) === 0;
+          const wx = (e.lo & LO_AP2) === 0 && (e.hi & HI_PXN) === 0;
           if ((e.hi & HI_UXN) === 0) {
             nonUxnPages += pages;
             const note = e.uxnTable
@@ -325,8 +319,8 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
             const note = e.pxnTable ? " (PXNTable above makes it non-executable in hardware, but the kernel check reads leaf bits)" : "";
             report("wx", va, size, paB, e, `insecure W+X mapping${note}`, RULE.wx);
           }
-          if ((e.lo & LO_USER) !== 0 && (e.apTable & 1) === 0) {
-            const w = (e.lo & LO_RDONLY) === 0 && (e.apTable & 2) === 0;
+          if ((e.lo & LO_AP1) !== 0 && (e.apTable & 1) === 0) {
+            const w = (e.lo & LO_AP2) === 0 && (e.apTable & 2) === 0;
             report("user-kernel", va, size, paB, e, `kernel memory ${w ? "readable and writable" : "readable"} from EL0`, RULE.user);
           }
         } else if ((e.lo & LO_NG) === 0) {

@@ -3,6 +3,7 @@
  * era of its live-change rule, plus named accessors for descriptors in memory (the kernel's
  * p?d_* helpers over 32-bit halves).
  */
+import { HI_CONT } from "../arch/bits.js";
 import { addressFieldHi, addressFieldLo, addressOf } from "../arch/descriptor.js";
 import { hex64 } from "../arch/u64.js";
 import { type KernelConfigInput, type KernelGeometry, kernelGeometry, kernelLevelName } from "./geometry.js";
@@ -171,5 +172,5 @@ export function isSect(lo: number, level: number): boolean {
   return level < 3 && (lo & 3) === 1;
 }
 export function isCont(hi: number): boolean {
-  return (hi & 0x100000) !== 0;
+  return (hi & HI_CONT) !== 0;
 }

@@ -43,6 +43,8 @@
  * them as plain ordering of data accesses). MSR to translation registers takes effect with
  * certainty only at the next ISB; until then both old and new contexts may be used.
  */
+
+import { HI_CONT, LO_AF, LO_NG } from "../arch/bits.js";
 import { VmsaError } from "../arch/errors.js";
 import type { FaultKind } from "../arch/fault.js";
 import { FAULT_KINDS, FAULT_NONE, FAULT_PERMISSION, FAULT_TRANSLATION } from "../arch/fault.js";
@@ -776,13 +778,13 @@ export class Machine {
     const root = u.root;
     const h = root.half;
     const c = this.cpus[u.cpu] as Cpu;
-    if (ok === 2 && (olo & 0x400) === 0 && !root.ctx.ha) return;
+    if (ok === 2 && (olo & LO_AF) === 0 && !root.ctx.ha) return;
     for (const s of c.stale) {
       if (s.descAddr === pa && s.hi === ohi && s.lo === olo && s.state === ST_LIVE && s.vaOff === va) return;
     }
     let vaOff = va;
     let span = size;
-    if (ok === 2 && (ohi & 0x100000) !== 0) {
+    if (ok === 2 && (ohi & HI_CONT) !== 0) {
       const cs = h.contAt[level + 1] as number;
       span = size * 2 ** cs;
       vaOff = va - (va % span);
@@ -815,7 +817,7 @@ export class Machine {
       span,
       level,
       asid: root.asid,
-      global: ok === 2 ? (olo & 0x800) === 0 : false,
+      global: ok === 2 ? (olo & LO_NG) === 0 : false,
       globalOnly: false,
       descAddr: pa,
       hi: ohi,
@@ -915,10 +917,10 @@ export class Machine {
         const gIdx = idx - (idx % n);
         const groupAddr = u.tableBase + gIdx * 8;
         // Touched when this entry or a group boundary entry carries the Contiguous bit.
-        let cont = (nk === 2 && (hi & 0x100000) !== 0) || (ok === 2 && (ohi & 0x100000) !== 0);
+        let cont = (nk === 2 && (hi & HI_CONT) !== 0) || (ok === 2 && (ohi & HI_CONT) !== 0);
         const mem = this.mem;
-        if (!cont && mem.load64(groupAddr) && (mem.hi & 0x100000) !== 0 && (mem.lo & 1) !== 0) cont = true;
-        if (!cont && mem.load64(groupAddr + (n - 1) * 8) && (mem.hi & 0x100000) !== 0 && (mem.lo & 1) !== 0) cont = true;
+        if (!cont && mem.load64(groupAddr) && (mem.hi & HI_CONT) !== 0 && (mem.lo & 1) !== 0) cont = true;
+        if (!cont && mem.load64(groupAddr + (n - 1) * 8) && (mem.hi & HI_CONT) !== 0 && (mem.lo & 1) !== 0) cont = true;
         if (cont)
           this.touchedGroups.set(groupAddr, { cpu, half: h, hd: u.root.ctx.hd, level, groupAddr, vaOff: u.vaOff + gIdx * size, step });
       }
@@ -932,7 +934,7 @@ export class Machine {
     const oa0 = leafOutputAddress(h, bhi, blo, level);
     // Attributes compared: everything except type bit, OA, contiguous, nT.
     const attrMaskLo = 0xffc & ~0x0;
-    const attrMaskHi = 0xfff80000 & ~0x100000;
+    const attrMaskHi = 0xfff80000 & ~HI_CONT;
     for (let i = 0; i < n; i++) {
       if (!mem.load64(table + i * 8)) return `subtable entry ${i} is unbacked`;
       const hi = mem.hi;
@@ -959,7 +961,7 @@ export class Machine {
     }
     if (!any) return;
     const vaBig = this.vaOf(h, va);
-    const newGlobal = nk === 2 ? (lo & 0x800) === 0 : false;
+    const newGlobal = nk === 2 ? (lo & LO_NG) === 0 : false;
     const newD = bigOf(hi, lo);
     for (const c of this.cpus) {
       for (const s of c.stale) {
@@ -1378,7 +1380,7 @@ export class Machine {
       for (const { r, how } of roots) {
         walkEntries(this.mem, r.half, 0, r.span, (e) => {
           if (e.kind !== "leaf") return;
-          if ((e.lo & 0x400) === 0 && !r.ctx.ha) return;
+          if ((e.lo & LO_AF) === 0 && !r.ctx.ha) return;
           const oa = leafOutputAddress(r.half, e.hi, e.lo, e.level);
           if (oa < end && base < oa + e.size) {
             hit(c.id, this.vaOf(r.half, r.vaOff + e.off), oa, e.size, e.descAddr, how, this.lastWriter.get(e.descAddr) ?? 0);
@@ -1496,7 +1498,7 @@ export class Machine {
       const h = w.half;
       attr = ctx.mair[(w.descLo >>> 2) & 7] as number;
       sh = h.ds ? h.walkSh : (w.descLo >>> 8) & 3;
-      spanShift = (h.shiftAt[w.level + 1] as number) + ((w.descHi & 0x100000) !== 0 ? (h.contAt[w.level + 1] as number) : 0);
+      spanShift = (h.shiftAt[w.level + 1] as number) + ((w.descHi & HI_CONT) !== 0 ? (h.contAt[w.level + 1] as number) : 0);
       descAddr = w.trailAddr[w.trailLen - 1] as number;
       if (extra !== undefined && (extra.apT | extra.uxnT | extra.pxnT) !== 0) {
         const p = directPermissions(ctx, w.descHi, w.descLo, w.apTable | extra.apT, w.uxnTable | extra.uxnT, w.pxnTable | extra.pxnT);
@@ -1525,7 +1527,7 @@ export class Machine {
     const w = c.walker;
     const f = w.walkRaw(vaHi, vaLo, acc);
     if (f === FAULT_NONE) this.lastPa = w.pa;
-    const contLeaf = f === FAULT_NONE && (w.descHi & 0x100000) !== 0;
+    const contLeaf = f === FAULT_NONE && (w.descHi & HI_CONT) !== 0;
     const hasPending = this.pending.size > 0;
     if (c.stale.length === 0 && !hasPending && !contLeaf && out === undefined) return f;
     const alts: Alt[] = out ?? [];
@@ -1618,7 +1620,7 @@ export class Machine {
           if (e.kind === "context") {
             // Leaves reachable from the old context carry their own tag.
             if (rf === FAULT_NONE || a.fault === FAULT_PERMISSION) {
-              const leafGlobal = (rw.descLo & 0x800) === 0;
+              const leafGlobal = (rw.descLo & LO_NG) === 0;
               if (!e.preIsb && !leafGlobal && e.asid !== curAsid) continue;
               if (e.globalOnly && !leafGlobal && !e.preIsb) continue;
             } else if (!e.preIsb) continue;

@@ -23,31 +23,27 @@
  * PBHA[62:59]) must be identical: a difference is misprogramming, after which a lookup may give
  * a TLB conflict abort or (without FEAT_BBM) an amalgamation of the entries.
  */
+import { HI_CONT, HI_DBM, HI_GP, HI_PBHA, HI_PXN, HI_UXN, LO_AP1, LO_AP2, LO_ATTRINDX, LO_NG, LO_NS, LO_NT, LO_SH } from "../arch/bits.js";
 import { ENTRY_LEAF, entryKindOf } from "../arch/descriptor.js";
 import { formatSize } from "../arch/granule.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { HalfContext } from "./context.js";
 import { leafOutputAddress } from "./fields.js";
 
-/** Contiguous bit (52) in the high half. */
-export const HI_CONTIGUOUS = 1 << 20;
-const HI_DBM = 1 << 19;
-const LO_AP2 = 1 << 7;
-
 /** Named attribute fields compared across a group, as (half, mask) pairs. */
 const FIELDS: readonly { readonly name: string; readonly hi: boolean; readonly mask: number }[] = [
-  { name: "AttrIndx", hi: false, mask: 0x1c },
-  { name: "NS", hi: false, mask: 0x20 },
-  { name: "AP[1]", hi: false, mask: 0x40 },
+  { name: "AttrIndx", hi: false, mask: LO_ATTRINDX },
+  { name: "NS", hi: false, mask: LO_NS },
+  { name: "AP[1]", hi: false, mask: LO_AP1 },
   { name: "AP[2]", hi: false, mask: LO_AP2 },
-  { name: "SH", hi: false, mask: 0x300 },
-  { name: "nG", hi: false, mask: 0x800 },
-  { name: "nT", hi: false, mask: 0x10000 },
-  { name: "GP", hi: true, mask: 1 << 18 },
+  { name: "SH", hi: false, mask: LO_SH },
+  { name: "nG", hi: false, mask: LO_NG },
+  { name: "nT", hi: false, mask: LO_NT },
+  { name: "GP", hi: true, mask: HI_GP },
   { name: "DBM", hi: true, mask: HI_DBM },
-  { name: "PXN", hi: true, mask: 1 << 21 },
-  { name: "UXN", hi: true, mask: 1 << 22 },
-  { name: "PBHA", hi: true, mask: 0x78000000 },
+  { name: "PXN", hi: true, mask: HI_PXN },
+  { name: "UXN", hi: true, mask: HI_UXN },
+  { name: "PBHA", hi: true, mask: HI_PBHA },
 ];
 
 export type ContiguousProblem =
@@ -95,8 +91,8 @@ export function contiguousAttributeDiff(
   const dirtyManaged = hd && (hiA & HI_DBM) !== 0 && (hiB & HI_DBM) !== 0;
   for (const f of FIELDS) {
     if (f.mask === LO_AP2 && dirtyManaged) continue;
-    if (f.name === "SH" && h.ds) continue; // DS=1: bits [9:8] are OA[51:50]
-    if (f.name === "nT" && level === 3) continue; // bit 16 is an OA bit of a page
+    if (f.mask === LO_SH && h.ds) continue; // DS=1: bits [9:8] are OA[51:50]
+    if (f.mask === LO_NT && level === 3) continue; // bit 16 is an OA bit of a page
     const a = f.hi ? hiA : loA;
     const b = f.hi ? hiB : loB;
     if (((a ^ b) & f.mask) !== 0) out.push(f.name);
@@ -142,7 +138,7 @@ export function checkContiguousGroup(
       problems.push({ kind: "not-leaf", entry: i, descAddr: da });
       continue;
     }
-    if ((hi & HI_CONTIGUOUS) === 0) {
+    if ((hi & HI_CONT) === 0) {
       problems.push({ kind: "no-contiguous-bit", entry: i, descAddr: da });
       continue;
     }
