@@ -23,8 +23,10 @@ export interface Bank {
 
 /** Words per allocation arena for frames created by stores (16 MiB). */
 const ARENA_WORDS = 4 * 1024 * 1024;
-/** Frame locations are packed as arena * 2^25 + word offset. */
+/** Frame locations are packed as arena * 2^25 + word offset (word offset < 2^25). */
 const LOC_SCALE = 2 ** 25;
+/** Frames per arena when a bank is added: every word offset stays below LOC_SCALE. */
+export const BANK_ARENA_FRAMES = LOC_SCALE / WORDS_PER_FRAME;
 
 export class PhysMem {
   /**
@@ -79,6 +81,9 @@ export class PhysMem {
   }
 
   private place(pfn: number, arena: number, word: number): void {
+    if (word < 0 || word + WORDS_PER_FRAME > LOC_SCALE || arena * LOC_SCALE > Number.MAX_SAFE_INTEGER - LOC_SCALE) {
+      throw new MemoryError("EMEM_LAYOUT", `frame 0x${pfn.toString(16)}: arena ${arena} word ${word} does not fit the frame index`);
+    }
     this.index.set(pfn, arena * LOC_SCALE + word);
     const slot = pfn & (CACHE_SLOTS - 1);
     this.cacheTag[slot] = pfn;
@@ -194,17 +199,25 @@ export class PhysMem {
         );
       }
     }
-    let words: Uint32Array;
-    if (data.byteOffset % 4 === 0 && size % FRAME_SIZE === 0) {
-      words = new Uint32Array(data.buffer, data.byteOffset, size / 4);
-    } else {
-      words = new Uint32Array(Math.ceil(size / FRAME_SIZE) * WORDS_PER_FRAME);
-      new Uint8Array(words.buffer).set(data);
-    }
-    this.arenas.push(words);
-    const arena = this.arenas.length - 1;
+    // A bank becomes one arena per BANK_ARENA_FRAMES slice, so a frame's word offset always fits
+    // below LOC_SCALE whatever the bank's size (one arena per bank overflowed the packed
+    // location at 128 MiB and sent frames past it into the next arena).
     const frames = Math.ceil(size / FRAME_SIZE);
-    for (let i = 0; i < frames; i++) this.place(b / FRAME_SIZE + i, arena, i * WORDS_PER_FRAME);
+    const aligned = data.byteOffset % 4 === 0 && size % FRAME_SIZE === 0;
+    for (let first = 0; first < frames; first += BANK_ARENA_FRAMES) {
+      const n = Math.min(BANK_ARENA_FRAMES, frames - first);
+      const byteStart = first * FRAME_SIZE;
+      let words: Uint32Array;
+      if (aligned) {
+        words = new Uint32Array(data.buffer, data.byteOffset + byteStart, n * WORDS_PER_FRAME);
+      } else {
+        words = new Uint32Array(n * WORDS_PER_FRAME);
+        new Uint8Array(words.buffer).set(data.subarray(byteStart, Math.min(size, byteStart + n * FRAME_SIZE)));
+      }
+      this.arenas.push(words);
+      const arena = this.arenas.length - 1;
+      for (let i = 0; i < n; i++) this.place(b / FRAME_SIZE + first + i, arena, i * WORDS_PER_FRAME);
+    }
     const bank = { base: b, size, source };
     this.banks.push(bank);
     return bank;
