@@ -2,8 +2,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { descriptorFormat } from "../../src/arch/descriptor.js";
+import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
+import { presetByName } from "../../src/arch/registers.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
@@ -13,6 +14,7 @@ import { loadImage } from "../../web/src/lib/load.js";
 import { buildMap } from "../../web/src/lib/mapdata.js";
 import { parseRegisterText } from "../../web/src/lib/regs.js";
 import { formatHash, parseHash } from "../../web/src/lib/route.js";
+import { aliasedTables, TestTables } from "../helpers/tables.js";
 
 const FIX = join(import.meta.dirname, "../e2e/fixtures/linux-6.1-4k48");
 
@@ -97,5 +99,19 @@ describe("example and map", () => {
     expect(shapes).toEqual(new Set(["block", "cont", "page", "none"]));
     expect(m.columns[0]).toBeGreaterThanOrEqual(0);
     expect(m.classes[m.columns[0] as number]?.shape).toBe("block");
+  });
+
+  it("a fully aliased tree (512-way fan-in at every level) maps its distinct tables once, the rest as shared", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    aliasedTables(t, (i) => (i % 2 === 0 ? encodeLeaf({ oa: BigInt(i) << 12n, af: true, sh: 3 }, 3, t.fmt) : 0n));
+    const ctx = compileRegs({ ...presetByName("linux-4k-48").regs, ttbr1: t.root });
+    const m = buildMap(t.mem, ctx, 1, 0, 2 ** 48, 800);
+    // 256 pages walked (not 2^35); everything after the first 2M repeats it: one shared segment
+    // of 3 * 511 table descriptors.
+    expect(m.leafCount).toBe(256);
+    const shared = m.segments.filter((s) => m.classes[s.cls]?.kind === "shared");
+    expect(shared.map((s) => [s.start, s.end, s.entries])).toEqual([[2 ** 21, 2 ** 48, 3 * 511]]);
+    // The strip shows the shared ranges, not holes.
+    expect(m.classes[m.columns[799] as number]?.kind).toBe("shared");
   });
 });

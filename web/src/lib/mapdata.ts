@@ -1,7 +1,9 @@
 /**
  * Address-space map data for one TTBR half, built from the range walk (src/walk/range.ts):
  * coalesced segments for the listing and per-pixel-column classes for the strip, so a 2^48-byte
- * half with a million entries still arrives at the UI as a few kilobytes.
+ * half with a million entries still arrives at the UI as a few kilobytes. Tables named by many
+ * table descriptors are walked once: later ranges are "shared" segments (the same mappings as
+ * the first range), so a corrupted dump with 512-way fan-in costs its distinct tables, not 512^n.
  */
 import { formatSize } from "../../../src/arch/granule.js";
 import { decodeMairAttr } from "../../../src/arch/mair.js";
@@ -11,7 +13,7 @@ import { walkEntries } from "../../../src/walk/range.js";
 
 /** What a stretch of VA is: one coalescing key. */
 export interface MapClass {
-  readonly kind: "leaf" | "hole" | "unbacked" | "bad-table";
+  readonly kind: "leaf" | "hole" | "unbacked" | "bad-table" | "shared";
   /** Leaf shape: block, contiguous group member, or page. */
   readonly shape: "block" | "cont" | "page" | "none";
   readonly level: number;
@@ -138,35 +140,42 @@ export function buildMap(
     else more++;
     cur = undefined;
   };
-  walkEntries(mem, h, start, end, (e) => {
-    // "table-end" and "shared" only come from walks with opts.shared, which this one does not ask for.
-    if (e.kind === "table" || e.kind === "table-end" || e.kind === "shared") return;
-    const c = classOf(e.kind, e.level, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, ctx.mair);
-    const key = keyOf(c);
-    let id = keys.get(key);
-    if (id === undefined) {
-      id = classes.length;
-      classes.push(c);
-      keys.set(key, id);
-    }
-    if (e.kind === "leaf") leafCount++;
-    const s = Math.max(e.off, start);
-    const t = Math.min(e.off + e.size, end);
-    // Columns: a leaf claims every column it touches; holes only fill empty columns.
-    const c0 = Math.max(0, Math.floor((s - start) / scale));
-    const c1 = Math.min(columns.length - 1, Math.ceil((t - start) / scale) - 1);
-    for (let i = c0; i <= c1; i++) {
-      const prev = columns[i] as number;
-      if (prev < 0 || (e.kind === "leaf" && classes[prev]?.kind !== "leaf")) columns[i] = id;
-    }
-    if (cur && cur.cls === id && cur.end === s) {
-      cur.end = t;
-      cur.entries++;
-      return;
-    }
-    flush();
-    cur = { start: s, end: t, cls: id, entries: 1, hi: e.hi, lo: e.lo, descAddr: e.descAddr };
-  });
+  walkEntries(
+    mem,
+    h,
+    start,
+    end,
+    (e) => {
+      if (e.kind === "table" || e.kind === "table-end") return;
+      const c = classOf(e.kind, e.level, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, ctx.mair);
+      const key = keyOf(c);
+      let id = keys.get(key);
+      if (id === undefined) {
+        id = classes.length;
+        classes.push(c);
+        keys.set(key, id);
+      }
+      if (e.kind === "leaf") leafCount++;
+      const claims = e.kind === "leaf" || e.kind === "shared";
+      const s = Math.max(e.off, start);
+      const t = Math.min(e.off + e.size, end);
+      // Columns: a leaf claims every column it touches; holes only fill empty columns.
+      const c0 = Math.max(0, Math.floor((s - start) / scale));
+      const c1 = Math.min(columns.length - 1, Math.ceil((t - start) / scale) - 1);
+      for (let i = c0; i <= c1; i++) {
+        const prev = columns[i] as number;
+        if (prev < 0 || (claims && classes[prev]?.kind !== "leaf" && classes[prev]?.kind !== "shared")) columns[i] = id;
+      }
+      if (cur && cur.cls === id && cur.end === s) {
+        cur.end = t;
+        cur.entries++;
+        return;
+      }
+      flush();
+      cur = { start: s, end: t, cls: id, entries: 1, hi: e.hi, lo: e.lo, descAddr: e.descAddr };
+    },
+    { shared: true },
+  );
   flush();
   return { half, start, end, classes, segments, moreSegments: more, columns, leafCount };
 }
@@ -175,6 +184,7 @@ export function describeClass(c: MapClass): string {
   if (c.kind === "hole") return "hole (invalid)";
   if (c.kind === "unbacked") return "table not in memory";
   if (c.kind === "bad-table") return "table address beyond PA size";
+  if (c.kind === "shared") return "table shared with an earlier range (the same mappings; walked once)";
   const shape = c.shape === "block" ? `L${c.level} block` : c.shape === "cont" ? `L${c.level} contiguous` : `L${c.level} page`;
   return `${shape}, AttrIndx ${c.attrIndx} ${c.memName}, ${c.perm}${c.nG ? ", nG" : ""}${c.af ? "" : ", AF=0"}`;
 }

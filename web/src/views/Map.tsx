@@ -44,7 +44,8 @@ function draw(canvas: HTMLCanvasElement, m: MapReply): void {
     const c = id >= 0 ? m.classes[id] : undefined;
     if (!c || c.kind !== "leaf") {
       if (c && c.kind !== "hole") {
-        ctx.fillStyle = "#ff8a80";
+        // Shared subtrees (same mappings as an earlier range) in lilac; data problems in red.
+        ctx.fillStyle = c.kind === "shared" ? "#b39ddb" : "#ff8a80";
         ctx.fillRect(x, 20, 1, H - 20);
       } else if (x % 6 === 0) {
         ctx.fillStyle = "#e0e0e0";
