@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { parseSize, parseU64 } from "../arch/u64.js";
 import { audit, auditToJson, formatAudit, type PaRange } from "../dump/audit.js";
 import { collect, emit, toJson, UsageError } from "./common.js";
-import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
+import { addDumpInputOptions, type DumpInputOptions, openInputs } from "./inputs.js";
 import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 /** `START-END` (end exclusive) or `START+SIZE`. */
@@ -53,11 +53,12 @@ ${exitStatusHelp("findings (warnings alone do not fail)")}
 Examples:
   $ vmsa audit guest.core                                  # QEMU dump-guest-memory: registers from VMCOREINFO
   $ vmsa audit ram.bin@0x40000000 --regs gdb-registers.txt  # raw RAM + gdb "info registers" output
-  $ vmsa audit --example linux-6.1-4k48 --protected 0x48000000-0x48200000 --format json`,
+  $ vmsa audit --example linux-6.1-4k48 --protected 0x48000000-0x48200000 --format json
+  $ vmsa audit --gdb 127.0.0.1:1234 --kernel-version 6.1    # a running QEMU: stopped while read, then detached`,
   );
-  cmd.action((inputs: string[], o: AuditCliOptions) => {
+  cmd.action(async (inputs: string[], o: AuditCliOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
-    const d = openDumpFromOptions(inputs, o);
+    const d = await openInputs(inputs, o, { halves: o.userHalf ? [1, 0] : [1] });
     const protectedRanges = o.protected.map(parsePaRange);
     const userHalf = o.userHalf && d.regs.ttbr0 !== 0n;
     const r = audit(d.mem, d.regs, { protectedRanges, userHalf });

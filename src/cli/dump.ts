@@ -7,7 +7,7 @@ import { readTextFile } from "../io/files.js";
 import { compileRegs } from "../walk/context.js";
 import { halfBase, mappingReport } from "../walk/range.js";
 import { emit, toJson, UsageError } from "./common.js";
-import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
+import { addDumpInputOptions, type DumpInputOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 interface DumpOptions extends DumpInputOptions {
@@ -63,6 +63,10 @@ Examples:
   $ vmsa dump guest.core                                   # QEMU dump-guest-memory; registers from VMCOREINFO
   $ vmsa dump ram.bin@0x40000000 --regs gdb-registers.txt --markers linux-6.1 -o kernel_page_tables.txt
   $ vmsa dump --example linux-6.1-4k48 --format json --start 0xffff000000000000 --end 0xffff000040000000
+  $ vmsa dump --gdb 127.0.0.1:1234 --kernel-version 6.1   # a running QEMU (-gdb tcp::1234): only its tables are read
+
+Live guests (--gdb): QEMU stops the guest while vmsa reads its registers and tables through the
+gdbstub (physical memory), then vmsa detaches and the guest runs on; nothing is saved to disk.
 
 Lines that are not the kernel's (the kernel's own lines stay byte-exact):
   0x…-0x…  <size> <LEVEL> MISSING table at PA 0x… (not in the input)
@@ -75,12 +79,12 @@ Lines that are not the kernel's (the kernel's own lines stay byte-exact):
 
 ${exitStatusHelp("not used (dump reports no findings)")}`,
   );
-  cmd.action((inputs: string[], o: DumpOptions) => {
+  cmd.action(async (inputs: string[], o: DumpOptions) => {
     if (o.format !== "ptdump" && o.format !== "json" && o.format !== "text") {
       throw new UsageError(`--format: "${o.format}" is not ptdump or json`);
     }
     if (o.half !== "0" && o.half !== "1") throw new UsageError(`--half: "${o.half}" is not 0 or 1`);
-    const m = openDumpFromOptions(inputs, o);
+    const m = await openInputs(inputs, o, { halves: [o.half === "0" ? 0 : 1] });
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const ctx = compileRegs(m.regs);
     const h = ctx.halves[o.half === "0" ? 0 : 1];

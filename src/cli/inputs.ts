@@ -6,7 +6,9 @@
 import type { Command } from "commander";
 import { parseRegister } from "../arch/registers.js";
 import { parseCount, parseSize } from "../arch/u64.js";
-import { checkKernelVersion, type OpenedDump, openDump } from "../dump/inputs.js";
+import { parseGdbAddress } from "../dump/gdb/client.js";
+import { type LiveNeed, openLiveDump } from "../dump/gdb/open.js";
+import { checkKernelVersion, type OpenDumpOptions, type OpenedDump, openDump } from "../dump/inputs.js";
 import type { RegName, RegValues } from "../dump/regfile.js";
 import { parseBankSpec } from "../mem/bankspec.js";
 import { addMachineOptions, machineFromOptions, type RegOptions, UsageError } from "./common.js";
@@ -16,6 +18,7 @@ export interface DumpInputOptions extends RegOptions {
   kernelVersion?: string;
   vaBits?: string;
   fixmapSize?: string;
+  gdb?: string;
 }
 
 /** Options for commands that read a real dump. */
@@ -26,7 +29,11 @@ export function addDumpInputOptions(cmd: Command): Command {
     .option("--no-vmcoreinfo", "ignore VMCOREINFO (registers only from files and flags)")
     .option("--kernel-version <v>", "kernel version for the layout and markers, e.g. 6.12 (default: VMCOREINFO OSRELEASE)")
     .option("--va-bits <n>", "CONFIG_ARM64_VA_BITS, decimal (default: VMCOREINFO NUMBER(VA_BITS), else the TTBR1 VA size)")
-    .option("--fixmap-size <size>", "size of the fixmap region for the markers, hex or with K/M (default: computed for the version)");
+    .option("--fixmap-size <size>", "size of the fixmap region for the markers, hex or with K/M (default: computed for the version)")
+    .option(
+      "--gdb <host:port>",
+      "read a live QEMU guest through its gdbstub (qemu -gdb tcp::PORT): registers, then only the tables walked, from physical memory; the guest is stopped while read, then detached and left running",
+    );
 }
 
 const FLAG_REGS: [keyof RegOptions, RegName][] = [
@@ -46,6 +53,31 @@ const FLAG_REGS: [keyof RegOptions, RegName][] = [
  * takes the built-in example path. The layout options are checked on every path.
  */
 export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptions): OpenedDump {
+  const opts = dumpOptions(inputs, o);
+  if (opts === undefined) {
+    const m = machineFromOptions(o);
+    return { mem: m.mem, regs: m.regs, sources: m.sources, vmcoreinfo: undefined, layout: undefined, markers: m.markers, notes: [] };
+  }
+  return openDump(opts);
+}
+
+/**
+ * Open the input: a dump (see openDumpFromOptions) or, with --gdb, a live QEMU guest whose tables
+ * are read for `need` (the halves or the VAs the command walks).
+ */
+export async function openInputs(inputs: readonly string[], o: DumpInputOptions, need: LiveNeed): Promise<OpenedDump> {
+  if (o.gdb === undefined) return openDumpFromOptions(inputs, o);
+  const addr = parseGdbAddress(o.gdb);
+  if (inputs.length > 0 || (o.mem ?? []).length > 0 || o.example !== undefined) {
+    throw new UsageError("--gdb reads a live guest: it cannot be combined with dump inputs, --mem or --example");
+  }
+  const opts = dumpOptions(["gdb"], o);
+  if (opts === undefined) throw new UsageError("--gdb: no input");
+  return openLiveDump(addr, opts, need);
+}
+
+/** The openDump options of the command line; undefined for the built-in --example path. */
+function dumpOptions(inputs: readonly string[], o: DumpInputOptions): OpenDumpOptions | undefined {
   const vaBits = o.vaBits === undefined ? undefined : parseCount(o.vaBits, "--va-bits", 36, 52);
   if (o.kernelVersion !== undefined) checkKernelVersion(o.kernelVersion);
   const fixmapSize = o.fixmapSize === undefined ? undefined : parseSize(o.fixmapSize, "--fixmap-size");
@@ -54,8 +86,7 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
     if (o.kernelVersion !== undefined || vaBits !== undefined) {
       throw new UsageError("--kernel-version and --va-bits do not apply to --example (its layout is fixed)");
     }
-    const m = machineFromOptions(o);
-    return { mem: m.mem, regs: m.regs, sources: m.sources, vmcoreinfo: undefined, layout: undefined, markers: m.markers, notes: [] };
+    return undefined;
   }
   if (o.example !== undefined) throw new UsageError("--example cannot be combined with dump inputs");
   // --mem is always FILE@PA[:SIZE]: a malformed one is a spec error, not a file to open.
@@ -73,7 +104,7 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
   };
   const t0sz = tnsz("t0sz");
   const t1sz = tnsz("t1sz");
-  return openDump({
+  return {
     ...(t0sz !== undefined ? { t0sz } : {}),
     ...(t1sz !== undefined ? { t1sz } : {}),
     inputs: [...inputs, ...(o.mem ?? [])],
@@ -84,5 +115,5 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
     ...(o.kernelVersion !== undefined ? { kernelVersion: o.kernelVersion } : {}),
     ...(vaBits !== undefined ? { vaBits } : {}),
     ...(fixmapSize !== undefined ? { fixmapSize } : {}),
-  });
+  };
 }

@@ -6,7 +6,7 @@ import { readTextFile } from "../io/files.js";
 import { formatVtop, missingTable } from "../walk/vtop.js";
 import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
 import { collect, emit, machineFromOptions, toJson, UsageError } from "./common.js";
-import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions } from "./inputs.js";
+import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 /**
@@ -127,6 +127,8 @@ Examples:
   $ vmsa translate --example linux-6.1-4k48 0xffff000000210000 0xffff800008010000:x
   $ vmsa translate --mem ram.bin@0x40000000 --preset linux-4k-48 --ttbr1 0x40530000 -f json -i vas.txt
   $ vmsa translate --dump guest.core 0xffff800008010000      # registers from the core's VMCOREINFO
+  $ vmsa translate --gdb 127.0.0.1:1234 0xffff800008010000   # a running QEMU: reads only the walk's tables,
+                                                           # the guest is stopped meanwhile, then left running
   $ printf '0xffff000000000000 w\\n0xffff800008010000 el0:r\\n' | vmsa translate --example linux-6.1-4k48 -i -
 
 A walk that needs a table the input does not contain is reported as missing data ("(missing)",
@@ -134,7 +136,7 @@ JSON "kind": "missing"), not as a fault: a CPU would read that memory.
 
 ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
   );
-  cmd.action((vas: string[], o: TranslateOptions) => {
+  cmd.action(async (vas: string[], o: TranslateOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
     const dflt = parseAccess(o.access, "--access");
     const queries: Query[] = vas.map((arg) => {
@@ -147,9 +149,11 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
     if (queries.length === 0) throw new UsageError("no virtual address given (arguments or --input FILE)");
     // --mem without --example names memory exactly like --dump FILE@PA (same layout and register handling).
     const m =
-      o.dump.length > 0 || ((o.mem ?? []).length > 0 && !o.example)
-        ? openDumpFromOptions(o.dump, o)
-        : { ...machineFromOptions(o), notes: [] };
+      o.gdb !== undefined
+        ? await openInputs(o.dump, o, { vas: queries.map((q) => q.va) })
+        : o.dump.length > 0 || ((o.mem ?? []).length > 0 && !o.example)
+          ? openDumpFromOptions(o.dump, o)
+          : { ...machineFromOptions(o), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const walker = new Walker(m.mem, m.regs);
     const missing: { va: bigint; size: bigint; level: number; table: bigint }[] = [];

@@ -307,7 +307,16 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean): Lo
 /** Open a dump: memory from the inputs, registers from files/VMCOREINFO/overrides, and the kernel layout. */
 export function openDump(opts: OpenDumpOptions): OpenedDump {
   const showProgress = opts.progress ?? process.stderr.isTTY === true;
-  const { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, snapFixmap, memory } = loadInputs(opts.inputs, showProgress);
+  return openLoaded(loadInputs(opts.inputs, showProgress), opts);
+}
+
+/**
+ * The rest of `openDump` once the memory is there (or, for a live guest, before it is fetched:
+ * the PhysMem is filled afterwards): VMCOREINFO, registers with their sources, the layout.
+ */
+export function openLoaded(loaded: LoadedInputs, opts: OpenDumpOptions): OpenedDump {
+  const showProgress = opts.progress ?? process.stderr.isTTY === true;
+  const { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, snapFixmap, memory } = loaded;
   const notesOut: string[] = [];
   const sources: Partial<Record<SourceKey, string>> = { memory };
 

@@ -1,0 +1,72 @@
+/**
+ * Open a live QEMU guest as a dump: registers from its gdbstub, then only the translation tables
+ * the command will walk, read from physical memory into a PhysMem; the guest is detached (and
+ * runs on) before the walk starts. Nothing is written to disk.
+ */
+import { PhysMem } from "../../mem/physmem.js";
+import { compileRegs } from "../../walk/context.js";
+import { type OpenDumpOptions, type OpenedDump, openLoaded } from "../inputs.js";
+import type { GdbAddress } from "./client.js";
+import { GdbTarget } from "./target.js";
+
+/** What the command will walk: whole halves (dump, audit) or the paths of some VAs (translate). */
+export type LiveNeed = { readonly halves: readonly (0 | 1)[] } | { readonly vas: readonly bigint[] };
+
+export interface LiveOptions extends Omit<OpenDumpOptions, "inputs"> {
+  /** Milliseconds to wait for the connection and each reply. */
+  readonly timeoutMs?: number;
+  /** At most this many distinct tables per half (the rest stays missing data). */
+  readonly maxTables?: number;
+}
+
+export interface LiveFigures {
+  readonly tables: number;
+  readonly unreadable: number;
+  readonly bytes: number;
+  readonly packets: number;
+  readonly ms: number;
+  readonly limitReached: boolean;
+}
+
+export async function openLiveDump(addr: GdbAddress, opts: LiveOptions, need: LiveNeed): Promise<OpenedDump & { live: LiveFigures }> {
+  const t0 = Date.now();
+  const target = await GdbTarget.open(addr, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  try {
+    const mem = new PhysMem();
+    const d = openLoaded(
+      {
+        mem,
+        elfNotes: [],
+        regSets: [target.regs],
+        kernelDesc: undefined,
+        snapConfig: undefined,
+        snapVaBits: undefined,
+        snapFixmap: undefined,
+        memory: target.description,
+      },
+      // VMCOREINFO sits somewhere in RAM: a live read fetches tables only, so it comes from a file if at all.
+      { ...opts, inputs: [`gdb ${target.client.where}`], vmcoreinfo: opts.vmcoreinfo ?? false, progress: false },
+    );
+    const ctx = compileRegs(d.regs);
+    let limitReached = false;
+    const max = opts.maxTables !== undefined ? { maxTables: opts.maxTables } : {};
+    if ("halves" in need) {
+      for (const i of need.halves) limitReached = (await target.prefetchHalf(mem, ctx.halves[i], max)) || limitReached;
+    } else {
+      // VA bit 55 selects the half (ASL AArch64.S1TTWParamsEL10: TTBR1 when VA[55] is 1).
+      for (const i of [0, 1] as const) {
+        const vas = need.vas.filter((v) => Number((v >> 55n) & 1n) === i);
+        if (vas.length > 0) limitReached = (await target.prefetchHalf(mem, ctx.halves[i], { vas, ...max })) || limitReached;
+      }
+    }
+    const s = target.stats;
+    const ms = Date.now() - t0;
+    const sources = d.sources as Record<string, string>;
+    sources.memory = `${target.description}: ${s.tables} table page${s.tables === 1 ? "" : "s"} (${s.bytes / 1024} KiB) in ${ms} ms${s.unreadable > 0 ? `, ${s.unreadable} unreadable` : ""}`;
+    const notes = [...d.notes];
+    if (limitReached) notes.push(`live guest: stopped after ${opts.maxTables ?? 0} tables per half; the rest is reported as missing`);
+    return { ...d, notes, live: { ...s, packets: target.client.packets, ms, limitReached } };
+  } finally {
+    await target.close();
+  }
+}
