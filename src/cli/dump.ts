@@ -98,6 +98,10 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
     if (!(inHalf(end) || end === halfEnd)) throw new UsageError(`--end ${hex64(end)} is not in the TTBR${h.index} half`);
     if (end !== halfEnd && end <= start)
       throw new UsageError(`--end ${hex64(end)} is not above --start ${hex64(start)} (the range is [start, end), end exclusive)`);
+    if (h.epd)
+      process.stderr.write(
+        `vmsa: note: TCR_EL1.EPD${h.index}=1: walks of the TTBR${h.index} half are disabled, it translates nothing (its table is not read)\n`,
+      );
     let markers: readonly Marker[] | undefined = m.markers;
     if (o.markers === "none") markers = undefined;
     else if (o.markers === "linux-6.1")

@@ -352,7 +352,8 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
       seen.set(key, { off: sub, notes: r.notes });
     }
   };
-  if (!h.tnszFault && !h.baseFault) rec(h.base, h.startLevel, 0);
+  // TCR_EL1.EPDn=1: the half is never walked, so there is no table to read (nothing is missing).
+  if (!h.tnszFault && !h.baseFault && !h.epd) rec(h.base, h.startLevel, 0);
   // Final flush: note_page(0, -1, 0); the end address prints as it wraps (0 for the top of TTBR1).
   if (stLevel !== -1) dumpLine(endOff);
   return { text: out.join(""), missing, shared };

@@ -354,6 +354,8 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
     lastMissing = undefined;
     lastShared = undefined;
   };
+  // TCR_EL1.EPDn=1: walks of this half are disabled (every access faults): no table to read.
+  if (h.epd) return { runs: out, missing, shared };
   walkEntries(
     mem,
     h,

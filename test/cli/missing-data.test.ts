@@ -74,6 +74,14 @@ describe("dump with a reachable table missing from the input", () => {
     expect(j.missing).toEqual([{ va: "0xffff000000000000", size: "0x1000000000000", level: 0, table: "0x12345000" }]);
   });
 
+  it("a half whose walks are disabled (TCR_EL1.EPD0=1) is empty, not missing: exit 0 and a note", async () => {
+    // The example's TCR_EL1 with EPD0 (bit 7) set: TTBR0 is never read (Arm ARM D8.2, TCR_EL1.EPD0).
+    const r = await vmsa("dump", ...EX, "--half", "0", "--tcr", "0x014001b5b5503590");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("");
+    expect(r.err).toBe("vmsa: note: TCR_EL1.EPD0=1: walks of the TTBR0 half are disabled, it translates nothing (its table is not read)\n");
+  });
+
   it("a complete input stays exit 0 with no warning", async () => {
     const r = await vmsa("dump", ...EX, "-f", "json", "--start", "0xffff800008000000", "--end", "0xffff800009000000");
     expect(r.code).toBe(0);
