@@ -14,6 +14,7 @@ import { DirectPort } from "../kernel/port.js";
 import { demo, flagged, recordRun, renderRun, SCENARIOS, scenarioById, scenarioYaml, type Variant } from "../kernel/scenarios/index.js";
 import { PhysMem } from "../mem/physmem.js";
 import { emit, NUMBERS_HELP, toJson, UsageError } from "./common.js";
+import { exportTablesImage } from "./export-image.js";
 
 interface ScenarioOptions {
   export?: string;
@@ -36,6 +37,18 @@ function parseGeometry(o: { granule: string; vaBits: string }): { g: "4K" | "16K
     throw new UsageError(`--va-bits: ${o.vaBits} is not supported with ${g} pages (expected ${SUPPORTED_VA_BITS[g].join(", ")})`);
   }
   return { g, vaBits };
+}
+
+/** `--ram BASE:SIZE`: one RAM bank, both hex, page aligned, below 2^48. */
+function parseRam(text: string): { base: number; size: number } {
+  const m = /^([^:]+):([^:]+)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--ram: "${text}" is not BASE:SIZE (hex, e.g. 40000000:40000000)`);
+  const base = parseU64(m[1] ?? "", "--ram base");
+  const size = parseU64(m[2] ?? "", "--ram size");
+  if (base % 0x1000n !== 0n || size % 0x1000n !== 0n || size === 0n || base + size > 1n << 48n) {
+    throw new UsageError(`--ram: "${text}": base and size must be 4 KiB aligned, size non-zero, and the bank below 2^48`);
+  }
+  return { base: Number(base), size: Number(size) };
 }
 
 /** A KASLR seed is a 64-bit value: hex, 0x optional, like every value vmsa reads. */
@@ -128,10 +141,27 @@ Example:
     .option("--rodata-full", "rodata=full: page-granular linear map")
     .option("--debug-pagealloc", "debug_pagealloc: page-granular linear map")
     .option("--early", "stop before mark_rodata_ro / mark_linear_text_alias_ro")
+    .option("--ram <base:size>", "the RAM bank, hex (tables are allocated just above it)", "40000000:40000000")
+    .option(
+      "--export-image <dir>",
+      "also write the tables for firmware/QEMU: tables-0xPA.bin per run, tables.elf, tables.h, tables.json (snapshot), tables.markers",
+    )
     .addHelpText("after", NUMBERS_HELP)
-    .addHelpText("after", "\nExamples:\n  $ vmsa boot\n  $ vmsa boot --granule 16K --va-bits 47 --rodata-full --kaslr-seed 0x5eed")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ vmsa boot\n  $ vmsa boot --granule 16K --va-bits 47 --rodata-full --kaslr-seed 0x5eed\n  $ vmsa boot --ram 40000000:30000000 --export-image out && vmsa dump out/tables.json --markers out/tables.markers",
+    )
     .action(
-      (o: { granule: string; vaBits: string; kaslrSeed: string; rodataFull?: boolean; debugPagealloc?: boolean; early?: boolean }) => {
+      (o: {
+        granule: string;
+        vaBits: string;
+        kaslrSeed: string;
+        rodataFull?: boolean;
+        debugPagealloc?: boolean;
+        early?: boolean;
+        ram: string;
+        exportImage?: string;
+      }) => {
         const { g, vaBits } = parseGeometry(o);
         const seed = parseSeed(o.kaslrSeed);
         const b = bootKernel({
@@ -141,7 +171,12 @@ Example:
           rodataFull: o.rodataFull,
           debugPagealloc: o.debugPagealloc,
           early: o.early,
+          memory: [parseRam(o.ram)],
         });
+        if (o.exportImage !== undefined) {
+          const title = `vmsa boot --granule ${g} --va-bits ${vaBits} --kaslr-seed 0x${seed.toString(16)}${o.rodataFull ? " --rodata-full" : ""}${o.debugPagealloc ? " --debug-pagealloc" : ""}${o.early ? " --early" : ""} --ram ${o.ram}`;
+          exportTablesImage(o.exportImage, b.mem, b.regs, title, b.markers);
+        }
         emit(b.ptdump());
       },
     );

@@ -68,8 +68,11 @@ export function buildHarness(): string {
   return elf;
 }
 
-/** The QEMU command line that runs one job file (also printed by the CLI for running by hand). */
-export function qemuArgs(elf: string, jobFile: string, resultFile: string): string[] {
+/**
+ * The QEMU command line that runs one job file (also printed by the CLI for running by hand).
+ * `extra` adds arguments, e.g. `-device loader,…` lines that put exported tables in guest RAM.
+ */
+export function qemuArgs(elf: string, jobFile: string, resultFile: string, extra: readonly string[] = []): string[] {
   return [
     "-M",
     "virt,virtualization=on",
@@ -87,17 +90,23 @@ export function qemuArgs(elf: string, jobFile: string, resultFile: string): stri
     `enable=on,target=native,arg=vmsa-at-harness,arg=${jobFile},arg=${resultFile}`,
     "-kernel",
     elf,
+    ...extra,
   ];
 }
 
 /** Run a batch of jobs in one QEMU process and return one outcome per query. */
-export function runBatch(elf: string, jobs: readonly Job[], timeoutMs = 120_000): Promise<AtOutcome[][]> {
+export function runBatch(
+  elf: string,
+  jobs: readonly Job[],
+  timeoutMs = 120_000,
+  extraArgs: readonly string[] = [],
+): Promise<AtOutcome[][]> {
   const dir = mkdtempSync(join(tmpdir(), "vmsa-qemu-"));
   const jobFile = join(dir, "jobs.bin");
   const resFile = join(dir, "results.bin");
   writeFileSync(jobFile, encodeJobs(jobs));
   return new Promise<AtOutcome[][]>((resolvePromise, reject) => {
-    const child = spawn(QEMU_BIN, qemuArgs(elf, jobFile, resFile), { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(QEMU_BIN, qemuArgs(elf, jobFile, resFile, extraArgs), { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();

@@ -164,7 +164,10 @@ function parseElfHeaders(read: ReadAt, file: string, size: number): ElfCore {
   if (eh[4] !== 2) throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 4 (EI_CLASS): expected ELFCLASS64 (2), got ${eh[4]}`);
   if (eh[5] !== 1) throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 5 (EI_DATA): expected little-endian (1), got ${eh[5]}`);
   const type = eh.readUInt16LE(16);
-  if (type !== 4) throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 0x10 (e_type): expected ET_CORE (4), got ${type}`);
+  // ET_EXEC (2): a loadable image such as `vmsa boot --export-image`'s tables.elf (PT_LOAD at p_paddr).
+  if (type !== 4 && type !== 2) {
+    throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 0x10 (e_type): expected ET_CORE (4) or ET_EXEC (2), got ${type}`);
+  }
   const machine = eh.readUInt16LE(18);
   if (machine !== EM_AARCH64) {
     throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 0x12 (e_machine): expected EM_AARCH64 (183), got ${machine}`);
