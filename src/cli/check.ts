@@ -7,12 +7,14 @@
 import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
 import { readTextFile } from "../io/files.js";
+import { PhysMem } from "../mem/physmem.js";
 import { type ExploreResult, exploreScenario } from "../scenario/explore.js";
 import { parseScenario } from "../scenario/format.js";
 import { exploreToJson, renderExploreText, renderText, resultToJson } from "../scenario/render.js";
 import { runScenario, type ScenarioResult } from "../scenario/run.js";
 import { UsageError } from "./common.js";
 import { parseDuration } from "./duration.js";
+import { exportTablesImage } from "./export-image.js";
 
 interface CheckOptions {
   format?: string;
@@ -23,6 +25,8 @@ interface CheckOptions {
   exploreLimit?: string;
   /** Wall-clock budget for --explore: `30s`, `2m`, `500ms`. */
   exploreBudget?: string;
+  /** Write the scenario's final memory and CPU 0's registers as loadable tables into this directory. */
+  exportImage?: string;
 }
 
 const DEFAULT_EXPLORE_LIMIT = 10000;
@@ -88,6 +92,10 @@ export function checkFiles(
     err(`vmsa: error: ${oneLine(e.message)}\n`);
     return 2;
   }
+  if (opts.exportImage !== undefined && (files.length !== 1 || bounds !== undefined)) {
+    err("vmsa: error: --export-image: give exactly one scenario file, without --explore\n");
+    return 2;
+  }
   const results: ScenarioResult[] = [];
   const explored: ExploreResult[] = [];
   let bad = false;
@@ -105,7 +113,11 @@ export function checkFiles(
         if (format === "text") out(renderExploreText(e));
         continue;
       }
-      const r = runScenario(sc);
+      const mem = new PhysMem();
+      const r = runScenario(sc, { mem });
+      if (opts.exportImage !== undefined) {
+        exportTablesImage(opts.exportImage, mem, { ...sc.regs, ...(sc.cpuRegs[0] ?? {}) }, `vmsa check ${f}: final memory`);
+      }
       results.push(r);
       if (format === "text") out(renderText(r, { outcomes: opts.outcomes ?? false }));
     } catch (e) {
@@ -147,6 +159,7 @@ export function registerCheckCommand(program: Command): void {
     )
     .option("--explore-limit <n>", `--explore: at most this many interleavings (decimal; default ${DEFAULT_EXPLORE_LIMIT})`)
     .option("--explore-budget <time>", "--explore: stop starting interleavings after this long (500ms, 30s, 2m, 1h; default none)")
+    .option("--export-image <dir>", "write the final memory and CPU 0's registers as loadable tables (see vmsa boot --export-image)")
     .addHelpText(
       "after",
       `

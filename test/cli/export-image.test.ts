@@ -9,7 +9,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { loadInputs } from "../../src/dump/inputs.js";
+import { completeRegs, mergeRegs } from "../../src/dump/regfile.js";
 import { bootKernel } from "../../src/kernel/boot.js";
+import { PhysMem } from "../../src/mem/physmem.js";
+import { parseScenario } from "../../src/scenario/format.js";
+import { runScenario } from "../../src/scenario/run.js";
 import { skipBecause } from "../helpers/skip.js";
 import { vmsa } from "./run.js";
 
@@ -105,6 +110,33 @@ describe("vmsa boot --export-image", () => {
     const words = (firstRun?.[2] ?? "").match(/0x[0-9a-f]+ULL/g)?.map((w) => BigInt(w.slice(0, -3))) ?? [];
     expect(words.length).toBe(Number(firstRun?.[1]));
     for (let i = 0; i < 512; i++) expect(words[i]).toBe(b.mem.read64(b.regs.ttbr1 + BigInt(i * 8)));
+  });
+
+  it("vmsa check --export-image writes a scenario's final memory and CPU 0's registers", async () => {
+    const file = join("examples", "scenarios", "bbm-oa-fixed.yaml");
+    const out = join(dir, "scenario");
+    const r = await vmsa("check", file, "--export-image", out);
+    expect(r.code).toBe(0);
+    // The same scenario run here: every frame it left must be in the export, byte for byte.
+    const sc = parseScenario(readFileSync(file, "utf8"), file);
+    const mem = new PhysMem();
+    runScenario(sc, { mem });
+    const back = loadInputs([join(out, "tables.json")], false);
+    expect(back.mem.backedFrames()).toEqual(mem.backedFrames());
+    for (const f of mem.backedFrames()) {
+      const pa = BigInt(f) * 4096n;
+      expect(Buffer.from(back.mem.readBytes(pa, 4096)).equals(Buffer.from(mem.readBytes(pa, 4096)))).toBe(true);
+    }
+    const regs = completeRegs(mergeRegs(...back.regSets)).regs;
+    expect([regs.ttbr0, regs.ttbr1, regs.tcr, regs.mair, regs.sctlr]).toEqual([
+      sc.regs.ttbr0,
+      sc.regs.ttbr1,
+      sc.regs.tcr,
+      sc.regs.mair,
+      sc.regs.sctlr,
+    ]);
+    const two = await vmsa("check", file, file, "--export-image", out);
+    expect(two.code).toBe(2);
   });
 
   it("refuses a malformed --ram with exit 2 and one error line", async () => {
