@@ -262,7 +262,8 @@ export function decodeDescriptor(raw: bigint, level: number, fmt: DescriptorForm
 export type TableFields = { nextTable: bigint } & Partial<TableAttrs>;
 export type LeafFields = { oa: bigint } & Partial<LeafAttrs>;
 
-function placeAddress(addr: bigint, fmt: DescriptorFormat, alignShift: number, what: string): bigint {
+/** The descriptor bits holding an aligned, in-range address (throws RangeError otherwise): encoders of both stages use it. */
+export function placeAddress(addr: bigint, fmt: DescriptorFormat, alignShift: number, what: string): bigint {
   if ((addr & ((1n << BigInt(alignShift)) - 1n)) !== 0n) {
     throw new RangeError(`${what} 0x${addr.toString(16)} is not aligned to ${2 ** alignShift} bytes`);
   }

@@ -5,5 +5,8 @@ export * from "./fault.js";
 export * from "./granule.js";
 export * from "./mair.js";
 export * from "./registers.js";
+export * from "./stage2-descriptor.js";
+export * from "./stage2-memattr.js";
 export * from "./sysops.js";
 export * from "./u64.js";
+export * from "./vtcr.js";
