@@ -12,7 +12,7 @@ import { VmsaError } from "../arch/errors.js";
 import { FRAME_SIZE, PA_LIMIT, type PhysMem } from "../mem/physmem.js";
 
 export class DumpFormatError extends VmsaError {
-  constructor(code: "EDUMP_FORMAT" | "EDUMP_COMPRESSED" | "EDUMP_TRUNCATED" | "EDUMP_READ", message: string) {
+  constructor(code: "EDUMP_FORMAT" | "EDUMP_COMPRESSED" | "EDUMP_TRUNCATED" | "EDUMP_READ" | "EDUMP_PAGE", message: string) {
     super(code, message);
     this.name = "DumpFormatError";
   }

@@ -9,7 +9,8 @@
  *                | [{file, load_at} | {core}], kernel?: "Linux 6.1...", kernel_config?: {apeiGhes,
  *                sdei, kpti, relocatable}, va_bits?: CONFIG_ARM64_VA_BITS } (examples/snapshot.schema.json);
  *                memory files and cores may be gzip-compressed
- *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore)
+ *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore), or a kdump-compressed file
+ *                (makedumpfile -c/-l/-p/-z, dump-guest-memory -z/-l/-s; flattened or not)
  */
 import { dirname, resolve } from "node:path";
 import { ParseError } from "../arch/errors.js";
@@ -20,6 +21,8 @@ import { gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from 
 import { loadBank, looksLikeBankSpec, parseBankSpec } from "../mem/banks.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
+import { describeDiskDump, isDiskDump } from "./diskdump/describe.js";
+import { loadDiskDump } from "./diskdump/load.js";
 import { DumpFormatError, type ElfNote, loadElfCore, parseElfCoreBytes, sniffCompressed } from "./elfcore.js";
 import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
 import { stderrProgress } from "./progress.js";
@@ -287,6 +290,14 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean): Lo
         // A gzip-compressed ELF core (detected by the magic, whatever the file is called).
         const n = loadCoreFile(mem, spec, elfNotes, "dump");
         memDesc.push(`ELF core ${spec} (gzip, ${n} PT_LOAD)`);
+        continue;
+      }
+      if (isDiskDump(head)) {
+        const p = stderrProgress(`loading ${spec}`, showProgress);
+        const dd = loadDiskDump(mem, spec, head, p.update);
+        p.done();
+        elfNotes.push(...dd.notes);
+        memDesc.push(describeDiskDump(spec, dd));
         continue;
       }
       const c = sniffCompressed(head);

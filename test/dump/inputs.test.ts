@@ -131,7 +131,8 @@ describe("ELF cores", () => {
     expect(() => openDump({ inputs: [z], progress: false })).toThrow(/z\.core: gzip stream is damaged or truncated/);
     const k = join(dir, "k.core");
     writeFileSync(k, Buffer.concat([Buffer.from("KDUMP   "), Buffer.alloc(100)]));
-    expect(() => openDump({ inputs: [k], progress: false })).toThrow(/compressed kdump file .*offset 0/);
+    // A kdump-compressed file is read now (src/dump/diskdump); a cut one names what is missing.
+    expect(() => openDump({ inputs: [k], progress: false })).toThrow(/k\.core: truncated at offset 0x6c: the kdump header needs bytes 0x0\.\.0x1d0/);
     const small = join(dir, "s.core");
     writeFileSync(small, core.subarray(0, 40));
     expect(() => openDump({ inputs: [small], progress: false })).toThrow(/truncated at offset 0x28/);
