@@ -5,9 +5,10 @@
  * tokens a whole-kernel dump may never exercise.
  */
 import { describe, expect, it } from "vitest";
+import { encodeLeaf, encodeTable } from "../../src/arch/descriptor.js";
 import { GRANULE_4K, GRANULE_64K, type Granule } from "../../src/arch/granule.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
-import { PTDUMP_LINUX_4, PTDUMP_LINUX_6, type PtdumpFormat, ptdump } from "../../src/dump/ptdump.js";
+import { PTDUMP_LINUX_4, PTDUMP_LINUX_6, type PtdumpFormat, ptdump, ptdumpReport } from "../../src/dump/ptdump.js";
 import { TestTables } from "../helpers/tables.js";
 
 function kernelRegs(root: bigint, vaBits: number, g: "4K" | "64K" = "4K", over: Partial<Regs> = {}): Regs {
@@ -162,5 +163,145 @@ describe("holes and headers (note_page)", () => {
     expect(
       ptdump(t.mem, kernelRegs(0x100_0000_0000n, 48, "4K", { tcr: encodeTcr({ t0sz: 16, t1sz: 16, tg0: "4K", tg1: "4K", ipsBits: 40 }) })),
     ).toBe("");
+  });
+});
+
+describe("a range of the half ([start, end))", () => {
+  const HALF1 = 0xffff_0000_0000_0000n;
+  const rw = { af: true, sh: 3, pxn: true, uxn: true, attrIndx: 0 };
+  /** Pages, a block, holes, a uniform shared PTE table and a missing PTE table, under one PUD. */
+  function tree(): TestTables {
+    const t = new TestTables(GRANULE_4K, 0);
+    for (let i = 1; i < 40; i++) t.map(BigInt(i) * 0x1000n, 3, { ...rw, ap: i % 7 === 0 ? 2 : 0, oa: 0x8000_0000n + BigInt(i) * 0x1000n });
+    t.map(0x40_0000n, 2, { ...rw, oa: 0x9000_0000n });
+    const pmd = t.tableFor(0n, 2);
+    const shared = t.alloc();
+    for (let i = 0; i < 512; i++)
+      t.mem.write64(shared + BigInt(i * 8), encodeLeaf({ ...rw, oa: 0xa000_0000n + BigInt(i) * 0x1000n }, 3, t.fmt));
+    for (const e of [5n, 6n, 9n]) t.mem.write64(pmd + 8n * e, encodeTable({ nextTable: shared }, t.fmt));
+    // Two PTE tables that no memory backs (distinct, so neither is reported as shared).
+    t.mem.write64(pmd + 8n * 12n, encodeTable({ nextTable: 0x7777_0000n }, t.fmt));
+    t.mem.write64(pmd + 8n * 13n, encodeTable({ nextTable: 0x7778_0000n }, t.fmt));
+    return t;
+  }
+  const UNITS = ["K", "M", "G", "T", "P", "E"];
+  function sizeText(bytes: bigint): string {
+    let d = bytes >> 10n;
+    let u = 0;
+    while (d % 1024n === 0n && u < UNITS.length - 1) {
+      d >>= 10n;
+      u++;
+    }
+    return `${d.toString().padStart(9, " ")}${UNITS[u]}`;
+  }
+  const hex = (v: bigint) => `0x${(v & ((1n << 64n) - 1n)).toString(16).padStart(16, "0")}`;
+  /** The lines of the whole-half dump, each cut to [start, end) (the oracle). */
+  function clipped(full: string, start: bigint, end: bigint): string[] {
+    const out: string[] = [];
+    for (const line of full.trimEnd().split("\n").slice(1)) {
+      const m = line.match(/^0x([0-9a-f]{16})-0x([0-9a-f]{16}) +\d+[KMGTPE] (.*)$/);
+      if (!m) continue;
+      const a = BigInt(`0x${m[1]}`);
+      let b = BigInt(`0x${m[2]}`);
+      if (b === 0n) b = 1n << 64n;
+      const lo = a > start ? a : start;
+      const hi = b < end ? b : end;
+      if (lo >= hi) continue;
+      out.push(`${hex(lo)}-${hex(hi)}   ${sizeText(hi - lo)} ${m[3]}`);
+    }
+    return out;
+  }
+
+  it("prints exactly the whole dump's lines cut to the range", () => {
+    const t = tree();
+    const markers = [{ address: HALF1, name: "x" }];
+    const full = ptdump(t.mem, kernelRegs(t.root, 48), { markers });
+    const points = [
+      0x0n,
+      0x1800n,
+      0x7000n,
+      0x8000n,
+      0x27fffn,
+      0x40_0000n,
+      0x50_0000n,
+      0xa0_0000n,
+      0xb0_1000n,
+      0xc0_0000n,
+      0x120_0000n,
+      0x190_0000n,
+      0x1c0_0000n,
+      0x4000_0000n,
+    ];
+    for (const s of points) {
+      for (const e of points) {
+        if (e <= s) continue;
+        const got = ptdump(t.mem, kernelRegs(t.root, 48), { markers, start: HALF1 + s, end: HALF1 + e });
+        expect(got.trimEnd().split("\n").slice(1), `${s.toString(16)}-${e.toString(16)}`).toEqual(clipped(full, HALF1 + s, HALF1 + e));
+      }
+    }
+  });
+
+  it("reports the missing part of the range only", () => {
+    const t = tree();
+    const r = ptdumpReport(t.mem, kernelRegs(t.root, 48), { start: HALF1 + 0x190_0000n, end: HALF1 + 0x1b0_0000n });
+    expect(r.missing).toEqual([
+      { va: HALF1 + 0x190_0000n, size: 0x10_0000n, level: 3, table: 0x7777_0000n },
+      { va: HALF1 + 0x1a0_0000n, size: 0x10_0000n, level: 3, table: 0x7778_0000n },
+    ]);
+    expect(r.text.split("\n").slice(1, 3)).toEqual([
+      "0xffff000001900000-0xffff000001a00000           1M PTE MISSING table at PA 0x77770000 (not in the input)",
+      "0xffff000001a00000-0xffff000001b00000           1M PTE MISSING table at PA 0x77780000 (not in the input)",
+    ]);
+  });
+});
+
+describe("SHARED lines for a subtree that is not one run", () => {
+  const HALF1 = 0xffff_0000_0000_0000n;
+  const rw = { af: true, sh: 3, pxn: true, uxn: true, attrIndx: 0 };
+  function tree() {
+    const t = new TestTables(GRANULE_4K, 0);
+    const pmd = t.tableFor(0n, 2);
+    const a = t.alloc();
+    const b = t.alloc();
+    for (const pte of [a, b])
+      for (let i = 0; i < 512; i += 2) t.mem.write64(pte + BigInt(i * 8), encodeLeaf({ ...rw, oa: BigInt(i) * 0x1000n }, 3, t.fmt));
+    for (const e of [0n, 1n, 2n]) t.mem.write64(pmd + 8n * e, encodeTable({ nextTable: a }, t.fmt));
+    t.mem.write64(pmd + 8n * 3n, encodeTable({ nextTable: b }, t.fmt));
+    t.mem.write64(pmd + 8n * 4n, encodeTable({ nextTable: a }, t.fmt));
+    return { t, a };
+  }
+
+  it("one line for consecutive entries naming the same table, broken by another table", () => {
+    const { t, a } = tree();
+    const r = ptdumpReport(t.mem, kernelRegs(t.root, 48), { markers: [{ address: HALF1, name: "x" }] });
+    const sharedLines = r.text.split("\n").filter((l) => l.includes("SHARED"));
+    expect(sharedLines).toEqual([
+      `0xffff000000200000-0xffff000000600000           4M PMD SHARED table at PA 0x${a.toString(16)} (same as 0xffff000000000000-0xffff000000200000, shown above)`,
+      `0xffff000000800000-0xffff000000a00000           2M PMD SHARED table at PA 0x${a.toString(16)} (same as 0xffff000000000000-0xffff000000200000, shown above)`,
+    ]);
+    expect(r.shared).toEqual([
+      { va: HALF1 + 0x20_0000n, size: 0x40_0000n, level: 2, table: a, sameAsVa: HALF1, merged: false },
+      { va: HALF1 + 0x80_0000n, size: 0x20_0000n, level: 2, table: a, sameAsVa: HALF1, merged: false },
+    ]);
+    // The different table (entry 3) is printed in full: 256 mapped pages alternating with holes.
+    expect(r.text).toContain("0xffff000000600000-0xffff000000601000           4K PTE");
+  });
+
+  it("a marker inside an entry ends the SHARED run before it, and that entry is printed in full", () => {
+    const { t, a } = tree();
+    const r = ptdumpReport(t.mem, kernelRegs(t.root, 48), {
+      markers: [
+        { address: HALF1, name: "x" },
+        { address: HALF1 + 0x40_3000n, name: "y" },
+      ],
+    });
+    expect(r.text.split("\n").filter((l) => l.includes("SHARED"))[0]).toBe(
+      `0xffff000000200000-0xffff000000400000           2M PMD SHARED table at PA 0x${a.toString(16)} (same as 0xffff000000000000-0xffff000000200000, shown above)`,
+    );
+    expect(r.text).toContain("---[ y ]---\n0xffff000000403000-");
+    // A range that ends inside an entry prints that entry's part in full, not as SHARED.
+    const cut = ptdumpReport(t.mem, kernelRegs(t.root, 48), { start: HALF1, end: HALF1 + 0x30_0000n });
+    expect(cut.text).not.toContain("SHARED");
+    expect(cut.text.trimEnd().split("\n").at(-1)).toMatch(/^0xffff0000002ff000-0xffff000000300000 +4K PTE$/);
   });
 });
