@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { decodeDescriptor, descriptorFormat } from "../arch/descriptor.js";
 import { granuleByName } from "../arch/granule.js";
 import { decodeMair } from "../arch/mair.js";
-import { decodeTcr, FEATURES_MAX } from "../arch/registers.js";
+import { decodeTcr, featuresFromIdRegs } from "../arch/registers.js";
 import { decodeStage2Descriptor } from "../arch/stage2-descriptor.js";
 import { parseCount, parseU64 } from "../arch/u64.js";
 import { decodeVtcr, decodeVttbr, stage2Config } from "../arch/vtcr.js";
@@ -21,14 +21,20 @@ interface DescribeOptions {
   xnx: boolean;
   vtcr?: string;
   vttbr?: string;
+  idAa64mmfr0?: string;
+  idAa64mmfr2?: string;
   format: string;
 }
 
 /** `--vtcr` (and `--vttbr`): the register fields, then the walk parameters or why every stage-2 walk faults. */
-function describeVtcr(vtcrText: string, vttbrText: string | undefined): Record<string, unknown> {
+function describeVtcr(vtcrText: string, vttbrText: string | undefined, o: DescribeOptions): Record<string, unknown> {
   const vtcr = decodeVtcr(parseU64(vtcrText, "--vtcr"));
-  // A CPU with every feature vmsa models (QEMU -cpu max): 52-bit PA, FEAT_TTST, FEAT_LPA2.
-  const cfg = stage2Config(vtcr, FEATURES_MAX);
+  // Without ID registers: a CPU with every feature vmsa models (QEMU -cpu max): 52-bit PA, FEAT_TTST, FEAT_LPA2.
+  const features = featuresFromIdRegs({
+    mmfr0: o.idAa64mmfr0 === undefined ? undefined : parseU64(o.idAa64mmfr0, "--id-aa64mmfr0"),
+    mmfr2: o.idAa64mmfr2 === undefined ? undefined : parseU64(o.idAa64mmfr2, "--id-aa64mmfr2"),
+  });
+  const cfg = stage2Config(vtcr, features);
   const out: Record<string, unknown> = {
     vtcr: { ...vtcr, granule: vtcr.granule.name },
     stage2: { ...cfg, granule: cfg.granule.name },
@@ -76,6 +82,8 @@ export function registerDescribeCommand(program: Command): void {
     .option("--no-xnx", "stage 2: CPU without FEAT_XNX (descriptor bit 53 ignored)")
     .option("--vtcr <hex>", "decode a VTCR_EL2 value: fields, stage-2 start level, concatenated tables, legality")
     .option("--vttbr <hex>", "with --vtcr: decode a VTTBR_EL2 value (BADDR, VMID, CnP, start table address)")
+    .option("--id-aa64mmfr0 <hex>", "with --vtcr: ID_AA64MMFR0_EL1 (PARange, LPA2) instead of -cpu max")
+    .option("--id-aa64mmfr2 <hex>", "with --vtcr: ID_AA64MMFR2_EL1 (TTST) instead of -cpu max")
     .option("-f, --format <fmt>", "json (default) or text", "json")
     .addHelpText(
       "after",
@@ -91,7 +99,8 @@ Examples:
   $ vmsa describe --vtcr 0x80023558 -f text                  # 40-bit IPA, 4K: start level 1, 2 tables
   $ vmsa describe --vtcr 0x80023558 --vttbr 0x0001000080000000
 
-Stage 2 decodes with the features of QEMU -cpu max (52-bit PA, FEAT_TTST, FEAT_LPA2, FEAT_XNX).`,
+Stage 2 decodes with the features of QEMU -cpu max (52-bit PA, FEAT_TTST, FEAT_LPA2, FEAT_XNX)
+unless --id-aa64mmfr0/2 (for --vtcr) or --no-xnx say otherwise.`,
     )
     .action((value: string | undefined, o: DescribeOptions) => {
       if (o.format !== "json" && o.format !== "text") throw new UsageError(`--format: "${o.format}" is not json or text`);
@@ -100,7 +109,10 @@ Stage 2 decodes with the features of QEMU -cpu max (52-bit PA, FEAT_TTST, FEAT_L
       if (o.mair !== undefined) out.mair = decodeMair(parseU64(o.mair, "--mair"));
       if (o.vttbr !== undefined && o.vtcr === undefined)
         throw new UsageError("--vttbr needs --vtcr (BADDR's alignment and VMID width depend on VTCR_EL2)");
-      if (o.vtcr !== undefined) Object.assign(out, describeVtcr(o.vtcr, o.vttbr));
+      if ((o.idAa64mmfr0 !== undefined || o.idAa64mmfr2 !== undefined) && o.vtcr === undefined) {
+        throw new UsageError("--id-aa64mmfr0/--id-aa64mmfr2 apply to --vtcr (stage-2 legality depends on PARange, LPA2 and TTST)");
+      }
+      if (o.vtcr !== undefined) Object.assign(out, describeVtcr(o.vtcr, o.vttbr, o));
       const stage = parseCount(o.stage, "--stage", 1, 2);
       if (stage === 1 && o.fwb) throw new UsageError("--fwb applies to stage-2 descriptors: add --stage 2");
       if (value !== undefined) {

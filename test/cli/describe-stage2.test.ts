@@ -74,3 +74,17 @@ describe("vmsa describe --vtcr / --vttbr", () => {
     await expectUsageError(["--vtcr", "0x1g"], /--vtcr: "0x1g" is not a 64-bit number/);
   });
 });
+
+describe("vmsa describe --vtcr with ID registers", () => {
+  it("a 40-bit PARange makes 4K SL0=10 (start level 0) invalid", async () => {
+    // ASL AArch64.S2InvalidSL: 4K SL0=10 needs PAMax >= 44 (vmsa-regimes.md §1.2). T0SZ=24, SL0=10, PS=40.
+    const max = await json("--vtcr", "80023598");
+    expect(max.stage2).toMatchObject({ kind: "ok", startLevel: 0, concatenated: 1 });
+    const pa40 = await json("--vtcr", "80023598", "--id-aa64mmfr0", "2");
+    expect(pa40.stage2).toMatchObject({ kind: "invalid", reason: "sl-invalid" });
+  });
+
+  it("ID registers without --vtcr are a usage error", async () => {
+    await expectUsageError(["--id-aa64mmfr0", "2", "0x3"], /apply to --vtcr/);
+  });
+});
