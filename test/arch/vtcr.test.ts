@@ -140,6 +140,29 @@ describe("VTCR_EL2: stage-2 start level, concatenation and legality", () => {
     expect(cfg).toMatchObject({ kind: "ok", ipaBits: 40, startLevel: 1, levels: 3, concatenated: 2, startEntries: 1024, paBits: 40 });
   });
 
+  it("every VTCR_EL2 KVM builds for a 32..48-bit IPA is legal, with KVM's number of levels", () => {
+    // Kernel behaviour (arch/arm64/include/asm/stage2_pgtable.h, kvm_get_vtcr): KVM resolves up to 4
+    // extra IPA bits by concatenation, levels = ARM64_HW_PGTABLE_LEVELS(ipa - 4) = (ipa - 8) / (PAGE_SHIFT - 3),
+    // at least 2; SL0 = VTCR_EL2_TGRAN_SL0_BASE (4K 2, 16K/64K 3) - (4 - levels). Its debugfs
+    // stage2_levels is that number, so our start level must be 4 - levels, with at most 16 tables.
+    const base: Record<string, number> = { "4K": 2, "16K": 3, "64K": 3 };
+    const seen: string[] = [];
+    for (const g of [GRANULE_4K, GRANULE_16K, GRANULE_64K]) {
+      for (let ipa = 32; ipa <= 48; ipa++) {
+        const levels = Math.max(2, Math.floor((ipa - 8) / (g.shift - 3)));
+        const sl0 = (base[g.name] ?? 0) - (4 - levels);
+        const c = stage2Config(decodeVtcr(vtcrOf({ t0sz: 64 - ipa, sl0, tg0: TG0[g.name] ?? 0, ps: 5 })), FEATURES_V80);
+        const got = c.kind === "ok" ? `L${c.startLevel}x${c.concatenated}` : c.reason;
+        seen.push(`${g.name}/${ipa}:${got}`);
+        expect(c, `${g.name} ${ipa}-bit IPA`).toMatchObject({ kind: "ok", startLevel: 4 - levels, levels });
+      }
+    }
+    // Spot values: 4K 40-bit → L1 x2 (KVM's default), 4K 44-bit → L0 (32 entries, no concatenation).
+    expect(seen).toContain("4K/40:L1x2");
+    expect(seen).toContain("4K/44:L0x1");
+    expect(seen).toContain("64K/43:L2x2");
+  });
+
   it("TG0 uses TCR_EL1.TG0's encoding; 11 is reserved", () => {
     // Arm ARM VTCR_EL2.TG0: 00 4KB, 01 64KB, 10 16KB (ASL AArch64.S2DecodeTG0).
     expect([0, 1, 2, 3].map((tg0) => decodeVtcr(BigInt(tg0) << 14n).granule.name)).toEqual(["4K", "64K", "16K", "4K"]);
