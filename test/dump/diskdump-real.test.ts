@@ -103,6 +103,11 @@ describe("QEMU dump-guest-memory kdump-zlib files read as the ELF core of the sa
       ["-z", "guest.flat-zlib"],
       ["-z -R", "guest.zlib"],
     ]);
+    if (targets.some(([n]) => n === "guest.rebuilt-zlib")) {
+      execFileSync("sh", ["-c", 'makedumpfile -R "$1" < "$2"', "sh", file("guest.rebuilt-zlib"), file("guest.flat-zlib")], {
+        stdio: "ignore",
+      });
+    }
     elf = openDump({ inputs: [file("guest.elf")], regsFile: REGS, progress: false });
     elfPtdump = dumpOf(elf);
   }, 180_000);
@@ -111,14 +116,21 @@ describe("QEMU dump-guest-memory kdump-zlib files read as the ELF core of the sa
     expect(elfPtdump).toBe(readFileSync(join(FIX, "ptdump.txt"), "utf8"));
   });
 
-  for (const [name, what] of [
+  const targets: [string, string][] = [
     ["guest.flat-zlib", "flattened (dump-guest-memory -z)"],
     ["guest.zlib", "plain (dump-guest-memory -z -R)"],
-  ] as const) {
+  ];
+  // makedumpfile -R rebuilds a flattened stream into the plain file (no kernel knowledge needed;
+  // Debian's makedumpfile is built for the host only, so it cannot convert an arm64 ELF core:
+  // "vtop4_x86_64: Can't get the symbol of init_level4_pgt").
+  const haveMdf = have("makedumpfile", "-v");
+  if (haveMdf || process.env.CI) targets.push(["guest.rebuilt-zlib", "flattened, rebuilt by makedumpfile -R"]);
+  else skipBecause("makedumpfile -R rebuild", "makedumpfile not found");
+  for (const [name, what] of targets) {
     it(`kdump-zlib ${what}: same memory, same ptdump, same \`vmsa dump\` output`, { timeout: 120_000 }, async () => {
       const head = readFileSync(file(name)).subarray(0, 16).toString("latin1");
       // The two container forms really are what QEMU wrote: makedumpfile's flattened stream, or KDUMP.
-      expect(head.startsWith(name.includes("flat") ? "makedumpfile" : "KDUMP   ")).toBe(true);
+      expect(head.startsWith(name.includes("flat-") ? "makedumpfile" : "KDUMP   ")).toBe(true);
       const d = openDump({ inputs: [file(name)], regsFile: REGS, progress: false });
       expect(d.sources.memory).toMatch(/zlib(\+raw)?, 64K pages/);
       // QEMU dumps all 256 MiB: every ELF frame is dumped and reads the same (zero frames as RAM).

@@ -132,7 +132,9 @@ describe("ELF cores", () => {
     const k = join(dir, "k.core");
     writeFileSync(k, Buffer.concat([Buffer.from("KDUMP   "), Buffer.alloc(100)]));
     // A kdump-compressed file is read now (src/dump/diskdump); a cut one names what is missing.
-    expect(() => openDump({ inputs: [k], progress: false })).toThrow(/k\.core: truncated at offset 0x6c: the kdump header needs bytes 0x0\.\.0x1d0/);
+    expect(() => openDump({ inputs: [k], progress: false })).toThrow(
+      /k\.core: truncated at offset 0x6c: the kdump header needs bytes 0x0\.\.0x1d0/,
+    );
     const small = join(dir, "s.core");
     writeFileSync(small, core.subarray(0, 40));
     expect(() => openDump({ inputs: [small], progress: false })).toThrow(/truncated at offset 0x28/);
