@@ -139,6 +139,16 @@ describe("vmsa boot --export-image", () => {
     expect(two.code).toBe(2);
   });
 
+  it("fails with exit 2 and one line, leaving no temporary file, when the directory cannot be made", async () => {
+    const blocker = join(dir, "a-file");
+    writeFileSync(blocker, "x");
+    const r = await vmsa("boot", "--export-image", join(blocker, "sub"));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: --export-image .*a-file\/sub: cannot create the directory \(ENOTDIR/);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(readdirSync(dir).some((f) => f.endsWith(".tmp"))).toBe(false);
+  });
+
   it("refuses a malformed --ram with exit 2 and one error line", async () => {
     const r = await vmsa("boot", "--ram", "40000000", "--export-image", join(dir, "bad"));
     expect(r.code).toBe(2);
