@@ -1,0 +1,105 @@
+/**
+ * The index of live tables: for every 4 KiB frame holding a table some CPU may walk (from its
+ * TTBRs, or from a cached table entry or old context), the (CPU, root, level, VA) it translates.
+ * A store to a PA then finds the entries it changes without enumerating VAs. Rebuilt lazily when
+ * a table descriptor, a register or the set of cached roots changes (`dirty`).
+ */
+import type { PhysMem } from "../mem/physmem.js";
+import { nextTableAddress } from "../walk/fields.js";
+import type { Root, StaleEntry } from "./tlb.js";
+
+const FRAME = 4096;
+
+/** One table page reachable by one CPU through one root. */
+export interface TableUse {
+  readonly cpu: number;
+  readonly root: Root;
+  /** The cached entry the root comes from (undefined: a current TTBR root). */
+  readonly stale: StaleEntry | undefined;
+  readonly tableBase: number;
+  readonly tableBytes: number;
+  readonly level: number;
+  readonly vaOff: number;
+  /** Hierarchical APTable / UXNTable / PXNTable accumulated above this table. */
+  readonly apT: number;
+  readonly uxnT: number;
+  readonly pxnT: number;
+}
+
+/** What the index reads of each CPU. */
+export interface TableIndexCpu {
+  readonly id: number;
+  readonly roots: readonly Root[];
+  readonly stale: readonly StaleEntry[];
+}
+
+export class TableIndex {
+  private index = new Map<number, TableUse[]>();
+  /** Set when the index must be rebuilt before the next lookup. */
+  dirty = true;
+  constructor(
+    private readonly mem: PhysMem,
+    private readonly cpus: readonly TableIndexCpu[],
+  ) {}
+
+  /** The table uses covering physical address `pa` (undefined: no CPU may walk it). */
+  usesAt(pa: number): TableUse[] | undefined {
+    if (this.dirty) this.rebuild();
+    const l = this.index.get(Math.floor(pa / FRAME));
+    if (l === undefined) return undefined;
+    let all = true;
+    for (const u of l) if (pa < u.tableBase || pa >= u.tableBase + u.tableBytes) all = false;
+    if (all) return l;
+    const out = l.filter((u) => pa >= u.tableBase && pa < u.tableBase + u.tableBytes);
+    return out.length > 0 ? out : undefined;
+  }
+
+  private rebuild(): void {
+    const idx = new Map<number, TableUse[]>();
+    const add = (u: TableUse): void => {
+      const first = Math.floor(u.tableBase / FRAME);
+      const last = Math.floor((u.tableBase + u.tableBytes - 1) / FRAME);
+      for (let f = first; f <= last; f++) {
+        let l = idx.get(f);
+        if (l === undefined) {
+          l = [];
+          idx.set(f, l);
+        }
+        l.push(u);
+      }
+    };
+    const mem = this.mem;
+    const visit = (cpu: number, root: Root, stale: StaleEntry | undefined): void => {
+      const h = root.half;
+      const rec = (table: number, level: number, vaOff: number, apT: number, uxnT: number, pxnT: number, bytes: number): void => {
+        add({ cpu, root, stale, tableBase: table, tableBytes: bytes, level, vaOff, apT, uxnT, pxnT });
+        if (level >= 3) return;
+        const n = bytes / 8;
+        const sz = 2 ** (h.shiftAt[level + 1] as number);
+        for (let i = 0; i < n; i++) {
+          if (!mem.load64(table + i * 8)) continue;
+          const hi = mem.hi;
+          const lo = mem.lo;
+          if ((lo & 3) !== 3) continue;
+          const next = nextTableAddress(h, hi, lo);
+          if (next >= h.paLimit) continue;
+          const a = h.hpd ? apT : apT | ((hi >>> 29) & 3);
+          const u = h.hpd ? uxnT : uxnT | ((hi >>> 28) & 1);
+          const p = h.hpd ? pxnT : pxnT | ((hi >>> 27) & 1);
+          rec(next, level + 1, vaOff + i * sz, a, u, p, 2 ** h.gShift);
+        }
+      };
+      const entries = Math.min(
+        2 ** (h.bitsAt[root.level + 1] as number),
+        Math.max(1, root.span / 2 ** (h.shiftAt[root.level + 1] as number)),
+      );
+      rec(root.table, root.level, root.vaOff, root.apT, root.uxnT, root.pxnT, Math.max(entries * 8, 8));
+    };
+    for (const c of this.cpus) {
+      for (const r of c.roots) visit(c.id, r, undefined);
+      for (const s of c.stale) if (s.root !== undefined) visit(c.id, s.root, s);
+    }
+    this.index = idx;
+    this.dirty = false;
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * What a CPU's TLB may hold beyond what memory says now (may-cache model, reference
+ * vmsa-rules.md §5.3; Arm ARM DDI0487 D8.14 "TLB maintenance": any valid AF=1 entry reachable
+ * from the TTBRs may be cached until it is invalidated, walk caches included).
+ *
+ * Memory itself stays implicit (walks over PhysMem); only the difference is materialized: a
+ * `StaleEntry` is a leaf, a walk-cache table entry, or a whole old translation context, tagged
+ * by `kind`. Its `state` follows one TLBI through completion: live → TLBI issued (no DSB yet) →
+ * completed, awaiting this CPU's ISB → removed.
+ */
+import type { PhysMem } from "../mem/physmem.js";
+import type { HalfContext, WalkContext } from "../walk/context.js";
+import { Walker } from "../walk/walker.js";
+
+/** A place translation can start from: a TTBR half, or a cached table entry (walk cache). */
+export interface Root {
+  readonly half: HalfContext;
+  readonly ctx: WalkContext;
+  readonly walker: Walker;
+  readonly level: number;
+  readonly table: number;
+  readonly vaOff: number;
+  readonly span: number;
+  readonly asid: number;
+  readonly apT: number;
+  readonly uxnT: number;
+  readonly pxnT: number;
+}
+
+/** Entry states (numbers: the state is read on every access of the hot path). */
+export const ST_LIVE = 0;
+export const ST_TLBI_ISSUED = 1;
+export const ST_AWAIT_ISB = 2;
+/** Removed; dropped by the next `compactStale`. */
+export const ST_REMOVED = -1;
+
+/** Something a CPU's TLB may still hold although memory (or the registers) no longer say so. */
+export interface StaleEntry {
+  readonly id: number;
+  /** leaf: a cached leaf; table: a walk-cache entry (`root` walks the old subtree); context: an old TTBR/TCR context. */
+  readonly kind: "leaf" | "table" | "context";
+  readonly cpu: number;
+  readonly halfIdx: number;
+  readonly ia: number;
+  readonly vaOff: number;
+  readonly span: number;
+  readonly level: number;
+  readonly asid: number;
+  readonly global: boolean;
+  /** A context entry after ASIDE1: only its global entries remain usable. */
+  globalOnly: boolean;
+  /** PA of the descriptor it was cached from (-1 for a context). */
+  readonly descAddr: number;
+  readonly hi: number;
+  readonly lo: number;
+  readonly half: HalfContext;
+  readonly ctx: WalkContext;
+  readonly apT: number;
+  readonly uxnT: number;
+  readonly pxnT: number;
+  readonly root: Root | undefined;
+  /** Step that wrote the old value (0: initial memory). */
+  readonly origin: number;
+  /** Step that made it stale (the store, or the MSR). */
+  readonly changed: number;
+  state: number;
+  tlbiStep: number;
+  tlbiCpu: number;
+  tlbiBroadcast: boolean;
+  completeStep: number;
+  /** Step of a TLBI issued before the break was visible to walkers (the entry may be refilled). */
+  refill: number;
+  /** Made stale by an MSR not yet followed by an ISB: the old context may still be in use. */
+  preIsb: boolean;
+  /** Maintenance that did not remove it, and why. */
+  readonly missed: { step: number; why: string }[];
+}
+
+/** One entry of `Machine.tlbSnapshot` (numbers: VA offsets within the half, PAs; -1: none). */
+export interface StaleEntryInfo {
+  readonly kind: "leaf" | "table" | "context";
+  readonly half: number;
+  readonly vaOff: number;
+  readonly span: number;
+  readonly level: number;
+  readonly asid: number;
+  readonly global: boolean;
+  /** A context entry after ASIDE1: only its global entries remain usable. */
+  readonly globalOnly: boolean;
+  readonly descAddr: number;
+  /** The old descriptor value the entry was cached from. */
+  readonly desc: bigint;
+  /** Step that wrote the old value (0: initial memory) and the step that made it stale. */
+  readonly origin: number;
+  readonly changed: number;
+  /** live; a TLBI covering it issued but not completed by DSB; completed, awaiting this CPU's ISB. */
+  readonly state: "live" | "tlbi-issued" | "await-isb";
+  readonly tlbiStep: number;
+  /** Maintenance that did not remove it, and why. */
+  readonly missed: readonly { readonly step: number; readonly why: string }[];
+}
+
+export function bigOf(hi: number, lo: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/** Plain-data view of one stale entry (for UIs). */
+export function staleEntryInfo(e: StaleEntry): StaleEntryInfo {
+  return {
+    kind: e.kind,
+    half: e.halfIdx,
+    vaOff: e.vaOff,
+    span: e.span,
+    level: e.level,
+    asid: e.asid,
+    global: e.global,
+    globalOnly: e.globalOnly,
+    descAddr: e.descAddr,
+    desc: bigOf(e.hi, e.lo),
+    origin: e.origin,
+    changed: e.changed,
+    state: e.state === ST_TLBI_ISSUED ? "tlbi-issued" : e.state === ST_AWAIT_ISB ? "await-isb" : "live",
+    tlbiStep: e.tlbiStep,
+    missed: e.missed.map((x) => ({ ...x })),
+  };
+}
+
+/** Whether two roots start translation at the same place with the same tag and registers. */
+export function sameContext(n: Root, r: { half: { index: number }; table: number | undefined; asid: number; ctx: WalkContext }): boolean {
+  return (
+    n.half.index === r.half.index &&
+    n.table === r.table &&
+    n.asid === r.asid &&
+    n.ctx.regs.tcr === r.ctx.regs.tcr &&
+    n.ctx.regs.mair === r.ctx.regs.mair
+  );
+}
+
+/** The identity and old value of a new stale entry; `newStaleEntry` adds the fresh maintenance state. */
+export type StaleEntryFacts = Omit<
+  StaleEntry,
+  "halfIdx" | "ia" | "globalOnly" | "state" | "tlbiStep" | "tlbiCpu" | "tlbiBroadcast" | "completeStep" | "refill" | "missed"
+>;
+
+export function newStaleEntry(f: StaleEntryFacts): StaleEntry {
+  return {
+    id: f.id,
+    kind: f.kind,
+    cpu: f.cpu,
+    halfIdx: f.half.index,
+    ia: f.half.iaBits,
+    vaOff: f.vaOff,
+    span: f.span,
+    level: f.level,
+    asid: f.asid,
+    global: f.global,
+    globalOnly: false,
+    descAddr: f.descAddr,
+    hi: f.hi,
+    lo: f.lo,
+    half: f.half,
+    ctx: f.ctx,
+    apT: f.apT,
+    uxnT: f.uxnT,
+    pxnT: f.pxnT,
+    root: f.root,
+    origin: f.origin,
+    changed: f.changed,
+    state: ST_LIVE,
+    tlbiStep: 0,
+    tlbiCpu: -1,
+    tlbiBroadcast: false,
+    completeStep: 0,
+    refill: 0,
+    preIsb: f.preIsb,
+    missed: [],
+  };
+}
+
+/** The entry an MSR leaves behind: everything cached from the old root `r` of CPU `cpu`. */
+export function contextEntry(id: number, cpu: number, r: Root, step: number): StaleEntry {
+  return newStaleEntry({
+    id,
+    kind: "context",
+    cpu,
+    half: r.half,
+    ctx: r.ctx,
+    vaOff: 0,
+    span: r.span,
+    level: r.level,
+    asid: r.asid,
+    global: false,
+    descAddr: -1,
+    hi: 0,
+    lo: 0,
+    apT: 0,
+    uxnT: 0,
+    pxnT: 0,
+    root: r,
+    origin: 0,
+    changed: step,
+    preIsb: true,
+  });
+}
+
+/** `half` of `ctx` rebased to start at `table` (level `level`): how a cached table entry is walked. */
+function rebase(ctx: WalkContext, half: HalfContext, table: number, level: number): { ctx: WalkContext; half: HalfContext } {
+  if (half.base === table && half.startLevel === level) return { ctx, half };
+  const h: HalfContext = { ...half, base: table, startLevel: level, baseFault: false, tnszFault: false, epd: false };
+  const halves: [HalfContext, HalfContext] = half.index === 0 ? [h, ctx.halves[1]] : [ctx.halves[0], h];
+  return { ctx: { ...ctx, halves }, half: h };
+}
+
+/**
+ * The root a walk-cache entry provides: the table `next` that an old level-`level` table
+ * descriptor ohi pointed to, covering [va, va + size), under `root` with hierarchical attributes
+ * apT/uxnT/pxnT accumulated above it.
+ */
+export function walkCacheRoot(
+  mem: PhysMem,
+  root: Root,
+  next: number,
+  level: number,
+  va: number,
+  size: number,
+  ohi: number,
+  above: { readonly apT: number; readonly uxnT: number; readonly pxnT: number },
+): Root {
+  const h = root.half;
+  const r = rebase(root.ctx, h, next, level + 1);
+  return {
+    half: r.half,
+    ctx: r.ctx,
+    walker: new Walker(mem, r.ctx),
+    level: level + 1,
+    table: next,
+    vaOff: va,
+    span: size,
+    asid: root.asid,
+    apT: h.hpd ? above.apT : above.apT | ((ohi >>> 29) & 3),
+    uxnT: h.hpd ? above.uxnT : above.uxnT | ((ohi >>> 28) & 1),
+    pxnT: h.hpd ? above.pxnT : above.pxnT | ((ohi >>> 27) & 1),
+  };
+}
