@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { decodeMairAttr } from "../../src/arch/mair.js";
 import { combineS1S2, combineShareability, decodeS2MemAttr, type ShareDomain, weakerCache } from "../../src/arch/stage2-memattr.js";
 
 const hex2 = (n: number): string => `0x${n.toString(16).padStart(2, "0")}`;
@@ -47,6 +48,41 @@ describe("combining stage-1 and stage-2 attributes (FWB=0)", () => {
   it("a reserved stage-2 MemAttr or stage-1 byte is CONSTRAINED UNPREDICTABLE, not guessed", () => {
     expect(attrOf(0xff, 0b1000, false)).toBe("unpredictable");
     expect(attrOf(0x01, 0b1111, false)).toBe("unpredictable");
+  });
+});
+
+describe("combining, exhaustively over every MAIR byte and MemAttr (FWB=0)", () => {
+  // Arm ARM D8.5 "Combining the stage 1 and stage 2 attributes": the result is never less
+  // restrictive than either stage: Device if either is Device, and at each level no more
+  // cacheable than either stage (NC < WT < WB).
+  const RANK = { NC: 0, WT: 1, WB: 2 } as const;
+  it("the result is Device iff either stage is Device, and never more cacheable than either stage", () => {
+    const bad: string[] = [];
+    for (let s1 = 0; s1 < 256; s1++) {
+      const a1 = decodeMairAttr(s1);
+      if (a1.kind === "reserved") continue;
+      for (let m = 0; m < 16; m++) {
+        const s2 = decodeS2MemAttr(m, false);
+        const r = combineS1S2(s1, "ISH", s2, "ISH");
+        if (s2.kind === "reserved") {
+          if (r.kind !== "unpredictable") bad.push(`${hex2(s1)}/${m}: reserved stage 2 combined`);
+          continue;
+        }
+        if (r.kind !== "ok") {
+          bad.push(`${hex2(s1)}/${m}: ${r.reason}`);
+          continue;
+        }
+        const out = decodeMairAttr(r.attr);
+        const eitherDevice = a1.kind === "device" || s2.kind === "device";
+        if ((out.kind === "device") !== eitherDevice) bad.push(`${hex2(s1)}/${m}: ${out.name}`);
+        if (out.kind === "normal" && a1.kind === "normal" && s2.kind === "normal") {
+          if (RANK[out.inner.policy] > Math.min(RANK[a1.inner.policy], RANK[s2.inner])) bad.push(`${hex2(s1)}/${m}: inner ${out.name}`);
+          if (RANK[out.outer.policy] > Math.min(RANK[a1.outer.policy], RANK[s2.outer])) bad.push(`${hex2(s1)}/${m}: outer ${out.name}`);
+          if (out.inner.policy !== weakerCache(a1.inner.policy, s2.inner)) bad.push(`${hex2(s1)}/${m}: inner not the weaker`);
+        }
+      }
+    }
+    expect(bad.slice(0, 10)).toEqual([]);
   });
 });
 
