@@ -11,6 +11,7 @@ import { openDump } from "../../../src/dump/inputs.js";
 import { parseRegisterFile } from "../../../src/dump/regfile.js";
 import { vmNumber, vmValue } from "../../../src/dump/vmcoreinfo.js";
 import { compileRegs } from "../../../src/walk/context.js";
+import { Walker } from "../../../src/walk/walker.js";
 import { vmsa } from "../../cli/run.js";
 import { tablePages } from "../real-kernel/capture.js";
 import { type FakeStub, startFakeStub } from "./fake-stub.js";
@@ -24,13 +25,14 @@ afterEach(async () => {
 });
 
 /** A fake QEMU serving a fixture, plus the arguments for the same dump from its files. */
-async function serveFixture(name: string, opts: { failRead?: number } = {}) {
+async function serveFixture(name: string, opts: { failRead?: number; mutate?: (d: ReturnType<typeof openDump>) => void } = {}) {
   const dir = join(FIX, name);
   const files = [join(dir, "machine.json"), "--regs", join(dir, "registers.txt")];
   const d = openDump({ inputs: [join(dir, "machine.json")], regsFile: join(dir, "registers.txt"), progress: false });
   const raw = parseRegisterFile(readFileSync(join(dir, "registers.txt"), "utf8"), "registers.txt").values;
   const regs: Record<string, bigint> = {};
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) regs[k === "SCTLR_EL1" ? "SCTLR" : k] = v;
+  opts.mutate?.(d);
   const failRead = opts.failRead;
   stub = await startFakeStub({
     mem: d.mem,
@@ -123,6 +125,42 @@ describe("vmsa audit --gdb", () => {
     expect(live.code).toBe(saved.code);
     expect(live.out).toBe(saved.out);
     expect(live.out).toContain("Checked W+X mappings: passed");
+  });
+});
+
+describe("vmsa diff SNAPSHOT --gdb", () => {
+  it("the live guest is B: nothing changed against its own snapshot (exit 0)", async () => {
+    const f = await serveFixture("linux-6.1-4k48");
+    // The fixture keeps only the TTBR1 tables: compare the kernel half.
+    const r = await vmsa("diff", ...f.files, ...f.gdb, "--half", "1");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("a PTE made read-only in the live guest is one permission-only change (exit 1)", async () => {
+    let changed = 0n;
+    const f = await serveFixture("linux-6.1-4k48", {
+      mutate: (d) => {
+        // The leaf of the first linear-map page (RW at EL1): set AP[2], read-only (Arm ARM D8.4.1 AP[2:1]).
+        const r = new Walker(d.mem, d.regs).translate(0xffff000000000000n, { type: "write", el: 1 });
+        const leaf = r.trail[r.trail.length - 1];
+        if (r.kind !== "ok" || !leaf || leaf.value === undefined) return;
+        d.mem.write64(leaf.address, leaf.value | (1n << 7n));
+        changed = leaf.address;
+      },
+    });
+    expect(changed).not.toBe(0n);
+    const r = await vmsa("diff", ...f.files, ...f.gdb, "--half", "1", "--format", "json");
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { counts: Record<string, number> };
+    expect(j.counts).toEqual({ new: 0, removed: 0, "permission-only": 1, "break-before-make": 0 });
+  });
+
+  it("needs exactly one of B and --gdb", async () => {
+    const f = await serveFixture("linux-6.1-4k48");
+    const r = await vmsa("diff", f.files[0] as string, f.files[0] as string, ...f.gdb);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: --gdb is snapshot B: give only A/);
   });
 });
 
