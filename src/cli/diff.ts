@@ -59,7 +59,9 @@ ${exitStatusHelp("changes (like diff(1))")}`,
     }
     if ((b === undefined) === (o.gdb === undefined)) {
       throw new UsageError(
-        o.gdb === undefined ? "missing snapshot B (or --gdb HOST:PORT for the live guest)" : "--gdb is snapshot B: give only A",
+        o.gdb === undefined
+          ? "missing required argument 'b' (see `vmsa diff --help`): snapshot B, or --gdb HOST:PORT for the live guest"
+          : "--gdb is snapshot B: give only A",
       );
     }
     const { gdb, ...dumpOpts } = o;
