@@ -13,7 +13,7 @@
  * With VMSA_REAL_KERNEL=1 (and qemu-system-aarch64, gdb-multiarch, apt-get): boots every
  * configuration afresh and runs the same checks on the new capture.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -25,10 +25,13 @@ import { openDump } from "../../src/dump/inputs.js";
 import { regionOf } from "../../src/dump/layout.js";
 import { ptdump } from "../../src/dump/ptdump.js";
 import { regsFromVmcoreInfo } from "../../src/dump/regfile.js";
+import { vmNumber, vmValue } from "../../src/dump/vmcoreinfo.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
+import { vmsa } from "../cli/run.js";
 import { skipBecause } from "../helpers/skip.js";
 import { compareWithAt } from "./real-kernel/at.js";
+import type { StoppedInstant } from "./real-kernel/capture.js";
 import { CONFIGS, toolsAvailable } from "./real-kernel/harness.js";
 
 const ROOT = join(import.meta.dirname, "../fixtures/real-kernel");
@@ -146,6 +149,40 @@ describe("real kernel before/after mark_rodata_ro (Debian 6.1, 4K/48-bit)", () =
   });
 });
 
+/**
+ * `vmsa dump|translate --gdb` against the booted guest, stopped by the monitor since the capture:
+ * the dump equals the one of a dump-guest-memory core of that instant byte for byte, and the
+ * translations equal QEMU's gva2gpa answers (linear-map VAs: they stay put if the guest runs on
+ * after the first detach).
+ */
+async function checkLive(i: StoppedInstant): Promise<void> {
+  const gdb = ["--gdb", `127.0.0.1:${i.gdbPort}`];
+  const vi = i.dump.vmcoreinfo;
+  const release = vi ? vmValue(vi, "OSRELEASE") : undefined;
+  const vaBits = vi ? vmNumber(vi, "VA_BITS") : undefined;
+  const layout = [...(release ? ["--kernel-version", release] : []), ...(vaBits !== undefined ? ["--va-bits", String(vaBits)] : [])];
+  // The reference: a dump-guest-memory core of this instant (the guest paused before and after it).
+  expect(await i.hmp("info status")).toMatch(/paused/);
+  const core = `${i.core}.live`;
+  await i.hmp(`dump-guest-memory ${core}`);
+  expect(await i.hmp("info status")).toMatch(/paused/);
+  const saved = await vmsa("dump", core, "--regs", i.regsFile);
+  rmSync(core, { force: true });
+  const live = await vmsa("dump", ...gdb, ...layout);
+  expect(live.err).toBe("");
+  expect(live.code).toBe(0);
+  expect(live.out).toBe(saved.out);
+  const lm = i.dump.layout;
+  const vas = Object.keys(i.qemu)
+    .filter((v) => !lm || regionOf(lm, BigInt(v)) === "linear")
+    .slice(0, 16);
+  expect(vas.length).toBeGreaterThan(3);
+  const t = await vmsa("translate", ...gdb, "-f", "json", ...vas);
+  expect(t.code).toBe(0);
+  const results = (JSON.parse(t.out) as { results: { pa?: string }[] }).results;
+  expect(results.map((r) => r.pa ?? null)).toEqual(vas.map((v) => i.qemu[v]));
+}
+
 const live = process.env.VMSA_REAL_KERNEL === "1";
 const notLive = live ? undefined : "set VMSA_REAL_KERNEL=1 to boot Debian arm64 kernels in QEMU now (several minutes; .ci/run sets it)";
 describe.skipIf(skipBecause("real kernels booted now", notLive))("real kernels booted now (VMSA_REAL_KERNEL=1)", () => {
@@ -155,7 +192,7 @@ describe.skipIf(skipBecause("real kernels booted now", notLive))("real kernels b
       if (missing) throw new Error(`VMSA_REAL_KERNEL=1 but ${missing}`);
       const { captureFixture } = await import("./real-kernel/capture.js");
       const out = join(mkdtempSync(join(tmpdir(), "vmsa-rk-")), cfg.name);
-      await captureFixture(cfg, out);
+      await captureFixture(cfg, out, checkLive);
       checkFixture(out);
     }, 600_000);
   }

@@ -104,6 +104,19 @@ export function keptBanks(d: OpenedDump): { pa: bigint; data: Uint8Array }[] {
   return banks;
 }
 
+/** The stopped instant of a capture, for checks that need the live guest (e.g. `vmsa --gdb`). */
+export interface StoppedInstant {
+  readonly gdbPort: number;
+  /** The dump-guest-memory core and gdb's registers of this instant. */
+  readonly core: string;
+  readonly regsFile: string;
+  readonly dump: OpenedDump;
+  /** QEMU's gva2gpa answers (VA hex → GPA hex, null when unmapped). */
+  readonly qemu: Readonly<Record<string, string | null>>;
+  /** Run an HMP monitor command. */
+  readonly hmp: (cmd: string) => Promise<string>;
+}
+
 export interface CaptureResult {
   readonly dir: string;
   readonly bootSeconds: number;
@@ -111,7 +124,11 @@ export interface CaptureResult {
 }
 
 /** Boot `cfg`, capture everything, write the fixture directory (default test/fixtures/real-kernel/NAME). */
-export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_ROOT, cfg.name)): Promise<CaptureResult> {
+export async function captureFixture(
+  cfg: KernelConfig,
+  outDir = join(FIXTURE_ROOT, cfg.name),
+  whileStopped?: (i: StoppedInstant) => Promise<void>,
+): Promise<CaptureResult> {
   const s = await bootKernel(cfg);
   try {
     const regsText = s.gdb([`info registers ${REGISTERS.map((r) => (r === "SCTLR_EL1" ? "SCTLR" : r)).join(" ")}`]);
@@ -132,6 +149,8 @@ export async function captureFixture(cfg: KernelConfig, outDir = join(FIXTURE_RO
       if (!m && !/Unmapped/i.test(out)) throw new Error(`gva2gpa 0x${va.toString(16)}: unexpected answer "${out}"`);
       qemu[`0x${va.toString(16)}`] = m ? (m[1] as string) : null;
     }
+    // Still stopped since `stop`: the same instant as the core (the guest may run once a debugger detaches).
+    if (whileStopped) await whileStopped({ gdbPort: s.gdbPort, core, regsFile, dump: d, qemu, hmp: s.hmp });
     const verdict = /Checked W\+X mappings: [^\r\n]*/.exec(s.console())?.[0];
     if (!verdict) throw new Error("the kernel printed no `Checked W+X mappings` line (CONFIG_DEBUG_WX?)");
     const banks = keptBanks(d);

@@ -223,6 +223,8 @@ export interface Session {
   readonly hmp: (cmd: string) => Promise<string>;
   /** Run gdb-multiarch commands against QEMU's gdbstub (attach, commands, detach); returns stdout. */
   readonly gdb: (cmds: readonly string[]) => string;
+  /** QEMU's gdbstub port on 127.0.0.1 (for `vmsa --gdb`). */
+  readonly gdbPort: number;
   readonly close: () => void;
   readonly bootSeconds: number;
   /** Wait until init has printed its marker (for `paused` sessions). */
@@ -374,6 +376,7 @@ async function bootKernelOnce(cfg: KernelConfig, opts: BootOptions): Promise<Ses
     console: readLog,
     hmp,
     gdb,
+    gdbPort,
     waitBooted,
     ptdump: () => {
       const m = /VMSA-PTDUMP-BEGIN\r?\n([\s\S]*?)VMSA-PTDUMP-END/.exec(readLog());
