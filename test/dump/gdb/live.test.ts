@@ -117,6 +117,24 @@ describe("vmsa translate --gdb", () => {
   });
 });
 
+describe("translate --gdb picks the half by VA bit 55", () => {
+  it("a user VA walks TTBR0's tables: unreadable in this guest, so missing (exit 3), not a fault", async () => {
+    // The fixture keeps only TTBR1's tables; TTBR0 (from registers.txt) names a table the stub cannot read.
+    const f = await serveFixture("linux-6.1-4k48");
+    const ttbr0 = f.d.regs.ttbr0 & 0xfffffffff000n;
+    expect(ttbr0).not.toBe(0n);
+    const r = await vmsa("translate", ...f.gdb, "-f", "json", "0x400000", "0xffff800008010000");
+    expect(r.code).toBe(3);
+    const res = (JSON.parse(r.out) as { results: { kind: string; missing?: { table: string } }[] }).results;
+    expect(res[0]?.kind).toBe("missing");
+    expect(res[0]?.missing?.table).toBe(`0x${ttbr0.toString(16)}`);
+    expect(res[1]?.kind).toBe("ok");
+    // ASL AArch64.S1TTWParamsEL10: VA[55] = 0 selects TTBR0_EL1, so its root was the first table read.
+    const reads = (stub as FakeStub).reads.map((x) => x.addr);
+    expect(reads[0]).toBe(Number(ttbr0));
+  });
+});
+
 describe("vmsa audit --gdb", () => {
   it("the kernel's W+X verdict line, as from the saved dump", async () => {
     const f = await serveFixture("linux-6.1-4k48");
