@@ -46,16 +46,17 @@
 
 import { HI_CONT, LO_AF, LO_NG } from "../arch/bits.js";
 import { VmsaError } from "../arch/errors.js";
-import { FAULT_NONE, FAULT_PERMISSION, FAULT_TRANSLATION } from "../arch/fault.js";
+import { FAULT_NONE, FAULT_TRANSLATION } from "../arch/fault.js";
 import { FEATURES_MAX, type Features, presetByName, type Regs } from "../arch/registers.js";
 import { hex } from "../arch/u64.js";
 import { PhysMem } from "../mem/physmem.js";
-import { compileRegs, TWO32, type WalkContext } from "../walk/context.js";
-import { directPermissions, entryKind, leafOutputAddress, nextTableAddress } from "../walk/fields.js";
+import { compileRegs, type WalkContext } from "../walk/context.js";
+import { entryKind, nextTableAddress } from "../walk/fields.js";
 import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
 import { Cpu, type CpuRegs } from "./cpu.js";
-import { applyDc, dcNeedOf, OverlayMem, type PendingStore, storeVisibleTo } from "./ordering.js";
-import { type Alt, describeAlt, differs, outcomeOf, permWanted } from "./outcomes.js";
+import { MaySee, offIn } from "./may-see.js";
+import { applyDc, dcNeedOf, OverlayMem, type PendingStore } from "./ordering.js";
+import { type Alt, describeAlt, differs, outcomeOf } from "./outcomes.js";
 import { hx, Reporter, vaOf } from "./report.js";
 import { checkLiveBbm } from "./rules/bbm.js";
 import { ContiguousRule } from "./rules/contiguous.js";
@@ -82,7 +83,7 @@ import {
   walkCacheRoot,
 } from "./tlb.js";
 import { parseTlbiOp, tlbiMatch, tlbiScope } from "./tlbi-op.js";
-import type { AccessResult, DcOp, DsbKind, IcOp, Outcome, OutcomeSource, StepRecord, SysReg, TlbiOp, Violation } from "./types.js";
+import type { AccessResult, DcOp, DsbKind, IcOp, Outcome, StepRecord, SysReg, TlbiOp, Violation } from "./types.js";
 
 export * from "./bbm.js";
 export type { CpuRegs } from "./cpu.js";
@@ -113,11 +114,6 @@ export interface TlbSnapshot {
   readonly pending: readonly { pa: number; old: bigint; step: number; completeStep: number; needsDc: number }[];
 }
 
-/** VA offset within a half for an address given as halves. */
-function offIn(ia: number, vaHi: number, vaLo: number): number {
-  return (vaHi & (2 ** (ia - 32) - 1)) * TWO32 + (vaLo >>> 0);
-}
-
 export class MachineError extends VmsaError {
   constructor(message: string) {
     super("EMACHINE", message);
@@ -144,6 +140,7 @@ export class Machine {
   private readonly cont: ContiguousRule;
   private readonly protectedRanges: ProtectedRange[] = [];
   private readonly overlay: OverlayMem;
+  private readonly maySee: MaySee;
   private staleCount = 0;
   /** The store being judged (set by doStore; the checks below read it instead of long parameter lists). */
   private readonly st = { cpu: 0, step: 0, pa: 0, ohi: 0, olo: 0, hi: 0, lo: 0, prevWriter: 0 };
@@ -162,6 +159,7 @@ export class Machine {
       this.onReport?.(v);
     });
     this.cont = new ContiguousRule(this.mem, this.rep);
+    this.maySee = new MaySee(this.pending, this.overlay, this.lastWriter);
     this.recordSteps = opts.recordSteps ?? true;
     const base = opts.regs ?? presetByName("linux-4k-48").regs;
     this.features = opts.features ?? base.features ?? FEATURES_MAX;
@@ -722,47 +720,6 @@ export class Machine {
     return { step: s, cpu, va, type, outcomes };
   }
 
-  private altFromWalker(
-    w: Walker,
-    source: OutcomeSource,
-    f: number,
-    ctx: WalkContext,
-    acc: number,
-    extra: { apT: number; uxnT: number; pxnT: number } | undefined,
-  ): Alt {
-    let fault = f;
-    let attr = 0;
-    let sh = 0;
-    let spanShift = 0;
-    let descAddr = -1;
-    if (f === FAULT_NONE && w.half !== undefined) {
-      const h = w.half;
-      attr = ctx.mair[(w.descLo >>> 2) & 7] as number;
-      sh = h.ds ? h.walkSh : (w.descLo >>> 8) & 3;
-      spanShift = (h.shiftAt[w.level + 1] as number) + ((w.descHi & HI_CONT) !== 0 ? (h.contAt[w.level + 1] as number) : 0);
-      descAddr = w.trailAddr[w.trailLen - 1] as number;
-      if (extra !== undefined && (extra.apT | extra.uxnT | extra.pxnT) !== 0) {
-        const p = directPermissions(ctx, w.descHi, w.descLo, w.apTable | extra.apT, w.uxnTable | extra.uxnT, w.pxnTable | extra.pxnT);
-        if (((p >>> permWanted(acc)) & 1) === 0) fault = FAULT_PERMISSION;
-      }
-    } else if (w.trailLen > 0) {
-      descAddr = w.trailAddr[w.trailLen - 1] as number;
-    }
-    return {
-      source,
-      fault,
-      pa: w.pa,
-      level: w.level,
-      attr,
-      sh,
-      spanShift,
-      descAddr,
-      fromStep: descAddr >= 0 ? (this.lastWriter.get(descAddr) ?? 0) : 0,
-      stale: undefined,
-      pend: undefined,
-    };
-  }
-
   private check(cpu: number, step: number, vaHi: number, vaLo: number, acc: number, out: Alt[] | undefined): number {
     const c = this.cpus[cpu] as Cpu;
     const w = c.walker;
@@ -772,91 +729,16 @@ export class Machine {
     const hasPending = this.pending.size > 0;
     if (c.stale.length === 0 && !hasPending && !contLeaf && out === undefined) return f;
     const alts: Alt[] = out ?? [];
-    const primary = this.altFromWalker(w, "memory", f, c.ctx, acc, undefined);
+    const primary = this.maySee.fromWalker(w, "memory", f, c.ctx, acc, undefined);
     alts.push(primary);
     if (contLeaf && w.half !== undefined) {
       const h = w.half;
       this.cont.checkAccess(cpu, step, h, c.ctx.hd, w.level, w.trailAddr[w.trailLen - 1] as number, offIn(h.iaBits, vaHi, vaLo));
     }
     // 1. Descriptor stores not yet visible to this CPU's walks.
-    if (hasPending && c.ctx.mmuOn) {
-      const n = w.trailLen;
-      const ov = this.overlay;
-      ov.over.clear();
-      const recs: PendingStore[] = [];
-      for (let i = 0; i < n; i++) {
-        const r = this.pending.get(w.trailAddr[i] as number);
-        if (r === undefined) continue;
-        if (storeVisibleTo(r, cpu, c.lastIsb)) continue;
-        recs.push(r);
-      }
-      if (recs.length > 0) {
-        const ow = new Walker(ov, c.ctx);
-        for (const r of recs) {
-          ov.over.clear();
-          ov.over.set(r.pa, [r.oldHi, r.oldLo]);
-          const a = this.altFromWalker(ow, "unsynchronized-store", ow.walkRaw(vaHi, vaLo, acc), c.ctx, acc, undefined);
-          a.pend = r;
-          a.fromStep = this.lastWriterBefore(r);
-          alts.push(a);
-        }
-        if (recs.length > 1) {
-          ov.over.clear();
-          for (const r of recs) ov.over.set(r.pa, [r.oldHi, r.oldLo]);
-          const a = this.altFromWalker(ow, "unsynchronized-store", ow.walkRaw(vaHi, vaLo, acc), c.ctx, acc, undefined);
-          a.pend = recs[0];
-          alts.push(a);
-        }
-      }
-    }
+    if (hasPending && c.ctx.mmuOn) this.maySee.addUnsynchronized(alts, c, w, vaHi, vaLo, acc);
     // 2. Stale TLB entries and walk-cache / old-context roots of this CPU.
-    if (c.stale.length > 0) {
-      const curAsid = c.ctx.halves[0].asid;
-      const sel = (vaHi >>> 23) & 1;
-      for (const e of c.stale) {
-        if (e.halfIdx !== sel) continue;
-        const off = offIn(e.ia, vaHi, vaLo);
-        if (off < e.vaOff || off >= e.vaOff + e.span) continue;
-        const tagOk = e.preIsb || e.global || e.asid === curAsid;
-        if (e.kind === "leaf") {
-          if (!tagOk || !c.ctx.mmuOn) continue;
-          const p = directPermissions(e.ctx, e.hi, e.lo, e.apT, e.uxnT, e.pxnT);
-          const oa = leafOutputAddress(e.half, e.hi, e.lo, e.level);
-          const spanShift = Math.log2(e.span);
-          const base = oa - (oa % e.span);
-          const a: Alt = {
-            source: "stale-tlb",
-            fault: ((p >>> permWanted(acc)) & 1) === 0 ? FAULT_PERMISSION : FAULT_NONE,
-            pa: base + (off - e.vaOff),
-            level: e.level,
-            attr: e.ctx.mair[(e.lo >>> 2) & 7] as number,
-            sh: e.half.ds ? e.half.walkSh : (e.lo >>> 8) & 3,
-            spanShift,
-            descAddr: e.descAddr,
-            fromStep: e.origin,
-            stale: e,
-            pend: undefined,
-          };
-          alts.push(a);
-        } else if (e.root !== undefined) {
-          if (!c.ctx.mmuOn && !e.preIsb) continue;
-          if (e.kind === "table" && !tagOk) continue;
-          const rw = e.root.walker;
-          const rf = rw.walkRaw(vaHi, vaLo, acc);
-          const a = this.altFromWalker(rw, e.kind === "table" ? "walk-cache" : "old-context", rf, e.root.ctx, acc, e.root);
-          a.stale = e;
-          if (e.kind === "context") {
-            // Leaves reachable from the old context carry their own tag.
-            if (rf === FAULT_NONE || a.fault === FAULT_PERMISSION) {
-              const leafGlobal = (rw.descLo & LO_NG) === 0;
-              if (!e.preIsb && !leafGlobal && e.asid !== curAsid) continue;
-              if (e.globalOnly && !leafGlobal && !e.preIsb) continue;
-            } else if (!e.preIsb) continue;
-          }
-          alts.push(a);
-        }
-      }
-    }
+    if (c.stale.length > 0) this.maySee.addStale(alts, c, vaHi, vaLo, acc);
     if (alts.length > 1) this.judge(c, step, vaHi, vaLo, acc, alts);
     // FEAT_BBM level 1+: whether a block with nT=1 gives a Translation fault is IMPDEF
     // (ASL AArch64.BlocknTFaults), so the fault is an allowed outcome too.
@@ -864,11 +746,6 @@ export class Machine {
       alts.push({ ...primary, fault: FAULT_TRANSLATION, source: "memory" });
     }
     return f;
-  }
-
-  private lastWriterBefore(r: PendingStore): number {
-    // The old value's writer is not tracked per value; report the pending store itself.
-    return r.step;
   }
 
   /** Several outcomes are allowed: report the rule each difference from what memory says breaks. */
