@@ -293,9 +293,7 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean): Lo
         continue;
       }
       if (isDiskDump(head)) {
-        const p = stderrProgress(`loading ${spec}`, showProgress);
-        const dd = loadDiskDump(mem, spec, head, p.update);
-        p.done();
+        const dd = loadDiskDump(mem, spec, head);
         elfNotes.push(...dd.notes);
         memDesc.push(describeDiskDump(spec, dd));
         continue;

@@ -28,6 +28,23 @@ const LOC_SCALE = 2 ** 25;
 /** Frames per arena when a bank is added: every word offset stays below LOC_SCALE. */
 export const BANK_ARENA_FRAMES = LOC_SCALE / WORDS_PER_FRAME;
 
+/**
+ * Frames supplied on demand (a compressed dump's pages): asked only on a frame-cache and index
+ * miss, and each frame read is kept like a loaded one, so later loads cost what any frame costs.
+ */
+export interface FrameSource {
+  /** Whether the source holds 4 KiB frame `pfn` (an index lookup, no data read). */
+  has(pfn: number): boolean;
+  /**
+   * The 4096 bytes of frame `pfn` into `out`. Returns false when they are all zero: the frame is
+   * then not stored (the source declares its frames RAM with addRam, so they read as zero) and
+   * `has` should answer false for it from then on. Throws (a VmsaError naming the data) when unreadable.
+   */
+  read(pfn: number, out: Uint8Array): boolean;
+  /** Every frame it holds, ascending (for scans of all memory). */
+  frames(): number[];
+}
+
 export class PhysMem {
   /**
    * Frame storage: large Uint32Array arenas (one per loaded chunk, plus allocation arenas for
@@ -45,6 +62,7 @@ export class PhysMem {
   private readonly banks: Bank[] = [];
   /** Regions that read as zero until written (RAM that exists but was never touched). */
   private readonly ram: { base: number; end: number }[] = [];
+  private readonly sources: FrameSource[] = [];
 
   /** Result halves of the last successful `load64`. */
   hi = 0;
@@ -62,7 +80,7 @@ export class PhysMem {
    */
   fill(pfn: number): boolean {
     const loc = this.index.get(pfn);
-    if (loc === undefined) return false;
+    if (loc === undefined) return this.sources.length !== 0 && this.pull(pfn);
     const slot = pfn & (CACHE_SLOTS - 1);
     const arena = Math.floor(loc / LOC_SCALE);
     this.cacheTag[slot] = pfn;
@@ -129,9 +147,32 @@ export class PhysMem {
     return (BigInt(this.hi >>> 0) << 32n) | BigInt(this.lo >>> 0);
   }
 
+  /** Add a source of frames read on demand (see FrameSource). */
+  addSource(source: FrameSource): void {
+    this.sources.push(source);
+  }
+
+  /** Read frame `pfn` from the first source holding it into a new frame (cached from now on). */
+  private pull(pfn: number): boolean {
+    for (const s of this.sources) {
+      if (!s.has(pfn)) continue;
+      // Read first: a source that throws must not leave a zero frame behind.
+      const bytes = new Uint8Array(FRAME_SIZE);
+      if (!s.read(pfn, bytes)) return false;
+      const fr = this.allocFrame(pfn);
+      new Uint8Array(fr.buffer, fr.byteOffset, FRAME_SIZE).set(bytes);
+      return true;
+    }
+    return false;
+  }
+
   private frameForWrite(pfn: number): Uint32Array {
     const fr = this.frame(pfn);
     if (fr !== undefined) return fr;
+    return this.allocFrame(pfn);
+  }
+
+  private allocFrame(pfn: number): Uint32Array {
     if (this.allocNext + WORDS_PER_FRAME > ARENA_WORDS) {
       this.arenas.push(new Uint32Array(ARENA_WORDS));
       this.allocArena = this.arenas.length - 1;
@@ -227,9 +268,12 @@ export class PhysMem {
     return this.banks;
   }
 
-  /** Frame numbers currently holding data, ascending. */
+  /** Frame numbers holding data (loaded, written, or held by a source), ascending. */
   backedFrames(): number[] {
-    return [...this.index.keys()].sort((a, b) => a - b);
+    if (this.sources.length === 0) return [...this.index.keys()].sort((a, b) => a - b);
+    const all = new Set(this.index.keys());
+    for (const s of this.sources) for (const pfn of s.frames()) all.add(pfn);
+    return [...all].sort((a, b) => a - b);
   }
 
   /** Copy [pa, pa+size) out; unbacked bytes read as zero. */

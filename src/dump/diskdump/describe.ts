@@ -9,7 +9,7 @@ export function isDiskDump(head: Uint8Array): boolean {
 }
 
 export function describeDiskDump(file: string, dd: DiskDump): string {
-  const codecs = [...dd.codecs].sort().join("+") || "no pages";
+  const codecs = dd.codec ?? `compression flags 0x${dd.header.status.toString(16)}`;
   const parts = [
     `kdump-compressed ${file}${dd.flattened ? " (flattened)" : ""}`,
     `${codecs}, ${dd.header.blockSize / 1024}K pages`,
