@@ -19,6 +19,7 @@ export interface DumpInputOptions extends RegOptions {
   vaBits?: string;
   fixmapSize?: string;
   gdb?: string;
+  gdbTimeout?: string;
 }
 
 /** Options for commands that read a real dump. */
@@ -33,6 +34,11 @@ export function addDumpInputOptions(cmd: Command): Command {
     .option(
       "--gdb <host:port>",
       "read a live QEMU guest through its gdbstub (qemu -gdb tcp::PORT): registers, then only the tables walked, from physical memory; the guest is stopped while read, then detached and left running",
+    )
+    .option(
+      "--gdb-timeout <ms>",
+      "milliseconds to wait for the gdbstub's connection and each reply, decimal (exit 3 when it does not answer)",
+      "5000",
     );
 }
 
@@ -73,7 +79,8 @@ export async function openInputs(inputs: readonly string[], o: DumpInputOptions,
   }
   const opts = dumpOptions(["gdb"], o);
   if (opts === undefined) throw new UsageError("--gdb: no input");
-  return openLiveDump(addr, opts, need);
+  const timeoutMs = parseCount(o.gdbTimeout ?? "5000", "--gdb-timeout", 1, 3_600_000);
+  return openLiveDump(addr, { ...opts, timeoutMs }, need);
 }
 
 /** The openDump options of the command line; undefined for the built-in --example path. */

@@ -84,7 +84,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof VmsaError || e instanceof RangeError) {
       process.stderr.write(`vmsa: error: ${e.message}\n`);
-      return 2;
+      // A limit reached (e.g. a gdbstub that does not answer in time) is inconclusive, not bad input.
+      return "inconclusive" in e && e.inconclusive === true ? 3 : 2;
     }
     if (e instanceof Error && (e as NodeJS.ErrnoException).code === "EPIPE") return 0;
     process.stderr.write(`vmsa: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

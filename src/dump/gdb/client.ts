@@ -15,9 +15,12 @@ export type GdbErrorCode = "EGDB_CONNECT" | "EGDB_TIMEOUT" | "EGDB_PROTOCOL" | "
 
 /** A failure talking to a gdbstub (connection, timeout, protocol, wrong target). */
 export class GdbError extends VmsaError {
+  /** A stub that did not answer in time: a time limit reached, so inconclusive (exit 3), not bad input. */
+  readonly inconclusive: boolean;
   constructor(code: GdbErrorCode, message: string) {
     super(code, message);
     this.name = "GdbError";
+    this.inconclusive = code === "EGDB_TIMEOUT";
   }
 }
 

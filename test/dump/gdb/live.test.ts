@@ -182,7 +182,7 @@ describe("vmsa diff SNAPSHOT --gdb", () => {
   });
 });
 
-describe("--gdb errors: one line, exit 2", () => {
+describe("--gdb errors: one line, exit 2 (3 for a timeout)", () => {
   it("an AArch32 (or other) target", async () => {
     stub = await startFakeStub({ arch: "arm", regs: { TTBR1_EL1: 0n, TCR_EL1: 0n } });
     const r = await vmsa("dump", "--gdb", `127.0.0.1:${stub.port}`);
@@ -195,6 +195,14 @@ describe("--gdb errors: one line, exit 2", () => {
     const r = await vmsa("translate", "--gdb", `127.0.0.1:${stub.port}`, "0xffff800008000000");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^vmsa: error: gdbstub 127\.0\.0\.1:\d+: not QEMU \(no qqemu\.Supported PhyMemMode[^\n]*\n$/);
+  });
+
+  it("a stub that does not answer in time: one line, exit 3 (a time limit reached, inconclusive)", async () => {
+    stub = await startFakeStub({ silent: true });
+    const r = await vmsa("dump", "--gdb", `127.0.0.1:${stub.port}`, "--gdb-timeout", "200");
+    expect(r.code).toBe(3);
+    expect(r.err).toBe(`vmsa: error: gdbstub 127.0.0.1:${stub.port}: no reply to "qSupported:xmlRegisters=aarch64" within 200 ms\n`);
+    expect(r.out).toBe("");
   });
 
   it("nothing listening", async () => {
