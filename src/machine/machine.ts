@@ -55,7 +55,7 @@ import { entryKind, nextTableAddress } from "../walk/fields.js";
 import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
 import { Cpu, type CpuRegs } from "./cpu.js";
 import { MaySee, offIn } from "./may-see.js";
-import { applyDc, dcNeedOf, OverlayMem, type PendingStore } from "./ordering.js";
+import { applyDc, completeStores, dcNeedOf, OverlayMem, type PendingStore, retireVisibleStores } from "./ordering.js";
 import { type Alt, describeAlt, differs, outcomeOf } from "./outcomes.js";
 import { hx, Reporter, vaOf } from "./report.js";
 import { checkLiveBbm } from "./rules/bbm.js";
@@ -71,16 +71,18 @@ import { PaSteps } from "./step-log.js";
 import { TableIndex, type TableUse } from "./table-index.js";
 import {
   bigOf,
+  completeTlbis,
   contextEntry,
   newStaleEntry,
+  retireAtIsb,
   ST_AWAIT_ISB,
   ST_LIVE,
-  ST_REMOVED,
   ST_TLBI_ISSUED,
   type StaleEntryInfo,
   sameContext,
   staleEntryInfo,
   walkCacheRoot,
+  withoutRemoved,
 } from "./tlb.js";
 import { parseTlbiOp, tlbiMatch, tlbiScope } from "./tlbi-op.js";
 import type { AccessResult, DcOp, DsbKind, IcOp, Outcome, StepRecord, SysReg, TlbiOp, Violation } from "./types.js";
@@ -465,22 +467,9 @@ export class Machine {
     const storesDone = !kind.endsWith("LD");
     const tlbiDone = !kind.endsWith("ST") && !kind.endsWith("LD");
     const broadcastOk = !kind.startsWith("NSH");
-    if (storesDone) for (const r of c.pending) if (r.completeStep === 0) r.completeStep = s;
+    if (storesDone) completeStores(c.pending, s);
     if (tlbiDone && this.staleCount > 0) {
-      for (const t of this.cpus) {
-        let removed = false;
-        for (const e of t.stale) {
-          if (e.state !== ST_TLBI_ISSUED || e.tlbiCpu !== cpu) continue;
-          if (e.tlbiBroadcast && !broadcastOk && t.id !== cpu) continue;
-          e.completeStep = s;
-          if (t.id === cpu) e.state = ST_AWAIT_ISB;
-          else {
-            e.state = ST_REMOVED;
-            removed = true;
-          }
-        }
-        if (removed) this.compactStale(t);
-      }
+      for (const t of this.cpus) if (completeTlbis(t.stale, t.id, cpu, broadcastOk, s)) this.compactStale(t);
     }
     if (this.cont.hasTouched) this.cont.publish(cpu, s);
   }
@@ -496,26 +485,8 @@ export class Machine {
     if (this.recordSteps) this.record(s, cpu, "ISB");
     const c = this.cpus[cpu] as Cpu;
     c.lastIsb = s;
-    if (c.pending.length > 0) {
-      const list = c.pending;
-      let j = 0;
-      for (let i = 0; i < list.length; i++) {
-        const r = list[i] as PendingStore;
-        if (r.completeStep !== 0 && r.needsDc === 0) {
-          if (this.pending.get(r.pa) === r) this.pending.delete(r.pa);
-        } else list[j++] = r;
-      }
-      list.length = j;
-    }
-    let any = false;
-    for (const e of c.stale) {
-      if (e.state === ST_AWAIT_ISB) {
-        e.state = ST_REMOVED;
-        any = true;
-      }
-      if (e.preIsb) e.preIsb = false;
-    }
-    if (any) this.compactStale(c);
+    if (c.pending.length > 0) retireVisibleStores(c.pending, this.pending);
+    if (retireAtIsb(c.stale)) this.compactStale(c);
   }
 
   private dropPending(r: PendingStore): void {
@@ -527,12 +498,8 @@ export class Machine {
 
   private compactStale(c: Cpu): void {
     const before = c.stale.length;
-    let roots = false;
-    c.stale = c.stale.filter((e) => {
-      if (e.state !== ST_REMOVED) return true;
-      if (e.root !== undefined) roots = true;
-      return false;
-    });
+    const { kept, rootsRemoved: roots } = withoutRemoved(c.stale);
+    c.stale = kept;
     this.staleCount -= before - c.stale.length;
     // Only walk-cache / context roots contribute to the table index.
     if (roots) this.index.dirty = true;

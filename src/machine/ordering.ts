@@ -42,6 +42,26 @@ export function applyDc(pending: ReadonlyMap<number, PendingStore>, line: number
   }
 }
 
+/** A DSB (not *LD) of the storing CPU completes its stores for walkers. */
+export function completeStores(list: readonly PendingStore[], s: number): void {
+  for (const r of list) if (r.completeStep === 0) r.completeStep = s;
+}
+
+/**
+ * An ISB of the storing CPU: completed stores that need no cache maintenance are now visible to
+ * all walks; drop them from its list `list` (in place) and from the machine-wide map `byPa`.
+ */
+export function retireVisibleStores(list: PendingStore[], byPa: Map<number, PendingStore>): void {
+  let j = 0;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as PendingStore;
+    if (r.completeStep !== 0 && r.needsDc === 0) {
+      if (byPa.get(r.pa) === r) byPa.delete(r.pa);
+    } else list[j++] = r;
+  }
+  list.length = j;
+}
+
 /** Memory whose loads see some descriptor locations with an older value. */
 export class OverlayMem extends PhysMem {
   private readonly base: PhysMem;

@@ -242,3 +242,48 @@ export function walkCacheRoot(
     pxnT: h.hpd ? above.pxnT : above.pxnT | ((ohi >>> 27) & 1),
   };
 }
+
+/**
+ * A DSB of CPU `issuer` completes the TLBIs it issued: on CPU `holder`'s list, entries they cover
+ * are removed (other CPUs) or await the issuer's ISB (its own TLB). A non-shareable DSB (NSH,
+ * `broadcastOk` false) does not complete broadcast TLBIs on other CPUs. Returns whether any
+ * entry was removed (the caller compacts the list).
+ */
+export function completeTlbis(stale: readonly StaleEntry[], holder: number, issuer: number, broadcastOk: boolean, s: number): boolean {
+  let removed = false;
+  for (const e of stale) {
+    if (e.state !== ST_TLBI_ISSUED || e.tlbiCpu !== issuer) continue;
+    if (e.tlbiBroadcast && !broadcastOk && holder !== issuer) continue;
+    e.completeStep = s;
+    if (holder === issuer) e.state = ST_AWAIT_ISB;
+    else {
+      e.state = ST_REMOVED;
+      removed = true;
+    }
+  }
+  return removed;
+}
+
+/** An ISB of the holder: completed TLBIs now hold, and MSRs before it have taken effect. Returns whether any entry was removed. */
+export function retireAtIsb(stale: readonly StaleEntry[]): boolean {
+  let any = false;
+  for (const e of stale) {
+    if (e.state === ST_AWAIT_ISB) {
+      e.state = ST_REMOVED;
+      any = true;
+    }
+    if (e.preIsb) e.preIsb = false;
+  }
+  return any;
+}
+
+/** The entries still held, and whether a removed one provided a root (walk-cache or old context). */
+export function withoutRemoved(stale: readonly StaleEntry[]): { kept: StaleEntry[]; rootsRemoved: boolean } {
+  let rootsRemoved = false;
+  const kept = stale.filter((e) => {
+    if (e.state !== ST_REMOVED) return true;
+    if (e.root !== undefined) rootsRemoved = true;
+    return false;
+  });
+  return { kept, rootsRemoved };
+}
