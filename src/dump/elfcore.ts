@@ -3,9 +3,9 @@
  * `/proc/vmcore` copies. Each PT_LOAD segment's p_paddr..p_paddr+p_memsz becomes a bank (bytes
  * past p_filesz read as zero); PT_NOTE segments yield the notes (VMCOREINFO, NT_PRSTATUS, ...).
  *
- * Formats we cannot read (compressed kdump from makedumpfile or `dump-guest-memory -z/-l/-s`,
- * the flattened makedumpfile stream, gzip/xz/zstd/bzip2 files) and truncated files are refused
- * with an error naming the offset.
+ * Other formats met here (kdump-compressed files and flattened streams, read by ./diskdump/ when
+ * given directly but not inside gzip; xz/zstd/bzip2 files) and truncated files are refused with an
+ * error naming the offset.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { VmsaError } from "../arch/errors.js";
@@ -55,9 +55,10 @@ export function sniffCompressed(head: Uint8Array): string | undefined {
   if (s(6) === "\xfd7zXZ\x00") return "xz-compressed (decompress it first: unxz -k)";
   if (s(3) === "BZh") return "bzip2-compressed (decompress it first: bunzip2 -k)";
   if (s(8) === "KDUMP   " || s(8) === "DISKDUMP") {
-    return "a compressed kdump file (makedumpfile -c/-l/-p or dump-guest-memory -z/-l/-s); convert it to ELF with `makedumpfile -E` or take the dump with plain `dump-guest-memory FILE`";
+    return "a kdump-compressed file inside another container (e.g. gzip); decompress the outer layer and give the kdump file itself";
   }
-  if (s(12) === "makedumpfile") return "a flattened makedumpfile stream; rebuild it with `makedumpfile -R`";
+  if (s(12) === "makedumpfile")
+    return "a flattened makedumpfile stream inside another container (e.g. gzip); decompress the outer layer first";
   return undefined;
 }
 

@@ -118,7 +118,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Load an ELF core named by a path, gzip-compressed or not (detected by its magic). */
 function loadCoreFile(mem: PhysMem, path: string, notes: ElfNote[], what: string): number {
-  if (isGzip(readHeadBytes(path, 2, what))) {
+  const head = readHeadBytes(path, 16, what);
+  if (isDiskDump(head)) {
+    notes.push(...loadDiskDump(mem, path, head).notes);
+    return 1;
+  }
+  if (isGzip(head)) {
     const core = parseElfBytes(readMaybeGz(path, what), path);
     for (const s of core.segments) addSparse(mem, s.paddr, s.data, `${path}[PT_LOAD]`);
     notes.push(...core.notes);

@@ -102,6 +102,15 @@ describe("kdump-compressed files give the memory and ptdump of the ELF core", ()
     }
   }
 
+  it('a snapshot descriptor\'s {"core": FILE} entry may be a kdump-compressed file', () => {
+    const f = write("snap.kdump", writeDiskDump(banks, { codec: "zlib", flattened: true }));
+    const j = write("snap.json", Buffer.from(JSON.stringify({ memory: [{ core: "snap.kdump" }] })));
+    const d = openDump({ inputs: [j], regsFile: REGS, progress: false });
+    expect(d.sources.memory).toBe(`snapshot ${j}`);
+    expect(ptdump(d.mem, d.regs, d.markers ? { markers: d.markers } : {})).toBe(elfPtdump);
+    expect(f).toMatch(/snap\.kdump$/);
+  });
+
   it("takes VMCOREINFO from the sub-header (offset_vmcoreinfo) before scanning RAM", () => {
     const vi = "OSRELEASE=6.1.0-56-arm64\nPAGESIZE=4096\nNUMBER(VA_BITS)=48\n";
     const f = write("vi.kdump", writeDiskDump(banks, { codec: "zlib", vmcoreinfo: vi }));
