@@ -93,3 +93,41 @@ describe("pasted text in the URL", () => {
     expect(decodeText(enc)).toBe(text);
   });
 });
+
+describe("PAR_EL1 in the CPU panels", () => {
+  // PAR_EL1's reset value is UNKNOWN (Arm ARM D19.2 PAR_EL1): a 0 there before any AT is not
+  // "F=0, PA 0", a successful translation. Only an AT that completes (or an MSR) writes it.
+  const text = `name: par-origin
+machine:
+  cpus: 2
+  preset: linux-4k-48
+  bbm: 0
+  regs: { TTBR1_EL1: 0x80000 }
+memory:
+  ram: [{ base: 0x40000000, size: 0x40000000 }]
+  pool: 0x81000
+  map:
+    - { va: 0xffff000000200000, pa: 0x40000000, size: 0x1000, level: 3 }
+steps:
+  - "P0: isb"
+  - "P0: at S1E1R 0xffff000000200000"
+  - "P1: at S1E1R 0xffff000000400000"
+  - "P0: isb"
+`;
+  it("marks PAR_EL1 as never written until this CPU's AT, then names the AT's step", () => {
+    const t = traceScenario(text, "par-origin.yaml");
+    const at = t.steps.filter((s) => s.par !== undefined).map((s) => s.step);
+    expect(at).toEqual([2, 3]);
+    // Before any AT: nothing wrote PAR_EL1 on either CPU, though the machine holds 0 there.
+    expect(t.snapshots[0]?.[0]?.regs.par).toBe(0n);
+    expect(t.snapshots[0]?.map((c) => c.parFrom)).toEqual([undefined, undefined]);
+    expect(t.snapshots[1]?.map((c) => c.parFrom)).toEqual([undefined, undefined]);
+    // Step 2: CPU 0's AT succeeds (F=0, PA 0x40000000); CPU 1 still has none.
+    expect(t.snapshots[2]?.map((c) => c.parFrom)).toEqual([2, undefined]);
+    expect((t.snapshots[2]?.[0]?.regs.par ?? 1n) & 1n).toBe(0n);
+    // Step 3: CPU 1's AT of an unmapped VA faults: PAR.F=1, written by step 3.
+    expect(t.snapshots[3]?.map((c) => c.parFrom)).toEqual([2, 3]);
+    expect((t.snapshots[3]?.[1]?.regs.par ?? 0n) & 1n).toBe(1n);
+    expect(t.snapshots[4]?.map((c) => c.parFrom)).toEqual([2, 3]);
+  });
+});

@@ -53,6 +53,11 @@ export interface TlbRow {
 
 export interface CpuSnapshot {
   readonly regs: Omit<Regs, "features"> & { readonly par: bigint };
+  /**
+   * The step whose AT (or MSR PAR_EL1) last wrote this CPU's PAR_EL1; absent while nothing has:
+   * PAR_EL1 then holds its reset value, which is UNKNOWN (Arm ARM D19 PAR_EL1), not a translation.
+   */
+  readonly parFrom?: number;
   readonly mmuOn: boolean;
   readonly asids: readonly [number, number];
   readonly tlb: readonly TlbRow[];
@@ -237,12 +242,25 @@ export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT)
     description: s.description,
     cpus: s.cpus,
     steps,
-    snapshots,
+    snapshots: withParOrigin(snapshots, steps),
     reports: r.reports,
     hasExpectations: r.hasExpectations,
     expectationFailures: r.expectationFailures,
     runMs: performance.now() - t0,
   };
+}
+
+/** Marks each CPU snapshot with the step that last wrote its PAR_EL1 (an AT that completed, or MSR). */
+function withParOrigin(snapshots: readonly CpuSnapshot[][], steps: readonly TraceStep[]): CpuSnapshot[][] {
+  const from = new Map<number, number>();
+  return snapshots.map((cpus, k) => {
+    const st = k > 0 ? steps[k - 1] : undefined;
+    if (st && (st.par !== undefined || /^MSR PAR_EL1\b/.test(st.exec))) from.set(st.cpu, st.step);
+    return cpus.map((c, i) => {
+      const f = from.get(i);
+      return f === undefined ? c : { ...c, parFrom: f };
+    });
+  });
 }
 
 /** Reports known once `step` has run (end-of-run reports carry the step they point at). */

@@ -157,7 +157,21 @@ function CpuPanel(props: { id: number; cpu: CpuSnapshot; prev: CpuSnapshot | und
               <tr class={changed ? "changed" : ""} data-reg={name}>
                 <th>{name}</th>
                 <td class="mono">{hex16(cpu.regs[k])}</td>
-                {k === "par" && <td class="small">{decodePar(cpu.regs.par)}</td>}
+                {k === "par" && (
+                  <td class="small par-decoded">
+                    {cpu.parFrom === undefined ? (
+                      "no AT yet: reset value, UNKNOWN (not a translation)"
+                    ) : (
+                      <>
+                        {decodePar(cpu.regs.par)} (step{" "}
+                        <button type="button" class="linkish" onClick={() => props.goto(cpu.parFrom ?? 0)}>
+                          {cpu.parFrom}
+                        </button>
+                        )
+                      </>
+                    )}
+                  </td>
+                )}
               </tr>
             );
           })}
