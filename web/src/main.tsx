@@ -13,6 +13,15 @@ import type { SourceInfo } from "./worker/protocol.js";
 import "./style.css";
 
 const client = new MemClient();
+const root = document.getElementById("app");
+
+/**
+ * The ready signal (README, Browser UI): `data-ready="true"` on #app once the view has rendered
+ * the answer of every worker call it made, `"false"` from the moment a call starts (recomputing).
+ */
+function setReady(ready: boolean): void {
+  if (root && root.dataset.ready !== String(ready)) root.dataset.ready = String(ready);
+}
 
 const TITLES: Record<View, string> = {
   decode: "Descriptor",
@@ -31,6 +40,21 @@ function App() {
     addEventListener("hashchange", on);
     return () => removeEventListener("hashchange", on);
   }, []);
+  const [, setSettled] = useState(0);
+  useEffect(() => {
+    client.onBusyChange = (n) => {
+      if (n > 0) setReady(false);
+      // After the settled call's then-callbacks and the render they cause: re-render the app, so
+      // the effect below runs after any effect of a view that starts the next call.
+      else setTimeout(() => setSettled((k) => k + 1), 0);
+    };
+    return () => {
+      client.onBusyChange = undefined;
+    };
+  }, []);
+  // Runs after every commit, after the views' own effects of that commit (preact runs child
+  // effects first), so a view that starts a worker call in its effect has made it pending already.
+  useEffect(() => setReady(source !== undefined && client.inFlight === 0));
   const preset = route.params.preset ?? "linux-4k-48";
   const loadExample = (name: string): void => {
     setStatus(`building example ${name}…`);
@@ -119,5 +143,7 @@ function App() {
   );
 }
 
-const root = document.getElementById("app");
-if (root) render(<App />, root);
+if (root) {
+  setReady(false);
+  render(<App />, root);
+}

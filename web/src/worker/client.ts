@@ -11,6 +11,13 @@ export class MemClient {
   private readonly worker: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Told when a call starts or the last pending call settles (the page's ready signal). */
+  onBusyChange?: (inFlight: number) => void;
+
+  /** Calls sent to the worker and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
 
   constructor() {
     this.worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
@@ -25,6 +32,7 @@ export class MemClient {
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.body);
       else p.reject(Object.assign(new Error(m.error), { code: m.code }));
+      if (this.pending.size === 0) this.onBusyChange?.(0);
     };
   }
 
@@ -36,6 +44,7 @@ export class MemClient {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (b: ReplyBody) => void, reject, onProgress });
       this.worker.postMessage({ id, req });
+      this.onBusyChange?.(this.pending.size);
     });
   }
 }
