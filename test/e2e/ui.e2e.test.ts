@@ -14,8 +14,13 @@ import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { hex64 } from "../../src/arch/u64.js";
 import { parseServedFile, type RunningServer, startServer } from "../../src/cli/serve.js";
+import { audit } from "../../src/dump/audit.js";
+import { PhysMem } from "../../src/mem/physmem.js";
 import { Walker } from "../../src/walk/walker.js";
+import { auditCounts, auditHeadline } from "../../web/src/lib/auditSummary.js";
 import { buildExample } from "../../web/src/lib/demo.js";
+import { loadImage } from "../../web/src/lib/load.js";
+import { parseRegisterText } from "../../web/src/lib/regs.js";
 import { citedSteps, traceScenario } from "../../web/src/lib/stepper.js";
 import { skipBecause } from "../helpers/skip.js";
 
@@ -84,7 +89,50 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.goto("about:blank");
     await page.goto(`${server.url}${hash}`);
     await page.waitForFunction(() => document.querySelector("#source-name")?.textContent?.startsWith("example:"));
+    await page.waitForSelector('#app[data-ready="true"]');
   };
+
+  it("marks the root data-ready once a deep link's view has rendered, and not while it recomputes", async () => {
+    const ex = buildExample("linux-4k-48");
+    const ok = ex.tour[0];
+    if (!ok) throw new Error("example tour changed");
+    const r = new Walker(ex.mem, ex.regs).translate(ok.va, { type: "read", el: 1 });
+    if (r.kind !== "ok") throw new Error("example linear map does not translate");
+    // What a screenshot script does: load the link, wait for the signal only, then read the page.
+    await page.goto("about:blank");
+    await page.goto(`${server.url}#/walk?va=${hex64(ok.va)}&acc=r1`);
+    await page.waitForSelector('#app[data-ready="true"]', { timeout: 30_000 });
+    expect(await page.textContent("#walk-outcome")).toContain(`PA 0x${r.pa.toString(16)}`);
+    // A scenario link: at the signal it has run (no "running…"), its verdict is shown.
+    await page.goto("about:blank");
+    await page.goto(`${server.url}#/scenario?sc=asid-global-bad&step=6`);
+    await page.waitForSelector('#app[data-ready="true"]', { timeout: 30_000 });
+    expect(await page.textContent("main")).not.toContain("running…");
+    expect(await page.textContent("#scenario-verdict")).toBe("1 violation");
+    // No AT ran in this scenario: PAR_EL1 holds its UNKNOWN reset value, not "F=0 PA=0x0" (Arm ARM PAR_EL1).
+    expect(await page.textContent('#cpu-0 tr[data-reg="PAR_EL1"]')).toContain("no AT yet");
+    expect(await page.textContent('#cpu-0 tr[data-reg="PAR_EL1"]')).not.toContain("F=0");
+    // Recomputing resets it: a new walk makes the page not ready until its answer is shown.
+    await page.goto(`${server.url}#/walk?va=${hex64(ok.va)}&acc=r1`);
+    await page.waitForSelector('#app[data-ready="true"]');
+    const seen = page.evaluate(
+      () =>
+        new Promise<string[]>((resolve) => {
+          const app = document.getElementById("app") as HTMLElement;
+          const states: string[] = [];
+          // Records are batched: the value after each record is the next one's oldValue.
+          new MutationObserver((records) => {
+            for (const r of records.slice(1)) states.push(r.oldValue ?? "");
+            states.push(app.dataset.ready ?? "");
+            if (app.dataset.ready === "true") resolve(states);
+          }).observe(app, { attributes: true, attributeOldValue: true, attributeFilter: ["data-ready"] });
+        }),
+    );
+    await page.fill("#walk-va", hex64(ok.va + 0x1000n));
+    await page.press("#walk-va", "Enter");
+    expect(await seen).toEqual(["false", "true"]);
+    expect(await page.textContent("#walk-outcome")).toContain(`PA 0x${(r.pa + 0x1000n).toString(16)}`);
+  });
 
   it("decodes a descriptor and re-encodes an edited field", async () => {
     // A Linux PAGE_KERNEL-style 4K page: AttrIndx 0... here 4 (Device-nGnRE), SH inner, AF, UXN.
@@ -184,6 +232,14 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.click("#dump-audit-run");
     await page.waitForSelector("#dump-audit");
     expect(await page.textContent("#dump-audit")).toContain("Checked W+X mappings: passed");
+    // Counted as `vmsa audit` counts (findings vs warnings vs missing tables), not "N finding(s)".
+    const nodeMem = new PhysMem();
+    await loadImage(nodeMem, new Blob([readFileSync(join(FIX, "ram-tables.bin.gz"))]), 0x4000_0000n, "ram");
+    const nodeRegs = parseRegisterText(readFileSync(join(FIX, "machine.json"), "utf8")).regs;
+    const counts = auditCounts(audit(nodeMem, nodeRegs, { userHalf: false }));
+    expect(await page.textContent("#dump-audit-verdict")).toBe(auditHeadline(counts));
+    expect(await page.getAttribute("#dump-audit-verdict", "data-verdict")).toBe(counts.verdict);
+    expect(await page.textContent("#dump-audit")).not.toContain("finding(s)");
     // The kernel's linear map: PAGE_OFFSET 0xffff000000000000 maps PHYS_OFFSET 0x40000000, and
     // 0xffff000000210000 is a read-only PTE there per the kernel's ptdump.
     await page.goto(`${server.url}#/walk?va=0xffff000000210000&acc=w1&src=dump`);
@@ -346,4 +402,18 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.waitForSelector("#dump-served button");
     expect(await page.locator("#dump-served button").allTextContents()).toEqual(["ram-tables.bin.gz@0x40000000", "machine.json"]);
   });
+
+  it("opens the files named on the serve command line (fetched from the page origin, not the worker's /assets/)", async () => {
+    await open("#/dump");
+    await page.waitForSelector("#dump-served button");
+    await page.click("#dump-served button >> text=machine.json");
+    await expect.poll(() => page.inputValue("#dump-regs")).toContain("TTBR1");
+    await page.click("#dump-served button >> text=ram-tables.bin.gz");
+    await page.click("#dump-load");
+    await page.waitForSelector("#dump-info, #dump-error", { timeout: 180_000 });
+    expect(await page.locator("#dump-error").count()).toBe(0);
+    await page.click("#dump-ptdump");
+    await page.waitForSelector("#ptdump");
+    expect(await page.textContent("#ptdump")).toBe(readFileSync(join(FIX, "kernel_page_tables.txt"), "utf8"));
+  }, 240_000);
 });

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { parseU64 } from "../../../src/arch/u64.js";
 import type { AuditReport } from "../../../src/dump/audit.js";
+import { auditCounts, auditHeadline } from "../lib/auditSummary.js";
 import { hex } from "../lib/format.js";
 import { parseImageSpec, parseRegisterText } from "../lib/regs.js";
 import type { MemClient } from "../worker/client.js";
@@ -66,7 +67,9 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
       setRegText(await r.text());
       return;
     }
-    setRows([...rows, { name: s.name, pa: s.pa ?? defaultPa(), url: s.url }]);
+    // The worker's base URL is its script's (under /assets/): hand it an absolute URL resolved
+    // against the page, or files/N/NAME would be fetched from /assets/files/N/NAME (404).
+    setRows([...rows, { name: s.name, pa: s.pa ?? defaultPa(), url: new URL(s.url, document.baseURI).href }]);
   };
   const load = async (): Promise<void> => {
     setErr("");
@@ -234,7 +237,11 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
           {report && (
             <div id="dump-audit">
               <p>
-                {report.wx.summary} · {report.findings.length} finding(s) · {report.leaves[1]} kernel leaves
+                {report.wx.summary} ·{" "}
+                <strong id="dump-audit-verdict" data-verdict={auditCounts(report).verdict} class={auditCounts(report).verdict}>
+                  {auditHeadline(auditCounts(report))}
+                </strong>{" "}
+                · {report.leaves[1]} kernel leaves
               </p>
               {report.findings.length > 0 && (
                 <table>
