@@ -54,7 +54,9 @@ export function sniffCompressed(head: Uint8Array): string | undefined {
   if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd-compressed (decompress it first: zstd -d)";
   if (s(6) === "\xfd7zXZ\x00") return "xz-compressed (decompress it first: unxz -k)";
   if (s(3) === "BZh") return "bzip2-compressed (decompress it first: bunzip2 -k)";
-  if (s(8) === "KDUMP   " || s(8) === "DISKDUMP") {
+  if (s(8) === "DISKDUMP")
+    return "an old diskdump-format file (DISKDUMP signature, from the pre-kdump diskdump patches): not supported; only kdump-compressed (KDUMP) files are";
+  if (s(8) === "KDUMP   ") {
     return "a kdump-compressed file inside another container (e.g. gzip); decompress the outer layer and give the kdump file itself";
   }
   if (s(12) === "makedumpfile")

@@ -219,6 +219,20 @@ describe("truncated and corrupt kdump files are one error line", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/a flattened record header \(no end marker\)/);
   });
+  it("one part of a split dump (sub-header split = 1) is refused with the way to reassemble it", async () => {
+    const b = writeDiskDump(banks, { codec: "zlib" });
+    b.writeInt32LE(1, 4096 + 12);
+    const f = write("split.kdump", b);
+    const r = await vmsa("dump", f, "--regs", REGS);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/split\.kdump: offset 0x100c \(split\): a split dump .*makedumpfile --reassemble/);
+  });
+  it("an old DISKDUMP-signature file is refused as such", async () => {
+    const f = write("old.dump", Buffer.concat([Buffer.from("DISKDUMP"), Buffer.alloc(4096)]));
+    const r = await vmsa("dump", f, "--regs", REGS);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/old\.dump: an old diskdump-format file \(DISKDUMP signature.*\(offset 0\)/);
+  });
   it("unknown page compression flags are refused", async () => {
     const f = write("flags.kdump", writeDiskDump(banks, { codec: "zlib", flags: 0x3 }));
     const r = await vmsa("dump", f, "--regs", REGS);
