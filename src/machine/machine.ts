@@ -44,14 +44,14 @@
  * certainty only at the next ISB; until then both old and new contexts may be used.
  */
 
-import { HI_CONT, LO_AF, LO_NG } from "../arch/bits.js";
+import { HI_CONT } from "../arch/bits.js";
 import { VmsaError } from "../arch/errors.js";
 import { FAULT_NONE, FAULT_TRANSLATION } from "../arch/fault.js";
 import { FEATURES_MAX, type Features, presetByName, type Regs } from "../arch/registers.js";
 import { hex } from "../arch/u64.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type WalkContext } from "../walk/context.js";
-import { entryKind, nextTableAddress } from "../walk/fields.js";
+import { entryKind } from "../walk/fields.js";
 import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
 import { Cpu, type CpuRegs } from "./cpu.js";
 import { MaySee, offIn } from "./may-see.js";
@@ -72,8 +72,6 @@ import { TableIndex, type TableUse } from "./table-index.js";
 import {
   bigOf,
   completeTlbis,
-  contextEntry,
-  newStaleEntry,
   retireAtIsb,
   ST_AWAIT_ISB,
   ST_LIVE,
@@ -81,9 +79,9 @@ import {
   type StaleEntryInfo,
   sameContext,
   staleEntryInfo,
-  walkCacheRoot,
   withoutRemoved,
 } from "./tlb.js";
+import { contextEntry, staleFromStore } from "./tlb-fill.js";
 import { parseTlbiOp, tlbiMatch, tlbiScope } from "./tlbi-op.js";
 import type { AccessResult, DcOp, DsbKind, IcOp, Outcome, StepRecord, SysReg, TlbiOp, Violation } from "./types.js";
 
@@ -375,7 +373,16 @@ export class Machine {
         staleUses ??= [];
         staleUses.push(u);
       }
-      if (ok !== 0) this.materialize(u, ok, level, va, size);
+      if (ok !== 0) {
+        const c = this.cpus[u.cpu] as Cpu;
+        const e = staleFromStore(this.mem, this.st, u, c.stale, this.nextId, ok, level, va, size);
+        if (e !== undefined) {
+          this.nextId++;
+          c.stale.push(e);
+          this.staleCount++;
+          if (e.root !== undefined) this.index.dirty = true;
+        }
+      }
       if (!current || u.stale !== undefined) continue;
       if (uses.length > 1) {
         // Several CPUs (or roots) reach the same entry: judge each (half, VA, level) once.
@@ -393,51 +400,6 @@ export class Machine {
       reportFreedTableReuse(this.rep, this.st, su);
     }
     if (tableChange) this.index.dirty = true;
-  }
-
-  private materialize(u: TableUse, ok: number, level: number, va: number, size: number): void {
-    const { step, pa, ohi, olo, prevWriter } = this.st;
-    const root = u.root;
-    const h = root.half;
-    const c = this.cpus[u.cpu] as Cpu;
-    if (ok === 2 && (olo & LO_AF) === 0 && !root.ctx.ha) return;
-    for (const s of c.stale) {
-      if (s.descAddr === pa && s.hi === ohi && s.lo === olo && s.state === ST_LIVE && s.vaOff === va) return;
-    }
-    let vaOff = va;
-    let span = size;
-    if (ok === 2 && (ohi & HI_CONT) !== 0) {
-      const cs = h.contAt[level + 1] as number;
-      span = size * 2 ** cs;
-      vaOff = va - (va % span);
-    }
-    const sub = ok === 1 ? walkCacheRoot(this.mem, root, nextTableAddress(h, ohi, olo), level, va, size, ohi, u) : undefined;
-    c.stale.push(
-      newStaleEntry({
-        id: this.nextId++,
-        kind: ok === 1 ? "table" : "leaf",
-        cpu: u.cpu,
-        half: h,
-        ctx: root.ctx,
-        vaOff,
-        span,
-        level,
-        asid: root.asid,
-        global: ok === 2 ? (olo & LO_NG) === 0 : false,
-        descAddr: pa,
-        hi: ohi,
-        lo: olo,
-        apT: u.apT,
-        uxnT: u.uxnT,
-        pxnT: u.pxnT,
-        root: sub,
-        origin: prevWriter,
-        changed: step,
-        preIsb: false,
-      }),
-    );
-    this.staleCount++;
-    if (sub !== undefined) this.index.dirty = true;
   }
 
   private checkLiveChange(u: TableUse, ok: number, nk: number, level: number, va: number, size: number): void {

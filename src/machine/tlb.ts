@@ -8,9 +8,8 @@
  * by `kind`. Its `state` follows one TLBI through completion: live → TLBI issued (no DSB yet) →
  * completed, awaiting this CPU's ISB → removed.
  */
-import type { PhysMem } from "../mem/physmem.js";
 import type { HalfContext, WalkContext } from "../walk/context.js";
-import { Walker } from "../walk/walker.js";
+import type { Walker } from "../walk/walker.js";
 
 /** A place translation can start from: a TTBR half, or a cached table entry (walk cache). */
 export interface Root {
@@ -137,112 +136,6 @@ export function sameContext(n: Root, r: { half: { index: number }; table: number
 }
 
 /** The identity and old value of a new stale entry; `newStaleEntry` adds the fresh maintenance state. */
-export type StaleEntryFacts = Omit<
-  StaleEntry,
-  "halfIdx" | "ia" | "globalOnly" | "state" | "tlbiStep" | "tlbiCpu" | "tlbiBroadcast" | "completeStep" | "refill" | "missed"
->;
-
-export function newStaleEntry(f: StaleEntryFacts): StaleEntry {
-  return {
-    id: f.id,
-    kind: f.kind,
-    cpu: f.cpu,
-    halfIdx: f.half.index,
-    ia: f.half.iaBits,
-    vaOff: f.vaOff,
-    span: f.span,
-    level: f.level,
-    asid: f.asid,
-    global: f.global,
-    globalOnly: false,
-    descAddr: f.descAddr,
-    hi: f.hi,
-    lo: f.lo,
-    half: f.half,
-    ctx: f.ctx,
-    apT: f.apT,
-    uxnT: f.uxnT,
-    pxnT: f.pxnT,
-    root: f.root,
-    origin: f.origin,
-    changed: f.changed,
-    state: ST_LIVE,
-    tlbiStep: 0,
-    tlbiCpu: -1,
-    tlbiBroadcast: false,
-    completeStep: 0,
-    refill: 0,
-    preIsb: f.preIsb,
-    missed: [],
-  };
-}
-
-/** The entry an MSR leaves behind: everything cached from the old root `r` of CPU `cpu`. */
-export function contextEntry(id: number, cpu: number, r: Root, step: number): StaleEntry {
-  return newStaleEntry({
-    id,
-    kind: "context",
-    cpu,
-    half: r.half,
-    ctx: r.ctx,
-    vaOff: 0,
-    span: r.span,
-    level: r.level,
-    asid: r.asid,
-    global: false,
-    descAddr: -1,
-    hi: 0,
-    lo: 0,
-    apT: 0,
-    uxnT: 0,
-    pxnT: 0,
-    root: r,
-    origin: 0,
-    changed: step,
-    preIsb: true,
-  });
-}
-
-/** `half` of `ctx` rebased to start at `table` (level `level`): how a cached table entry is walked. */
-function rebase(ctx: WalkContext, half: HalfContext, table: number, level: number): { ctx: WalkContext; half: HalfContext } {
-  if (half.base === table && half.startLevel === level) return { ctx, half };
-  const h: HalfContext = { ...half, base: table, startLevel: level, baseFault: false, tnszFault: false, epd: false };
-  const halves: [HalfContext, HalfContext] = half.index === 0 ? [h, ctx.halves[1]] : [ctx.halves[0], h];
-  return { ctx: { ...ctx, halves }, half: h };
-}
-
-/**
- * The root a walk-cache entry provides: the table `next` that an old level-`level` table
- * descriptor ohi pointed to, covering [va, va + size), under `root` with hierarchical attributes
- * apT/uxnT/pxnT accumulated above it.
- */
-export function walkCacheRoot(
-  mem: PhysMem,
-  root: Root,
-  next: number,
-  level: number,
-  va: number,
-  size: number,
-  ohi: number,
-  above: { readonly apT: number; readonly uxnT: number; readonly pxnT: number },
-): Root {
-  const h = root.half;
-  const r = rebase(root.ctx, h, next, level + 1);
-  return {
-    half: r.half,
-    ctx: r.ctx,
-    walker: new Walker(mem, r.ctx),
-    level: level + 1,
-    table: next,
-    vaOff: va,
-    span: size,
-    asid: root.asid,
-    apT: h.hpd ? above.apT : above.apT | ((ohi >>> 29) & 3),
-    uxnT: h.hpd ? above.uxnT : above.uxnT | ((ohi >>> 28) & 1),
-    pxnT: h.hpd ? above.pxnT : above.pxnT | ((ohi >>> 27) & 1),
-  };
-}
-
 /**
  * A DSB of CPU `issuer` completes the TLBIs it issued: on CPU `holder`'s list, entries they cover
  * are removed (other CPUs) or await the issuer's ISB (its own TLB). A non-shareable DSB (NSH,
