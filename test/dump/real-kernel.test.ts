@@ -168,6 +168,16 @@ async function checkLive(i: StoppedInstant): Promise<void> {
   expect(await i.hmp("info status")).toMatch(/paused/);
   const saved = await vmsa("dump", core, "--regs", i.regsFile);
   rmSync(core, { force: true });
+  // The same instant saved kdump-compressed (zlib; QEMU's flattened default and the plain -R file):
+  // the same `vmsa dump` output as the ELF core (issue 11 §2; src/dump/diskdump).
+  for (const flags of ["-z", "-z -R"]) {
+    const kd = `${i.core}.kdump`;
+    await i.hmp(`dump-guest-memory ${flags} ${kd}`);
+    const k = await vmsa("dump", kd, "--regs", i.regsFile);
+    rmSync(kd, { force: true });
+    expect(k.code).toBe(saved.code);
+    expect(k.out).toBe(saved.out);
+  }
   const live = await vmsa("dump", ...gdb, ...layout);
   expect(live.err).toBe("");
   expect(live.code).toBe(0);
