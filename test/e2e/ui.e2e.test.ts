@@ -92,6 +92,18 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.waitForSelector('#app[data-ready="true"]');
   };
 
+  it("opens on the real kernel example that ships with vmsa (examples/linux-6.1-4k48)", async () => {
+    await open("#/walk?va=0xffff000000210000&acc=r1");
+    expect(await page.textContent("#source-name")).toBe("example:linux-6.1-4k48");
+    // Linux 6.1's linear map (its ptdump: 0xffff000000210000 is a read-only 4K PTE) at PHYS_OFFSET 0x40000000.
+    expect(await page.textContent("#walk-outcome")).toContain("PA 0x40210000");
+    await page.goto(`${server.url}#/map?half=1`);
+    await page.waitForSelector('#app[data-ready="true"]');
+    await page.selectOption("#map-marker", { label: "Linear Mapping start" });
+    await page.waitForSelector('#app[data-ready="true"]');
+    expect((await page.textContent("#map-segments")) ?? "").toContain("L2 block");
+  });
+
   it("marks the root data-ready once a deep link's view has rendered, and not while it recomputes", async () => {
     const ex = buildExample("linux-4k-48");
     const ok = ex.tour[0];
@@ -100,7 +112,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     if (r.kind !== "ok") throw new Error("example linear map does not translate");
     // What a screenshot script does: load the link, wait for the signal only, then read the page.
     await page.goto("about:blank");
-    await page.goto(`${server.url}#/walk?va=${hex64(ok.va)}&acc=r1`);
+    await page.goto(`${server.url}#/walk?va=${hex64(ok.va)}&acc=r1&preset=linux-4k-48`);
     await page.waitForSelector('#app[data-ready="true"]', { timeout: 30_000 });
     expect(await page.textContent("#walk-outcome")).toContain(`PA 0x${r.pa.toString(16)}`);
     // A scenario link: at the signal it has run (no "running…"), its verdict is shown.
@@ -113,8 +125,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     expect(await page.textContent('#cpu-0 tr[data-reg="PAR_EL1"]')).toContain("no AT yet");
     expect(await page.textContent('#cpu-0 tr[data-reg="PAR_EL1"]')).not.toContain("F=0");
     // Recomputing resets it: a new walk makes the page not ready until its answer is shown.
-    await page.goto(`${server.url}#/walk?va=${hex64(ok.va)}&acc=r1`);
-    await page.waitForSelector('#app[data-ready="true"]');
+    await open(`#/walk?va=${hex64(ok.va)}&acc=r1&preset=linux-4k-48`);
     const seen = page.evaluate(
       () =>
         new Promise<string[]>((resolve) => {
@@ -163,7 +174,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     if (!ok || !bad) throw new Error("example tour changed");
     const r = w.translate(ok.va, { type: "read", el: 1 });
     if (r.kind !== "ok" || r.par === null) throw new Error("example linear map does not translate");
-    await open(`#/walk?va=${hex64(ok.va)}&acc=r1`);
+    await open(`#/walk?va=${hex64(ok.va)}&acc=r1&preset=linux-4k-48`);
     await page.waitForSelector("#walk-outcome");
     expect(await page.textContent("#walk-outcome")).toContain(`PA 0x${r.pa.toString(16)}`);
     expect(await page.textContent("#walk-par")).toContain(hex64(r.par));
@@ -181,12 +192,12 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     // EL0 write to read-only user text: Permission fault (AP[2:1]=0b11).
     const text = ex.tour.find((t) => t.what.startsWith("EL0 text"));
     if (!text) throw new Error("example tour changed");
-    await page.goto(`${server.url}#/walk?va=${hex64(text.va)}&acc=w0`);
+    await page.goto(`${server.url}#/walk?va=${hex64(text.va)}&acc=w0&preset=linux-4k-48`);
     await expect.poll(() => page.textContent("#walk-outcome"), { timeout: 10_000 }).toContain("permission fault at level 3");
   });
 
   it("maps a TTBR half with markers, blocks, contiguous runs and holes", async () => {
-    await open("#/map?half=1");
+    await open("#/map?half=1&preset=linux-4k-48");
     await page.waitForSelector("#map-segments tbody tr");
     const kinds = await page.locator("#map-segments tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-kind")));
     expect(kinds).toContain("leaf");

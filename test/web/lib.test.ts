@@ -5,11 +5,13 @@ import { describe, expect, it } from "vitest";
 import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { presetByName } from "../../src/arch/registers.js";
+import { linux61Markers, ptdump } from "../../src/dump/ptdump.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
 import { buildExample, EXAMPLE_PRESETS } from "../../web/src/lib/demo.js";
 import { describeFields, type Field, parseFieldValue } from "../../web/src/lib/fields.js";
+import { buildKernelExample, KERNEL_EXAMPLE } from "../../web/src/lib/kernelExample.js";
 import { loadImage } from "../../web/src/lib/load.js";
 import { buildMap } from "../../web/src/lib/mapdata.js";
 import { parseRegisterText } from "../../web/src/lib/regs.js";
@@ -113,5 +115,24 @@ describe("example and map", () => {
     expect(shared.map((s) => [s.start, s.end, s.entries])).toEqual([[2 ** 21, 2 ** 48, 3 * 511]]);
     // The strip shows the shared ranges, not holes.
     expect(m.classes[m.columns[799] as number]?.kind).toBe("shared");
+  });
+});
+
+describe("the kernel example the UI opens on", () => {
+  it("is examples/linux-6.1-4k48: its ptdump is the kernel's own text, and it walks as the kernel mapped it", () => {
+    const dir = join(import.meta.dirname, "../../examples", KERNEL_EXAMPLE);
+    const json = readFileSync(join(dir, "example.json"), "utf8");
+    const files = new Map<string, Uint8Array>();
+    for (const m of (JSON.parse(json) as { memory: { file: string }[] }).memory) files.set(m.file, readFileSync(join(dir, m.file)));
+    const ex = buildKernelExample(json, files);
+    const ctx = compileRegs(ex.regs);
+    const h = ctx.halves[1];
+    const text = ptdump(ex.mem, ctx, { markers: linux61Markers(h.iaBits, h.gShift, 0x407000n) });
+    expect(text).toBe(readFileSync(join(dir, "kernel_page_tables.txt"), "utf8"));
+    // Linux 6.1 linear map: PAGE_OFFSET 0xffff000000000000 maps PHYS_OFFSET 0x40000000.
+    const w = new Walker(ex.mem, ex.regs);
+    const r = w.translate(0xffff_0000_0021_0000n, { type: "read", el: 1 });
+    expect(r.kind === "ok" ? r.pa : undefined).toBe(0x4021_0000n);
+    expect(w.translate(0xffff_8000_0800_4000n, { type: "read", el: 1 }).kind).toBe("fault");
   });
 });

@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { PRESETS } from "../../src/arch/registers.js";
 import { EXAMPLE_PRESETS } from "./lib/demo.js";
+import { KERNEL_EXAMPLE } from "./lib/kernelExample.js";
 import { formatHash, parseHash, type Route, VIEWS, type View } from "./lib/route.js";
 import { Decoder } from "./views/Decoder.js";
 import { Dump } from "./views/Dump.js";
@@ -36,7 +37,10 @@ function App() {
   const [source, setSource] = useState<SourceInfo | undefined>(undefined);
   const [status, setStatus] = useState("loading the example…");
   useEffect(() => {
-    const on = (): void => setRoute(parseHash(location.hash));
+    const on = (): void => {
+      setReady(false); // the new view has not rendered yet; the effect below sets it again
+      setRoute(parseHash(location.hash));
+    };
     addEventListener("hashchange", on);
     return () => removeEventListener("hashchange", on);
   }, []);
@@ -55,7 +59,8 @@ function App() {
   // Runs after every commit, after the views' own effects of that commit (preact runs child
   // effects first), so a view that starts a worker call in its effect has made it pending already.
   useEffect(() => setReady(source !== undefined && client.inFlight === 0));
-  const preset = route.params.preset ?? "linux-4k-48";
+  // The page opens on the real Linux 6.1 example (examples/linux-6.1-4k48); ?preset= picks another.
+  const preset = route.params.preset ?? KERNEL_EXAMPLE;
   const loadExample = (name: string): void => {
     setStatus(`building example ${name}…`);
     client.call({ op: "example", preset: name }).then(
@@ -70,7 +75,7 @@ function App() {
     if (route.params.src === "dump") {
       setStatus("this link refers to a dump: open it in the Dump tab (files never leave your machine)");
     }
-    loadExample(PRESETS.some((p) => p.name === preset) ? preset : "linux-4k-48");
+    loadExample(preset === KERNEL_EXAMPLE || PRESETS.some((p) => p.name === preset) ? preset : KERNEL_EXAMPLE);
   }, []);
   /** Navigate: params replace the current ones; a view change pushes history. */
   const update = (params: Record<string, string>, view?: string): void => {
@@ -83,6 +88,7 @@ function App() {
       delete p.preset;
     }
     const hash = formatHash({ view: v, params: p });
+    setReady(false);
     if (view && view !== route.view) location.hash = hash;
     else {
       history.replaceState(null, "", hash);
@@ -116,6 +122,7 @@ function App() {
             }}
           >
             <option value="">example…</option>
+            <option value={KERNEL_EXAMPLE}>{KERNEL_EXAMPLE} (real kernel)</option>
             {EXAMPLE_PRESETS.map((p) => (
               <option value={p}>{p}</option>
             ))}

@@ -12,9 +12,11 @@ import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
 import { halfBase } from "../../../src/walk/range.js";
 import { Walker } from "../../../src/walk/walker.js";
 import { buildExample } from "../lib/demo.js";
+import { KERNEL_EXAMPLE } from "../lib/kernelExample.js";
 import { type LoadStats, loadImage } from "../lib/load.js";
 import { buildMap } from "../lib/mapdata.js";
 import { traceScenario } from "../lib/stepper.js";
+import { bundledKernelExample } from "./kernelBundle.js";
 import type { ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -56,7 +58,7 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
   switch (req.op) {
     case "example": {
       const t0 = performance.now();
-      const ex = buildExample(req.preset);
+      const ex = req.preset === KERNEL_EXAMPLE ? bundledKernelExample() : buildExample(req.preset);
       return {
         op: "example",
         info: setState(ex.mem, ex.regs, { name: ex.name, images: [], tour: ex.tour, loadMs: performance.now() - t0 }),
