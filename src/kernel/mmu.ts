@@ -43,8 +43,26 @@ function num(v: bigint | number, what: string): number {
   return n;
 }
 
+/**
+ * Whether `x` (a non-negative integer below 2^53) is a multiple of `size`, a power of two: masks
+ * on the two 32-bit halves, never `%` on a double (slow above 2^32).
+ */
+export function isAligned(x: number, size: number): boolean {
+  if (size <= TWO32) return ((x >>> 0) & (size - 1)) === 0;
+  return x >>> 0 === 0 && (Math.floor(x / TWO32) & (size / TWO32 - 1)) === 0;
+}
+
 function aligned(a: number, b: number, c: number, size: number): boolean {
-  return a % size === 0 && b % size === 0 && c % size === 0;
+  return isAligned(a, size) && isAligned(b, size) && isAligned(c, size);
+}
+
+/**
+ * Whether a VA offset and a PA that advance together can ever both sit on a `size` boundary
+ * (their difference is a multiple of `size`); when not, no contiguous group of that span fits
+ * anywhere in the range.
+ */
+function congruent(off: number, pa: number, size: number): boolean {
+  return isAligned(Math.abs(off - pa), size);
 }
 
 function nextBoundary(off: number, size: number): number {
@@ -103,21 +121,24 @@ class Mapper {
     const blockOk = kernelBlockLevel(k.geo, level) && (this.flags & NO_BLOCK_MAPPINGS) === 0;
     const contN = kernelContEntries(k.geo, level);
     const contSize = contN * size;
+    // Chunks at contiguous-group boundaries only matter where a group may be written: cont
+    // allowed and VA, PA congruent modulo the group span (they advance together).
+    const contChunks = contN > 0 && !contIn && (this.flags & NO_CONT_MAPPINGS) === 0 && congruent(off, pa, contSize);
     k.tableAccess?.enter(k, level, table);
     while (off < end) {
       let chunkEnd = end;
       let cont = contIn;
-      if (contN > 0) {
+      if (contChunks) {
         chunkEnd = Math.min(nextBoundary(off, contSize), end);
-        cont = contIn || ((this.flags & NO_CONT_MAPPINGS) === 0 && aligned(off, chunkEnd, pa, contSize));
+        cont = aligned(off, chunkEnd, pa, contSize);
       }
       while (off < chunkEnd) {
         if (
           this.write &&
           blockOk &&
           this.simpleOa &&
-          off % size === 0 &&
-          pa % size === 0 &&
+          isAligned(off, size) &&
+          isAligned(pa, size) &&
           chunkEnd - off >= size &&
           k.port.storeRun !== undefined
         ) {
@@ -227,11 +248,13 @@ class Mapper {
     const cpu = k.cpu;
     const mem = port.mem;
     const simpleOa = plainAddressField(k.geo.fmt);
+    // Chunking at CONT_PTE boundaries changes nothing when every chunk is contiguous (contIn) or
+    // none can be (NO_CONT_MAPPINGS, or VA and PA not congruent modulo the group): one chunk then.
+    const contChunks = !contIn && !noCont && congruent(off, pa, contSize);
     k.tableAccess?.enter(k, 3, table);
     while (off < end) {
-      // With NO_CONT_MAPPINGS the contiguous chunking changes nothing: take the table's whole range.
-      const chunkEnd = noCont && !contIn ? end : Math.min(nextBoundary(off, contSize), end);
-      const cont = contIn || (!noCont && aligned(off, chunkEnd, pa, contSize));
+      const chunkEnd = contChunks ? Math.min(nextBoundary(off, contSize), end) : end;
+      const cont = contIn || (contChunks && aligned(off, chunkEnd, pa, contSize));
       const hiBase = (this.protHi | (cont ? 0x100000 : 0)) >>> 0;
       const loBase = this.protLo;
       let idx = Math.floor(off / ps) % nEntries;

@@ -9,7 +9,7 @@
  * a load changes no architectural state the checker tracks.
  */
 import type { DcOp, DsbKind as DsbDomain, SysReg, TlbiOp } from "../arch/sysops.js";
-import { FRAME_SIZE, type PhysMem } from "../mem/physmem.js";
+import { FRAME_CACHE_MASK, FRAME_SIZE, type PhysMem } from "../mem/physmem.js";
 
 /** DSB domains, TLBI operations, system registers and DC operations: the architecture's names (arch/sysops.ts). */
 export type { DcOp, DsbKind as DsbDomain, SysReg, TlbiOp } from "../arch/sysops.js";
@@ -79,9 +79,10 @@ export class DirectPort implements MachinePort {
     while (i < n) {
       const a = pa + i * 8;
       const pfn = Math.floor(a / FRAME_SIZE);
-      mem.store64(a, h, l); // backs the frame
-      const fr = mem.frame(pfn) as Uint32Array;
-      let w = (a - pfn * FRAME_SIZE) >>> 2;
+      mem.store64(a, h, l); // backs the frame and makes it the cached entry of its slot
+      const slot = pfn & FRAME_CACHE_MASK;
+      const fr = mem.arenas[mem.cacheArena[slot] as number] as Uint32Array;
+      let w = (mem.cacheWord[slot] as number) + ((a - pfn * FRAME_SIZE) >>> 2);
       const stop = Math.min(n - i, (FRAME_SIZE - (a - pfn * FRAME_SIZE)) / 8);
       for (let j = 0; j < stop; j++, w += 2) {
         fr[w] = l;
@@ -100,7 +101,7 @@ export class DirectPort implements MachinePort {
 
   zero(_cpu: number, pa: number, size: number): void {
     this.stores += size / 8;
-    this.mem.zero(BigInt(pa), size);
+    this.mem.zeroFrames(pa, size);
   }
 
   dsb(_cpu: number, _domain: DsbDomain): void {

@@ -21,8 +21,13 @@ export interface Bank {
   readonly source: string;
 }
 
-/** Words per allocation arena for frames created by stores (16 MiB). */
+/** Words of the largest allocation arena for frames created by stores (16 MiB). */
 const ARENA_WORDS = 4 * 1024 * 1024;
+/**
+ * Words of the first allocation arena (256 KiB); each next one doubles up to ARENA_WORDS, so a
+ * memory holding a few tables does not pay for (nor make the GC track) a 16 MiB arena.
+ */
+export const FIRST_ARENA_WORDS = 64 * WORDS_PER_FRAME;
 /** Frame locations are packed as arena * 2^25 + word offset (word offset < 2^25). */
 const LOC_SCALE = 2 ** 25;
 /** Frames per arena when a bank is added: every word offset stays below LOC_SCALE. */
@@ -54,7 +59,9 @@ export class PhysMem {
   readonly arenas: Uint32Array[] = [];
   private readonly index = new Map<number, number>();
   private allocArena = -1;
-  private allocNext = ARENA_WORDS;
+  /** Words in the current allocation arena (0 before the first frame is allocated). */
+  private allocWords = 0;
+  private allocNext = 0;
   /** Direct-mapped cache of frame locations (tag = frame number); read-only outside this class. */
   readonly cacheTag = new Float64Array(CACHE_SLOTS).fill(-1);
   readonly cacheArena = new Int32Array(CACHE_SLOTS);
@@ -173,23 +180,30 @@ export class PhysMem {
   }
 
   private allocFrame(pfn: number): Uint32Array {
-    if (this.allocNext + WORDS_PER_FRAME > ARENA_WORDS) {
-      this.arenas.push(new Uint32Array(ARENA_WORDS));
+    this.allocSlot(pfn);
+    const a = this.arenas[this.allocArena] as Uint32Array;
+    const word = this.allocNext - WORDS_PER_FRAME;
+    return a.subarray(word, word + WORDS_PER_FRAME);
+  }
+
+  /** Give frame `pfn` the next allocation-arena slot and make it the cached entry of its slot (no view). */
+  private allocSlot(pfn: number): void {
+    if (this.allocNext + WORDS_PER_FRAME > this.allocWords) {
+      this.allocWords = this.allocWords === 0 ? FIRST_ARENA_WORDS : Math.min(this.allocWords * 2, ARENA_WORDS);
+      this.arenas.push(new Uint32Array(this.allocWords));
       this.allocArena = this.arenas.length - 1;
       this.allocNext = 0;
     }
     const word = this.allocNext;
     this.allocNext += WORDS_PER_FRAME;
     this.place(pfn, this.allocArena, word);
-    const a = this.arenas[this.allocArena] as Uint32Array;
-    return a.subarray(word, word + WORDS_PER_FRAME);
   }
 
   /** Store a 64-bit word given as halves (pa 8-byte aligned). Unbacked frames become backed. */
   store64(pa: number, hi: number, lo: number): void {
     const pfn = Math.floor(pa / FRAME_SIZE);
     const slot = pfn & (CACHE_SLOTS - 1);
-    if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.frameForWrite(pfn);
+    if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.allocSlot(pfn);
     const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
     const w = (this.cacheWord[slot] as number) + ((pa - pfn * FRAME_SIZE) >>> 2);
     a[w] = lo >>> 0;
@@ -211,10 +225,20 @@ export class PhysMem {
 
   /** Zero a whole frame-aligned range (e.g. a fresh table page), backing it. */
   zero(pa: bigint, size: number): void {
-    const start = checkPa(pa);
+    this.zeroFrames(checkPa(pa), size);
+  }
+
+  /** `zero` with the address as a number: the table-allocation path, no bigint and no views. */
+  zeroFrames(pa: number, size: number): void {
+    if (!(pa >= 0 && pa + size <= PA_LIMIT)) {
+      throw new MemoryError("EMEM_UNBACKED", `physical address 0x${pa.toString(16)} is outside the 52-bit PA space`);
+    }
     for (let off = 0; off < size; off += FRAME_SIZE) {
-      const pfn = Math.floor((start + off) / FRAME_SIZE);
-      this.frameForWrite(pfn).fill(0);
+      const pfn = Math.floor((pa + off) / FRAME_SIZE);
+      const slot = pfn & (CACHE_SLOTS - 1);
+      if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.allocSlot(pfn);
+      const w = this.cacheWord[slot] as number;
+      (this.arenas[this.cacheArena[slot] as number] as Uint32Array).fill(0, w, w + WORDS_PER_FRAME);
     }
   }
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadMemory, parseBankSpec, saveImage } from "../../src/mem/banks.js";
-import { PhysMem } from "../../src/mem/physmem.js";
+import { FIRST_ARENA_WORDS, PhysMem } from "../../src/mem/physmem.js";
 
 describe("physical memory", () => {
   it("reads back what was written, little-endian, and reports unbacked reads as undefined", () => {
@@ -60,5 +60,37 @@ describe("physical memory", () => {
     expect(parseBankSpec("x.bin@0x2000:0x1000")).toEqual({ file: "x.bin", pa: 0x2000n, size: 0x1000n });
     expect(() => parseBankSpec("x.bin")).toThrow(/expected FILE@PA/);
     expect(() => parseBankSpec("x.bin@0x1001")).toThrow(/not 4 KiB aligned/);
+  });
+});
+
+describe("allocation arenas", () => {
+  it("backs the first stored frame with a small arena and grows arenas without losing frames", () => {
+    const m = new PhysMem();
+    m.store64(0x4000_0000, 1, 2);
+    const first = m.arenas[0];
+    expect(first?.byteLength).toBe(FIRST_ARENA_WORDS * 4);
+    expect(first?.byteLength).toBeLessThan(16 * 1024 * 1024);
+    // Enough frames to need several arenas, with a bank added part-way through.
+    const frames = 3000;
+    for (let i = 0; i < frames; i++) {
+      if (i === 1000) m.addBank(0x1_0000_0000n, new Uint8Array(8192), "mid");
+      m.store64(0x8000_0000 + i * 4096 + 8, i, i * 3);
+    }
+    for (let i = 0; i < frames; i++) expect(m.read64(BigInt(0x8000_0000 + i * 4096 + 8))).toBe((BigInt(i) << 32n) | BigInt(i * 3));
+    expect(m.read64(0x4000_0000n)).toBe((1n << 32n) | 2n);
+    expect(m.arenas.length).toBeGreaterThan(2);
+    for (const a of m.arenas) expect(a.byteLength).toBeLessThanOrEqual(16 * 1024 * 1024);
+  });
+});
+
+describe("zeroFrames", () => {
+  it("zeroes and backs whole frames given as a number, and refuses ranges past the 52-bit PA space", () => {
+    const m = new PhysMem();
+    m.store64(0x4000_1008, 5, 6);
+    m.zeroFrames(0x4000_1000, 2 * 4096);
+    expect(m.read64(0x4000_1008n)).toBe(0n);
+    expect(m.read64(0x4000_2ff8n)).toBe(0n); // second frame now backed
+    expect(m.read64(0x4000_3000n)).toBeUndefined();
+    expect(() => m.zeroFrames(2 ** 52 - 4096, 2 * 4096)).toThrow(/outside the 52-bit PA space/);
   });
 });
