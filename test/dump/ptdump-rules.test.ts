@@ -9,6 +9,7 @@ import { encodeLeaf, encodeTable } from "../../src/arch/descriptor.js";
 import { GRANULE_4K, GRANULE_64K, type Granule } from "../../src/arch/granule.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
 import { PTDUMP_LINUX_4, PTDUMP_LINUX_6, type PtdumpFormat, ptdump, ptdumpReport } from "../../src/dump/ptdump.js";
+import { compileRegs } from "../../src/walk/context.js";
 import { TestTables } from "../helpers/tables.js";
 
 function kernelRegs(root: bigint, vaBits: number, g: "4K" | "64K" = "4K", over: Partial<Regs> = {}): Regs {
@@ -303,5 +304,45 @@ describe("SHARED lines for a subtree that is not one run", () => {
     const cut = ptdumpReport(t.mem, kernelRegs(t.root, 48), { start: HALF1, end: HALF1 + 0x30_0000n });
     expect(cut.text).not.toContain("SHARED");
     expect(cut.text.trimEnd().split("\n").at(-1)).toMatch(/^0xffff0000002ff000-0xffff000000300000 +4K PTE$/);
+  });
+});
+
+describe("more note_page details", () => {
+  const HALF1 = 0xffff_0000_0000_0000n;
+  it("heads a TTBR0 dump with TTBR0 when no marker is at or below its start", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    const r = { ...kernelRegs(0n, 48), ttbr0: t.root };
+    expect(ptdump(t.mem, r, { start: 0n, markers: [] }).split("\n")[0]).toBe("---[ TTBR0 ]---");
+  });
+
+  it("a marker exactly at the end of the range is not printed", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    const out = ptdump(t.mem, kernelRegs(t.root, 48), {
+      start: HALF1,
+      end: HALF1 + 0x20_0000n,
+      markers: [
+        { address: HALF1, name: "a" },
+        { address: HALF1 + 0x20_0000n, name: "b" },
+      ],
+    });
+    expect(out).toBe("---[ a ]---\n0xffff000000000000-0xffff000000200000           2M PGD\n");
+  });
+
+  // pgd_none_or_clear_bad(): with 4 levels, a top-level entry that is not a table is a hole.
+  it("a non-table top-level entry of a 4-level walk is a hole", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    t.mem.write64(t.root, 0x4000_0000n | 0x401n);
+    expect(ptdump(t.mem, kernelRegs(t.root, 48)).split("\n")[1]).toBe("0xffff000000000000-0x0000000000000000         256T PGD");
+  });
+
+  it("takes a compiled register context as well as registers", () => {
+    const t = new TestTables(GRANULE_4K, 0);
+    expect(ptdump(t.mem, compileRegs(kernelRegs(t.root, 48)))).toBe(ptdump(t.mem, kernelRegs(t.root, 48)));
+  });
+
+  it("an empty 52-bit half (64K) is one 4P hole", () => {
+    const t = new TestTables(GRANULE_64K, 1);
+    const r = { ...kernelRegs(t.root, 52, "64K"), tcr: encodeTcr({ t0sz: 12, t1sz: 12, tg0: "64K", tg1: "64K", ipsBits: 52 }) };
+    expect(ptdump(t.mem, r).split("\n")[1]).toBe("0xfff0000000000000-0x0000000000000000           4P PGD");
   });
 });
