@@ -1,4 +1,5 @@
 /** Small formatting helpers shared by the views. */
+import { formatSize } from "../../../src/arch/granule.js";
 import { U64_MASK } from "../../../src/arch/u64.js";
 
 export const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
@@ -27,4 +28,21 @@ export function parseAccess(s: string | undefined): { type: "read" | "write" | "
 
 export function accessText(a: { type: string; el: number; pan?: boolean }): string {
   return `${a.type[0]}${a.el}${a.pan ? "p" : ""}`;
+}
+
+const UNITS = ["", "K", "M", "G", "T", "P", "E"];
+
+/**
+ * A size in the units the kernel's ptdump uses (K M G T P E). A whole number of KiB that reads as
+ * at most six digits in its largest exact unit prints exactly as ptdump does (arch formatSize: 4K,
+ * 3264K, 992M, 130560G); any other (a zoomed window, a clipped run) in the largest unit it
+ * reaches, to one decimal, marked "≈": 128 TiB less 896 MiB is "≈128T", not "134216832M".
+ */
+export function sizeText(bytes: number): string {
+  const exact = formatSize(bytes);
+  const n = Number.parseInt(exact, 10);
+  if (n < 2 ** 20 && (bytes < 1024 || !/^\d+$/.test(exact))) return exact;
+  let u = 0;
+  while (u < UNITS.length - 1 && bytes >= 1024 ** (u + 1)) u++;
+  return `≈${(bytes / 1024 ** u).toFixed(1).replace(/\.0$/, "")}${UNITS[u]}`;
 }

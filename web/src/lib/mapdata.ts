@@ -5,11 +5,11 @@
  * table descriptors are walked once: later ranges are "shared" segments (the same mappings as
  * the first range), so a corrupted dump with 512-way fan-in costs its distinct tables, not 512^n.
  */
-import { formatSize } from "../../../src/arch/granule.js";
 import { decodeMairAttr } from "../../../src/arch/mair.js";
 import type { PhysMem } from "../../../src/mem/physmem.js";
 import type { WalkContext } from "../../../src/walk/context.js";
 import { walkEntries } from "../../../src/walk/range.js";
+import { sizeText } from "./format.js";
 
 /** What a stretch of VA is: one coalescing key. */
 export interface MapClass {
@@ -190,5 +190,5 @@ export function describeClass(c: MapClass): string {
 }
 
 export function segmentSizeText(s: MapSegment): string {
-  return formatSize(s.end - s.start);
+  return sizeText(s.end - s.start);
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { parseU64 } from "../../../src/arch/u64.js";
 import type { AuditReport } from "../../../src/dump/audit.js";
 import { auditCounts, auditHeadline } from "../lib/auditSummary.js";
-import { hex } from "../lib/format.js";
+import { hex, sizeText } from "../lib/format.js";
 import { parseImageSpec, parseRegisterText } from "../lib/regs.js";
 import type { MemClient } from "../worker/client.js";
 import type { ImageRequest, SourceInfo } from "../worker/protocol.js";
@@ -198,7 +198,8 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
                     {hex(s.pa)}–{hex(s.pa + BigInt(s.bytes))}
                   </td>
                   <td>
-                    {(s.bytes / 2 ** 20).toFixed(1)} MiB{s.gzip ? " (gzip)" : ""}, {s.storedFrames} non-zero 4K frames
+                    {sizeText(s.bytes)}
+                    {s.gzip ? " (gzip)" : ""}, {s.storedFrames} non-zero 4K frames
                   </td>
                 </tr>
               ))}

@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { formatSize } from "../../../src/arch/granule.js";
 import { compileRegs } from "../../../src/walk/context.js";
 import { halfBase } from "../../../src/walk/range.js";
-import { hex, hex16 } from "../lib/format.js";
+import { hex, hex16, sizeText } from "../lib/format.js";
 import { describeClass, type MapClass } from "../lib/mapdata.js";
 import type { MemClient } from "../worker/client.js";
 import type { MapReply, SourceInfo } from "../worker/protocol.js";
@@ -214,7 +213,7 @@ export function AddressMap({ params, update, client, source }: MapProps) {
           </select>
         )}
         <span class="small mono" id="map-range">
-          {hex16(base + BigInt(start))} – {hex16(base + BigInt(end) - 1n)} ({formatSize(end - start)})
+          {hex16(base + BigInt(start))} – {hex16(base + BigInt(end) - 1n)} ({sizeText(end - start)})
         </span>
       </div>
       {err && <p class="error">{err}</p>}
@@ -283,7 +282,7 @@ export function AddressMap({ params, update, client, source }: MapProps) {
                       </button>
                     </td>
                     <td class="mono">{hex16(base + BigInt(s.end))}</td>
-                    <td>{formatSize(s.end - s.start)}</td>
+                    <td>{sizeText(s.end - s.start)}</td>
                     <td>{s.entries}</td>
                     <td>
                       {c ? describeClass(c) : ""}

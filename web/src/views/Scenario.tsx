@@ -5,9 +5,8 @@
  * Deep link: `#/scenario?sc=NAME&step=N&r=K` (example) or `?y=BASE64URL&f=FILE&step=N` (pasted).
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { formatSize } from "../../../src/arch/granule.js";
 import type { Violation } from "../../../src/machine/types.js";
-import { decodePar, hex, hex16 } from "../lib/format.js";
+import { decodePar, hex, hex16, sizeText } from "../lib/format.js";
 import { EXAMPLE_SCENARIOS, exampleScenario } from "../lib/scenarios.js";
 import { type CpuSnapshot, citedSteps, decodeText, encodeText, type ScenarioTrace, type TlbRow } from "../lib/stepper.js";
 import type { MemClient } from "../worker/client.js";
@@ -82,7 +81,7 @@ function TlbTable(props: { cpu: CpuSnapshot; prev: CpuSnapshot | undefined; goto
                   {rowKind(e)}
                 </td>
                 <td class="mono">{hex16(e.va)}</td>
-                <td>{e.count > 1 ? `${e.count} × ${formatSize(e.size)}` : formatSize(e.size)}</td>
+                <td>{e.count > 1 ? `${e.count} × ${sizeText(e.size)}` : sizeText(e.size)}</td>
                 <td>
                   {e.asid}
                   {e.global === true ? " / global" : e.global === false ? " / nG" : ""}

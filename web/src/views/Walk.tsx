@@ -1,10 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
-import { formatSize } from "../../../src/arch/granule.js";
 import { parseU64 } from "../../../src/arch/u64.js";
 import { compileRegs, type HalfContext } from "../../../src/walk/context.js";
 import type { TranslationResult } from "../../../src/walk/walker.js";
 import { describeFields } from "../lib/fields.js";
-import { accessText, decodePar, hex, hex16, parseAccess } from "../lib/format.js";
+import { accessText, decodePar, hex, hex16, parseAccess, sizeText } from "../lib/format.js";
 import type { MemClient } from "../worker/client.js";
 import type { SourceInfo } from "../worker/protocol.js";
 
@@ -208,7 +207,7 @@ export function Walk({ params, update, client, source }: WalkProps) {
           {result.kind === "ok" ? (
             <div class="outcome ok" id="walk-outcome">
               <p>
-                <strong>PA {hex(result.pa)}</strong> via a {formatSize(result.blockSize || 1)} {result.leafKind} at level {result.level}
+                <strong>PA {hex(result.pa)}</strong> via a {sizeText(result.blockSize || 1)} {result.leafKind} at level {result.level}
                 {result.contiguous ? " (contiguous)" : ""}
               </p>
               <p>
