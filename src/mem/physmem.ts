@@ -75,10 +75,24 @@ export class PhysMem {
   hi = 0;
   lo = 0;
 
-  constructor() {
+  /** Words the first allocation arena gets (FIRST_ARENA_WORDS unless a reserve was asked for). */
+  private readonly firstArenaWords: number;
+
+  /**
+   * @param opts.reserveBytes storage to set aside for frames created by stores before the first
+   *   store (rounded up to whole frames, at most 16 MiB): a caller that knows it will build many
+   *   tables (a large mapping, a benchmark) pays for one arena up front instead of growing it.
+   */
+  constructor(opts: { reserveBytes?: number } = {}) {
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
       throw new Error("vmsa needs a little-endian host");
     }
+    const reserve = opts.reserveBytes ?? 0;
+    if (!Number.isSafeInteger(reserve) || reserve < 0) {
+      throw new MemoryError("EMEM_RESERVE", `reserveBytes ${reserve} is not a byte count`);
+    }
+    const frames = Math.ceil(reserve / FRAME_SIZE);
+    this.firstArenaWords = Math.min(Math.max(frames * WORDS_PER_FRAME, FIRST_ARENA_WORDS), ARENA_WORDS);
   }
 
   /**
@@ -189,7 +203,7 @@ export class PhysMem {
   /** Give frame `pfn` the next allocation-arena slot and make it the cached entry of its slot (no view). */
   private allocSlot(pfn: number): void {
     if (this.allocNext + WORDS_PER_FRAME > this.allocWords) {
-      this.allocWords = this.allocWords === 0 ? FIRST_ARENA_WORDS : Math.min(this.allocWords * 2, ARENA_WORDS);
+      this.allocWords = this.allocWords === 0 ? this.firstArenaWords : Math.min(this.allocWords * 2, ARENA_WORDS);
       this.arenas.push(new Uint32Array(this.allocWords));
       this.allocArena = this.arenas.length - 1;
       this.allocNext = 0;

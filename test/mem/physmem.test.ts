@@ -81,6 +81,19 @@ describe("allocation arenas", () => {
     expect(m.arenas.length).toBeGreaterThan(2);
     for (const a of m.arenas) expect(a.byteLength).toBeLessThanOrEqual(16 * 1024 * 1024);
   });
+  it("gives the first allocation arena the reserve asked for (whole frames, at most 16 MiB) and refuses a bad reserve", () => {
+    const m = new PhysMem({ reserveBytes: 8 * 1024 * 1024 + 1 });
+    m.store64(0x4000_0000, 1, 2);
+    expect(m.arenas[0]?.byteLength).toBe(8 * 1024 * 1024 + 4096);
+    // 2049 frames fit in the reserved arena: no second arena is needed.
+    for (let i = 1; i <= 2048; i++) m.store64(0x4000_0000 + i * 4096, i, 0);
+    expect(m.arenas.length).toBe(1);
+    const big = new PhysMem({ reserveBytes: 1 << 30 });
+    big.store64(0, 0, 1);
+    expect(big.arenas[0]?.byteLength).toBe(16 * 1024 * 1024);
+    expect(() => new PhysMem({ reserveBytes: -1 })).toThrow(/reserveBytes -1 is not a byte count/);
+    expect(() => new PhysMem({ reserveBytes: 1.5 })).toThrow(expect.objectContaining({ code: "EMEM_RESERVE" }));
+  });
 });
 
 describe("zeroFrames", () => {
