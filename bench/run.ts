@@ -1,7 +1,11 @@
-/** `npm run bench`: one JSON line per workload. Workload modules export run(). */
+/**
+ * `npm run bench [-- WORKLOAD…]`: one JSON line per workload. Workload modules export run().
+ * Names select workloads by name or prefix; only the modules producing them are run.
+ */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { selectWorkloads } from "./workloads.js";
 
 interface BenchResult {
   workload: string;
@@ -9,14 +13,17 @@ interface BenchResult {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const modules = ["walk.js", "dump.js", "machine.js", "kernel.js", "find-tables.js"];
-const only = process.argv[2];
-for (const m of modules) {
-  const path = join(here, m);
+const sel = selectWorkloads(process.argv.slice(2));
+if (sel.kind === "unknown") {
+  process.stderr.write(`vmsa: error: unknown workload '${sel.name}': expected one of ${sel.known.join(", ")} (or a prefix)\n`);
+  process.exit(2);
+}
+for (const m of sel.modules) {
+  const path = join(here, m.file);
   if (!existsSync(path)) continue;
   const mod = (await import(path)) as { run: () => Promise<BenchResult[]> };
   for (const r of await mod.run()) {
-    if (only && r.workload !== only) continue;
+    if (!sel.workloads.has(r.workload)) continue;
     process.stdout.write(`${JSON.stringify(r)}\n`);
   }
 }

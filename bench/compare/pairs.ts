@@ -1,0 +1,34 @@
+/**
+ * Which vmsa workload is measured against which workload of the C yardstick
+ * (../shared/bench/ptbench-fair.c): same shape, same work per op.
+ */
+import { matchesName } from "../workloads.js";
+
+export interface WorkloadPair {
+  vmsa: string;
+  c: string;
+}
+
+export const WORKLOAD_PAIRS: readonly WorkloadPair[] = [
+  { vmsa: "walk-4k-random", c: "walk-full" },
+  { vmsa: "map-4k-pages", c: "map-4k-pages-linux" },
+  { vmsa: "map-1t-blocks", c: "map-1t-blocks-linux" },
+];
+
+export type PairSelection = { kind: "selected"; pairs: WorkloadPair[] } | { kind: "unknown"; name: string; known: string[] };
+
+/**
+ * No names: every pair. A name (or prefix) selects the pairs whose vmsa or C workload it matches,
+ * exactly as `npm run bench` selects workloads; a name matching no pair is unknown.
+ */
+export function selectPairs(names: readonly string[], pairs: readonly WorkloadPair[] = WORKLOAD_PAIRS): PairSelection {
+  if (names.length === 0) return { kind: "selected", pairs: [...pairs] };
+  const picked = new Set<WorkloadPair>();
+  for (const name of names) {
+    const exact = pairs.filter((p) => p.vmsa === name || p.c === name);
+    const hit = exact.length > 0 ? exact : pairs.filter((p) => matchesName(p.vmsa, name) || matchesName(p.c, name));
+    if (hit.length === 0) return { kind: "unknown", name, known: pairs.map((p) => p.vmsa) };
+    for (const p of hit) picked.add(p);
+  }
+  return { kind: "selected", pairs: pairs.filter((p) => picked.has(p)) };
+}
