@@ -26,11 +26,10 @@ function have(cmd: string): string | undefined {
   const r = spawnSync(cmd, ["--version"], { encoding: "utf8" });
   return r.error || r.status !== 0 ? `${cmd} not found (Debian: binutils-aarch64-linux-gnu / gcc-aarch64-linux-gnu)` : undefined;
 }
-/** Locally a missing cross tool skips with a reason; under CI it fails (qemu/ci-setup.sh installs it). */
-function needs(cmd: string): boolean {
+/** Why a check must skip: a missing cross tool locally; never under CI, where the check then fails (qemu/ci-setup.sh installs it). */
+function missing(cmd: string): string | undefined {
   const why = have(cmd);
-  if (why !== undefined && inCi) return false;
-  return skipBecause(`export-image ${cmd} check`, why);
+  return why !== undefined && inCi ? undefined : why;
 }
 
 const RAM = "40000000:30000000";
@@ -61,56 +60,64 @@ describe("vmsa boot --export-image", () => {
     });
   }
 
-  it("writes only the table pages: one PT_LOAD per run of frames at its physical address (readelf -l)", (ctx) => {
-    if (needs("aarch64-linux-gnu-readelf")) return ctx.skip();
-    const out = join(dir, "4K_48");
-    const b = bootKernel({ memory: [{ base: 0x4000_0000, size: 0x3000_0000 }] });
-    const frames = b.mem.backedFrames();
-    const r = spawnSync("aarch64-linux-gnu-readelf", ["-W", "-h", "-l", join(out, "tables.elf")], { encoding: "utf8" });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Machine:\s+AArch64/);
-    expect(r.stdout).toMatch(/Type:\s+EXEC/);
-    const loads = [
-      ...r.stdout.matchAll(/^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\S+)/gm),
-    ];
-    // Runs of consecutive frames, computed independently from the booted memory.
-    const runs: [number, number][] = [];
-    for (const f of frames) {
-      const last = runs[runs.length - 1];
-      if (last && last[0] + last[1] === f) last[1]++;
-      else runs.push([f, 1]);
-    }
-    expect(runs.length).toBeGreaterThan(1); // the boot's tables come in two runs (pgd area, fixmap bss)
-    expect(loads.map((m) => [BigInt(m[3] ?? ""), BigInt(m[2] ?? ""), BigInt(m[4] ?? "")])).toEqual(
-      runs.map(([f, n]) => [BigInt(f) * 4096n, BigInt(f) * 4096n, BigInt(n) * 4096n]),
-    );
-    const total = loads.reduce((a, m) => a + Number(m[4]), 0);
-    expect(total).toBe(frames.length * 4096); // no holes stored
-  });
+  it.skipIf(skipBecause("export-image readelf check", missing("aarch64-linux-gnu-readelf")))(
+    "writes only the table pages: one PT_LOAD per run of frames at its physical address (readelf -l)",
+    () => {
+      const out = join(dir, "4K_48");
+      const b = bootKernel({ memory: [{ base: 0x4000_0000, size: 0x3000_0000 }] });
+      const frames = b.mem.backedFrames();
+      const r = spawnSync("aarch64-linux-gnu-readelf", ["-W", "-h", "-l", join(out, "tables.elf")], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Machine:\s+AArch64/);
+      expect(r.stdout).toMatch(/Type:\s+EXEC/);
+      const loads = [
+        ...r.stdout.matchAll(/^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\S+)/gm),
+      ];
+      // Runs of consecutive frames, computed independently from the booted memory.
+      const runs: [number, number][] = [];
+      for (const f of frames) {
+        const last = runs[runs.length - 1];
+        if (last && last[0] + last[1] === f) last[1]++;
+        else runs.push([f, 1]);
+      }
+      expect(runs.length).toBeGreaterThan(1); // the boot's tables come in two runs (pgd area, fixmap bss)
+      expect(loads.map((m) => [BigInt(m[3] ?? ""), BigInt(m[2] ?? ""), BigInt(m[4] ?? "")])).toEqual(
+        runs.map(([f, n]) => [BigInt(f) * 4096n, BigInt(f) * 4096n, BigInt(n) * 4096n]),
+      );
+      const total = loads.reduce((a, m) => a + Number(m[4]), 0);
+      expect(total).toBe(frames.length * 4096); // no holes stored
+    },
+  );
 
-  it("writes a C header that compiles for AArch64 and holds the root table's descriptors", (ctx) => {
-    if (needs("aarch64-linux-gnu-gcc")) return ctx.skip();
-    const out = join(dir, "4K_48");
-    const c = join(dir, "use.c");
-    writeFileSync(
-      c,
-      '#include "tables.h"\nconst uint64_t *root(void) { return vmsa_runs[0].data; }\nuint64_t ttbr1(void) { return VMSA_TTBR1_EL1; }\n',
-    );
-    const obj = join(dir, "use.o");
-    const r = spawnSync("aarch64-linux-gnu-gcc", ["-std=c11", "-ffreestanding", "-Wall", "-Werror", "-O1", "-I", out, "-c", c, "-o", obj], {
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    // The array's words are the table's bytes: the first run starts at TTBR1 (the pgd).
-    const b = bootKernel({ memory: [{ base: 0x4000_0000, size: 0x3000_0000 }] });
-    const h = readFileSync(join(out, "tables.h"), "utf8");
-    expect(h).toContain(`#define VMSA_TTBR1_EL1 0x${b.regs.ttbr1.toString(16).padStart(16, "0")}ULL`);
-    const firstRun = /vmsa_run0\[(\d+)\][^{]*\{([^}]*)\}/.exec(h);
-    expect(firstRun).not.toBeNull();
-    const words = (firstRun?.[2] ?? "").match(/0x[0-9a-f]+ULL/g)?.map((w) => BigInt(w.slice(0, -3))) ?? [];
-    expect(words.length).toBe(Number(firstRun?.[1]));
-    for (let i = 0; i < 512; i++) expect(words[i]).toBe(b.mem.read64(b.regs.ttbr1 + BigInt(i * 8)));
-  });
+  it.skipIf(skipBecause("export-image C header check", missing("aarch64-linux-gnu-gcc")))(
+    "writes a C header that compiles for AArch64 and holds the root table's descriptors",
+    () => {
+      const out = join(dir, "4K_48");
+      const c = join(dir, "use.c");
+      writeFileSync(
+        c,
+        '#include "tables.h"\nconst uint64_t *root(void) { return vmsa_runs[0].data; }\nuint64_t ttbr1(void) { return VMSA_TTBR1_EL1; }\n',
+      );
+      const obj = join(dir, "use.o");
+      const r = spawnSync(
+        "aarch64-linux-gnu-gcc",
+        ["-std=c11", "-ffreestanding", "-Wall", "-Werror", "-O1", "-I", out, "-c", c, "-o", obj],
+        {
+          encoding: "utf8",
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      // The array's words are the table's bytes: the first run starts at TTBR1 (the pgd).
+      const b = bootKernel({ memory: [{ base: 0x4000_0000, size: 0x3000_0000 }] });
+      const h = readFileSync(join(out, "tables.h"), "utf8");
+      expect(h).toContain(`#define VMSA_TTBR1_EL1 0x${b.regs.ttbr1.toString(16).padStart(16, "0")}ULL`);
+      const firstRun = /vmsa_run0\[(\d+)\][^{]*\{([^}]*)\}/.exec(h);
+      expect(firstRun).not.toBeNull();
+      const words = (firstRun?.[2] ?? "").match(/0x[0-9a-f]+ULL/g)?.map((w) => BigInt(w.slice(0, -3))) ?? [];
+      expect(words.length).toBe(Number(firstRun?.[1]));
+      for (let i = 0; i < 512; i++) expect(words[i]).toBe(b.mem.read64(b.regs.ttbr1 + BigInt(i * 8)));
+    },
+  );
 
   it("vmsa check --export-image writes a scenario's final memory and CPU 0's registers", async () => {
     const file = join("examples", "scenarios", "bbm-oa-fixed.yaml");
