@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { encodeLeaf, encodeTable } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { presetByName } from "../../src/arch/registers.js";
+import { writeSnapshot } from "../helpers/snapshot.js";
 import { aliasedTables, TestTables } from "../helpers/tables.js";
 import { vmsa } from "./run.js";
 
@@ -166,21 +167,6 @@ describe("translate through a table missing from the input", () => {
   });
 });
 
-function snapshot(dir: string, name: string, t: TestTables): string {
-  writeFileSync(join(dir, `${name}.bin`), t.mem.readBytes(0x4000_0000n, 0x10000));
-  const regs = presetByName("linux-4k-48").regs;
-  const f = join(dir, `${name}.json`);
-  writeFileSync(
-    f,
-    JSON.stringify({
-      kernel: "Linux 6.1.0 test",
-      registers: { TTBR1_EL1: `0x${t.root.toString(16)}`, TCR_EL1: `0x${regs.tcr.toString(16)}`, MAIR_EL1: `0x${regs.mair.toString(16)}` },
-      memory: { file: `${name}.bin`, load_at: "0x40000000" },
-    }),
-  );
-  return f;
-}
-
 describe("diff with a table missing from one input", () => {
   it("never says 'no changes': the range is 'not compared' and the status is 3", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vmsa-missing-"));
@@ -192,8 +178,8 @@ describe("diff with a table missing from one input", () => {
       if (lose) t.mem.write64(t.tableFor(0n, 2) + 8n, encodeTable({ nextTable: 0x7777_0000n }, t.fmt));
       return t;
     };
-    const a = snapshot(dir, "a", build(false));
-    const b = snapshot(dir, "b", build(true));
+    const a = writeSnapshot(dir, "a", build(false));
+    const b = writeSnapshot(dir, "b", build(true));
     const r = await vmsa("diff", a, b, "--no-vmcoreinfo");
     expect(r.code).toBe(3);
     expect(r.out).toContain(
@@ -210,7 +196,7 @@ describe("diff of halves that cannot be compared", () => {
   it("a 4K and a 16K snapshot are not 'equal': the half is not compared, exit 3", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vmsa-uncomparable-"));
     const t = new TestTables(GRANULE_4K, 0);
-    const a = snapshot(dir, "a", t);
+    const a = writeSnapshot(dir, "a", t);
     const tcr16 = presetByName("linux-16k-47").regs.tcr;
     const b = join(dir, "b.json");
     writeFileSync(
@@ -246,7 +232,7 @@ describe("dump of a fully aliased table tree (512-way fan-in at every level)", (
     const page = (i: number): bigint =>
       encodeLeaf({ oa: 0x8000_0000n + BigInt(i) * 0x1000n, af: true, sh: 3, pxn: true, uxn: true }, 3, t.fmt);
     aliasedTables(t, (i) => (i % 2 === 0 ? page(i) : 0n));
-    const f = snapshot(dir, "aliased", t);
+    const f = writeSnapshot(dir, "aliased", t);
     const r = await vmsa("dump", f, "--no-vmcoreinfo", "--markers", "none");
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split("\n");

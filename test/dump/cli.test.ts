@@ -2,13 +2,13 @@
  * `vmsa audit` and `vmsa diff` end to end: text output against golden files, JSON shape, exit
  * status (audit: 1 on findings; diff: 1 when anything changed, like diff(1)).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
-import { presetByName } from "../../src/arch/registers.js";
 import { vmsa } from "../cli/run.js";
+import { writeSnapshot } from "../helpers/snapshot.js";
 import { TestTables } from "../helpers/tables.js";
 
 const FIX = join(import.meta.dirname, "../fixtures/real-kernel");
@@ -52,22 +52,6 @@ describe("vmsa audit", () => {
   });
 });
 
-function snapshot(dir: string, name: string, t: TestTables): string {
-  const bin = join(dir, `${name}.bin`);
-  writeFileSync(bin, t.mem.readBytes(0x4000_0000n, 0x10000));
-  const regs = presetByName("linux-4k-48").regs;
-  const f = join(dir, `${name}.json`);
-  writeFileSync(
-    f,
-    JSON.stringify({
-      kernel: "Linux 6.1.0 test",
-      registers: { TTBR1_EL1: `0x${t.root.toString(16)}`, TCR_EL1: `0x${regs.tcr.toString(16)}`, MAIR_EL1: `0x${regs.mair.toString(16)}` },
-      memory: { file: `${name}.bin`, load_at: "0x40000000" },
-    }),
-  );
-  return f;
-}
-
 describe("vmsa diff", () => {
   it("mark_rodata_ro-like change, a remap and a split: classified with rules (golden)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vmsa-diff-"));
@@ -81,8 +65,8 @@ describe("vmsa diff", () => {
       if (after) t.map(0x40000000n, 2, { ...RW, oa: 0x4a00_0000n });
       return t;
     };
-    const a = snapshot(dir, "before", build(false));
-    const b = snapshot(dir, "after", build(true));
+    const a = writeSnapshot(dir, "before", build(false));
+    const b = writeSnapshot(dir, "after", build(true));
     const r = await vmsa("diff", a, b, "--bbm-level", "0", "--no-vmcoreinfo");
     expect(r.err).toBe("");
     expect(r.code).toBe(1);

@@ -61,7 +61,7 @@ function subtableMismatch(mem: PhysMem, h: HalfContext, table: number, level: nu
   const sub = 2 ** (h.shiftAt[level + 2] as number);
   const oa0 = leafOutputAddress(h, bhi, blo, level);
   // Attributes compared: everything except type bit, OA, contiguous, nT.
-  const attrMaskLo = 0xffc & ~0x0;
+  const attrMaskLo = 0xffc; // bits [11:2]: AttrIndx, NS, AP, SH, AF, nG
   const attrMaskHi = 0xfff80000 & ~HI_CONT;
   for (let i = 0; i < n; i++) {
     if (!mem.load64(table + i * 8)) return `subtable entry ${i} is unbacked`;
