@@ -64,6 +64,7 @@ import { reportFreedTableReuse } from "./rules/freed-table-reuse.js";
 import { checkMakeAfterBreak } from "./rules/make-after-break.js";
 import { reportUnsynchronizedStore } from "./rules/missing-barrier.js";
 import { checkMappedAfterProtect, checkReachOnProtect, type ProtectedRange } from "./rules/protected-reach.js";
+import { readOnlySwapOfEqualPages } from "./rules/readonly-swap.js";
 import { reportStaleOutcome } from "./rules/stale-translation.js";
 import { checkTlbConflict } from "./rules/tlb-conflict.js";
 import { checkWx } from "./rules/wx.js";
@@ -76,6 +77,7 @@ import {
   ST_AWAIT_ISB,
   ST_LIVE,
   ST_TLBI_ISSUED,
+  type StaleEntry,
   type StaleEntryInfo,
   sameContext,
   staleEntryInfo,
@@ -410,7 +412,7 @@ export class Machine {
     if (ok !== 0 && nk !== 0) {
       checkLiveBbm(this.rep, this.mem, this.bbmLevel, st, h, ctx, ok, nk, level, vaB);
     } else if (ok === 0 && nk !== 0 && this.staleCount !== 0) {
-      checkMakeAfterBreak(this.rep, this.bbmLevel, this.cpus, st, h, ctx, u.root.asid, nk, level, va, size);
+      checkMakeAfterBreak(this.rep, this.mem, this.bbmLevel, this.cpus, st, h, ctx, u.root.asid, nk, level, va, size);
     }
     if (nk === 2) {
       checkWx(this.rep, st, h, ctx, level, u.apT, u.pxnT, vaB);
@@ -696,9 +698,21 @@ export class Machine {
       }
       const e = a.stale;
       if (e === undefined) continue;
+      if (this.equalReadOnlySwap(primary, a, e)) continue;
       reportStaleOutcome(this.rep, c.id, step, va, accName, a, e, what);
     }
     if (conflict !== undefined) alts.push(conflict);
+  }
+
+  /**
+   * The stale leaf `e` and what memory says now are two read-only mappings of identical data
+   * (rules/readonly-swap.ts, RWHZWS): using either reads the same, so the old entry is harmless.
+   */
+  private equalReadOnlySwap(primary: Alt, a: Alt, e: StaleEntry): boolean {
+    if (e.kind !== "leaf" || primary.fault !== FAULT_NONE || a.fault !== FAULT_NONE) return false;
+    if (primary.attr !== a.attr || primary.sh !== a.sh || primary.descAddr !== e.descAddr) return false;
+    if (!this.mem.load64(e.descAddr)) return false;
+    return readOnlySwapOfEqualPages(this.mem, e.half, e.ctx.hd, e.hi, e.lo, this.mem.hi, this.mem.lo, e.level);
   }
 
   /** End-of-run checks: contiguous groups written but never published by a DSB. */

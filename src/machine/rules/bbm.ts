@@ -13,6 +13,7 @@ import { entryKind, leafOutputAddress, nextTableAddress } from "../../walk/field
 import { bbmRequirement } from "../bbm.js";
 import { hx, type Reporter } from "../report.js";
 import { bigOf } from "../tlb.js";
+import { readOnlySwapOfEqualPages } from "./readonly-swap.js";
 import type { StoreFacts } from "./store.js";
 
 /** `st` changed a live valid descriptor (kind `ok`: 1 table, 2 leaf) into a valid one (kind `nk`). */
@@ -31,7 +32,9 @@ export function checkLiveBbm(
   const { cpu, step, pa, ohi, olo, hi, lo, prevWriter } = st;
   const oldD = bigOf(ohi, olo);
   const newD = bigOf(hi, lo);
-  let r = bbmRequirement(oldD, newD, level, h.fmt, bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha });
+  // RWHZWS: an output-address change between two read-only mappings of identical data needs no break.
+  const contentsEqual = ok === 2 && nk === 2 && readOnlySwapOfEqualPages(mem, h, ctx.hd, ohi, olo, hi, lo, level);
+  let r = bbmRequirement(oldD, newD, level, h.fmt, bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha, contentsEqual });
   if (!r.required && ok !== nk) {
     // A size change is only exempt when it keeps OA and attributes (vmsa-rules.md §4.3).
     const blockHi = ok === 2 ? ohi : hi;

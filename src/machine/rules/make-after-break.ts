@@ -7,10 +7,12 @@
  */
 import { LO_NG } from "../../arch/bits.js";
 import { hex } from "../../arch/u64.js";
+import type { PhysMem } from "../../mem/physmem.js";
 import type { HalfContext, WalkContext } from "../../walk/context.js";
 import { bbmRequirement } from "../bbm.js";
 import { type Reporter, vaOf } from "../report.js";
 import { bigOf, ST_AWAIT_ISB, ST_TLBI_ISSUED, type StaleEntry } from "../tlb.js";
+import { readOnlySwapOfEqualPages } from "./readonly-swap.js";
 import type { StoreFacts } from "./store.js";
 
 /** What the rule reads of each CPU: its may-hold set. */
@@ -36,6 +38,7 @@ function anyOverlap(cpus: readonly HoldingCpu[], h: HalfContext, va: number, siz
  */
 export function checkMakeAfterBreak(
   rep: Reporter,
+  mem: PhysMem,
   bbmLevel: number,
   cpus: readonly HoldingCpu[],
   st: StoreFacts,
@@ -61,7 +64,9 @@ export function checkMakeAfterBreak(
       let required: boolean;
       let reason: string;
       if (s.level === level) {
-        const r = bbmRequirement(oldD, newD, level, h.fmt, bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha });
+        // RWHZWS: a read-only swap of identical data needs no break (rules/readonly-swap.ts).
+        const contentsEqual = readOnlySwapOfEqualPages(mem, h, ctx.hd, s.hi, s.lo, hi, lo, level);
+        const r = bbmRequirement(oldD, newD, level, h.fmt, bbmLevel, { mair: ctx.regs.mair, ha: ctx.ha, contentsEqual });
         required = r.required;
         reason = r.reason;
       } else {
