@@ -251,17 +251,29 @@ describe("vmsa check", () => {
         "machine:\n  regs:\n    TTBR1_EL1: 0x1ffffffffffffffff\nsteps: ['P0: isb']\n",
         ":3: machine.regs.TTBR1_EL1: 0x1ffffffffffffffff does not fit in 64 bits",
       ],
-      ["memory:\n  pool: -1\nsteps: ['P0: isb']\n", ":2: memory.pool: -1 does not fit in 64 bits"],
+      [
+        "memory:\n  pool: -1\nsteps: ['P0: isb']\n",
+        ":2: memory.pool: expected a number (hex like 0x83000, decimal, or a size like 4K/2M), got -1",
+      ],
       ["steps: ['P0: store 0x1000 0x10000000000000000']\n", ":1: steps[0]: 0x10000000000000000 does not fit in 64 bits"],
       // Numeric keys (CPU 1, word 0x1000) keep their line.
-      ["machine:\n  cpus: 2\n  cpu:\n    1: 7\nsteps: ['P0: isb']\n", ":4: machine.cpu.1: expected a mapping"],
+      [
+        "machine:\n  cpus: 2\n  cpu:\n    1: 7\nsteps: ['P0: isb']\n",
+        ":4: machine.cpu.1: expected registers TTBR0_EL1, TTBR1_EL1, TCR_EL1, MAIR_EL1 or SCTLR_EL1 (the _EL1 may be left out; any case), got 7",
+      ],
       ["machine:\n  cpus: 2\n  cpu:\n    P2: {}\nsteps: ['P0: isb']\n", ":4: machine.cpu.P2: no CPU P2 (machine.cpus is 2"],
       [
         "memory:\n  words:\n    0x1000: [1]\nsteps: ['P0: isb']\n",
-        ":3: memory.words.0x1000: expected a number or value expression, got a list",
+        ":3: memory.words.0x1000: expected a number or value expression (0x83000, $NAME, invalid, leaf(…), page(…), block(…), table(PA), desc(VA, LEVEL)), got a list",
       ],
-      ["memory:\n  ram:\n    - base: 0x40000000\n\n      size: zz\nsteps: ['P0: isb']\n", ':5: memory.ram[0].size: "zz" is not a number'],
-      ["memory:\n  ram:\n    - base: 0x40000000\nsteps: ['P0: isb']\n", ":3: memory.ram[0].size: missing (expected a number)"],
+      [
+        "memory:\n  ram:\n    - base: 0x40000000\n\n      size: zz\nsteps: ['P0: isb']\n",
+        ':5: memory.ram[0].size: expected a number (hex like 0x83000, decimal, or a size like 4K/2M), got "zz"',
+      ],
+      [
+        "memory:\n  ram:\n    - base: 0x40000000\nsteps: ['P0: isb']\n",
+        ":3: memory.ram[0].size: missing (expected a number (hex like 0x83000, decimal, or a size like 4K/2M))",
+      ],
       [
         `${T1}memory:\n  map:\n    - va: 0xffff000000200000\n      pa: 0x40000000\n      attrs:\n        ap: 1\n        foo: 1\nsteps: ['P0: isb']\n`,
         ":10: memory.map[0].attrs.foo: unknown field (expected one of attr,",
@@ -292,10 +304,16 @@ describe("vmsa check", () => {
         ":6: expect.violations[0].step: 99 (expected 1..1)",
       ],
       ["steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - rule: bbm\n      cpu: 3\n", ":6: expect.violations[0].cpu: 3 (expected 0..0)"],
-      ["steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - step: 1\n", ":5: expect.violations[0].rule: missing (expected a rule id)"],
+      [
+        "steps:\n  - 'P0: isb'\nexpect:\n  violations:\n    - step: 1\n",
+        ":5: expect.violations[0].rule: missing (expected a rule id: one of bbm, ",
+      ],
       ["- 'P0: isb'\n", ":1: (top level): expected a mapping with steps: (and machine:, memory:), got a list"],
       ["hello\n", ":1: (top level): expected a mapping with steps: (and machine:, memory:), got a single value"],
-      ["machine:\n  regs: [1]\nsteps: ['P0: isb']\n", ":2: machine.regs: expected a mapping, got a list"],
+      [
+        "machine:\n  regs: [1]\nsteps: ['P0: isb']\n",
+        ":2: machine.regs: expected registers TTBR0_EL1, TTBR1_EL1, TCR_EL1, MAIR_EL1 or SCTLR_EL1 (the _EL1 may be left out; any case), got a list",
+      ],
       ["steps:\n  - 'P0: isb'\n  - { do: 'P0: dsb ISH', allowed: ok }\n", ':3: steps[1].allowed: "dsb" has no outcome to judge'],
       // The file and field are named once, not twice.
       [
