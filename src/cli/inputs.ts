@@ -20,6 +20,7 @@ export interface DumpInputOptions extends RegOptions {
   fixmapSize?: string;
   gdb?: string;
   gdbTimeout?: string;
+  pageCache?: string;
 }
 
 /** Options for commands that read a real dump. */
@@ -31,6 +32,10 @@ export function addDumpInputOptions(cmd: Command): Command {
     .option("--kernel-version <v>", "kernel version for the layout and markers, e.g. 6.12 (default: VMCOREINFO OSRELEASE)")
     .option("--va-bits <n>", "CONFIG_ARM64_VA_BITS, decimal (default: VMCOREINFO NUMBER(VA_BITS), else the TTBR1 VA size)")
     .option("--fixmap-size <size>", "size of the fixmap region for the markers, hex or with K/M (default: computed for the version)")
+    .option(
+      "--page-cache <size>",
+      "memory kept for dump pages read on demand, hex or with K/M/G (default 64M); pages beyond it are read again when walked",
+    )
     .option(
       "--gdb <host:port>",
       "read a live QEMU guest through its gdbstub (qemu -gdb tcp::PORT): registers, then only the tables walked, from physical memory; the guest is stopped while read, then detached and left running",
@@ -88,6 +93,10 @@ function dumpOptions(inputs: readonly string[], o: DumpInputOptions): OpenDumpOp
   const vaBits = o.vaBits === undefined ? undefined : parseCount(o.vaBits, "--va-bits", 36, 52);
   if (o.kernelVersion !== undefined) checkKernelVersion(o.kernelVersion);
   const fixmapSize = o.fixmapSize === undefined ? undefined : parseSize(o.fixmapSize, "--fixmap-size");
+  const pageCache = o.pageCache === undefined ? undefined : parseSize(o.pageCache, "--page-cache");
+  if (pageCache !== undefined && (pageCache < 4096n || pageCache > 1n << 40n)) {
+    throw new UsageError(`--page-cache ${o.pageCache}: expected a size from 4K to 1T`);
+  }
   if (inputs.length === 0 && (o.example !== undefined || (o.mem ?? []).length === 0)) {
     if (o.example === undefined) throw new UsageError("no input: give a dump (ELF core, snapshot .json, FILE@PA), --mem or --example");
     if (o.kernelVersion !== undefined || vaBits !== undefined) {
@@ -122,5 +131,6 @@ function dumpOptions(inputs: readonly string[], o: DumpInputOptions): OpenDumpOp
     ...(o.kernelVersion !== undefined ? { kernelVersion: o.kernelVersion } : {}),
     ...(vaBits !== undefined ? { vaBits } : {}),
     ...(fixmapSize !== undefined ? { fixmapSize } : {}),
+    ...(pageCache !== undefined ? { pageCacheBytes: Number(pageCache) } : {}),
   };
 }

@@ -9,6 +9,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { VmsaError } from "../arch/errors.js";
+import { addFileFrames, type FileExtent } from "../mem/filesource.js";
 import { FRAME_SIZE, PA_LIMIT, type PhysMem } from "../mem/physmem.js";
 
 export class DumpFormatError extends VmsaError {
@@ -224,33 +225,45 @@ const CHUNK = 64 * 1024 * 1024;
 
 export type LoadProgress = (done: number, total: number) => void;
 
-/** Load every PT_LOAD segment of an ELF core into `mem`. Returns the parsed core. */
+/**
+ * Add every PT_LOAD segment of an ELF core to `mem`. Returns the parsed core. Segments at 4 KiB
+ * aligned addresses are read on demand (indexed now, a frame read when a walk touches it; the file
+ * stays open); a segment at an unaligned address is read whole now.
+ */
 export function loadElfCore(mem: PhysMem, file: string, progress?: LoadProgress): ElfCore {
   const fd = openDumpFile(file);
+  let keep = false;
   try {
     const size = fstatSync(fd).size;
     const core = readElfCoreFd(fd, file, size);
     const total = core.segments.reduce((a, s) => a + s.filesz, 0);
     let done = 0;
+    const extents: FileExtent[] = [];
     for (const s of core.segments) {
-      const aligned = s.paddr % BigInt(FRAME_SIZE) === 0n;
-      let off = 0;
-      while (off < s.filesz) {
-        const n = Math.min(CHUNK, s.filesz - off);
-        const buf = readAt(fd, file, s.offset + off, n, `PT_LOAD #${s.index}`, size);
-        const pa = s.paddr + BigInt(off);
-        const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-        if (aligned) mem.addBank(pa, bytes, `${file}[PT_LOAD #${s.index}+0x${off.toString(16)}]`);
-        else mem.writeBytes(pa, bytes);
-        off += n;
-        done += n;
-        progress?.(done, total);
+      if (s.paddr % BigInt(FRAME_SIZE) === 0n) {
+        extents.push({ pa: Number(s.paddr), offset: s.offset, length: s.filesz, name: `${file}[PT_LOAD #${s.index}]` });
+        done += s.filesz;
+      } else {
+        let off = 0;
+        while (off < s.filesz) {
+          const n = Math.min(CHUNK, s.filesz - off);
+          const buf = readAt(fd, file, s.offset + off, n, `PT_LOAD #${s.index}`, size);
+          mem.writeBytes(s.paddr + BigInt(off), new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+          off += n;
+          done += n;
+          progress?.(done, total);
+        }
       }
       if (s.memsz > s.filesz) mem.addRam(s.paddr + BigInt(s.filesz), BigInt(s.memsz - s.filesz));
     }
+    if (extents.length > 0) {
+      addFileFrames(mem, fd, file, extents, size);
+      keep = true;
+    }
+    progress?.(total, total);
     return core;
   } finally {
-    closeSync(fd);
+    if (!keep) closeSync(fd);
   }
 }
 

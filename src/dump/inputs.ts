@@ -12,13 +12,15 @@
  *   FILE         an ELF core (QEMU dump-guest-memory, kdump vmcore), or a kdump-compressed file
  *                (makedumpfile -c/-l/-p/-z, dump-guest-memory -z/-l/-s; flattened or not)
  */
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ParseError } from "../arch/errors.js";
 import { granuleBySize } from "../arch/granule.js";
 import { presetByName, type Regs } from "../arch/registers.js";
 import { parseSize, parseU64 } from "../arch/u64.js";
-import { gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
+import { FileError, fsReason, gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
 import { loadBank, looksLikeBankSpec, parseBankSpec } from "../mem/banks.js";
+import { addFileFrames } from "../mem/filesource.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
 import { describeDiskDump, isDiskDump } from "./diskdump/describe.js";
@@ -60,6 +62,8 @@ export interface OpenDumpOptions {
   readonly t1sz?: number;
   /** Show progress on stderr (default: when stderr is a TTY). */
   readonly progress?: boolean;
+  /** Bytes of the pool keeping frames read on demand from dump files (default 64 MiB). */
+  readonly pageCacheBytes?: number;
 }
 
 export type SourceKey = RegName | "memory" | "vmcoreinfo" | "layout";
@@ -104,6 +108,28 @@ function addSparse(mem: PhysMem, pa: bigint, data: Uint8Array, source: string): 
 }
 
 const ZERO_FRAME = Buffer.alloc(FRAME_SIZE);
+
+/** Add an uncompressed raw image at `pa`, read on demand (all of it RAM, as addSparse). */
+function addRawFile(mem: PhysMem, pa: bigint, path: string, what: string): void {
+  if (pa % BigInt(FRAME_SIZE) !== 0n) throw new ParseError(`${path}: load address 0x${pa.toString(16)} is not 4 KiB aligned`);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new FileError("EFILE_READ", `${what} ${path}: cannot open (${fsReason(e)})`);
+  }
+  const size = fstatSync(fd).size;
+  if (size === 0) {
+    closeSync(fd);
+    return;
+  }
+  try {
+    addFileFrames(mem, fd, path, [{ pa: Number(pa), offset: 0, length: size, name: path }], size);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
 
 /** The fields of a snapshot descriptor (kept in step with examples/snapshot.schema.json). */
 export const SNAPSHOT_KEYS = {
@@ -172,7 +198,9 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
       throw new ParseError(`${where}: expected {"file": "FILE", "load_at": "0x..."} (load_at a hex string)`);
     }
     const path = resolve(dir, m.file);
-    addSparse(mem, parseU64(m.load_at, `${where}.load_at`), readMaybeGz(path, `${where}.file`), path);
+    const pa = parseU64(m.load_at, `${where}.load_at`);
+    if (isGzip(readHeadBytes(path, 16, `${where}.file`))) addSparse(mem, pa, readMaybeGz(path, `${where}.file`), path);
+    else addRawFile(mem, pa, path, `${where}.file`);
   });
   if (obj.registers !== undefined && !isObject(obj.registers))
     throw new ParseError(`${file}: "registers" must be an object of hex strings`);
@@ -267,9 +295,9 @@ export interface LoadedInputs {
 }
 
 /** Load the memory of input specs (FILE@PA, snapshot .json, ELF core); see the module comment. */
-export function loadInputs(inputs: readonly string[], showProgress: boolean): LoadedInputs {
+export function loadInputs(inputs: readonly string[], showProgress: boolean, pageCacheBytes?: number): LoadedInputs {
   if (inputs.length === 0) throw new ParseError("no input: give FILE@PA banks, an ELF core, or a snapshot .json");
-  const mem = new PhysMem();
+  const mem = new PhysMem(pageCacheBytes !== undefined ? { sourceCacheBytes: pageCacheBytes } : {});
   const elfNotes: ElfNote[] = [];
   const regSets: SourcedRegs[] = [];
   let kernelDesc: string | undefined;
@@ -321,7 +349,7 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean): Lo
 /** Open a dump: memory from the inputs, registers from files/VMCOREINFO/overrides, and the kernel layout. */
 export function openDump(opts: OpenDumpOptions): OpenedDump {
   const showProgress = opts.progress ?? process.stderr.isTTY === true;
-  return openLoaded(loadInputs(opts.inputs, showProgress), opts);
+  return openLoaded(loadInputs(opts.inputs, showProgress, opts.pageCacheBytes), opts);
 }
 
 /**

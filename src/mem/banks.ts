@@ -1,17 +1,19 @@
 /**
- * Loading and saving raw memory images as `FILE@PA` banks (Node only: uses node:fs).
+ * Loading and saving raw memory images as `FILE@PA` banks (Node only: uses node:fs). A plain image
+ * is read on demand (see filesource.ts); a gzip-compressed one is inflated whole.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { MemoryError } from "../arch/errors.js";
 import { gunzipBytes, isGzip, writeFileAtomic } from "../io/files.js";
 import { type BankSpec, parseBankSpec } from "./bankspec.js";
+import { addFileFrames } from "./filesource.js";
 import { FRAME_SIZE, PhysMem } from "./physmem.js";
 
 export { type BankSpec, looksLikeBankSpec, parseBankSpec } from "./bankspec.js";
 
 const CHUNK = 64 * 1024 * 1024;
 
-/** Read a whole file into page-aligned chunks and add it as one bank. */
+/** Add a file as one bank: a plain image read on demand, a gzip one inflated whole. */
 export function loadBank(mem: PhysMem, spec: BankSpec): void {
   let fd: number;
   try {
@@ -19,6 +21,7 @@ export function loadBank(mem: PhysMem, spec: BankSpec): void {
   } catch (e) {
     throw new MemoryError("EBANK_READ", `--mem ${spec.file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
+  let keep = false;
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: not a regular file`);
@@ -34,29 +37,12 @@ export function loadBank(mem: PhysMem, spec: BankSpec): void {
     if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
       throw new MemoryError("EBANK_READ", `--mem ${spec.file}: zstd-compressed at offset 0; decompress it first (zstd -d)`);
     }
-    // One bank, read in chunks so files above 2 GiB work; chunks are frame multiples.
-    const chunks: Uint8Array[] = [];
-    let off = 0;
-    while (off < size) {
-      const n = Math.min(CHUNK, size - off);
-      const buf = new Uint8Array(n);
-      let got = 0;
-      while (got < n) {
-        const r = readSync(fd, buf, got, n - got, off + got);
-        if (r === 0) {
-          throw new MemoryError(
-            "EBANK_READ",
-            `--mem ${spec.file}: truncated at offset 0x${(off + got).toString(16)} (expected 0x${size.toString(16)} bytes)`,
-          );
-        }
-        got += r;
-      }
-      chunks.push(buf);
-      off += n;
-    }
-    addChunks(mem, spec, chunks, size);
+    // Read on demand: the bank is indexed now and a frame is read when a walk first touches it.
+    checkOverlap(mem, spec, size);
+    addFileFrames(mem, fd, spec.file, [{ pa: Number(spec.pa), offset: 0, length: size, name: spec.file }], size);
+    keep = true;
   } finally {
-    closeSync(fd);
+    if (!keep) closeSync(fd);
   }
 }
 
@@ -89,6 +75,15 @@ function loadGzipBank(mem: PhysMem, spec: BankSpec, fd: number, size: number): v
 
 function addChunks(mem: PhysMem, spec: BankSpec, chunks: Uint8Array[], size: number): void {
   // Check overlap for the whole bank first, then add chunk by chunk.
+  checkOverlap(mem, spec, size);
+  let pa = spec.pa;
+  chunks.forEach((c, i) => {
+    mem.addBank(pa, c, chunks.length === 1 ? spec.file : `${spec.file}[chunk ${i}]`);
+    pa += BigInt(c.byteLength);
+  });
+}
+
+function checkOverlap(mem: PhysMem, spec: BankSpec, size: number): void {
   const base = Number(spec.pa);
   for (const o of mem.bankList()) {
     if (base < o.base + o.size && o.base < base + size) {
@@ -98,11 +93,6 @@ function addChunks(mem: PhysMem, spec: BankSpec, chunks: Uint8Array[], size: num
       );
     }
   }
-  let pa = spec.pa;
-  chunks.forEach((c, i) => {
-    mem.addBank(pa, c, chunks.length === 1 ? spec.file : `${spec.file}[chunk ${i}]`);
-    pa += BigInt(c.byteLength);
-  });
 }
 
 /** Load several `FILE@PA` banks into a fresh memory. */

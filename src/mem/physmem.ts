@@ -33,15 +33,23 @@ const LOC_SCALE = 2 ** 25;
 /** Frames per arena when a bank is added: every word offset stays below LOC_SCALE. */
 export const BANK_ARENA_FRAMES = LOC_SCALE / WORDS_PER_FRAME;
 
+/** Default bytes of the bounded pool that keeps frames read from sources (64 MiB). */
+export const DEFAULT_SOURCE_CACHE_BYTES = 64 * 1024 * 1024;
+/** Frames of the largest pool arena (16 MiB); the first holds 64 frames and each next one doubles. */
+const POOL_ARENA_FRAMES_MAX = 4096;
+
 /**
- * Frames supplied on demand (a compressed dump's pages): asked only on a frame-cache and index
- * miss, and each frame read is kept like a loaded one, so later loads cost what any frame costs.
+ * Frames supplied on demand (a dump file's pages, read when a walk touches them): asked only on a
+ * frame-cache and index miss. A frame read is kept in a bounded pool (see PhysMem's
+ * `sourceCacheBytes`) and served from there like a loaded frame, so a hit costs what any frame
+ * costs; when the pool is full the least recently filled frame (clock) is dropped and read again
+ * from its source on its next miss. A frame that is written leaves the pool and is kept.
  */
 export interface FrameSource {
   /** Whether the source holds 4 KiB frame `pfn` (an index lookup, no data read). */
   has(pfn: number): boolean;
   /**
-   * The 4096 bytes of frame `pfn` into `out`. Returns false when they are all zero: the frame is
+   * The 4096 bytes of frame `pfn` into `out`. May return false when they are all zero: the frame is
    * then not stored (the source declares its frames RAM with addRam, so they read as zero) and
    * `has` should answer false for it from then on. Throws (a VmsaError naming the data) when unreadable.
    */
@@ -71,6 +79,23 @@ export class PhysMem {
   private readonly ram: { base: number; end: number }[] = [];
   private readonly sources: FrameSource[] = [];
 
+  // The source-frame pool: slots in pool arenas, a clock over them. A slot's frame is in `index`
+  // like any frame; `poolPfn` says which frame a slot holds (-1 free).
+  private readonly poolLimit: number;
+  /** Slots created so far (<= poolLimit). */
+  private poolSlots = 0;
+  private poolPfn = new Float64Array(0);
+  private poolRef = new Uint8Array(0);
+  private poolArena = new Int32Array(0);
+  private poolWord = new Int32Array(0);
+  private readonly poolFree: number[] = [];
+  private poolHand = 0;
+  /** For each arena, its first pool slot (-1: not a pool arena). */
+  private arenaPoolBase: number[] = [];
+  private readonly scratch = new Uint8Array(FRAME_SIZE);
+  /** Frames read from sources (a count for tests and benchmarks). */
+  sourceReads = 0;
+
   /** Result halves of the last successful `load64`. */
   hi = 0;
   lo = 0;
@@ -82,8 +107,10 @@ export class PhysMem {
    * @param opts.reserveBytes storage to set aside for frames created by stores before the first
    *   store (rounded up to whole frames, at most 16 MiB): a caller that knows it will build many
    *   tables (a large mapping, a benchmark) pays for one arena up front instead of growing it.
+   * @param opts.sourceCacheBytes bytes of the pool keeping frames read from sources (default
+   *   DEFAULT_SOURCE_CACHE_BYTES, at least one frame): the memory a dump read on demand may use.
    */
-  constructor(opts: { reserveBytes?: number } = {}) {
+  constructor(opts: { reserveBytes?: number; sourceCacheBytes?: number } = {}) {
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
       throw new Error("vmsa needs a little-endian host");
     }
@@ -93,6 +120,11 @@ export class PhysMem {
     }
     const frames = Math.ceil(reserve / FRAME_SIZE);
     this.firstArenaWords = Math.min(Math.max(frames * WORDS_PER_FRAME, FIRST_ARENA_WORDS), ARENA_WORDS);
+    const cache = opts.sourceCacheBytes ?? DEFAULT_SOURCE_CACHE_BYTES;
+    if (!Number.isSafeInteger(cache) || cache < FRAME_SIZE) {
+      throw new MemoryError("EMEM_RESERVE", `sourceCacheBytes ${cache}: expected a byte count of at least one frame (4096)`);
+    }
+    this.poolLimit = Math.floor(cache / FRAME_SIZE);
   }
 
   /**
@@ -104,13 +136,21 @@ export class PhysMem {
     if (loc === undefined) return this.sources.length !== 0 && this.pull(pfn);
     const slot = pfn & (CACHE_SLOTS - 1);
     const arena = Math.floor(loc / LOC_SCALE);
+    const word = loc - arena * LOC_SCALE;
     this.cacheTag[slot] = pfn;
     this.cacheArena[slot] = arena;
-    this.cacheWord[slot] = loc - arena * LOC_SCALE;
+    this.cacheWord[slot] = word;
+    if (this.poolSlots !== 0) {
+      const base = this.arenaPoolBase[arena] ?? -1;
+      if (base >= 0) this.poolRef[base + word / WORDS_PER_FRAME] = 1;
+    }
     return true;
   }
 
-  /** A view of frame `pfn` (1024 words), or undefined when it holds no data. */
+  /**
+   * A view of frame `pfn` (1024 words), or undefined when it holds no data. The view of a frame
+   * read from a source is valid until the next access to another frame (the pool may reuse it).
+   */
   frame(pfn: number): Uint32Array | undefined {
     const slot = pfn & (CACHE_SLOTS - 1);
     if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) return undefined;
@@ -173,24 +213,111 @@ export class PhysMem {
     this.sources.push(source);
   }
 
-  /** Read frame `pfn` from the first source holding it into a new frame (cached from now on). */
+  /** Read frame `pfn` from the first source holding it into a pool slot (the cached entry of its cache slot). */
   private pull(pfn: number): boolean {
     for (const s of this.sources) {
       if (!s.has(pfn)) continue;
       // Read first: a source that throws must not leave a zero frame behind.
-      const bytes = new Uint8Array(FRAME_SIZE);
+      const bytes = this.scratch;
       if (!s.read(pfn, bytes)) return false;
-      const fr = this.allocFrame(pfn);
-      new Uint8Array(fr.buffer, fr.byteOffset, FRAME_SIZE).set(bytes);
+      this.sourceReads++;
+      const p = this.poolTake();
+      const arena = this.poolArena[p] as number;
+      const word = this.poolWord[p] as number;
+      this.poolPfn[p] = pfn;
+      this.poolRef[p] = 1;
+      const a = this.arenas[arena] as Uint32Array;
+      new Uint8Array(a.buffer, a.byteOffset + word * 4, FRAME_SIZE).set(bytes);
+      this.place(pfn, arena, word);
       return true;
     }
     return false;
   }
 
+  /** A free pool slot: a freed one, a new one while under the limit, else the clock's victim. */
+  private poolTake(): number {
+    const free = this.poolFree.pop();
+    if (free !== undefined) return free;
+    if (this.poolSlots < this.poolLimit) return this.poolGrow();
+    for (;;) {
+      const p = this.poolHand;
+      this.poolHand = p + 1 === this.poolSlots ? 0 : p + 1;
+      if (this.poolRef[p] !== 0) {
+        this.poolRef[p] = 0;
+        continue;
+      }
+      const victim = this.poolPfn[p] as number;
+      if (victim >= 0) this.forget(victim);
+      this.poolPfn[p] = -1;
+      return p;
+    }
+  }
+
+  /** Drop frame `pfn` from the index and the frame cache (it is read again from its source when asked). */
+  private forget(pfn: number): void {
+    this.index.delete(pfn);
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.cacheTag[slot] === pfn) this.cacheTag[slot] = -1;
+  }
+
+  /** Create pool slots in a new arena (64 frames, doubling up to 16 MiB, never past the limit); returns the first. */
+  private poolGrow(): number {
+    const last = this.poolSlots === 0 ? 0 : this.poolSlots;
+    const n = Math.min(Math.max(64, Math.min(last, POOL_ARENA_FRAMES_MAX)), this.poolLimit - this.poolSlots);
+    const total = this.poolSlots + n;
+    const grow = <T extends Float64Array | Uint8Array | Int32Array>(old: T, make: (k: number) => T): T => {
+      const t = make(total);
+      t.set(old);
+      return t;
+    };
+    this.poolPfn = grow(this.poolPfn, (k) => new Float64Array(k));
+    this.poolRef = grow(this.poolRef, (k) => new Uint8Array(k));
+    this.poolArena = grow(this.poolArena, (k) => new Int32Array(k));
+    this.poolWord = grow(this.poolWord, (k) => new Int32Array(k));
+    this.arenas.push(new Uint32Array(n * WORDS_PER_FRAME));
+    const arena = this.arenas.length - 1;
+    while (this.arenaPoolBase.length < arena) this.arenaPoolBase.push(-1);
+    this.arenaPoolBase[arena] = this.poolSlots;
+    const first = this.poolSlots;
+    for (let i = 0; i < n; i++) {
+      this.poolPfn[first + i] = -1;
+      this.poolArena[first + i] = arena;
+      this.poolWord[first + i] = i * WORDS_PER_FRAME;
+    }
+    // Slots after the first go on the free list (taken before the next growth).
+    for (let i = n - 1; i > 0; i--) this.poolFree.push(first + i);
+    this.poolSlots = total;
+    return first;
+  }
+
+  /**
+   * Frame `pfn`, cached in cache slot `slot`, is about to be written: when it lives in the pool,
+   * move it to an allocation arena so it is never dropped (a written frame has no other copy).
+   */
+  private unpool(pfn: number, slot: number): void {
+    const arena = this.cacheArena[slot] as number;
+    const base = this.arenaPoolBase[arena] ?? -1;
+    if (base < 0) return;
+    const word = this.cacheWord[slot] as number;
+    const from = this.arenas[arena] as Uint32Array;
+    this.allocSlot(pfn);
+    (this.arenas[this.cacheArena[slot] as number] as Uint32Array).set(
+      from.subarray(word, word + WORDS_PER_FRAME),
+      this.cacheWord[slot] as number,
+    );
+    const p = base + word / WORDS_PER_FRAME;
+    this.poolPfn[p] = -1;
+    this.poolRef[p] = 0;
+    this.poolFree.push(p);
+  }
+
   private frameForWrite(pfn: number): Uint32Array {
-    const fr = this.frame(pfn);
-    if (fr !== undefined) return fr;
-    return this.allocFrame(pfn);
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) return this.allocFrame(pfn);
+    if (this.poolSlots !== 0) this.unpool(pfn, slot);
+    const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
+    const w = this.cacheWord[slot] as number;
+    return a.subarray(w, w + WORDS_PER_FRAME);
   }
 
   private allocFrame(pfn: number): Uint32Array {
@@ -218,6 +345,7 @@ export class PhysMem {
     const pfn = Math.floor(pa / FRAME_SIZE);
     const slot = pfn & (CACHE_SLOTS - 1);
     if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.allocSlot(pfn);
+    else if (this.poolSlots !== 0) this.unpool(pfn, slot);
     const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
     const w = (this.cacheWord[slot] as number) + ((pa - pfn * FRAME_SIZE) >>> 2);
     a[w] = lo >>> 0;
@@ -251,6 +379,7 @@ export class PhysMem {
       const pfn = Math.floor((pa + off) / FRAME_SIZE);
       const slot = pfn & (CACHE_SLOTS - 1);
       if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.allocSlot(pfn);
+      else if (this.poolSlots !== 0) this.unpool(pfn, slot);
       const w = this.cacheWord[slot] as number;
       (this.arenas[this.cacheArena[slot] as number] as Uint32Array).fill(0, w, w + WORDS_PER_FRAME);
     }
@@ -267,17 +396,7 @@ export class PhysMem {
       throw new MemoryError("EBANK_SPEC", `${source}: load address 0x${base.toString(16)} is not 4 KiB aligned`);
     }
     const size = data.byteLength;
-    if (b + size > PA_LIMIT) {
-      throw new MemoryError("EBANK_SPEC", `${source}: bank 0x${base.toString(16)}+0x${size.toString(16)} extends past the 52-bit PA space`);
-    }
-    for (const o of this.banks) {
-      if (b < o.base + o.size && o.base < b + size) {
-        throw new MemoryError(
-          "EBANK_OVERLAP",
-          `${source}@0x${b.toString(16)} (0x${size.toString(16)} bytes) overlaps ${o.source}@0x${o.base.toString(16)} (0x${o.size.toString(16)} bytes)`,
-        );
-      }
-    }
+    this.checkBank(b, size, source);
     // A bank becomes one arena per BANK_ARENA_FRAMES slice, so a frame's word offset always fits
     // below LOC_SCALE whatever the bank's size (one arena per bank overflowed the packed
     // location at 128 MiB and sent frames past it into the next arena).
@@ -300,6 +419,36 @@ export class PhysMem {
     const bank = { base: b, size, source };
     this.banks.push(bank);
     return bank;
+  }
+
+  /**
+   * Record a bank whose frames a FrameSource supplies (a file read on demand): checked against the
+   * other banks like addBank, listed by bankList, and declared RAM (a frame the source reads as
+   * zero reads as zero). The source itself is added with addSource.
+   */
+  addSourceBank(base: number, size: number, source: string): Bank {
+    if (!(Number.isSafeInteger(base) && base >= 0 && base % FRAME_SIZE === 0)) {
+      throw new MemoryError("EBANK_SPEC", `${source}: load address 0x${base.toString(16)} is not 4 KiB aligned`);
+    }
+    this.checkBank(base, size, source);
+    const bank = { base, size, source };
+    this.banks.push(bank);
+    this.ram.push({ base, end: base + size });
+    return bank;
+  }
+
+  private checkBank(b: number, size: number, source: string): void {
+    if (b + size > PA_LIMIT) {
+      throw new MemoryError("EBANK_SPEC", `${source}: bank 0x${b.toString(16)}+0x${size.toString(16)} extends past the 52-bit PA space`);
+    }
+    for (const o of this.banks) {
+      if (b < o.base + o.size && o.base < b + size) {
+        throw new MemoryError(
+          "EBANK_OVERLAP",
+          `${source}@0x${b.toString(16)} (0x${size.toString(16)} bytes) overlaps ${o.source}@0x${o.base.toString(16)} (0x${o.size.toString(16)} bytes)`,
+        );
+      }
+    }
   }
 
   bankList(): readonly Bank[] {

@@ -1,0 +1,113 @@
+/**
+ * Frames of an uncompressed file read on demand (Node only: node:fs): a raw RAM image or the
+ * PT_LOAD segments of an ELF core. The file is indexed at open (extents: PA -> file offset) and a
+ * frame is read with one positional read when a walk first touches it; PhysMem keeps what was
+ * read in its bounded pool. The descriptor stays open for the life of the process.
+ */
+import { readSync } from "node:fs";
+import { MemoryError } from "../arch/errors.js";
+import { FRAME_SIZE, type FrameSource, type PhysMem } from "./physmem.js";
+
+/** A run of the file that holds the bytes of [pa, pa+length) (pa 4 KiB aligned). */
+export interface FileExtent {
+  readonly pa: number;
+  readonly offset: number;
+  readonly length: number;
+  /** What the extent is, for bank listings and errors (e.g. `core.elf[PT_LOAD #2]`). */
+  readonly name: string;
+}
+
+export class FileFrames implements FrameSource {
+  private readonly firstPfn: Float64Array;
+  private readonly endPfn: Float64Array;
+
+  /**
+   * @param fd an open descriptor of `file` (kept open)
+   * @param extents non-overlapping, each `pa` 4 KiB aligned (checked by addFileFrames)
+   * @param fileSize the size at open: a read that comes back short means the file shrank
+   */
+  constructor(
+    private readonly fd: number,
+    private readonly file: string,
+    private readonly extents: readonly FileExtent[],
+    private readonly fileSize: number,
+  ) {
+    const sorted = [...extents].sort((a, b) => a.pa - b.pa);
+    this.extents = sorted;
+    this.firstPfn = Float64Array.from(sorted, (e) => e.pa / FRAME_SIZE);
+    this.endPfn = Float64Array.from(sorted, (e) => Math.ceil((e.pa + e.length) / FRAME_SIZE));
+  }
+
+  /** Index of the extent holding frame `pfn`, or -1 (binary search). */
+  private find(pfn: number): number {
+    let lo = 0;
+    let hi = this.firstPfn.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pfn < (this.firstPfn[mid] as number)) hi = mid - 1;
+      else if (pfn >= (this.endPfn[mid] as number)) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  has(pfn: number): boolean {
+    return this.find(pfn) >= 0;
+  }
+
+  read(pfn: number, out: Uint8Array): boolean {
+    const e = this.extents[this.find(pfn)];
+    if (e === undefined) return false;
+    const inExtent = pfn * FRAME_SIZE - e.pa;
+    const n = Math.min(FRAME_SIZE, e.length - inExtent);
+    const pos = e.offset + inExtent;
+    let got = 0;
+    while (got < n) {
+      let r: number;
+      try {
+        r = readSync(this.fd, out, got, n - got, pos + got);
+      } catch (err) {
+        throw new MemoryError(
+          "EBANK_READ",
+          `${this.file}: cannot read offset 0x${(pos + got).toString(16)} (PA 0x${(pfn * FRAME_SIZE + got).toString(16)}, ${e.name}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        );
+      }
+      if (r === 0) {
+        throw new MemoryError(
+          "EBANK_READ",
+          `${this.file}: truncated at offset 0x${(pos + got).toString(16)}: PA 0x${(pfn * FRAME_SIZE + got).toString(16)} (${e.name}) needs the file to reach offset 0x${(pos + n).toString(16)} (it had 0x${this.fileSize.toString(16)} bytes when opened)`,
+        );
+      }
+      got += r;
+    }
+    // The tail of a last, partial frame: zero, as a loaded bank's padding is.
+    if (n < FRAME_SIZE) out.fill(0, n);
+    return true;
+  }
+
+  frames(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.firstPfn.length; i++) {
+      for (let p = this.firstPfn[i] as number; p < (this.endPfn[i] as number); p++) out.push(p);
+    }
+    return out;
+  }
+}
+
+/**
+ * Make `extents` of the open file `fd` memory read on demand: each becomes a bank (overlaps are
+ * refused like loaded banks) whose frames come from the file when first touched.
+ */
+export function addFileFrames(mem: PhysMem, fd: number, file: string, all: readonly FileExtent[], fileSize: number): void {
+  const extents = all.filter((e) => e.length > 0);
+  for (const e of extents) {
+    if (e.offset + e.length > fileSize) {
+      throw new MemoryError(
+        "EBANK_READ",
+        `${file}: truncated at offset 0x${fileSize.toString(16)}: ${e.name} needs the file to reach offset 0x${(e.offset + e.length).toString(16)}`,
+      );
+    }
+    mem.addSourceBank(e.pa, e.length, e.name);
+  }
+  mem.addSource(new FileFrames(fd, file, extents, fileSize));
+}
