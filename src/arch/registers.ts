@@ -6,6 +6,7 @@
 import { type DescriptorFormat, descriptorFormat } from "./descriptor.js";
 import { RegisterError } from "./errors.js";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule } from "./granule.js";
+import { LINUX_TCR2_PIE, linuxPirE1, linuxPireE0 } from "./linux-pie.js";
 import { bit, bits, parseU64 } from "./u64.js";
 
 /** IPS / PARange encodings → bits (0b111 is 56 bits with FEAT_D128, not modelled: treated as reserved). */
@@ -215,6 +216,16 @@ export interface Features {
   readonly bbm: number;
   /** FEAT_HAFDBS: 0 none, 1 AF only, 2 AF and dirty. */
   readonly hafdbs: number;
+  /** FEAT_TCR2 (ID_AA64MMFR3_EL1.TCRX): TCR2_EL1 exists. Absent: as FEATURES_MAX (implemented). */
+  readonly tcrx?: boolean;
+  /** FEAT_S1PIE (ID_AA64MMFR3_EL1.S1PIE): TCR2_EL1.PIE can select permission indirection. */
+  readonly s1pie?: boolean;
+  /** FEAT_S2PIE (ID_AA64MMFR3_EL1.S2PIE). */
+  readonly s2pie?: boolean;
+  /** FEAT_S1POE (ID_AA64MMFR3_EL1.S1POE): TCR2_EL1.POE/E0POE enable permission overlays. */
+  readonly s1poe?: boolean;
+  /** FEAT_S2POE (ID_AA64MMFR3_EL1.S2POE). */
+  readonly s2poe?: boolean;
 }
 
 /** The features of QEMU's `-cpu max` / a recent Armv9 core: everything the walker models. */
@@ -227,6 +238,11 @@ export const FEATURES_MAX: Features = Object.freeze({
   e0pd: true,
   bbm: 2,
   hafdbs: 2,
+  tcrx: true,
+  s1pie: true,
+  s2pie: true,
+  s1poe: true,
+  s2poe: true,
 });
 
 /** A plain Armv8.0 CPU with a 48-bit PA. */
@@ -239,10 +255,18 @@ export const FEATURES_V80: Features = Object.freeze({
   e0pd: false,
   bbm: 0,
   hafdbs: 0,
+  tcrx: false,
+  s1pie: false,
+  s2pie: false,
+  s1poe: false,
+  s2poe: false,
 });
 
 /** Derive features from ID register values (any may be omitted; missing ones keep `base`). */
-export function featuresFromIdRegs(ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?: bigint }, base: Features = FEATURES_MAX): Features {
+export function featuresFromIdRegs(
+  ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?: bigint; mmfr3?: bigint },
+  base: Features = FEATURES_MAX,
+): Features {
   let f: Features = { ...base };
   if (ids.mmfr0 !== undefined) {
     const parange = bits(ids.mmfr0, 3, 0);
@@ -267,7 +291,56 @@ export function featuresFromIdRegs(ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?
       e0pd: bits(ids.mmfr2, 63, 60) !== 0,
     };
   }
+  if (ids.mmfr3 !== undefined) {
+    const m3 = decodeIdAa64mmfr3(ids.mmfr3);
+    f = { ...f, tcrx: m3.tcrx >= 1, s1pie: m3.s1pie >= 1, s2pie: m3.s2pie >= 1, s1poe: m3.s1poe >= 1, s2poe: m3.s2poe >= 1 };
+  }
   return f;
+}
+
+/**
+ * ID_AA64MMFR3_EL1 fields (Arm ARM D19.2; DDI0601 ID_AA64MMFR3_EL1), each a 4-bit value:
+ * TCRX[3:0], SCTLRX[7:4], S1PIE[11:8], S2PIE[15:12], S1POE[19:16], S2POE[23:20], AIE[27:24],
+ * MEC[31:28], D128[35:32], D128_2[39:36], SNERR[43:40], ANERR[47:44], [51:48] RES0,
+ * SDERR[55:52], ADERR[59:56], Spec_FPACC[63:60] (Linux arch/arm64/tools/sysreg has the same layout).
+ */
+export interface IdAa64mmfr3 {
+  readonly tcrx: number;
+  readonly sctlrx: number;
+  readonly s1pie: number;
+  readonly s2pie: number;
+  readonly s1poe: number;
+  readonly s2poe: number;
+  readonly aie: number;
+  readonly mec: number;
+  readonly d128: number;
+  readonly d128_2: number;
+  readonly snerr: number;
+  readonly anerr: number;
+  readonly aderr: number;
+  readonly sderr: number;
+  readonly specFpacc: number;
+}
+
+export function decodeIdAa64mmfr3(raw: bigint): IdAa64mmfr3 {
+  const f = (lo: number): number => bits(raw, lo + 3, lo);
+  return {
+    tcrx: f(0),
+    sctlrx: f(4),
+    s1pie: f(8),
+    s2pie: f(12),
+    s1poe: f(16),
+    s2poe: f(20),
+    aie: f(24),
+    mec: f(28),
+    d128: f(32),
+    d128_2: f(36),
+    snerr: f(40),
+    anerr: f(44),
+    aderr: f(56),
+    sderr: f(52),
+    specFpacc: f(60),
+  };
 }
 
 /** Everything the stage-1 EL1&0 walk reads. */
@@ -278,6 +351,41 @@ export interface Regs {
   readonly mair: bigint;
   readonly sctlr: bigint;
   readonly features: Features;
+  /** TCR2_EL1 (FEAT_TCR2): PIE[1], E0POE[2], POE[3]. Absent = 0 (no indirection, no overlays). */
+  readonly tcr2?: bigint;
+  /** PIR_EL1: privileged permissions for the 16 PIIndex values (FEAT_S1PIE). */
+  readonly pir?: bigint;
+  /** PIRE0_EL1: unprivileged (EL0) permissions for the 16 PIIndex values. */
+  readonly pire0?: bigint;
+  /** POR_EL1: privileged overlay permissions for the 8 POIndex values (FEAT_S1POE). */
+  readonly por1?: bigint;
+  /** POR_EL0: unprivileged overlay permissions. */
+  readonly por0?: bigint;
+}
+
+/** TCR2_EL1 fields the walk uses (ASL TCR2_EL1_Type): PnCH[0], PIE[1], E0POE[2], POE[3], AIE[4], D128[5], HAFT[11]. */
+export interface Tcr2 {
+  readonly raw: bigint;
+  readonly pnch: boolean;
+  readonly pie: boolean;
+  readonly e0poe: boolean;
+  readonly poe: boolean;
+  readonly aie: boolean;
+  readonly d128: boolean;
+  readonly haft: boolean;
+}
+
+export function decodeTcr2(raw: bigint): Tcr2 {
+  return {
+    raw,
+    pnch: bit(raw, 0),
+    pie: bit(raw, 1),
+    e0poe: bit(raw, 2),
+    poe: bit(raw, 3),
+    aie: bit(raw, 4),
+    d128: bit(raw, 5),
+    haft: bit(raw, 11),
+  };
 }
 
 /**
@@ -300,7 +408,7 @@ function linuxPreset(
   description: string,
   g: "4K" | "16K" | "64K",
   vaBits: number,
-  opts: { ds?: boolean; ipsBits?: number; features?: Features } = {},
+  opts: { ds?: boolean; ipsBits?: number; features?: Features; pie?: boolean } = {},
 ): Preset {
   const tnsz = 64 - vaBits;
   const tcr = encodeTcr({
@@ -326,6 +434,8 @@ function linuxPreset(
       mair: LINUX_MAIR,
       sctlr: LINUX_SCTLR,
       features: opts.features ?? FEATURES_MAX,
+      // __cpu_setup on a CPU with FEAT_S1PIE: PIRE0_EL1 = PIE_E0, PIR_EL1 = PIE_E1, TCR2_EL1.PIE = 1.
+      ...(opts.pie ? { tcr2: LINUX_TCR2_PIE, pir: linuxPirE1(), pire0: linuxPireE0("gcs") } : {}),
     },
   };
 }
@@ -334,6 +444,13 @@ function linuxPreset(
 export const PRESETS: readonly Preset[] = [
   linuxPreset("linux-4k-39", "Linux, 4K pages, 39-bit VA (3 levels)", "4K", 39),
   linuxPreset("linux-4k-48", "Linux, 4K pages, 48-bit VA (4 levels)", "4K", 48),
+  linuxPreset(
+    "linux-4k-48-pie",
+    "Linux on a CPU with FEAT_S1PIE (QEMU -cpu max >= 10.2): 4K pages, 48-bit VA, TCR2_EL1.PIE=1, PIR_EL1/PIRE0_EL1 as __cpu_setup writes them",
+    "4K",
+    48,
+    { pie: true },
+  ),
   linuxPreset("linux-4k-52", "Linux, 4K pages, 52-bit VA/PA with FEAT_LPA2 (TCR.DS=1, 5 levels)", "4K", 52, { ds: true, ipsBits: 52 }),
   linuxPreset("linux-16k-36", "Linux, 16K pages, 36-bit VA (3 levels)", "16K", 36),
   linuxPreset("linux-16k-47", "Linux, 16K pages, 47-bit VA (4 levels)", "16K", 47),

@@ -9,6 +9,7 @@ import { mairByte } from "../arch/mair.js";
 import {
   decodeSctlr,
   decodeTcr,
+  decodeTcr2,
   decodeTtbr,
   effectivePaBits,
   type Features,
@@ -93,6 +94,25 @@ export interface WalkContext {
   /** SCTLR_EL1.EPAN in effect: set, and FEAT_PAN3 implemented (the bit is RES0 without it). */
   readonly epan: boolean;
   readonly mmuOn: boolean;
+  /** Permission indirection in effect: TCR2_EL1.PIE=1 with FEAT_S1PIE (and FEAT_TCR2). */
+  readonly pie: boolean;
+  /** Permission overlays in effect for privileged (TCR2_EL1.POE) / EL0 (TCR2_EL1.E0POE) accesses, with FEAT_S1POE. */
+  readonly poe: boolean;
+  readonly e0poe: boolean;
+  /** PIR_EL1, PIRE0_EL1, POR_EL1, POR_EL0 as 32-bit halves (0 when not given). */
+  readonly pirHi: number;
+  readonly pirLo: number;
+  readonly pire0Hi: number;
+  readonly pire0Lo: number;
+  readonly por1Hi: number;
+  readonly por1Lo: number;
+  readonly por0Hi: number;
+  readonly por0Lo: number;
+}
+
+function halvesOf(v: bigint | undefined): [number, number] {
+  const x = v ?? 0n;
+  return [Number((x >> 32n) & 0xffffffffn), Number(x & 0xffffffffn)];
 }
 
 function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfContext {
@@ -181,6 +201,12 @@ export function compileRegs(regs: Regs): WalkContext {
   const mair = new Uint8Array(8);
   for (let i = 0; i < 8; i++) mair[i] = mairByte(regs.mair, i);
   const ha = tcr.ha && f.hafdbs >= 1;
+  // TCR2_EL1 exists only with FEAT_TCR2; its PIE/POE bits are RES0 without S1PIE/S1POE.
+  const tcr2 = decodeTcr2(f.tcrx === false ? 0n : (regs.tcr2 ?? 0n));
+  const [pirHi, pirLo] = halvesOf(regs.pir);
+  const [pire0Hi, pire0Lo] = halvesOf(regs.pire0);
+  const [por1Hi, por1Lo] = halvesOf(regs.por1);
+  const [por0Hi, por0Lo] = halvesOf(regs.por0);
   return {
     regs,
     tcr,
@@ -196,6 +222,17 @@ export function compileRegs(regs: Regs): WalkContext {
     // no effect there. Without ID registers the features default to FEATURES_MAX (PAN3).
     epan: sctlr.epan && f.pan >= 3,
     mmuOn: sctlr.m,
+    pie: tcr2.pie && f.s1pie !== false,
+    poe: tcr2.poe && f.s1poe !== false,
+    e0poe: tcr2.e0poe && f.s1poe !== false,
+    pirHi,
+    pirLo,
+    pire0Hi,
+    pire0Lo,
+    por1Hi,
+    por1Lo,
+    por0Hi,
+    por0Lo,
   };
 }
 

@@ -30,7 +30,12 @@ import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
-import { directPermissions, nextTablePfn } from "./fields.js";
+import { nextTablePfn } from "./fields.js";
+import { leafPermissions, PERM_DIRTY, PERM_OVERLAY_SHIFT } from "./permissions.js";
+
+/** PAR_EL1 bits of a Permission fault (FEAT_S1POE Overlay[14], FEAT_S1PIE DirtyBit[15]). */
+export const PAR_OVERLAY = 1 << 14;
+export const PAR_DIRTY = 1 << 15;
 
 export type AccessType = "read" | "write" | "exec";
 
@@ -79,6 +84,9 @@ export interface Permissions {
   readonly ur: boolean;
   readonly uw: boolean;
   readonly ux: boolean;
+  /** Guarded Control Stack accesses allowed (PIE value 0b1001; FEAT_GCS), EL1 / EL0. */
+  readonly pgcs: boolean;
+  readonly ugcs: boolean;
 }
 
 interface ResultCommon {
@@ -143,6 +151,7 @@ export const R_AF = 11;
 export const R_PERM = 12;
 export const R_UNBACKED = 13;
 export const R_MMU_OFF_SIZE = 14;
+export const R_DIRTY = 15;
 
 const REASONS = [
   "ok",
@@ -160,6 +169,7 @@ const REASONS = [
   "access not permitted",
   "descriptor address is not backed by memory (synchronous external abort on walk)",
   "address exceeds the physical address size with the MMU off",
+  "write to a clean page (PIE: nDirty=1) without hardware dirty-state update (TCR.HA/HD)",
 ];
 
 /**
@@ -189,8 +199,10 @@ export class Walker {
   apTable = 0;
   uxnTable = 0;
   pxnTable = 0;
-  /** Effective permissions as a bitmask: 1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux. */
+  /** Effective permissions as a bitmask: 1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux, 64 privileged GCS, 128 EL0 GCS. */
   perms = 0;
+  /** PAR_EL1 Overlay/DirtyBit flags of the last Permission fault (0 otherwise). */
+  permFlags = 0;
   /** Record each level's descriptor address and value (the trail); hot loops may turn it off. */
   recordTrail = true;
   /** Number of trail entries and their contents. */
@@ -213,6 +225,7 @@ export class Walker {
   walkRaw(vaHi: number, vaLo: number, acc: number): number {
     const ctx = this.ctx;
     this.trailLen = 0;
+    this.permFlags = 0;
     this.apTable = 0;
     this.uxnTable = 0;
     this.pxnTable = 0;
@@ -362,15 +375,20 @@ export class Walker {
       if ((oaHi & ~(sh < 32 ? 0 : 0xffffffff >>> (64 - sh))) >>> 0 >= h.paLimitHi) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
       // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
       if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
-      // Direct permissions (ASL AArch64.S1DirectBasePermissions, EL1&0 regime), then PAN: EL1 data
-      // accesses to EL0-accessible memory (and with EPAN, EL0-executable memory) fail.
-      let perms = directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
-      if ((acc & 8) !== 0 && (acc & 4) === 0 && ctx.pan && ((perms & 8) !== 0 || (ctx.epan && (perms & 32) !== 0))) {
-        perms &= ~3;
-      }
-      this.perms = perms;
+      // Permissions (walk/permissions.ts: direct or indirect, PAN, overlays, dirty state).
+      const word = leafPermissions(ctx, hi, lo, apT, uxnT, pxnT, (acc & 12) === 8);
+      this.perms = word & 0xff;
       const want = (acc & 3) + ((acc & 4) !== 0 ? 3 : 0);
-      if (((this.perms >>> want) & 1) === 0) return this.fail(FAULT_PERMISSION, level, R_PERM);
+      if (((word >>> want) & 1) === 0) {
+        // Overlay=1 when the base permission granted the access and the overlay removed it.
+        this.permFlags = ((word >>> (want + PERM_OVERLAY_SHIFT)) & 1) !== 0 ? PAR_OVERLAY : 0;
+        return this.fail(FAULT_PERMISSION, level, R_PERM);
+      }
+      // PIE nDirty: a permitted write to a clean page without hardware dirty-state update.
+      if ((acc & 3) === ACC_WRITE && (word & PERM_DIRTY) !== 0) {
+        this.permFlags = PAR_DIRTY;
+        return this.fail(FAULT_PERMISSION, level, R_DIRTY);
+      }
       this.paHi = paHi;
       this.paLo = paLo;
       this.fault = FAULT_NONE;
@@ -442,7 +460,7 @@ export class Walker {
         reason: REASONS[this.reason] ?? "fault",
         // AT reports faults in PAR: F=1, FST, bit 11 RES1. External aborts on the walk are taken
         // as exceptions instead (Arm ARM PAR_EL1; QEMU do_ats_write).
-        par: kind === "external-abort" || access.type === "exec" ? null : (1n << 11n) | (BigInt(fsc) << 1n) | 1n,
+        par: kind === "external-abort" || access.type === "exec" ? null : BigInt(this.permFlags) | (1n << 11n) | (BigInt(fsc) << 1n) | 1n,
       };
     }
     const p = this.perms;
@@ -453,6 +471,8 @@ export class Walker {
       ur: (p & 8) !== 0,
       uw: (p & 16) !== 0,
       ux: (p & 32) !== 0,
+      pgcs: (p & 64) !== 0,
+      ugcs: (p & 128) !== 0,
     };
     const pa = BigInt(this.pa);
     if (!h) {

@@ -83,9 +83,9 @@ describe("a successful translation's fields", () => {
   // Arm ARM DDI0487 D8.4.1 (stage 1 EL1&0 data access permissions, AP[2:1]) and D8.4.2
   // (execute-never): memory writable at EL0 is never executable at EL1.
   it.each<[string, Record<string, unknown>, Record<string, boolean>]>([
-    ["AP=00 UXN", { ap: 0, uxn: true }, { pr: true, pw: true, px: true, ur: false, uw: false, ux: false }],
-    ["AP=11 PXN", { ap: 3, pxn: true }, { pr: true, pw: false, px: false, ur: true, uw: false, ux: true }],
-    ["AP=01", { ap: 1 }, { pr: true, pw: true, px: false, ur: true, uw: true, ux: true }],
+    ["AP=00 UXN", { ap: 0, uxn: true }, { pr: true, pw: true, px: true, ur: false, uw: false, ux: false, pgcs: false, ugcs: false }],
+    ["AP=11 PXN", { ap: 3, pxn: true }, { pr: true, pw: false, px: false, ur: true, uw: false, ux: true, pgcs: false, ugcs: false }],
+    ["AP=01", { ap: 1 }, { pr: true, pw: true, px: false, ur: true, uw: true, ux: true, pgcs: false, ugcs: false }],
   ])("%s gives the architecture's six permissions", (_name, fields, perms) => {
     const t = onePage(fields);
     const r = new Walker(t.mem, regs(t.root, encodeTcr(TCR_4K48))).translate(0x1000n, AT_OPS.S1E1R);
@@ -247,7 +247,7 @@ describe("MMU off", () => {
       uxnTable: false,
       pxnTable: false,
       trail: [],
-      permissions: { pr: true, pw: true, px: true, ur: true, uw: true, ux: true },
+      permissions: { pr: true, pw: true, px: true, ur: true, uw: true, ux: true, pgcs: false, ugcs: false },
     });
     expect(r.kind === "ok" && r.memAttr.name).toBe("Device-nGnRnE");
     // PAR: PA[47:12], NS=1 (bit 9), SH=0b10 (Outer), bit 11 RES1, ATTR 0x00.

@@ -93,7 +93,8 @@ export const MIN_KERNEL_TEXT = 64 * 1024;
 function shapes(granules: readonly GranuleName[] | undefined): Shape[] {
   const out: Shape[] = [];
   for (const preset of PRESETS) {
-    if (!preset.name.startsWith("linux-")) continue;
+    // PIE presets share their TCR with the plain ones: one shape per translation geometry.
+    if (!preset.name.startsWith("linux-") || preset.regs.tcr2 !== undefined) continue;
     const ctx = compileRegs({ ...preset.regs, ttbr1: 0n, features: FEATURES_MAX });
     const h = ctx.halves[1];
     if (granules && !granules.includes(h.granule.name)) continue;

@@ -40,7 +40,7 @@ function sourceFromParams(p: Readonly<Record<string, string>>): Source | undefin
   return ex ? { key: `sc:${ex.name}`, file: ex.file, text: ex.text } : undefined;
 }
 
-const REG_NAMES: readonly [keyof CpuSnapshot["regs"], string][] = [
+const REG_NAMES: readonly ["ttbr0" | "ttbr1" | "tcr" | "mair" | "sctlr" | "par", string][] = [
   ["ttbr0", "TTBR0_EL1"],
   ["ttbr1", "TTBR1_EL1"],
   ["tcr", "TCR_EL1"],

@@ -1,0 +1,127 @@
+/**
+ * The permission stage of a stage-1 EL1&0 walk: what a leaf grants, given the registers, as one
+ * call for the walker's hot path (no allocation, no BigInt). Direct permissions (AP, UXN, PXN,
+ * hierarchical table bits, SCTLR.WXN, PAN) or, with TCR2_EL1.PIE, indirect permissions through
+ * PIR_EL1/PIRE0_EL1; then permission overlays (POR_EL1/POR_EL0) when TCR2_EL1.POE/E0POE are set.
+ * ASL AArch64.S1ComputePermissions, AArch64.S1DirectBasePermissions,
+ * AArch64.S1IndirectBasePermissions, AArch64.S1OverlayPermissions (Arm ARM D8.4).
+ *
+ * The result word:
+ *   bits 0-5   1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux (effective permissions; PAN applied when asked)
+ *   bits 6-7   64 privileged GCS access, 128 unprivileged GCS access (PIE value 0b1001 only)
+ *   bits 8-15  the same layout: permissions the base permission granted that the overlay removed
+ *              (a Permission fault for one of them reports PAR_EL1/ESR Overlay=1)
+ *   bit 16     PERM_DIRTY: PIE with nDirty (descriptor bit 7) = 1 and no hardware dirty-state
+ *              update (TCR.HA=HD=1): a write the permissions allow takes a Permission fault with
+ *              DirtyBit=1 (ASL AArch64.S1CheckPermissions).
+ */
+import { PI_GCS, PI_OVERLAY, PI_R, PI_S1_PERMS, PI_W, PI_WXN, PI_X, permField } from "../arch/pie.js";
+import { POR_PERMS, poIndexOf } from "../arch/poe.js";
+import type { WalkContext } from "./context.js";
+import { directPermissions } from "./fields.js";
+
+export const PERM_PR = 1;
+export const PERM_PW = 2;
+export const PERM_PX = 4;
+export const PERM_UR = 8;
+export const PERM_UW = 16;
+export const PERM_UX = 32;
+export const PERM_PGCS = 64;
+export const PERM_UGCS = 128;
+export const PERM_OVERLAY_SHIFT = 8;
+export const PERM_DIRTY = 1 << 16;
+
+const RWX = PI_R | PI_W | PI_X;
+
+/**
+ * Overlay and WXN for one privilege level (ASL AArch64.S1ComputePermissions): `base` in the PI_*
+ * encoding, `ovOn` whether an overlay is enabled for the level, `por` the POR field value.
+ * Returns the effective R/W/X in bits 0-2 and the overlay-removed ones in bits 8-10.
+ */
+function overlaid(base: number, ovOn: boolean, por: number): number {
+  let r = base & RWX;
+  const applies = ovOn && (base & PI_OVERLAY) !== 0;
+  let ov = applies ? (POR_PERMS[por] as number) : RWX;
+  if ((base & PI_WXN) !== 0) {
+    // PI value 0b0110 (R W X with WXN): without an overlay granting X, execute goes; with one,
+    // the overlay's write goes (ASL S1ComputePermissions; KVM at.c cites R_QXXPC/R_NPBXC).
+    if (applies && (ov & PI_X) !== 0) ov &= ~PI_W;
+    else r &= ~PI_X;
+  }
+  const eff = r & ov;
+  return eff | ((r & ~ov & RWX) << 8);
+}
+
+/** pr/pw/px (bits 0-2 of a permission word) → the PI encoding (R=1, W=2, X=4). */
+function fromPerm(perm: number): number {
+  return (perm & 1) | ((perm & 2) !== 0 ? PI_W : 0) | ((perm & 4) !== 0 ? PI_X : 0);
+}
+
+/** Bits 0-2 of the PI encoding (R=1, W=2, X=4) → the pr/pw/px layout, shifted to `shift`. */
+function toPerm(piBits: number, shift: number): number {
+  return (((piBits & PI_R) !== 0 ? 1 : 0) | ((piBits & PI_W) !== 0 ? 2 : 0) | ((piBits & PI_X) !== 0 ? 4 : 0)) << shift;
+}
+
+/**
+ * Permissions of the leaf `hi`:`lo` (32-bit halves). `apT`, `uxnT`, `pxnT` are the hierarchical
+ * table restrictions accumulated on the way down (ignored under PIE); `pan` is whether
+ * PSTATE.PAN applies to this access (an EL1 data access or AT S1E1RP/WP).
+ */
+export function leafPermissions(ctx: WalkContext, hi: number, lo: number, apT: number, uxnT: number, pxnT: number, pan: boolean): number {
+  // Plain direct permissions stay small enough to be inlined into the walk loop.
+  if (!ctx.pie && !ctx.poe && !ctx.e0poe) return directWithPan(ctx, hi, lo, apT, uxnT, pxnT, pan);
+  return ctx.pie ? indirectPermissions(ctx, hi, lo, pan) : overlaidDirectPermissions(ctx, hi, lo, apT, uxnT, pxnT, pan);
+}
+
+/** Direct permissions, then PAN: EL1 data accesses to EL0-accessible memory (and with EPAN, EL0-executable memory) fail. */
+function directWithPan(ctx: WalkContext, hi: number, lo: number, apT: number, uxnT: number, pxnT: number, pan: boolean): number {
+  const perms = directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
+  if (pan && ctx.pan && ((perms & PERM_UR) !== 0 || (ctx.epan && (perms & PERM_UX) !== 0))) return perms & ~(PERM_PR | PERM_PW);
+  return perms;
+}
+
+/** Direct permissions with overlays: under direct permissions every page is subject to the overlay. */
+function overlaidDirectPermissions(
+  ctx: WalkContext,
+  hi: number,
+  lo: number,
+  apT: number,
+  uxnT: number,
+  pxnT: number,
+  pan: boolean,
+): number {
+  const perms = directWithPan(ctx, hi, lo, apT, uxnT, pxnT, pan);
+  const po = poIndexOf(hi);
+  const p = overlaid(PI_OVERLAY | fromPerm(perms), ctx.poe, permField(ctx.por1Hi, ctx.por1Lo, po));
+  const u = overlaid(PI_OVERLAY | fromPerm(perms >>> 3), ctx.e0poe, permField(ctx.por0Hi, ctx.por0Lo, po));
+  return toPerm(p, 0) | toPerm(u, 3) | (toPerm(p >>> 8, 0) << 8) | (toPerm(u >>> 8, 3) << 8);
+}
+
+/**
+ * Indirect permissions: PIIndex from bits {54, 53, 51, 6}; AP[2:1], UXN, PXN, DBM, the
+ * hierarchical table bits and SCTLR_EL1.WXN have no effect.
+ */
+function indirectPermissions(ctx: WalkContext, hi: number, lo: number, pan: boolean): number {
+  const idx = ((lo >>> 6) & 1) | (((hi >>> 19) & 1) << 1) | (((hi >>> 21) & 3) << 2);
+  let p = PI_S1_PERMS[permField(ctx.pirHi, ctx.pirLo, idx)] as number;
+  let u = PI_S1_PERMS[permField(ctx.pire0Hi, ctx.pire0Lo, idx)] as number;
+  // Privileged execute or GCS together with unprivileged write or GCS: neither level gets any
+  // access (ASL S1IndirectBasePermissions; KVM at.c cites R_VFPJF).
+  if ((p & (PI_X | PI_GCS)) !== 0 && (u & (PI_W | PI_GCS)) !== 0) {
+    p &= ~(RWX | PI_GCS);
+    u &= ~(RWX | PI_GCS);
+  }
+  // PAN under PIE: privileged reads and writes fail when EL0 has any access to the page,
+  // execute-only included, whatever SCTLR_EL1.EPAN says (ASL S1IndirectBasePermissions).
+  if (pan && ctx.pan && (u & (RWX | PI_GCS)) !== 0) p &= ~(PI_R | PI_W);
+  const po = ctx.poe || ctx.e0poe ? poIndexOf(hi) : 0;
+  const pe = overlaid(p, ctx.poe, permField(ctx.por1Hi, ctx.por1Lo, po));
+  const ue = overlaid(u, ctx.e0poe, permField(ctx.por0Hi, ctx.por0Lo, po));
+  let word = toPerm(pe, 0) | toPerm(ue, 3) | (toPerm(pe >>> 8, 0) << 8) | (toPerm(ue >>> 8, 3) << 8);
+  if ((p & PI_GCS) !== 0) word |= PERM_PGCS;
+  if ((u & PI_GCS) !== 0) word |= PERM_UGCS;
+  // Bit 7 is nDirty under PIE: a clean page is write-protected unless hardware updates the
+  // dirty state (then it clears the bit on the first write, for every page: no DBM needed).
+  if ((lo & 0x80) !== 0 && !ctx.hd) word |= PERM_DIRTY;
+  return word;
+}
