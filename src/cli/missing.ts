@@ -46,12 +46,12 @@ export function distinctMissing(list: readonly MissingTableRange[]): MissingTabl
  * One stderr warning naming how many tables are missing and the first few (PA, level and the VA
  * where the walk needed it); nothing when none is.
  */
-export function warnMissing(list: readonly MissingTableRange[], what: string): void {
+export function warnMissing(list: readonly MissingTableRange[], what: string, space: "VA" | "IPA" = "VA"): void {
   const d = distinctMissing(list);
   if (d.length === 0) return;
   const shown = d
     .slice(0, 3)
-    .map((m) => `PA 0x${m.table.toString(16)} (level ${m.level}, for VA ${hex64(m.va)})`)
+    .map((m) => `PA 0x${m.table.toString(16)} (level ${m.level}, for ${space} ${hex64(m.va)})`)
     .join(", ");
   const more = d.length > 3 ? `, and ${d.length - 3} more` : "";
   process.stderr.write(

@@ -123,8 +123,24 @@ function protTokens(lo: number, hi: number, fmt: PtdumpFormat): string {
 
 const MASK64 = (1n << 64n) - 1n;
 
-function addr16(v: bigint): string {
+export function addr16(v: bigint): string {
   return `0x${(v & MASK64).toString(16).padStart(16, "0")}`;
+}
+
+/**
+ * The start of a note_page() line (arch/arm64/mm/ptdump.c, shared by KVM's stage-2 dump):
+ * `0x%016lx-0x%016lx   ` and the size in the largest unit it is a whole multiple of, `%9lu%c`.
+ */
+export function ptdumpRangeText(a: bigint, b: bigint): string {
+  let delta = (b - a) & MASK64;
+  delta >>= 10n;
+  let u = 0;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent, a range is below 2^64 bytes, so it never reaches past "E"
+  while ((delta & 1023n) === 0n && u < UNITS.length - 1) {
+    delta >>= 10n;
+    u++;
+  }
+  return `${addr16(a)}-${addr16(b)}   ${delta.toString().padStart(9, " ")}${UNITS[u]}`;
 }
 
 /** Render the ptdump text of the TTBR1 half (or the half of `start`). */
@@ -191,17 +207,7 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
     // Stryker disable next-line OptionalChaining,StringLiteral: equivalent, markers[mi] always exists (mi stops before the sentinel)
     out.push(`---[ ${markers[mi]?.name ?? ""} ]---\n`);
   };
-  const rangeText = (a: bigint, b: bigint): string => {
-    let delta = (b - a) & MASK64;
-    delta >>= 10n;
-    let u = 0;
-    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent, a range is below 2^64 bytes, so it never reaches past "E"
-    while ((delta & 1023n) === 0n && u < UNITS.length - 1) {
-      delta >>= 10n;
-      u++;
-    }
-    return `${addr16(a)}-${addr16(b)}   ${delta.toString().padStart(9, " ")}${UNITS[u]}`;
-  };
+  const rangeText = ptdumpRangeText;
   const dumpLine = (endOff: number): void => {
     if (!fmt.holes && protLo === 0 && protHi === 0) return;
     let line = `${rangeText(base + BigInt(stStart), base + BigInt(endOff))} ${names[stLevel] ?? "PGD"}`;

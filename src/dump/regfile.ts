@@ -17,6 +17,10 @@ export const REG_NAMES = [
   "ID_AA64MMFR0_EL1",
   "ID_AA64MMFR1_EL1",
   "ID_AA64MMFR2_EL1",
+  // Stage 2 (vmsa dump/audit --stage 2): a hypervisor's registers, absent from a guest's dump.
+  "VTTBR_EL2",
+  "VTCR_EL2",
+  "HCR_EL2",
 ] as const;
 export type RegName = (typeof REG_NAMES)[number];
 
@@ -37,6 +41,9 @@ const ALIASES: Record<string, RegName> = {
   MMFR0: "ID_AA64MMFR0_EL1",
   MMFR1: "ID_AA64MMFR1_EL1",
   MMFR2: "ID_AA64MMFR2_EL1",
+  VTTBR: "VTTBR_EL2",
+  VTCR: "VTCR_EL2",
+  HCR: "HCR_EL2",
 };
 
 /** Canonical register name for `ttbr1`, `TTBR1_EL1`, `$TTBR1_EL1`, `mmfr0`...; undefined if not one we use. */

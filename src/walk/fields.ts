@@ -7,12 +7,12 @@ import { addressOf, type EntryKindCode, entryKindOf } from "../arch/descriptor.j
 import type { HalfContext, WalkContext } from "./context.js";
 
 /** What the hardware makes of a descriptor at `level` in this half (arch entryKindOf). */
-export function entryKind(h: HalfContext, lo: number, level: number): EntryKindCode {
+export function entryKind(h: Pick<HalfContext, "fmt">, lo: number, level: number): EntryKindCode {
   return entryKindOf(h.fmt, lo, level);
 }
 
 /** Next-level table address of a table descriptor, aligned to the granule. */
-export function nextTableAddress(h: HalfContext, hi: number, lo: number): number {
+export function nextTableAddress(h: Pick<HalfContext, "fmt" | "gShift">, hi: number, lo: number): number {
   return addressOf(h.fmt, hi, lo, h.gShift);
 }
 
@@ -24,7 +24,7 @@ export function nextTablePfn(h: HalfContext, hi: number, lo: number): number {
 }
 
 /** Output address of a leaf descriptor, aligned to the size of an entry at `level`. */
-export function leafOutputAddress(h: HalfContext, hi: number, lo: number, level: number): number {
+export function leafOutputAddress(h: Pick<HalfContext, "fmt" | "shiftAt">, hi: number, lo: number, level: number): number {
   return addressOf(h.fmt, hi, lo, h.shiftAt[level + 1] as number);
 }
 

@@ -49,18 +49,30 @@ export interface RawEntry {
 
 export type EntryVisitor = (e: RawEntry) => void;
 
+/**
+ * What a range walk reads of a translation regime: the start table, its level and entry counts
+ * (the start level's count includes concatenated tables at stage 2), the descriptor format and the
+ * output size. A stage-1 TTBR half (HalfContext) is one; a stage-2 IPA space (walk/stage2-range.ts)
+ * is another, so both are walked by walkEntries.
+ */
+export type RangeGeometry = Pick<
+  HalfContext,
+  "fmt" | "gShift" | "iaBits" | "startLevel" | "shiftAt" | "bitsAt" | "base" | "paLimit" | "hpd" | "tnszFault" | "baseFault"
+>;
+
 /** VA of the first address of a half: 0 for TTBR0, 2^64 - 2^ia for TTBR1. */
 export function halfBase(h: HalfContext): bigint {
   return h.index === 0 ? 0n : (1n << 64n) - (1n << BigInt(h.iaBits));
 }
 
 /**
- * Visit the entries covering [startOff, endOff) of a half, in VA order. `tables` also reports
- * table descriptors before descending into them.
+ * Visit the entries covering [startOff, endOff) of a half (or of a stage-2 IPA space), in address
+ * order. `tables` also reports table descriptors before descending into them. With `hpd` set
+ * (TCR.HPDn=1, or stage 2, which has no hierarchical attributes) table bits [63:59] are ignored.
  */
 export function walkEntries(
   mem: PhysMem,
-  h: HalfContext,
+  h: RangeGeometry,
   startOff: number,
   endOff: number,
   visit: EntryVisitor,

@@ -26,6 +26,10 @@ const QEMU_REG_NAMES: Record<RegName, readonly string[]> = {
   ID_AA64MMFR0_EL1: ["ID_AA64MMFR0_EL1"],
   ID_AA64MMFR1_EL1: ["ID_AA64MMFR1_EL1"],
   ID_AA64MMFR2_EL1: ["ID_AA64MMFR2_EL1"],
+  // Present only when the vCPU has EL2 (-M virt,virtualization=on).
+  VTTBR_EL2: ["VTTBR_EL2"],
+  VTCR_EL2: ["VTCR_EL2"],
+  HCR_EL2: ["HCR_EL2"],
 };
 
 /** `<reg name=… bitsize=… regnum=…>` entries of a target description. */

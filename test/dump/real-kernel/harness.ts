@@ -106,8 +106,9 @@ export const CONFIGS: readonly KernelConfig[] = [
   },
 ];
 
-/** The registers a capture reads through gdb: the ones vmsa's register files know. */
-export const REGISTERS = REG_NAMES;
+/** The registers a capture reads through gdb: the EL1 ones vmsa's register files know (the EL2 ones
+ * do not exist without -M virt,virtualization=on, and gdb refuses the whole list for one unknown name). */
+export const REGISTERS = REG_NAMES.filter((r) => r.endsWith("_EL1"));
 
 export function cacheDir(): string {
   const d = process.env.VMSA_REAL_KERNEL_CACHE ?? join(tmpdir(), "vmsa-real-kernel");
@@ -185,7 +186,14 @@ echo VMSA-BOOTED
 while true; do /bin/busybox sleep 1000; done
 `;
 
-export function makeInitramfs(busybox: Uint8Array): Buffer {
+/** A file added to the initramfs (path without a leading slash; its directory must exist). */
+export interface InitramfsFile {
+  readonly name: string;
+  readonly mode: number;
+  readonly data: Uint8Array;
+}
+
+export function makeInitramfs(busybox: Uint8Array, init = INIT, extra: readonly InitramfsFile[] = []): Buffer {
   let ino = 1;
   const parts = [
     cpioEntry("dev", 0o40755, new Uint8Array(), ino++),
@@ -195,7 +203,8 @@ export function makeInitramfs(busybox: Uint8Array): Buffer {
     cpioEntry("bin", 0o40755, new Uint8Array(), ino++),
     cpioEntry("bin/busybox", 0o100755, busybox, ino++),
     cpioEntry("bin/sh", 0o120777, Buffer.from("busybox"), ino++),
-    cpioEntry("init", 0o100755, Buffer.from(INIT), ino++),
+    cpioEntry("init", 0o100755, Buffer.from(init), ino++),
+    ...extra.map((f) => cpioEntry(f.name, f.mode, f.data, ino++)),
     cpioEntry("TRAILER!!!", 0, new Uint8Array(), ino++),
   ];
   return gzipSync(Buffer.concat(parts));
@@ -239,7 +248,16 @@ export interface Session {
  * Start QEMU. By default waits until init has run; with `paused`, QEMU starts stopped (-S) so a
  * debugger can set breakpoints first, and `waitBooted` waits for init later.
  */
-type BootOptions = { memMiB?: number; timeoutS?: number; paused?: boolean };
+type BootOptions = {
+  memMiB?: number;
+  timeoutS?: number;
+  paused?: boolean;
+  /** -M value (default "virt"), e.g. "virt,virtualization=on" to boot the kernel at EL2. */
+  machine?: string;
+  /** Replaces the default /init script (it must print VMSA-BOOTED when done), plus more files. */
+  init?: string;
+  files?: readonly InitramfsFile[];
+};
 
 /**
  * Boot a kernel. The gdb and monitor ports are picked free just before QEMU starts, so another
@@ -271,7 +289,7 @@ async function bootKernelOnce(cfg: KernelConfig, opts: BootOptions): Promise<Ses
     throw new Error(`${cfg.name}: neither a package nor an image`);
   }
   const bbdir = fetchPackage(/^busybox-static$/, dir);
-  const initramfs = makeInitramfs(readFileSync(join(bbdir, "bin", "busybox")));
+  const initramfs = makeInitramfs(readFileSync(join(bbdir, "bin", "busybox")), opts.init, opts.files);
   const initrd = join(dir, `initramfs-${createHash("sha256").update(initramfs).digest("hex").slice(0, 12)}.cpio.gz`);
   if (!existsSync(initrd)) writeFileSync(initrd, initramfs);
   const serialLog = join(dir, `console-${process.pid}-${Date.now()}.log`);
@@ -280,7 +298,7 @@ async function bootKernelOnce(cfg: KernelConfig, opts: BootOptions): Promise<Ses
   const monPort = await freePort();
   const args = [
     "-M",
-    "virt",
+    opts.machine ?? "virt",
     "-cpu",
     cfg.cpu,
     "-smp",

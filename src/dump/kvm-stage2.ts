@@ -1,0 +1,201 @@
+/**
+ * KVM's stage-2 debugfs files (CONFIG_PTDUMP_STAGE2_DEBUGFS, arch/arm64/kvm/ptdump.c, Linux 6.10+),
+ * byte for byte: /sys/kernel/debug/kvm/<pid>-<fd>/stage2_page_tables, ipa_range and stage2_levels.
+ *
+ * What the kernel does, and we replay over the tables in memory:
+ * - kvm_pgtable_walk() over [0, 2^ia_bits) with KVM_PGTABLE_WALK_LEAF calls the visitor for every
+ *   entry that is not a table (invalid ones too, at their own level, whatever bits they hold; at the
+ *   last level every entry is a leaf), in IPA order, across the concatenated start tables;
+ * - each visit goes to arm64 ptdump's note_page() with the KVM level number (0..3) as the level,
+ *   whose names are the level numbers themselves ("1", "2", "3"), and masked attribute bits: valid
+ *   (bit 0), table/page (bit 1), S2AP[0] read (bit 6), S2AP[1] write (bit 7), AF (bit 10) and
+ *   XN[1] (bit 54; XN[0], bit 53, is not looked at);
+ * - a line is printed when the masked bits or the level change; holes (no masked bit set) print
+ *   the range, size and level only; the one marker is "Guest IPA", printed before the first line;
+ * - there is no final flush (the stage-2 show never calls note_page with level -1): the run still
+ *   open when the walk ends is never printed, e.g. the last hole up to 2^ia_bits.
+ * Columns of a line with bits set, each preceded by a space (set/clear per (bits & mask) == val):
+ *   " "/"F" valid; "R"/" " read; "W"/" " write; " "/"X" executable (X: XN[1] set, or invalid);
+ *   "AF"/"  "; "BLK"/"   " (a block: valid with bit 1 clear).
+ * ipa_range is `%2u\n` of the IPA size; stage2_levels is `%1d\n` of the number of levels walked.
+ *
+ * Lines of our own (never in the kernel's output): MISSING (a table the input does not hold),
+ * SHARED (a table already shown at another IPA), BAD-TABLE (a table descriptor whose next-level
+ * address is beyond the output size; the hardware faults, KVM never writes one).
+ */
+import type { PhysMem } from "../mem/physmem.js";
+import { type RangeGeometry, walkEntries } from "../walk/range.js";
+import { addr16, ptdumpRangeText } from "./ptdump.js";
+
+/** One column of a stage-2 line (kernel stage2_pte_bits[]): mask, value and the two strings, on 32-bit halves. */
+interface S2Column {
+  readonly maskLo: number;
+  readonly maskHi: number;
+  readonly valLo: number;
+  readonly valHi: number;
+  readonly set: string;
+  readonly clear: string;
+}
+
+const VALID = 1;
+const TABLE = 2;
+const S2AP_R = 1 << 6;
+const S2AP_W = 1 << 7;
+const AF = 1 << 10;
+/** XN[1], descriptor bit 54, in the high half. */
+const XN_HI = 1 << 22;
+
+const COLUMNS: readonly S2Column[] = [
+  { maskLo: VALID, maskHi: 0, valLo: VALID, valHi: 0, set: " ", clear: "F" },
+  { maskLo: S2AP_R | VALID, maskHi: 0, valLo: S2AP_R | VALID, valHi: 0, set: "R", clear: " " },
+  { maskLo: S2AP_W | VALID, maskHi: 0, valLo: S2AP_W | VALID, valHi: 0, set: "W", clear: " " },
+  { maskLo: VALID, maskHi: XN_HI, valLo: VALID, valHi: 0, set: " ", clear: "X" },
+  { maskLo: AF | VALID, maskHi: 0, valLo: AF | VALID, valHi: 0, set: "AF", clear: "  " },
+  { maskLo: TABLE | VALID, maskHi: 0, valLo: VALID, valHi: 0, set: "BLK", clear: "   " },
+];
+
+/** The bits note_page() keeps of a stage-2 entry (the union of the column masks). */
+export const KVM_S2_PROT_LO = VALID | TABLE | S2AP_R | S2AP_W | AF;
+export const KVM_S2_PROT_HI = XN_HI;
+
+function columns(lo: number, hi: number): string {
+  let s = "";
+  for (const c of COLUMNS) s += ` ${(lo & c.maskLo) === c.valLo && (hi & c.maskHi) === c.valHi ? c.set : c.clear}`;
+  return s;
+}
+
+/** A stage-2 table the walk reached that the input does not hold. */
+export interface KvmMissing {
+  readonly ipa: bigint;
+  readonly size: bigint;
+  /** Level of the missing table. */
+  readonly level: number;
+  readonly table: bigint;
+}
+
+export interface KvmStage2Report {
+  /** The stage2_page_tables text. */
+  readonly text: string;
+  readonly missing: readonly KvmMissing[];
+  /** Table descriptors naming a table already shown (IPA of the descriptor's range). */
+  readonly shared: readonly { readonly ipa: bigint; readonly size: bigint; readonly table: bigint; readonly sameAsIpa: bigint }[];
+  /** Table descriptors with a next-level address beyond the output size (not walked). */
+  readonly badTables: readonly { readonly ipa: bigint; readonly size: bigint; readonly level: number; readonly table: bigint }[];
+}
+
+/** `ipa_range`: the IPA size in bits, `%2u\n`. */
+export function kvmIpaRangeText(g: Pick<RangeGeometry, "iaBits">): string {
+  return `${String(g.iaBits).padStart(2, " ")}\n`;
+}
+
+/** `stage2_levels`: the number of levels from the start level to level 3, `%1d\n`. */
+export function kvmStage2LevelsText(g: Pick<RangeGeometry, "startLevel">): string {
+  return `${4 - g.startLevel}\n`;
+}
+
+/** The stage2_page_tables text of the stage-2 tables in `mem` (see the module comment). */
+export function kvmStage2PageTables(mem: PhysMem, g: RangeGeometry): KvmStage2Report {
+  const out: string[] = [];
+  const missing: KvmMissing[] = [];
+  const shared: { ipa: bigint; size: bigint; table: bigint; sameAsIpa: bigint }[] = [];
+  const badTables: { ipa: bigint; size: bigint; level: number; table: bigint }[] = [];
+  // note_page state
+  let stLevel = -1;
+  let protLo = 0;
+  let protHi = 0;
+  let stStart = 0;
+  let headed = false;
+  const header = (): void => {
+    if (!headed) out.push("---[ Guest IPA ]---\n");
+    headed = true;
+  };
+  const line = (end: number): void => {
+    let s = `${ptdumpRangeText(BigInt(stStart), BigInt(end))} ${stLevel}`;
+    if (protLo !== 0 || protHi !== 0) s += columns(protLo, protHi);
+    out.push(`${s}\n`);
+  };
+  const note = (off: number, level: number, lo: number, hi: number): void => {
+    const pl = lo & KVM_S2_PROT_LO;
+    const ph = hi & KVM_S2_PROT_HI;
+    if (stLevel === -1) {
+      header();
+    } else if (pl !== protLo || ph !== protHi || level !== stLevel) {
+      line(off);
+    } else return;
+    stLevel = level;
+    protLo = pl;
+    protHi = ph;
+    stStart = off;
+  };
+  /** A line of our own for [off, end): ends the open run first. */
+  const special = (off: number, end: number, level: number, text: string): void => {
+    if (stLevel !== -1) line(off);
+    header();
+    out.push(`${ptdumpRangeText(BigInt(off), BigInt(end))} ${level} ${text}\n`);
+    stLevel = -1;
+  };
+  // Runs of unreadable entries of one table print as one MISSING line.
+  let missTable = -1;
+  let missStart = 0;
+  let missEnd = 0;
+  let missLevel = 0;
+  const flushMissing = (): void => {
+    if (missTable < 0) return;
+    special(missStart, missEnd, missLevel, `MISSING table at PA 0x${missTable.toString(16)} (not in the input)`);
+    missing.push({ ipa: BigInt(missStart), size: BigInt(missEnd - missStart), level: missLevel, table: BigInt(missTable) });
+    missTable = -1;
+  };
+  walkEntries(
+    mem,
+    g,
+    0,
+    2 ** g.iaBits,
+    (e) => {
+      if (e.kind === "unbacked") {
+        if (missTable === e.table && missEnd === e.off) {
+          missEnd = e.off + e.size;
+          return;
+        }
+        flushMissing();
+        missTable = e.table;
+        missStart = e.off;
+        missEnd = e.off + e.size;
+        missLevel = e.level;
+        return;
+      }
+      flushMissing();
+      switch (e.kind) {
+        case "leaf":
+        case "hole":
+          note(e.off, e.level, e.lo, e.hi);
+          return;
+        case "shared":
+          special(
+            e.off,
+            e.off + e.size,
+            e.level,
+            `SHARED table at PA 0x${e.next.toString(16)} (same as ${addr16(BigInt(e.firstOff))}-${addr16(BigInt(e.firstOff + e.size))}, shown above)`,
+          );
+          shared.push({ ipa: BigInt(e.off), size: BigInt(e.size), table: BigInt(e.next), sameAsIpa: BigInt(e.firstOff) });
+          return;
+        case "bad-table": {
+          const next = e.hi * 4294967296 + (e.lo >>> 0);
+          special(
+            e.off,
+            e.off + e.size,
+            e.level,
+            `BAD-TABLE descriptor 0x${next.toString(16)}: next-level table beyond the output size (not walked)`,
+          );
+          badTables.push({ ipa: BigInt(e.off), size: BigInt(e.size), level: e.level, table: BigInt(next) });
+          return;
+        }
+        default:
+          return;
+      }
+    },
+    { shared: true },
+  );
+  flushMissing();
+  // No final flush: KVM's show never notes the end, so the open run is not printed.
+  return { text: out.join(""), missing, shared, badTables };
+}
