@@ -16,6 +16,7 @@ export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
     workloads: ["map-4k-pages", "map-4k-pages-checked", "map-1t-blocks", "map-1t-blocks-checked"],
   },
   { file: "find-tables.js", workloads: ["find-tables-sparse-512m"] },
+  { file: "lazy-dump.js", workloads: ["sparse-dump-raw", "sparse-dump-elf"] },
 ];
 
 export function allWorkloads(): string[] {

@@ -1,7 +1,7 @@
 /** Workload names for `npm run bench` and `npm run bench:compare`: exact name or prefix. */
 import { describe, expect, it } from "vitest";
 import { selectPairs } from "../../bench/compare/pairs.js";
-import { selectWorkloads } from "../../bench/workloads.js";
+import { selectWorkloads, WORKLOAD_MODULES } from "../../bench/workloads.js";
 
 describe("selectWorkloads", () => {
   it("runs only the module producing a named workload", () => {
@@ -28,7 +28,8 @@ describe("selectWorkloads", () => {
   it("no name selects every module", () => {
     const s = selectWorkloads([]);
     if (s.kind !== "selected") throw new Error("expected a selection");
-    expect(s.modules.length).toBe(5);
+    expect(s.modules.length).toBe(WORKLOAD_MODULES.length);
+    expect(s.modules.map((m) => m.file)).toContain("lazy-dump.js");
     expect(s.workloads.has("check-throughput")).toBe(true);
   });
   it("an unknown name is reported with the known ones", () => {
