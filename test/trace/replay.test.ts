@@ -1,0 +1,72 @@
+/**
+ * Replaying `vmsa record` traces on the machine model: synthetic traces of the sequences the
+ * Arm ARM allows and forbids for changing a live leaf (D8.17.1 break-before-make, RWHZWS), in
+ * the byte layout the plugin writes (docs/trace-format.md).
+ */
+import { describe, expect, it } from "vitest";
+import { presetByName } from "../../src/arch/registers.js";
+import { tlbiVa } from "../../src/machine/machine.js";
+import { renderTraceText, traceVerdict } from "../../src/trace/render.js";
+import { replayTrace } from "../../src/trace/replay.js";
+import { TraceWriter } from "./trace-writer.js";
+
+const regs = presetByName("linux-4k-48").regs;
+const VA = 0xffff000000000000n;
+const LEAF_PA = 0x40004000n;
+const leaf = (oa: bigint): bigint => oa | (3n << 53n) | 0x400n | 0x300n | 0x3n; // UXN+PXN, AF, inner shareable, AttrIndx 0, page
+const TLBI_VAE1IS = (3 << 3) | 1;
+const TLBI_VAE1 = (7 << 3) | 1;
+
+/** CPU 0 and CPU 1 both on a 4-level kernel table mapping VA → 0x40100000, MMU on. */
+function booted(): TraceWriter {
+  const w = new TraceWriter(2);
+  for (const cpu of [0, 1]) w.msr(cpu, 2, regs.tcr).msr(cpu, 3, regs.mair);
+  w.page(0, 0x40001000n, 0, new Map([[0, 0x40002003n]]))
+    .page(0, 0x40002000n, 1, new Map([[0, 0x40003003n]]))
+    .page(0, 0x40003000n, 2, new Map([[0, 0x40004003n]]))
+    .page(0, 0x40004000n, 3, new Map([[0, leaf(0x40100000n)]]));
+  for (const cpu of [0, 1]) w.msr(cpu, 1, 0x40001000n).msr(cpu, 4, regs.sctlr).isb(cpu);
+  return w;
+}
+
+describe("trace replay", () => {
+  it("reports a live leaf whose output address changes without break-before-make (D8.17.1)", () => {
+    const data = booted().store(0, LEAF_PA, leaf(0x40200000n), 0xffff800008123450n).end();
+    const res = replayTrace(data, "t");
+    expect(traceVerdict(res)).toBe("violations");
+    expect(res.violations.map((v) => v.rule)).toContain("bbm");
+    // The report names the guest PC of the offending store.
+    expect(renderTraceText("t", res, data.length)).toContain("PC 0xffff800008123450");
+  });
+
+  it("accepts break, DSB, TLBI VAE1IS, DSB, ISB, make (the sequence D8.17.1 requires)", () => {
+    const w = booted().store(0, LEAF_PA, 0n).dsb(0).tlbi(0, TLBI_VAE1IS, tlbiVa(VA)).dsb(0).isb(0).store(0, LEAF_PA, leaf(0x40200000n));
+    const res = replayTrace(w.end(), "t");
+    expect(res.violations).toEqual([]);
+    expect(traceVerdict(res)).toBe("clean");
+    expect(res.steps).toBeGreaterThan(10);
+  });
+
+  it("reports a make after a break whose TLBI is local (VAE1) while another CPU may still hold the old entry", () => {
+    // A non-broadcast TLBI leaves CPU 1's TLB entry for the old output address (D8.16 TLB
+    // maintenance scope): the new mapping then conflicts with it.
+    const w = booted().store(0, LEAF_PA, 0n).dsb(0).tlbi(0, TLBI_VAE1, tlbiVa(VA)).dsb(0).isb(0).store(0, LEAF_PA, leaf(0x40200000n));
+    const res = replayTrace(w.end(), "t");
+    expect(res.violations.length).toBeGreaterThan(0);
+  });
+
+  it("counts an EL1 TLBI the model does not know as inconclusive, never clean", () => {
+    const w = booted().tlbi(0, (3 << 3) | 4, 0n); // SYS #0, C8, C3, #4: not an EL1&0 TLBI the model knows
+    const res = replayTrace(w.end(), "t");
+    expect(res.violations).toEqual([]);
+    expect(traceVerdict(res)).toBe("inconclusive");
+    expect(renderTraceText("t", res, 0)).toContain("SYS #0, C8, C3, #4");
+  });
+
+  it("treats exception entry and ERET as context synchronization (SCTLR_EL1.EIS/EOS set)", () => {
+    const withIsb = booted().exception(0, 5, 0xffff800008010280n, 0xffff800008001234n).eret(0);
+    const res = replayTrace(withIsb.end(), "t");
+    // Every CPU: 2 MSRs + TTBR1 + SCTLR + ISB = 5 steps, then the exception entry and the ERET.
+    expect(res.steps).toBe(12);
+  });
+});
