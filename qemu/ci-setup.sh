@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the tools the QEMU differential test needs (Debian): qemu-system-aarch64 (package
-# qemu-system-arm, QEMU 10) and the AArch64 cross compiler. Release-aware: Debian 12 (bookworm)
+# qemu-system-arm, QEMU 10) and the AArch64 cross compiler, then a QEMU >= 10.2 for the
+# permission-indirection tests through qemu/install-qemu-pie.sh. Release-aware: Debian 12 (bookworm)
 # ships QEMU 7.2, so QEMU 10 comes from bookworm-backports; Debian 13 (trixie) and later ship
 # QEMU 10 in the release itself and get no extra apt source. Idempotent; safe to run on a machine
 # that already has the tools. Needs root (or sudo).
@@ -90,8 +91,15 @@ main() {
   # Nothing to do when both tools are there and QEMU is 10 or newer.
   if have_tools && [ "$(qemu_major)" -ge 10 ] 2>/dev/null && [ "${VMSA_QEMU_SETUP_FORCE:-0}" != "1" ]; then
     qemu-system-aarch64 --version | head -n1
-    return 0
+  else
+    install_tools
   fi
+  # The permission-indirection campaigns need QEMU >= 10.2 (test/qemu/pie-differential.test.ts):
+  # from trixie-backports, unpacked on bookworm (qemu/install-qemu-pie.sh).
+  echo "QEMU for FEAT_S1PIE: $(bash "$(dirname "${BASH_SOURCE[0]}")/install-qemu-pie.sh" | tail -n1)"
+}
+
+install_tools() {
   local codename suite policy
   codename="$(os_codename)"
   suite="$(qemu_suite "$codename")"

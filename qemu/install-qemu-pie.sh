@@ -48,7 +48,7 @@ qemu_version_of() {
 # Whether the command runs a QEMU >= 10.2.
 qemu_is_pie_capable() {
   local v maj min
-  v="$(qemu_version_of "$@")"
+  v="$(qemu_version_of "$@" || true)"
   [ -n "$v" ] || return 1
   maj="${v% *}"
   min="${v#* }"
@@ -135,9 +135,9 @@ main() {
       ;;
     install\ *)
       local suite="${plan#install }"
-      if ! grep -rqs -- "$suite" /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null; then
+      if ! grep -rqs -- "$suite" "$(apt_sources_list)" "$(apt_sources_dir)" 2>/dev/null; then
         printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' "$MIRROR" "$suite" "$KEYRING" |
-          $SUDO tee /etc/apt/sources.list.d/vmsa-qemu-pie.sources >/dev/null
+          $SUDO tee "$(apt_sources_dir)/vmsa-qemu-pie.sources" >/dev/null
       fi
       $SUDO apt-get update -qq >&2
       $SUDO apt-get install -y -qq --no-install-recommends -t "$suite" qemu-system-arm >&2

@@ -23,10 +23,13 @@ typedef uint64_t u64;
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026UL
 
 #define JOB_MAGIC 0x31424f4a41534d56UL /* "VMSAJOB1" */
+#define JOB_MAGIC2 0x32424f4a41534d56UL /* "VMSAJOB2": + nextra (id, value) pairs per job */
 #define RES_MAGIC 0x3153455241534d56UL /* "VMSARES1" */
 #define END_MAGIC 0x00444e4541534d56UL /* "VMSAEND\0" */
 #define STATUS_EXCEPTION (1UL << 32)
 #define MAX_QUERIES_PER_JOB 4096
+#define OP_READ_MMFR3 15
+#define MAX_EXTRA_ID 5
 
 extern u64 semihost(u64 op, void *param);
 extern u64 at_probe(u64 va, u64 op);
@@ -38,6 +41,37 @@ volatile u64 g_exc_count;
 static u64 out_buf[2 * MAX_QUERIES_PER_JOB + 2];
 static char cmdline[512];
 static u64 out_handle;
+/* Job header words: 7 in VMSAJOB1; 8 in VMSAJOB2 (nextra), followed by 2 * nextra words. */
+static u64 hdr_words = 7;
+
+static u64 job_header_len(const u64 *job) { return hdr_words + (hdr_words == 8 ? 2 * job[7] : 0); }
+
+/*
+ * Extra EL1 registers a VMSAJOB2 job may set, by id (qemu/README.md): 1 TCR2_EL1, 2 PIR_EL1,
+ * 3 PIRE0_EL1, 4 POR_EL1, 5 POR_EL0. Generic encodings, so the assembler needs no feature flags.
+ */
+static void set_extra(u64 id, u64 v) {
+  switch (id) {
+    case 1:
+      __asm__ volatile("msr s3_0_c2_c0_3, %0" ::"r"(v)); /* TCR2_EL1 */
+      break;
+    case 2:
+      __asm__ volatile("msr s3_0_c10_c2_3, %0" ::"r"(v)); /* PIR_EL1 */
+      break;
+    case 3:
+      __asm__ volatile("msr s3_0_c10_c2_2, %0" ::"r"(v)); /* PIRE0_EL1 */
+      break;
+    case 4:
+      __asm__ volatile("msr s3_0_c10_c2_4, %0" ::"r"(v)); /* POR_EL1 */
+      break;
+    case 5:
+      __asm__ volatile("msr s3_3_c10_c2_4, %0" ::"r"(v)); /* POR_EL0 */
+      break;
+  }
+}
+
+/* Registers set by an earlier job, reset to 0 before the next one (bit per id). */
+static u64 extras_written;
 
 static void put(const char *s) { semihost(SYS_WRITE0, (void *)s); }
 
@@ -130,7 +164,7 @@ static u64 check_chunk(u64 pa, u64 len) {
 /* Zero the chunks of a job whose header is at `job` (undoes what it loaded, and any AF update). */
 static void unload(const u64 *job) {
   u64 nchunks = job[5];
-  const u64 *p = job + 7;
+  const u64 *p = job + job_header_len(job);
   for (u64 c = 0; c < nchunks; c++) {
     u64 words = check_chunk(p[0], p[1]);
     zero_words(p[0], p[1]);
@@ -156,19 +190,21 @@ void harness_main(void) {
 
   const u64 *p = (const u64 *)INPUT_BASE;
   const u64 *end = (const u64 *)(INPUT_BASE + size);
-  if (p[0] != JOB_MAGIC) fail("bad job file magic", p[0]);
+  if (p[0] == JOB_MAGIC2) hdr_words = 8;
+  else if (p[0] != JOB_MAGIC) fail("bad job file magic", p[0]);
   u64 njobs = p[1];
   u64 hdr[2] = {RES_MAGIC, njobs};
   write_words(hdr, 2);
   p += 2;
   const u64 *prev = 0;
   for (u64 j = 0; j < njobs; j++) {
-    if (p + 7 > end) fail("job file truncated in job", j);
+    if (p + hdr_words > end) fail("job file truncated in job", j);
     const u64 *job = p;
     if (prev) unload(prev);
     u64 nchunks = job[5], nqueries = job[6];
     if (nqueries > MAX_QUERIES_PER_JOB) fail("too many queries in job", j);
-    p = job + 7;
+    if (p + job_header_len(job) > end) fail("job file truncated in extra registers of job", j);
+    p = job + job_header_len(job);
     for (u64 c = 0; c < nchunks; c++) {
       if (p + 2 > end) fail("job file truncated in chunk header of job", j);
       u64 words = check_chunk(p[0], p[1]);
@@ -179,11 +215,25 @@ void harness_main(void) {
     }
     if (p + 2 * nqueries > end) fail("job file truncated in queries of job", j);
     __asm__ volatile("dsb sy" ::: "memory");
+    /* Extra registers (TCR2/PIR/PIRE0/POR): TCR2_EL1 takes effect only with HCRX_EL2.TCR2En. The
+       TLBI in set_el1_regs comes after every write. */
+    for (u64 id = 1; id <= MAX_EXTRA_ID; id++)
+      if (extras_written & (1UL << id)) set_extra(id, 0);
+    extras_written = 0;
+    if (hdr_words == 8 && job[7] > 0) {
+      __asm__ volatile("msr s3_4_c1_c2_2, %0" ::"r"(1UL << 14)); /* HCRX_EL2.TCR2En */
+      for (u64 e = 0; e < job[7]; e++) {
+        u64 id = job[8 + 2 * e], v = job[9 + 2 * e];
+        if (id < 1 || id > MAX_EXTRA_ID) fail("bad extra register id in job", j);
+        set_extra(id, v);
+        extras_written |= 1UL << id;
+      }
+    }
     set_el1_regs(job);
     out_buf[0] = nqueries;
     for (u64 q = 0; q < nqueries; q++) {
       u64 va = p[2 * q], op = p[2 * q + 1];
-      if (op > 3) fail("bad AT op in job", j);
+      if (op > 5 && op != OP_READ_MMFR3) fail("bad AT op in job", j);
       u64 before = g_exc_count;
       u64 par = at_probe(va, op);
       u64 status = 0;

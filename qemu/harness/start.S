@@ -22,8 +22,10 @@ _start:
 
 /*
  * uint64_t at_probe(uint64_t va, unsigned op): issue one AT for the EL1&0 regime, then read
- * PAR_EL1 after an ISB. op: 0 S1E1R, 1 S1E1W, 2 S1E0R, 3 S1E0W. If the AT takes a synchronous
- * exception (external abort on the walk), sync_el2 records it and resumes after the AT.
+ * PAR_EL1 after an ISB. op: 0 S1E1R, 1 S1E1W, 2 S1E0R, 3 S1E0W, 4 S1E1RP, 5 S1E1WP (FEAT_PAN2:
+ * they take PSTATE.PAN into account, so PSTATE.PAN is set around them); 15 returns
+ * ID_AA64MMFR3_EL1 instead (no AT). If the AT takes a
+ * synchronous exception (external abort on the walk), sync_el2 records it and resumes after it.
  */
 	.text
 	.global at_probe
@@ -34,6 +36,12 @@ at_probe:
 	b.eq	.Lr0
 	cmp	w1, #3
 	b.eq	.Lw0
+	cmp	w1, #4
+	b.eq	.Lrp
+	cmp	w1, #5
+	b.eq	.Lwp
+	cmp	w1, #15
+	b.eq	.Lmmfr3
 	.global at_insn_e1r
 at_insn_e1r:
 	at	s1e1r, x0
@@ -52,9 +60,26 @@ at_insn_e0r:
 	.global at_insn_e0w
 at_insn_e0w:
 	at	s1e0w, x0
+	b	.Ldone
+.Lrp:
+	msr	pan, #1
+	.global at_insn_e1rp
+at_insn_e1rp:
+	at	s1e1rp, x0
+	msr	pan, #0
+	b	.Ldone
+.Lwp:
+	msr	pan, #1
+	.global at_insn_e1wp
+at_insn_e1wp:
+	at	s1e1wp, x0
+	msr	pan, #0
 .Ldone:
 	isb
 	mrs	x0, par_el1
+	ret
+.Lmmfr3:
+	mrs	x0, s3_0_c0_c7_3	/* ID_AA64MMFR3_EL1 */
 	ret
 
 /* void set_el1_regs(const uint64_t r[5]): TTBR0, TTBR1, TCR, MAIR, SCTLR of EL1; stage 2 off. */
@@ -121,6 +146,12 @@ sync_el2:
 	cmp	x0, x1
 	b.eq	.Lrecord
 	ldr	x1, =at_insn_e0w
+	cmp	x0, x1
+	b.eq	.Lrecord
+	ldr	x1, =at_insn_e1rp
+	cmp	x0, x1
+	b.eq	.Lrecord
+	ldr	x1, =at_insn_e1wp
 	cmp	x0, x1
 	b.eq	.Lrecord
 	mov	x0, #4

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TranslationResult, Walker } from "../walk/walker.js";
 import { AT_OPS, classify, type Deviation, formatRepro, outcomeKey } from "./compare.js";
-import { type GenCase, generateCase } from "./generate.js";
+import { type GenCase, type GenOptions, generateCase } from "./generate.js";
 import { type AtOutcome, encodeJobs, type Job } from "./jobfile.js";
 import { buildHarness, runBatch, type Tools } from "./qemu.js";
 import { Rng } from "./rng.js";
@@ -21,6 +21,8 @@ export interface CampaignOptions {
   /** See GenOptions.ipsBits and GenOptions.contiguousChance. */
   readonly ipsBits?: number;
   readonly contiguousChance?: number;
+  /** See GenOptions.pie. */
+  readonly pie?: GenOptions["pie"];
   /** QEMU processes run at once. */
   readonly parallel?: number;
   /** Jobs per QEMU process. */
@@ -60,6 +62,7 @@ export function* iterateCases(o: CampaignOptions): Generator<GenCase> {
         noLevelMinus1: o.noLevelMinus1,
         ipsBits: o.ipsBits,
         contiguousChance: o.contiguousChance,
+        pie: o.pie,
       });
     }
   }
@@ -69,7 +72,7 @@ export function generateCases(o: CampaignOptions): GenCase[] {
   return [...iterateCases(o)];
 }
 
-async function runAll(elf: string, cases: readonly GenCase[], parallel: number, batchSize: number): Promise<AtOutcome[][]> {
+async function runAll(elf: string, qemu: string, cases: readonly GenCase[], parallel: number, batchSize: number): Promise<AtOutcome[][]> {
   const batches: GenCase[][] = [];
   for (let i = 0; i < cases.length; i += batchSize) batches.push(cases.slice(i, i + batchSize));
   const results: AtOutcome[][][] = new Array(batches.length);
@@ -82,6 +85,9 @@ async function runAll(elf: string, cases: readonly GenCase[], parallel: number, 
       results[i] = await runBatch(
         elf,
         b.map((c) => c.job),
+        120_000,
+        [],
+        qemu,
       );
     }
   };
@@ -115,7 +121,7 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
       group.push(n.value);
     }
     if (group.length === 0) break;
-    const outcomes = await runAll(elf, group, parallel, batchSize);
+    const outcomes = await runAll(elf, tools.qemu, group, parallel, batchSize);
     for (const [ci, c] of group.entries()) {
       total += c.job.queries.length;
       const walker = new Walker(c.mem, c.regs);
@@ -129,6 +135,7 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
           const k = r.par === null ? `${outcomeKey(r)} (exception)` : outcomeKey(r);
           coverage.set(k, (coverage.get(k) ?? 0) + 1);
           for (const tag of contiguousTags(r, walker)) coverage.set(`${tag} ${k}`, (coverage.get(`${tag} ${k}`) ?? 0) + 1);
+          if (c.regs.tcr2 !== undefined) for (const tag of pieTags(r, q.op, walker)) coverage.set(tag, (coverage.get(tag) ?? 0) + 1);
         } else if (v.kind === "deviation") {
           const d = deviations.get(v.deviation.id);
           if (d) d.count++;
@@ -166,6 +173,29 @@ function contiguousTags(r: TranslationResult, w: Walker): string[] {
   const base = (d.oa >> span) << span;
   return base < limit && d.oa >= limit ? ["contiguous", "contiguous-crossing"] : ["contiguous"];
 }
+
+/**
+ * Coverage tags of an agreeing query in a PIE/POE job: "pie pan-restricted" (AT S1E1RP/WP denied
+ * where S1E1R/W is allowed: PAN under PIE), "pie gcs-page" (a page whose PI value grants GCS),
+ * "pie clean-write-hw" (a write allowed on a clean page, nDirty=1, thanks to TCR.HA=HD=1),
+ * "poe overlay-fault" (a Permission fault with PAR_EL1.Overlay).
+ */
+export function pieTags(r: TranslationResult, op: string, w: Walker): string[] {
+  const tags: string[] = [];
+  if ((op === "S1E1RP" || op === "S1E1WP") && r.kind === "fault" && r.fault === "permission") {
+    const plain = new Walker(w.mem, w.ctx).translate(r.va, op === "S1E1RP" ? AT_OPS.S1E1R : AT_OPS.S1E1W);
+    if (plain.kind === "ok") tags.push("pie pan-restricted");
+  }
+  if (r.kind === "ok" && w.ctx.pie) {
+    if (r.permissions.pgcs || r.permissions.ugcs) tags.push("pie gcs-page");
+    if (r.access.type === "write" && (w.descLo & 0x80) !== 0) tags.push("pie clean-write-hw");
+  }
+  if (r.kind === "fault" && r.par !== null && ((r.par >> 14n) & 1n) === 1n) tags.push("poe overlay-fault");
+  return tags;
+}
+
+/** Tags every PIE campaign must have compared (see pieTags). */
+export const PIE_REQUIRED_COVERAGE = ["pie pan-restricted", "pie gcs-page", "pie clean-write-hw"] as const;
 
 /** The fault kinds and levels every campaign must have compared (issue 3 acceptance). */
 export function requiredCoverage(opts: { accessFlag: boolean; levelMinus1?: boolean }): string[] {

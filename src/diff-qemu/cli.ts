@@ -5,10 +5,12 @@
  * M jobs per seed. Exits 1 on any disagreement or missing coverage, 2 when the tools are missing.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { formatSummary, generateCases, requiredCoverage, runCampaign } from "./campaign.js";
+import { decodeIdAa64mmfr3 } from "../arch/registers.js";
+import { formatSummary, generateCases, PIE_REQUIRED_COVERAGE, requiredCoverage, runCampaign } from "./campaign.js";
 import { describeOutcome } from "./compare.js";
-import { AT_OP_NAMES, decodeResults, encodeJobs, type Job } from "./jobfile.js";
-import { buildHarness, checkTools, QEMU_BIN, qemuArgs } from "./qemu.js";
+import type { GenOptions } from "./generate.js";
+import { AT_OP_NAMES, decodeResults, encodeJobs, JOB_MAGIC2, type Job } from "./jobfile.js";
+import { buildHarness, checkTools, hasPie, pieQemu, QEMU_BIN, qemuArgs, readMmfr3 } from "./qemu.js";
 
 function intArg(args: string[], name: string, dflt: number): number {
   const i = args.indexOf(name);
@@ -29,6 +31,9 @@ async function main(): Promise<number> {
     console.log("usage: npm run test:qemu -- [--seed N=1] [--seeds S=1] [--jobs M=200] [--paths P=14] [--parallel K=2] [--repro DIR]");
     console.log("         [--ips BITS] (TCR_EL1.IPS for every job: 32 36 40 42 44 48 52; default random)");
     console.log("         [--contiguous PCT=10] (chance, in percent, that a new entry becomes a whole contiguous group)");
+    console.log("         [--pie linux|random|mixed] (TCR2_EL1.PIE with Linux's or random PIR_EL1/PIRE0_EL1, AT S1E1RP/WP too;");
+    console.log("          POR_EL1/POR_EL0 as well when QEMU implements FEAT_S1POE; needs QEMU >= 10.2: qemu/install-qemu-pie.sh,");
+    console.log("          found through $VMSA_QEMU_PIE or that script's wrapper)");
     console.log("       npm run test:qemu -- --write-jobs FILE [--seed N] [--seeds S] [--jobs M]   (job file + QEMU command, no run)");
     console.log("       npm run test:qemu -- --show-results JOBFILE RESULTFILE                    (print PAR_EL1 per query)");
     return 0;
@@ -43,12 +48,32 @@ async function main(): Promise<number> {
   const ipsBits = ipsArg === 0 ? undefined : ipsArg;
   const contiguousPct = intArg(args, "--contiguous", 10);
   if (contiguousPct > 100) throw new Error("--contiguous needs a percentage from 0 to 100");
-  const gen = { ipsBits, contiguousChance: contiguousPct / 100 };
-  const tc = checkTools();
+  const pieMode = strArg(args, "--pie");
+  if (pieMode !== undefined && pieMode !== "linux" && pieMode !== "random" && pieMode !== "mixed") {
+    throw new Error("--pie needs linux, random or mixed");
+  }
+  const tc = checkTools(pieMode === undefined ? QEMU_BIN : pieQemu());
   if (!tc.ok) {
-    console.error(`vmsa/qemu: missing tools: ${tc.missing.join(", ")} (run qemu/ci-setup.sh)`);
+    console.error(
+      `vmsa/qemu: missing tools: ${tc.missing.join(", ")} (run qemu/ci-setup.sh${pieMode ? " and qemu/install-qemu-pie.sh" : ""})`,
+    );
     return 2;
   }
+  let pie: GenOptions["pie"];
+  if (pieMode !== undefined) {
+    if (!hasPie(tc.tools)) {
+      console.error(`vmsa/qemu: ${tc.tools.qemu} is ${tc.tools.qemuVersion}: FEAT_S1PIE needs QEMU >= 10.2 (run qemu/install-qemu-pie.sh)`);
+      return 2;
+    }
+    const m3 = decodeIdAa64mmfr3(await readMmfr3(buildHarness(), tc.tools));
+    console.log(`vmsa/qemu: ID_AA64MMFR3_EL1: TCRX=${m3.tcrx} S1PIE=${m3.s1pie} S1POE=${m3.s1poe}`);
+    if (m3.s1pie === 0 || m3.tcrx === 0) {
+      console.error(`vmsa/qemu: ${tc.tools.qemuVersion} -cpu max reports no FEAT_S1PIE/FEAT_TCR2: nothing to compare`);
+      return 3;
+    }
+    pie = { mode: pieMode, poe: m3.s1poe !== 0 };
+  }
+  const gen = { ipsBits, contiguousChance: contiguousPct / 100, pie };
   const seeds = Array.from({ length: nSeeds }, (_, i) => seed + i);
   const writeJobs = strArg(args, "--write-jobs");
   if (writeJobs !== undefined) {
@@ -56,7 +81,7 @@ async function main(): Promise<number> {
     writeFileSync(writeJobs, encodeJobs(cases.map((c) => c.job)));
     const elf = buildHarness();
     console.log(`wrote ${cases.length} jobs to ${writeJobs}; run them with:`);
-    console.log([QEMU_BIN, ...qemuArgs(elf, writeJobs, `${writeJobs}.results`)].join(" "));
+    console.log([tc.tools.qemu, ...qemuArgs(elf, writeJobs, `${writeJobs}.results`)].join(" "));
     return 0;
   }
   const res = await runCampaign(tc.tools, {
@@ -71,7 +96,12 @@ async function main(): Promise<number> {
   });
   console.log(formatSummary(res, tc.tools));
   const afReported = !res.deviations.has("qemu-at-no-access-flag-fault");
-  const missing = requiredCoverage({ accessFlag: afReported, levelMinus1: tc.tools.major >= 8 }).filter((k) => !res.coverage.has(k));
+  const required = [
+    ...requiredCoverage({ accessFlag: afReported, levelMinus1: tc.tools.major >= 8 }),
+    ...(pie ? PIE_REQUIRED_COVERAGE : []),
+  ];
+  if (pie?.poe) required.push("poe overlay-fault");
+  const missing = required.filter((k) => !res.coverage.has(k));
   if (missing.length > 0) console.log(`coverage missing: ${missing.join(", ")}`);
   return res.mismatchCount > 0 || missing.length > 0 ? 1 : 0;
 }
@@ -99,12 +129,15 @@ function parseJobQueries(b: Uint8Array): Job[] {
     off += 8;
     return v;
   };
+  const v2 = dv.getBigUint64(0, true) === JOB_MAGIC2;
   const n = Number(get());
   const jobs: Job[] = [];
   for (let j = 0; j < n; j++) {
     const regs = { ttbr0: get(), ttbr1: get(), tcr: get(), mair: get(), sctlr: get() };
     const nchunks = Number(get());
     const nq = Number(get());
+    const nextra = v2 ? Number(get()) : 0;
+    off += 16 * nextra;
     for (let c = 0; c < nchunks; c++) {
       get(); // pa
       const len = Number(get());

@@ -4,6 +4,8 @@
  */
 import { SH_NAMES } from "../arch/descriptor.js";
 import { faultStatusCode } from "../arch/fault.js";
+import { piIndex } from "../arch/pie.js";
+import { poIndex } from "../arch/poe.js";
 import { decodeTcr, type Regs } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
 import { AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
@@ -33,6 +35,11 @@ export const DEVIATIONS = {
     what: "QEMU (10.1+, commit 'Skip AF and DB updates for AccessType_AT') gives no Access flag fault for AT when AF=0 and TCR_EL1.HA=0",
     rule: "ASL AArch64.S1Translate / AArch64.S1CheckAccessFlag: AF=0 with HA=0 is an Access flag fault; AT instructions are not exempt (only IMPDEF for DC/IC)",
   },
+  atPieNoDirtyFault: {
+    id: "qemu-at-pie-no-dirty-fault",
+    what: "QEMU (11.1) gives no dirty-state Permission fault for AT S1E1W/S1E0W/S1E1WP on a PIE page with nDirty (bit 7) = 1 when TCR_EL1.{HA,HD} != {1,1}: its nDirty check runs only for MMU_DATA_STORE, and AT checks write permission as a load with a write prot_check",
+    rule: "ASL AArch64.S1CheckPermissions (FEAT_S1PIE): a write access to a page whose nDirty is 1 without hardware dirty-state update is a Permission fault with DirtyBit=1; AT S1E*W reports the fault the write would take (AT only skips the hardware update, AArch64.SetDirtyFlag)",
+  },
 } as const satisfies Record<string, Deviation>;
 
 export type Verdict =
@@ -58,6 +65,13 @@ const SH_MASK = 3n << 7n;
 function withHa(regs: Regs): Regs {
   return { ...regs, tcr: regs.tcr | (1n << 39n) };
 }
+
+function withHaHd(regs: Regs): Regs {
+  return { ...regs, tcr: regs.tcr | (1n << 39n) | (1n << 40n) };
+}
+
+/** PAR_EL1.DirtyBit (bit 15): the Permission fault was a dirty-state fault (FEAT_S1PIE). */
+const PAR_DIRTY_BIT = 1n << 15n;
 
 export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker: Walker): Verdict {
   if (r.par === null) {
@@ -87,6 +101,12 @@ export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker:
       return { kind: "deviation", deviation: DEVIATIONS.blockLevel };
     }
   }
+  if (r.kind === "fault" && r.fault === "permission" && r.par !== null && (r.par & PAR_DIRTY_BIT) !== 0n) {
+    // QEMU must then agree with the same walk with hardware dirty-state update on (no other check
+    // changes: the Access flag was already 1, or HA was on).
+    const alt = new Walker(walker.mem, withHaHd(regs)).translate(r.va, r.access);
+    if (alt.par === qp) return { kind: "deviation", deviation: DEVIATIONS.atPieNoDirtyFault };
+  }
   if (r.kind === "fault" && r.fault === "access-flag") {
     // QEMU must then agree with the same walk with hardware AF update on.
     const alt = new Walker(walker.mem, withHa(regs)).translate(r.va, r.access);
@@ -99,7 +119,7 @@ export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker:
 export function describePar(par: bigint): string {
   if (parIsFault(par)) {
     const fst = Number((par >> 1n) & 0x3fn);
-    return `F=1 FST=0b${fst.toString(2).padStart(6, "0")} PTW=${(par >> 8n) & 1n} S=${(par >> 9n) & 1n}${(par >> 48n) !== 0n ? ` IMPDEF[63:48]=0x${(par >> 48n).toString(16)}` : ""}`;
+    return `F=1 FST=0b${fst.toString(2).padStart(6, "0")} PTW=${(par >> 8n) & 1n} S=${(par >> 9n) & 1n}${(par >> 14n) & 1n ? " Overlay=1" : ""}${(par >> 15n) & 1n ? " DirtyBit=1" : ""}${(par >> 48n) !== 0n ? ` IMPDEF[63:48]=0x${(par >> 48n).toString(16)}` : ""}`;
   }
   const pa = par & 0x000f_ffff_ffff_f000n;
   return `F=0 PA=0x${pa.toString(16)} SH=0b${((par >> 7n) & 3n).toString(2).padStart(2, "0")} NS=${(par >> 9n) & 1n} ATTR=0x${(par >> 56n).toString(16).padStart(2, "0")} bit10=${(par >> 10n) & 1n} bit11=${(par >> 11n) & 1n}`;
@@ -119,6 +139,16 @@ export function formatRepro(caseId: string, regs: Regs, va: bigint, op: HarnessO
   lines.push(
     `  TTBR0_EL1=${hex64(regs.ttbr0)} TTBR1_EL1=${hex64(regs.ttbr1)} TCR_EL1=${hex64(regs.tcr)} MAIR_EL1=${hex64(regs.mair)} SCTLR_EL1=${hex64(regs.sctlr)}`,
   );
+  const extra = (
+    [
+      ["TCR2_EL1", regs.tcr2],
+      ["PIR_EL1", regs.pir],
+      ["PIRE0_EL1", regs.pire0],
+      ["POR_EL1", regs.por1],
+      ["POR_EL0", regs.por0],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
+  if (extra.length > 0) lines.push(`  ${extra.map(([n, v]) => `${n}=${hex64(v as bigint)}`).join(" ")}`);
   const tcr = decodeTcr(regs.tcr);
   const h = r.half === 1 ? tcr.t1 : tcr.t0;
   lines.push(
@@ -132,7 +162,7 @@ export function formatRepro(caseId: string, regs: Regs, va: bigint, op: HarnessO
         what = `table -> 0x${d.nextTable.toString(16)} APTable=${d.apTable} UXNT=${Number(d.uxnTable)} PXNT=${Number(d.pxnTable)}`;
       else if (d.kind === "invalid") what = `invalid (${d.reason})`;
       else
-        what = `${d.kind} OA=0x${d.oa.toString(16)} AttrIndx=${d.attrIndx} AP=${d.ap} SH=${d.sh} AF=${Number(d.af)} nG=${Number(d.nG)} DBM=${Number(d.dbm)} Cont=${Number(d.contiguous)} PXN=${Number(d.pxn)} UXN=${Number(d.uxn)}`;
+        what = `${d.kind} OA=0x${d.oa.toString(16)} AttrIndx=${d.attrIndx} AP=${d.ap} SH=${d.sh} AF=${Number(d.af)} nG=${Number(d.nG)} DBM=${Number(d.dbm)} Cont=${Number(d.contiguous)} PXN=${Number(d.pxn)} UXN=${Number(d.uxn)}${regs.tcr2 !== undefined && t.value !== undefined ? ` PIIndex=${piIndex(t.value)} POIndex=${poIndex(t.value)}` : ""}`;
     }
     lines.push(`  L${t.level} @0x${t.address.toString(16)} = ${t.value === undefined ? "-" : hex64(t.value)}  ${what}`);
   }

@@ -23,9 +23,10 @@
  */
 import { type DescriptorFormat, descriptorFormat, encodeLeaf, encodeTable, type LeafFields } from "../arch/descriptor.js";
 import { contiguousShift, GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, levelShift, startLevel } from "../arch/granule.js";
+import { LINUX_TCR2_PIE, type LinuxPieEra, linuxPirE1, linuxPireE0 } from "../arch/linux-pie.js";
 import { encodeTcr, FEATURES_MAX, type Regs } from "../arch/registers.js";
 import { PhysMem } from "../mem/physmem.js";
-import { AT_OP_NAMES, type Chunk, type Job, type Query } from "./jobfile.js";
+import { AT_BASE_OPS, AT_OP_NAMES, type Chunk, type Job, type Query } from "./jobfile.js";
 import { ARENA_BASE, ARENA_END, UNMAPPED_BASE, UNMAPPED_END } from "./layout.js";
 import type { Rng } from "./rng.js";
 
@@ -379,6 +380,36 @@ export interface GenOptions {
   readonly ipsBits?: number;
   /** Chance that a new entry at a level with a Contiguous bit becomes a whole group (default 0.1). */
   readonly contiguousChance?: number;
+  /**
+   * Permission indirection (FEAT_S1PIE): TCR2_EL1.PIE=1 with Linux's PIR_EL1/PIRE0_EL1 values
+   * ("linux"), random ones ("random") or either per job ("mixed"); queries then include AT
+   * S1E1RP/S1E1WP (PAN). `poe` also programs POR_EL1/POR_EL0 and TCR2_EL1.POE/E0POE (only for a
+   * CPU with FEAT_S1POE: without it those bits are RES0 and the walker is told so).
+   */
+  readonly pie?: { readonly mode: "linux" | "random" | "mixed"; readonly poe: boolean };
+}
+
+const LINUX_ERAS: readonly LinuxPieEra[] = ["pie", "poe", "gcs"];
+
+/** A PIR-format value with each 4-bit field drawn at random (all 16 values, reserved ones included). */
+function randomPermRegister(rng: Rng): bigint {
+  let v = 0n;
+  for (let n = 0; n < 16; n++) v |= BigInt(rng.int(16)) << BigInt(4 * n);
+  return v;
+}
+
+/** The PIE/POE registers of one job (ASL TCR2_EL1: PIE[1], E0POE[2], POE[3]). */
+function pieRegs(rng: Rng, pie: NonNullable<GenOptions["pie"]>): Pick<Regs, "tcr2" | "pir" | "pire0" | "por1" | "por0" | "features"> {
+  const linux = pie.mode === "linux" || (pie.mode === "mixed" && rng.chance(0.5));
+  const pir = linux ? linuxPirE1() : randomPermRegister(rng);
+  const pire0 = linux ? linuxPireE0(rng.pick(LINUX_ERAS)) : randomPermRegister(rng);
+  let tcr2 = LINUX_TCR2_PIE;
+  const features = { ...FEATURES_MAX, s1poe: pie.poe };
+  if (!pie.poe) return { tcr2, pir, pire0, features };
+  if (rng.chance(0.5)) tcr2 |= 8n; // POE
+  if (rng.chance(0.5)) tcr2 |= 4n; // E0POE
+  if (rng.chance(0.15)) tcr2 &= ~2n; // overlays under direct permissions
+  return { tcr2, pir, pire0, por1: randomPermRegister(rng), por0: randomPermRegister(rng), features };
 }
 
 export function generateCase(rng: Rng, id: string, opts: GenOptions = {}): GenCase {
@@ -422,7 +453,9 @@ export function generateCase(rng: Rng, id: string, opts: GenOptions = {}): GenCa
     mair: randomMair(rng),
     sctlr: SCTLR_BASE | (rng.chance(0.2) ? 1n << 19n : 0n),
     features: FEATURES_MAX,
+    ...(opts.pie ? pieRegs(rng, opts.pie) : {}),
   };
+  const opNames = opts.pie ? AT_OP_NAMES : AT_BASE_OPS;
   const mem = new PhysMem();
   mem.addRam(ARENA_BASE, ARENA_END - ARENA_BASE);
   const queries: Query[] = [];
@@ -430,8 +463,8 @@ export function generateCase(rng: Rng, id: string, opts: GenOptions = {}): GenCa
     const tree = new TreeGen(rng, mem, arena, h, opts.contiguousChance ?? 0.1);
     for (let p = 0; p < pathsPerHalf; p++) {
       const va = rng.chance(0.03) ? rng.bits(64) : finishVa(rng, h, tree.path());
-      const ops = AT_OP_NAMES.filter(() => rng.chance(0.7));
-      if (ops.length === 0) ops.push(rng.pick(AT_OP_NAMES));
+      const ops = opNames.filter(() => rng.chance(0.7));
+      if (ops.length === 0) ops.push(rng.pick(opNames));
       for (const op of ops) queries.push({ va, op });
     }
   }

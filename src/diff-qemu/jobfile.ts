@@ -2,9 +2,10 @@
  * The job and result file formats of the AT harness (documented in qemu/README.md). All fields are
  * little-endian 64-bit words.
  *
- * Job file:    "VMSAJOB1", njobs, then per job:
- *              TTBR0_EL1, TTBR1_EL1, TCR_EL1, MAIR_EL1, SCTLR_EL1, nchunks, nqueries,
- *              nchunks × (pa, len, len/8 data words), nqueries × (va, op)
+ * Job file:    "VMSAJOB2", njobs, then per job:
+ *              TTBR0_EL1, TTBR1_EL1, TCR_EL1, MAIR_EL1, SCTLR_EL1, nchunks, nqueries, nextra,
+ *              nextra × (register id, value), nchunks × (pa, len, len/8 data words), nqueries × (va, op)
+ *              (the harness still reads "VMSAJOB1" files, which have no nextra word and no pairs)
  * Result file: "VMSARES1", njobs, then per job: nqueries, nqueries × (par, status), then "VMSAEND\0".
  *              status 0: `par` is PAR_EL1; status bit 32 set: the AT took a synchronous exception
  *              to EL2 and bits [31:0] hold ESR_EL2.
@@ -12,12 +13,20 @@
 import { ARENA_BASE, ARENA_END, MAX_QUERIES_PER_JOB } from "./layout.js";
 
 export const JOB_MAGIC = 0x3142_4f4a_4153_4d56n; // "VMSAJOB1"
+export const JOB_MAGIC2 = 0x3242_4f4a_4153_4d56n; // "VMSAJOB2"
 export const RES_MAGIC = 0x3153_4552_4153_4d56n; // "VMSARES1"
 export const END_MAGIC = 0x0044_4e45_4153_4d56n; // "VMSAEND\0"
 
-/** AT operations in the harness's numbering. */
-export const AT_OP_NAMES = ["S1E1R", "S1E1W", "S1E0R", "S1E0W"] as const;
+/** AT operations in the harness's numbering (S1E1RP/WP: FEAT_PAN2, checked as if PSTATE.PAN=1). */
+export const AT_OP_NAMES = ["S1E1R", "S1E1W", "S1E0R", "S1E0W", "S1E1RP", "S1E1WP"] as const;
+/** The four plain EL1&0 AT operations (what campaigns without PAN draw from). */
+export const AT_BASE_OPS = ["S1E1R", "S1E1W", "S1E0R", "S1E0W"] as const;
 export type HarnessOp = (typeof AT_OP_NAMES)[number];
+/** Harness op 15 is no AT: it returns ID_AA64MMFR3_EL1 as the "PAR" (what the CPU implements). */
+const OP_READ_MMFR3 = 15;
+
+/** Extra EL1 registers a job may set, by harness id (qemu/README.md). */
+export const EXTRA_REG_IDS = { tcr2: 1, pir: 2, pire0: 3, por1: 4, por0: 5 } as const;
 
 export interface JobRegs {
   readonly ttbr0: bigint;
@@ -25,6 +34,22 @@ export interface JobRegs {
   readonly tcr: bigint;
   readonly mair: bigint;
   readonly sctlr: bigint;
+  /** Written only when given (the registers need FEAT_TCR2 / S1PIE / S1POE). */
+  readonly tcr2?: bigint;
+  readonly pir?: bigint;
+  readonly pire0?: bigint;
+  readonly por1?: bigint;
+  readonly por0?: bigint;
+}
+
+/** The (id, value) pairs of a job's extra registers. */
+export function extraRegs(r: JobRegs): [number, bigint][] {
+  const out: [number, bigint][] = [];
+  for (const [k, id] of Object.entries(EXTRA_REG_IDS) as [keyof typeof EXTRA_REG_IDS, number][]) {
+    const v = r[k];
+    if (v !== undefined) out.push([id, v]);
+  }
+  return out;
 }
 
 export interface Chunk {
@@ -42,6 +67,8 @@ export interface Job {
   readonly regs: JobRegs;
   readonly chunks: readonly Chunk[];
   readonly queries: readonly Query[];
+  /** Every query reads ID_AA64MMFR3_EL1 instead of running its AT (harness op 15). */
+  readonly readMmfr3?: boolean;
 }
 
 export type AtOutcome = { readonly kind: "par"; readonly par: bigint } | { readonly kind: "exception"; readonly esr: number };
@@ -49,7 +76,7 @@ export type AtOutcome = { readonly kind: "par"; readonly par: bigint } | { reado
 export function encodeJobs(jobs: readonly Job[]): Uint8Array {
   let words = 2;
   for (const j of jobs) {
-    words += 7 + 2 * j.queries.length;
+    words += 8 + 2 * extraRegs(j.regs).length + 2 * j.queries.length;
     for (const c of j.chunks) words += 2 + c.data.length / 8;
   }
   const buf = new Uint8Array(words * 8);
@@ -59,7 +86,7 @@ export function encodeJobs(jobs: readonly Job[]): Uint8Array {
     dv.setBigUint64(off, v, true);
     off += 8;
   };
-  put(JOB_MAGIC);
+  put(JOB_MAGIC2);
   put(BigInt(jobs.length));
   for (const j of jobs) {
     if (j.queries.length > MAX_QUERIES_PER_JOB)
@@ -71,6 +98,12 @@ export function encodeJobs(jobs: readonly Job[]): Uint8Array {
     put(j.regs.sctlr);
     put(BigInt(j.chunks.length));
     put(BigInt(j.queries.length));
+    const extra = extraRegs(j.regs);
+    put(BigInt(extra.length));
+    for (const [id, v] of extra) {
+      put(BigInt(id));
+      put(v);
+    }
     for (const c of j.chunks) {
       if (c.data.length % 8 !== 0 || c.pa % 8n !== 0n) throw new RangeError(`chunk at 0x${c.pa.toString(16)} is not 8-byte aligned`);
       if (c.pa < ARENA_BASE || c.pa + BigInt(c.data.length) > ARENA_END) {
@@ -83,7 +116,7 @@ export function encodeJobs(jobs: readonly Job[]): Uint8Array {
     }
     for (const q of j.queries) {
       put(q.va);
-      put(BigInt(AT_OP_NAMES.indexOf(q.op)));
+      put(BigInt(j.readMmfr3 ? OP_READ_MMFR3 : AT_OP_NAMES.indexOf(q.op)));
     }
   }
   return buf;

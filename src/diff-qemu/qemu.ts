@@ -29,11 +29,11 @@ function firstLine(cmd: string, args: string[]): string | undefined {
   return r.stdout.split("\n")[0]?.trim();
 }
 
-/** Check that qemu-system-aarch64 and the AArch64 cross compiler are on PATH. */
-export function checkTools(): ToolCheck {
+/** Check that qemu-system-aarch64 (or `qemu`) and the AArch64 cross compiler are there. */
+export function checkTools(qemu: string = QEMU_BIN): ToolCheck {
   const missing: string[] = [];
-  const qv = firstLine(QEMU_BIN, ["--version"]);
-  if (qv === undefined) missing.push(`${QEMU_BIN} (Debian package qemu-system-arm)`);
+  const qv = firstLine(qemu, ["--version"]);
+  if (qv === undefined) missing.push(`${qemu} (Debian package qemu-system-arm)`);
   if (firstLine(`${CROSS_PREFIX}gcc`, ["--version"]) === undefined)
     missing.push(`${CROSS_PREFIX}gcc (Debian package gcc-aarch64-linux-gnu)`);
   if (firstLine("make", ["--version"]) === undefined) missing.push("make");
@@ -41,7 +41,7 @@ export function checkTools(): ToolCheck {
   const m = /version (\d+)\.(\d+)\.(\d+)/.exec(qv);
   return {
     ok: true,
-    tools: { qemu: QEMU_BIN, qemuVersion: qv, major: Number(m?.[1] ?? 0), minor: Number(m?.[2] ?? 0), micro: Number(m?.[3] ?? 0) },
+    tools: { qemu, qemuVersion: qv, major: Number(m?.[1] ?? 0), minor: Number(m?.[2] ?? 0), micro: Number(m?.[3] ?? 0) },
   };
 }
 
@@ -100,13 +100,14 @@ export function runBatch(
   jobs: readonly Job[],
   timeoutMs = 120_000,
   extraArgs: readonly string[] = [],
+  qemu: string = QEMU_BIN,
 ): Promise<AtOutcome[][]> {
   const dir = mkdtempSync(join(tmpdir(), "vmsa-qemu-"));
   const jobFile = join(dir, "jobs.bin");
   const resFile = join(dir, "results.bin");
   writeFileSync(jobFile, encodeJobs(jobs));
   return new Promise<AtOutcome[][]>((resolvePromise, reject) => {
-    const child = spawn(QEMU_BIN, qemuArgs(elf, jobFile, resFile, extraArgs), { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(qemu, qemuArgs(elf, jobFile, resFile, extraArgs), { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
@@ -124,7 +125,7 @@ export function runBatch(
       clearTimeout(timer);
       try {
         if (code !== 0) {
-          throw new Error(`${QEMU_BIN} exited with ${code ?? signal} (job file kept at ${jobFile}):\n${out}`);
+          throw new Error(`${qemu} exited with ${code ?? signal} (job file kept at ${jobFile}):\n${out}`);
         }
         const res = decodeResults(new Uint8Array(readFileSync(resFile)), jobs);
         rmSync(dir, { recursive: true, force: true });
@@ -134,4 +135,34 @@ export function runBatch(
       }
     });
   });
+}
+
+/** Where qemu/install-qemu-pie.sh puts its wrapper (VMSA_QEMU_PIE_DIR overrides the directory). */
+export const QEMU_PIE_WRAPPER = join(process.env.VMSA_QEMU_PIE_DIR ?? "/opt/vmsa-qemu-pie", "bin", "qemu-system-aarch64");
+
+/**
+ * The QEMU for permission-indirection campaigns (FEAT_S1PIE/GCS need QEMU >= 10.2): $VMSA_QEMU_PIE,
+ * else the install-qemu-pie.sh wrapper when present, else the default QEMU.
+ */
+export function pieQemu(): string {
+  return process.env.VMSA_QEMU_PIE ?? (existsSync(QEMU_PIE_WRAPPER) ? QEMU_PIE_WRAPPER : QEMU_BIN);
+}
+
+/** Whether a QEMU version implements FEAT_S1PIE/S2PIE/GCS (added in 10.2). */
+export function hasPie(t: Tools): boolean {
+  return t.major > 10 || (t.major === 10 && t.minor >= 2);
+}
+
+/** ID_AA64MMFR3_EL1 of QEMU's -cpu max, read by the harness (op 15). */
+export async function readMmfr3(elf: string, t: Tools): Promise<bigint> {
+  const job: Job = {
+    regs: { ttbr0: 0n, ttbr1: 0n, tcr: 0n, mair: 0n, sctlr: 0n },
+    chunks: [],
+    queries: [{ va: 0n, op: "S1E1R" }],
+    readMmfr3: true,
+  };
+  const [res] = await runBatch(elf, [job], 60_000, [], t.qemu);
+  const o = res?.[0];
+  if (o?.kind !== "par") throw new Error("reading ID_AA64MMFR3_EL1 through the harness failed");
+  return o.par;
 }
