@@ -16,12 +16,15 @@
  * m.tlbi(cpu, "VAE1IS", operand?)           // operand as the Xt register value (tlbiVa() builds it)
  * m.dc(cpu, "CIVAC", va) / m.ic(cpu, "IALLU")
  * m.protect(cpu, pa, size) / m.unprotect(cpu, pa, size)
+ * m.setMemory(pa, hi, lo)                  // content written while no CPU walks it (not a step)
  * m.finish()                                // end-of-run checks (pending contiguous groups)
  * m.reports: Violation[]   m.steps: StepRecord[]   m.cpu(i).regs
  * ```
  * Numeric hot-path forms (no BigInt): `storeRaw(cpu, pa, hi, lo)`, `accessRaw(cpu, vaHi, vaLo,
  * accessCode)`, `tlbiRaw(cpu, op, opHi, opLo)`.
- * Every method is one step; steps are numbered from 1 in call order.
+ * Every method is one step; steps are numbered from 1 in call order. Memory the machine walks
+ * must change only through it (stores, or setMemory): the table index caches which entries of a
+ * table point further.
  *
  * ## TLB model (may-cache, reference vmsa-rules.md §5.3)
  * A CPU's TLB *may* hold any valid (AF=1) leaf or table (walk-cache) entry reachable from its
@@ -338,6 +341,7 @@ export class Machine {
       c.pending.push(rec);
     }
     mem.store64(pa, hi, lo);
+    if ((olo & 3) === 3 || (lo & 3) === 3) this.index.invalidate(pa);
     const prevWriter = this.lastWriter.get(pa) ?? 0;
     this.lastWriter.set(pa, step);
     if (uses !== undefined) {
@@ -419,6 +423,16 @@ export class Machine {
       if (this.protectedRanges.length > 0) checkMappedAfterProtect(this.rep, st, this.protectedRanges, h, level, size, vaB);
     }
     if (nk === 2 || ok === 2) this.cont.touch(st, h, ctx.hd, level, u.tableBase, u.vaOff, size, ok, nk);
+  }
+
+  /**
+   * Write memory without a step and without judging it: content a recorded guest put there while
+   * no CPU could walk it (a page becoming a table, `vmsa record` traces).
+   */
+  setMemory(pa: number, hi: number, lo: number): void {
+    this.mem.store64(pa, hi, lo);
+    this.index.invalidate(pa);
+    this.index.dirty = true;
   }
 
   // ---------------------------------------------------------------- barriers

@@ -35,12 +35,41 @@ export interface TableIndexCpu {
 
 export class TableIndex {
   private index = new Map<number, TableUse[]>();
+  /**
+   * Per table (keyed by its base PA): the indices of its entries with bits[1:0] = 0b11 (table or
+   * page descriptors), so a rebuild visits only those instead of loading every entry again.
+   * Dropped by `invalidate` when a store may change that set.
+   */
+  private readonly kids = new Map<number, { bytes: number; idx: number[] }>();
   /** Set when the index must be rebuilt before the next lookup. */
   dirty = true;
   constructor(
     private readonly mem: PhysMem,
     private readonly cpus: readonly TableIndexCpu[],
   ) {}
+
+  /**
+   * A store changed the descriptor at `pa` from or to one with bits[1:0] = 0b11: forget the
+   * entry lists of every table that may hold `pa` (tables are aligned to their size, 8 B..64 KiB).
+   */
+  invalidate(pa: number): void {
+    if (this.kids.size === 0) return;
+    for (let k = 3; k <= 16; k++) {
+      const a = 2 ** k;
+      this.kids.delete(pa - (pa % a));
+    }
+  }
+
+  private entriesOf(table: number, bytes: number): number[] {
+    const c = this.kids.get(table);
+    if (c !== undefined && c.bytes === bytes) return c.idx;
+    const mem = this.mem;
+    const idx: number[] = [];
+    const n = bytes / 8;
+    for (let i = 0; i < n; i++) if (mem.load64(table + i * 8) && (mem.lo & 3) === 3) idx.push(i);
+    this.kids.set(table, { bytes, idx });
+    return idx;
+  }
 
   /** The table uses covering physical address `pa` (undefined: no CPU may walk it). */
   usesAt(pa: number): TableUse[] | undefined {
@@ -74,9 +103,8 @@ export class TableIndex {
       const rec = (table: number, level: number, vaOff: number, apT: number, uxnT: number, pxnT: number, bytes: number): void => {
         add({ cpu, root, stale, tableBase: table, tableBytes: bytes, level, vaOff, apT, uxnT, pxnT });
         if (level >= 3) return;
-        const n = bytes / 8;
         const sz = 2 ** (h.shiftAt[level + 1] as number);
-        for (let i = 0; i < n; i++) {
+        for (const i of this.entriesOf(table, bytes)) {
           if (!mem.load64(table + i * 8)) continue;
           const hi = mem.hi;
           const lo = mem.lo;

@@ -102,8 +102,8 @@ export function replayTrace(data: Uint8Array, name: string, opts: ReplayOptions 
         break;
       case REC_PAGE: {
         const base = r.aHi * 2 ** 32 + r.aLo;
-        for (let i = 0; i < r.entries; i++) mem.store64(base + i * 8, 0, 0);
-        for (let i = 0; i < r.pairCount; i++) mem.store64(base + r.pairIndex(i) * 8, r.pairHi(i), r.pairLo(i));
+        for (let i = 0; i < r.entries; i++) m.setMemory(base + i * 8, 0, 0);
+        for (let i = 0; i < r.pairCount; i++) m.setMemory(base + r.pairIndex(i) * 8, r.pairHi(i), r.pairLo(i));
         break;
       }
       case REC_BARRIER: {

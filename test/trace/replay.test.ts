@@ -55,6 +55,20 @@ describe("trace replay", () => {
     expect(res.violations.length).toBeGreaterThan(0);
   });
 
+  it("judges stores into a table that an earlier store linked (the table index follows new table descriptors)", () => {
+    // A second L3 table at 0x40005000, linked by a store into the live L2 table: its leaf is
+    // live from then on, so changing its output address without break-before-make is reported.
+    const w = booted()
+      .page(0, 0x40005000n, 3, new Map([[0, leaf(0x40300000n)]]))
+      .store(0, 0x40003008n, 0x40005003n)
+      .dsb(0)
+      .isb(0)
+      .store(0, 0x40005000n, leaf(0x40400000n), 0xffff800008777770n);
+    const res = replayTrace(w.end(), "t");
+    expect(res.violations.map((v) => v.rule)).toContain("bbm");
+    expect(renderTraceText("t", res, 0)).toContain("PC 0xffff800008777770");
+  });
+
   it("counts an EL1 TLBI the model does not know as inconclusive, never clean", () => {
     const w = booted().tlbi(0, (3 << 3) | 4, 0n); // SYS #0, C8, C3, #4: not an EL1&0 TLBI the model knows
     const res = replayTrace(w.end(), "t");
