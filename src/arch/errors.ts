@@ -42,7 +42,15 @@ export class RegisterError extends VmsaError {
 
 export class MemoryError extends VmsaError {
   constructor(
-    code: "EBANK_OVERLAP" | "EBANK_READ" | "EBANK_SPEC" | "EMEM_LAYOUT" | "EMEM_RESERVE" | "EMEM_UNBACKED" | "EMEM_WRITE",
+    code:
+      | "EBANK_OVERLAP"
+      | "EBANK_READ"
+      | "EBANK_SPEC"
+      | "EMEM_CHECKPOINT"
+      | "EMEM_LAYOUT"
+      | "EMEM_RESERVE"
+      | "EMEM_UNBACKED"
+      | "EMEM_WRITE",
     message: string,
   ) {
     super(code, message);

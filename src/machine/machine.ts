@@ -58,7 +58,7 @@ import { entryKind } from "../walk/fields.js";
 import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
 import { Cpu, type CpuRegs } from "./cpu.js";
 import { MaySee, offIn } from "./may-see.js";
-import { applyDc, completeStores, dcNeedOf, OverlayMem, type PendingStore, retireVisibleStores } from "./ordering.js";
+import { applyDc, completeStores, dcNeedOf, type OverlayMem, overlayOf, type PendingStore, retireVisibleStores } from "./ordering.js";
 import { type Alt, describeAlt, differs, outcomeOf } from "./outcomes.js";
 import { hx, Reporter, vaOf } from "./report.js";
 import { checkLiveBbm } from "./rules/bbm.js";
@@ -72,7 +72,7 @@ import { reportStaleOutcome } from "./rules/stale-translation.js";
 import { checkTlbConflict } from "./rules/tlb-conflict.js";
 import { checkWx } from "./rules/wx.js";
 import { PaSteps } from "./step-log.js";
-import { TableIndex, type TableUse } from "./table-index.js";
+import { TableIndex, type TableIndexSeed, type TableUse } from "./table-index.js";
 import {
   bigOf,
   completeTlbis,
@@ -111,6 +111,12 @@ export interface MachineOptions {
   readonly features?: Features;
   /** Record step texts for traces (default true; benchmarks turn it off). */
   readonly recordSteps?: boolean;
+  /**
+   * The table index of another machine's initial state (`initialTableIndex()`), over this same
+   * memory in the same state and the same registers: the tables are then not walked again. Used
+   * only when the CPUs' roots match; otherwise the index is built as usual.
+   */
+  readonly tableIndexSeed?: TableIndexSeed;
 }
 
 export interface TlbSnapshot {
@@ -158,7 +164,7 @@ export class Machine {
     if (![0, 1, 2, 3].includes(bbm)) throw new MachineError(`machine: bbmLevel must be 0, 1, 2 or 3 (got ${bbm})`);
     this.bbmLevel = bbm;
     this.mem = opts.mem ?? new PhysMem();
-    this.overlay = new OverlayMem(this.mem);
+    this.overlay = overlayOf(this.mem);
     this.rep = new Reporter(this.steps, (v) => {
       this.reports.push(v);
       this.onReport?.(v);
@@ -183,6 +189,12 @@ export class Machine {
       this.cpus.push(c);
     }
     this.index = new TableIndex(this.mem, this.cpus);
+    if (opts.tableIndexSeed !== undefined) this.index.useSeed(opts.tableIndexSeed);
+  }
+
+  /** The table index of this machine's state before its first step (see MachineOptions.tableIndexSeed); undefined once it has run. */
+  initialTableIndex(): TableIndexSeed | undefined {
+    return this.stepNo === 0 ? this.index.seed() : undefined;
   }
 
   get cpuCount(): number {

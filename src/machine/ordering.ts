@@ -83,3 +83,19 @@ export class OverlayMem extends PhysMem {
     return true;
   }
 }
+
+const overlays = new WeakMap<PhysMem, OverlayMem>();
+
+/**
+ * The overlay over `base`, one per memory: machines over the same memory (--explore runs many)
+ * share it instead of each building a PhysMem. Its `over` map is set and cleared within one
+ * call, so sharing it between machines is safe.
+ */
+export function overlayOf(base: PhysMem): OverlayMem {
+  let o = overlays.get(base);
+  if (o === undefined) {
+    o = new OverlayMem(base);
+    overlays.set(base, o);
+  }
+  return o;
+}

@@ -26,6 +26,22 @@ export interface TableUse {
   readonly pxnT: number;
 }
 
+/**
+ * The index of a machine's initial state, to give another machine over the same memory and
+ * registers (--explore runs one scenario many times): the table walk is done once. Roots are
+ * named by position (CPU, root number) and checked against the new machine's before use.
+ */
+export interface TableIndexSeed {
+  /** Per CPU, per root: table PA, level, VA offset, span, ASID (what the uses were built from). */
+  readonly roots: readonly (readonly (readonly number[])[])[];
+  /** Each use with its root named by its position in its CPU's roots. */
+  readonly uses: readonly (Omit<TableUse, "root" | "stale"> & { readonly root: number })[];
+  /** The index itself: frame number and the uses (positions in `uses`) filed under it, in order. */
+  readonly frames: readonly (readonly [number, readonly number[]])[];
+}
+
+const rootKey = (r: Root): number[] => [r.half.index, r.table, r.level, r.vaOff, r.span, r.asid, r.apT, r.uxnT, r.pxnT];
+
 /** What the index reads of each CPU. */
 export interface TableIndexCpu {
   readonly id: number;
@@ -81,6 +97,61 @@ export class TableIndex {
     if (all) return l;
     const out = l.filter((u) => pa >= u.tableBase && pa < u.tableBase + u.tableBytes);
     return out.length > 0 ? out : undefined;
+  }
+
+  /**
+   * This index as a seed (built now if it must be), or undefined when it holds cached-table
+   * roots (a seed describes an initial state, where nothing is cached yet).
+   */
+  seed(): TableIndexSeed | undefined {
+    if (this.dirty) this.rebuild();
+    if (this.cpus.some((c) => c.stale.length > 0)) return undefined;
+    const pos = new Map<TableUse, number>();
+    const uses: TableIndexSeed["uses"][number][] = [];
+    const frames: [number, number[]][] = [];
+    for (const [pfn, l] of this.index) {
+      const at: number[] = [];
+      for (const u of l) {
+        let k = pos.get(u);
+        if (k === undefined) {
+          const root = (this.cpus[u.cpu] as TableIndexCpu).roots.indexOf(u.root);
+          if (root < 0) return undefined;
+          const { cpu, tableBase, tableBytes, level, vaOff, apT, uxnT, pxnT } = u;
+          k = uses.push({ cpu, root, tableBase, tableBytes, level, vaOff, apT, uxnT, pxnT }) - 1;
+          pos.set(u, k);
+        }
+        at.push(k);
+      }
+      frames.push([pfn, at]);
+    }
+    return { roots: this.cpus.map((c) => c.roots.map(rootKey)), uses, frames };
+  }
+
+  /**
+   * Take `seed` (from a machine in the same initial state) instead of walking the tables. The
+   * caller vouches that memory is the seed machine's initial memory; the roots are checked here.
+   * Returns false (and keeps the index to be built) when the roots differ.
+   */
+  useSeed(seed: TableIndexSeed): boolean {
+    if (seed.roots.length !== this.cpus.length) return false;
+    for (let i = 0; i < this.cpus.length; i++) {
+      const mine = (this.cpus[i] as TableIndexCpu).roots;
+      const theirs = seed.roots[i] as readonly (readonly number[])[];
+      if (mine.length !== theirs.length || mine.some((r, k) => rootKey(r).some((x, j) => x !== theirs[k]?.[j]))) return false;
+      if ((this.cpus[i] as TableIndexCpu).stale.length > 0) return false;
+    }
+    const made = seed.uses.map(
+      (u): TableUse => ({ ...u, root: (this.cpus[u.cpu] as TableIndexCpu).roots[u.root] as Root, stale: undefined }),
+    );
+    const idx = new Map<number, TableUse[]>();
+    for (const [pfn, at] of seed.frames)
+      idx.set(
+        pfn,
+        at.map((k) => made[k] as TableUse),
+      );
+    this.index = idx;
+    this.dirty = false;
+    return true;
   }
 
   private rebuild(): void {

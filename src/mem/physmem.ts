@@ -95,6 +95,12 @@ export class PhysMem {
   private readonly scratch = new Uint8Array(FRAME_SIZE);
   /** Frames read from sources (a count for tests and benchmarks). */
   sourceReads = 0;
+  /**
+   * Copy-on-write journal since `checkpoint()`: each frame's words before its first write (a copy),
+   * or null for a frame created since. Undefined when no checkpoint is set.
+   */
+  private journal: Map<number, Uint32Array | null> | undefined;
+  private mark = { arenas: 0, allocArena: -1, allocWords: 0, allocNext: 0, ram: 0, banks: 0, sources: 0, pool: 0 };
 
   /** Result halves of the last successful `load64`. */
   hi = 0;
@@ -315,6 +321,7 @@ export class PhysMem {
     const slot = pfn & (CACHE_SLOTS - 1);
     if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) return this.allocFrame(pfn);
     if (this.poolSlots !== 0) this.unpool(pfn, slot);
+    if (this.journal !== undefined) this.saveFrame(pfn, slot);
     const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
     const w = this.cacheWord[slot] as number;
     return a.subarray(w, w + WORDS_PER_FRAME);
@@ -338,6 +345,68 @@ export class PhysMem {
     const word = this.allocNext;
     this.allocNext += WORDS_PER_FRAME;
     this.place(pfn, this.allocArena, word);
+    if (this.journal !== undefined && !this.journal.has(pfn)) this.journal.set(pfn, null);
+  }
+
+  /** Before the first write to a frame that existed at the checkpoint: keep a copy of its words. */
+  private saveFrame(pfn: number, slot: number): void {
+    const j = this.journal as Map<number, Uint32Array | null>;
+    if (j.has(pfn)) return;
+    const w = this.cacheWord[slot] as number;
+    j.set(pfn, (this.arenas[this.cacheArena[slot] as number] as Uint32Array).slice(w, w + WORDS_PER_FRAME));
+  }
+
+  /**
+   * Remember the memory as it is now: `rollback()` brings it back, restoring only the frames
+   * written since (copy-on-write), so a memory can be reused for many runs of one scenario
+   * (--explore) instead of being rebuilt for each. A new checkpoint replaces the old one.
+   */
+  checkpoint(): void {
+    this.journal = new Map();
+    this.mark = {
+      arenas: this.arenas.length,
+      allocArena: this.allocArena,
+      allocWords: this.allocWords,
+      allocNext: this.allocNext,
+      ram: this.ram.length,
+      banks: this.banks.length,
+      sources: this.sources.length,
+      pool: this.poolSlots,
+    };
+  }
+
+  /** Undo every change since `checkpoint()` (words, frames created, RAM, banks and sources added); the checkpoint stays. */
+  rollback(): void {
+    const j = this.journal;
+    if (j === undefined) throw new MemoryError("EMEM_CHECKPOINT", "rollback without a checkpoint");
+    for (const [pfn, saved] of j) {
+      const slot = pfn & (CACHE_SLOTS - 1);
+      if (saved === null) {
+        this.index.delete(pfn);
+        if (this.cacheTag[slot] === pfn) this.cacheTag[slot] = -1;
+        continue;
+      }
+      if (this.cacheTag[slot] !== pfn) this.fill(pfn);
+      (this.arenas[this.cacheArena[slot] as number] as Uint32Array).set(saved, this.cacheWord[slot] as number);
+    }
+    j.clear();
+    const m = this.mark;
+    if (this.arenas.length > m.arenas) {
+      // Arenas created since hold frames created since (dropped above), a bank's frames, or source
+      // frames of the pool (kept: they are only a cache of their source).
+      const poolGrew = this.poolSlots !== m.pool;
+      for (const [pfn, loc] of [...this.index]) {
+        const arena = Math.floor(loc / LOC_SCALE);
+        if (arena >= m.arenas && (this.arenaPoolBase[arena] ?? -1) < 0) this.forget(pfn);
+      }
+      if (!poolGrew) this.arenas.length = m.arenas;
+    }
+    this.allocArena = m.allocArena;
+    this.allocWords = m.allocWords;
+    this.allocNext = m.allocNext;
+    this.ram.length = m.ram;
+    this.banks.length = m.banks;
+    this.sources.length = m.sources;
   }
 
   /** Store a 64-bit word given as halves (pa 8-byte aligned). Unbacked frames become backed. */
@@ -345,7 +414,10 @@ export class PhysMem {
     const pfn = Math.floor(pa / FRAME_SIZE);
     const slot = pfn & (CACHE_SLOTS - 1);
     if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.allocSlot(pfn);
-    else if (this.poolSlots !== 0) this.unpool(pfn, slot);
+    else {
+      if (this.poolSlots !== 0) this.unpool(pfn, slot);
+      if (this.journal !== undefined) this.saveFrame(pfn, slot);
+    }
     const a = this.arenas[this.cacheArena[slot] as number] as Uint32Array;
     const w = (this.cacheWord[slot] as number) + ((pa - pfn * FRAME_SIZE) >>> 2);
     a[w] = lo >>> 0;
@@ -379,7 +451,10 @@ export class PhysMem {
       const pfn = Math.floor((pa + off) / FRAME_SIZE);
       const slot = pfn & (CACHE_SLOTS - 1);
       if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.allocSlot(pfn);
-      else if (this.poolSlots !== 0) this.unpool(pfn, slot);
+      else {
+        if (this.poolSlots !== 0) this.unpool(pfn, slot);
+        if (this.journal !== undefined) this.saveFrame(pfn, slot);
+      }
       const w = this.cacheWord[slot] as number;
       (this.arenas[this.cacheArena[slot] as number] as Uint32Array).fill(0, w, w + WORDS_PER_FRAME);
     }

@@ -8,7 +8,7 @@
  */
 import type { Violation } from "../machine/types.js";
 import type { Scenario } from "./format.js";
-import { runScenario } from "./run.js";
+import { makeReusable, prepareScenario, runPrepared } from "./run.js";
 
 export interface ExploreFinding {
   readonly violation: Violation;
@@ -80,6 +80,9 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
   const limit = opts.limit ?? 1000;
   const budgetMs = opts.budgetMs;
   const now = opts.now ?? (() => performance.now());
+  // Built once: each interleaving rolls the memory back and reuses the first machine's table index.
+  const prepared = prepareScenario(s);
+  makeReusable(prepared);
   const queues: number[][] = [];
   s.steps.forEach((st, i) => {
     while (queues.length <= st.cpu) queues.push([]);
@@ -104,7 +107,7 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
         return;
       }
       runs++;
-      const r = runScenario(s, { order });
+      const r = runPrepared(prepared, { order });
       for (const v of r.reports) {
         const key = `${v.rule}|${v.detail}|${v.step}|${v.cpu}`;
         const f = findings.get(key);

@@ -6,6 +6,7 @@
 import { encodeLeaf, encodeTable } from "../arch/descriptor.js";
 import type { Regs } from "../arch/registers.js";
 import { Machine, tlbiRange, tlbiVa } from "../machine/machine.js";
+import type { TableIndexSeed } from "../machine/table-index.js";
 import type { Outcome, StepRecord, Violation } from "../machine/types.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext } from "../walk/context.js";
@@ -130,18 +131,60 @@ function matches(o: Outcome, m: OutcomeMatcher): boolean {
 /** Most leaves one memory.map entry writes (a full 64K-granule level-3 table is 8192). */
 const MAX_MAP_LEAVES = 0x2_0000n;
 
+export interface RunOptions {
+  mem?: PhysMem;
+  /** Called with step 0 before the first step and after each step (UI snapshots). */
+  onStep?: (step: number, m: Machine) => void;
+  /** Execution order as 0-based scenario step indices (a permutation; --explore). */
+  order?: readonly number[];
+}
+
+type StepOutput = { outcomes?: readonly Outcome[]; par?: bigint };
+type Ready = { spec: StepSpec; run: (m: Machine) => StepOutput | null };
+
+/**
+ * A scenario ready to run: its initial memory built and every step's operands evaluated. Run it
+ * with `runPrepared`, once or (--explore) many times: `reusable` keeps the memory in its initial
+ * state between runs (a copy-on-write rollback) and lets each machine reuse the first one's
+ * table index instead of walking the tables again.
+ */
+export interface PreparedScenario {
+  readonly scenario: Scenario;
+  readonly mem: PhysMem;
+  readonly ready: readonly Ready[];
+  /** Set by `reusable`: the initial table index, and runs roll memory back when done. */
+  seed: TableIndexSeed | undefined;
+  reusable: boolean;
+}
+
 /** Run one scenario. Throws ScenarioError for bad input found while building. */
-export function runScenario(
-  s: Scenario,
-  opts: {
-    mem?: PhysMem;
-    /** Called with step 0 before the first step and after each step (UI snapshots). */
-    onStep?: (step: number, m: Machine) => void;
-    /** Execution order as 0-based scenario step indices (a permutation; --explore). */
-    order?: readonly number[];
-  } = {},
-): ScenarioResult {
-  const mem = opts.mem ?? new PhysMem();
+export function runScenario(s: Scenario, opts: RunOptions = {}): ScenarioResult {
+  return runPrepared(prepareScenario(s, opts.mem), opts);
+}
+
+/** Make `p` reusable for many runs (memory checkpointed, initial table index kept). */
+export function makeReusable(p: PreparedScenario): void {
+  if (p.reusable) return;
+  p.mem.checkpoint();
+  p.seed = machineFor(p).initialTableIndex();
+  p.reusable = true;
+}
+
+function machineFor(p: PreparedScenario): Machine {
+  const s = p.scenario;
+  return new Machine({
+    cpus: s.cpus,
+    mem: p.mem,
+    bbmLevel: s.bbmLevel,
+    regs: s.regs,
+    cpuRegs: s.cpuRegs,
+    ...(p.seed !== undefined ? { tableIndexSeed: p.seed } : {}),
+  });
+}
+
+/** Build a scenario's initial memory and evaluate its steps' operands. Throws ScenarioError for bad input. */
+export function prepareScenario(s: Scenario, memIn?: PhysMem): PreparedScenario {
+  const mem = memIn ?? new PhysMem();
   for (const r of s.ram) mem.addRam(r.base, r.size);
   const regs0: Regs = { ...s.regs, ...(s.cpuRegs[0] ?? {}) };
   const env = new Env(s, mem, regs0);
@@ -176,8 +219,6 @@ export function runScenario(
     for (let i = 0; i < fl.count; i++) mem.write64(fl.pa + BigInt(i) * 8n, v + BigInt(i) * fl.stride);
   }
   // Evaluate every step's operands against the initial memory before running.
-  type StepOutput = { outcomes?: readonly Outcome[]; par?: bigint };
-  type Ready = { spec: StepSpec; run: (m: Machine) => StepOutput | null };
   const ready: Ready[] = s.steps.map((spec, i) => {
     const f = `steps[${i}]`;
     const ev = (x: Expr | undefined): bigint => (x === undefined ? 0n : env.eval(x, spec.line, f));
@@ -309,7 +350,22 @@ export function runScenario(
     }
     return fail(s, spec.line, f, "unsupported step");
   });
-  const m = new Machine({ cpus: s.cpus, mem, bbmLevel: s.bbmLevel, regs: s.regs, cpuRegs: s.cpuRegs });
+  return { scenario: s, mem, ready, seed: undefined, reusable: false };
+}
+
+/** Run a prepared scenario once, in `opts.order` or as written. */
+export function runPrepared(p: PreparedScenario, opts: Omit<RunOptions, "mem"> = {}): ScenarioResult {
+  try {
+    return runOnce(p, opts);
+  } finally {
+    if (p.reusable) p.mem.rollback();
+  }
+}
+
+function runOnce(p: PreparedScenario, opts: Omit<RunOptions, "mem">): ScenarioResult {
+  const s = p.scenario;
+  const ready = p.ready;
+  const m = machineFor(p);
   const accesses: AccessRecord[] = [];
   const failures: string[] = [];
   let hasExpectations = s.expectViolations !== undefined;

@@ -4,9 +4,13 @@
  * incomplete), never clean. The budget is tested with an injected clock, not with timing.
  */
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countInterleavings, exploreScenario } from "../../src/scenario/explore.js";
-import { parseScenario } from "../../src/scenario/format.js";
+import { parseScenario, type Scenario } from "../../src/scenario/format.js";
+import { runScenario } from "../../src/scenario/run.js";
+import { propertyRuns } from "../helpers/property.js";
+import { arbScenario } from "./random-scenario.js";
 
 const FOUR_ISBS = parseScenario("machine: { cpus: 2 }\nsteps: ['P0: isb', 'P0: isb', 'P1: isb', 'P1: isb']\n", "x.yaml");
 const SHOOTDOWN = "examples/scenarios/explore-shootdown.yaml";
@@ -88,5 +92,59 @@ describe("the public library", () => {
     const r = scenario.exploreScenario(s, { limit: 1 });
     expect(r).toMatchObject({ verdict: "inconclusive", reason: "interleaving-limit", explored: 1, total: 2n });
     expect(scenario.renderExploreText(r)).toContain("explored 1 of 2 interleavings: inconclusive");
+  });
+});
+
+/** Every interleaving, each run on a fresh machine and memory (the reference the reused runs must equal). */
+function referenceFindings(s: Scenario): Map<string, { order: number[]; count: number }> {
+  const queues: number[][] = [];
+  s.steps.forEach((st, i) => {
+    while (queues.length <= st.cpu) queues.push([]);
+    (queues[st.cpu] as number[]).push(i);
+  });
+  const live = queues.filter((q) => q.length > 0);
+  const out = new Map<string, { order: number[]; count: number }>();
+  const order: number[] = [];
+  const pos = live.map(() => 0);
+  const visit = (): void => {
+    if (order.length === s.steps.length) {
+      for (const v of runScenario(s, { order }).reports) {
+        const key = `${v.rule}|${v.detail}|${v.step}|${v.cpu}`;
+        const f = out.get(key);
+        if (f) f.count++;
+        else out.set(key, { order: order.map((x) => x + 1), count: 1 });
+      }
+      return;
+    }
+    live.forEach((q, i) => {
+      const p = pos[i] as number;
+      if (p >= q.length) return;
+      order.push(q[p] as number);
+      pos[i] = p + 1;
+      visit();
+      pos[i] = p;
+      order.pop();
+    });
+  };
+  visit();
+  return out;
+}
+
+describe("exploration reuses one memory and table index", () => {
+  it("finds exactly what fresh runs of every interleaving find (random scenarios)", () => {
+    fc.assert(
+      fc.property(arbScenario(3), (text) => {
+        const s = parseScenario(text, "random.yaml");
+        const r = exploreScenario(s, { limit: 100_000 });
+        const got = new Map(
+          (r.verdict === "violations" ? r.findings : []).map((f) => [
+            `${f.violation.rule}|${f.violation.detail}|${f.violation.step}|${f.violation.cpu}`,
+            { order: [...f.order], count: f.count },
+          ]),
+        );
+        expect(got).toEqual(referenceFindings(s));
+      }),
+      { numRuns: propertyRuns(15) },
+    );
   });
 });
