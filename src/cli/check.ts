@@ -11,6 +11,8 @@ import { PhysMem } from "../mem/physmem.js";
 import { type ExploreResult, exploreScenario } from "../scenario/explore.js";
 import { parseScenario } from "../scenario/format.js";
 import { exploreToJson, renderExploreText, renderText, resultToJson } from "../scenario/render.js";
+import { DEFAULT_LITMUS_LIMIT, isLitmusScenario, type LitmusResult, runLitmus } from "../scenario/litmus.js";
+import { litmusStatus, litmusToJson, renderLitmusText } from "../scenario/litmus-render.js";
 import { runScenario, type ScenarioResult } from "../scenario/run.js";
 import { checkTrace } from "./check-trace.js";
 import { UsageError } from "./common.js";
@@ -49,9 +51,8 @@ function exploreBounds(opts: CheckOptions): ExploreBounds | undefined {
     if (stray) throw new UsageError(`${stray} bounds --explore, which is not given`);
     return undefined;
   }
-  // Both judge one interleaving, the written order; --explore runs many. Refused, not ignored.
-  if (opts.outcomes)
-    throw new UsageError("--outcomes lists each access's outcomes in the written order; it does not combine with --explore");
+  // --expect judges one interleaving, the written order; --explore runs many. Refused, not ignored.
+  // (--outcomes with --explore lists every reachable final state: the litmus model.)
   if (opts.expect)
     throw new UsageError("--expect judges the written order against the file's expect block; it does not combine with --explore");
   const limitText = opts.exploreLimit;
@@ -102,11 +103,23 @@ export function checkFiles(
   }
   const results: ScenarioResult[] = [];
   const explored: ExploreResult[] = [];
+  const litmus: LitmusResult[] = [];
   let bad = false;
   for (const f of files) {
     try {
       // A directory, a missing file or a binary one is one line naming it (FileError).
       const sc = parseScenario(readTextFile(f, "scenario"), f === "-" ? "stdin" : f);
+      // Values, registers and final conditions, or every final state: the litmus model.
+      if (isLitmusScenario(sc) || (bounds !== undefined && opts.outcomes)) {
+        const r = runLitmus(sc, {
+          limit: opts.exploreLimit !== undefined && bounds !== undefined ? bounds.limit : DEFAULT_LITMUS_LIMIT,
+          ...(bounds?.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
+          ...(now ? { now } : {}),
+        });
+        litmus.push(r);
+        if (format === "text") out(renderLitmusText(r, { outcomes: opts.outcomes ?? false }));
+        continue;
+      }
       if (bounds !== undefined) {
         const e = exploreScenario(sc, {
           limit: bounds.limit,
@@ -134,19 +147,24 @@ export function checkFiles(
     }
   }
   if (format === "json") {
-    const data =
-      bounds !== undefined ? explored.map(exploreToJson) : results.map((r) => resultToJson(r, { outcomes: opts.outcomes ?? false }));
+    const data = [
+      ...(bounds !== undefined ? explored.map(exploreToJson) : results.map((r) => resultToJson(r, { outcomes: opts.outcomes ?? false }))),
+      ...litmus.map(litmusToJson),
+    ];
     out(`${JSON.stringify(data, null, 2)}\n`);
   }
   if (bad) return 2;
+  const lit = litmus.map(litmusStatus);
+  if (lit.includes(1)) return 1;
   if (bounds !== undefined) {
     // A violation seen is a finding even when the search was cut short; otherwise a cut-short
     // search is inconclusive, never clean.
     if (explored.some((e) => e.verdict === "violations")) return 1;
-    return explored.some((e) => e.verdict === "inconclusive") ? 3 : 0;
+    return explored.some((e) => e.verdict === "inconclusive") || lit.includes(3) ? 3 : 0;
   }
-  if (opts.expect) return results.every((r) => r.hasExpectations && r.expectationFailures.length === 0) ? 0 : 1;
-  return results.some((r) => r.reports.length > 0) ? 1 : 0;
+  if (opts.expect && results.length > 0 && !results.every((r) => r.hasExpectations && r.expectationFailures.length === 0)) return 1;
+  if (!opts.expect && results.some((r) => r.reports.length > 0)) return 1;
+  return lit.includes(3) ? 3 : 0;
 }
 
 export function registerCheckCommand(program: Command): void {
@@ -155,7 +173,10 @@ export function registerCheckCommand(program: Command): void {
     .description("run scenario files (page-table writes, barriers, TLBIs, accesses on several CPUs) and report broken rules")
     .argument("[files...]", "scenario files (.yaml or .json; - reads standard input)")
     .option("--format <fmt>", "text or json", "text")
-    .option("--outcomes", "print the set of outcomes the architecture allows for every access")
+    .option(
+      "--outcomes",
+      "print the set of outcomes the architecture allows for every access; with --explore (and for litmus files) every reachable final state",
+    )
     .option("--expect", "judge each scenario by its own `expect` block: exit 0 when every expectation holds")
     .option(
       "--explore",
@@ -174,7 +195,13 @@ Exit status:
   1  violations found (with --expect: an expectation unmet), also when --explore stopped early
   2  bad input (unreadable or malformed scenario file, bad option), one "vmsa: error:" line each
   3  inconclusive: --explore reached --explore-limit or --explore-budget before running every
-     interleaving and found no violation in those it ran (the rest may break rules)
+     interleaving and found no violation in those it ran (the rest may break rules); for a
+     litmus file, the search stopped before its final condition was decided
+
+Litmus files (a final: condition, registers or litmus instructions such as ldr X0, [X1]) run on
+the litmus model: every execution, each final state (registers, memory, faults), and the
+condition judged: exists claims allowed, ~exists forbidden, forall required (exit 1 when the
+claim is contradicted). --explore-limit then counts executions (default ${DEFAULT_LITMUS_LIMIT}).
 
 Examples:
   $ vmsa check examples/scenarios/bbm-oa-bad.yaml

@@ -18,6 +18,7 @@ import { isRuleId, RULE_IDS, type RuleId } from "../machine/rules.js";
 import { DSB_KINDS, type DsbKind, SYS_REGS, type SysReg, TLBI_BASES, type TlbiOp } from "../machine/types.js";
 import type { AtOp } from "../walk/walker.js";
 import { ScenarioError } from "./build.js";
+import { type LitmusSpec, parseLitmusStep } from "./litmus-steps.js";
 import { checkSchema, fieldsAt } from "./schema.js";
 
 export type StepOp =
@@ -30,7 +31,9 @@ export type StepOp =
   | { op: "dc"; dc: "CVAC" | "CIVAC" | "IVAC"; va: Expr }
   | { op: "ic"; ic: "IALLU" | "IALLUIS" }
   | { op: "at"; at: AtOp; va: Expr }
-  | { op: "protect" | "unprotect"; pa: Expr; size: Expr };
+  | { op: "protect" | "unprotect"; pa: Expr; size: Expr }
+  /** A litmus instruction (registers, values, branches, exceptions, atomics: litmus-steps.ts). */
+  | { op: "litmus"; spec: LitmusSpec };
 
 /** An unevaluated value expression (evaluated against initial memory and `values`). */
 export type Expr =
@@ -54,6 +57,23 @@ export interface StepSpec {
   readonly op: StepOp;
   readonly allowed: readonly OutcomeMatcher[];
   readonly forbidden: readonly OutcomeMatcher[];
+  /** Label of the step (`P0: L0: ldr X0, [X1]`), for branches, eret and fault(P0:L0). */
+  readonly label?: string;
+  /** A step of the CPU's exception handler (`P1.F: ...`), not of its main code. */
+  readonly handler?: boolean;
+}
+
+/** Litmus-level machine options (machine: ets, faults, el, eis, eos). */
+export interface LitmusConfig {
+  /** FEAT_ETS level 0..3 (1 behaves as 0; 2 = FEAT_ETS2, 3 = FEAT_ETS3). */
+  readonly ets: number;
+  /** What a fault does on a CPU without a handler: stop the CPU (herd's default) or go on. */
+  readonly faults: "fatal" | "skip";
+  /** Exception level each CPU starts at. */
+  readonly el: readonly (0 | 1)[];
+  /** SCTLR_EL1.EIS / EOS (FEAT_ExS): exception entry / return are context synchronizing. */
+  readonly eis: boolean;
+  readonly eos: boolean;
 }
 
 export interface MapSpec {
@@ -89,6 +109,11 @@ export interface Scenario {
   readonly steps: readonly StepSpec[];
   /** undefined: no expectation; [] : expect clean. */
   readonly expectViolations: readonly ExpectedViolation[] | undefined;
+  readonly litmus: LitmusConfig;
+  /** Initial general registers: `P0:X1: $X`. */
+  readonly registers: readonly { cpu: number; reg: number; value: Expr; line: number }[];
+  /** Final condition (herd style: exists / ~exists / forall PROP), parsed by scenario/litmus.ts. */
+  readonly final: { readonly text: string; readonly line: number } | undefined;
 }
 
 /** Field names of the scenario's sections, as the schema lists them (examples/scenarios/scenario.schema.json). */
@@ -290,13 +315,45 @@ const STEP_EXTRAS: Readonly<Record<string, { readonly kw: readonly string[]; rea
   };
 })();
 
-function parseStep(ctx: Ctx, line: number, field: string, text: string, cpus: number): { cpu: number; op: StepOp } {
-  const m = /^\s*(?:P|cpu)(\d+)\s*:\s*(.+)$/i.exec(text);
-  if (!m) return ctx.fail(line, field, `"${text}" does not start with a CPU (expected "P0: store 0x83000 0x0")`);
-  const cpu = Number(m[1]);
+function parseStep(
+  ctx: Ctx,
+  line: number,
+  field: string,
+  text: string,
+  cpus: number,
+): { cpu: number; op: StepOp; label?: string; handler?: boolean } {
+  const head = /^\s*(?:P|cpu)(\d+)(\.F)?\s*:\s*(?:([A-Za-z_][A-Za-z0-9_]*)\s*:(?!\S)\s*)?(.+)$/i.exec(text);
+  if (!head) return ctx.fail(line, field, `"${text}" does not start with a CPU (expected "P0: store 0x83000 0x0")`);
+  const cpu = Number(head[1]);
   if (cpu >= cpus) ctx.fail(line, field, `CPU ${cpu} does not exist (machine.cpus is ${cpus})`);
+  const m = [head[0], head[1], head[4]] as const;
+  const label = head[3];
+  const handler = head[2] !== undefined;
   const toks = splitArgs(m[2] as string);
   const op = (toks[0] ?? "").toLowerCase();
+  const opText = (m[2] as string).trim();
+  const spec = parseLitmusStep(op, opText.slice(opText.search(/\s|$/)).trim(), {
+    fail: (msg: string): never => ctx.fail(line, field, msg),
+    expr: (t: string): Expr => parseExpr(ctx, line, field, t),
+  });
+  const extra = { ...(label !== undefined ? { label } : {}), ...(handler ? { handler } : {}) };
+  if (spec !== undefined) return { cpu, op: { op: "litmus", spec }, ...extra };
+  if (handler || label !== undefined) {
+    const r = parseStepOp(ctx, line, field, m, toks, op, cpu);
+    return { ...r, ...extra };
+  }
+  return parseStepOp(ctx, line, field, m, toks, op, cpu);
+}
+
+function parseStepOp(
+  ctx: Ctx,
+  line: number,
+  field: string,
+  m: readonly [string, string | undefined, string | undefined],
+  toks: string[],
+  op: string,
+  cpu: number,
+): { cpu: number; op: StepOp } {
   const args = toks.slice(1);
   const pos = args.filter((a) => !/^[a-z]+=/i.test(a) && !/^el[01]$/i.test(a));
   const kw = new Map(
@@ -704,7 +761,16 @@ function parseScenarioText(text: string, file: string): Scenario {
         `${f}.${allowed.length > 0 ? "allowed" : "forbidden"}`,
         `"${p.op.op}" has no outcome to judge (allowed/forbidden are for load, fetch, store-va and at)`,
       );
-    steps.push({ cpu: p.cpu, text: text.trim(), line, op: p.op, allowed, forbidden });
+    steps.push({
+      cpu: p.cpu,
+      text: text.trim(),
+      line,
+      op: p.op,
+      allowed,
+      forbidden,
+      ...(p.label !== undefined ? { label: p.label } : {}),
+      ...(p.handler ? { handler: true } : {}),
+    });
   });
 
   let expectViolations: ExpectedViolation[] | undefined;
@@ -742,6 +808,20 @@ function parseScenarioText(text: string, file: string): Scenario {
     if (top[k] !== undefined && typeof top[k] !== "string") ctx.fail(ctx.lineOf(nodeAt([k])), k, "expected a string");
   }
   const name = typeof top.name === "string" ? top.name : (file.split("/").pop() ?? file).replace(/\.(ya?ml|json)$/, "");
+  const litmus = litmusConfigOf(ctx, nodeAt, mach, cpus);
+  const registers: { cpu: number; reg: number; value: Expr; line: number }[] = [];
+  for (const [k, v] of Object.entries(asRecord(ctx, nodeAt(["registers"]), "registers", top.registers))) {
+    const line = ctx.lineOf(nodeAt(["registers", k]));
+    const rm = /^P?(\d+):[XW]([0-9]|[12][0-9]|30)$/i.exec(k);
+    if (!rm || Number(rm[1]) >= cpus) ctx.fail(line, `registers.${k}`, `expected P<cpu>:X<n> with a CPU below ${cpus} and n 0..30`);
+    registers.push({ cpu: Number(rm[1]), reg: Number(rm[2]), value: parseExpr(ctx, line, `registers.${k}`, v), line });
+  }
+  let final: { text: string; line: number } | undefined;
+  if (top.final !== undefined) {
+    if (typeof top.final !== "string")
+      ctx.fail(ctx.lineOf(nodeAt(["final"])), "final", 'expected a condition like "exists (P1:X0=1 /\\ P1:X2=0)"');
+    final = { text: top.final, line: ctx.lineOf(nodeAt(["final"])) };
+  }
   return {
     file,
     name,
@@ -758,5 +838,40 @@ function parseScenarioText(text: string, file: string): Scenario {
     values,
     steps,
     expectViolations,
+    litmus,
+    registers,
+    final,
   };
+}
+
+/** machine.ets / faults / el / eis / eos (litmus-level options). */
+function litmusConfigOf(
+  ctx: Ctx,
+  nodeAt: (path: (string | number)[]) => unknown,
+  mach: Record<string, unknown>,
+  cpus: number,
+): LitmusConfig {
+  const etsNode = nodeAt(["machine", "ets"]);
+  const ets = mach.ets === undefined ? 0 : count(ctx, etsNode, "machine.ets", mach.ets, 0, 3, " (FEAT_ETS level)");
+  const f = mach.faults ?? "fatal";
+  if (f !== "fatal" && f !== "skip") ctx.fail(ctx.lineOf(nodeAt(["machine", "faults"])), "machine.faults", 'expected "fatal" or "skip"');
+  const el: (0 | 1)[] = new Array<0 | 1>(cpus).fill(1);
+  const elNode = nodeAt(["machine", "el"]);
+  if (mach.el !== undefined) {
+    if (typeof mach.el === "object" && mach.el !== null && !Array.isArray(mach.el)) {
+      for (const [k, v] of Object.entries(mach.el as Record<string, unknown>)) {
+        const i = Number(k.replace(/^P/i, ""));
+        const n = nodeAt(["machine", "el", k]);
+        if (!/^P?\d+$/i.test(k) || i >= cpus) ctx.fail(ctx.lineOf(n), `machine.el.${k}`, `no CPU ${k} (expected P0..P${cpus - 1})`);
+        el[i] = count(ctx, n, `machine.el.${k}`, v, 0, 1, " (exception level)") as 0 | 1;
+      }
+    } else el.fill(count(ctx, elNode, "machine.el", mach.el, 0, 1, " (exception level)") as 0 | 1);
+  }
+  const flag = (k: "eis" | "eos"): boolean => {
+    const v = mach[k];
+    if (v === undefined) return true;
+    if (typeof v === "boolean") return v;
+    return count(ctx, nodeAt(["machine", k]), `machine.${k}`, v, 0, 1) === 1;
+  };
+  return { ets, faults: f, el, eis: flag("eis"), eos: flag("eos") };
 }

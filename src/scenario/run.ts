@@ -11,7 +11,7 @@ import type { Outcome, StepRecord, Violation } from "../machine/types.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext } from "../walk/context.js";
 import { ScenarioError, TableBuilder } from "./build.js";
-import { type Expr, leafFieldError, leafFieldsFrom, type OutcomeMatcher, type Scenario, type StepSpec } from "./format.js";
+import { type Expr, leafFieldError, leafFieldsFrom, type OutcomeMatcher, type Scenario, type StepOp, type StepSpec } from "./format.js";
 
 export interface AccessRecord {
   readonly step: number;
@@ -36,7 +36,8 @@ function fail(s: Scenario, line: number, field: string, msg: string): never {
   throw new ScenarioError("ESCENARIO", `${s.file}:${line}: ${field}: ${msg}`);
 }
 
-class Env {
+/** Initial memory and value evaluation for one scenario. */
+export class Env {
   readonly builders: [TableBuilder | undefined, TableBuilder | undefined];
   readonly halves: readonly [HalfContext, HalfContext];
   readonly s: Scenario;
@@ -182,9 +183,8 @@ function machineFor(p: PreparedScenario): Machine {
   });
 }
 
-/** Build a scenario's initial memory and evaluate its steps' operands. Throws ScenarioError for bad input. */
-export function prepareScenario(s: Scenario, memIn?: PhysMem): PreparedScenario {
-  const mem = memIn ?? new PhysMem();
+/** Build the scenario's initial memory (RAM, maps, words, fills) in `mem`; returns the evaluator. */
+export function buildInitialMemory(s: Scenario, mem: PhysMem): Env {
   for (const r of s.ram) mem.addRam(r.base, r.size);
   const regs0: Regs = { ...s.regs, ...(s.cpuRegs[0] ?? {}) };
   const env = new Env(s, mem, regs0);
@@ -218,18 +218,47 @@ export function prepareScenario(s: Scenario, memIn?: PhysMem): PreparedScenario 
     const v = env.eval(fl.value, fl.line, f);
     for (let i = 0; i < fl.count; i++) mem.write64(fl.pa + BigInt(i) * 8n, v + BigInt(i) * fl.stride);
   }
+  return env;
+}
+
+/** The Xt operand of a scenario TLBI step (VA, asid=, pages= or op=). */
+export function tlbiOperandOf(env: Env, s: Scenario, spec: StepSpec, f: string, op: StepOp & { op: "tlbi" }): bigint {
+  const ev = (x: Expr): bigint => env.eval(x, spec.line, f);
+  // The TLBI operand's ASID field is 16 bits (Xt[63:48]); a wider value would be truncated.
+  const asidOf = (x: Expr): bigint => {
+    const v = ev(x);
+    if (v > 0xffffn) fail(s, spec.line, f, `asid=0x${v.toString(16)} does not fit the 16-bit ASID field (expected 0..0xffff)`);
+    return v;
+  };
+  let operand = 0n;
+  if (op.operand !== undefined) operand = ev(op.operand);
+  else if (op.va !== undefined) {
+    const va = ev(op.va);
+    const asid = op.asid !== undefined ? Number(asidOf(op.asid)) : 0;
+    if (op.pages !== undefined) {
+      const g = env.halves[Number((va >> 55n) & 1n)]?.granule.size ?? 4096;
+      const pages = ev(op.pages);
+      if (pages < 1n) fail(s, spec.line, f, "TLBI pages=0: a range operation covers at least one page");
+      try {
+        operand = tlbiRange(va, Number(pages), g, asid);
+      } catch (e) {
+        fail(s, spec.line, f, (e as Error).message);
+      }
+    } else operand = tlbiVa(va, asid);
+  } else if (op.asid !== undefined) operand = asidOf(op.asid) << 48n;
+  return operand;
+}
+
+/** Build a scenario's initial memory and evaluate its steps' operands. Throws ScenarioError for bad input. */
+export function prepareScenario(s: Scenario, memIn?: PhysMem): PreparedScenario {
+  const mem = memIn ?? new PhysMem();
+  const env = buildInitialMemory(s, mem);
   // Evaluate every step's operands against the initial memory before running.
   const ready: Ready[] = s.steps.map((spec, i) => {
     const f = `steps[${i}]`;
     const ev = (x: Expr | undefined): bigint => (x === undefined ? 0n : env.eval(x, spec.line, f));
     const c = spec.cpu;
     const op = spec.op;
-    // The TLBI operand's ASID field is 16 bits (Xt[63:48]); a wider value would be truncated.
-    const asidOf = (x: Expr): bigint => {
-      const v = ev(x);
-      if (v > 0xffffn) fail(s, spec.line, f, `asid=0x${v.toString(16)} does not fit the 16-bit ASID field (expected 0..0xffff)`);
-      return v;
-    };
     switch (op.op) {
       case "store": {
         const pa = ev(op.pa);
@@ -288,22 +317,7 @@ export function prepareScenario(s: Scenario, memIn?: PhysMem): PreparedScenario 
           },
         };
       case "tlbi": {
-        let operand = 0n;
-        if (op.operand !== undefined) operand = ev(op.operand);
-        else if (op.va !== undefined) {
-          const va = ev(op.va);
-          const asid = op.asid !== undefined ? Number(asidOf(op.asid)) : 0;
-          if (op.pages !== undefined) {
-            const g = env.halves[Number((va >> 55n) & 1n)]?.granule.size ?? 4096;
-            const pages = ev(op.pages);
-            if (pages < 1n) fail(s, spec.line, f, "TLBI pages=0: a range operation covers at least one page");
-            try {
-              operand = tlbiRange(va, Number(pages), g, asid);
-            } catch (e) {
-              fail(s, spec.line, f, (e as Error).message);
-            }
-          } else operand = tlbiVa(va, asid);
-        } else if (op.asid !== undefined) operand = asidOf(op.asid) << 48n;
+        const operand = tlbiOperandOf(env, s, spec, f, op);
         return {
           spec,
           run: (m): StepOutput | null => {
@@ -348,7 +362,13 @@ export function prepareScenario(s: Scenario, memIn?: PhysMem): PreparedScenario 
         };
       }
     }
-    return fail(s, spec.line, f, "unsupported step");
+    // Litmus instructions (registers, branches, exceptions) run on the litmus model (scenario/litmus.ts).
+    return fail(
+      s,
+      spec.line,
+      f,
+      `"${spec.text}" is a litmus instruction: check runs such files with the litmus model (exists/forall outcomes), not step by step`,
+    );
   });
   return { scenario: s, mem, ready, seed: undefined, reusable: false };
 }

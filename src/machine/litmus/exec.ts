@@ -1,0 +1,439 @@
+/**
+ * One execution of a litmus program: a sequencer over the parts in this directory. Each step
+ * either runs a CPU's next instruction or runs a later store of a CPU early (out of program
+ * order, when nothing between orders it: no barrier, dependency, branch or same-location access;
+ * Arm ARM B2.3 only orders what the ordering relations order). Every nondeterministic decision —
+ * which CPU steps, which write a read or a walk reads — is asked of the `choose` oracle, so an
+ * enumerator can try every answer. Instructions with only CPU-local effects (register moves,
+ * branches, DMB, ISB, TLBI issue, MSR) run as soon as they are reached: they commute with other
+ * CPUs' steps.
+ */
+import { FAULT_KINDS, FAULT_NONE, FAULT_PERMISSION, type FaultKind } from "../../arch/fault.js";
+import type { Features, Regs } from "../../arch/registers.js";
+import type { PhysMem } from "../../mem/physmem.js";
+import { entryKind } from "../../walk/fields.js";
+import { accessCode } from "../../walk/walker.js";
+import { hardwareUpdate } from "./hw-update.js";
+import { type Message, MessageLog } from "./messages.js";
+import type { FaultRecord, FinalState } from "./outcome.js";
+import type { Address, AluOp, CpuProgram, Instr, Line, RmwOp } from "./program.js";
+import { type Context, makeContext, Thread } from "./thread.js";
+import { newTlbi, type TlbiRecord } from "./tlbi-record.js";
+import { descriptorAllowed, type WalkFacts } from "./walk-rules.js";
+import { walkChoosing } from "./walk.js";
+
+export interface LitmusOptions {
+  /** FEAT_ETS level: 0 (none; 1 is treated as 0, as herd and ID_AA64MMFR1_EL1.ETS do), 2, 3. */
+  readonly ets: number;
+  readonly faultMode: "fatal" | "skip";
+  /** Exception entry (SCTLR.EIS) and return (SCTLR.EOS) are context synchronizing (default true; FEAT_ExS). */
+  readonly eis: boolean;
+  readonly eos: boolean;
+  /** Instructions one CPU may run in one execution (bounds loops). */
+  readonly maxSteps: number;
+}
+
+export interface LitmusSetup {
+  readonly mem: PhysMem;
+  readonly programs: readonly CpuProgram[];
+  /** Translation registers of each CPU. */
+  readonly regs: readonly Regs[];
+  readonly features: Features;
+  readonly options: LitmusOptions;
+}
+
+export type ExecResult = { readonly kind: "final"; readonly state: FinalState } | { readonly kind: "blocked" | "bounded" };
+
+/** Thrown inside a step when the choices made cannot be a consistent execution. */
+class Blocked extends Error {}
+
+const M64 = 0xffff_ffff_ffff_ffffn;
+
+function alu(op: AluOp, a: bigint, b: bigint): bigint {
+  switch (op) {
+    case "add":
+      return (a + b) & M64;
+    case "sub":
+      return (a - b) & M64;
+    case "eor":
+      return a ^ b;
+    case "and":
+      return a & b;
+    case "orr":
+      return a | b;
+    case "bic":
+      return a & ~b & M64;
+    case "lsr":
+      return a >> (b & 63n);
+    case "lsl":
+      return (a << (b & 63n)) & M64;
+  }
+}
+
+function rmwValue(op: RmwOp, old: bigint, s: bigint): bigint {
+  switch (op) {
+    case "swp":
+    case "cas":
+      return s;
+    case "ldclr":
+      return old & ~s & M64;
+    case "ldset":
+      return old | s;
+    case "ldadd":
+      return (old + s) & M64;
+  }
+}
+
+/** Instructions whose effects stay on their CPU. */
+function isLocal(t: Thread, ins: Instr): boolean {
+  if (ins.i === "ldr" || ins.i === "str" || ins.i === "rmw") return false;
+  if (ins.i === "dsb") return t.tlbis.every((x) => x.done !== 0) || ins.kind.endsWith("ST") || ins.kind.endsWith("LD");
+  return true;
+}
+
+export class LitmusExecution {
+  private readonly s: LitmusSetup;
+  private readonly choose: (n: number) => number;
+  private readonly log: MessageLog;
+  private readonly threads: Thread[];
+  private readonly tlbis: TlbiRecord[] = [];
+  private readonly faults: FaultRecord[] = [];
+
+  constructor(s: LitmusSetup, choose: (n: number) => number) {
+    this.s = s;
+    this.choose = choose;
+    const mem = s.mem;
+    this.log = new MessageLog((pa) => (mem.load64(pa) ? (BigInt(mem.hi >>> 0) << 32n) | BigInt(mem.lo >>> 0) : 0n));
+    this.threads = s.programs.map((p, i) => new Thread(i, p, makeContext(mem, s.regs[i] as Regs, s.features)));
+  }
+
+  run(): ExecResult {
+    try {
+      for (const t of this.threads) this.runLocal(t);
+      for (;;) {
+        const opts: { t: Thread; j: number }[] = [];
+        for (const t of this.threads) {
+          if (t.done) continue;
+          opts.push({ t, j: t.pc });
+          for (const j of this.earlyStores(t)) opts.push({ t, j });
+        }
+        if (opts.length === 0) break;
+        const o = opts[this.choose(opts.length)] as { t: Thread; j: number };
+        if (o.j === o.t.pc) this.exec(o.t);
+        else this.runEarly(o.t, o.j);
+        this.runLocal(o.t);
+        if (o.t.steps > this.s.options.maxSteps) return { kind: "bounded" };
+      }
+    } catch (e) {
+      if (e instanceof Blocked) return { kind: "blocked" };
+      throw e;
+    }
+    const log = this.log;
+    return {
+      kind: "final",
+      state: { regs: this.threads.map((t) => [...t.x]), mem: log.written(), faults: this.faults, read: (pa) => log.final(pa) },
+    };
+  }
+
+  // ------------------------------------------------------------------ scheduling
+
+  private runLocal(t: Thread): void {
+    for (;;) {
+      if (t.done) return;
+      if (t.pc >= t.end) {
+        t.done = true;
+        return;
+      }
+      if (t.early.has(t.pc)) {
+        t.early.delete(t.pc);
+        t.pc++;
+        continue;
+      }
+      const line = t.prog.lines[t.pc] as Line;
+      if (!isLocal(t, line.instr)) return;
+      this.exec(t);
+      if (t.steps > this.s.options.maxSteps) return;
+    }
+  }
+
+  /**
+   * Later plain stores of `t` that may run before the instructions before them: only register
+   * moves and plain accesses to other, fixed locations lie between, none writes a register the
+   * store reads, and nothing between can be ordered before it (no barrier, branch, acquire,
+   * release, TLBI, MSR or exception).
+   */
+  private earlyStores(t: Thread): number[] {
+    const out: number[] = [];
+    const lines = t.prog.lines;
+    const written = new Set<number>();
+    const locs: bigint[] = [];
+    const first = lines[t.pc]?.instr;
+    if (first === undefined) return out;
+    for (let j = t.pc; j < t.end; j++) {
+      const ins = (lines[j] as Line).instr;
+      if (j > t.pc && ins.i === "str" && !ins.rel && !t.early.has(j)) {
+        const a = fixedAddress(ins.addr);
+        const usesWritten =
+          (ins.src.k === "reg" && written.has(ins.src.r)) || (ins.addr.base.k === "reg" && written.has(ins.addr.base.r));
+        if (a !== undefined && !usesWritten && !locs.includes(a)) out.push(j);
+      }
+      if (ins.i === "mov" || ins.i === "alu") {
+        written.add(ins.rd);
+        continue;
+      }
+      if (ins.i === "ldr" && ins.acq === "") {
+        const a = fixedAddress(ins.addr);
+        if (a === undefined) break;
+        locs.push(a);
+        if (ins.rt !== undefined) written.add(ins.rt);
+        continue;
+      }
+      if (ins.i === "str" && !ins.rel) {
+        const a = fixedAddress(ins.addr);
+        if (a === undefined) break;
+        locs.push(a);
+        continue;
+      }
+      if (ins.i === "nop") continue;
+      break;
+    }
+    return out;
+  }
+
+  private runEarly(t: Thread, j: number): void {
+    const ins = (t.prog.lines[j] as Line).instr;
+    if (ins.i !== "str") return;
+    t.early.add(j);
+    this.access(t, j, ins);
+  }
+
+  // ------------------------------------------------------------------ instructions
+
+  private exec(t: Thread): void {
+    const j = t.pc;
+    const line = t.prog.lines[j] as Line;
+    const ins = line.instr;
+    t.steps++;
+    t.pc = j + 1;
+    const v = t.views;
+    switch (ins.i) {
+      case "ldr":
+      case "str":
+      case "rmw":
+        this.access(t, j, ins);
+        return;
+      case "mov":
+        t.set(ins.rd, t.val(ins.src), t.view(ins.src));
+        return;
+      case "alu":
+        t.set(ins.rd, alu(ins.op, t.x[ins.rn] as bigint, t.val(ins.src)), Math.max(t.xv[ins.rn] as number, t.view(ins.src)));
+        return;
+      case "cbz":
+      case "cbnz": {
+        v.branch(t.xv[ins.rn] as number);
+        const zero = t.x[ins.rn] === 0n;
+        if (zero === (ins.i === "cbz")) t.pc = ins.target;
+        return;
+      }
+      case "b":
+        t.pc = ins.target;
+        return;
+      case "dmb":
+        v.dmb(ins.kind);
+        return;
+      case "dsb": {
+        let done = 0;
+        if (!ins.kind.endsWith("ST") && !ins.kind.endsWith("LD")) {
+          const pend = t.tlbis.filter((x) => x.done === 0);
+          if (pend.length > 0) {
+            done = this.log.tick();
+            for (const x of pend) {
+              x.done = done;
+              x.localOnly = ins.kind.startsWith("NSH");
+            }
+          }
+        }
+        v.dsb(ins.kind, this.s.options.ets, done);
+        return;
+      }
+      case "isb":
+        this.contextSync(t);
+        return;
+      case "tlbi": {
+        const rec = newTlbi(t.id, ins.op, t.val(ins.operand), t.context.ctx, v.tlbiOrd);
+        t.tlbis.push(rec);
+        this.tlbis.push(rec);
+        return;
+      }
+      case "msr": {
+        const base = (t.pendingContext ?? t.context).regs;
+        const field = ({ TTBR0_EL1: "ttbr0", TTBR1_EL1: "ttbr1", TCR_EL1: "tcr", MAIR_EL1: "mair", SCTLR_EL1: "sctlr" } as const)[
+          ins.reg as "TTBR0_EL1"
+        ];
+        if (field === undefined) return;
+        t.pendingContext = makeContext(this.s.mem, { ...base, [field]: t.val(ins.src) }, this.s.features);
+        return;
+      }
+      case "svc":
+        if (t.hasHandler && !t.inHandler) this.takeException(t, j + 1);
+        return;
+      case "eret":
+        t.pc = ins.target ?? t.elr;
+        t.el = t.retEl;
+        t.inHandler = false;
+        if (this.s.options.eos) this.contextSync(t);
+        return;
+      case "nop":
+        return;
+    }
+  }
+
+  /** ISB, exception entry or return: views (views.ts) and the pending translation context. */
+  private contextSync(t: Thread): void {
+    t.views.contextSync();
+    if (t.pendingContext !== undefined) {
+      t.context = t.pendingContext;
+      t.pendingContext = undefined;
+    }
+  }
+
+  private takeException(t: Thread, ret: number): void {
+    t.elr = ret;
+    t.retEl = t.el;
+    t.el = 1;
+    t.inHandler = true;
+    t.pc = t.prog.handlerStart;
+    if (this.s.options.eis) this.contextSync(t);
+  }
+
+  private fault(t: Thread, j: number, va: bigint, kind: FaultKind): void {
+    // A store run early is a promise that the instructions before it complete: a fault before
+    // it breaks the promise, so this execution cannot happen.
+    for (const e of t.early) if (e > j) throw new Blocked();
+    const line = t.prog.lines[j] as Line;
+    this.faults.push({ cpu: t.id, line: j, label: line.label, step: line.step, va, kind });
+    if (t.hasHandler && !t.inHandler) this.takeException(t, j);
+    else if (this.s.options.faultMode === "skip") t.pc = j + 1;
+    else t.done = true;
+  }
+
+  private pick<T>(xs: readonly T[]): T {
+    if (xs.length === 0) throw new Blocked();
+    return xs[xs.length === 1 ? 0 : this.choose(xs.length)] as T;
+  }
+
+  /** A load, store or atomic at line `j`: translate (choosing the descriptors read), then read and/or write. */
+  private access(t: Thread, j: number, ins: Extract<Instr, { i: "ldr" | "str" | "rmw" }>): void {
+    const v = t.views;
+    const opts = this.s.options;
+    const a = ins.addr;
+    const addrValue = (t.val(a.base) + (a.index !== undefined ? (t.x[a.index] as bigint) : 0n)) & M64;
+    const vAddr = Math.max(t.view(a.base), a.index !== undefined ? (t.xv[a.index] as number) : 0);
+    const isRead = ins.i !== "str";
+    const isWrite = ins.i !== "ldr";
+    const acq = ins.i === "ldr" ? ins.acq : ins.i === "rmw" && ins.acq ? "A" : "";
+    const rel = ins.i === "str" ? ins.rel : ins.i === "rmw" ? ins.rel : false;
+    const vData = ins.i === "str" ? t.view(ins.src) : ins.i === "rmw" ? (t.xv[ins.rs] as number) : 0;
+    const pre = isWrite && !isRead ? v.writePre(rel, vAddr, vData) : v.readPre(acq, vAddr);
+    let pa: number;
+    let walkObs = 0;
+    let before = Number.POSITIVE_INFINITY;
+    if (a.space === "pa") {
+      pa = Number(addrValue & ~7n);
+    } else {
+      let ctx: Context = t.context;
+      if (t.pendingContext !== undefined && this.choose(2) === 1) ctx = t.pendingContext;
+      const w = ctx.walker;
+      const acc = accessCode({ type: ins.i === "ldr" ? (ins.exec ? "exec" : "read") : "write", el: t.el });
+      const hi = Number(addrValue >> 32n);
+      const lo = Number(addrValue & 0xffffffffn);
+      const walkView = Math.max(v.walk, vAddr);
+      const faultView = opts.ets >= 2 ? Math.max(walkView, v.rOld, v.wOld) : walkView;
+      const half = (hi >>> 23) & 1;
+      const h = ctx.ctx.halves[half === 1 ? 1 : 0];
+      const facts: WalkFacts = {
+        cpu: t.id,
+        po: j,
+        walkView,
+        faultView,
+        accessPre: pre,
+        half,
+        ia: h.iaBits,
+        vaOff: Number(addrValue % 2n ** BigInt(h.iaBits)),
+        asid: h.asid,
+      };
+      const r = walkChoosing(w, this.s.mem, hi, lo, acc, (dpa, level) => {
+        const ok: { m: Message; before: number }[] = [];
+        for (const m of this.log.at(dpa)) {
+          const dlo = Number(m.value & 0xffffffffn);
+          const kind = entryKind(h, dlo, level);
+          const leaf = kind !== 1;
+          const faulting = kind === 0 || (kind === 2 && (dlo & 0x400) === 0 && !ctx.ctx.ha);
+          const span = 2 ** (h.shiftAt[level + 1] as number);
+          const d = { msg: m, span, leaf, global: kind === 2 && (dlo & 0x800) === 0, faulting };
+          const res = descriptorAllowed(this.log, this.tlbis, facts, d);
+          if (res !== undefined) ok.push({ m, before: res.before });
+        }
+        const c = this.pick(ok);
+        before = Math.min(before, c.before);
+        return c.m;
+      });
+      if (r === undefined) throw new Blocked();
+      // FEAT_ETS3: a Permission fault is ordered like a Translation fault (herd -variant ets3).
+      if (r.fault === FAULT_PERMISSION && opts.ets >= 3) {
+        for (const x of r.reads) if (!this.log.notOverwrittenBy(x.msg, faultView)) throw new Blocked();
+      }
+      // herd TTD-obs: a write from another CPU read by the walk is ordered before the access.
+      for (const x of r.reads) if (x.msg.cpu !== t.id) walkObs = Math.max(walkObs, x.msg.ts);
+      if (r.fault !== FAULT_NONE) {
+        this.fault(t, j, addrValue, FAULT_KINDS[r.fault] as FaultKind);
+        return;
+      }
+      const upd = hardwareUpdate(ctx.ctx, r.leafHi, r.leafLo, isWrite);
+      if (upd !== undefined) {
+        const leaf = r.reads[r.reads.length - 1];
+        if (leaf === undefined || this.log.latest(leaf.pa) !== leaf.msg) throw new Blocked();
+        this.log.append(leaf.pa, upd, t.id, -1, true);
+      }
+      pa = r.pa - (r.pa % 8);
+    }
+    const pre2 = Math.max(pre, walkObs);
+    let old = 0n;
+    let post = pre2;
+    if (isRead) {
+      let m: Message;
+      if (isWrite) m = this.log.latest(pa); // atomic: nothing between the read and the write (B2.2.x single-copy atomicity of LSE)
+      else {
+        const view = Math.max(pre2, v.cohOf(pa));
+        m = this.pick(this.log.at(pa).filter((x) => this.log.notOverwrittenBy(x, view) && !(x.cpu === t.id && x.po > j)));
+      }
+      old = m.value;
+      post = Math.max(pre2, m.ts);
+      v.readDone(pa, post, vAddr, acq !== "");
+    }
+    // A walk before another CPU's TLBI: the access that used it must not be ordered after that TLBI.
+    if (post >= before) throw new Blocked();
+    if (ins.i === "ldr") {
+      if (ins.rt !== undefined) t.set(ins.rt, old, post);
+      return;
+    }
+    if (ins.i === "str") {
+      const m = this.log.append(pa, t.val(ins.src), t.id, j);
+      v.writeDone(pa, m.ts, vAddr, rel);
+      return;
+    }
+    const s = t.x[ins.op === "cas" ? ins.rt : ins.rs] as bigint;
+    const doWrite = ins.op !== "cas" || old === (t.x[ins.rs] as bigint);
+    if (doWrite) {
+      const m = this.log.append(pa, rmwValue(ins.op, old, s), t.id, j);
+      v.writeDone(pa, m.ts, vAddr, rel);
+    }
+    t.set(ins.op === "cas" ? ins.rs : ins.rt, old, post);
+  }
+}
+
+/** A fixed (immediate) address, as a comparable key; undefined when it comes from a register. */
+function fixedAddress(a: Address): bigint | undefined {
+  if (a.base.k !== "imm" || a.index !== undefined) return undefined;
+  return (a.space === "pa" ? 1n << 64n : 0n) | (a.base.v & ~7n);
+}

@@ -1,0 +1,114 @@
+/**
+ * Per-CPU ordering state as views (timestamps of the message log; Pulte et al. PLDI 2019
+ * "Promising-ARM", whose rules restate Arm ARM B2.3 "Ordering relations": barrier-ordered-before
+ * (DMB), dependency-ordered-before, acquire/release), extended with what orders translation
+ * table walks (reference relaxed-vmsa.md §1.3, herd aarch64.cat / ESOP'22):
+ *
+ * - `walk`: writes every later walk is ordered after. A DSB alone does not order later walks;
+ *   the next context synchronization event (ISB, exception entry, ERET) does (herd DSB-ob /
+ *   IFB-ob; Arm ARM B2.3 "context synchronization event", D8.2.x walks and CSEs). With
+ *   FEAT_ETS2 a DSB already orders later walks (herd -variant ets2).
+ * - `dsbSeen`: what the last DSB ordered (for the next ISB).
+ * - `tlbiOrd`: writes ordered before a later TLBI (a DSB before it: "W; DSB; TLBI").
+ */
+import type { DsbKind } from "../types.js";
+
+const max = Math.max;
+
+export class Views {
+  /** Newest read / write of this CPU (post-views). */
+  rOld = 0;
+  wOld = 0;
+  /** Pre-views later reads / writes are ordered after (DMB, acquire). */
+  rNew = 0;
+  wNew = 0;
+  /** Control and address dependencies so far (ordered by a later ISB; orders later stores). */
+  cap = 0;
+  /** Newest store-release (an LDAR after it is ordered after it: RCsc). */
+  rel = 0;
+  walk = 0;
+  dsbSeen = 0;
+  tlbiOrd = 0;
+  /** Per-location coherence view: reads and writes of a location stay in coherence order. */
+  readonly coh = new Map<number, number>();
+
+  cohOf(pa: number): number {
+    return this.coh.get(pa) ?? 0;
+  }
+
+  /** Pre-view of a read: address dependency, earlier DMBs/acquires; LDAR also after an earlier STLR. */
+  readPre(acq: "" | "A" | "Q", addr: number): number {
+    return max(addr, this.rNew, acq === "A" ? this.rel : 0);
+  }
+
+  /** A read of `pa` performed with post-view `post` (`addr` its address dependency). */
+  readDone(pa: number, post: number, addr: number, acquire: boolean): void {
+    this.coh.set(pa, max(this.cohOf(pa), post));
+    this.rOld = max(this.rOld, post);
+    this.cap = max(this.cap, addr);
+    // Acquire: every later access is ordered after it (B2.3 "barrier-ordered-before", LDAR/LDAPR).
+    if (acquire) {
+      this.rNew = max(this.rNew, post);
+      this.wNew = max(this.wNew, post);
+    }
+  }
+
+  /** Pre-view of a write: address/data/control dependencies, DMBs; a release is after everything before it. */
+  writePre(rel: boolean, addr: number, data: number): number {
+    return max(addr, data, this.cap, this.wNew, rel ? max(this.rOld, this.wOld) : 0);
+  }
+
+  writeDone(pa: number, ts: number, addr: number, rel: boolean): void {
+    this.coh.set(pa, max(this.cohOf(pa), ts));
+    this.wOld = max(this.wOld, ts);
+    this.cap = max(this.cap, addr);
+    if (rel) this.rel = max(this.rel, ts);
+  }
+
+  /** DMB: SY/ISH/OSH/NSH order all earlier accesses before all later ones; LD earlier reads; ST earlier writes before later writes. */
+  dmb(kind: DsbKind): void {
+    if (kind.endsWith("LD")) {
+      this.rNew = max(this.rNew, this.rOld);
+      this.wNew = max(this.wNew, this.rOld);
+    } else if (kind.endsWith("ST")) {
+      this.wNew = max(this.wNew, this.wOld);
+    } else {
+      const all = max(this.rOld, this.wOld);
+      this.rNew = max(this.rNew, all);
+      this.wNew = max(this.wNew, all);
+    }
+  }
+
+  /**
+   * DSB: orders like the DMB of the same kind, and what it ordered is ordered before a later
+   * TLBI and (at the next CSE, or at once with ETS2) before later walks. `tlbiDone` is the
+   * timestamp of the TLBIs this DSB completed (0: none): later accesses are ordered after them.
+   */
+  dsb(kind: DsbKind, ets: number, tlbiDone: number): void {
+    this.dmb(kind);
+    const seen = kind.endsWith("LD") ? this.rOld : kind.endsWith("ST") ? this.wOld : max(this.rOld, this.wOld);
+    const v = max(seen, tlbiDone);
+    this.dsbSeen = max(this.dsbSeen, v);
+    if (!kind.endsWith("LD")) this.tlbiOrd = max(this.tlbiOrd, seen);
+    if (tlbiDone > 0) {
+      this.rNew = max(this.rNew, tlbiDone);
+      this.wNew = max(this.wNew, tlbiDone);
+    }
+    // FEAT_ETS2: a DSB orders earlier effects before later walks without an ISB (herd -variant ets2).
+    if (ets >= 2) this.walk = max(this.walk, v);
+  }
+
+  /**
+   * Context synchronization (ISB, exception entry, ERET): later reads are ordered after earlier
+   * control/address dependencies, and later walks after what earlier DSBs ordered (IFB-ob).
+   */
+  contextSync(): void {
+    this.rNew = max(this.rNew, this.cap);
+    this.walk = max(this.walk, this.dsbSeen, this.cap);
+  }
+
+  /** Control dependency from a branch on a register with view `v`. */
+  branch(v: number): void {
+    this.cap = max(this.cap, v);
+  }
+}
