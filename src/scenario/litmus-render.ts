@@ -30,7 +30,7 @@ export function renderLitmusText(r: LitmusResult, o: { outcomes: boolean }): str
   );
   const c = r.condition;
   for (const st of r.states) {
-    if (!o.outcomes && !(c !== undefined && (st.satisfies === (c.final.quantifier !== "forall")))) continue;
+    if (!o.outcomes && !(c !== undefined && st.satisfies === (c.final.quantifier !== "forall"))) continue;
     const mark =
       st.satisfies === undefined
         ? ""

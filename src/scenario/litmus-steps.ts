@@ -12,7 +12,7 @@
  * VALUE and VA are value expressions ($NAME, numbers, leaf(...)); registers are X0..X30 (W0..W30
  * name the same registers).
  */
-import type { SysReg, TlbiOp } from "../machine/types.js";
+import { SYS_REGS, type SysReg, TLBI_BASES, type TlbiOp } from "../machine/types.js";
 import type { Expr } from "./format.js";
 
 export type LOperand = { readonly k: "imm"; readonly e: Expr } | { readonly k: "reg"; readonly r: number };
@@ -63,6 +63,11 @@ export function isRegister(t: string | undefined): boolean {
   return t !== undefined && REG_RE.test(t.trim());
 }
 
+/** Written like a register (X31 too, so that it is refused as one rather than read as a number). */
+function looksLikeRegister(t: string | undefined): boolean {
+  return t !== undefined && /^[xw]\d+$/i.test(t.trim());
+}
+
 /** Split operands at commas outside brackets and parentheses. */
 function operands(s: string): string[] {
   const out: string[] = [];
@@ -95,20 +100,21 @@ export function parseLitmusStep(op: string, rest: string, c: LitmusParseContext)
   const ops = operands(rest);
   const first = ops[0];
   const second = ops[1];
-  const registerFirst = isRegister(first);
+  const registerFirst = looksLikeRegister(first);
   const litmus =
     (LITMUS_ONLY_OPS as readonly string[]).includes(op) ||
     RMW_RE.test(op) ||
     ((op === "ldr" || op === "str" || op === "stlr") && registerFirst) ||
-    ((op === "tlbi" || op === "msr") && isRegister(second));
+    ((op === "tlbi" || op === "msr") && looksLikeRegister(second));
   if (!litmus) return undefined;
   const reg = (t: string | undefined, what: string): number => {
-    if (t === undefined || !isRegister(t)) c.fail(`${op}: ${what} must be a register X0..X30 (got ${t === undefined ? "nothing" : `"${t}"`})`);
+    if (t === undefined || !isRegister(t))
+      c.fail(`${op}: ${what} must be a register X0..X30 (got ${t === undefined ? "nothing" : `"${t}"`})`);
     return Number(t.trim().slice(1));
   };
   const operand = (t: string | undefined, what: string): LOperand => {
     if (t === undefined || t === "") return c.fail(`${op}: missing ${what}`);
-    if (isRegister(t)) return { k: "reg", r: reg(t, what) };
+    if (looksLikeRegister(t)) return { k: "reg", r: reg(t, what) };
     return { k: "imm", e: c.expr(t.replace(/^#/, "")) };
   };
   const address = (t: string | undefined): LAddress => {
@@ -162,18 +168,30 @@ export function parseLitmusStep(op: string, rest: string, c: LitmusParseContext)
     case "nop":
       count(0, "no operand");
       return { i: "nop" };
-    case "tlbi":
+    case "tlbi": {
       count(2, "OP, Xn");
-      return { i: "tlbi", op: (first as string).toUpperCase() as TlbiOp, operand: operand(second, "operand") };
+      const name = (first as string).toUpperCase();
+      if (!(TLBI_BASES as readonly string[]).includes(name.replace(/(IS|OS)$/, "")))
+        c.fail(`unknown TLBI ${first} (expected one of ${TLBI_BASES.join(", ")}, with optional IS/OS)`);
+      return { i: "tlbi", op: name as TlbiOp, operand: operand(second, "operand") };
+    }
     case "msr": {
       count(2, "REG, Xn");
       const r = (first as string).toUpperCase();
-      return { i: "msr", reg: (r.endsWith("_EL1") ? r : `${r}_EL1`) as SysReg, src: operand(second, "source") };
+      const full = r.endsWith("_EL1") ? r : `${r}_EL1`;
+      if (!(SYS_REGS as readonly string[]).includes(full)) c.fail(`unknown register ${first} (expected one of ${SYS_REGS.join(", ")})`);
+      return { i: "msr", reg: full as SysReg, src: operand(second, "source") };
     }
   }
   if ((ALU as readonly string[]).includes(op)) {
     count(3, "Xd, Xn, Xm|VALUE");
-    return { i: "alu", op: op as (typeof ALU)[number], rd: reg(first, "the destination"), rn: reg(second, "the first source"), src: operand(ops[2], "second source") };
+    return {
+      i: "alu",
+      op: op as (typeof ALU)[number],
+      rd: reg(first, "the destination"),
+      rn: reg(second, "the first source"),
+      src: operand(ops[2], "second source"),
+    };
   }
   const m = RMW_RE.exec(op);
   if (m) {

@@ -6,13 +6,14 @@
  * `exists` claims the outcome is allowed, `~exists` that it is forbidden, `forall` that it is
  * required (herd7's kinds Allowed / Forbidden / Required).
  */
-import type { Regs } from "../arch/registers.js";
+
 import { FAULT_NONE } from "../arch/fault.js";
+import type { Regs } from "../arch/registers.js";
 import { claimOf, type FinalCondition, holds, type Prop } from "../machine/litmus/condition.js";
 import { enumerateExecutions, type StopReason } from "../machine/litmus/enumerate.js";
 import type { LitmusSetup } from "../machine/litmus/exec.js";
 import type { FaultRecord, FinalState } from "../machine/litmus/outcome.js";
-import type { CpuProgram, Instr, Line, Operand, Address } from "../machine/litmus/program.js";
+import type { Address, CpuProgram, Instr, Line, Operand } from "../machine/litmus/program.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
 import { accessCode, Walker } from "../walk/walker.js";
@@ -262,7 +263,7 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
     programs: progs,
     regs: progs.map((_, i) => regsOf(s, i)),
     features,
-    options: { ets: s.litmus.ets, faultMode: s.litmus.faults, eis: s.litmus.eis, eos: s.litmus.eos, maxSteps: 1000 },
+    options: { ets: s.litmus.ets, faultMode: s.litmus.faults, eis: s.litmus.eis, eos: s.litmus.eos, maxSteps: 256 },
   };
   const key = (st: FinalState): string => {
     const parts: string[] = [];

@@ -135,7 +135,6 @@ describe("vmsa check", () => {
       [{ exploreBudget: "30s" }, /--explore-budget bounds --explore, which is not given/],
       [{ exploreLimit: "10" }, /--explore-limit bounds --explore, which is not given/],
       [{ format: "xml" }, /--format: "xml" is not text or json/],
-      [{ explore: true, outcomes: true }, /--outcomes .* does not combine with --explore/],
       [{ explore: true, expect: true }, /--expect .* does not combine with --explore/],
     ];
     for (const [opts, re] of cases) {

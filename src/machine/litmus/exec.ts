@@ -19,8 +19,8 @@ import type { FaultRecord, FinalState } from "./outcome.js";
 import type { Address, AluOp, CpuProgram, Instr, Line, RmwOp } from "./program.js";
 import { type Context, makeContext, Thread } from "./thread.js";
 import { newTlbi, type TlbiRecord } from "./tlbi-record.js";
-import { descriptorAllowed, type WalkFacts } from "./walk-rules.js";
 import { walkChoosing } from "./walk.js";
+import { descriptorAllowed, type WalkFacts, walkAfter } from "./walk-rules.js";
 
 export interface LitmusOptions {
   /** FEAT_ETS level: 0 (none; 1 is treated as 0, as herd and ID_AA64MMFR1_EL1.ETS do), 2, 3. */
@@ -167,14 +167,15 @@ export class LitmusExecution {
     const lines = t.prog.lines;
     const written = new Set<number>();
     const locs: bigint[] = [];
+    let seenLoad = false;
+    let seenStore = false;
     const first = lines[t.pc]?.instr;
     if (first === undefined) return out;
     for (let j = t.pc; j < t.end; j++) {
       const ins = (lines[j] as Line).instr;
       if (j > t.pc && ins.i === "str" && !ins.rel && !t.early.has(j)) {
         const a = fixedAddress(ins.addr);
-        const usesWritten =
-          (ins.src.k === "reg" && written.has(ins.src.r)) || (ins.addr.base.k === "reg" && written.has(ins.addr.base.r));
+        const usesWritten = (ins.src.k === "reg" && written.has(ins.src.r)) || (ins.addr.base.k === "reg" && written.has(ins.addr.base.r));
         if (a !== undefined && !usesWritten && !locs.includes(a)) out.push(j);
       }
       if (ins.i === "mov" || ins.i === "alu") {
@@ -184,6 +185,7 @@ export class LitmusExecution {
       if (ins.i === "ldr" && ins.acq === "") {
         const a = fixedAddress(ins.addr);
         if (a === undefined) break;
+        seenLoad = true;
         locs.push(a);
         if (ins.rt !== undefined) written.add(ins.rt);
         continue;
@@ -191,10 +193,15 @@ export class LitmusExecution {
       if (ins.i === "str" && !ins.rel) {
         const a = fixedAddress(ins.addr);
         if (a === undefined) break;
+        seenStore = true;
         locs.push(a);
         continue;
       }
       if (ins.i === "nop") continue;
+      // DMB/DSB ST order earlier stores before later ones, LD earlier loads: a store may pass
+      // one that orders nothing it passes (B2.3 barrier-ordered-before).
+      if ((ins.i === "dmb" || ins.i === "dsb") && ins.kind.endsWith("ST") && !seenStore) continue;
+      if ((ins.i === "dmb" || ins.i === "dsb") && ins.kind.endsWith("LD") && !seenLoad) continue;
       break;
     }
     return out;
@@ -276,6 +283,11 @@ export class LitmusExecution {
       }
       case "svc":
         if (t.hasHandler && !t.inHandler) this.takeException(t, j + 1);
+        else {
+          // No handler steps: the exception is taken and returns at once (entry, then ERET).
+          if (this.s.options.eis) this.contextSync(t);
+          if (this.s.options.eos) this.contextSync(t);
+        }
         return;
       case "eret":
         t.pc = ins.target ?? t.elr;
@@ -351,6 +363,9 @@ export class LitmusExecution {
       const faultView = opts.ets >= 2 ? Math.max(walkView, v.rOld, v.wOld) : walkView;
       const half = (hi >>> 23) & 1;
       const h = ctx.ctx.halves[half === 1 ? 1 : 0];
+      const vaOff = Number(addrValue % 2n ** BigInt(h.iaBits));
+      const pageKey = `${half}:${Math.floor(vaOff / 4096)}`;
+      let afterDone = t.afterTlbi.get(pageKey) ?? 0;
       const facts: WalkFacts = {
         cpu: t.id,
         po: j,
@@ -359,11 +374,12 @@ export class LitmusExecution {
         accessPre: pre,
         half,
         ia: h.iaBits,
-        vaOff: Number(addrValue % 2n ** BigInt(h.iaBits)),
+        vaOff,
         asid: h.asid,
+        afterDone,
       };
       const r = walkChoosing(w, this.s.mem, hi, lo, acc, (dpa, level) => {
-        const ok: { m: Message; before: number }[] = [];
+        const ok: { m: Message; before: number; after: number }[] = [];
         for (const m of this.log.at(dpa)) {
           const dlo = Number(m.value & 0xffffffffn);
           const kind = entryKind(h, dlo, level);
@@ -372,13 +388,15 @@ export class LitmusExecution {
           const span = 2 ** (h.shiftAt[level + 1] as number);
           const d = { msg: m, span, leaf, global: kind === 2 && (dlo & 0x800) === 0, faulting };
           const res = descriptorAllowed(this.log, this.tlbis, facts, d);
-          if (res !== undefined) ok.push({ m, before: res.before });
+          if (res !== undefined) ok.push({ m, before: res.before, after: walkAfter(this.tlbis, facts, d) });
         }
         const c = this.pick(ok);
         before = Math.min(before, c.before);
+        afterDone = Math.max(afterDone, c.after);
         return c.m;
       });
       if (r === undefined) throw new Blocked();
+      if (afterDone > 0) t.afterTlbi.set(pageKey, afterDone);
       // FEAT_ETS3: a Permission fault is ordered like a Translation fault (herd -variant ets3).
       if (r.fault === FAULT_PERMISSION && opts.ets >= 3) {
         for (const x of r.reads) if (!this.log.notOverwrittenBy(x.msg, faultView)) throw new Blocked();
@@ -393,7 +411,7 @@ export class LitmusExecution {
       if (upd !== undefined) {
         const leaf = r.reads[r.reads.length - 1];
         if (leaf === undefined || this.log.latest(leaf.pa) !== leaf.msg) throw new Blocked();
-        this.log.append(leaf.pa, upd, t.id, -1, true);
+        v.hu = Math.max(v.hu, this.log.append(leaf.pa, upd, t.id, -1, true).ts);
       }
       pa = r.pa - (r.pa % 8);
     }
@@ -402,7 +420,8 @@ export class LitmusExecution {
     let post = pre2;
     if (isRead) {
       let m: Message;
-      if (isWrite) m = this.log.latest(pa); // atomic: nothing between the read and the write (B2.2.x single-copy atomicity of LSE)
+      if (isWrite)
+        m = this.log.latest(pa); // atomic: nothing between the read and the write (B2.2.x single-copy atomicity of LSE)
       else {
         const view = Math.max(pre2, v.cohOf(pa));
         m = this.pick(this.log.at(pa).filter((x) => this.log.notOverwrittenBy(x, view) && !(x.cpu === t.id && x.po > j)));

@@ -43,6 +43,8 @@ export class Thread {
   readonly tlbis: TlbiRecord[] = [];
   /** Store lines executed ahead of program order (not yet reached by pc). */
   readonly early = new Set<number>();
+  /** Per VA page ("half:page"): newest completed TLBI an earlier walk of it was after (walk-rules rule 4). */
+  readonly afterTlbi = new Map<string, number>();
   steps = 0;
 
   constructor(id: number, prog: CpuProgram, context: Context) {

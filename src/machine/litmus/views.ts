@@ -19,6 +19,8 @@ export class Views {
   /** Newest read / write of this CPU (post-views). */
   rOld = 0;
   wOld = 0;
+  /** Newest hardware Access-flag / dirty update made by this CPU's walks (herd HU). */
+  hu = 0;
   /** Pre-views later reads / writes are ordered after (DMB, acquire). */
   rNew = 0;
   wNew = 0;
@@ -73,7 +75,8 @@ export class Views {
     } else if (kind.endsWith("ST")) {
       this.wNew = max(this.wNew, this.wOld);
     } else {
-      const all = max(this.rOld, this.wOld);
+      // A full barrier orders every earlier memory effect, hardware updates included (herd: HU is in M).
+      const all = max(this.rOld, this.wOld, this.hu);
       this.rNew = max(this.rNew, all);
       this.wNew = max(this.wNew, all);
     }
@@ -86,7 +89,8 @@ export class Views {
    */
   dsb(kind: DsbKind, ets: number, tlbiDone: number): void {
     this.dmb(kind);
-    const seen = kind.endsWith("LD") ? this.rOld : kind.endsWith("ST") ? this.wOld : max(this.rOld, this.wOld);
+    // DSB ST orders explicit writes only, not hardware updates (herd MP+HA-DSB.ST allowed).
+    const seen = kind.endsWith("LD") ? this.rOld : kind.endsWith("ST") ? this.wOld : max(this.rOld, this.wOld, this.hu);
     const v = max(seen, tlbiDone);
     this.dsbSeen = max(this.dsbSeen, v);
     if (!kind.endsWith("LD")) this.tlbiOrd = max(this.tlbiOrd, seen);

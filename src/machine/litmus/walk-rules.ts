@@ -17,6 +17,9 @@
  *    walk is ordered after (a flag read plus DMB LD, acquire, an address dependency, a DSB).
  * 3. A walk never reads a write program-order after its own instruction (ESOP
  *    translation-internal).
+ * 4. Walks of one VA on one CPU: when a later walk is before T, so is every earlier one (herd
+ *    TLBI-ob, third clause), so a walk may not be before a TLBI an earlier walk of the same page
+ *    was already after (`afterDone`).
  */
 import type { Message, MessageLog } from "./messages.js";
 import { type TlbiRecord, tlbiAffects } from "./tlbi-record.js";
@@ -35,6 +38,8 @@ export interface WalkFacts {
   readonly ia: number;
   readonly vaOff: number;
   readonly asid: number;
+  /** Newest completed TLBI an earlier walk of this page on this CPU was after (rule 4; 0: none). */
+  readonly afterDone: number;
 }
 
 /** One descriptor value a walk reads, as the rules see it. */
@@ -69,8 +74,22 @@ export function descriptorAllowed(
     if (!tlbiAffects(t, f.cpu, f.half, f.ia, f.vaOff, d.span, f.asid, d.global, d.leaf)) continue;
     if (log.notOverwrittenBy(m, t.ordered)) continue;
     const after = t.cpu === f.cpu ? f.walkView >= t.done : Math.max(f.walkView, f.accessPre) >= t.done;
-    if (after) return undefined;
+    if (after || t.done <= f.afterDone) return undefined;
     if (t.cpu !== f.cpu) before = Math.min(before, t.done);
   }
   return { before };
+}
+
+/**
+ * The newest completed TLBI in scope that a walk reading `m` is certainly after: `m` was written
+ * by the TLBI's CPU after the DSB that completed it (DSB-ob), or the walk was ordered after it.
+ */
+export function walkAfter(tlbis: readonly TlbiRecord[], f: WalkFacts, d: DescriptorRead): number {
+  let done = 0;
+  for (const t of tlbis) {
+    if (!tlbiAffects(t, f.cpu, f.half, f.ia, f.vaOff, d.span, f.asid, d.global, d.leaf)) continue;
+    const ordered = t.cpu === f.cpu ? f.walkView >= t.done : Math.max(f.walkView, f.accessPre) >= t.done;
+    if (ordered || (d.msg.cpu === t.cpu && d.msg.ts > t.done)) done = Math.max(done, t.done);
+  }
+  return done;
 }

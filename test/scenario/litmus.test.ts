@@ -1,0 +1,147 @@
+/**
+ * The litmus model through scenario files: the suite in examples/litmus (each file states its
+ * shape, the Arm ARM / herd rule it encodes and its expected verdict as the final condition's
+ * quantifier: exists = allowed, ~exists = forbidden, forall = required), `vmsa check` exit
+ * statuses for litmus files, and input errors.
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkFiles } from "../../src/cli/check.js";
+import { parseScenario } from "../../src/scenario/format.js";
+import { runLitmus } from "../../src/scenario/litmus.js";
+import { observedOf } from "../../src/scenario/litmus-render.js";
+
+const DIR = "examples/litmus";
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
+
+function load(name: string) {
+  return parseScenario(readFileSync(join(DIR, name), "utf8"), join(DIR, name));
+}
+
+function check(files: string[], opts: Parameters<typeof checkFiles>[1] = {}) {
+  let out = "";
+  let err = "";
+  const code = checkFiles(
+    files,
+    opts,
+    (s) => {
+      out += s;
+    },
+    (s) => {
+      err += s;
+    },
+  );
+  return { code, out, err };
+}
+
+function tmp(name: string, text: string): string {
+  const p = join(mkdtempSync(join(tmpdir(), "vmsa-litmus-")), name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe("litmus suite (examples/litmus)", () => {
+  it("has allowed, forbidden and required cases, with and without ETS", () => {
+    const q = FILES.map((f) => load(f).final?.text.trim().split(/\s|\(/)[0]);
+    expect(q.filter((x) => x === "exists").length).toBeGreaterThan(10);
+    expect(q.filter((x) => x === "~exists").length).toBeGreaterThan(10);
+    expect(q.filter((x) => x === "forall").length).toBeGreaterThan(3);
+    expect(FILES.some((f) => f.includes(".ets2"))).toBe(true);
+    expect(FILES.some((f) => f.includes(".ets3"))).toBe(true);
+  });
+  it.each(FILES)("%s: the model gives the verdict the file claims", (f) => {
+    const r = runLitmus(load(f));
+    expect(r.stopped).toBeUndefined();
+    expect(r.condition?.verdict, `${f}: ${r.states.map((s) => s.key).join("\n")}`).toBe("as-claimed");
+  });
+});
+
+describe("litmus model: ETS level is a machine option", () => {
+  // herd7 I2V-UP-DSB: Allowed without ETS, Forbidden with ETS2 (DSB orders later walks).
+  it("the same program is allowed without ETS and forbidden with ETS2", () => {
+    const base = load("I2V-UP-dsb.yaml");
+    const ets2 = { ...base, litmus: { ...base.litmus, ets: 2 } };
+    expect(observedOf(runLitmus(base))).toBe("allowed");
+    expect(observedOf(runLitmus(ets2))).toBe("forbidden");
+  });
+  // ETS=1 gives nothing beyond ETS=0 (herd: the cat files test ETS2/ETS3 only; ID_AA64MMFR1_EL1.ETS).
+  it("ETS level 1 behaves as no ETS", () => {
+    const base = load("I2V-UP-dsb.yaml");
+    expect(observedOf(runLitmus({ ...base, litmus: { ...base.litmus, ets: 1 } }))).toBe("allowed");
+  });
+  // herd -variant ets3: only ETS3 orders po-earlier accesses before a Permission-faulting walk.
+  it("ETS3 forbids what ETS2 allows for Permission faults", () => {
+    const s = load("S+tlbi-sync.pteap+po.yaml");
+    expect(observedOf(runLitmus({ ...s, litmus: { ...s.litmus, ets: 2 } }))).toBe("allowed");
+    expect(observedOf(runLitmus({ ...s, litmus: { ...s.litmus, ets: 3 } }))).toBe("forbidden");
+  });
+});
+
+describe("vmsa check on litmus files", () => {
+  it("exit 0 and the verdict line when the claim holds", () => {
+    const r = check([join(DIR, "MP+shoot+po.yaml")]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("allowed — 1 of 4 final states satisfy it; as the file claims (allowed)");
+  });
+  it("exit 1 when the claim is contradicted", () => {
+    const text = readFileSync(join(DIR, "MP+shoot+po.yaml"), "utf8").replace('final: "exists', 'final: "~exists');
+    const r = check([tmp("flipped.yaml", text)]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("the file claims forbidden: CONTRADICTED");
+  });
+  it("exit 3 when the execution limit stops the search before the claim is decided", () => {
+    const r = check([join(DIR, "MP+shoot+dmb.ld.yaml")], { explore: true, exploreLimit: "2" });
+    expect(r.code).toBe(3);
+    expect(r.out).toContain("stopped at the execution limit of 2");
+  });
+  it("a witness found before the limit decides an exists claim (exit 0)", () => {
+    const r = check([join(DIR, "MP-pte.yaml")], { explore: true, exploreLimit: "1000" });
+    expect(r.code).toBe(0);
+  });
+  it("--outcomes --explore lists every final state of an ordinary scenario, faults per access", () => {
+    const r = check(["examples/scenarios/explore-shootdown.yaml"], { outcomes: true, explore: true });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("2 final states");
+    expect(r.out).toContain("fault(P1:step6,0xffff000000200000,translation)");
+  });
+  it("JSON lists registers, memory and faults of each state and the condition", () => {
+    const r = check([join(DIR, "SB+po+po.yaml")], { format: "json" });
+    const j = JSON.parse(r.out) as { states: { registers: Record<string, string> }[]; condition: { observed: string } }[];
+    expect(j[0]?.condition.observed).toBe("allowed");
+    expect(j[0]?.states.length).toBe(4);
+    expect(Object.keys(j[0]?.states[0]?.registers ?? {})).toEqual(["P0:X0", "P0:X1", "P1:X0", "P1:X1"]);
+  });
+});
+
+describe("litmus input errors (exit 2, one line naming file:line)", () => {
+  const base = (steps: string, final = 'final: "exists (P0:X0=1)"') =>
+    `machine: { cpus: 1, regs: { TTBR1_EL1: 0x80000 } }\nmemory: { ram: [{ base: 0x40000000, size: 0x100000 }], pool: 0x81000, map: [{ va: 0xffff000000200000, pa: 0x40000000 }] }\nsteps:\n${steps}\n${final}\n`;
+  it.each([
+    ['  - "P0: cbz X0, NOWHERE"', "no label NOWHERE on P0"],
+    ['  - "P0: ldr X31, 0xffff000000200000"', "must be a register X0..X30"],
+    ['  - "P0: ldr X0, [X1, X2, X3]"', "must be [Xn] or [Xn, Xm]"],
+    ['  - "P0: add X0, X1"', "add expects Xd, Xn, Xm|VALUE"],
+    ['  - "P0: L0: nop"\n  - "P0: L0: nop"', "label L0 is already used on P0"],
+  ])("%s", (steps, want) => {
+    const r = check([tmp("bad.yaml", base(steps))]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: [^\n]+\n$/);
+    expect(r.err).toContain(want);
+  });
+  it.each([
+    ['final: "maybe (P0:X0=1)"', "expected a condition like"],
+    ['final: "exists (P3:X0=1)"', "is not a CPU"],
+    ['final: "exists (P0:X0=1"', "parenthesis is not closed"],
+    ['final: "exists (P0:X0=one)"', "is not a value"],
+    ['final: "exists ([0xffff000000300000]=1)"', "is not mapped"],
+  ])("%s", (final, want) => {
+    const r = check([tmp("bad.yaml", base('  - "P0: ldr X0, 0xffff000000200000"', final))]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: [^\n]+\n$/);
+    expect(r.err).toContain(want);
+  });
+});
