@@ -234,37 +234,45 @@ export function loadElfCore(mem: PhysMem, file: string, progress?: LoadProgress)
   const fd = openDumpFile(file);
   let keep = false;
   try {
-    const size = fstatSync(fd).size;
-    const core = readElfCoreFd(fd, file, size);
-    const total = core.segments.reduce((a, s) => a + s.filesz, 0);
-    let done = 0;
-    const extents: FileExtent[] = [];
-    for (const s of core.segments) {
-      if (s.paddr % BigInt(FRAME_SIZE) === 0n) {
-        extents.push({ pa: Number(s.paddr), offset: s.offset, length: s.filesz, name: `${file}[PT_LOAD #${s.index}]` });
-        done += s.filesz;
-      } else {
-        let off = 0;
-        while (off < s.filesz) {
-          const n = Math.min(CHUNK, s.filesz - off);
-          const buf = readAt(fd, file, s.offset + off, n, `PT_LOAD #${s.index}`, size);
-          mem.writeBytes(s.paddr + BigInt(off), new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-          off += n;
-          done += n;
-          progress?.(done, total);
-        }
-      }
-      if (s.memsz > s.filesz) mem.addRam(s.paddr + BigInt(s.filesz), BigInt(s.memsz - s.filesz));
-    }
-    if (extents.length > 0) {
-      addFileFrames(mem, fd, file, extents, size);
-      keep = true;
-    }
-    progress?.(total, total);
-    return core;
+    const r = loadElfCoreFd(mem, fd, file, progress);
+    keep = r.kept;
+    return r.core;
   } finally {
     if (!keep) closeSync(fd);
   }
+}
+
+/**
+ * loadElfCore of an open descriptor (an inflated copy of a gzip core, named `file` in errors).
+ * `kept`: the descriptor now serves frames on demand and must stay open; else the caller closes it.
+ */
+export function loadElfCoreFd(mem: PhysMem, fd: number, file: string, progress?: LoadProgress): { core: ElfCore; kept: boolean } {
+  const size = fstatSync(fd).size;
+  const core = readElfCoreFd(fd, file, size);
+  const total = core.segments.reduce((a, s) => a + s.filesz, 0);
+  let done = 0;
+  const extents: FileExtent[] = [];
+  for (const s of core.segments) {
+    if (s.paddr % BigInt(FRAME_SIZE) === 0n) {
+      extents.push({ pa: Number(s.paddr), offset: s.offset, length: s.filesz, name: `${file}[PT_LOAD #${s.index}]` });
+      done += s.filesz;
+    } else {
+      let off = 0;
+      while (off < s.filesz) {
+        const n = Math.min(CHUNK, s.filesz - off);
+        const buf = readAt(fd, file, s.offset + off, n, `PT_LOAD #${s.index}`, size);
+        mem.writeBytes(s.paddr + BigInt(off), new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+        off += n;
+        done += n;
+        progress?.(done, total);
+      }
+    }
+    if (s.memsz > s.filesz) mem.addRam(s.paddr + BigInt(s.filesz), BigInt(s.memsz - s.filesz));
+  }
+  progress?.(total, total);
+  if (extents.length === 0) return { core, kept: false };
+  addFileFrames(mem, fd, file, extents, size);
+  return { core, kept: true };
 }
 
 /** Write a minimal AArch64 ELF core (for tests and for saving snapshots): one PT_LOAD per bank. */

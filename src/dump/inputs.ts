@@ -18,14 +18,15 @@ import { ParseError } from "../arch/errors.js";
 import { granuleBySize } from "../arch/granule.js";
 import { presetByName, type Regs } from "../arch/registers.js";
 import { parseSize, parseU64 } from "../arch/u64.js";
-import { FileError, fsReason, gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
+import { FileError, fsReason, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
 import { loadBank, looksLikeBankSpec, parseBankSpec } from "../mem/banks.js";
 import { addFileFrames } from "../mem/filesource.js";
+import { inflateToTemp } from "../mem/gunzip-file.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
 import { describeDiskDump, isDiskDump } from "./diskdump/describe.js";
 import { loadDiskDump } from "./diskdump/load.js";
-import { DumpFormatError, type ElfNote, loadElfCore, parseElfCoreBytes, sniffCompressed } from "./elfcore.js";
+import { DumpFormatError, type ElfNote, loadElfCore, loadElfCoreFd, sniffCompressed } from "./elfcore.js";
 import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
 import { stderrProgress } from "./progress.js";
 import type { Marker } from "./ptdump.js";
@@ -89,36 +90,24 @@ interface Snapshot {
   fixmapSize?: bigint;
 }
 
-/** Read a (possibly gzip-compressed: detected by its magic) file whole. */
-function readMaybeGz(file: string, what: string): Uint8Array {
-  const raw = readInputFile(file, what);
-  return isGzip(raw) ? gunzipBytes(raw, file, what) : raw;
-}
-
-/** Add a raw image at `pa`: all of it is RAM, only non-zero frames take memory. */
-function addSparse(mem: PhysMem, pa: bigint, data: Uint8Array, source: string): void {
-  if (pa % BigInt(FRAME_SIZE) !== 0n) throw new ParseError(`${source}: load address 0x${pa.toString(16)} is not 4 KiB aligned`);
-  mem.addRam(pa, BigInt(data.length));
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  for (let off = 0; off < buf.length; off += FRAME_SIZE) {
-    const frame = buf.subarray(off, Math.min(off + FRAME_SIZE, buf.length));
-    if (frame.length === FRAME_SIZE && frame.equals(ZERO_FRAME)) continue;
-    mem.writeBytes(pa + BigInt(off), frame);
-  }
-}
-
-const ZERO_FRAME = Buffer.alloc(FRAME_SIZE);
-
-/** Add an uncompressed raw image at `pa`, read on demand (all of it RAM, as addSparse). */
+/**
+ * Add a raw image at `pa` (all of it RAM), read on demand; a gzip-compressed one (detected by its
+ * magic) is inflated to a temporary file first (gunzip-file.ts).
+ */
 function addRawFile(mem: PhysMem, pa: bigint, path: string, what: string): void {
   if (pa % BigInt(FRAME_SIZE) !== 0n) throw new ParseError(`${path}: load address 0x${pa.toString(16)} is not 4 KiB aligned`);
   let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw new FileError("EFILE_READ", `${what} ${path}: cannot open (${fsReason(e)})`);
+  let size: number;
+  if (isGzip(readHeadBytes(path, 16, what))) {
+    ({ fd, size } = inflateToTemp(path, what));
+  } else {
+    try {
+      fd = openSync(path, "r");
+    } catch (e) {
+      throw new FileError("EFILE_READ", `${what} ${path}: cannot open (${fsReason(e)})`);
+    }
+    size = fstatSync(fd).size;
   }
-  const size = fstatSync(fd).size;
   if (size === 0) {
     closeSync(fd);
     return;
@@ -150,10 +139,16 @@ function loadCoreFile(mem: PhysMem, path: string, notes: ElfNote[], what: string
     return 1;
   }
   if (isGzip(head)) {
-    const core = parseElfBytes(readMaybeGz(path, what), path);
-    for (const s of core.segments) addSparse(mem, s.paddr, s.data, `${path}[PT_LOAD]`);
-    notes.push(...core.notes);
-    return core.segments.length;
+    const { fd } = inflateToTemp(path, what);
+    let kept = false;
+    try {
+      const r = loadElfCoreFd(mem, fd, path);
+      kept = r.kept;
+      notes.push(...r.core.notes);
+      return r.core.segments.length;
+    } finally {
+      if (!kept) closeSync(fd);
+    }
   }
   const core = loadElfCore(mem, path);
   notes.push(...core.notes);
@@ -198,9 +193,7 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
       throw new ParseError(`${where}: expected {"file": "FILE", "load_at": "0x..."} (load_at a hex string)`);
     }
     const path = resolve(dir, m.file);
-    const pa = parseU64(m.load_at, `${where}.load_at`);
-    if (isGzip(readHeadBytes(path, 16, `${where}.file`))) addSparse(mem, pa, readMaybeGz(path, `${where}.file`), path);
-    else addRawFile(mem, pa, path, `${where}.file`);
+    addRawFile(mem, parseU64(m.load_at, `${where}.load_at`), path, `${where}.file`);
   });
   if (obj.registers !== undefined && !isObject(obj.registers))
     throw new ParseError(`${file}: "registers" must be an object of hex strings`);
@@ -239,13 +232,6 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
     snap.fixmapSize = parseSize(obj.fixmap_size, `${file}: fixmap_size`);
   }
   return snap;
-}
-
-/** Parse an in-memory ELF core (used for compressed fixtures). */
-function parseElfBytes(bytes: Uint8Array, file: string): { segments: { paddr: bigint; data: Uint8Array }[]; notes: ElfNote[] } {
-  const core = parseElfCoreBytes(bytes, file);
-  const segments = core.segments.map((s) => ({ paddr: s.paddr, data: bytes.subarray(s.offset, s.offset + s.filesz) }));
-  return { segments, notes: [...core.notes] };
 }
 
 /** A kernel release given by the user: `6.12`, `6.1.0-56-arm64`, `6.12.117+deb12-arm64-16k`. */

@@ -1,19 +1,19 @@
 /**
  * Loading and saving raw memory images as `FILE@PA` banks (Node only: uses node:fs). A plain image
- * is read on demand (see filesource.ts); a gzip-compressed one is inflated whole.
+ * is read on demand (see filesource.ts); a gzip-compressed one is inflated to a temporary file
+ * first (gunzip-file.ts).
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { MemoryError } from "../arch/errors.js";
-import { gunzipBytes, isGzip, writeFileAtomic } from "../io/files.js";
+import { isGzip, writeFileAtomic } from "../io/files.js";
 import { type BankSpec, parseBankSpec } from "./bankspec.js";
 import { addFileFrames } from "./filesource.js";
+import { inflateToTemp } from "./gunzip-file.js";
 import { FRAME_SIZE, PhysMem } from "./physmem.js";
 
 export { type BankSpec, looksLikeBankSpec, parseBankSpec } from "./bankspec.js";
 
-const CHUNK = 64 * 1024 * 1024;
-
-/** Add a file as one bank: a plain image read on demand, a gzip one inflated whole. */
+/** Add a file as one bank, read on demand (a gzip one is inflated to a temporary file first). */
 export function loadBank(mem: PhysMem, spec: BankSpec): void {
   let fd: number;
   try {
@@ -30,7 +30,7 @@ export function loadBank(mem: PhysMem, spec: BankSpec): void {
     const head = Buffer.alloc(Math.min(4, size));
     readSync(fd, head, 0, head.length, 0);
     if (isGzip(head)) {
-      loadGzipBank(mem, spec, fd, size);
+      loadGzipBank(mem, spec);
       return;
     }
     checkSize(spec, size);
@@ -56,31 +56,18 @@ function checkSize(spec: BankSpec, size: number): void {
   }
 }
 
-/** A gzip-compressed image (detected by its magic): decompressed whole, then added like a raw one. */
-function loadGzipBank(mem: PhysMem, spec: BankSpec, fd: number, size: number): void {
-  const raw = Buffer.alloc(size);
-  let got = 0;
-  while (got < size) {
-    const r = readSync(fd, raw, got, size - got, got);
-    if (r === 0) break;
-    got += r;
+/** A gzip-compressed image (detected by its magic): inflated once to a temporary file, then read on demand (gunzip-file.ts). */
+function loadGzipBank(mem: PhysMem, spec: BankSpec): void {
+  const { fd, size } = inflateToTemp(spec.file, "--mem");
+  try {
+    if (size === 0) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: gzip stream decompresses to nothing`);
+    checkSize(spec, size);
+    checkOverlap(mem, spec, size);
+    addFileFrames(mem, fd, spec.file, [{ pa: Number(spec.pa), offset: 0, length: size, name: spec.file }], size);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
   }
-  const data = gunzipBytes(raw.subarray(0, got), spec.file, "--mem");
-  if (data.length === 0) throw new MemoryError("EBANK_READ", `--mem ${spec.file}: gzip stream decompresses to nothing`);
-  checkSize(spec, data.length);
-  const chunks: Uint8Array[] = [];
-  for (let off = 0; off < data.length; off += CHUNK) chunks.push(data.subarray(off, Math.min(off + CHUNK, data.length)));
-  addChunks(mem, spec, chunks, data.length);
-}
-
-function addChunks(mem: PhysMem, spec: BankSpec, chunks: Uint8Array[], size: number): void {
-  // Check overlap for the whole bank first, then add chunk by chunk.
-  checkOverlap(mem, spec, size);
-  let pa = spec.pa;
-  chunks.forEach((c, i) => {
-    mem.addBank(pa, c, chunks.length === 1 ? spec.file : `${spec.file}[chunk ${i}]`);
-    pa += BigInt(c.byteLength);
-  });
 }
 
 function checkOverlap(mem: PhysMem, spec: BankSpec, size: number): void {
