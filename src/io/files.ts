@@ -6,6 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { VmsaError } from "../arch/errors.js";
 
 export type FileErrorCode = "EFILE_READ" | "EFILE_WRITE" | "EFILE_BINARY" | "EFILE_GZIP";
@@ -96,6 +97,18 @@ export function readHeadBytes(path: string, n: number, what: string): Uint8Array
     throw new FileError("EFILE_READ", `${what} ${path}: cannot read (${fsReason(e)})`);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Decompress a whole gzip stream (all members); a damaged or truncated stream is one error line. */
+export function gunzipBytes(data: Uint8Array, path: string, what: string): Buffer {
+  try {
+    return gunzipSync(data);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ERR_BUFFER_TOO_LARGE" ? "decompressed size is above what one buffer holds; decompress it first" : (e as Error).message;
+    throw new FileError("EFILE_GZIP", `${what} ${path}: gzip stream is damaged or truncated (${why})`);
   }
 }
 
