@@ -9,6 +9,7 @@ export interface WorkloadModule {
 
 export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
   { file: "walk.js", workloads: ["walk-4k-random"] },
+  { file: "walk-s12.js", workloads: ["walk-s12-4k-random"] },
   { file: "dump.js", workloads: ["dump-linux", "dump-aliased"] },
   { file: "machine.js", workloads: ["check-throughput"] },
   {

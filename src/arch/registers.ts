@@ -343,7 +343,18 @@ export function decodeIdAa64mmfr3(raw: bigint): IdAa64mmfr3 {
   };
 }
 
-/** Everything the stage-1 EL1&0 walk reads. */
+/**
+ * The translation regime a register set belongs to: EL1&0 (the default), EL2 with HCR_EL2.E2H=0
+ * (TCR_EL2 in its own layout, TTBR0_EL2 only, no EL0), or EL2&0 with E2H=1 (VHE: TCR_EL2 in the
+ * TCR_EL1 layout, TTBR0/1_EL2). vmsa-regimes.md §2.
+ */
+export type Regime = "el10" | "el2" | "el20";
+
+/**
+ * Everything a walk reads. `ttbr0`/`ttbr1`/`tcr`/`mair`/`sctlr` are the stage-1 registers of
+ * `regime` (the _EL1 ones for EL1&0, the _EL2 ones otherwise). `hcr`, `vtcr`, `vttbr`
+ * (HCR_EL2, VTCR_EL2, VTTBR_EL2) add stage 2 to an EL1&0 walk when HCR_EL2.VM or DC is set.
+ */
 export interface Regs {
   readonly ttbr0: bigint;
   readonly ttbr1: bigint;
@@ -361,6 +372,10 @@ export interface Regs {
   readonly por1?: bigint;
   /** POR_EL0: unprivileged overlay permissions. */
   readonly por0?: bigint;
+  readonly regime?: Regime;
+  readonly hcr?: bigint;
+  readonly vtcr?: bigint;
+  readonly vttbr?: bigint;
 }
 
 /** TCR2_EL1 fields the walk uses (ASL TCR2_EL1_Type): PnCH[0], PIE[1], E0POE[2], POE[3], AIE[4], D128[5], HAFT[11]. */

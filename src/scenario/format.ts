@@ -123,7 +123,7 @@ export const SCENARIO_KEYS = {
   memory: fieldsAt(["memory"]),
 } as const;
 
-const REG_FIELDS: Record<string, keyof Omit<Regs, "features">> = {
+const REG_FIELDS: Record<string, Exclude<keyof Regs, "features" | "regime">> = {
   TTBR0_EL1: "ttbr0",
   TTBR1_EL1: "ttbr1",
   TCR_EL1: "tcr",
@@ -633,7 +633,7 @@ function parseScenarioText(text: string, file: string): Scenario {
     );
   const regsOf = (path: (string | number)[], field: string, v: unknown): Partial<Omit<Regs, "features">> => {
     const o = asRecord(ctx, nodeAt(path), field, v);
-    const out: Partial<Record<keyof Omit<Regs, "features">, bigint>> = {};
+    const out: Partial<Record<Exclude<keyof Regs, "features" | "regime">, bigint>> = {};
     for (const [k, val] of Object.entries(o)) {
       const full = k.toUpperCase().endsWith("_EL1") ? k.toUpperCase() : `${k.toUpperCase()}_EL1`;
       const f = REG_FIELDS[full];

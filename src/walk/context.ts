@@ -5,6 +5,7 @@
 import { blockAllowedIn, type DescriptorFormat } from "../arch/descriptor.js";
 import type { Granule } from "../arch/granule.js";
 import { contiguousShift, levelShift, startLevel } from "../arch/granule.js";
+import { decodeHcr, type HcrEffective } from "../arch/hcr.js";
 import { mairByte } from "../arch/mair.js";
 import {
   decodeSctlr,
@@ -14,6 +15,7 @@ import {
   effectivePaBits,
   type Features,
   halfDescriptorFormat,
+  type Regime,
   type Regs,
   type Sctlr,
   type Tcr,
@@ -21,7 +23,9 @@ import {
   type Ttbr,
   tnszLimits,
 } from "../arch/registers.js";
+import { tcrEl2AsEl1Layout } from "../arch/tcr-el2.js";
 import { maskHalves } from "../arch/u64.js";
+import type { Stage2Info } from "./stage2.js";
 
 const TWO32 = 4294967296;
 
@@ -108,6 +112,20 @@ export interface WalkContext {
   readonly por1Lo: number;
   readonly por0Hi: number;
   readonly por0Lo: number;
+  /** The regime walked (Regs.regime, default EL1&0). */
+  readonly regime: Regime;
+  /** EL2 regime (E2H=0): one VA range, no EL0, AP[1] ignored, XN at bit 54 (vmsa-regimes.md §2.1). */
+  readonly el2: boolean;
+  /** HCR_EL2 as the EL1&0 regime sees it (all zero when Regs.hcr is absent). */
+  readonly hcr: HcrEffective;
+  /** Stage 2 follows this EL1&0 stage-1 walk (HCR_EL2.VM or DC in effect; Walker compiles it). */
+  readonly twoStage: boolean;
+  /** Which permission model the walk applies: 0 EL1&0 stage 1 (permissions.ts), 1 EL2 regime, 2 stage 2 (fields.ts regimePermissions). */
+  readonly permModel: 0 | 1 | 2;
+  /** EL1&0 direct permissions without indirection or overlays: the walk loop's fast case (permissions.ts). */
+  readonly plainPerms: boolean;
+  /** This context walks stage 2 itself (stage2.ts compileStage2), else null. */
+  readonly s2: Stage2Info | null;
 }
 
 function halvesOf(v: bigint | undefined): [number, number] {
@@ -195,7 +213,12 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
 }
 
 export function compileRegs(regs: Regs): WalkContext {
-  const tcr = decodeTcr(regs.tcr);
+  const regime = regs.regime ?? "el10";
+  const el2 = regime === "el2";
+  // The EL2 regime's TCR_EL2 is read through the TCR_EL1 layout with the upper range disabled
+  // (arch/tcr-el2.ts); its single range is TTBR0_EL2.
+  const tcr = decodeTcr(el2 ? tcrEl2AsEl1Layout(regs.tcr) : regs.tcr);
+  const hcr = decodeHcr(regime === "el10" ? (regs.hcr ?? 0n) : 0n);
   const sctlr = decodeSctlr(regs.sctlr);
   const f = regs.features;
   const mair = new Uint8Array(8);
@@ -203,6 +226,9 @@ export function compileRegs(regs: Regs): WalkContext {
   const ha = tcr.ha && f.hafdbs >= 1;
   // TCR2_EL1 exists only with FEAT_TCR2; its PIE/POE bits are RES0 without S1PIE/S1POE.
   const tcr2 = decodeTcr2(f.tcrx === false ? 0n : (regs.tcr2 ?? 0n));
+  const pie = tcr2.pie && f.s1pie !== false;
+  const poe = tcr2.poe && f.s1poe !== false;
+  const e0poe = tcr2.e0poe && f.s1poe !== false;
   const [pirHi, pirLo] = halvesOf(regs.pir);
   const [pire0Hi, pire0Lo] = halvesOf(regs.pire0);
   const [por1Hi, por1Lo] = halvesOf(regs.por1);
@@ -217,14 +243,22 @@ export function compileRegs(regs: Regs): WalkContext {
     ha,
     hd: ha && tcr.hd && f.hafdbs >= 2,
     wxn: sctlr.wxn,
-    pan: f.pan >= 1,
+    pan: !el2 && f.pan >= 1,
     // SCTLR_EL1.EPAN is RES0 without FEAT_PAN3 (ID_AA64MMFR1_EL1.PAN = 0b0011), so a set bit has
     // no effect there. Without ID registers the features default to FEATURES_MAX (PAN3).
-    epan: sctlr.epan && f.pan >= 3,
-    mmuOn: sctlr.m,
-    pie: tcr2.pie && f.s1pie !== false,
-    poe: tcr2.poe && f.s1poe !== false,
-    e0poe: tcr2.e0poe && f.s1poe !== false,
+    epan: !el2 && sctlr.epan && f.pan >= 3,
+    // HCR_EL2.DC or TGE: the EL1&0 stage 1 is treated as disabled (ASL AArch64.S1Enabled).
+    mmuOn: sctlr.m && !hcr.s1Disabled,
+    regime,
+    el2,
+    hcr,
+    twoStage: hcr.stage2,
+    permModel: el2 ? 1 : 0,
+    s2: null,
+    pie,
+    poe,
+    e0poe,
+    plainPerms: !el2 && !pie && !poe && !e0poe,
     pirHi,
     pirLo,
     pire0Hi,

@@ -58,3 +58,37 @@ export function directPermissions(ctx: WalkContext, hi: number, lo: number, apT:
   }
   return 1 | (pw << 1) | (px << 2) | (ur << 3) | (uw << 4) | (ux << 5);
 }
+
+/** Permissions outside the EL1&0 stage 1 (WalkContext.permModel 1 EL2 regime, 2 stage 2). */
+export function regimePermissions(ctx: WalkContext, hi: number, lo: number, apT: number, xnT: number): number {
+  return ctx.permModel === 1 ? el2Permissions(ctx, hi, lo, apT, xnT) : stage2Permissions(ctx, hi, lo);
+}
+
+/**
+ * Direct permissions in the EL2 regime (E2H=0), which has no EL0 (ASL AArch64.S1DirectBasePermissions
+ * for a regime without an unprivileged level; vmsa-regimes.md §2.1): always readable, AP[2] (or
+ * APTable[1]) removes write, XN is bit 54 (or XNTable, bit 60), AP[1], PXN and APTable[0] have no
+ * meaning; SCTLR_EL2.WXN makes writable memory non-executable. Bitmask as directPermissions.
+ */
+export function el2Permissions(ctx: WalkContext, hi: number, lo: number, apT: number, xnT: number): number {
+  let ap2 = (lo >>> 7) & 1;
+  if (ctx.hd && (hi & 0x80000) !== 0) ap2 = 0; // DBM with HD: writable-clean
+  const pw = ap2 === 0 && (apT & 2) === 0 ? 1 : 0;
+  let px = ((hi >>> 22) & 1) | xnT ? 0 : 1;
+  if (ctx.wxn && pw) px = 0;
+  return 1 | (pw << 1) | (px << 2);
+}
+
+/**
+ * Stage-2 direct permissions (ASL AArch64.S2DirectBasePermissions; vmsa-regimes.md §1.5) in the
+ * same bitmask, EL1 and EL0 alike for data: S2AP[0] read, S2AP[1] write (or DBM with HA=HD=1),
+ * execute per XN[1:0] (bit 53 only with FEAT_XNX): 00 both, 01 EL0 only, 10 neither, 11 EL1 only.
+ */
+export function stage2Permissions(ctx: WalkContext, hi: number, lo: number): number {
+  const r = (lo >>> 6) & 1;
+  const w = (lo >>> 7) & 1 || (ctx.hd && (hi & 0x80000) !== 0) ? 1 : 0;
+  const xn = ((hi >>> 21) & 2) | (ctx.s2?.xnx ? (hi >>> 21) & 1 : 0);
+  const x1 = xn === 0 || xn === 3 ? 1 : 0;
+  const x0 = xn === 0 || xn === 1 ? 1 : 0;
+  return r | (w << 1) | (x1 << 2) | (r << 3) | (w << 4) | (x0 << 5);
+}

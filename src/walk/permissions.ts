@@ -18,7 +18,7 @@
 import { PI_GCS, PI_OVERLAY, PI_R, PI_S1_PERMS, PI_W, PI_WXN, PI_X, permField } from "../arch/pie.js";
 import { POR_PERMS, poIndexOf } from "../arch/poe.js";
 import type { WalkContext } from "./context.js";
-import { directPermissions } from "./fields.js";
+import { directPermissions, regimePermissions } from "./fields.js";
 
 export const PERM_PR = 1;
 export const PERM_PW = 2;
@@ -69,7 +69,9 @@ function toPerm(piBits: number, shift: number): number {
  */
 export function leafPermissions(ctx: WalkContext, hi: number, lo: number, apT: number, uxnT: number, pxnT: number, pan: boolean): number {
   // Plain direct permissions stay small enough to be inlined into the walk loop.
-  if (!ctx.pie && !ctx.poe && !ctx.e0poe) return directWithPan(ctx, hi, lo, apT, uxnT, pxnT, pan);
+  if (ctx.plainPerms) return directWithPan(ctx, hi, lo, apT, uxnT, pxnT, pan);
+  // The EL2 regime and stage 2 have their own direct models (fields.ts regimePermissions).
+  if (ctx.permModel !== 0) return regimePermissions(ctx, hi, lo, apT, uxnT);
   return ctx.pie ? indirectPermissions(ctx, hi, lo, pan) : overlaidDirectPermissions(ctx, hi, lo, apT, uxnT, pxnT, pan);
 }
 

@@ -29,6 +29,7 @@ import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: a load-time guard on another module's constant, not a rule
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 
+import { combineS1S2, decodeS2MemAttr, type S2MemAttr, type ShareDomain, shareDomainOf } from "../arch/stage2-memattr.js";
 import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
 import { nextTablePfn } from "./fields.js";
 import { leafPermissions, PERM_DIRTY, PERM_OVERLAY_SHIFT } from "./permissions.js";
@@ -36,6 +37,8 @@ import { leafPermissions, PERM_DIRTY, PERM_OVERLAY_SHIFT } from "./permissions.j
 /** PAR_EL1 bits of a Permission fault (FEAT_S1POE Overlay[14], FEAT_S1PIE DirtyBit[15]). */
 export const PAR_OVERLAY = 1 << 14;
 export const PAR_DIRTY = 1 << 15;
+
+import { compileStage2, describeStage2, S2_TTW, type Stage2Access, type Stage2Result, stage2AccessCode } from "./stage2.js";
 
 export type AccessType = "read" | "write" | "exec";
 
@@ -73,6 +76,8 @@ export interface TrailEntry {
   /** Descriptor value (undefined when the address was unbacked). */
   readonly value: bigint | undefined;
   readonly descriptor: Descriptor | undefined;
+  /** Two-stage walks: the IPA the descriptor address had before stage 2 translated it. */
+  readonly ipa?: bigint;
 }
 
 export interface Permissions {
@@ -121,6 +126,22 @@ export interface TranslationOk extends ResultCommon {
   readonly apTable: number;
   readonly uxnTable: boolean;
   readonly pxnTable: boolean;
+  /** Two-stage walks: the stage-1 output (IPA), stage 2's translation of it and the combined attributes. */
+  readonly stage2?: Stage2Outcome;
+}
+
+/** What stage 2 made of the final IPA of a successful two-stage walk. */
+export interface Stage2Outcome {
+  readonly ipa: bigint;
+  readonly result: Extract<Stage2Result, { kind: "ok" }>;
+  /** Stage-2 memory type after HCR_EL2.CD/ID overrides. */
+  readonly memType: S2MemAttr;
+  /** Stage-1 attributes fed to the combination (MAIR byte; Device-nGnRnE or, with HCR_EL2.DC, Normal WB when stage 1 is off). */
+  readonly s1Attr: number;
+  readonly s1Sh: ShareDomain;
+  /** Combined attributes (MAIR/PAR.ATTR encoding) and shareability; undefined when an input is a reserved encoding. */
+  readonly attr: number | undefined;
+  readonly sh: ShareDomain | undefined;
 }
 
 export interface TranslationFault extends ResultCommon {
@@ -131,6 +152,12 @@ export interface TranslationFault extends ResultCommon {
   readonly fsc: number;
   /** Why, in words. */
   readonly reason: string;
+  /** Two-stage walks: the stage that faulted (PAR_EL1.S), and whether stage 2 faulted on a stage-1 table read (PAR_EL1.PTW). */
+  readonly stage?: 1 | 2;
+  readonly s1ptw?: boolean;
+  /** The IPA stage 2 was translating when it faulted. */
+  readonly ipa?: bigint;
+  readonly stage2?: Stage2Result;
 }
 
 export type TranslationResult = TranslationOk | TranslationFault;
@@ -152,6 +179,8 @@ export const R_PERM = 12;
 export const R_UNBACKED = 13;
 export const R_MMU_OFF_SIZE = 14;
 export const R_DIRTY = 15;
+export const R_STAGE2 = 16;
+export const R_PTW_DEVICE = 17;
 
 const REASONS = [
   "ok",
@@ -170,6 +199,8 @@ const REASONS = [
   "descriptor address is not backed by memory (synchronous external abort on walk)",
   "address exceeds the physical address size with the MMU off",
   "write to a clean page (PIE: nDirty=1) without hardware dirty-state update (TCR.HA/HD)",
+  "stage-2 fault",
+  "stage-1 table read from stage-2 Device memory with HCR_EL2.PTW=1",
 ];
 
 /**
@@ -212,10 +243,23 @@ export class Walker {
   readonly trailLo = new Uint32Array(6);
   readonly trailLevel = new Int8Array(6);
   readonly trailBacked = new Uint8Array(6);
+  /** Two-stage walks: each trail entry's descriptor address as an IPA (before stage 2). */
+  readonly trailIpa = new Float64Array(6);
+  /** Stage 2 of a two-stage walk (HCR_EL2.VM or DC), else null. */
+  readonly s2: Walker | null;
+  /** Where stage 2 stopped the last walk: 0 it did not, 1 on a stage-1 table read, 2 on the final IPA. */
+  s2Fault = 0;
+  /** Two-stage walks: the IPA stage 2 translated last (the final IPA, or the faulting table address). */
+  ipaHi = 0;
+  ipaLo = 0;
 
   constructor(mem: PhysMem, regs: Regs | WalkContext) {
     this.mem = mem;
     this.ctx = "halves" in regs ? regs : compileRegs(regs);
+    const c = this.ctx;
+    this.s2 = c.twoStage
+      ? new Walker(mem, compileStage2({ hcr: c.hcr.raw, vtcr: c.regs.vtcr ?? 0n, vttbr: c.regs.vttbr ?? 0n }, c.features))
+      : null;
   }
 
   /**
@@ -229,7 +273,12 @@ export class Walker {
     this.apTable = 0;
     this.uxnTable = 0;
     this.pxnTable = 0;
-    if (!ctx.mmuOn) return this.flat(vaHi, vaLo);
+    this.s2Fault = 0;
+    const s2 = this.s2;
+    if (!ctx.mmuOn) {
+      const f = this.flat(vaHi, vaLo);
+      return f !== FAULT_NONE || s2 === null ? f : this.finalStage2(s2, acc);
+    }
     const sel = (vaHi >>> 23) & 1;
     const h = ctx.halves[sel] as HalfContext;
     this.half = h;
@@ -283,8 +332,18 @@ export class Walker {
       else if (sh + nb <= 32) idx = (vaLo >>> sh) & ((1 << nb) - 1);
       else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
       const b = off + idx * 8;
-      const p = pfn + (b >>> 12);
-      const inFrame = b & 4095;
+      let p = pfn + (b >>> 12);
+      let inFrame = b & 4095;
+      if (s2 !== null) {
+        // Two stages: the descriptor address is an IPA, translated by stage 2 before the read
+        // (ASL AArch64.S1Walk); a stage-2 fault there is reported with PAR_EL1.S=1, PTW=1.
+        const iHi = Math.floor(p / 1048576);
+        const iLo = (p % 1048576) * 4096 + inFrame;
+        if (rec) this.trailIpa[depth] = iHi * TWO32 + iLo;
+        if (s2.walkRaw(iHi, iLo, S2_TTW) !== FAULT_NONE) return this.failStage2(s2, 1, iHi, iLo);
+        p = s2.paHi * 1048576 + (s2.paLo >>> 12);
+        inFrame = s2.paLo & 4095;
+      }
       const t = depth++;
       if (rec) {
         this.trailLen = depth;
@@ -375,7 +434,11 @@ export class Walker {
       if ((oaHi & ~(sh < 32 ? 0 : 0xffffffff >>> (64 - sh))) >>> 0 >= h.paLimitHi) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
       // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
       if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
-      // Permissions (walk/permissions.ts: direct or indirect, PAN, overlays, dirty state).
+      // Stage 2 only (acc S2_TTW): with HCR_EL2.PTW a stage-1 table read from stage-2 Device memory
+      // (MemAttr 00xx, or 0xx with FWB) is a Permission fault before S2AP is looked at (ASL AArch64.S2CheckPermissions).
+      if (acc >= S2_TTW && ctx.s2?.ptw && (lo & (ctx.s2.fwb ? 0x10 : 0x30)) === 0) return this.fail(FAULT_PERMISSION, level, R_PTW_DEVICE);
+      // Permissions (walk/permissions.ts: direct or indirect, PAN, overlays, dirty state) of the
+      // EL1&0 stage 1 (the hot case); the EL2 regime and stage 2 have their own models (fields.ts).
       const word = leafPermissions(ctx, hi, lo, apT, uxnT, pxnT, (acc & 12) === 8);
       this.perms = word & 0xff;
       const want = (acc & 3) + ((acc & 4) !== 0 ? 3 : 0);
@@ -391,10 +454,32 @@ export class Walker {
       }
       this.paHi = paHi;
       this.paLo = paLo;
+      if (s2 !== null) return this.finalStage2(s2, acc);
       this.fault = FAULT_NONE;
       this.reason = R_OK;
       return FAULT_NONE;
     }
+  }
+
+  /** Stage 2 of the final IPA (in paHi/paLo) of a two-stage walk (ASL AArch64.FullTranslate). */
+  private finalStage2(s2: Walker, acc: number): number {
+    const iHi = this.paHi;
+    const iLo = this.paLo;
+    this.ipaHi = iHi;
+    this.ipaLo = iLo;
+    if (s2.walkRaw(iHi, iLo, acc & 7) !== FAULT_NONE) return this.failStage2(s2, 2, iHi, iLo);
+    this.paHi = s2.paHi;
+    this.paLo = s2.paLo;
+    this.fault = FAULT_NONE;
+    this.reason = R_OK;
+    return FAULT_NONE;
+  }
+
+  private failStage2(s2: Walker, where: number, iHi: number, iLo: number): number {
+    this.s2Fault = where;
+    this.ipaHi = iHi;
+    this.ipaLo = iLo;
+    return this.fail(s2.fault, s2.level, R_STAGE2);
   }
 
   private flat(vaHi: number, vaLo: number): number {
@@ -418,6 +503,15 @@ export class Walker {
     return kind;
   }
 
+  /** A stage-2 walker (compileStage2 context): translate one IPA and describe the outcome. */
+  translateIpa(ipa: bigint, access: Stage2Access): Stage2Result {
+    if (!this.ctx.s2) throw new Error("translateIpa needs a stage-2 walk context (compileStage2)");
+    const v = ipa & U64_MASK;
+    if (ipa !== v) throw new RangeError(`IPA ${ipa} is not a 64-bit value`);
+    this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), stage2AccessCode(access));
+    return describeStage2(this, v);
+  }
+
   /** Translate a VA for an access and describe the outcome. */
   translate(va: bigint, access: Access): TranslationResult {
     const v = va & U64_MASK;
@@ -437,14 +531,43 @@ export class Walker {
       const level = this.trailLevel[i] as number;
       const backed = this.trailBacked[i] === 1;
       const value = backed ? (BigInt(this.trailHi[i] as number) << 32n) | BigInt(this.trailLo[i] as number) : undefined;
-      trail.push({
+      const entry: TrailEntry = {
         level,
         address: BigInt(this.trailAddr[i] as number),
         value,
         descriptor: value !== undefined && fmt ? decodeDescriptor(value, level, fmt) : undefined,
-      });
+      };
+      trail.push(this.s2 ? { ...entry, ipa: BigInt(this.trailIpa[i] as number) } : entry);
     }
     const halfIdx = h ? h.index : undefined;
+    if (fault !== FAULT_NONE && this.s2Fault !== 0 && this.s2) {
+      // A stage-2 fault (ASL AArch64.EncodePAR with fault.secondstage, fault.s2fs1walk): PAR_EL1.S=1,
+      // PTW=1 when it was a stage-1 table read, FST the stage-2 fault at the stage-2 level.
+      const kind = FAULT_KINDS[fault] as FaultKind;
+      const fsc = faultStatusCode(kind, this.level);
+      const ipa = BigInt(this.ipaHi) * 4294967296n + BigInt(this.ipaLo);
+      const ptw = this.s2Fault === 1;
+      const s2r = describeStage2(this.s2, ipa);
+      return {
+        kind: "fault",
+        va,
+        access,
+        half: halfIdx,
+        trail,
+        fault: kind,
+        level: this.level,
+        fsc,
+        reason: `stage 2, ${ptw ? `stage-1 table read at IPA 0x${ipa.toString(16)}` : `IPA 0x${ipa.toString(16)}`}: ${s2r.kind === "fault" ? s2r.reason : "fault"}`,
+        par:
+          kind === "external-abort" || access.type === "exec"
+            ? null
+            : (1n << 11n) | (1n << 9n) | (ptw ? 1n << 8n : 0n) | (BigInt(fsc) << 1n) | 1n,
+        stage: 2,
+        s1ptw: ptw,
+        ipa,
+        stage2: s2r,
+      };
+    }
     if (fault !== FAULT_NONE) {
       const kind = FAULT_KINDS[fault] as FaultKind;
       const fsc = faultStatusCode(kind, this.level);
@@ -477,8 +600,38 @@ export class Walker {
     const pa = BigInt(this.pa);
     if (!h) {
       // MMU off: flat mapping, Device-nGnRnE for data (Arm ARM D8.2.11 "The effects of disabling
-      // a stage of address translation").
-      const memAttr = decodeMairAttr(0);
+      // a stage of address translation"); with HCR_EL2.DC, Normal WB RWA Non-shareable.
+      const dc = this.ctx.hcr.dc;
+      const memAttr = decodeMairAttr(dc ? 0xff : 0);
+      const s2o = this.s2 ? this.stage2Outcome(dc ? 0xff : 0, dc ? "NSH" : "OSH", access) : undefined;
+      if (s2o) {
+        return {
+          kind: "ok",
+          va,
+          access,
+          half: undefined,
+          trail,
+          pa,
+          level: 0,
+          blockSize: 0,
+          leafKind: "flat",
+          descriptor: undefined,
+          attrIndx: 0,
+          mairByte: dc ? 0xff : 0,
+          memAttr,
+          shareability: dc ? "non-shareable" : "outer",
+          permissions,
+          contiguous: false,
+          nG: false,
+          af: true,
+          dbm: false,
+          apTable: 0,
+          uxnTable: false,
+          pxnTable: false,
+          par: access.type === "exec" ? null : stage2Par(pa, s2o),
+          stage2: s2o,
+        };
+      }
       return {
         kind: "ok",
         va,
@@ -517,10 +670,13 @@ export class Walker {
     // PAR_EL1.NS reports the output physical address space: this model walks the Non-secure
     // EL1&0 regime, whose output is always Non-secure (descriptor NS is RES0/ignored there).
     const ns = 1;
+    const s2o = this.s2 ? this.stage2Outcome(byte, shareDomainOf(shBits) ?? "NSH", access) : undefined;
     const par =
       access.type === "exec"
         ? null
-        : (BigInt(parAttrByte(byte)) << 56n) | (pa & 0x000f_ffff_ffff_f000n) | (1n << 11n) | (BigInt(ns) << 9n) | (BigInt(parSh) << 7n);
+        : s2o
+          ? stage2Par(pa, s2o)
+          : (BigInt(parAttrByte(byte)) << 56n) | (pa & 0x000f_ffff_ffff_f000n) | (1n << 11n) | (BigInt(ns) << 9n) | (BigInt(parSh) << 7n);
     return {
       kind: "ok",
       va,
@@ -545,8 +701,38 @@ export class Walker {
       uxnTable: this.uxnTable !== 0,
       pxnTable: this.pxnTable !== 0,
       par,
+      ...(s2o ? { stage2: s2o } : {}),
     };
   }
+
+  /** Stage 2's view of the final IPA of the last (successful) walk and the combined attributes. */
+  private stage2Outcome(s1Attr: number, s1Sh: ShareDomain, access: Access): Stage2Outcome {
+    const s2 = this.s2 as Walker;
+    const ipa = BigInt(this.ipaHi) * 4294967296n + BigInt(this.ipaLo);
+    const result = describeStage2(s2, ipa);
+    if (result.kind !== "ok") throw new Error("stage2Outcome after a stage-2 fault");
+    const hcr = this.ctx.hcr;
+    let memType = decodeS2MemAttr((s2.descLo >>> 2) & 15, hcr.fwb);
+    // ASL AArch64.S2Translate: HCR_EL2.CD makes stage-2 Normal data accesses Non-cacheable; HCR_EL2.ID
+    // does the same for instruction fetches, which also treat stage-2 Device as Normal NC.
+    const fetch = access.type === "exec";
+    if ((fetch && (hcr.id || memType.kind === "device")) || (!fetch && hcr.cd && memType.kind === "normal")) {
+      memType = { kind: "normal", outer: "NC", inner: "NC", name: "Normal-NC (HCR_EL2.CD/ID)" };
+    }
+    const s2Sh = shareDomainOf(result.sh);
+    const c = s2Sh ? combineS1S2(s1Attr, s1Sh, memType, s2Sh) : undefined;
+    const ok = c?.kind === "ok" ? c : undefined;
+    return { ipa, result, memType, s1Attr, s1Sh, attr: ok?.attr, sh: ok?.sh };
+  }
+}
+
+const PAR_SH: Record<ShareDomain, bigint> = { NSH: 0n, OSH: 2n, ISH: 3n };
+
+/** PAR_EL1 of a successful AT S12E* (ASL AArch64.EncodePAR): final PA, combined ATTR and SH, NS=1. */
+function stage2Par(pa: bigint, o: Stage2Outcome): bigint {
+  const attr = BigInt(parAttrByte(o.attr ?? 0));
+  const sh = o.sh ? PAR_SH[o.sh] : 0n;
+  return (attr << 56n) | (pa & 0x000f_ffff_ffff_f000n) | (1n << 11n) | (1n << 9n) | (sh << 7n);
 }
 
 /** One-shot translation (compiles the registers each call; use Walker for many addresses). */

@@ -31,6 +31,7 @@ describe("selectWorkloads", () => {
     expect(s.modules.length).toBe(WORKLOAD_MODULES.length);
     expect(s.modules.map((m) => m.file)).toContain("lazy-dump.js");
     expect(s.workloads.has("check-throughput")).toBe(true);
+    expect(s.workloads.has("walk-s12-4k-random")).toBe(true);
   });
   it("an unknown name is reported with the known ones", () => {
     const s = selectWorkloads(["walk-4k-random", "nope"]);
