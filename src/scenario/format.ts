@@ -74,6 +74,8 @@ export interface LitmusConfig {
   /** SCTLR_EL1.EIS / EOS (FEAT_ExS): exception entry / return are context synchronizing. */
   readonly eis: boolean;
   readonly eos: boolean;
+  /** Stage-2 translation per CPU (VTTBR_EL2 root and VMID; HCR_EL2.VM=1), undefined: off. */
+  readonly stage2: readonly ({ readonly root: bigint; readonly vmid: number } | undefined)[];
 }
 
 export interface MapSpec {
@@ -873,5 +875,24 @@ function litmusConfigOf(
     if (typeof v === "boolean") return v;
     return count(ctx, nodeAt(["machine", k]), `machine.${k}`, v, 0, 1) === 1;
   };
-  return { ets, faults: f, el, eis: flag("eis"), eos: flag("eos") };
+  const stage2: ({ root: bigint; vmid: number } | undefined)[] = new Array(cpus).fill(undefined);
+  if (mach.stage2 !== undefined) {
+    const s2 = mach.stage2 as Record<string, unknown>;
+    const one = (path: string[], field: string, v: Record<string, unknown>): { root: bigint; vmid: number } => {
+      const root = num(ctx, nodeAt([...path, "root"]), `${field}.root`, v.root);
+      if (root % 4096n !== 0n) ctx.fail(ctx.lineOf(nodeAt([...path, "root"])), `${field}.root`, "expected a 4 KiB-aligned table address");
+      const vmid = v.vmid === undefined ? 0 : count(ctx, nodeAt([...path, "vmid"]), `${field}.vmid`, v.vmid, 0, 0xffff, " (VMID)");
+      return { root, vmid };
+    };
+    if ("root" in s2) stage2.fill(one(["machine", "stage2"], "machine.stage2", s2));
+    else {
+      for (const [k, v] of Object.entries(s2)) {
+        const i = Number(k.replace(/^P/i, ""));
+        const n = nodeAt(["machine", "stage2", k]);
+        if (!/^P?\d+$/i.test(k) || i >= cpus) ctx.fail(ctx.lineOf(n), `machine.stage2.${k}`, `no CPU ${k} (expected P0..P${cpus - 1})`);
+        stage2[i] = one(["machine", "stage2", k], `machine.stage2.${k}`, v as Record<string, unknown>);
+      }
+    }
+  }
+  return { ets, faults: f, el, eis: flag("eis"), eos: flag("eos"), stage2 };
 }

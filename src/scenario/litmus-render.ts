@@ -73,6 +73,7 @@ export function litmusToJson(r: LitmusResult): unknown {
         step: f.step,
         va: hex(f.va),
         kind: f.kind,
+        stage: f.stage,
         text: faultText(f),
       })),
       count: st.count,

@@ -12,6 +12,8 @@
  * VALUE and VA are value expressions ($NAME, numbers, leaf(...)); registers are X0..X30 (W0..W30
  * name the same registers).
  */
+
+import { isStage2OrEl2Tlbi } from "../machine/litmus/tlbi-record.js";
 import { SYS_REGS, type SysReg, TLBI_BASES, type TlbiOp } from "../machine/types.js";
 import type { Expr } from "./format.js";
 
@@ -45,7 +47,7 @@ export type LitmusSpec =
     }
   | { readonly i: "cbz" | "cbnz"; readonly rn: number; readonly target: string }
   | { readonly i: "b"; readonly target: string }
-  | { readonly i: "tlbi"; readonly op: TlbiOp; readonly operand: LOperand }
+  | { readonly i: "tlbi"; readonly op: TlbiOp | string; readonly operand: LOperand }
   | { readonly i: "msr"; readonly reg: SysReg; readonly src: LOperand }
   | { readonly i: "svc" }
   | { readonly i: "eret"; readonly target?: string }
@@ -105,7 +107,8 @@ export function parseLitmusStep(op: string, rest: string, c: LitmusParseContext)
     (LITMUS_ONLY_OPS as readonly string[]).includes(op) ||
     RMW_RE.test(op) ||
     ((op === "ldr" || op === "str" || op === "stlr") && registerFirst) ||
-    ((op === "tlbi" || op === "msr") && looksLikeRegister(second));
+    ((op === "tlbi" || op === "msr") && looksLikeRegister(second)) ||
+    (op === "tlbi" && isStage2OrEl2Tlbi((first ?? "").toUpperCase()));
   if (!litmus) return undefined;
   const reg = (t: string | undefined, what: string): number => {
     if (t === undefined || !isRegister(t))
@@ -169,10 +172,15 @@ export function parseLitmusStep(op: string, rest: string, c: LitmusParseContext)
       count(0, "no operand");
       return { i: "nop" };
     case "tlbi": {
+      const name = (first ?? "").toUpperCase();
+      // VMALLS12E1, ALLE1 and ALLE2 take no operand.
+      if (ops.length === 1 && /^(VMALLS12E1|ALLE1|ALLE2)(IS|OS)?$/.test(name))
+        return { i: "tlbi", op: name, operand: { k: "imm", e: { e: "num", v: 0n } } };
       count(2, "OP, Xn");
-      const name = (first as string).toUpperCase();
-      if (!(TLBI_BASES as readonly string[]).includes(name.replace(/(IS|OS)$/, "")))
-        c.fail(`unknown TLBI ${first} (expected one of ${TLBI_BASES.join(", ")}, with optional IS/OS)`);
+      if (!(TLBI_BASES as readonly string[]).includes(name.replace(/(IS|OS)$/, "")) && !isStage2OrEl2Tlbi(name))
+        c.fail(
+          `unknown TLBI ${first} (expected one of ${TLBI_BASES.join(", ")}, IPAS2E1, IPAS2LE1, VMALLS12E1, ALLE1, ALLE2, VAE2, VALE2, with optional IS/OS)`,
+        );
       return { i: "tlbi", op: name as TlbiOp, operand: operand(second, "operand") };
     }
     case "msr": {

@@ -213,7 +213,7 @@ function conditionLocations(p: Prop | undefined, out: Set<number>): Set<number> 
 }
 
 export function faultText(f: FaultRecord): string {
-  return `fault(P${f.cpu}:${f.label ?? `step${f.step}`},${hex(f.va)},${f.kind})`;
+  return `fault(P${f.cpu}:${f.label ?? `step${f.step}`},${hex(f.va)},${f.kind}${f.stage === 2 ? ",stage2" : ""})`;
 }
 
 export interface LitmusRunOptions {
@@ -263,6 +263,7 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
     programs: progs,
     regs: progs.map((_, i) => regsOf(s, i)),
     features,
+    stage2: s.litmus.stage2.map((x) => (x === undefined ? undefined : { root: Number(x.root), vmid: x.vmid })),
     options: { ets: s.litmus.ets, faultMode: s.litmus.faults, eis: s.litmus.eis, eos: s.litmus.eos, maxSteps: 256 },
   };
   const key = (st: FinalState): string => {

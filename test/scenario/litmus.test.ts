@@ -117,6 +117,23 @@ describe("vmsa check on litmus files", () => {
   });
 });
 
+describe("litmus model: stage 2", () => {
+  // Arm ARM D8.2: an IPA with an invalid stage-2 descriptor faults at stage 2 (taken to EL2).
+  it("a fault at stage 2 is recorded as a stage-2 fault", () => {
+    const r = check([join(DIR, "S2-unmapped.yaml")], { format: "json" });
+    const j = JSON.parse(r.out) as { states: { faults: { stage: number; text: string }[] }[] }[];
+    expect(j[0]?.states[0]?.faults[0]?.stage).toBe(2);
+    expect(j[0]?.states[0]?.faults[0]?.text).toContain(",stage2)");
+  });
+  // D8.14: a stage-1 TLBI only acts on the issuing CPU's VMID.
+  it("the same shootdown is forbidden in one VMID and allowed across VMIDs", () => {
+    const s = load("MP+shoot+dsb-isb.vmid2.yaml");
+    expect(observedOf(runLitmus(s))).toBe("allowed");
+    const one = { ...s, litmus: { ...s.litmus, stage2: s.litmus.stage2.map((x) => (x ? { ...x, vmid: 1 } : x)) } };
+    expect(observedOf(runLitmus(one))).toBe("forbidden");
+  });
+});
+
 describe("litmus input errors (exit 2, one line naming file:line)", () => {
   const base = (steps: string, final = 'final: "exists (P0:X0=1)"') =>
     `machine: { cpus: 1, regs: { TTBR1_EL1: 0x80000 } }\nmemory: { ram: [{ base: 0x40000000, size: 0x100000 }], pool: 0x81000, map: [{ va: 0xffff000000200000, pa: 0x40000000 }] }\nsteps:\n${steps}\n${final}\n`;

@@ -17,8 +17,9 @@ import { hardwareUpdate } from "./hw-update.js";
 import { type Message, MessageLog } from "./messages.js";
 import type { FaultRecord, FinalState } from "./outcome.js";
 import type { Address, AluOp, CpuProgram, Instr, Line, RmwOp } from "./program.js";
+import { type Stage2Config, stage2Faulting, stage2Invalidations, walkStage2 } from "./stage2.js";
 import { type Context, makeContext, Thread } from "./thread.js";
-import { newTlbi, type TlbiRecord } from "./tlbi-record.js";
+import { newTlbi, type TlbiRecord, tlbiAffects } from "./tlbi-record.js";
 import { walkChoosing } from "./walk.js";
 import { descriptorAllowed, type WalkFacts, walkAfter } from "./walk-rules.js";
 
@@ -40,6 +41,8 @@ export interface LitmusSetup {
   readonly regs: readonly Regs[];
   readonly features: Features;
   readonly options: LitmusOptions;
+  /** Stage-2 translation of each CPU (undefined: stage 2 off, VMID 0). */
+  readonly stage2?: readonly (Stage2Config | undefined)[];
 }
 
 export type ExecResult = { readonly kind: "final"; readonly state: FinalState } | { readonly kind: "blocked" | "bounded" };
@@ -267,7 +270,7 @@ export class LitmusExecution {
         this.contextSync(t);
         return;
       case "tlbi": {
-        const rec = newTlbi(t.id, ins.op, t.val(ins.operand), t.context.ctx, v.tlbiOrd);
+        const rec = newTlbi(t.id, ins.op, t.val(ins.operand), t.context.ctx, v.tlbiOrd, this.vmidOf(t));
         t.tlbis.push(rec);
         this.tlbis.push(rec);
         return;
@@ -318,12 +321,16 @@ export class LitmusExecution {
     if (this.s.options.eis) this.contextSync(t);
   }
 
-  private fault(t: Thread, j: number, va: bigint, kind: FaultKind): void {
+  private vmidOf(t: Thread): number {
+    return this.s.stage2?.[t.id]?.vmid ?? 0;
+  }
+
+  private fault(t: Thread, j: number, va: bigint, kind: FaultKind, stage: 1 | 2 = 1): void {
     // A store run early is a promise that the instructions before it complete: a fault before
     // it breaks the promise, so this execution cannot happen.
     for (const e of t.early) if (e > j) throw new Blocked();
     const line = t.prog.lines[j] as Line;
-    this.faults.push({ cpu: t.id, line: j, label: line.label, step: line.step, va, kind });
+    this.faults.push({ cpu: t.id, line: j, label: line.label, step: line.step, va, kind, stage });
     if (t.hasHandler && !t.inHandler) this.takeException(t, j);
     else if (this.s.options.faultMode === "skip") t.pc = j + 1;
     else t.done = true;
@@ -366,18 +373,8 @@ export class LitmusExecution {
       const vaOff = Number(addrValue % 2n ** BigInt(h.iaBits));
       const pageKey = `${half}:${Math.floor(vaOff / 4096)}`;
       let afterDone = t.afterTlbi.get(pageKey) ?? 0;
-      const facts: WalkFacts = {
-        cpu: t.id,
-        po: j,
-        walkView,
-        faultView,
-        accessPre: pre,
-        half,
-        ia: h.iaBits,
-        vaOff,
-        asid: h.asid,
-        afterDone,
-      };
+      const vmid = this.vmidOf(t);
+      const facts: WalkFacts = { cpu: t.id, po: j, walkView, faultView, accessPre: pre, afterDone };
       const r = walkChoosing(w, this.s.mem, hi, lo, acc, (dpa, level) => {
         const ok: { m: Message; before: number; after: number }[] = [];
         for (const m of this.log.at(dpa)) {
@@ -386,9 +383,10 @@ export class LitmusExecution {
           const leaf = kind !== 1;
           const faulting = kind === 0 || (kind === 2 && (dlo & 0x400) === 0 && !ctx.ctx.ha);
           const span = 2 ** (h.shiftAt[level + 1] as number);
-          const d = { msg: m, span, leaf, global: kind === 2 && (dlo & 0x800) === 0, faulting };
-          const res = descriptorAllowed(this.log, this.tlbis, facts, d);
-          if (res !== undefined) ok.push({ m, before: res.before, after: walkAfter(this.tlbis, facts, d) });
+          const global = kind === 2 && (dlo & 0x800) === 0;
+          const invs = this.tlbis.filter((x) => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, span, h.asid, global, leaf));
+          const res = descriptorAllowed(this.log, invs, facts, m, faulting);
+          if (res !== undefined) ok.push({ m, before: res.before, after: walkAfter(invs, facts, m) });
         }
         const c = this.pick(ok);
         before = Math.min(before, c.before);
@@ -407,13 +405,42 @@ export class LitmusExecution {
         this.fault(t, j, addrValue, FAULT_KINDS[r.fault] as FaultKind);
         return;
       }
+      pa = r.pa;
+      const s2 = this.s.stage2?.[t.id];
+      if (s2 !== undefined) {
+        const ipa = r.pa;
+        const key2 = `s2:${Math.floor(ipa / 4096)}`;
+        let after2 = t.afterTlbi.get(key2) ?? 0;
+        const facts2: WalkFacts = { ...facts, afterDone: after2 };
+        const covers = (x: TlbiRecord): boolean => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, 4096, h.asid, true, true);
+        const o = walkStage2(s2, ipa, isWrite, (dpa, level, span) => {
+          const invs = stage2Invalidations(this.tlbis, t.id, vmid, ipa, span, covers);
+          const ok: { m: Message; before: number; after: number }[] = [];
+          for (const m of this.log.at(dpa)) {
+            const res = descriptorAllowed(this.log, invs, facts2, m, stage2Faulting(m.value, level));
+            if (res !== undefined) ok.push({ m, before: res.before, after: walkAfter(invs, facts2, m) });
+          }
+          const c = this.pick(ok);
+          before = Math.min(before, c.before);
+          after2 = Math.max(after2, c.after);
+          return c.m;
+        });
+        if (o === undefined) throw new Blocked();
+        if (after2 > 0) t.afterTlbi.set(key2, after2);
+        for (const x of o.reads) if (x.msg.cpu !== t.id) walkObs = Math.max(walkObs, x.msg.ts);
+        if (o.fault !== FAULT_NONE) {
+          this.fault(t, j, addrValue, FAULT_KINDS[o.fault] as FaultKind, 2);
+          return;
+        }
+        pa = o.pa;
+      }
       const upd = hardwareUpdate(ctx.ctx, r.leafHi, r.leafLo, isWrite);
       if (upd !== undefined) {
         const leaf = r.reads[r.reads.length - 1];
         if (leaf === undefined || this.log.latest(leaf.pa) !== leaf.msg) throw new Blocked();
         v.hu = Math.max(v.hu, this.log.append(leaf.pa, upd, t.id, -1, true).ts);
       }
-      pa = r.pa - (r.pa % 8);
+      pa -= pa % 8;
     }
     const pre2 = Math.max(pre, walkObs);
     let old = 0n;

@@ -9,6 +9,8 @@ export interface FaultRecord {
   readonly step: number;
   readonly va: bigint;
   readonly kind: FaultKind;
+  /** Translation stage that faulted (2: stage 2, taken to EL2). */
+  readonly stage: 1 | 2;
 }
 
 export interface FinalState {

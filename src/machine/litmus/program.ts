@@ -48,7 +48,8 @@ export type Instr =
   | { readonly i: "b"; readonly target: number }
   | { readonly i: "dmb" | "dsb"; readonly kind: DsbKind }
   | { readonly i: "isb" }
-  | { readonly i: "tlbi"; readonly op: TlbiOp; readonly operand: Operand }
+  /** TLBI: a stage-1 operation, or IPAS2E1/IPAS2LE1/VMALLS12E1/ALLE1/ALLE2/VAE2/VALE2 (tlbi-record.ts). */
+  | { readonly i: "tlbi"; readonly op: TlbiOp | string; readonly operand: Operand }
   | { readonly i: "msr"; readonly reg: SysReg; readonly src: Operand }
   /** Supervisor call: an exception to EL1 whose return address is the next instruction. */
   | { readonly i: "svc" }

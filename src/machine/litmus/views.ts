@@ -93,7 +93,8 @@ export class Views {
     const seen = kind.endsWith("LD") ? this.rOld : kind.endsWith("ST") ? this.wOld : max(this.rOld, this.wOld, this.hu);
     const v = max(seen, tlbiDone);
     this.dsbSeen = max(this.dsbSeen, v);
-    if (!kind.endsWith("LD")) this.tlbiOrd = max(this.tlbiOrd, seen);
+    // A later TLBI is ordered after what this DSB ordered, and after the TLBIs it completed.
+    if (!kind.endsWith("LD")) this.tlbiOrd = max(this.tlbiOrd, seen, tlbiDone);
     if (tlbiDone > 0) {
       this.rNew = max(this.rNew, tlbiDone);
       this.wNew = max(this.wNew, tlbiDone);
