@@ -5,8 +5,9 @@
  * - explore-bbm-12reads: CPU 0 unmaps a page with the full break-before-make sequence (store
  *   invalid, DSB ISHST, TLBI VAAE1IS, DSB ISH, ISB) while CPU 1 reads it 12 times:
  *   C(17, 5) = 6,188 interleavings.
+ *   (-full: without partial-order reduction, every interleaving run).
  * - explore-2cpu / -3cpu / -4cpu: the same unmap on CPU 0 and reads of the page on the other
- *   CPUs (8, 2+2 and 1+1+1 reads: 1,287, 756 and 336 interleavings).
+ *   CPUs (8, 3+3 and 2+2+2 reads: 1,287, 9,240 and 41,580 interleavings).
  *
  * Times are CPU time of this process (process.cpuUsage): the shared machine's load makes wall
  * time meaningless. Fields: ops_per_s = executions per CPU-second, executions run,
@@ -58,12 +59,12 @@ interface ExploreBench {
   cpu_seconds: number;
 }
 
-export function benchExplore(workload: string, reads: readonly number[], limit = 1_000_000): ExploreBench {
+export function benchExplore(workload: string, reads: readonly number[], reduce = true, limit = 1_000_000): ExploreBench {
   const s = parseScenario(unmapWhileReading(reads), `${workload}.yaml`);
   let explored = 0;
   let total = 0n;
   const secs = cpuSeconds(() => {
-    const r = exploreScenario(s, { limit });
+    const r = exploreScenario(s, { limit, reduce });
     explored = r.explored;
     total = r.total;
   });
@@ -81,8 +82,9 @@ export async function run(): Promise<ExploreBench[]> {
   benchExplore("warm-up", [3]);
   return [
     benchExplore("explore-bbm-12reads", [12]),
+    benchExplore("explore-bbm-12reads-full", [12], false),
     benchExplore("explore-2cpu", [8]),
-    benchExplore("explore-3cpu", [2, 2]),
-    benchExplore("explore-4cpu", [1, 1, 1]),
+    benchExplore("explore-3cpu", [3, 3]),
+    benchExplore("explore-4cpu", [2, 2, 2]),
   ];
 }

@@ -28,6 +28,8 @@ interface CheckOptions {
   exploreLimit?: string;
   /** Wall-clock budget for --explore: `30s`, `2m`, `500ms`. */
   exploreBudget?: string;
+  /** --explore without partial-order reduction: run every interleaving. */
+  exploreFull?: boolean;
   /** Write the scenario's final memory and CPU 0's registers as loadable tables into this directory. */
   exportImage?: string;
   /** A `vmsa record` trace to replay instead of scenario files. */
@@ -125,6 +127,7 @@ export function checkFiles(
           limit: bounds.limit,
           ...(bounds.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
           ...(now ? { now } : {}),
+          reduce: opts.exploreFull !== true,
         });
         explored.push(e);
         if (format === "text") out(renderExploreText(e));
@@ -184,6 +187,10 @@ export function registerCheckCommand(program: Command): void {
     )
     .option("--explore-limit <n>", `--explore: at most this many interleavings (decimal; default ${DEFAULT_EXPLORE_LIMIT})`)
     .option("--explore-budget <time>", "--explore: stop starting interleavings after this long (500ms, 30s, 2m, 1h; default none)")
+    .option(
+      "--explore-full",
+      "--explore: run every interleaving (by default, of two adjacent steps of different CPUs that commute, such as two loads, only one order is run)",
+    )
     .option("--trace <file>", "replay a `vmsa record` trace (plugins/record; gzip accepted) instead of scenario files")
     .option("--system-map <file>", "--trace: the kernel's System.map, to name the function of each guest PC")
     .option("--export-image <dir>", "write the final memory and CPU 0's registers as loadable tables (see vmsa boot --export-image)")

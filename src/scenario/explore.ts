@@ -8,7 +8,8 @@
  */
 import type { Violation } from "../machine/types.js";
 import type { Scenario } from "./format.js";
-import { makeReusable, prepareScenario, runPrepared } from "./run.js";
+import { independence } from "./reduction.js";
+import { makeReusable, prepareScenario, runPrepared, type ScenarioResult } from "./run.js";
 
 export interface ExploreFinding {
   readonly violation: Violation;
@@ -23,8 +24,10 @@ export type ExploreStopReason = "interleaving-limit" | "time-budget";
 
 interface ExploreCommon {
   readonly scenario: Scenario;
-  /** Interleavings run. */
+  /** Interleavings run (with partial-order reduction, one per class of equivalent ones). */
   readonly explored: number;
+  /** Whether partial-order reduction skipped interleavings equivalent to ones run (reduction.ts). */
+  readonly reduced: boolean;
   /** Interleavings there are in all (the multinomial coefficient of the CPUs' step counts). */
   readonly total: bigint;
   /** The interleaving limit the run had. */
@@ -60,6 +63,10 @@ export interface ExploreOptions {
   readonly budgetMs?: number;
   /** Clock in milliseconds (default performance.now); injectable so tests need no timing. */
   readonly now?: () => number;
+  /** Partial-order reduction: skip interleavings equivalent to one already run (default true). */
+  readonly reduce?: boolean;
+  /** Called with each interleaving run (0-based step indices, valid during the call) and its result. */
+  readonly onRun?: (order: readonly number[], result: ScenarioResult) => void;
 }
 
 /** Number of interleavings of queues of these sizes (the multinomial coefficient), exactly. */
@@ -89,8 +96,13 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
     (queues[st.cpu] as number[]).push(i);
   });
   const live = queues.filter((q) => q.length > 0);
+  const independent = opts.reduce === false ? undefined : independence(s);
   const pos = live.map(() => 0);
   const order: number[] = [];
+  /** The queue the last step in `order` came from (-1: none). */
+  let lastQueue = -1;
+  /** Choices skipped as equivalent to an order run. */
+  let skipped = 0;
   const findings = new Map<string, ExploreFinding>();
   const start = budgetMs === undefined ? 0 : now();
   let runs = 0;
@@ -108,6 +120,7 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
       }
       runs++;
       const r = runPrepared(prepared, { order });
+      opts.onRun?.(order, r);
       for (const v of r.reports) {
         const key = `${v.rule}|${v.detail}|${v.step}|${v.cpu}`;
         const f = findings.get(key);
@@ -116,13 +129,23 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
       }
       return;
     }
+    const last = order[order.length - 1];
     for (let q = 0; q < live.length; q++) {
       const queue = live[q] as number[];
       const p = pos[q] as number;
       if (p >= queue.length) continue;
-      order.push(queue[p] as number);
+      const next = queue[p] as number;
+      // Only the lexicographically least order of two adjacent commuting steps (reduction.ts).
+      if (independent !== undefined && last !== undefined && lastQueue > q && independent(last, next)) {
+        skipped++;
+        continue;
+      }
+      order.push(next);
+      const prevQueue = lastQueue;
+      lastQueue = q;
       pos[q] = p + 1;
       visit();
+      lastQueue = prevQueue;
       pos[q] = p;
       order.pop();
       if (stopped !== undefined) return;
@@ -135,6 +158,7 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
     total: countInterleavings(live.map((q) => q.length)),
     limit,
     budgetMs,
+    reduced: skipped > 0,
   };
   if (findings.size > 0) return { ...common, verdict: "violations", findings: [...findings.values()], incomplete: stopped };
   if (stopped !== undefined) return { ...common, verdict: "inconclusive", reason: stopped };

@@ -108,8 +108,13 @@ function formatBudget(ms: number): string {
 
 /** Text report for an --explore run: clean, violations (possibly from an incomplete run) or inconclusive. */
 export function renderExploreText(e: ExploreResult): string {
-  const complete = BigInt(e.explored) === e.total;
-  const count = `explored ${e.explored}${complete ? "" : ` of ${e.total}`} interleaving${e.total === 1n ? "" : "s"}`;
+  const stopped = e.verdict === "inconclusive" || (e.verdict === "violations" && e.incomplete !== undefined);
+  const plural = (n: bigint | number): string => (BigInt(n) === 1n ? "" : "s");
+  // With partial-order reduction a complete run covers every interleaving through one of each class.
+  const count =
+    !stopped && e.reduced
+      ? `explored ${e.explored} interleaving${plural(e.explored)} covering all ${e.total} (partial-order reduction)`
+      : `explored ${e.explored}${stopped ? ` of ${e.total}` : ""} interleaving${plural(e.total)}`;
   let verdict: string;
   switch (e.verdict) {
     case "clean":
@@ -149,6 +154,7 @@ export function exploreToJson(e: ExploreResult): unknown {
     complete: reason === undefined,
     ...(reason !== undefined ? { reason } : {}),
     explored: e.explored,
+    reduced: e.reduced,
     total: e.total <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(e.total) : e.total.toString(),
     limit: e.limit,
     ...(e.budgetMs !== undefined ? { budgetMs: e.budgetMs } : {}),

@@ -25,6 +25,9 @@ function tickingClock(step: number): () => number {
   };
 }
 
+/** These tests are about the bounds: every interleaving is run (no partial-order reduction). */
+const FULL = { reduce: false } as const;
+
 describe("exploreScenario", () => {
   it("counts interleavings as the multinomial coefficient, exactly", () => {
     expect(countInterleavings([2, 2])).toBe(6n);
@@ -35,50 +38,50 @@ describe("exploreScenario", () => {
   });
 
   it("runs every interleaving and says clean only when all of them ran", () => {
-    const r = exploreScenario(FOUR_ISBS);
+    const r = exploreScenario(FOUR_ISBS, FULL);
     expect(r).toMatchObject({ verdict: "clean", explored: 6, total: 6n });
   });
 
   it("is inconclusive, not clean, when the interleaving limit stops it", () => {
-    const r = exploreScenario(FOUR_ISBS, { limit: 4 });
+    const r = exploreScenario(FOUR_ISBS, { ...FULL, limit: 4 });
     expect(r).toMatchObject({ verdict: "inconclusive", reason: "interleaving-limit", explored: 4, total: 6n, limit: 4 });
   });
 
   it("a limit equal to the number of interleavings is complete", () => {
-    expect(exploreScenario(FOUR_ISBS, { limit: 6 })).toMatchObject({ verdict: "clean", explored: 6 });
+    expect(exploreScenario(FOUR_ISBS, { ...FULL, limit: 6 })).toMatchObject({ verdict: "clean", explored: 6 });
   });
 
   it("reports violations found before the limit, marked incomplete", () => {
     // The third interleaving (P1's load between P0's DSB ISH and ISB) breaks a rule; the limit stops at 3 of 6.
-    const r = exploreScenario(shootdown, { limit: 3 });
+    const r = exploreScenario(shootdown, { ...FULL, limit: 3 });
     expect(r.verdict).toBe("violations");
     if (r.verdict !== "violations") return;
     expect(r.incomplete).toBe("interleaving-limit");
     expect(r.explored).toBe(3);
     expect(r.findings.length).toBeGreaterThan(0);
-    const full = exploreScenario(shootdown);
+    const full = exploreScenario(shootdown, FULL);
     expect(full).toMatchObject({ verdict: "violations", incomplete: undefined, explored: 6 });
   });
 
   it("a time budget of 0 is inconclusive before any interleaving runs", () => {
-    const r = exploreScenario(FOUR_ISBS, { budgetMs: 0 });
+    const r = exploreScenario(FOUR_ISBS, { ...FULL, budgetMs: 0 });
     expect(r).toMatchObject({ verdict: "inconclusive", reason: "time-budget", explored: 0, budgetMs: 0 });
   });
 
   it("stops at the time budget measured on the injected clock", () => {
     // Start reads t=1; interleaving k is checked at t=k+1; a 3 ms budget lets t=2 and t=3 run, stops at t=4.
-    const r = exploreScenario(FOUR_ISBS, { budgetMs: 3, now: tickingClock(1) });
+    const r = exploreScenario(FOUR_ISBS, { ...FULL, budgetMs: 3, now: tickingClock(1) });
     expect(r).toMatchObject({ verdict: "inconclusive", reason: "time-budget", explored: 2 });
     // A budget the clock never reaches lets the search finish: clean.
-    expect(exploreScenario(FOUR_ISBS, { budgetMs: 1000, now: tickingClock(1) })).toMatchObject({ verdict: "clean", explored: 6 });
+    expect(exploreScenario(FOUR_ISBS, { ...FULL, budgetMs: 1000, now: tickingClock(1) })).toMatchObject({ verdict: "clean", explored: 6 });
   });
 
   it("whichever bound comes first names the reason", () => {
-    expect(exploreScenario(FOUR_ISBS, { limit: 2, budgetMs: 1000, now: tickingClock(1) })).toMatchObject({
+    expect(exploreScenario(FOUR_ISBS, { ...FULL, limit: 2, budgetMs: 1000, now: tickingClock(1) })).toMatchObject({
       reason: "interleaving-limit",
       explored: 2,
     });
-    expect(exploreScenario(FOUR_ISBS, { limit: 5, budgetMs: 2, now: tickingClock(1) })).toMatchObject({
+    expect(exploreScenario(FOUR_ISBS, { ...FULL, limit: 5, budgetMs: 2, now: tickingClock(1) })).toMatchObject({
       reason: "time-budget",
       explored: 1,
     });
@@ -135,7 +138,7 @@ describe("exploration reuses one memory and table index", () => {
     fc.assert(
       fc.property(arbScenario(3), (text) => {
         const s = parseScenario(text, "random.yaml");
-        const r = exploreScenario(s, { limit: 100_000 });
+        const r = exploreScenario(s, { limit: 100_000, reduce: false });
         const got = new Map(
           (r.verdict === "violations" ? r.findings : []).map((f) => [
             `${f.violation.rule}|${f.violation.detail}|${f.violation.step}|${f.violation.cpu}`,
