@@ -85,17 +85,21 @@ function textAt(mem: PhysMem, pa: number): string {
  * SYMBOL(swapper_pg_dir)=. `progress` is called with (framesDone, framesTotal).
  */
 export function scanVmcoreInfo(mem: PhysMem, progress?: (done: number, total: number) => void): VmcoreInfo | undefined {
-  const frames = mem.backedFrames();
-  for (let i = 0; i < frames.length; i++) {
-    const pfn = frames[i] as number;
-    const fr = mem.frame(pfn);
-    if (progress && (i & 0xffff) === 0) progress(i, frames.length);
-    if (!fr || fr[0] !== OSRE) continue;
-    const pa = pfn * FRAME_SIZE;
-    const text = textAt(mem, pa);
-    if (!text.startsWith("OSRELEASE=") || !text.includes("\nPAGESIZE=") || !text.includes("SYMBOL(swapper_pg_dir)=")) continue;
-    return parseVmcoreInfo(text, `RAM scan at PA 0x${pa.toString(16)}`);
+  // By runs of frames: a dump read on demand is not listed frame by frame.
+  const runs = mem.backedRuns();
+  const total = runs.reduce((a, r) => a + r.count, 0);
+  let i = 0;
+  for (const r of runs) {
+    for (let pfn = r.first; pfn < r.first + r.count; pfn++, i++) {
+      const fr = mem.frame(pfn);
+      if (progress && (i & 0xffff) === 0) progress(i, total);
+      if (!fr || fr[0] !== OSRE) continue;
+      const pa = pfn * FRAME_SIZE;
+      const text = textAt(mem, pa);
+      if (!text.startsWith("OSRELEASE=") || !text.includes("\nPAGESIZE=") || !text.includes("SYMBOL(swapper_pg_dir)=")) continue;
+      return parseVmcoreInfo(text, `RAM scan at PA 0x${pa.toString(16)}`);
+    }
   }
-  progress?.(frames.length, frames.length);
+  progress?.(total, total);
   return undefined;
 }

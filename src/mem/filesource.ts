@@ -1,14 +1,18 @@
 /**
  * Frames of an uncompressed file read on demand (Node only: node:fs): a raw RAM image or the
  * PT_LOAD segments of an ELF core. The file is indexed at open (extents: PA -> file offset) and a
- * frame is read with one positional read when a walk first touches it; PhysMem keeps what was
- * read in its bounded pool. The descriptor stays open for the life of the process.
+ * frame is read with one positional read when a walk first touches it (a scan, asking for frame
+ * after frame, is served 1 MiB at a time); PhysMem keeps what was read in its bounded pool. The
+ * descriptor stays open for the life of the process.
  */
 import { readSync } from "node:fs";
 import { MemoryError } from "../arch/errors.js";
-import { FRAME_SIZE, type FrameSource, type PhysMem } from "./physmem.js";
+import { FRAME_SIZE, type FrameRun, type FrameSource, type PhysMem } from "./physmem.js";
 
 /** A run of the file that holds the bytes of [pa, pa+length) (pa 4 KiB aligned). */
+/** Bytes read at once when frames are asked for one after another (a scan of all memory). */
+const READ_AHEAD = 1024 * 1024;
+
 export interface FileExtent {
   readonly pa: number;
   readonly offset: number;
@@ -20,6 +24,12 @@ export interface FileExtent {
 export class FileFrames implements FrameSource {
   private readonly firstPfn: Float64Array;
   private readonly endPfn: Float64Array;
+  /** The frame read last: the next one read means a scan, served by read-ahead. */
+  private lastPfn = -2;
+  /** Read-ahead window: frames aheadFirst .. aheadFirst+aheadCount-1 of one extent. */
+  private ahead = new Uint8Array(0);
+  private aheadFirst = -1;
+  private aheadCount = 0;
 
   /**
    * @param fd an open descriptor of `file` (kept open)
@@ -56,16 +66,40 @@ export class FileFrames implements FrameSource {
   }
 
   read(pfn: number, out: Uint8Array): boolean {
-    const e = this.extents[this.find(pfn)];
+    const i = this.find(pfn);
+    const e = this.extents[i];
     if (e === undefined) return false;
     const inExtent = pfn * FRAME_SIZE - e.pa;
     const n = Math.min(FRAME_SIZE, e.length - inExtent);
-    const pos = e.offset + inExtent;
+    const sequential = pfn === this.lastPfn + 1;
+    this.lastPfn = pfn;
+    if (pfn >= this.aheadFirst && pfn < this.aheadFirst + this.aheadCount) {
+      const o = (pfn - this.aheadFirst) * FRAME_SIZE;
+      out.set(this.ahead.subarray(o, o + n));
+    } else if (sequential) {
+      // A scan (frame after frame): read the next READ_AHEAD bytes of the extent at once.
+      const len = Math.min(READ_AHEAD, e.length - inExtent);
+      if (this.ahead.length === 0) this.ahead = new Uint8Array(READ_AHEAD);
+      this.aheadFirst = -1;
+      this.readFully(this.ahead, len, e.offset + inExtent, pfn, e);
+      this.aheadFirst = pfn;
+      this.aheadCount = Math.ceil(len / FRAME_SIZE);
+      out.set(this.ahead.subarray(0, n));
+    } else {
+      this.readFully(out, n, e.offset + inExtent, pfn, e);
+    }
+    // The tail of a last, partial frame: zero, as a loaded bank's padding is.
+    if (n < FRAME_SIZE) out.fill(0, n);
+    return true;
+  }
+
+  /** `n` bytes at file offset `pos` (frame `pfn`'s data) into `buf`; a short file is an error, never zeros. */
+  private readFully(buf: Uint8Array, n: number, pos: number, pfn: number, e: FileExtent): void {
     let got = 0;
     while (got < n) {
       let r: number;
       try {
-        r = readSync(this.fd, out, got, n - got, pos + got);
+        r = readSync(this.fd, buf, got, n - got, pos + got);
       } catch (err) {
         throw new MemoryError(
           "EBANK_READ",
@@ -80,17 +114,10 @@ export class FileFrames implements FrameSource {
       }
       got += r;
     }
-    // The tail of a last, partial frame: zero, as a loaded bank's padding is.
-    if (n < FRAME_SIZE) out.fill(0, n);
-    return true;
   }
 
-  frames(): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.firstPfn.length; i++) {
-      for (let p = this.firstPfn[i] as number; p < (this.endPfn[i] as number); p++) out.push(p);
-    }
-    return out;
+  runs(): FrameRun[] {
+    return Array.from(this.firstPfn, (first, i) => ({ first, count: (this.endPfn[i] as number) - first }));
   }
 }
 

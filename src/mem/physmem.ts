@@ -54,8 +54,14 @@ export interface FrameSource {
    * `has` should answer false for it from then on. Throws (a VmsaError naming the data) when unreadable.
    */
   read(pfn: number, out: Uint8Array): boolean;
-  /** Every frame it holds, ascending (for scans of all memory). */
-  frames(): number[];
+  /** The frames it holds as runs of consecutive frame numbers, ascending (for scans of all memory). */
+  runs(): FrameRun[];
+}
+
+/** Frames first .. first+count-1. */
+export interface FrameRun {
+  first: number;
+  count: number;
 }
 
 export class PhysMem {
@@ -533,9 +539,33 @@ export class PhysMem {
   /** Frame numbers holding data (loaded, written, or held by a source), ascending. */
   backedFrames(): number[] {
     if (this.sources.length === 0) return [...this.index.keys()].sort((a, b) => a - b);
-    const all = new Set(this.index.keys());
-    for (const s of this.sources) for (const pfn of s.frames()) all.add(pfn);
-    return [...all].sort((a, b) => a - b);
+    const out: number[] = [];
+    for (const r of this.backedRuns()) for (let p = r.first; p < r.first + r.count; p++) out.push(p);
+    return out;
+  }
+
+  /**
+   * The frames holding data (loaded, written, or held by a source) as runs, ascending: what a scan
+   * of all memory walks without listing every frame of a large dump read on demand.
+   */
+  backedRuns(): FrameRun[] {
+    const keys = [...this.index.keys()].sort((a, b) => a - b);
+    const runs: FrameRun[] = [];
+    for (const k of keys) {
+      const last = runs[runs.length - 1];
+      if (last && last.first + last.count === k) last.count++;
+      else runs.push({ first: k, count: 1 });
+    }
+    if (this.sources.length === 0) return runs;
+    for (const s of this.sources) for (const r of s.runs()) runs.push({ first: r.first, count: r.count });
+    runs.sort((a, b) => a.first - b.first);
+    const merged: FrameRun[] = [];
+    for (const r of runs) {
+      const last = merged[merged.length - 1];
+      if (last && r.first <= last.first + last.count) last.count = Math.max(last.count, r.first + r.count - last.first);
+      else merged.push({ first: r.first, count: r.count });
+    }
+    return merged;
   }
 
   /** Copy [pa, pa+size) out; unbacked bytes read as zero. */

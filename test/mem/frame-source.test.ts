@@ -18,7 +18,7 @@ function source(frames: Map<number, number>, log: number[], failOn?: number): Fr
       new DataView(out.buffer, out.byteOffset).setUint32(8, v, true);
       return true;
     },
-    frames: () => [...frames.keys()].sort((a, b) => a - b),
+    runs: () => [...frames.keys()].sort((a, b) => a - b).map((first) => ({ first, count: 1 })),
   };
 }
 

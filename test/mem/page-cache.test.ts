@@ -20,7 +20,7 @@ function counted(first: number, n: number): FrameSource & { reads: number } {
       for (let k = 0; k < FRAME_SIZE / 4; k++) dv.setUint32(k * 4, ((pfn * 1024 + k + 1) & 0xffffffff) >>> 0, true);
       return true;
     },
-    frames: () => Array.from({ length: n }, (_, i) => first + i),
+    runs: () => [{ first, count: n }],
   };
   return src;
 }

@@ -8,7 +8,7 @@
  * Dumped runs are declared RAM (so all-zero pages read as zero without being stored); pages the
  * dump excluded (first bitmap set, second clear) and pages outside RAM stay unbacked: missing data.
  */
-import { FRAME_SHIFT, FRAME_SIZE, type FrameSource, type PhysMem } from "../../mem/physmem.js";
+import { FRAME_SHIFT, FRAME_SIZE, type FrameRun, type FrameSource, type PhysMem } from "../../mem/physmem.js";
 import { DumpFormatError } from "../elfcore.js";
 import { codecOf, decodePage } from "./codecs.js";
 import type { DiskDumpHeader } from "./header.js";
@@ -129,11 +129,14 @@ export function attachPages(mem: PhysMem, src: ByteSource, h: DiskDumpHeader): P
       out.set(page.subarray(o, o + FRAME_SIZE));
       return true;
     },
-    frames: () => {
-      const out: number[] = [];
+    runs: () => {
+      const out: FrameRun[] = [];
       for (let dpfn = 0; dpfn < h.maxMapnr; dpfn++) {
         if (!isDumped(dpfn)) continue;
-        for (let i = 0; i < framesPerPage; i++) out.push(dpfn * framesPerPage + i);
+        const first = dpfn * framesPerPage;
+        const last = out[out.length - 1];
+        if (last && last.first + last.count === first) last.count += framesPerPage;
+        else out.push({ first, count: framesPerPage });
       }
       return out;
     },

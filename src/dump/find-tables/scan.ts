@@ -111,19 +111,23 @@ function shapes(granules: readonly GranuleName[] | undefined): Shape[] {
 
 /** Non-zero 4 KiB frames of memory, ascending (frames that read as zero hold no table). */
 function dataFrames(mem: PhysMem, progress?: (done: number, total: number) => void): number[] {
-  const all = mem.backedFrames();
+  // By runs of frames: a dump read on demand is not listed frame by frame.
+  const runs = mem.backedRuns();
+  const total = runs.reduce((a, r) => a + r.count, 0);
   const out: number[] = [];
-  for (let i = 0; i < all.length; i++) {
-    const pfn = all[i] as number;
-    const fr = mem.frame(pfn);
-    if (fr === undefined) continue;
-    for (let w = 0; w < fr.length; w++) {
-      if (fr[w] !== 0) {
-        out.push(pfn);
-        break;
+  let i = 0;
+  for (const r of runs) {
+    for (let pfn = r.first; pfn < r.first + r.count; pfn++, i++) {
+      if (progress && (i & 0xffff) === 0) progress(i, total);
+      const fr = mem.frame(pfn);
+      if (fr === undefined) continue;
+      for (let w = 0; w < fr.length; w++) {
+        if (fr[w] !== 0) {
+          out.push(pfn);
+          break;
+        }
       }
     }
-    if (progress && (i & 0xffff) === 0) progress(i, all.length);
   }
   return out;
 }
