@@ -80,7 +80,13 @@ add_backports() {
 }
 
 have_tools() {
-  command -v qemu-system-aarch64 >/dev/null 2>&1 && command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1
+  command -v qemu-system-aarch64 >/dev/null 2>&1 && command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 &&
+    have_plugin_tools
+}
+
+# The vmsa record plugin (plugins/record/build.sh) is built with the host gcc against glib's headers.
+have_plugin_tools() {
+  command -v gcc >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1 && pkg-config --exists glib-2.0 2>/dev/null
 }
 
 qemu_major() {
@@ -115,6 +121,7 @@ install_tools() {
     $SUDO apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
   fi
   $SUDO apt-get install -y -qq --no-install-recommends make gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev pkg-config libglib2.0-dev >/dev/null
   qemu-system-aarch64 --version | head -n1
   aarch64-linux-gnu-gcc --version | head -n1
 }

@@ -15,8 +15,15 @@
  * to a counted page is logged. When a table descriptor starts pointing at a page that is not yet
  * counted, the page's shadow content is logged first (a PAGE record), so the checker starts from
  * what the walker will read. See docs/trace-format.md for the trade-offs (hardware AF/DBM
- * updates are not stores and are not seen; all events of all vCPUs are in one global order,
- * which needs single-threaded TCG: -accel tcg,thread=single).
+ * updates are not stores and are not seen).
+ *
+ * vCPUs: run QEMU with multi-threaded TCG (the default for AArch64 guests; -accel tcg,thread=multi).
+ * Every logged event is written under one lock, so the trace is one global order in which each
+ * vCPU's events keep their program order, and an event a vCPU logged before a store that another
+ * vCPU then observed (a lock release, a flag) is before everything that vCPU does afterwards. (Do
+ * not use thread=single: QEMU 10.0 then bakes the index of the vCPU that translated a block into
+ * the block's callbacks, so callbacks of one vCPU arrive with another's index: plugin-gen.c
+ * gen_cpu_index() without CF_PARALLEL.)
  *
  * Arguments: out=FILE (required), ram_base=HEX (default 40000000), ram_size=HEX (default
  * 10000000), zva=DEC (DC ZVA block bytes, default 64), regs=on (print the register names).
@@ -26,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <qemu-plugin.h>
@@ -73,7 +81,9 @@ static struct cpu_state cpus[MAX_CPUS];
 static int ncpus;
 static uint64_t counts[16];
 static uint64_t zva_unresolved, zva_table;
-static GByteArray *regbuf;
+static __thread GByteArray *regbuf;
+/* One lock orders every logged event of every vCPU thread (MTTCG): see the file comment. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- output ---- */
 
@@ -92,6 +102,7 @@ static void head(int type, unsigned cpu) { put8(type); put8(cpu); counts[type]++
 static uint64_t read_reg(struct qemu_plugin_register *r)
 {
     if (!r) return 0;
+    if (!regbuf) regbuf = g_byte_array_new();
     g_byte_array_set_size(regbuf, 0);
     int n = qemu_plugin_read_register(r, regbuf);
     uint64_t v = 0;
@@ -310,7 +321,16 @@ static void on_store(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vadd
     if (qemu_plugin_mem_is_big_endian(info)) {
         for (unsigned i = 0; i < len / 2; i++) { uint8_t t = b[i]; b[i] = b[len - 1 - i]; b[len - 1 - i] = t; }
     }
+    if (!in_ram(pa, len)) return;
+    /* Most stores are to data pages: update the shadow without the lock. A page becomes a table
+     * page only after the guest finished writing it (and ordered that with a barrier). */
+    if (!tlevel[frame_of(pa)] && !tlevel[frame_of(pa + len - 1)]) {
+        memcpy(shadow + (pa - ram_base), b, len);
+        return;
+    }
+    pthread_mutex_lock(&lock);
     shadow_store(cpu, pa, b, len, sl, (uint64_t)(uintptr_t)udata);
+    pthread_mutex_unlock(&lock);
 }
 
 /* Translate a VA with CPU `cpu`'s registers over the shadow tables (for DC ZVA); 0 on failure. */
@@ -363,9 +383,17 @@ static void dc_zva(unsigned cpu, uint64_t va, uint64_t pc)
 
 /* ---- instructions ---- */
 
+static void on_insn_locked(unsigned int cpu, const struct insn_info *ii);
+
 static void on_insn(unsigned int cpu, void *udata)
 {
-    const struct insn_info *ii = udata;
+    pthread_mutex_lock(&lock);
+    on_insn_locked(cpu, udata);
+    pthread_mutex_unlock(&lock);
+}
+
+static void on_insn_locked(unsigned int cpu, const struct insn_info *ii)
+{
     uint32_t e = ii->enc;
     unsigned rt = e & 31;
     switch (ii->kind) {
@@ -433,10 +461,13 @@ static void on_vector(unsigned int cpu, void *udata)
     struct cpu_state *c = &cpus[cpu];
     uint64_t off = pc - c->vbar;
     if (c->vbar == 0 || off >= 0x800 || (off & 0x7f)) return;
+    uint64_t elr = read_reg(c->elr);
+    pthread_mutex_lock(&lock);
     head(R_EXC, cpu);
     put8(off >> 7);
     put64(pc);
-    put64(read_reg(c->elr));
+    put64(elr);
+    pthread_mutex_unlock(&lock);
 }
 
 static int classify(uint32_t e)
@@ -493,6 +524,7 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
 {
     if (cpu >= MAX_CPUS) return;
+    pthread_mutex_lock(&lock);
     if ((int)cpu + 1 > ncpus) ncpus = cpu + 1;
     GArray *regs = qemu_plugin_get_registers();
     for (guint i = 0; i < regs->len; i++) {
@@ -505,10 +537,12 @@ static void on_vcpu_init(qemu_plugin_id_t id, unsigned int cpu)
     }
     g_array_free(regs, TRUE);
     if (!cpus[cpu].x[0]) fprintf(stderr, "vmsa-record: no x0 register handle on vCPU %u\n", cpu);
+    pthread_mutex_unlock(&lock);
 }
 
 static void on_exit_cb(qemu_plugin_id_t id, void *p)
 {
+    pthread_mutex_lock(&lock);
     head(R_END, 0);
     for (int i = 0; i < 16; i++) put64(counts[i]);
     put64(zva_unresolved);
@@ -518,6 +552,7 @@ static void on_exit_cb(qemu_plugin_id_t id, void *p)
             " MSRs, %" PRIu64 " exceptions, %" PRIu64 " ERETs; DC ZVA: %" PRIu64 " on table pages, %" PRIu64 " unresolved\n",
             counts[R_STORE], counts[R_PAGE], counts[R_BARRIER], counts[R_TLBI], counts[R_MSR], counts[R_EXC], counts[R_ERET],
             zva_table, zva_unresolved);
+    pthread_mutex_unlock(&lock);
 }
 
 static int parse_u64(const char *s, int base, uint64_t *v)
@@ -563,7 +598,6 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     tgshift = calloc(frames, 1);
     trefs = calloc(frames, sizeof *trefs);
     if (shadow == MAP_FAILED || !tlevel || !tgshift || !trefs) { fprintf(stderr, "vmsa-record: out of memory\n"); return -1; }
-    regbuf = g_byte_array_new();
     int n = info->system.max_vcpus;
     /* header: magic, version, vCPUs, flags, RAM base and size */
     fwrite("VMSATRC1", 1, 8, out);

@@ -120,7 +120,7 @@ export function renderTraceText(name: string, res: ReplayResult, bytes: number, 
       for (const t of v.trace) {
         const o = res.stepRecord(t.step);
         const i = o >= 0 ? describeRecord(res.reader, o, syms) : undefined;
-        out.push(`    CPU ${t.cpu} ${i ? `${where(i)}: ${i.text}` : t.text} (${t.role})`);
+        out.push(`    CPU ${i ? i.cpu : t.cpu} ${i ? `${where(i)}: ${i.text}` : t.text} (${t.role})`);
       }
     }
     if (v.fix !== undefined) out.push(`  fix: ${v.fix}`);
@@ -165,7 +165,7 @@ export function traceToJson(name: string, res: ReplayResult, bytes: number, syms
         trace: v.trace.map((t) => {
           const o = res.stepRecord(t.step);
           const i = o >= 0 ? describeRecord(res.reader, o, syms) : undefined;
-          return { cpu: t.cpu, role: t.role, pc: i ? hex(i.pc) : undefined, symbol: i?.symbol, record: i?.text ?? t.text };
+          return { cpu: i ? i.cpu : t.cpu, role: t.role, pc: i ? hex(i.pc) : undefined, symbol: i?.symbol, record: i?.text ?? t.text };
         }),
       };
     }),

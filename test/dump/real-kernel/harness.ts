@@ -163,7 +163,7 @@ export function fetchPackage(re: RegExp, dir = cacheDir()): string {
 
 // ---- initramfs (newc cpio, gzip) ----
 
-function cpioEntry(name: string, mode: number, data: Uint8Array, ino: number, rdev: [number, number] = [0, 0]): Buffer {
+export function cpioEntry(name: string, mode: number, data: Uint8Array, ino: number, rdev: [number, number] = [0, 0]): Buffer {
   const h = (n: number): string => n.toString(16).padStart(8, "0");
   const nameBuf = Buffer.from(`${name}\0`);
   const header = `070701${h(ino)}${h(mode)}${h(0)}${h(0)}${h(1)}${h(0)}${h(data.length)}${h(0)}${h(0)}${h(rdev[0])}${h(rdev[1])}${h(nameBuf.length)}${h(0)}`;

@@ -1,0 +1,137 @@
+/**
+ * Real kernels recorded with the vmsa record plugin (plugins/record) and checked by replaying the
+ * trace on the machine model.
+ *
+ * Always: the committed recording of Debian 12's 6.1 kernel booting with -smp 2 in QEMU, up to
+ * the first instruction of user space (so through mark_rodata_ro), with the text symbols of the
+ * PCs it holds (test/fixtures/trace; made by test/trace/record-kernel.ts and cut with
+ * test/trace/edit.ts). With VMSA_REAL_KERNEL=1 (CI): the plugin is built against the installed
+ * QEMU and the kernel is booted and recorded now, with a workload after boot (module load and
+ * unload, fork/exec), and that whole trace is checked.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { checkTrace } from "../../src/cli/check-trace.js";
+import { REC_STORE, scanTrace } from "../../src/trace/reader.js";
+import { describeRecord, renderTraceText } from "../../src/trace/render.js";
+import { replayTrace } from "../../src/trace/replay.js";
+import { SymbolMap } from "../../src/trace/system-map.js";
+import { toolsAvailable } from "../dump/real-kernel/harness.js";
+import { skipBecause } from "../helpers/skip.js";
+import { cutTrace, dropRecords, findBreakMakes } from "./edit.js";
+import { recordKernel } from "./record-kernel.js";
+
+const FIX = join(__dirname, "../fixtures/trace");
+const BOOT = join(FIX, "linux-6.1-smp2-boot.vtrace.gz");
+const SYMS = join(FIX, "linux-6.1-smp2-boot.kallsyms");
+
+function run(trace: string, systemMap?: string): { code: number; out: string; err: string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = checkTrace(
+    trace,
+    systemMap ? { systemMap } : {},
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+/**
+ * Remove the TLBIs of a real break-before-make sequence (valid → invalid → valid on one
+ * descriptor) and replay: the make must be reported (Arm ARM D8.17.1: the old entry may still be
+ * cached when the new one is written). Returns the first sequence whose removal the checker
+ * catches among the first `tries`, with the report.
+ */
+function injectMissingTlbi(data: Uint8Array, syms: SymbolMap, tries = 40) {
+  for (const bm of findBreakMakes(data).slice(0, tries)) {
+    const broken = dropRecords(cutTrace(data, bm.after), bm.tlbis);
+    const res = replayTrace(broken, "injected");
+    if (res.violations.length === 0) continue;
+    const v = res.violations[0];
+    if (v === undefined) continue;
+    const at = describeRecord(res.reader, res.stepRecord(v.step), syms);
+    // The make store sits where it was: the TLBIs before it were removed.
+    const makeOffset = bm.makeAt - bm.tlbis.reduce((n, o) => n + (o < bm.makeAt ? 20 : 0), 0);
+    return { bm, res, v, at, makeOffset, text: renderTraceText("injected", res, broken.length, syms) };
+  }
+  return undefined;
+}
+
+describe("recorded boot of Debian 6.1 with -smp 2 (committed trace)", () => {
+  it("replays clean: no rule broken from reset to user space, mark_rodata_ro included", () => {
+    const r = run(BOOT, SYMS);
+    expect(r.err).toBe("");
+    expect(r.out).toContain("clean: no rule broken");
+    expect(r.code).toBe(0);
+    const data = gunzipSync(readFileSync(BOOT));
+    const s = scanTrace(data, BOOT);
+    expect(s.header.cpus).toBe(2);
+    // Millions of events would not fit the fixture; this boot has ~800k, most of them barriers.
+    expect(s.records).toBeGreaterThan(500_000);
+    expect(s.byType.store).toBeGreaterThan(50_000);
+    expect(s.byType.tlbi).toBeGreaterThan(10_000);
+    // mark_rodata_ro ran: the symbols of the recorded PCs include it.
+    expect(readFileSync(SYMS, "utf8")).toMatch(/ mark_rodata_ro\n/);
+  });
+
+  it("catches a deliberately broken sequence injected into the recording (a fixmap remap without its TLBI)", () => {
+    const data = gunzipSync(readFileSync(BOOT));
+    const syms = SymbolMap.parse(readFileSync(SYMS, "utf8"), SYMS);
+    const hit = injectMissingTlbi(data, syms);
+    expect(hit).toBeDefined();
+    if (hit === undefined) return;
+    expect(hit.v.rule).toBe("bbm");
+    expect(hit.v.detail).toBe("bbm.make-before-tlbi");
+    expect(hit.at.offset).toBe(hit.makeOffset);
+    expect(hit.at.symbol).toMatch(/^__set_fixmap\+/);
+    expect(hit.text).toMatch(/VIOLATION 1 bbm \(bbm\.make-before-tlbi\)[\s\S]*<__set_fixmap\+0x[0-9a-f]+>/);
+    // Without the injection, the same prefix is clean.
+    expect(replayTrace(cutTrace(data, hit.bm.after), "prefix").violations).toEqual([]);
+  });
+});
+
+const live = process.env.VMSA_REAL_KERNEL === "1";
+const why = !live ? "set VMSA_REAL_KERNEL=1 to record a Debian kernel boot now (about a minute; .ci/run sets it)" : toolsAvailable();
+describe.skipIf(skipBecause("vmsa record of a real kernel booted now", why))(
+  "vmsa record of a kernel booted now (VMSA_REAL_KERNEL=1)",
+  () => {
+    it("builds the plugin, records Debian 6.1 with -smp 2 through boot, module load/unload and fork/exec, and the trace is clean", async () => {
+      const root = join(__dirname, "../..");
+      const dir = mkdtempSync(join(tmpdir(), "vmsa-record-"));
+      try {
+        const plugin = join(dir, "libvmsa-record.so");
+        execFileSync("bash", [join(root, "plugins/record/build.sh"), plugin], { stdio: ["ignore", "pipe", "pipe"] });
+        const trace = join(dir, "boot.vtrace");
+        const symbols = join(dir, "kallsyms");
+        const rec = await recordKernel({ plugin, trace, smp: 2, symbols });
+        expect(rec.summary).toMatch(/^vmsa-record: \d+ stores/);
+        const r = run(trace, symbols);
+        expect(r.err).toBe("");
+        expect(r.out).toContain("clean: no rule broken");
+        expect(r.code).toBe(0);
+        const s = scanTrace(readFileSync(trace), trace);
+        expect(s.byType.msr).toBeGreaterThan(100);
+        // Both vCPUs stored to page tables.
+        const data = readFileSync(trace);
+        const res = replayTrace(data, trace);
+        const cpus = new Set<number>();
+        for (let step = 1; step <= res.steps && cpus.size < 2; step += 97) {
+          const o = res.stepRecord(step);
+          res.reader.seek(o);
+          res.reader.next();
+          if (res.reader.type === REC_STORE) cpus.add(res.reader.cpu);
+        }
+        expect(cpus.size).toBe(2);
+        const hit = injectMissingTlbi(data, SymbolMap.parse(readFileSync(symbols, "utf8"), symbols));
+        expect(hit?.v.rule).toBe("bbm");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 600_000);
+  },
+);

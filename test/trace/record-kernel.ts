@@ -1,0 +1,140 @@
+/**
+ * Record a real kernel with the vmsa record plugin: boot a Debian arm64 kernel (the real-kernel
+ * harness's pinned apt packages, test/dump/real-kernel) under qemu-system-aarch64 -smp N with
+ * plugins/record, run a small workload in init (module loading and unloading: vmalloc'd module
+ * memory, set_memory_ro/nx, vfree and the lazy vmalloc TLB purge; fork/exec/COW of user
+ * processes), then power off so QEMU exits cleanly and the plugin writes its END record.
+ * Multi-threaded TCG: the plugin orders all vCPUs' events under one lock (see plugins/record/record.c
+ * for why not thread=single).
+ *
+ * By hand (writes TRACE and, with --symbols, the kernel's text symbols from /proc/kallsyms):
+ *   npx tsx test/trace/record-kernel.ts [--smp 2] [--symbols FILE] [--config linux-6.1-4k48] TRACE
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { CONFIGS, cacheDir, cpioEntry, fetchPackage } from "../dump/real-kernel/harness.js";
+
+/** Modules init loads (no dependencies, plain .ko in Debian 6.1) and unloads again. */
+const MODULES = ["lib/crc7.ko", "lib/crc-itu-t.ko", "crypto/xor.ko", "drivers/block/brd.ko"];
+
+function initScript(symbols: boolean): string {
+  return `#!/bin/sh
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+echo VMSA-RECORD-INIT
+for m in /m/*.ko; do $B insmod $m; done
+$B dd if=/dev/zero of=/dev/ram0 bs=65536 count=32 2>/dev/null
+for i in 1 2 3 4 5 6; do $B sh -c "$B seq 1 300 | $B wc -l >/dev/null"; done
+$B rmmod brd xor crc_itu_t crc7
+$B cat /proc/vmallocinfo >/dev/null
+${symbols ? `echo VMSA-KALLSYMS-BEGIN\n$B grep " [tT] " /proc/kallsyms\necho VMSA-KALLSYMS-END` : ""}
+echo VMSA-BOOTED
+$B poweroff -f
+`;
+}
+
+export interface RecordOptions {
+  readonly plugin: string;
+  readonly trace: string;
+  readonly config?: string;
+  readonly smp?: number;
+  readonly memMiB?: number;
+  readonly timeoutS?: number;
+  /** Write the kernel's text symbols (System.map format, from /proc/kallsyms) here. */
+  readonly symbols?: string;
+}
+
+export interface Recording {
+  readonly seconds: number;
+  readonly console: string;
+  /** The plugin's summary line (stderr). */
+  readonly summary: string;
+}
+
+export async function recordKernel(o: RecordOptions): Promise<Recording> {
+  const cfg = CONFIGS.find((c) => c.name === (o.config ?? "linux-6.1-4k48"));
+  if (!cfg?.pkgPattern) throw new Error(`no packaged kernel configuration ${o.config}`);
+  const dir = cacheDir();
+  const pkg = fetchPackage(cfg.pkgPattern, dir);
+  const boot = join(pkg, "boot");
+  const vmlinuz = readdirSync(boot).find((f) => f.startsWith("vmlinuz-"));
+  if (!vmlinuz) throw new Error(`${boot}: no vmlinuz`);
+  const modRoot = join(pkg, "lib", "modules", vmlinuz.slice("vmlinuz-".length), "kernel");
+  const busybox = readFileSync(join(fetchPackage(/^busybox-static$/, dir), "bin", "busybox"));
+  let ino = 1;
+  const parts = [
+    cpioEntry("dev", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("dev/console", 0o20600, new Uint8Array(), ino++, [5, 1]),
+    cpioEntry("dev/ram0", 0o60600, new Uint8Array(), ino++, [1, 0]),
+    cpioEntry("proc", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("sys", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("bin", 0o40755, new Uint8Array(), ino++),
+    cpioEntry("bin/busybox", 0o100755, busybox, ino++),
+    cpioEntry("bin/sh", 0o120777, Buffer.from("busybox"), ino++),
+    cpioEntry("m", 0o40755, new Uint8Array(), ino++),
+  ];
+  for (const m of MODULES) {
+    const f = join(modRoot, m);
+    if (existsSync(f)) parts.push(cpioEntry(`m/${m.split("/").pop()}`, 0o100644, readFileSync(f), ino++));
+  }
+  parts.push(cpioEntry("init", 0o100755, Buffer.from(initScript(o.symbols !== undefined)), ino++));
+  parts.push(cpioEntry("TRAILER!!!", 0, new Uint8Array(), ino++));
+  const initrd = join(dir, `record-initramfs-${process.pid}.cpio.gz`);
+  writeFileSync(initrd, gzipSync(Buffer.concat(parts)));
+  const mem = o.memMiB ?? 256;
+  const args = [
+    ...["-M", "virt", "-cpu", cfg.cpu, "-smp", String(o.smp ?? 2), "-m", `${mem}M`],
+    ...["-accel", "tcg,thread=multi", "-nographic", "-no-reboot", "-nic", "none", "-monitor", "none", "-serial", "stdio"],
+    ...["-kernel", join(boot, vmlinuz), "-initrd", initrd],
+    ...["-append", `console=ttyAMA0 ${cfg.kaslr ? "" : "nokaslr "}panic=-1`],
+    ...["-plugin", `${o.plugin},out=${o.trace},ram_base=40000000,ram_size=${(mem * 1024 * 1024).toString(16)}`],
+  ];
+  const t0 = Date.now();
+  const q = spawn("nice", ["-n", "10", "qemu-system-aarch64", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  q.stdout.on("data", (b: Buffer) => {
+    out += b.toString("latin1");
+  });
+  q.stderr.on("data", (b: Buffer) => {
+    err += b.toString("latin1");
+  });
+  const timeoutS = o.timeoutS ?? 600;
+  const code = await new Promise<number | null>((res) => {
+    const timer = setTimeout(() => q.kill("SIGKILL"), timeoutS * 1000);
+    q.on("exit", (c) => {
+      clearTimeout(timer);
+      res(c);
+    });
+  });
+  if (code !== 0 || !out.includes("VMSA-BOOTED")) {
+    throw new Error(`qemu exited ${code} (init ${out.includes("VMSA-BOOTED") ? "done" : "not done"}):\n${(out + err).slice(-3000)}`);
+  }
+  if (o.symbols !== undefined) {
+    const m = /VMSA-KALLSYMS-BEGIN\r?\n([\s\S]*?)VMSA-KALLSYMS-END/.exec(out);
+    writeFileSync(o.symbols, (m?.[1] ?? "").replace(/\r/g, ""));
+  }
+  return { seconds: (Date.now() - t0) / 1000, console: out, summary: err.split("\n").find((l) => l.startsWith("vmsa-record:")) ?? "" };
+}
+
+if (process.argv[1]?.endsWith("record-kernel.ts")) {
+  const a = process.argv.slice(2);
+  const opt = (k: string): string | undefined => {
+    const i = a.indexOf(k);
+    if (i < 0) return undefined;
+    const v = a[i + 1];
+    a.splice(i, 2);
+    return v;
+  };
+  const smp = Number(opt("--smp") ?? "2");
+  const symbols = opt("--symbols");
+  const config = opt("--config");
+  const plugin = opt("--plugin") ?? join(process.cwd(), "out/plugins/libvmsa-record.so");
+  const trace = a[0];
+  if (trace === undefined) throw new Error("usage: record-kernel.ts [--smp N] [--symbols FILE] [--config NAME] [--plugin SO] TRACE");
+  const r = await recordKernel({ plugin, trace, smp, ...(symbols ? { symbols } : {}), ...(config ? { config } : {}) });
+  console.log(`recorded ${trace} in ${r.seconds.toFixed(1)} s; ${r.summary}`);
+}
