@@ -40,6 +40,12 @@ export interface RegOptions {
   idAa64mmfr0?: string;
   idAa64mmfr1?: string;
   idAa64mmfr2?: string;
+  idAa64mmfr3?: string;
+  tcr2?: string;
+  pir?: string;
+  pire0?: string;
+  porEl1?: string;
+  porEl0?: string;
   mem?: string[];
   example?: string;
 }
@@ -67,7 +73,13 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--sctlr <hex>", "SCTLR_EL1 (default: MMU on)")
     .option("--id-aa64mmfr0 <hex>", "ID_AA64MMFR0_EL1 (PARange, LPA2 support)")
     .option("--id-aa64mmfr1 <hex>", "ID_AA64MMFR1_EL1 (HAFDBS, PAN)")
-    .option("--id-aa64mmfr2 <hex>", "ID_AA64MMFR2_EL1 (TTST, LVA, BBM, E0PD)");
+    .option("--id-aa64mmfr2 <hex>", "ID_AA64MMFR2_EL1 (TTST, LVA, BBM, E0PD)")
+    .option("--id-aa64mmfr3 <hex>", "ID_AA64MMFR3_EL1 (TCRX, S1PIE, S1POE)")
+    .option("--tcr2 <hex>", "TCR2_EL1 (PIE[1]: permission indirection; E0POE[2], POE[3]: overlays)")
+    .option("--pir <hex>", "PIR_EL1: privileged permission for each PIIndex (with TCR2_EL1.PIE)")
+    .option("--pire0 <hex>", "PIRE0_EL1: EL0 permission for each PIIndex (with TCR2_EL1.PIE)")
+    .option("--por-el1 <hex>", "POR_EL1: privileged overlay for each POIndex (with TCR2_EL1.POE)")
+    .option("--por-el0 <hex>", "POR_EL0: EL0 overlay for each POIndex (with TCR2_EL1.E0POE)");
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,6 +130,12 @@ const REG_KEYS: Record<string, keyof RegOptions> = {
   ID_AA64MMFR0_EL1: "idAa64mmfr0",
   ID_AA64MMFR1_EL1: "idAa64mmfr1",
   ID_AA64MMFR2_EL1: "idAa64mmfr2",
+  ID_AA64MMFR3_EL1: "idAa64mmfr3",
+  TCR2_EL1: "tcr2",
+  PIR_EL1: "pir",
+  PIRE0_EL1: "pire0",
+  POR_EL1: "porEl1",
+  POR_EL0: "porEl0",
 };
 
 /** Registers from a file: JSON, gdb `info registers` / `p/x $REG` output, or NAME=VALUE lines. */
@@ -164,6 +182,7 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
   if (o.preset !== undefined) {
     base = presetByName(o.preset).regs;
     for (const k of ["TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1", "SCTLR_EL1"]) sources[k] = `preset ${o.preset}`;
+    if (base.tcr2 !== undefined) for (const k of ["TCR2_EL1", "PIR_EL1", "PIRE0_EL1"]) sources[k] = `preset ${o.preset}`;
   }
   if (o.regs !== undefined) {
     for (const [k, v] of Object.entries(readRegsFile(o.regs))) {
@@ -188,11 +207,18 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
     if (dflt !== undefined) return dflt;
     throw new RegisterError(`${name} is not set: give --${key} (hex), --preset, --regs FILE or --example`);
   };
+  // Registers a walk may go without (TCR2 and what it enables): only set when given.
+  const optionalReg = (key: keyof RegOptions, name: string, dflt: bigint | undefined, field: string = key): Record<string, bigint> => {
+    const v = values[key];
+    if (v !== undefined) return { [field]: parseRegister(name, v) };
+    return dflt !== undefined ? { [field]: dflt } : {};
+  };
   let features: Features = base?.features ?? FEATURES_MAX;
-  const ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?: bigint } = {};
+  const ids: { mmfr0?: bigint; mmfr1?: bigint; mmfr2?: bigint; mmfr3?: bigint } = {};
   if (values.idAa64mmfr0 !== undefined) ids.mmfr0 = parseRegister("ID_AA64MMFR0_EL1", values.idAa64mmfr0);
   if (values.idAa64mmfr1 !== undefined) ids.mmfr1 = parseRegister("ID_AA64MMFR1_EL1", values.idAa64mmfr1);
   if (values.idAa64mmfr2 !== undefined) ids.mmfr2 = parseRegister("ID_AA64MMFR2_EL1", values.idAa64mmfr2);
+  if (values.idAa64mmfr3 !== undefined) ids.mmfr3 = parseRegister("ID_AA64MMFR3_EL1", values.idAa64mmfr3);
   features = featuresFromIdRegs(ids, features);
   let tcr = reg("tcr", "TCR_EL1", base?.tcr);
   for (const [opt, shift] of [
@@ -213,6 +239,11 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
     mair: reg("mair", "MAIR_EL1", base?.mair),
     sctlr: reg("sctlr", "SCTLR_EL1", base?.sctlr ?? LINUX_SCTLR),
     features,
+    ...optionalReg("tcr2", "TCR2_EL1", base?.tcr2),
+    ...optionalReg("pir", "PIR_EL1", base?.pir),
+    ...optionalReg("pire0", "PIRE0_EL1", base?.pire0),
+    ...optionalReg("porEl1", "POR_EL1", base?.por1, "por1"),
+    ...optionalReg("porEl0", "POR_EL0", base?.por0, "por0"),
   };
   // The example's ptdump markers: the layout of its kernel version, as for any snapshot.
   let markers: readonly Marker[] | undefined;

@@ -2,8 +2,11 @@
 import type { Command } from "commander";
 import { decodeDescriptor, descriptorFormat } from "../arch/descriptor.js";
 import { granuleByName } from "../arch/granule.js";
+import { LINUX_PI_INDEX } from "../arch/linux-pie.js";
 import { decodeMair } from "../arch/mair.js";
-import { decodeTcr, featuresFromIdRegs } from "../arch/registers.js";
+import { decodeS1IndirectPerm, decodeS2IndirectPerm, permFields, piIndex } from "../arch/pie.js";
+import { decodeOverlayPerm, poIndex } from "../arch/poe.js";
+import { decodeIdAa64mmfr3, decodeTcr, decodeTcr2, featuresFromIdRegs } from "../arch/registers.js";
 import { decodeStage2Descriptor } from "../arch/stage2-descriptor.js";
 import { parseCount, parseU64 } from "../arch/u64.js";
 import { decodeVtcr, decodeVttbr, stage2Config } from "../arch/vtcr.js";
@@ -23,6 +26,13 @@ interface DescribeOptions {
   vttbr?: string;
   idAa64mmfr0?: string;
   idAa64mmfr2?: string;
+  pir?: string;
+  pire0?: string;
+  s2pir?: string;
+  porEl1?: string;
+  porEl0?: string;
+  tcr2?: string;
+  idAa64mmfr3?: string;
   format: string;
 }
 
@@ -45,6 +55,74 @@ function describeVtcr(vtcrText: string, vttbrText: string | undefined, o: Descri
       throw new UsageError(`--vttbr: VTCR_EL2 ${vtcrText} is not a usable stage-2 setting (${cfg.detail}), so VTTBR_EL2 has no table base`);
     out.vttbr = decodeVttbr(raw, vtcr, cfg);
   }
+  return out;
+}
+
+/** Linux's page type for each stage-1 PIIndex (pgtable-prot.h), for the decoded tables. */
+const LINUX_TYPE_OF_INDEX = new Map<number, string>(Object.entries(LINUX_PI_INDEX).map(([name, i]) => [i, name]));
+
+/** `--pir`, `--pire0`, `--s2pir`, `--por-el1/0`, `--tcr2`, `--id-aa64mmfr3`: each field decoded. */
+function describePermissionRegisters(o: DescribeOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const s1 = (text: string, name: string): unknown =>
+    permFields(parseU64(text, name)).map((v, index) => ({
+      index,
+      ...decodeS1IndirectPerm(v),
+      ...(LINUX_TYPE_OF_INDEX.has(index) ? { linux: LINUX_TYPE_OF_INDEX.get(index) } : {}),
+    }));
+  if (o.pir !== undefined) out.pir = s1(o.pir, "--pir");
+  if (o.pire0 !== undefined) out.pire0 = s1(o.pire0, "--pire0");
+  if (o.s2pir !== undefined)
+    out.s2pir = permFields(parseU64(o.s2pir, "--s2pir")).map((v, index) => ({ index, ...decodeS2IndirectPerm(v) }));
+  const por = (text: string, name: string): unknown =>
+    permFields(parseU64(text, name))
+      .slice(0, 8)
+      .map((v, index) => ({ index, ...decodeOverlayPerm(v) }));
+  if (o.porEl1 !== undefined) out.porEl1 = por(o.porEl1, "--por-el1");
+  if (o.porEl0 !== undefined) out.porEl0 = por(o.porEl0, "--por-el0");
+  if (o.tcr2 !== undefined) out.tcr2 = decodeTcr2(parseU64(o.tcr2, "--tcr2"));
+  if (o.idAa64mmfr3 !== undefined) out.idAa64mmfr3 = decodeIdAa64mmfr3(parseU64(o.idAa64mmfr3, "--id-aa64mmfr3"));
+  return out;
+}
+
+/** `r w x` letters of a decoded permission (stage-1 PI, POR or S2PIR entry). */
+function permLetters(e: Record<string, unknown>): string {
+  const f = (k: string, c: string): string => (e[k] === true ? c : "-");
+  if ("el1Exec" in e) return `${f("read", "r")}${f("write", "w")}${f("el1Exec", "x")}${f("el0Exec", "x")}`;
+  return `${f("read", "r")}${f("write", "w")}${f("exec", "x")}${e.gcs === true ? " gcs" : ""}`;
+}
+
+/** For the text format: one line per register field ("Perm4: 0b0010 X_O --x (overlay) PAGE_EXECONLY"). */
+function compactPermTables(out: Record<string, unknown>): Record<string, unknown> {
+  const res: Record<string, unknown> = { ...out };
+  for (const k of ["pir", "pire0", "s2pir", "porEl1", "porEl0"]) {
+    const rows = out[k];
+    if (!Array.isArray(rows)) continue;
+    const lines: Record<string, string> = {};
+    for (const r of rows as Record<string, unknown>[]) {
+      const v = `0b${Number(r.value).toString(2).padStart(4, "0")}`;
+      const extra = [r.overlay === true ? "(overlay)" : "", r.wxn === true ? "(WXN)" : "", typeof r.linux === "string" ? r.linux : ""];
+      lines[`Perm${String(r.index)}`] = [v, String(r.name), permLetters(r), ...extra].filter((x) => x !== "").join(" ");
+    }
+    res[k] = lines;
+  }
+  return res;
+}
+
+/** With a descriptor and --pir/--pire0/--s2pir/--por-el*: its PIIndex and POIndex and what they select. */
+function descriptorIndirection(raw: bigint, stage: number, o: DescribeOptions): Record<string, unknown> | undefined {
+  const idx = piIndex(raw);
+  if (stage === 2) {
+    if (o.s2pir === undefined) return undefined;
+    return { piIndex: idx, s2pir: decodeS2IndirectPerm(permFields(parseU64(o.s2pir, "--s2pir"))[idx] ?? 0) };
+  }
+  if (o.pir === undefined && o.pire0 === undefined && o.porEl1 === undefined && o.porEl0 === undefined) return undefined;
+  const out: Record<string, unknown> = { piIndex: idx, poIndex: poIndex(raw), nDirty: ((raw >> 7n) & 1n) === 1n };
+  if (LINUX_TYPE_OF_INDEX.has(idx)) out.linux = LINUX_TYPE_OF_INDEX.get(idx);
+  if (o.pir !== undefined) out.el1 = decodeS1IndirectPerm(permFields(parseU64(o.pir, "--pir"))[idx] ?? 0);
+  if (o.pire0 !== undefined) out.el0 = decodeS1IndirectPerm(permFields(parseU64(o.pire0, "--pire0"))[idx] ?? 0);
+  if (o.porEl1 !== undefined) out.overlayEl1 = decodeOverlayPerm(permFields(parseU64(o.porEl1, "--por-el1"))[poIndex(raw)] ?? 0);
+  if (o.porEl0 !== undefined) out.overlayEl0 = decodeOverlayPerm(permFields(parseU64(o.porEl0, "--por-el0"))[poIndex(raw)] ?? 0);
   return out;
 }
 
@@ -84,6 +162,13 @@ export function registerDescribeCommand(program: Command): void {
     .option("--vttbr <hex>", "with --vtcr: decode a VTTBR_EL2 value (BADDR, VMID, CnP, start table address)")
     .option("--id-aa64mmfr0 <hex>", "with --vtcr: ID_AA64MMFR0_EL1 (PARange, LPA2) instead of -cpu max")
     .option("--id-aa64mmfr2 <hex>", "with --vtcr: ID_AA64MMFR2_EL1 (TTST) instead of -cpu max")
+    .option("--pir <hex>", "decode a PIR_EL1/PIR_EL2 value: the permission of each PIIndex (FEAT_S1PIE)")
+    .option("--pire0 <hex>", "decode a PIRE0_EL1/PIRE0_EL2 value (EL0 permissions); with a descriptor: its PIIndex entry")
+    .option("--s2pir <hex>", "decode an S2PIR_EL2 value (FEAT_S2PIE)")
+    .option("--por-el1 <hex>", "decode a POR_EL1/POR_EL2 value: the overlay of each POIndex (FEAT_S1POE)")
+    .option("--por-el0 <hex>", "decode a POR_EL0 value")
+    .option("--tcr2 <hex>", "decode a TCR2_EL1 value (PIE, E0POE, POE, ...)")
+    .option("--id-aa64mmfr3 <hex>", "decode an ID_AA64MMFR3_EL1 value (TCRX, S1PIE, S2PIE, S1POE, S2POE, ...)")
     .option("-f, --format <fmt>", "json (default) or text", "json")
     .addHelpText(
       "after",
@@ -98,6 +183,8 @@ Examples:
   $ vmsa describe --stage 2 --fwb -l 3 0x40000000079b        # FWB MemAttr encodings
   $ vmsa describe --vtcr 0x80023558 -f text                  # 40-bit IPA, 4K: start level 1, 2 tables
   $ vmsa describe --vtcr 0x80023558 --vttbr 0x0001000080000000
+  $ vmsa describe --pir 0xcc880e0ac0800000 --pire0 0x5010908070320000 -f text   # Linux's PIE values
+  $ vmsa describe --pir cc880e0ac0800000 --pire0 5010908070320000 00e8000040000f43   # which entry a page uses
 
 Stage 2 decodes with the features of QEMU -cpu max (52-bit PA, FEAT_TTST, FEAT_LPA2, FEAT_XNX)
 unless --id-aa64mmfr0/2 (for --vtcr) or --no-xnx say otherwise.`,
@@ -113,6 +200,7 @@ unless --id-aa64mmfr0/2 (for --vtcr) or --no-xnx say otherwise.`,
         throw new UsageError("--id-aa64mmfr0/--id-aa64mmfr2 apply to --vtcr (stage-2 legality depends on PARange, LPA2 and TTST)");
       }
       if (o.vtcr !== undefined) Object.assign(out, describeVtcr(o.vtcr, o.vttbr, o));
+      Object.assign(out, describePermissionRegisters(o));
       const stage = parseCount(o.stage, "--stage", 1, 2);
       if (stage === 1 && o.fwb) throw new UsageError("--fwb applies to stage-2 descriptors: add --stage 2");
       if (value !== undefined) {
@@ -127,8 +215,13 @@ unless --id-aa64mmfr0/2 (for --vtcr) or --no-xnx say otherwise.`,
         const raw = parseU64(value, "descriptor");
         out.descriptor =
           stage === 2 ? decodeStage2Descriptor(fmt, level, raw, { fwb: !!o.fwb, xnx: o.xnx }) : decodeDescriptor(raw, level, fmt);
+        const ind = descriptorIndirection(raw, stage, o);
+        if (ind) out.indirection = ind;
       }
-      if (Object.keys(out).length === 0) throw new UsageError("nothing to describe: give a descriptor value, --tcr, --mair or --vtcr");
-      emit(o.format === "text" ? describeText(JSON.parse(toJson(out))) : `${toJson(out)}\n`);
+      if (Object.keys(out).length === 0)
+        throw new UsageError(
+          "nothing to describe: give a descriptor value, --tcr, --mair, --vtcr, --pir, --pire0, --s2pir, --por-el1/0, --tcr2 or --id-aa64mmfr3",
+        );
+      emit(o.format === "text" ? describeText(JSON.parse(toJson(compactPermTables(out)))) : `${toJson(out)}\n`);
     });
 }

@@ -56,6 +56,12 @@ const FLAG_REGS: [keyof RegOptions, RegName][] = [
   ["idAa64mmfr0", "ID_AA64MMFR0_EL1"],
   ["idAa64mmfr1", "ID_AA64MMFR1_EL1"],
   ["idAa64mmfr2", "ID_AA64MMFR2_EL1"],
+  ["idAa64mmfr3", "ID_AA64MMFR3_EL1"],
+  ["tcr2", "TCR2_EL1"],
+  ["pir", "PIR_EL1"],
+  ["pire0", "PIRE0_EL1"],
+  ["porEl1", "POR_EL1"],
+  ["porEl0", "POR_EL0"],
 ];
 
 /**

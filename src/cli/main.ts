@@ -43,7 +43,8 @@ Examples:
     .description("list register presets (Linux boot-time TCR/MAIR/SCTLR per page size and VA size)")
     .addHelpText("after", "\nExample:\n  $ vmsa presets")
     .action(() => {
-      for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(14)} TCR_EL1=${hex64(p.regs.tcr)}  ${p.description}\n`);
+      const w = Math.max(...PRESETS.map((p) => p.name.length));
+      for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(w)} TCR_EL1=${hex64(p.regs.tcr)}  ${p.description}\n`);
     });
   return program;
 }

@@ -1,6 +1,7 @@
 /** `vmsa translate`: walk many VAs in one process, text (vtop-style) or JSON. */
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
+import { decodeS1IndirectPerm } from "../arch/pie.js";
 import { hex64, parseU64 } from "../arch/u64.js";
 import { readTextFile } from "../io/files.js";
 import { formatVtop, missingTable } from "../walk/vtop.js";
@@ -93,6 +94,15 @@ export function resultJson(r: TranslationResult): Record<string, unknown> {
     apTable: r.apTable,
     uxnTable: r.uxnTable,
     pxnTable: r.pxnTable,
+    ...(r.indirection
+      ? {
+          indirection: {
+            piIndex: r.indirection.piIndex,
+            pir: decodeS1IndirectPerm(r.indirection.pir).name,
+            pire0: decodeS1IndirectPerm(r.indirection.pire0).name,
+          },
+        }
+      : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import { decodeIdAa64mmfr3 } from "../arch/registers.js";
 import { formatSummary, generateCases, PIE_REQUIRED_COVERAGE, requiredCoverage, runCampaign } from "./campaign.js";
 import { describeOutcome } from "./compare.js";
 import type { GenOptions } from "./generate.js";
-import { AT_OP_NAMES, decodeResults, encodeJobs, JOB_MAGIC2, type Job } from "./jobfile.js";
+import { decodeResults, encodeJobs, HARNESS_OPS, JOB_MAGIC2, type Job } from "./jobfile.js";
 import { buildHarness, checkTools, hasPie, pieQemu, QEMU_BIN, qemuArgs, readMmfr3 } from "./qemu.js";
 
 function intArg(args: string[], name: string, dflt: number): number {
@@ -145,7 +145,7 @@ function parseJobQueries(b: Uint8Array): Job[] {
     }
     const queries = Array.from({ length: nq }, () => {
       const va = get();
-      const op = AT_OP_NAMES[Number(get())] ?? "S1E1R";
+      const op = HARNESS_OPS[Number(get())] ?? "S1E1R";
       return { va, op };
     });
     jobs.push({ regs, chunks: [], queries });

@@ -26,7 +26,7 @@ import { contiguousShift, GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, le
 import { LINUX_TCR2_PIE, type LinuxPieEra, linuxPirE1, linuxPireE0 } from "../arch/linux-pie.js";
 import { encodeTcr, FEATURES_MAX, type Regs } from "../arch/registers.js";
 import { PhysMem } from "../mem/physmem.js";
-import { AT_BASE_OPS, AT_OP_NAMES, type Chunk, type Job, type Query } from "./jobfile.js";
+import { AT_OP_NAMES, type Chunk, HARNESS_OPS, type Job, type Query } from "./jobfile.js";
 import { ARENA_BASE, ARENA_END, UNMAPPED_BASE, UNMAPPED_END } from "./layout.js";
 import type { Rng } from "./rng.js";
 
@@ -455,7 +455,7 @@ export function generateCase(rng: Rng, id: string, opts: GenOptions = {}): GenCa
     features: FEATURES_MAX,
     ...(opts.pie ? pieRegs(rng, opts.pie) : {}),
   };
-  const opNames = opts.pie ? AT_OP_NAMES : AT_BASE_OPS;
+  const opNames = opts.pie ? HARNESS_OPS : AT_OP_NAMES;
   const mem = new PhysMem();
   mem.addRam(ARENA_BASE, ARENA_END - ARENA_BASE);
   const queries: Query[] = [];

@@ -17,11 +17,11 @@ export const JOB_MAGIC2 = 0x3242_4f4a_4153_4d56n; // "VMSAJOB2"
 export const RES_MAGIC = 0x3153_4552_4153_4d56n; // "VMSARES1"
 export const END_MAGIC = 0x0044_4e45_4153_4d56n; // "VMSAEND\0"
 
-/** AT operations in the harness's numbering (S1E1RP/WP: FEAT_PAN2, checked as if PSTATE.PAN=1). */
-export const AT_OP_NAMES = ["S1E1R", "S1E1W", "S1E0R", "S1E0W", "S1E1RP", "S1E1WP"] as const;
+/** AT operations in the harness's numbering (S1E1RP/WP: FEAT_PAN2, run with PSTATE.PAN=1). */
+export const HARNESS_OPS = ["S1E1R", "S1E1W", "S1E0R", "S1E0W", "S1E1RP", "S1E1WP"] as const;
 /** The four plain EL1&0 AT operations (what campaigns without PAN draw from). */
-export const AT_BASE_OPS = ["S1E1R", "S1E1W", "S1E0R", "S1E0W"] as const;
-export type HarnessOp = (typeof AT_OP_NAMES)[number];
+export const AT_OP_NAMES = ["S1E1R", "S1E1W", "S1E0R", "S1E0W"] as const;
+export type HarnessOp = (typeof HARNESS_OPS)[number];
 /** Harness op 15 is no AT: it returns ID_AA64MMFR3_EL1 as the "PAR" (what the CPU implements). */
 const OP_READ_MMFR3 = 15;
 
@@ -116,7 +116,7 @@ export function encodeJobs(jobs: readonly Job[]): Uint8Array {
     }
     for (const q of j.queries) {
       put(q.va);
-      put(BigInt(j.readMmfr3 ? OP_READ_MMFR3 : AT_OP_NAMES.indexOf(q.op)));
+      put(BigInt(j.readMmfr3 ? OP_READ_MMFR3 : HARNESS_OPS.indexOf(q.op)));
     }
   }
   return buf;

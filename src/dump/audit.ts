@@ -7,6 +7,9 @@
  *   walk notes), with the kernel's `Checked W+X mappings` summary line;
  * - non-uxn: a kernel leaf without UXN (same walk; the kernel warns "Found non-UXN mapping");
  * - user-kernel: a TTBR1 leaf EL0 can access (AP[1]=1 and no APTable[0] above it);
+ *   with permission indirection (TCR2_EL1.PIE=1) these three judge the effective permissions
+ *   through PIR_EL1/PIRE0_EL1 instead (the descriptor bits are only a PIIndex then; ptdump still
+ *   prints them raw, as the kernel does);
  * - attr-alias: the same PA mapped with different memory types or cacheability (Arm ARM "mismatched
  *   memory attributes"; Normal vs Normal-Tagged counts as the same type, as in Linux);
  * - bad-contiguous: a contiguous group (Arm ARM "Misprogramming of the Contiguous bit") with members
@@ -24,12 +27,14 @@
 import { HI_CONT, HI_PXN, HI_UXN, LO_AP1, LO_AP2, LO_NG } from "../arch/bits.js";
 import { formatSize } from "../arch/granule.js";
 import { memoryClass } from "../arch/mair.js";
+import { piIndexOf } from "../arch/pie.js";
 import type { Regs } from "../arch/registers.js";
 import { maskHalves } from "../arch/u64.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
 import { checkContiguousGroup, describeContiguousProblem } from "../walk/contiguous.js";
 import { leafOutputAddress } from "../walk/fields.js";
+import { leafPermissions, PERM_PW, PERM_PX, PERM_UGCS, PERM_UR, PERM_UW, PERM_UX } from "../walk/permissions.js";
 import { halfBase, type RawEntry, walkEntries } from "../walk/range.js";
 import { PTDUMP_LINUX_6, PTDUMP_PROT_LO, ptdumpProtHi } from "./ptdump.js";
 
@@ -125,6 +130,10 @@ const RULE = {
   wx: "W^X: no kernel mapping both writable and executable (Linux arch/arm64/mm/ptdump.c ptdump_check_wx, CONFIG_DEBUG_WX)",
   nonUxn: 'every kernel mapping has UXN (Linux ptdump_check_wx: "Found non-UXN mapping")',
   user: "kernel (TTBR1) memory must not be EL0-accessible: AP[1]=1 without APTable[0] (Arm ARM D8.4 stage 1 permissions)",
+  wxPie:
+    "W^X: no kernel mapping both writable and executable at EL1; with TCR2_EL1.PIE the effective permissions come from PIR_EL1 (Arm ARM D8.4.1.3 indirect permissions; Linux CONFIG_DEBUG_WX)",
+  nonUxnPie: "no kernel mapping executable at EL0; with TCR2_EL1.PIE, from PIRE0_EL1 (Arm ARM D8.4.1.3)",
+  userPie: "kernel (TTBR1) memory must not be EL0-accessible; with TCR2_EL1.PIE, from PIRE0_EL1 (Arm ARM D8.4.1.3)",
   alias:
     "one PA, one memory type and cacheability: mismatched attribute aliases lose coherency (Arm ARM B2.16 mismatched memory attributes; Linux treats Normal and Normal-Tagged as the same type)",
   cont: "contiguous group: all N entries CONT, same attributes, consecutive OAs aligned to the group size (Arm ARM D8.6.1 The Contiguous bit / vmsa-rules 3.2, rule in walk/contiguous.ts; misprogramming may give TLB conflict aborts or amalgamated results)",
@@ -167,6 +176,13 @@ function reservedBits(h: HalfContext, e: RawEntry, isTable: boolean, bbm: number
     if (lo & (1 << 5)) bad.push("bit 5 (NS, RES0 for the Non-secure EL1&0 regime)");
   }
   return bad.length ? bad.join(", ") : undefined;
+}
+
+/** "rwx"-style letters of one privilege level of a permission word (shift 0: EL1, 3: EL0). */
+function permText(p: number, shift: number): string {
+  const b = p >>> shift;
+  const t = `${b & 1 ? "r" : "-"}${b & 2 ? "w" : "-"}${b & 4 ? "x" : "-"}`;
+  return (p & (shift === 0 ? 64 : 128)) !== 0 ? `${t}+gcs` : t;
 }
 
 function fmtSize(n: number | bigint): string {
@@ -294,7 +310,8 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         const protHi = e.hi & ptdumpProtHi(PTDUMP_LINUX_6);
         if (e.kind === "hole") {
           // The kernel's W+X walk notes non-zero invalid PTEs (e.g. debug_pagealloc) too.
-          if (kernel && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
+          // (Not under PIE, where W+X is judged on effective permissions and an invalid entry has none.)
+          if (kernel && !ctx.pie && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
             const pages = size / pageSize;
             if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
             if ((protLo & LO_AP2) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
@@ -304,7 +321,25 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         leaves[h.index]++;
         const pa = leafOutputAddress(h, e.hi, e.lo, e.level);
         const paB = BigInt(pa);
-        if (kernel) {
+        if (kernel && ctx.pie) {
+          // Permission indirection: AP/PXN/UXN are PIIndex bits and bit 7 is nDirty, so the
+          // kernel's raw-bit check means nothing here; judge the effective permissions through
+          // PIR_EL1/PIRE0_EL1 (walk/permissions.ts, ASL AArch64.S1IndirectBasePermissions).
+          const pages = size / pageSize;
+          const p = leafPermissions(ctx, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, false);
+          const why = `PIIndex ${piIndexOf(e.hi, e.lo)}: PIR_EL1 ${permText(p, 0)}, PIRE0_EL1 ${permText(p, 3)}`;
+          if ((p & PERM_UX) !== 0) {
+            nonUxnPages += pages;
+            report("non-uxn", va, size, paB, e, `kernel mapping executable at EL0 (${why})`, RULE.nonUxnPie);
+          }
+          if ((p & PERM_PW) !== 0 && (p & PERM_PX) !== 0) {
+            wxPages += pages;
+            report("wx", va, size, paB, e, `insecure W+X mapping (${why})`, RULE.wxPie);
+          }
+          if ((p & (PERM_UR | PERM_UW | PERM_UX | PERM_UGCS)) !== 0) {
+            report("user-kernel", va, size, paB, e, `kernel memory accessible from EL0 (${why})`, RULE.userPie);
+          }
+        } else if (kernel) {
           const pages = size / pageSize;
           const wx = (e.lo & LO_AP2) === 0 && (e.hi & HI_PXN) === 0;
           if ((e.hi & HI_UXN) === 0) {

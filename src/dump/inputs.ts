@@ -371,9 +371,17 @@ export function openLoaded(loaded: LoadedInputs, opts: OpenDumpOptions): OpenedD
   if (opts.preset) {
     const p = presetByName(opts.preset).regs;
     const src = `preset ${opts.preset}`;
+    const pie = p.tcr2 !== undefined ? { TCR2_EL1: p.tcr2, PIR_EL1: p.pir, PIRE0_EL1: p.pire0 } : {};
     base.push({
-      values: { TTBR0_EL1: p.ttbr0, TTBR1_EL1: p.ttbr1, TCR_EL1: p.tcr, MAIR_EL1: p.mair, SCTLR_EL1: p.sctlr },
-      sources: { TTBR0_EL1: src, TTBR1_EL1: src, TCR_EL1: src, MAIR_EL1: src, SCTLR_EL1: src },
+      values: { TTBR0_EL1: p.ttbr0, TTBR1_EL1: p.ttbr1, TCR_EL1: p.tcr, MAIR_EL1: p.mair, SCTLR_EL1: p.sctlr, ...pie },
+      sources: {
+        TTBR0_EL1: src,
+        TTBR1_EL1: src,
+        TCR_EL1: src,
+        MAIR_EL1: src,
+        SCTLR_EL1: src,
+        ...(p.tcr2 !== undefined ? { TCR2_EL1: src, PIR_EL1: src, PIRE0_EL1: src } : {}),
+      },
     });
     // A preset's zero TTBRs are placeholders: let VMCOREINFO or files supply real ones.
     delete base[0]?.values.TTBR1_EL1;

@@ -17,6 +17,13 @@ export const REG_NAMES = [
   "ID_AA64MMFR0_EL1",
   "ID_AA64MMFR1_EL1",
   "ID_AA64MMFR2_EL1",
+  // Permission indirection and overlays (FEAT_TCR2, S1PIE, S1POE): a PIE-enabled kernel's registers.
+  "TCR2_EL1",
+  "PIR_EL1",
+  "PIRE0_EL1",
+  "POR_EL1",
+  "POR_EL0",
+  "ID_AA64MMFR3_EL1",
   // Stage 2 (vmsa dump/audit --stage 2): a hypervisor's registers, absent from a guest's dump.
   "VTTBR_EL2",
   "VTCR_EL2",
@@ -41,6 +48,10 @@ const ALIASES: Record<string, RegName> = {
   MMFR0: "ID_AA64MMFR0_EL1",
   MMFR1: "ID_AA64MMFR1_EL1",
   MMFR2: "ID_AA64MMFR2_EL1",
+  MMFR3: "ID_AA64MMFR3_EL1",
+  TCR2: "TCR2_EL1",
+  PIR: "PIR_EL1",
+  PIRE0: "PIRE0_EL1",
   VTTBR: "VTTBR_EL2",
   VTCR: "VTCR_EL2",
   HCR: "HCR_EL2",
@@ -180,8 +191,8 @@ export function completeRegs(s: SourcedRegs, what = "dump"): { regs: Regs; sourc
   dflt("MAIR_EL1", LINUX_MAIR, "default (Linux v5.11+ MAIR_EL1)");
   dflt("SCTLR_EL1", LINUX_SCTLR, "default (Linux SCTLR_EL1, MMU on)");
   let features: Features = FEATURES_MAX;
-  const ids = { mmfr0: v.ID_AA64MMFR0_EL1, mmfr1: v.ID_AA64MMFR1_EL1, mmfr2: v.ID_AA64MMFR2_EL1 };
-  if (ids.mmfr0 !== undefined || ids.mmfr1 !== undefined || ids.mmfr2 !== undefined) features = featuresFromIdRegs(ids, FEATURES_MAX);
+  const ids = { mmfr0: v.ID_AA64MMFR0_EL1, mmfr1: v.ID_AA64MMFR1_EL1, mmfr2: v.ID_AA64MMFR2_EL1, mmfr3: v.ID_AA64MMFR3_EL1 };
+  if (Object.values(ids).some((x) => x !== undefined)) features = featuresFromIdRegs(ids, FEATURES_MAX);
   for (const n of ["ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const) {
     if (v[n] === undefined) src[n] = "default (features of QEMU -cpu max)";
   }
@@ -192,6 +203,13 @@ export function completeRegs(s: SourcedRegs, what = "dump"): { regs: Regs; sourc
     mair: v.MAIR_EL1 as bigint,
     sctlr: v.SCTLR_EL1 as bigint,
     features,
+    // Permission indirection / overlays, when the input carries them (a PIE kernel's register
+    // file: gdb `info registers`, JSON); absent ones leave TCR2_EL1 = 0 (direct permissions).
+    ...(v.TCR2_EL1 !== undefined ? { tcr2: v.TCR2_EL1 } : {}),
+    ...(v.PIR_EL1 !== undefined ? { pir: v.PIR_EL1 } : {}),
+    ...(v.PIRE0_EL1 !== undefined ? { pire0: v.PIRE0_EL1 } : {}),
+    ...(v.POR_EL1 !== undefined ? { por1: v.POR_EL1 } : {}),
+    ...(v.POR_EL0 !== undefined ? { por0: v.POR_EL0 } : {}),
   };
   return { regs, sources: src };
 }

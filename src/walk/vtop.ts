@@ -112,7 +112,13 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
     lines.push(
       `  MEMORY: AttrIndx ${r.attrIndx} = MAIR 0x${r.mairByte.toString(16).padStart(2, "0")} ${r.memAttr.name}, ${r.shareability}`,
     );
-    lines.push(`  ACCESS: EL1 ${perm(p.pr, p.pw, p.px)}  EL0 ${perm(p.ur, p.uw, p.ux)}`);
+    const gcs = (on: boolean): string => (on ? "+gcs" : "");
+    const ind = r.indirection;
+    // With permission indirection the permissions come from PIR_EL1/PIRE0_EL1[PIIndex], not AP/XN.
+    const via = ind
+      ? `  (PIE: PIIndex ${ind.piIndex}, PIR_EL1 0b${ind.pir.toString(2).padStart(4, "0")}, PIRE0_EL1 0b${ind.pire0.toString(2).padStart(4, "0")})`
+      : "";
+    lines.push(`  ACCESS: EL1 ${perm(p.pr, p.pw, p.px)}${gcs(p.pgcs)}  EL0 ${perm(p.ur, p.uw, p.ux)}${gcs(p.ugcs)}${via}`);
   } else if (missing) {
     lines.push(
       `  MISSING DATA: the level-${missing.level} table at PA ${hx(missing.table)} is not in the input: the translation is unknown (not a fault)`,

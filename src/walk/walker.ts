@@ -22,6 +22,7 @@ import {
   faultStatusCode,
 } from "../arch/fault.js";
 import { decodeMairAttr, type MemAttr, parAttrByte, parForcesOuterShareable } from "../arch/mair.js";
+import { permField, piIndexOf } from "../arch/pie.js";
 import type { Regs } from "../arch/registers.js";
 import { U64_MASK } from "../arch/u64.js";
 import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
@@ -126,6 +127,8 @@ export interface TranslationOk extends ResultCommon {
   readonly apTable: number;
   readonly uxnTable: boolean;
   readonly pxnTable: boolean;
+  /** With permission indirection (TCR2_EL1.PIE): the leaf's PIIndex and the PIR_EL1 / PIRE0_EL1 values it selects. */
+  readonly indirection?: { readonly piIndex: number; readonly pir: number; readonly pire0: number };
   /** Two-stage walks: the stage-1 output (IPA), stage 2's translation of it and the combined attributes. */
   readonly stage2?: Stage2Outcome;
 }
@@ -702,7 +705,14 @@ export class Walker {
       pxnTable: this.pxnTable !== 0,
       par,
       ...(s2o ? { stage2: s2o } : {}),
+      ...(this.ctx.pie ? { indirection: this.indirection(hi, lo) } : {}),
     };
+  }
+
+  private indirection(hi: number, lo: number): { piIndex: number; pir: number; pire0: number } {
+    const c = this.ctx;
+    const piIndex = piIndexOf(hi, lo);
+    return { piIndex, pir: permField(c.pirHi, c.pirLo, piIndex), pire0: permField(c.pire0Hi, c.pire0Lo, piIndex) };
   }
 
   /** Stage 2's view of the final IPA of the last (successful) walk and the combined attributes. */

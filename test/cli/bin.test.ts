@@ -15,7 +15,7 @@ describe.skipIf(skipBecause("bin/vmsa.js", notBuilt))("bin/vmsa.js", () => {
     const r = spawnSync(process.execPath, [BIN, "translate", "--preset", "nope", "0x0"], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(
-      'vmsa: error: unknown preset "nope" (expected one of: linux-4k-39, linux-4k-48, linux-4k-52, linux-16k-36, linux-16k-47, linux-16k-52, linux-64k-42, linux-64k-48, linux-64k-52)\n',
+      'vmsa: error: unknown preset "nope" (expected one of: linux-4k-39, linux-4k-48, linux-4k-48-pie, linux-4k-52, linux-16k-36, linux-16k-47, linux-16k-52, linux-64k-42, linux-64k-48, linux-64k-52)\n',
     );
   });
 

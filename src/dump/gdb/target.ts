@@ -26,6 +26,13 @@ const QEMU_REG_NAMES: Record<RegName, readonly string[]> = {
   ID_AA64MMFR0_EL1: ["ID_AA64MMFR0_EL1"],
   ID_AA64MMFR1_EL1: ["ID_AA64MMFR1_EL1"],
   ID_AA64MMFR2_EL1: ["ID_AA64MMFR2_EL1"],
+  // Present only on a vCPU with FEAT_TCR2 / S1PIE / S1POE (QEMU -cpu max >= 10.2).
+  TCR2_EL1: ["TCR2_EL1"],
+  PIR_EL1: ["PIR_EL1"],
+  PIRE0_EL1: ["PIRE0_EL1"],
+  POR_EL1: ["POR_EL1"],
+  POR_EL0: ["POR_EL0"],
+  ID_AA64MMFR3_EL1: ["ID_AA64MMFR3_EL1"],
   // Present only when the vCPU has EL2 (-M virt,virtualization=on).
   VTTBR_EL2: ["VTTBR_EL2"],
   VTCR_EL2: ["VTCR_EL2"],
