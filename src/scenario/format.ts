@@ -74,6 +74,8 @@ export interface LitmusConfig {
   /** SCTLR_EL1.EIS / EOS (FEAT_ExS): exception entry / return are context synchronizing. */
   readonly eis: boolean;
   readonly eos: boolean;
+  /** FEAT_HAFT with TCR2_EL1.HAFT=1: table descriptors get hardware AF updates. */
+  readonly haft: boolean;
   /** Stage-2 translation per CPU (VTTBR_EL2 root and VMID; HCR_EL2.VM=1), undefined: off. */
   readonly stage2: readonly ({ readonly root: bigint; readonly vmid: number } | undefined)[];
 }
@@ -869,9 +871,9 @@ function litmusConfigOf(
       }
     } else el.fill(count(ctx, elNode, "machine.el", mach.el, 0, 1, " (exception level)") as 0 | 1);
   }
-  const flag = (k: "eis" | "eos"): boolean => {
+  const flag = (k: "eis" | "eos" | "haft", dflt = true): boolean => {
     const v = mach[k];
-    if (v === undefined) return true;
+    if (v === undefined) return dflt;
     if (typeof v === "boolean") return v;
     return count(ctx, nodeAt(["machine", k]), `machine.${k}`, v, 0, 1) === 1;
   };
@@ -894,5 +896,5 @@ function litmusConfigOf(
       }
     }
   }
-  return { ets, faults: f, el, eis: flag("eis"), eos: flag("eos"), stage2 };
+  return { ets, faults: f, el, eis: flag("eis"), eos: flag("eos"), haft: flag("haft", false), stage2 };
 }

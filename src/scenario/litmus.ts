@@ -264,7 +264,7 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
     regs: progs.map((_, i) => regsOf(s, i)),
     features,
     stage2: s.litmus.stage2.map((x) => (x === undefined ? undefined : { root: Number(x.root), vmid: x.vmid })),
-    options: { ets: s.litmus.ets, faultMode: s.litmus.faults, eis: s.litmus.eis, eos: s.litmus.eos, maxSteps: 256 },
+    options: { ets: s.litmus.ets, faultMode: s.litmus.faults, eis: s.litmus.eis, eos: s.litmus.eos, maxSteps: 256, haft: s.litmus.haft },
   };
   const key = (st: FinalState): string => {
     const parts: string[] = [];

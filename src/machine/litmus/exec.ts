@@ -13,7 +13,7 @@ import type { Features, Regs } from "../../arch/registers.js";
 import type { PhysMem } from "../../mem/physmem.js";
 import { entryKind } from "../../walk/fields.js";
 import { accessCode } from "../../walk/walker.js";
-import { hardwareUpdate } from "./hw-update.js";
+import { hardwareUpdate, tableAfUpdate } from "./hw-update.js";
 import { type Message, MessageLog } from "./messages.js";
 import type { FaultRecord, FinalState } from "./outcome.js";
 import type { Address, AluOp, CpuProgram, Instr, Line, RmwOp } from "./program.js";
@@ -32,6 +32,8 @@ export interface LitmusOptions {
   readonly eos: boolean;
   /** Instructions one CPU may run in one execution (bounds loops). */
   readonly maxSteps: number;
+  /** FEAT_HAFT with TCR2_EL1.HAFT=1 (and HA): walks set AF in table descriptors too. */
+  readonly haft?: boolean;
 }
 
 export interface LitmusSetup {
@@ -433,6 +435,15 @@ export class LitmusExecution {
           return;
         }
         pa = o.pa;
+      }
+      // FEAT_HAFT: the walk sets AF (bit 10) in each table descriptor it used, atomically (hw-update.ts).
+      if (opts.haft && ctx.ctx.ha) {
+        for (const x of r.reads.slice(0, -1)) {
+          const nv = tableAfUpdate(x.msg.value);
+          if (nv === undefined) continue;
+          if (this.log.latest(x.pa) !== x.msg) throw new Blocked();
+          v.hu = Math.max(v.hu, this.log.append(x.pa, nv, t.id, -1, true).ts);
+        }
       }
       const upd = hardwareUpdate(ctx.ctx, r.leafHi, r.leafLo, isWrite);
       if (upd !== undefined) {
