@@ -51,6 +51,13 @@ export function renderLitmusText(r: LitmusResult, o: { outcomes: boolean }): str
           : `the file claims ${c.claim}: inconclusive (the search stopped before every execution ran)`;
     lines.push(`  condition ${c.final.text}: ${obs} — ${c.witnesses} of ${r.states.length} final states satisfy it; ${verdict}`);
   }
+  for (const f of r.findings) {
+    const v = f.violation;
+    lines.push(
+      `  flag: rule ${v.ruleNumber} ${v.rule} (${v.detail}) at step ${v.step} on P${v.cpu}, in ${f.count} of ${r.tracesChecked} distinct executions: ${v.message}`,
+    );
+  }
+  if (r.tracesTruncated) lines.push(`  (rules checked on the first ${r.tracesChecked} distinct executions only)`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -79,6 +86,15 @@ export function litmusToJson(r: LitmusResult): unknown {
       count: st.count,
       ...(st.satisfies !== undefined ? { satisfies: st.satisfies } : {}),
     })),
+    findings: r.findings.map((f) => ({
+      rule: f.violation.rule,
+      detail: f.violation.detail,
+      step: f.violation.step,
+      cpu: f.violation.cpu,
+      message: f.violation.message,
+      executions: f.count,
+    })),
+    tracesChecked: r.tracesChecked,
     ...(c !== undefined
       ? {
           condition: {
@@ -94,9 +110,14 @@ export function litmusToJson(r: LitmusResult): unknown {
   };
 }
 
-/** Exit status of one litmus run: 1 the claim is contradicted, 3 inconclusive (or incomplete without a claim), 0 otherwise. */
+/**
+ * Exit status of one litmus run: with a final condition 1 when the claim is contradicted, 3
+ * inconclusive; without one, 1 when an execution breaks a rule, 3 when the search stopped early.
+ */
 export function litmusStatus(r: LitmusResult): 0 | 1 | 3 {
   const c = r.condition;
+  // With a final condition the claim decides (rule findings are flags beside it, as in herd7).
   if (c !== undefined) return c.verdict === "contradicted" ? 1 : c.verdict === "inconclusive" ? 3 : 0;
+  if (r.findings.length > 0) return 1;
   return r.stopped !== undefined ? 3 : 0;
 }

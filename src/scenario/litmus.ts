@@ -20,6 +20,7 @@ import { accessCode, Walker } from "../walk/walker.js";
 import { ScenarioError } from "./build.js";
 import type { Scenario, StepSpec } from "./format.js";
 import { parseFinalCondition } from "./litmus-condition.js";
+import { checkLitmusTraces, type LitmusFinding } from "./litmus-rules.js";
 import type { LAddress, LitmusSpec, LOperand } from "./litmus-steps.js";
 import { buildInitialMemory, type Env, tlbiOperandOf } from "./run.js";
 
@@ -52,6 +53,11 @@ export interface LitmusResult {
     | undefined;
   /** Registers shown in each state, as "P<cpu>:X<n>". */
   readonly registers: readonly { cpu: number; reg: number }[];
+  /** Rules the executions break (each distinct execution replayed on the rule checker). */
+  readonly findings: readonly LitmusFinding[];
+  /** Distinct executions replayed, and whether there were more than were kept. */
+  readonly tracesChecked: number;
+  readonly tracesTruncated: boolean;
 }
 
 /** Whether the scenario needs the litmus model: a final condition, litmus instructions or handler steps. */
@@ -225,6 +231,9 @@ export interface LitmusRunOptions {
 
 export const DEFAULT_LITMUS_LIMIT = 200_000;
 
+/** Distinct executions replayed on the rule checker at most. */
+const TRACE_LIMIT = 5000;
+
 export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResult {
   const mem = new PhysMem();
   const env = buildInitialMemory(s, mem);
@@ -278,6 +287,7 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
   const e = enumerateExecutions(setup, {
     limit,
     key,
+    traceLimit: TRACE_LIMIT,
     ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
@@ -297,5 +307,18 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
     else verdict = witnesses < states.length ? "contradicted" : complete ? "as-claimed" : "inconclusive";
     condition = { final, claim: claimOf(final.quantifier), witnesses, verdict };
   }
-  return { scenario: s, states, executions: e.executions, blocked: e.blocked, stopped: e.stopped, limit, condition, registers };
+  const findings = checkLitmusTraces(s, e.traces);
+  return {
+    scenario: s,
+    states,
+    executions: e.executions,
+    blocked: e.blocked,
+    stopped: e.stopped,
+    limit,
+    condition,
+    registers,
+    findings,
+    tracesChecked: e.traces.length,
+    tracesTruncated: e.tracesTruncated,
+  };
 }

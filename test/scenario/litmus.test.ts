@@ -102,9 +102,11 @@ describe("vmsa check on litmus files", () => {
     const r = check([join(DIR, "MP-pte.yaml")], { explore: true, exploreLimit: "1000" });
     expect(r.code).toBe(0);
   });
-  it("--outcomes --explore lists every final state of an ordinary scenario, faults per access", () => {
+  it("--outcomes --explore lists every final state of an ordinary scenario, faults per access, and its rule findings", () => {
     const r = check(["examples/scenarios/explore-shootdown.yaml"], { outcomes: true, explore: true });
-    expect(r.code).toBe(0);
+    // No final condition: the rules broken in some execution decide (the load racing the unmap).
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("flag: rule 5 missing-barrier (barrier.dsb-after-tlbi) at step 6 on P1");
     expect(r.out).toContain("2 final states");
     expect(r.out).toContain("fault(P1:step6,0xffff000000200000,translation)");
   });
@@ -114,6 +116,24 @@ describe("vmsa check on litmus files", () => {
     expect(j[0]?.condition.observed).toBe("allowed");
     expect(j[0]?.states.length).toBe(4);
     expect(Object.keys(j[0]?.states[0]?.registers ?? {})).toEqual(["P0:X0", "P0:X1", "P1:X0", "P1:X1"]);
+  });
+});
+
+describe("litmus executions on the rule checker (flags beside the outcome)", () => {
+  // herd7 aarch64-BBM CoRR+PteOA.DB0: Allowed and flagged Warning-BBM-expected (RWHZWS).
+  it("an OA change without BBM is allowed and flagged bbm", () => {
+    const r = runLitmus(load("CoRR+pteoa.yaml"));
+    expect(r.condition?.verdict).toBe("as-claimed");
+    expect(r.findings.map((f) => `${f.violation.rule}@${f.violation.step}`)).toContain("bbm@1");
+  });
+  // RWHZWS: a read-only swap of identical contents needs no break (item 5 of issue 13).
+  it("a read-only swap of identical pages is not flagged", () => {
+    expect(runLitmus(load("CoRR+ro-swap.yaml")).findings).toEqual([]);
+  });
+  it("the flag does not change the exit status when the file states a claim", () => {
+    const r = check([join(DIR, "CoRR+pteoa.yaml")]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("flag: rule 1 bbm (bbm.output-address) at step 1 on P0");
   });
 });
 

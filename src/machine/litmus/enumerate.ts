@@ -6,6 +6,7 @@
  */
 import { type ExecResult, LitmusExecution, type LitmusSetup } from "./exec.js";
 import type { FinalState } from "./outcome.js";
+import { type TraceEntry, traceKey } from "./trace.js";
 
 export interface StateCount {
   readonly state: FinalState;
@@ -23,6 +24,10 @@ export interface Enumeration {
   readonly blocked: number;
   /** Undefined when every execution ran to its end. */
   readonly stopped: StopReason | undefined;
+  /** Distinct execution traces (as Machine steps), at most `traceLimit` of them. */
+  readonly traces: readonly (readonly TraceEntry[])[];
+  /** More distinct traces existed than `traceLimit`. */
+  readonly tracesTruncated: boolean;
 }
 
 export interface EnumerateOptions {
@@ -31,6 +36,8 @@ export interface EnumerateOptions {
   readonly now?: () => number;
   /** Key of a final state: which registers and locations are observed. */
   readonly key: (s: FinalState) => string;
+  /** Keep up to this many distinct execution traces (default 0: none). */
+  readonly traceLimit?: number;
 }
 
 /** Depth-first choice oracle: replays a prefix, extends it with first answers, then backtracks. */
@@ -77,6 +84,9 @@ export function enumerateExecutions(setup: LitmusSetup, o: EnumerateOptions): En
   let executions = 0;
   let blocked = 0;
   let stopped: StopReason | undefined;
+  const traces = new Map<string, readonly TraceEntry[]>();
+  const traceLimit = o.traceLimit ?? 0;
+  let tracesTruncated = false;
   for (;;) {
     if (executions >= o.limit) {
       stopped = "execution-limit";
@@ -91,6 +101,13 @@ export function enumerateExecutions(setup: LitmusSetup, o: EnumerateOptions): En
     if (r.kind === "blocked") blocked++;
     else if (r.kind === "bounded") stopped = "step-bound";
     else if (r.kind === "final") {
+      if (traceLimit > 0) {
+        const tk = traceKey(r.trace);
+        if (!traces.has(tk)) {
+          if (traces.size < traceLimit) traces.set(tk, r.trace);
+          else tracesTruncated = true;
+        }
+      }
       const k = o.key(r.state);
       const e = states.get(k);
       if (e) e.count++;
@@ -98,5 +115,5 @@ export function enumerateExecutions(setup: LitmusSetup, o: EnumerateOptions): En
     }
     if (!tree.next()) break;
   }
-  return { states, executions, blocked, stopped };
+  return { states, executions, blocked, stopped, traces: [...traces.values()], tracesTruncated };
 }

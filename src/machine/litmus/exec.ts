@@ -13,6 +13,7 @@ import type { Features, Regs } from "../../arch/registers.js";
 import type { PhysMem } from "../../mem/physmem.js";
 import { entryKind } from "../../walk/fields.js";
 import { accessCode } from "../../walk/walker.js";
+import type { TlbiOp } from "../types.js";
 import { hardwareUpdate, tableAfUpdate } from "./hw-update.js";
 import { type Message, MessageLog } from "./messages.js";
 import type { FaultRecord, FinalState } from "./outcome.js";
@@ -20,6 +21,7 @@ import type { Address, AluOp, CpuProgram, Instr, Line, RmwOp } from "./program.j
 import { type Stage2Config, stage2Faulting, stage2Invalidations, walkStage2 } from "./stage2.js";
 import { type Context, makeContext, Thread } from "./thread.js";
 import { newTlbi, type TlbiRecord, tlbiAffects } from "./tlbi-record.js";
+import type { TraceEntry } from "./trace.js";
 import { walkChoosing } from "./walk.js";
 import { descriptorAllowed, type WalkFacts, walkAfter } from "./walk-rules.js";
 
@@ -47,7 +49,9 @@ export interface LitmusSetup {
   readonly stage2?: readonly (Stage2Config | undefined)[];
 }
 
-export type ExecResult = { readonly kind: "final"; readonly state: FinalState } | { readonly kind: "blocked" | "bounded" };
+export type ExecResult =
+  | { readonly kind: "final"; readonly state: FinalState; readonly trace: readonly TraceEntry[] }
+  | { readonly kind: "blocked" | "bounded" };
 
 /** Thrown inside a step when the choices made cannot be a consistent execution. */
 class Blocked extends Error {}
@@ -103,6 +107,8 @@ export class LitmusExecution {
   private readonly threads: Thread[];
   private readonly tlbis: TlbiRecord[] = [];
   private readonly faults: FaultRecord[] = [];
+  /** The execution as Machine steps (trace.ts), in execution order. */
+  readonly trace: TraceEntry[] = [];
 
   constructor(s: LitmusSetup, choose: (n: number) => number) {
     this.s = s;
@@ -137,6 +143,7 @@ export class LitmusExecution {
     return {
       kind: "final",
       state: { regs: this.threads.map((t) => [...t.x]), mem: log.written(), faults: this.faults, read: (pa) => log.final(pa) },
+      trace: this.trace,
     };
   }
 
@@ -252,6 +259,7 @@ export class LitmusExecution {
         return;
       case "dmb":
         v.dmb(ins.kind);
+        this.trace.push({ cpu: t.id, step: line.step, op: { k: "dmb", kind: ins.kind } });
         return;
       case "dsb": {
         let done = 0;
@@ -266,6 +274,7 @@ export class LitmusExecution {
           }
         }
         v.dsb(ins.kind, this.s.options.ets, done);
+        this.trace.push({ cpu: t.id, step: line.step, op: { k: "dsb", kind: ins.kind } });
         return;
       }
       case "isb":
@@ -275,6 +284,8 @@ export class LitmusExecution {
         const rec = newTlbi(t.id, ins.op, t.val(ins.operand), t.context.ctx, v.tlbiOrd, this.vmidOf(t));
         t.tlbis.push(rec);
         this.tlbis.push(rec);
+        if (rec.cls === "stage1")
+          this.trace.push({ cpu: t.id, step: line.step, op: { k: "tlbi", op: ins.op as TlbiOp, operand: t.val(ins.operand) } });
         return;
       }
       case "msr": {
@@ -283,6 +294,7 @@ export class LitmusExecution {
           ins.reg as "TTBR0_EL1"
         ];
         if (field === undefined) return;
+        this.trace.push({ cpu: t.id, step: line.step, op: { k: "msr", reg: ins.reg, value: t.val(ins.src) } });
         t.pendingContext = makeContext(this.s.mem, { ...base, [field]: t.val(ins.src) }, this.s.features);
         return;
       }
@@ -307,6 +319,8 @@ export class LitmusExecution {
 
   /** ISB, exception entry or return: views (views.ts) and the pending translation context. */
   private contextSync(t: Thread): void {
+    const line = t.prog.lines[Math.max(0, t.pc - 1)];
+    this.trace.push({ cpu: t.id, step: line?.step ?? 0, op: { k: "isb" } });
     t.views.contextSync();
     if (t.pendingContext !== undefined) {
       t.context = t.pendingContext;
@@ -359,9 +373,17 @@ export class LitmusExecution {
     let pa: number;
     let walkObs = 0;
     let before = Number.POSITIVE_INFINITY;
+    const step = (t.prog.lines[j] as Line).step;
     if (a.space === "pa") {
       pa = Number(addrValue & ~7n);
     } else {
+      const type = ins.i === "ldr" ? (ins.exec ? "fetch" : "load") : "store";
+      const value = ins.i === "str" ? t.val(ins.src) : undefined;
+      this.trace.push({
+        cpu: t.id,
+        step,
+        op: { k: "access", type, va: addrValue, el: t.el, ...(value !== undefined ? { value } : {}) },
+      });
       let ctx: Context = t.context;
       if (t.pendingContext !== undefined && this.choose(2) === 1) ctx = t.pendingContext;
       const w = ctx.walker;
@@ -475,6 +497,8 @@ export class LitmusExecution {
       return;
     }
     if (ins.i === "str") {
+      if (a.space === "pa")
+        this.trace.push({ cpu: t.id, step, op: { k: "store-pa", pa: BigInt(pa), value: t.val(ins.src), release: rel } });
       const m = this.log.append(pa, t.val(ins.src), t.id, j);
       v.writeDone(pa, m.ts, vAddr, rel);
       return;
@@ -482,7 +506,9 @@ export class LitmusExecution {
     const s = t.x[ins.op === "cas" ? ins.rt : ins.rs] as bigint;
     const doWrite = ins.op !== "cas" || old === (t.x[ins.rs] as bigint);
     if (doWrite) {
-      const m = this.log.append(pa, rmwValue(ins.op, old, s), t.id, j);
+      const nv = rmwValue(ins.op, old, s);
+      if (a.space === "pa") this.trace.push({ cpu: t.id, step, op: { k: "store-pa", pa: BigInt(pa), value: nv, release: rel } });
+      const m = this.log.append(pa, nv, t.id, j);
       v.writeDone(pa, m.ts, vAddr, rel);
     }
     t.set(ins.op === "cas" ? ins.rs : ins.rt, old, post);
