@@ -18,6 +18,7 @@ export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
   },
   { file: "find-tables.js", workloads: ["find-tables-sparse-512m"] },
   { file: "lazy-dump.js", workloads: ["sparse-dump-raw", "sparse-dump-elf"] },
+  { file: "trace-replay.js", workloads: ["trace-replay-boot"] },
   { file: "explore.js", workloads: ["explore-bbm-12reads", "explore-bbm-12reads-full", "explore-2cpu", "explore-3cpu", "explore-4cpu"] },
 ];
 
