@@ -362,7 +362,11 @@ export interface Regs {
   readonly mair: bigint;
   readonly sctlr: bigint;
   readonly features: Features;
-  /** TCR2_EL1 (FEAT_TCR2): PIE[1], E0POE[2], POE[3]. Absent = 0 (no indirection, no overlays). */
+  /**
+   * TCR2_EL1 (FEAT_TCR2): PIE[1], E0POE[2], POE[3]. Absent = 0 (no indirection, no overlays).
+   * In the EL2 and EL2&0 regimes (`regime`) this and the four below are TCR2_EL2, PIR_EL2,
+   * PIRE0_EL2 (EL2&0 only), POR_EL2 and POR_EL0, as `tcr`/`ttbr*` are the _EL2 registers there.
+   */
   readonly tcr2?: bigint;
   /** PIR_EL1: privileged permissions for the 16 PIIndex values (FEAT_S1PIE). */
   readonly pir?: bigint;
@@ -376,6 +380,8 @@ export interface Regs {
   readonly hcr?: bigint;
   readonly vtcr?: bigint;
   readonly vttbr?: bigint;
+  /** S2PIR_EL2 (FEAT_S2PIE): stage-2 permissions per PIIndex when VTCR_EL2.S2PIE=1. */
+  readonly s2pir?: bigint;
 }
 
 /** TCR2_EL1 fields the walk uses (ASL TCR2_EL1_Type): PnCH[0], PIE[1], E0POE[2], POE[3], AIE[4], D128[5], HAFT[11]. */

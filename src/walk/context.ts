@@ -228,9 +228,10 @@ export function compileRegs(regs: Regs): WalkContext {
   const tcr2 = decodeTcr2(f.tcrx === false ? 0n : (regs.tcr2 ?? 0n));
   const pie = tcr2.pie && f.s1pie !== false;
   const poe = tcr2.poe && f.s1poe !== false;
-  const e0poe = tcr2.e0poe && f.s1poe !== false;
+  const e0poe = !el2 && tcr2.e0poe && f.s1poe !== false;
   const [pirHi, pirLo] = halvesOf(regs.pir);
-  const [pire0Hi, pire0Lo] = halvesOf(regs.pire0);
+  // The EL2 regime has no EL0: PIRE0 and POR_EL0 do not apply (only PIR_EL2 / POR_EL2).
+  const [pire0Hi, pire0Lo] = halvesOf(el2 ? 0n : regs.pire0);
   const [por1Hi, por1Lo] = halvesOf(regs.por1);
   const [por0Hi, por0Lo] = halvesOf(regs.por0);
   return {

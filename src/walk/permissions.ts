@@ -15,7 +15,21 @@
  *              update (TCR.HA=HD=1): a write the permissions allow takes a Permission fault with
  *              DirtyBit=1 (ASL AArch64.S1CheckPermissions).
  */
-import { PI_GCS, PI_OVERLAY, PI_R, PI_S1_PERMS, PI_W, PI_WXN, PI_X, permField } from "../arch/pie.js";
+import {
+  PI_GCS,
+  PI_OVERLAY,
+  PI_R,
+  PI_S1_PERMS,
+  PI_S2_PERMS,
+  PI_W,
+  PI_WXN,
+  PI_X,
+  permField,
+  S2PI_PX,
+  S2PI_R,
+  S2PI_UX,
+  S2PI_W,
+} from "../arch/pie.js";
 import { POR_PERMS, poIndexOf } from "../arch/poe.js";
 import type { WalkContext } from "./context.js";
 import { directPermissions, regimePermissions } from "./fields.js";
@@ -70,8 +84,13 @@ function toPerm(piBits: number, shift: number): number {
 export function leafPermissions(ctx: WalkContext, hi: number, lo: number, apT: number, uxnT: number, pxnT: number, pan: boolean): number {
   // Plain direct permissions stay small enough to be inlined into the walk loop.
   if (ctx.plainPerms) return directWithPan(ctx, hi, lo, apT, uxnT, pxnT, pan);
-  // The EL2 regime and stage 2 have their own direct models (fields.ts regimePermissions).
-  if (ctx.permModel !== 0) return regimePermissions(ctx, hi, lo, apT, uxnT);
+  // The EL2 regime and stage 2 have their own direct models (fields.ts regimePermissions); with
+  // indirection, the EL2 regime reads PIR_EL2 only (no EL0: PIRE0 is 0 in its context) and stage 2
+  // reads S2PIR_EL2.
+  if (ctx.permModel !== 0) {
+    if (!ctx.pie) return regimePermissions(ctx, hi, lo, apT, uxnT);
+    return ctx.permModel === 2 ? stage2IndirectPermissions(ctx, hi, lo) : indirectPermissions(ctx, hi, lo, false);
+  }
   return ctx.pie ? indirectPermissions(ctx, hi, lo, pan) : overlaidDirectPermissions(ctx, hi, lo, apT, uxnT, pxnT, pan);
 }
 
@@ -125,5 +144,25 @@ function indirectPermissions(ctx: WalkContext, hi: number, lo: number, pan: bool
   // Bit 7 is nDirty under PIE: a clean page is write-protected unless hardware updates the
   // dirty state (then it clears the bit on the first write, for every page: no DBM needed).
   if ((lo & 0x80) !== 0 && !ctx.hd) word |= PERM_DIRTY;
+  return word;
+}
+
+/**
+ * Stage-2 indirect permissions (FEAT_S2PIE, VTCR_EL2.S2PIE=1; ASL AArch64.S2IndirectBasePermissions):
+ * S2PIR_EL2 (in the stage-2 context's pirHi/pirLo) at the PIIndex of bits {54, 53, 51, 6}; data
+ * permissions are the same for EL1 and EL0, execute is per level (px/ux). MRO values grant read
+ * (their write is for hardware walk/RCW updates only, not modelled). Bit 7 is Dirty (1 = dirty):
+ * a write to a clean page without hardware dirty-state update (VTCR_EL2.HA=HD=1) is a Permission
+ * fault with DirtyBit (PERM_DIRTY).
+ */
+function stage2IndirectPermissions(ctx: WalkContext, hi: number, lo: number): number {
+  const idx = ((lo >>> 6) & 1) | (((hi >>> 19) & 1) << 1) | (((hi >>> 21) & 3) << 2);
+  const v = PI_S2_PERMS[permField(ctx.pirHi, ctx.pirLo, idx)] as number;
+  const r = (v & S2PI_R) !== 0 ? 1 : 0;
+  const w = (v & S2PI_W) !== 0 ? 1 : 0;
+  const px = (v & S2PI_PX) !== 0 ? 1 : 0;
+  const ux = (v & S2PI_UX) !== 0 ? 1 : 0;
+  let word = r | (w << 1) | (px << 2) | (r << 3) | (w << 4) | (ux << 5);
+  if ((lo & 0x80) === 0 && !ctx.hd) word |= PERM_DIRTY;
   return word;
 }

@@ -21,6 +21,8 @@ export interface Stage2Regs {
   readonly vtcr: bigint;
   readonly vttbr: bigint;
   readonly hcr: bigint;
+  /** S2PIR_EL2 (FEAT_S2PIE): used when VTCR_EL2.S2PIE=1; absent = 0 (no access through any index). */
+  readonly s2pir?: bigint;
 }
 
 /** What a stage-2 walk context knows beyond the stage-1 shape it is walked with. */
@@ -106,6 +108,12 @@ export function compileStage2(regs: Stage2Regs, f: Features, s2f: Stage2Features
     mmuOn: true,
     permModel: 2,
     plainPerms: false,
+    // FEAT_S2PIE: VTCR_EL2.S2PIE selects S2PIR_EL2 (kept in the pir fields of this context).
+    pie: vtcr.s2pie && f.s2pie !== false,
+    poe: false,
+    e0poe: false,
+    pirHi: Number(((regs.s2pir ?? 0n) >> 32n) & 0xffffffffn),
+    pirLo: Number((regs.s2pir ?? 0n) & 0xffffffffn),
     s2: { regs, hcr, vtcr, config, vttbr, xnx: s2f.xnx, ptw: hcr.ptw, fwb: hcr.fwb },
   };
 }

@@ -261,7 +261,10 @@ export class Walker {
     this.ctx = "halves" in regs ? regs : compileRegs(regs);
     const c = this.ctx;
     this.s2 = c.twoStage
-      ? new Walker(mem, compileStage2({ hcr: c.hcr.raw, vtcr: c.regs.vtcr ?? 0n, vttbr: c.regs.vttbr ?? 0n }, c.features))
+      ? new Walker(
+          mem,
+          compileStage2({ hcr: c.hcr.raw, vtcr: c.regs.vtcr ?? 0n, vttbr: c.regs.vttbr ?? 0n, s2pir: c.regs.s2pir }, c.features),
+        )
       : null;
   }
 
@@ -564,7 +567,7 @@ export class Walker {
         par:
           kind === "external-abort" || access.type === "exec"
             ? null
-            : (1n << 11n) | (1n << 9n) | (ptw ? 1n << 8n : 0n) | (BigInt(fsc) << 1n) | 1n,
+            : BigInt(this.s2.permFlags) | (1n << 11n) | (1n << 9n) | (ptw ? 1n << 8n : 0n) | (BigInt(fsc) << 1n) | 1n,
         stage: 2,
         s1ptw: ptw,
         ipa,
