@@ -6,25 +6,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkFiles } from "../../src/cli/check.js";
 import { vmsa } from "../cli/run.js";
+import { checkCapture } from "../helpers/check-files.js";
 
-function check(files: string[], opts: Parameters<typeof checkFiles>[1] = {}, now?: () => number) {
-  let out = "";
-  let err = "";
-  const code = checkFiles(
-    files,
-    opts,
-    (s) => {
-      out += s;
-    },
-    (s) => {
-      err += s;
-    },
-    now,
-  );
-  return { code, out, err };
-}
+const check = checkCapture;
 
 /** `text` as a scenario file exits 2 with one error line: `vmsa: error: FILE` then `want`. */
 function expectRejected(name: string, text: string, want: string): void {
@@ -124,7 +109,7 @@ describe("vmsa check", () => {
     expect(check([many, `${EX}/explore-shootdown.yaml`], { explore: true, exploreFull: true, exploreLimit: "3" }).code).toBe(1);
   });
   it("rejects bad --explore-limit, --explore-budget and --format values in one error line, exit 2", () => {
-    const cases: [Parameters<typeof checkFiles>[1], RegExp][] = [
+    const cases: [Parameters<typeof checkCapture>[1], RegExp][] = [
       [{ explore: true, exploreLimit: "0" }, /--explore-limit: "0" is not a positive decimal number/],
       [{ explore: true, exploreLimit: "-5" }, /--explore-limit: "-5"/],
       // Counts are decimal (team number convention): no other radix, no exponent.

@@ -8,10 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkFiles } from "../../src/cli/check.js";
 import { parseScenario } from "../../src/scenario/format.js";
 import { runLitmus } from "../../src/scenario/litmus.js";
 import { observedOf } from "../../src/scenario/litmus-render.js";
+import { checkCapture } from "../helpers/check-files.js";
 
 const DIR = "examples/litmus";
 const FILES = readdirSync(DIR)
@@ -22,21 +22,7 @@ function load(name: string) {
   return parseScenario(readFileSync(join(DIR, name), "utf8"), join(DIR, name));
 }
 
-function check(files: string[], opts: Parameters<typeof checkFiles>[1] = {}) {
-  let out = "";
-  let err = "";
-  const code = checkFiles(
-    files,
-    opts,
-    (s) => {
-      out += s;
-    },
-    (s) => {
-      err += s;
-    },
-  );
-  return { code, out, err };
-}
+const check = checkCapture;
 
 function tmp(name: string, text: string): string {
   const p = join(mkdtempSync(join(tmpdir(), "vmsa-litmus-")), name);

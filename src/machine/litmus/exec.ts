@@ -23,7 +23,7 @@ import { type Context, makeContext, Thread } from "./thread.js";
 import { newTlbi, type TlbiRecord, tlbiAffects } from "./tlbi-record.js";
 import type { TraceEntry } from "./trace.js";
 import { walkChoosing } from "./walk.js";
-import { descriptorAllowed, type WalkFacts, walkAfter } from "./walk-rules.js";
+import { descriptorAllowed, type Invalidation, type WalkFacts, walkAfter } from "./walk-rules.js";
 
 export interface LitmusOptions {
   /** FEAT_ETS level: 0 (none; 1 is treated as 0, as herd and ID_AA64MMFR1_EL1.ETS do), 2, 3. */
@@ -357,6 +357,24 @@ export class LitmusExecution {
     return xs[xs.length === 1 ? 0 : this.choose(xs.length)] as T;
   }
 
+  /**
+   * The write a walk's read of descriptor `dpa` returns, chosen among those walk-rules.ts allows
+   * (`rules(m)`: the invalidations that cover the read if it returns `m`, and whether `m` faults).
+   */
+  private chooseDescriptor(
+    dpa: number,
+    facts: WalkFacts,
+    rules: (m: Message) => { readonly invs: readonly Invalidation[]; readonly faulting: boolean },
+  ): { m: Message; before: number; after: number } {
+    const ok: { m: Message; before: number; after: number }[] = [];
+    for (const m of this.log.at(dpa)) {
+      const { invs, faulting } = rules(m);
+      const res = descriptorAllowed(this.log, invs, facts, m, faulting);
+      if (res !== undefined) ok.push({ m, before: res.before, after: walkAfter(invs, facts, m) });
+    }
+    return this.pick(ok);
+  }
+
   /** A load, store or atomic at line `j`: translate (choosing the descriptors read), then read and/or write. */
   private access(t: Thread, j: number, ins: Extract<Instr, { i: "ldr" | "str" | "rmw" }>): void {
     const v = t.views;
@@ -400,19 +418,16 @@ export class LitmusExecution {
       const vmid = this.vmidOf(t);
       const facts: WalkFacts = { cpu: t.id, po: j, walkView, faultView, accessPre: pre, afterDone };
       const r = walkChoosing(w, this.s.mem, hi, lo, acc, (dpa, level) => {
-        const ok: { m: Message; before: number; after: number }[] = [];
-        for (const m of this.log.at(dpa)) {
+        const c = this.chooseDescriptor(dpa, facts, (m) => {
           const dlo = Number(m.value & 0xffffffffn);
           const kind = entryKind(h, dlo, level);
-          const leaf = kind !== 1;
-          const faulting = kind === 0 || (kind === 2 && (dlo & 0x400) === 0 && !ctx.ctx.ha);
           const span = 2 ** (h.shiftAt[level + 1] as number);
           const global = kind === 2 && (dlo & 0x800) === 0;
-          const invs = this.tlbis.filter((x) => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, span, h.asid, global, leaf));
-          const res = descriptorAllowed(this.log, invs, facts, m, faulting);
-          if (res !== undefined) ok.push({ m, before: res.before, after: walkAfter(invs, facts, m) });
-        }
-        const c = this.pick(ok);
+          return {
+            invs: this.tlbis.filter((x) => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, span, h.asid, global, kind !== 1)),
+            faulting: kind === 0 || (kind === 2 && (dlo & 0x400) === 0 && !ctx.ctx.ha),
+          };
+        });
         before = Math.min(before, c.before);
         afterDone = Math.max(afterDone, c.after);
         return c.m;
@@ -439,12 +454,7 @@ export class LitmusExecution {
         const covers = (x: TlbiRecord): boolean => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, 4096, h.asid, true, true);
         const o = walkStage2(s2, ipa, isWrite, (dpa, level, span) => {
           const invs = stage2Invalidations(this.tlbis, t.id, vmid, ipa, span, covers);
-          const ok: { m: Message; before: number; after: number }[] = [];
-          for (const m of this.log.at(dpa)) {
-            const res = descriptorAllowed(this.log, invs, facts2, m, stage2Faulting(m.value, level));
-            if (res !== undefined) ok.push({ m, before: res.before, after: walkAfter(invs, facts2, m) });
-          }
-          const c = this.pick(ok);
+          const c = this.chooseDescriptor(dpa, facts2, (m) => ({ invs, faulting: stage2Faulting(m.value, level) }));
           before = Math.min(before, c.before);
           after2 = Math.max(after2, c.after);
           return c.m;
