@@ -1,6 +1,6 @@
 /**
- * sparse-dump-raw / sparse-dump-elf: `vmsa dump` (kernel half) of sparse dumps of 1, 16, 64 and
- * 256 GiB whose only data are a real kernel's tables (the linux-6.1-4k48 fixture's table pages and
+ * sparse-dump-raw / sparse-dump-elf / sparse-dump-gz: `vmsa dump` (kernel half) of sparse dumps of
+ * 1, 16, 64 and 256 GiB (gzip raw images: 1 and 4 GiB) whose only data are a real kernel's tables (the linux-6.1-4k48 fixture's table pages and
  * its VMCOREINFO page, at their PAs in a RAM bank starting at 0x40000000 and declared as large as
  * the file). Each dump runs in a child process under /usr/bin/time: max RSS, wall and CPU time.
  * Memory and time must follow the tables, not the file (issue 11 §1: < 200 MB at 256 GiB).
@@ -8,6 +8,8 @@
  * The files are sparse (ftruncate; a few hundred KiB on disk each) in $VMSA_BENCH_DIR or the
  * system temp directory, and deleted after each size. Environment:
  *   VMSA_BENCH_SIZES=1,16   sizes in GiB (default 1,16,64,256)
+ *   VMSA_BENCH_GZ_SIZES=1   sizes of the gzip images in GiB (default 1,4: gzip has no random
+ *                           access, so vmsa inflates the whole stream once; time grows with the size)
  *   VMSA_BENCH_VMSA=path    the vmsa.js to measure (default this checkout's bin/vmsa.js), e.g. an
  *                           older build for a before/after table
  * The raw image is given VMCOREINFO's facts on the command line (--no-vmcoreinfo --kernel-version):
@@ -19,7 +21,7 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { buildElfCore, parseElfCoreBytes } from "../src/dump/elfcore.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -72,6 +74,30 @@ function sparse(file: string, size: number, parts: { off: number; data: Uint8Arr
   }
 }
 
+/**
+ * A gzip image of `size` bytes: one gzip member per 64 MiB (RFC 1952 §2.2: a file is a series of
+ * members), the all-zero ones compressed once and repeated, so a large file is made in seconds.
+ */
+function sparseGz(file: string, size: number, t: Tables): void {
+  const chunk = 64 * 1024 * 1024;
+  const zero = gzipSync(Buffer.alloc(chunk), { level: 1 });
+  const fd = openSync(file, "w");
+  try {
+    for (let off = 0; off < size; off += chunk) {
+      const inChunk = t.pages.filter((p) => p.pa - BASE < off + chunk && p.pa - BASE + p.data.length > off);
+      if (inChunk.length === 0) {
+        writeSync(fd, zero);
+        continue;
+      }
+      const data = Buffer.alloc(chunk);
+      for (const p of inChunk) data.set(p.data.subarray(0, Math.min(p.data.length, off + chunk - (p.pa - BASE))), p.pa - BASE - off);
+      writeSync(fd, gzipSync(data, { level: 1 }));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** An ELF core: headers and the VMCOREINFO note from buildElfCore, one PT_LOAD of the whole bank, tables at their offsets. */
 function sparseElf(file: string, size: number, t: Tables): void {
   // buildElfCore lays out one PT_LOAD of a one-page bank; its segment is then widened to `size`.
@@ -84,7 +110,7 @@ function sparseElf(file: string, size: number, t: Tables): void {
   sparse(file, dataOff + size, [{ off: 0, data: hdr }, ...t.pages.map((p) => ({ off: dataOff + p.pa - BASE, data: p.data }))]);
 }
 
-function timed(args: string[], vmsa: string): { m: Omit<Measure, "gib">; out: string } {
+function timed(args: string[], vmsa: string): { m: Omit<Measure, "gib">; out: string; err: string } {
   const r = spawnSync("/usr/bin/time", ["-v", process.execPath, vmsa, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const field = (name: string): string => {
     const m = new RegExp(`${name}: (.*)`).exec(r.stderr);
@@ -99,11 +125,16 @@ function timed(args: string[], vmsa: string): { m: Omit<Measure, "gib">; out: st
   return {
     m: { max_rss_mb: Math.round(rss), wall_s: Number(wall.toFixed(2)), cpu_s: Number(cpu.toFixed(2)), exit: r.status ?? -1 },
     out: r.stdout.replace(/^.*(memory|raw|ELF core).*$/gm, ""),
+    err: r.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("vmsa:"))
+      .join("\n"),
   };
 }
 
 export async function run(): Promise<{ workload: string; ops_per_s: number; sizes: Measure[] }[]> {
   const sizes = (process.env.VMSA_BENCH_SIZES ?? "1,16,64,256").split(",").map(Number);
+  const gzSizes = (process.env.VMSA_BENCH_GZ_SIZES ?? "1,4").split(",").map(Number);
   const vmsa = process.env.VMSA_BENCH_VMSA ?? join(ROOT, "bin/vmsa.js");
   const dir = mkdtempSync(join(process.env.VMSA_BENCH_DIR ?? tmpdir(), "vmsa-bench-lazy-"));
   const t = tables();
@@ -113,9 +144,9 @@ export async function run(): Promise<{ workload: string; ops_per_s: number; size
   try {
     const st = statfsSync(dir);
     if (st.bavail * st.bsize < 256 * 1024 * 1024) throw new Error(`lazy-dump bench: less than 256 MiB free in ${dir}`);
-    for (const kind of ["raw", "elf"] as const) {
+    for (const kind of ["raw", "elf", "gz"] as const) {
       const measures: Measure[] = [];
-      for (const gib of sizes) {
+      for (const gib of kind === "gz" ? gzSizes : sizes) {
         const file = join(dir, `ram-${gib}g.${kind}`);
         const size = gib * GIB;
         if (kind === "raw")
@@ -124,18 +155,18 @@ export async function run(): Promise<{ workload: string; ops_per_s: number; size
             size,
             t.pages.map((p) => ({ off: p.pa - BASE, data: p.data })),
           );
-        else sparseElf(file, size, t);
+        else if (kind === "elf") sparseElf(file, size, t);
+        else sparseGz(file, size, t);
         try {
           const args =
-            kind === "raw"
+            kind !== "elf"
               ? ["dump", `${file}@40000000`, "--regs", regs, "--no-vmcoreinfo", "--kernel-version", "6.1.0-56-arm64"]
               : ["dump", file, "--regs", regs];
-          const { m, out } = timed(args, vmsa);
-          if (m.exit === 0) {
-            // Every size and format prints the same dump.
-            reference ??= out;
-            if (out !== reference) throw new Error(`lazy-dump bench: ${kind} ${gib} GiB prints another dump`);
-          }
+          const { m, out, err } = timed(args, vmsa);
+          if (m.exit !== 0) throw new Error(`lazy-dump bench: ${kind} ${gib} GiB: vmsa dump exited ${m.exit}: ${err.trim()}`);
+          // Every size and format prints the same dump.
+          reference ??= out;
+          if (out !== reference) throw new Error(`lazy-dump bench: ${kind} ${gib} GiB prints another dump`);
           measures.push({ gib, ...m });
           process.stderr.write(`${kind} ${gib} GiB: ${JSON.stringify(m)}\n`);
         } finally {

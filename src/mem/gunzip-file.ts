@@ -3,8 +3,8 @@
  *
  * A deflate stream cannot be entered in the middle, and Node's zlib offers no synchronous
  * streaming nor a way to save the inflater's state at restart points (what zran does). So a
- * compressed file is inflated once, front to back, by a streaming inflater (pako: constant memory,
- * 64 KiB at a time), and its decompressed bytes go to a temporary file that is unlinked as soon as
+ * compressed file is inflated once, front to back, by a streaming inflater (pako's port of zlib's
+ * inflate: constant memory, 64 KiB at a time, a fresh inflater per gzip member), and its decompressed bytes go to a temporary file that is unlinked as soon as
  * it is created (nothing is left behind, whatever happens). All-zero 4 KiB frames are not written:
  * they stay holes of a sparse file, so the disk holds only the non-zero data. The temporary file
  * is then read on demand like a plain image (filesource.ts).
@@ -17,7 +17,8 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pako from "pako";
+import zinflate from "pako/lib/zlib/inflate.js";
+import ZStream from "pako/lib/zlib/zstream.js";
 import { FileError, fsReason } from "../io/files.js";
 import { FRAME_SIZE } from "./physmem.js";
 
@@ -30,6 +31,11 @@ export interface Inflated {
 const IN_CHUNK = 1024 * 1024;
 const OUT_CHUNK = 64 * 1024;
 const ZERO = Buffer.alloc(FRAME_SIZE);
+// zlib's return and flush codes.
+const Z_OK = 0;
+const Z_STREAM_END = 1;
+const Z_BUF_ERROR = -5;
+const Z_NO_FLUSH = 0;
 
 /**
  * Inflate the gzip file `path` (all members) into an unlinked temporary file. `what` names the
@@ -106,48 +112,67 @@ function inflate(
       pos += n;
     }
   };
-  // One inflater per gzip member run: pako goes on to the next member by itself when it starts
-  // inside the same input chunk, and stops at the end of a member that ends with the chunk.
-  let ended = false;
-  const start = (): pako.Inflate => {
-    const inf = new pako.Inflate({ chunkSize: OUT_CHUNK });
-    inf.onData = onData;
-    // pako's own onEnd records the status in err/msg: keep it, and note a clean end.
-    const end = inf.onEnd.bind(inf);
-    inf.onEnd = (status: number) => {
-      if (status === 0) ended = true;
-      end(status);
-    };
-    ended = false;
-    return inf;
+  // zlib's inflate, driven here so that every gzip member gets a fresh inflater: pako's own
+  // member restart (inflateReset inside Inflate.push) loses the window of the next member
+  // ("invalid distance too far back" on members larger than its output buffer).
+  const out = new Uint8Array(OUT_CHUNK);
+  let strm: ZStream | undefined;
+  /** Inside a member: its end has not been seen yet. */
+  let inMember = false;
+  const fresh = (): ZStream => {
+    const z = new ZStream();
+    // windowBits 15 + 16: a gzip wrapper (header, CRC-32 and ISIZE checked by inflate).
+    if (zinflate.inflateInit2(z, 15 + 16) !== Z_OK) throw damaged("cannot start the inflater");
+    return z;
   };
-  let inflater = start();
   const buf = Buffer.alloc(inChunk);
   let off = 0;
-  for (;;) {
+  let padding = false;
+  while (!padding) {
     let got: number;
     try {
       got = readSync(src, buf, 0, inChunk, off);
     } catch (e) {
       throw new FileError("EFILE_READ", `${what} ${path}: cannot read (${fsReason(e)})`);
     }
+    if (got === 0) break;
     off += got;
-    const last = got === 0 || off >= total;
-    inflater.push(buf.subarray(0, got), last);
-    if (inflater.err !== 0) throw damaged(inflater.msg || `error ${inflater.err}`);
-    progress?.(off, total);
-    if (ended && !last && (inflater as unknown as { strm: { avail_in: number } }).strm.avail_in === 0) {
-      // A member ended with this chunk: another member may follow (zero bytes after the last
-      // member are padding, ignored as gunzip does).
-      const next = Buffer.alloc(1);
-      readSync(src, next, 0, 1, off);
-      if (next[0] === 0) break;
-      inflater = start();
-      continue;
+    let next = 0;
+    while (next < got) {
+      if (!inMember) {
+        // Between members: zero bytes after the last member are padding, ignored as gunzip does.
+        if (buf[next] === 0) {
+          padding = true;
+          break;
+        }
+        strm = fresh();
+        inMember = true;
+      }
+      const z = strm as ZStream;
+      z.input = buf;
+      z.next_in = next;
+      z.avail_in = got - next;
+      for (;;) {
+        z.output = out;
+        z.next_out = 0;
+        z.avail_out = OUT_CHUNK;
+        const status = zinflate.inflate(z, Z_NO_FLUSH);
+        if (status !== Z_OK && status !== Z_STREAM_END && status !== Z_BUF_ERROR) throw damaged(z.msg || `inflate status ${status}`);
+        if (z.next_out > 0) onData(out.subarray(0, z.next_out));
+        if (status === Z_STREAM_END) {
+          zinflate.inflateEnd(z);
+          inMember = false;
+          break;
+        }
+        // Stop when this chunk is used up and the output buffer was not filled (or nothing moved).
+        if ((z.avail_in === 0 && z.avail_out !== 0) || (status === Z_BUF_ERROR && z.next_out === 0)) break;
+      }
+      next = got - z.avail_in;
+      if (inMember) break;
     }
-    if (last || ended) break;
+    progress?.(off, total);
   }
-  if (!ended) throw damaged("unexpected end of file");
+  if (inMember || off === 0) throw damaged("unexpected end of file");
   const tail = pos % FRAME_SIZE;
   if (tail !== 0) put(frame.subarray(0, tail), pos - tail);
   try {

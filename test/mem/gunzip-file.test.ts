@@ -68,6 +68,12 @@ describe("gzip inflated to a sparse temporary file", () => {
     // RFC 1952 §2.2: a gzip file is a series of members; gunzip outputs their concatenation.
     expect(inflateFile("m.gz", gz, ga.length).equals(Buffer.concat([a, b]))).toBe(true);
     expect(inflateFile("m.gz", gz, 1000).equals(Buffer.concat([a, b]))).toBe(true);
+    // Members larger than the inflater's output buffer whose back-references cross it (a run of
+    // zeros is distance-1 matches): each member needs its own window, from its first byte.
+    const z1 = Buffer.concat([Buffer.alloc(1 << 20), Buffer.from("one")]);
+    const z2 = Buffer.concat([Buffer.alloc(1 << 20), Buffer.from("two")]);
+    const big = Buffer.concat([gzipSync(z1), gzipSync(z2), gzipSync(z1)]);
+    for (const chunk of [100, 1 << 20]) expect(inflateFile("big.gz", big, chunk).equals(Buffer.concat([z1, z2, z1]))).toBe(true);
     // Zero padding after the last member is ignored, as gunzip does.
     expect(inflateFile("p.gz", Buffer.concat([ga, Buffer.alloc(16)]), ga.length).equals(a)).toBe(true);
   });
