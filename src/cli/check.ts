@@ -6,12 +6,14 @@
  */
 import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
-import { readTextFile } from "../io/files.js";
+import { readTextFile, writeFileAtomic } from "../io/files.js";
 import { PhysMem } from "../mem/physmem.js";
 import { type ExploreResult, exploreScenario } from "../scenario/explore.js";
 import { parseScenario } from "../scenario/format.js";
+import { scenarioToHerd } from "../scenario/herd-export.js";
+import { herdFileToScenarioText } from "../scenario/herd-import.js";
 import { DEFAULT_LITMUS_LIMIT, isLitmusScenario, type LitmusResult, runLitmus } from "../scenario/litmus.js";
-import { litmusStatus, litmusToJson, renderLitmusText } from "../scenario/litmus-render.js";
+import { litmusStatus, litmusToJson, observedOf, renderLitmusText } from "../scenario/litmus-render.js";
 import { exploreToJson, renderExploreText, renderText, resultToJson } from "../scenario/render.js";
 import { runScenario, type ScenarioResult } from "../scenario/run.js";
 import { checkTrace } from "./check-trace.js";
@@ -32,6 +34,8 @@ interface CheckOptions {
   exploreFull?: boolean;
   /** Write the scenario's final memory and CPU 0's registers as loadable tables into this directory. */
   exportImage?: string;
+  /** Write the scenario as a herd7 AArch64 VMSA litmus test to this file. */
+  exportLitmus?: string;
   /** A `vmsa record` trace to replay instead of scenario files. */
   trace?: string;
   systemMap?: string;
@@ -99,6 +103,10 @@ export function checkFiles(
     err(`vmsa: error: ${oneLine(e.message)}\n`);
     return 2;
   }
+  if (opts.exportLitmus !== undefined && (files.length !== 1 || bounds !== undefined)) {
+    err("vmsa: error: --export-litmus: give exactly one scenario file, without --explore\n");
+    return 2;
+  }
   if (opts.exportImage !== undefined && (files.length !== 1 || bounds !== undefined)) {
     err("vmsa: error: --export-image: give exactly one scenario file, without --explore\n");
     return 2;
@@ -110,7 +118,12 @@ export function checkFiles(
   for (const f of files) {
     try {
       // A directory, a missing file or a binary one is one line naming it (FileError).
-      const sc = parseScenario(readTextFile(f, "scenario"), f === "-" ? "stdin" : f);
+      const name = f === "-" ? "stdin" : f;
+      const text = readTextFile(f, "scenario");
+      // herd7 litmus files (.litmus) are read as scenarios on the litmus model (herd-import.ts).
+      const herd = /\.litmus$/i.test(f);
+      const sc = parseScenario(herd ? herdFileToScenarioText(text, name) : text, name);
+      if (opts.exportLitmus !== undefined) writeFileAtomic(opts.exportLitmus, scenarioToHerd(sc), "--export-litmus");
       // Values, registers and final conditions, or every final state: the litmus model.
       if (isLitmusScenario(sc) || (bounds !== undefined && opts.outcomes)) {
         const r = runLitmus(sc, {
@@ -118,8 +131,9 @@ export function checkFiles(
           ...(bounds?.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
           ...(now ? { now } : {}),
         });
-        litmus.push(r);
-        if (format === "text") out(renderLitmusText(r, { outcomes: opts.outcomes ?? false }));
+        // A herd test's condition is a question (herd answers Allowed / Forbidden / Required), not a claim.
+        litmus.push(herd ? asHerdQuestion(r) : r);
+        if (format === "text") out(renderLitmusText(herd ? asHerdQuestion(r) : r, { outcomes: opts.outcomes ?? false }));
         continue;
       }
       if (bounds !== undefined) {
@@ -170,6 +184,17 @@ export function checkFiles(
   return lit.includes(3) ? 3 : 0;
 }
 
+/**
+ * A herd test's result: its condition is herd's question, so whatever the answer, the run is
+ * "as claimed" (exit 0) unless the search stopped first (inconclusive, exit 3).
+ */
+function asHerdQuestion(r: LitmusResult): LitmusResult {
+  const c = r.condition;
+  if (c === undefined || c.verdict === "inconclusive") return r;
+  const answer = observedOf(r) ?? "";
+  return { ...r, condition: { ...c, claim: answer as "allowed" | "forbidden" | "required", verdict: "as-claimed" } };
+}
+
 export function registerCheckCommand(program: Command): void {
   program
     .command("check")
@@ -193,6 +218,7 @@ export function registerCheckCommand(program: Command): void {
     )
     .option("--trace <file>", "replay a `vmsa record` trace (plugins/record; gzip accepted) instead of scenario files")
     .option("--system-map <file>", "--trace: the kernel's System.map, to name the function of each guest PC")
+    .option("--export-litmus <file>", "write the scenario as a herd7 AArch64 VMSA litmus test (one file; see examples/herd/README.md)")
     .option("--export-image <dir>", "write the final memory and CPU 0's registers as loadable tables (see vmsa boot --export-image)")
     .addHelpText(
       "after",
