@@ -14,7 +14,8 @@ import { GRANULE_4K } from "../src/arch/granule.js";
 import { presetByName } from "../src/arch/registers.js";
 import { machineFromOptions } from "../src/cli/common.js";
 import { audit } from "../src/dump/audit.js";
-import { linux61Markers, ptdump, ptdumpReport } from "../src/dump/ptdump.js";
+import { linuxLayout } from "../src/dump/layout.js";
+import { ptdump, ptdumpReport } from "../src/dump/ptdump.js";
 import { PhysMem } from "../src/mem/physmem.js";
 import { compileRegs } from "../src/walk/context.js";
 import { halfBase, mappingReport, mappingRuns } from "../src/walk/range.js";
@@ -24,7 +25,7 @@ const EX = join(dirname(fileURLToPath(import.meta.url)), "../../examples/linux-6
 export async function run(): Promise<{ workload: string; ops_per_s: number; ms: number }[]> {
   const { mem, regs } = machineFromOptions({ example: "linux-6.1-4k48" });
   const ctx = compileRegs(regs);
-  const markers = linux61Markers(48, 12, 0x407000n);
+  const markers = linuxLayout({ version: [6, 1], pageShift: 12, vaBits: 48, fixmapSize: 0x407000n }).markers;
   const expected = readFileSync(join(EX, "kernel_page_tables.txt"), "utf8");
   const start = halfBase(ctx.halves[1]);
   const once = (): void => {

@@ -1,8 +1,10 @@
 /** `vmsa dump`: the Linux ptdump text of a TTBR half, or its mappings as JSON. */
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
-import { hex64, parseSize, parseU64 } from "../arch/u64.js";
-import { linux61Markers, type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdumpReport } from "../dump/ptdump.js";
+import { hex64, parseU64 } from "../arch/u64.js";
+import { checkKernelVersion } from "../dump/inputs.js";
+import type { LayoutSource } from "../dump/layout-source.js";
+import { type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdumpReport } from "../dump/ptdump.js";
 import { readTextFile } from "../io/files.js";
 import { compileRegs } from "../walk/context.js";
 import { halfBase, mappingReport } from "../walk/range.js";
@@ -49,7 +51,7 @@ export function registerDumpCommand(program: Command): void {
     .option("--end <va>", "end VA, exclusive (default: end of the half)")
     .option(
       "--markers <spec>",
-      "address markers: auto (the detected kernel layout), linux-6.1, none, or a file of `ADDRESS NAME` lines",
+      "address markers: auto (the kernel layout from IKCONFIG, --kernel-config, --system-map, else a guess), linux-X.Y (that kernel version, e.g. linux-6.1), none, or a file of `ADDRESS NAME` lines",
       "auto",
     )
     .option("--ptdump-era <era>", "ptdump columns: linux-6 (GP column, holes, v5.11+ MT indices) or linux-4", "linux-6")
@@ -84,7 +86,15 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
       throw new UsageError(`--format: "${o.format}" is not ptdump or json`);
     }
     if (o.half !== "0" && o.half !== "1") throw new UsageError(`--half: "${o.half}" is not 0 or 1`);
-    const m = await openInputs(inputs, o, { halves: [o.half === "0" ? 0 : 1] });
+    // `--markers linux-X` names the kernel version: the same layout model as `--kernel-version X`.
+    const named = /^linux-(.+)$/.exec(o.markers ?? "")?.[1];
+    if (named !== undefined) {
+      checkKernelVersion(named);
+      if (o.kernelVersion !== undefined && o.kernelVersion !== named) {
+        throw new UsageError(`--markers linux-${named} and --kernel-version ${o.kernelVersion} name different kernels`);
+      }
+    }
+    const m = await openInputs(inputs, named !== undefined ? { ...o, kernelVersion: named } : o, { halves: [o.half === "0" ? 0 : 1] });
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const ctx = compileRegs(m.regs);
     const h = ctx.halves[o.half === "0" ? 0 : 1];
@@ -103,10 +113,18 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
         `vmsa: note: TCR_EL1.EPD${h.index}=1: walks of the TTBR${h.index} half are disabled, it translates nothing (its table is not read)\n`,
       );
     let markers: readonly Marker[] | undefined = m.markers;
-    if (o.markers === "none") markers = undefined;
-    else if (o.markers === "linux-6.1")
-      markers = linux61Markers(h.iaBits, h.granule.shift, parseSize(o.fixmapSize ?? "0x407000", "--fixmap-size"));
-    else if (o.markers !== undefined && o.markers !== "auto") markers = readMarkers(o.markers);
+    let layoutSource: LayoutSource = m.layoutSource;
+    if (o.markers === "none") {
+      markers = undefined;
+      layoutSource = { kind: "none", detail: "--markers none", exact: true };
+    } else if (named === undefined && o.markers !== undefined && o.markers !== "auto") {
+      markers = readMarkers(o.markers);
+      layoutSource = { kind: "markers-file", detail: `--markers ${o.markers}`, exact: true };
+    }
+    // Say where the layout came from, unless the user named the markers or ran the built-in example.
+    if (layoutSource.kind !== "example" && layoutSource.kind !== "markers-file" && o.markers !== "none") {
+      process.stderr.write(`vmsa: note: layout and markers: ${layoutSource.detail}\n`);
+    }
     if (o.format === "json") {
       const r = mappingReport(m.mem, ctx, start, end);
       const endIn = end === halfEnd ? halfStart + (1n << BigInt(h.iaBits)) : end;
@@ -120,6 +138,7 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
           start: hx(start),
           end: hx(end),
           registers: m.sources,
+          layoutSource,
           complete: r.missing.length === 0,
           markers: (markers ?? []).filter((k) => k.address >= start && k.address < endIn),
           mappings: r.runs.map((x) => ({ ...x, levels: x.levels })),

@@ -9,6 +9,7 @@ import { parseCount, parseSize } from "../arch/u64.js";
 import { parseGdbAddress } from "../dump/gdb/client.js";
 import { type LiveNeed, openLiveDump } from "../dump/gdb/open.js";
 import { checkKernelVersion, type OpenDumpOptions, type OpenedDump, openDump } from "../dump/inputs.js";
+import type { LayoutSource } from "../dump/layout-source.js";
 import type { RegName, RegValues } from "../dump/regfile.js";
 import { parseBankSpec } from "../mem/bankspec.js";
 import { addMachineOptions, machineFromOptions, type RegOptions, UsageError } from "./common.js";
@@ -18,6 +19,8 @@ export interface DumpInputOptions extends RegOptions {
   kernelVersion?: string;
   vaBits?: string;
   fixmapSize?: string;
+  kernelConfig?: string;
+  systemMap?: string;
   gdb?: string;
   gdbTimeout?: string;
   pageCache?: string;
@@ -35,6 +38,14 @@ export function addDumpInputOptions(cmd: Command): Command {
     .option(
       "--page-cache <size>",
       "memory kept for dump pages read on demand, hex or with K/M/G (default 64M); pages beyond it are read again when walked",
+    )
+    .option(
+      "--kernel-config <file>",
+      "the kernel's config (.config, /boot/config-*, /proc/config.gz) for the layout, when the dump holds no IKCONFIG",
+    )
+    .option(
+      "--system-map <file>",
+      "System.map (or nm vmlinux output): the kernel's address_markers are read from the dump, else the fixmap options from the symbols",
     )
     .option(
       "--gdb <host:port>",
@@ -73,7 +84,19 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
   const opts = dumpOptions(inputs, o);
   if (opts === undefined) {
     const m = machineFromOptions(o);
-    return { mem: m.mem, regs: m.regs, sources: m.sources, vmcoreinfo: undefined, layout: undefined, markers: m.markers, notes: [] };
+    const layoutSource: LayoutSource = m.markers
+      ? { kind: "example", detail: `the built-in example's kernel (${m.example?.kernel ?? "?"})`, exact: true }
+      : { kind: "none", detail: "no kernel version", exact: false };
+    return {
+      mem: m.mem,
+      regs: m.regs,
+      sources: m.sources,
+      vmcoreinfo: undefined,
+      layout: undefined,
+      markers: m.markers,
+      layoutSource,
+      notes: [],
+    };
   }
   return openDump(opts);
 }
@@ -105,8 +128,10 @@ function dumpOptions(inputs: readonly string[], o: DumpInputOptions): OpenDumpOp
   }
   if (inputs.length === 0 && (o.example !== undefined || (o.mem ?? []).length === 0)) {
     if (o.example === undefined) throw new UsageError("no input: give a dump (ELF core, snapshot .json, FILE@PA), --mem or --example");
-    if (o.kernelVersion !== undefined || vaBits !== undefined) {
-      throw new UsageError("--kernel-version and --va-bits do not apply to --example (its layout is fixed)");
+    if (o.kernelVersion !== undefined || vaBits !== undefined || o.kernelConfig !== undefined || o.systemMap !== undefined) {
+      throw new UsageError(
+        "--kernel-version, --markers linux-X, --va-bits, --kernel-config and --system-map do not apply to --example (its layout is fixed)",
+      );
     }
     return undefined;
   }
@@ -138,5 +163,7 @@ function dumpOptions(inputs: readonly string[], o: DumpInputOptions): OpenDumpOp
     ...(vaBits !== undefined ? { vaBits } : {}),
     ...(fixmapSize !== undefined ? { fixmapSize } : {}),
     ...(pageCache !== undefined ? { pageCacheBytes: Number(pageCache) } : {}),
+    ...(o.kernelConfig !== undefined ? { kernelConfigFile: o.kernelConfig } : {}),
+    ...(o.systemMap !== undefined ? { systemMap: o.systemMap } : {}),
   };
 }

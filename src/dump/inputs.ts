@@ -15,7 +15,6 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ParseError } from "../arch/errors.js";
-import { granuleBySize } from "../arch/granule.js";
 import { presetByName, type Regs } from "../arch/registers.js";
 import { parseSize, parseU64 } from "../arch/u64.js";
 import { FileError, fsReason, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
@@ -27,7 +26,8 @@ import { compileRegs } from "../walk/context.js";
 import { describeDiskDump, isDiskDump } from "./diskdump/describe.js";
 import { loadDiskDump } from "./diskdump/load.js";
 import { DumpFormatError, type ElfNote, loadElfCore, loadElfCoreFd, sniffCompressed } from "./elfcore.js";
-import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, linuxLayout, parseKernelVersion } from "./layout.js";
+import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, parseKernelVersion } from "./layout.js";
+import { type LayoutSource, resolveLayout } from "./layout-source.js";
 import { stderrProgress } from "./progress.js";
 import type { Marker } from "./ptdump.js";
 import {
@@ -39,7 +39,7 @@ import {
   regsFromVmcoreInfo,
   type SourcedRegs,
 } from "./regfile.js";
-import { parseVmcoreInfo, scanVmcoreInfo, type VmcoreInfo, vmNumber, vmValue } from "./vmcoreinfo.js";
+import { parseVmcoreInfo, scanVmcoreInfo, type VmcoreInfo, vmKernelOffset, vmNumber, vmValue } from "./vmcoreinfo.js";
 
 export interface OpenDumpOptions {
   /** Input specs: FILE@PA, snapshot .json, or ELF core (see the module comment). */
@@ -58,6 +58,12 @@ export interface OpenDumpOptions {
   readonly vaBits?: number;
   readonly fixmapSize?: bigint;
   readonly kernelConfig?: KernelConfig;
+  /** A kernel config file (`--kernel-config`: .config, /boot/config-*, /proc/config.gz). */
+  readonly kernelConfigFile?: string;
+  /** System.map or `nm vmlinux` output (`--system-map`). */
+  readonly systemMap?: string;
+  /** Search the memory for the kernel's IKCONFIG (default true; false while a live guest's memory is unread). */
+  readonly searchDump?: boolean;
   /** Override TCR_EL1.T0SZ / T1SZ after everything else (VA size 64-n). */
   readonly t0sz?: number;
   readonly t1sz?: number;
@@ -78,6 +84,8 @@ export interface OpenedDump {
   readonly layout: KernelLayout | undefined;
   /** ptdump markers for the layout (undefined when the kernel version is unknown). */
   readonly markers: readonly Marker[] | undefined;
+  /** Where the layout and markers came from (./layout-source.ts). */
+  readonly layoutSource: LayoutSource;
   /** Notes for the user (assumptions made, things not found). */
   readonly notes: readonly string[];
 }
@@ -407,37 +415,38 @@ export function openLoaded(loaded: LoadedInputs, opts: OpenDumpOptions): OpenedD
     sources.TCR_EL1 = `${sources.TCR_EL1 ?? "?"}; ${n}=${v} from the command line`;
   }
 
-  // Layout.
+  // Layout: from the kernel's config in the dump, a config file, symbols, or defaults (./layout-source.ts).
   const ctx = compileRegs(regs);
-  const h1 = ctx.halves[1];
   const ver = osVersion(vi, kernelDesc, opts.kernelVersion);
-  let layout: KernelLayout | undefined;
-  if (ver) {
-    const cfgVa = opts.vaBits ?? (vi ? vmNumber(vi, "VA_BITS") : undefined) ?? snapVaBits;
-    const vaBits = cfgVa !== undefined ? Number(cfgVa) : h1.iaBits;
-    // CONFIG_ARM64_VA_BITS is one of 36..52 (arch/arm64/Kconfig); a corrupt value would size the layout.
-    if (cfgVa !== undefined && !(Number.isInteger(vaBits) && vaBits >= 36 && vaBits <= 52)) {
-      const from =
-        opts.vaBits !== undefined
-          ? "--va-bits"
-          : vi && vmNumber(vi, "VA_BITS") !== undefined
-            ? `VMCOREINFO (${vi.source})`
-            : "the snapshot va_bits";
-      throw new ParseError(`${from}: VA_BITS ${cfgVa}: expected a kernel VA size between 36 and 52`);
-    }
-    const g = granuleBySize(h1.granule.size);
-    layout = linuxLayout({
-      version: ver.v,
-      pageShift: g?.shift ?? 12,
-      vaBits,
-      vaBitsActual: h1.iaBits,
-      release: ver.release,
-      config: opts.kernelConfig ?? snapConfig,
-      fixmapSize: opts.fixmapSize ?? snapFixmap,
-    });
-    sources.layout = `${layout.description} (version from ${ver.from}; VA_BITS ${cfgVa !== undefined ? (opts.vaBits !== undefined ? "from --va-bits" : vi && vmNumber(vi, "VA_BITS") !== undefined ? "from VMCOREINFO" : "from the snapshot") : "assumed = TTBR1 VA size"})`;
-  } else {
-    notesOut.push("kernel version unknown (no VMCOREINFO OSRELEASE): ptdump markers omitted; give --kernel-version");
+  const viVa = vi ? vmNumber(vi, "VA_BITS") : undefined;
+  const dumpVa =
+    viVa !== undefined
+      ? { bits: Number(viVa), from: "VMCOREINFO" }
+      : snapVaBits !== undefined
+        ? { bits: snapVaBits, from: "the snapshot" }
+        : undefined;
+  // CONFIG_ARM64_VA_BITS is one of 36..52 (arch/arm64/Kconfig); a corrupt value would size the layout.
+  if (opts.vaBits === undefined && dumpVa && !(Number.isInteger(dumpVa.bits) && dumpVa.bits >= 36 && dumpVa.bits <= 52)) {
+    const from = viVa !== undefined && vi ? `VMCOREINFO (${vi.source})` : "the snapshot va_bits";
+    throw new ParseError(`${from}: VA_BITS ${viVa ?? snapVaBits}: expected a kernel VA size between 36 and 52`);
   }
-  return { mem, regs, sources, vmcoreinfo: vi, layout, markers: layout?.markers, notes: notesOut };
+  const kaslr = vi ? vmKernelOffset(vi) : undefined;
+  const r = resolveLayout({
+    mem,
+    regs,
+    ctx,
+    ...(ver ? (ver.from === "--kernel-version" ? { versionOverride: ver } : { dumpVersion: ver }) : {}),
+    ...(opts.vaBits !== undefined ? { vaBitsOverride: { bits: opts.vaBits, from: "--va-bits" } } : {}),
+    ...(dumpVa ? { vaBitsDump: dumpVa } : {}),
+    ...((opts.fixmapSize ?? snapFixmap) !== undefined ? { fixmapSize: (opts.fixmapSize ?? snapFixmap) as bigint } : {}),
+    ...((opts.kernelConfig ?? snapConfig) ? { snapshotConfig: (opts.kernelConfig ?? snapConfig) as KernelConfig } : {}),
+    ...(opts.kernelConfigFile !== undefined ? { kernelConfigFile: opts.kernelConfigFile } : {}),
+    ...(opts.systemMap !== undefined ? { systemMapFile: opts.systemMap } : {}),
+    ...(kaslr !== undefined ? { kaslrOffset: kaslr } : {}),
+    ...(opts.searchDump === false ? { searchDump: false } : {}),
+  });
+  notesOut.push(...r.notes);
+  const layout = r.layout;
+  sources.layout = layout ? `${layout.description}; ${r.source.detail}` : r.source.detail;
+  return { mem, regs, sources, vmcoreinfo: vi, layout, markers: r.markers, layoutSource: r.source, notes: notesOut };
 }

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
 import { machineFromOptions } from "../../src/cli/common.js";
-import { linux61Markers, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdump } from "../../src/dump/ptdump.js";
+import { linuxLayout } from "../../src/dump/layout.js";
+import { PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdump } from "../../src/dump/ptdump.js";
 import { TestTables } from "../helpers/tables.js";
 
 const EX = join(import.meta.dirname, "../../examples/linux-6.1-4k48");
@@ -21,7 +22,7 @@ describe("ptdump of the real Linux 6.1 fixture", () => {
   it("reproduces the kernel's own kernel_page_tables byte for byte", () => {
     // Memory and registers as the shipped example declares them (example.json).
     const { mem, regs } = machineFromOptions({ example: "linux-6.1-4k48" });
-    const text = ptdump(mem, regs, { markers: linux61Markers(48, 12, 0x407000n) });
+    const text = ptdump(mem, regs, { markers: linuxLayout({ version: [6, 1], pageShift: 12, vaBits: 48, fixmapSize: 0x407000n }).markers });
     expect(text).toBe(readFileSync(join(EX, "kernel_page_tables.txt"), "utf8"));
   });
 });

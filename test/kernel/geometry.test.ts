@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { linux61Markers } from "../../src/dump/ptdump.js";
+import { linuxLayout } from "../../src/dump/layout.js";
 import { Fixmap, fixmapSlots } from "../../src/kernel/fixmap.js";
 import { kernelGeometry, kernelLevelName } from "../../src/kernel/geometry.js";
 import { kaslrPlacement, kernelLayout, layoutMarkers } from "../../src/kernel/layout.js";
@@ -72,7 +72,9 @@ describe("kernel layout and fixmap (memory.h, fixmap.h)", () => {
     const layout = kernelLayout(r.k.geo);
     const fm = new Fixmap(r.k, layout);
     expect(layout.FIXADDR_TOP - fm.FIXADDR_START).toBe(0x407000n);
-    expect(layoutMarkers(layout, fm.FIXADDR_START)).toEqual(linux61Markers(48, 12, 0x407000n));
+    expect(layoutMarkers(layout, fm.FIXADDR_START)).toEqual(
+      linuxLayout({ version: [6, 1], pageShift: 12, vaBits: 48, fixmapSize: 0x407000n }).markers,
+    );
   });
 
   it("slots: FIX_HOLE is 0, FIX_PTE..FIX_PGD follow the btmap slots, addresses grow down", () => {

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { presetByName } from "../../src/arch/registers.js";
-import { linux61Markers, ptdump } from "../../src/dump/ptdump.js";
+import { linuxLayout } from "../../src/dump/layout.js";
+import { ptdump } from "../../src/dump/ptdump.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
@@ -127,7 +128,9 @@ describe("the kernel example the UI opens on", () => {
     const ex = buildKernelExample(json, files);
     const ctx = compileRegs(ex.regs);
     const h = ctx.halves[1];
-    const text = ptdump(ex.mem, ctx, { markers: linux61Markers(h.iaBits, h.gShift, 0x407000n) });
+    const text = ptdump(ex.mem, ctx, {
+      markers: linuxLayout({ version: [6, 1], pageShift: h.gShift, vaBits: h.iaBits, fixmapSize: 0x407000n }).markers,
+    });
     expect(text).toBe(readFileSync(join(dir, "kernel_page_tables.txt"), "utf8"));
     // Linux 6.1 linear map: PAGE_OFFSET 0xffff000000000000 maps PHYS_OFFSET 0x40000000.
     const w = new Walker(ex.mem, ex.regs);

@@ -45,7 +45,7 @@ export async function openLiveDump(addr: GdbAddress, opts: LiveOptions, need: Li
         memory: target.description,
       },
       // VMCOREINFO sits somewhere in RAM: a live read fetches tables only, so it comes from a file if at all.
-      { ...opts, inputs: [`gdb ${target.client.where}`], vmcoreinfo: opts.vmcoreinfo ?? false, progress: false },
+      { ...opts, inputs: [`gdb ${target.client.where}`], vmcoreinfo: opts.vmcoreinfo ?? false, progress: false, searchDump: false },
     );
     const ctx = compileRegs(d.regs);
     let limitReached = false;
