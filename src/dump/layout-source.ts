@@ -88,6 +88,8 @@ export function resolveLayout(inp: LayoutInputs): ResolvedLayout {
   // 1-2: a kernel config (inside the dump, then the user's file).
   let facts: KconfigFacts | undefined;
   let factsFrom = "";
+  /** Short name of the config source, for the version and VA_BITS. */
+  let factsShort = "";
   let kind: LayoutSourceKind = "none";
   if (inp.searchDump !== false) {
     const found = findIkconfig(inp.mem, inp.ctx);
@@ -95,14 +97,19 @@ export function resolveLayout(inp: LayoutInputs): ResolvedLayout {
       facts = kconfigFacts(found.text, `IKCONFIG at PA 0x${found.pa.toString(16)}`);
       factsFrom = `the kernel's config in the dump (IKCONFIG at PA 0x${found.pa.toString(16)}, VA 0x${found.va.toString(16)})`;
       kind = "ikconfig";
+      factsShort = "IKCONFIG";
     }
   }
-  if (!facts && inp.kernelConfigFile !== undefined) {
-    facts = readKernelConfigFile(inp.kernelConfigFile);
-    factsFrom = `--kernel-config ${inp.kernelConfigFile}`;
-    kind = "kernel-config";
-  } else if (facts && inp.kernelConfigFile !== undefined) {
-    notes.push(`--kernel-config ${inp.kernelConfigFile} not used: the dump holds the kernel's own config (IKCONFIG)`);
+  if (inp.kernelConfigFile !== undefined) {
+    // Read (and so checked) even when the dump's own config wins.
+    const given = readKernelConfigFile(inp.kernelConfigFile);
+    if (facts) notes.push(`--kernel-config ${inp.kernelConfigFile} not used: the dump holds the kernel's own config (IKCONFIG)`);
+    else {
+      facts = given;
+      factsFrom = `--kernel-config ${inp.kernelConfigFile}`;
+      factsShort = factsFrom;
+      kind = "kernel-config";
+    }
   }
   if (facts && facts.pageShift !== granuleShift) {
     throw new ParseError(
@@ -114,8 +121,8 @@ export function resolveLayout(inp: LayoutInputs): ResolvedLayout {
   const version =
     inp.versionOverride ??
     inp.dumpVersion ??
-    (facts?.version ? { v: facts.version, release: facts.release ?? "", from: factsFrom } : undefined);
-  const vaBits = inp.vaBitsOverride ?? (facts ? { bits: facts.vaBits, from: factsFrom } : undefined) ?? inp.vaBitsDump;
+    (facts?.version ? { v: facts.version, release: facts.release ?? "", from: `the ${factsShort} header` } : undefined);
+  const vaBits = inp.vaBitsOverride ?? (facts ? { bits: facts.vaBits, from: factsShort } : undefined) ?? inp.vaBitsDump;
 
   // 3: the kernel's symbols.
   let syms: SymbolMap | undefined;

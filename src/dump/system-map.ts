@@ -41,7 +41,7 @@ export const CONFIG_SYMBOLS = {
   apeiGhes: ["ghes_probe", "ghes_init"],
   sdei: ["sdei_init", "sdei_event_register"],
   kpti: ["__entry_tramp_text_start", "tramp_vectors"],
-  relocatable: ["__relocate_kernel", "relocate_kernel"],
+  relocatable: ["__relocate_kernel", "__pi_relocate_kernel"],
 } as const satisfies Record<keyof KernelConfig, readonly string[]>;
 
 /** The fixmap-relevant options as the symbols show them. */

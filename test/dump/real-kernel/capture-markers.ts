@@ -22,8 +22,8 @@ import { CONFIG_SYMBOLS, parseSystemMap } from "../../../src/dump/system-map.js"
 import { FRAME_SIZE } from "../../../src/mem/physmem.js";
 import { compileRegs } from "../../../src/walk/context.js";
 import { Walker } from "../../../src/walk/walker.js";
-import { keptBanks } from "./capture.js";
-import { bootKernel, cacheDir, type KernelConfig, REGISTERS } from "./harness.js";
+import { keptBanks, stopAndDump } from "./capture.js";
+import { bootKernel, cacheDir, type KernelConfig } from "./harness.js";
 
 export const MARKER_KERNELS = [
   { name: "4k48-ghes", cpu: "max", description: "4K pages, 48-bit VA; GHES+SDEI, KPTI, RELOCATABLE (Debian's fixmap)" },
@@ -57,15 +57,7 @@ async function capture(k: (typeof MARKER_KERNELS)[number]): Promise<void> {
   const cfg: KernelConfig = { name: `markers-${k.name}`, image: `kbuild61/Image-${k.name}`, cpu: k.cpu, description: k.description };
   const s = await bootKernel(cfg);
   try {
-    const regsText = s.gdb([`info registers ${REGISTERS.map((r) => (r === "SCTLR_EL1" ? "SCTLR" : r)).join(" ")}`]);
-    await s.hmp("stop");
-    const work = join(cacheDir(), `${cfg.name}-work`);
-    rmSync(work, { recursive: true, force: true });
-    mkdirSync(work, { recursive: true });
-    const regsFile = join(work, "registers.txt");
-    writeFileSync(regsFile, regsText);
-    const core = join(work, "guest.core");
-    await s.hmp(`dump-guest-memory ${core}`);
+    const { regsText, regsFile, core } = await stopAndDump(s, cfg.name);
     const own = s.ptdump();
     if (own === undefined) throw new Error(`${k.name}: the kernel printed no kernel_page_tables (PTDUMP_DEBUGFS?)`);
     const d = openDump({ inputs: [core], regsFile, progress: false, vmcoreinfo: false });

@@ -13,7 +13,7 @@ import { regionOf } from "../../../src/dump/layout.js";
 import { FRAME_SIZE } from "../../../src/mem/physmem.js";
 import { compileRegs } from "../../../src/walk/context.js";
 import { halfBase, mappingRuns, walkEntries } from "../../../src/walk/range.js";
-import { bootKernel, CONFIGS, cacheDir, type KernelConfig, REGISTERS } from "./harness.js";
+import { bootKernel, CONFIGS, cacheDir, type KernelConfig, REGISTERS, type Session } from "./harness.js";
 
 export const FIXTURE_ROOT = resolve(import.meta.dirname, "../../fixtures/real-kernel");
 
@@ -123,6 +123,20 @@ export interface CaptureResult {
   readonly vas: number;
 }
 
+/** Read the registers through gdb, stop the guest and dump its RAM into a fresh work directory. */
+export async function stopAndDump(s: Session, name: string): Promise<{ regsText: string; regsFile: string; core: string }> {
+  const regsText = s.gdb([`info registers ${REGISTERS.map((r) => (r === "SCTLR_EL1" ? "SCTLR" : r)).join(" ")}`]);
+  await s.hmp("stop");
+  const work = join(cacheDir(), `${name}-work`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const regsFile = join(work, "registers.txt");
+  writeFileSync(regsFile, regsText);
+  const core = join(work, "guest.core");
+  await s.hmp(`dump-guest-memory ${core}`);
+  return { regsText, regsFile, core };
+}
+
 /** Boot `cfg`, capture everything, write the fixture directory (default test/fixtures/real-kernel/NAME). */
 export async function captureFixture(
   cfg: KernelConfig,
@@ -131,15 +145,7 @@ export async function captureFixture(
 ): Promise<CaptureResult> {
   const s = await bootKernel(cfg);
   try {
-    const regsText = s.gdb([`info registers ${REGISTERS.map((r) => (r === "SCTLR_EL1" ? "SCTLR" : r)).join(" ")}`]);
-    await s.hmp("stop");
-    const work = join(cacheDir(), `${cfg.name}-work`);
-    rmSync(work, { recursive: true, force: true });
-    mkdirSync(work, { recursive: true });
-    const regsFile = join(work, "registers.txt");
-    writeFileSync(regsFile, regsText);
-    const core = join(work, "guest.core");
-    await s.hmp(`dump-guest-memory ${core}`);
+    const { regsText, regsFile, core } = await stopAndDump(s, cfg.name);
     const d = openDump({ inputs: [core], regsFile, progress: false });
     const vas = chooseVas(d);
     const qemu: Record<string, string | null> = {};
