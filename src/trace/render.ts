@@ -120,7 +120,9 @@ export function renderTraceText(name: string, res: ReplayResult, bytes: number, 
       for (const t of v.trace) {
         const o = res.stepRecord(t.step);
         const i = o >= 0 ? describeRecord(res.reader, o, syms) : undefined;
-        out.push(`    CPU ${i ? i.cpu : t.cpu} ${i ? `${where(i)}: ${i.text}` : t.text} (${t.role})`);
+        // Step 0: the content the table had when it became one (a PAGE record, no step).
+        const what = i ? `CPU ${i.cpu} ${where(i)}: ${i.text}` : t.step === 0 ? "table content when it became a table" : t.text;
+        out.push(`    ${what} (${t.role})`);
       }
     }
     if (v.fix !== undefined) out.push(`  fix: ${v.fix}`);

@@ -70,3 +70,11 @@ export function findBreakMakes(data: Uint8Array): BreakMake[] {
   }
   return out;
 }
+
+/** `data` with `record` (whole, type byte first) inserted after the record at byte offset `at`. */
+export function insertAfter(data: Uint8Array, at: number, record: Uint8Array): Buffer {
+  const r = new TraceReader(data, "edit");
+  r.seek(at);
+  r.next();
+  return Buffer.concat([Buffer.from(data.subarray(0, r.pos)), Buffer.from(record), Buffer.from(data.subarray(r.pos))]);
+}
