@@ -30,10 +30,22 @@ typedef uint64_t u64;
 #define MAX_QUERIES_PER_JOB 4096
 #define OP_READ_MMFR3 15
 #define MAX_EXTRA_ID 5
+/* EL2 registers a job may set (qemu/README.md): 6 HCR_EL2, 7 VTCR_EL2, 8 VTTBR_EL2, 9 TTBR0_EL2,
+   10 TTBR1_EL2, 11 TCR_EL2, 12 MAIR_EL2 (written after the EL1 registers), 13 SCTLR_EL2 (used
+   only around the EL2-regime probes, ops 10-13). */
+#define FIRST_EL2_ID 6
+#define LAST_EL2_ID 13
+#define ID_SCTLR_EL2 13
+#define OP_LAST_AT 13
+#define HCR_RW (1UL << 31)
 
 extern u64 semihost(u64 op, void *param);
 extern u64 at_probe(u64 va, u64 op);
 extern void set_el1_regs(const u64 *regs);
+/* AT S1E2R (op 0), S1E2W (1), S1E0R (2), S1E0W (3) with SCTLR_EL2 = sctlr around them (trampoline). */
+extern u64 at_el2_probe(u64 va, u64 op, u64 sctlr);
+extern volatile u64 g_tramp_exc;
+extern volatile u64 g_tramp_esr;
 
 volatile u64 g_exc_esr;
 volatile u64 g_exc_count;
@@ -66,6 +78,38 @@ static void set_extra(u64 id, u64 v) {
       break;
     case 5:
       __asm__ volatile("msr s3_3_c10_c2_4, %0" ::"r"(v)); /* POR_EL0 */
+      break;
+  }
+}
+
+static u64 g_sctlr_el2;
+
+/* EL2 registers (ids 6-12); generic encodings where the assembler would want a feature flag. */
+static void set_el2(u64 id, u64 v) {
+  switch (id) {
+    case 6:
+      __asm__ volatile("msr hcr_el2, %0; isb" ::"r"(v | HCR_RW));
+      break;
+    case 7:
+      __asm__ volatile("msr vtcr_el2, %0" ::"r"(v));
+      break;
+    case 8:
+      __asm__ volatile("msr vttbr_el2, %0" ::"r"(v));
+      break;
+    case 9:
+      __asm__ volatile("msr ttbr0_el2, %0" ::"r"(v));
+      break;
+    case 10:
+      __asm__ volatile("msr s3_4_c2_c0_1, %0" ::"r"(v)); /* TTBR1_EL2 (FEAT_VHE) */
+      break;
+    case 11:
+      __asm__ volatile("msr tcr_el2, %0" ::"r"(v));
+      break;
+    case 12:
+      __asm__ volatile("msr mair_el2, %0" ::"r"(v));
+      break;
+    case ID_SCTLR_EL2:
+      g_sctlr_el2 = v;
       break;
   }
 }
@@ -215,6 +259,10 @@ void harness_main(void) {
     }
     if (p + 2 * nqueries > end) fail("job file truncated in queries of job", j);
     __asm__ volatile("dsb sy" ::: "memory");
+    /* Back to E2H=0 first: with E2H=1 the _EL1 register names below would reach the _EL2 ones. */
+    __asm__ volatile("msr hcr_el2, %0; isb" ::"r"(HCR_RW));
+    for (u64 id = FIRST_EL2_ID; id <= LAST_EL2_ID; id++)
+      if (extras_written & (1UL << id)) set_el2(id, 0);
     /* Extra registers (TCR2/PIR/PIRE0/POR): TCR2_EL1 takes effect only with HCRX_EL2.TCR2En. The
        TLBI in set_el1_regs comes after every write. */
     for (u64 id = 1; id <= MAX_EXTRA_ID; id++)
@@ -224,22 +272,40 @@ void harness_main(void) {
       __asm__ volatile("msr s3_4_c1_c2_2, %0" ::"r"(1UL << 14)); /* HCRX_EL2.TCR2En */
       for (u64 e = 0; e < job[7]; e++) {
         u64 id = job[8 + 2 * e], v = job[9 + 2 * e];
-        if (id < 1 || id > MAX_EXTRA_ID) fail("bad extra register id in job", j);
-        set_extra(id, v);
+        if (id < 1 || id > LAST_EL2_ID) fail("bad extra register id in job", j);
+        if (id <= MAX_EXTRA_ID) set_extra(id, v);
         extras_written |= 1UL << id;
       }
     }
     set_el1_regs(job);
+    /* EL2 registers after the EL1 ones (set_el1_regs resets HCR_EL2); HCR_EL2 last. */
+    if (hdr_words == 8) {
+      for (int pass = 0; pass < 2; pass++)
+        for (u64 e = 0; e < job[7]; e++) {
+          u64 id = job[8 + 2 * e], v = job[9 + 2 * e];
+          if (id >= FIRST_EL2_ID && (pass == 1) == (id == 6)) set_el2(id, v);
+        }
+      __asm__ volatile("isb; tlbi alle2; tlbi alle1; dsb sy; isb" ::: "memory");
+    }
     out_buf[0] = nqueries;
     for (u64 q = 0; q < nqueries; q++) {
       u64 va = p[2 * q], op = p[2 * q + 1];
-      if (op > 5 && op != OP_READ_MMFR3) fail("bad AT op in job", j);
-      u64 before = g_exc_count;
-      u64 par = at_probe(va, op);
-      u64 status = 0;
-      if (g_exc_count != before) {
-        status = STATUS_EXCEPTION | (g_exc_esr & 0xffffffffUL);
-        par = 0;
+      if (op > OP_LAST_AT && op != OP_READ_MMFR3) fail("bad AT op in job", j);
+      u64 par, status = 0;
+      if (op >= 10 && op <= 13) {
+        /* The EL2 / EL2&0 regime: the EL2 MMU is on only inside the trampoline. */
+        par = at_el2_probe(va, op - 10, g_sctlr_el2);
+        if (g_tramp_exc) {
+          status = STATUS_EXCEPTION | (g_tramp_esr & 0xffffffffUL);
+          par = 0;
+        }
+      } else {
+        u64 before = g_exc_count;
+        par = at_probe(va, op);
+        if (g_exc_count != before) {
+          status = STATUS_EXCEPTION | (g_exc_esr & 0xffffffffUL);
+          par = 0;
+        }
       }
       out_buf[1 + 2 * q] = par;
       out_buf[2 + 2 * q] = status;

@@ -42,6 +42,14 @@ at_probe:
 	b.eq	.Lwp
 	cmp	w1, #15
 	b.eq	.Lmmfr3
+	cmp	w1, #6
+	b.eq	.Ls12r1
+	cmp	w1, #7
+	b.eq	.Ls12w1
+	cmp	w1, #8
+	b.eq	.Ls12r0
+	cmp	w1, #9
+	b.eq	.Ls12w0
 	.global at_insn_e1r
 at_insn_e1r:
 	at	s1e1r, x0
@@ -74,6 +82,27 @@ at_insn_e1rp:
 at_insn_e1wp:
 	at	s1e1wp, x0
 	msr	pan, #0
+	b	.Ldone
+/* ops 6-9: both stages of the EL1&0 regime (HCR_EL2.VM set by the job) */
+.Ls12r1:
+	.global at_insn_s12e1r
+at_insn_s12e1r:
+	at	s12e1r, x0
+	b	.Ldone
+.Ls12w1:
+	.global at_insn_s12e1w
+at_insn_s12e1w:
+	at	s12e1w, x0
+	b	.Ldone
+.Ls12r0:
+	.global at_insn_s12e0r
+at_insn_s12e0r:
+	at	s12e0r, x0
+	b	.Ldone
+.Ls12w0:
+	.global at_insn_s12e0w
+at_insn_s12e0w:
+	at	s12e0w, x0
 .Ldone:
 	isb
 	mrs	x0, par_el1
@@ -154,6 +183,18 @@ sync_el2:
 	ldr	x1, =at_insn_e1wp
 	cmp	x0, x1
 	b.eq	.Lrecord
+	ldr	x1, =at_insn_s12e1r
+	cmp	x0, x1
+	b.eq	.Lrecord
+	ldr	x1, =at_insn_s12e1w
+	cmp	x0, x1
+	b.eq	.Lrecord
+	ldr	x1, =at_insn_s12e0r
+	cmp	x0, x1
+	b.eq	.Lrecord
+	ldr	x1, =at_insn_s12e0w
+	cmp	x0, x1
+	b.eq	.Lrecord
 	mov	x0, #4
 	b	unexpected
 .Lrecord:
@@ -179,3 +220,109 @@ unexpected:
 	bl	fatal_exception
 4:	wfi
 	b	4b
+
+/*
+ * The EL2-regime trampoline (ops 10-13): one 4 KiB page at TRAMP_BASE (layout.h) that every EL2 /
+ * EL2&0 job maps VA = PA, read-only and executable. at_el2_probe turns the EL2 MMU on with the
+ * job's SCTLR_EL2, issues one AT of the EL2 or EL2&0 regime, reads PAR_EL1 and turns the MMU off
+ * again; nothing in between touches memory. Its own vector table records a synchronous exception
+ * at the AT in registers (x12 ESR, x13 flag) and resumes after it; anything else turns the MMU off
+ * and reports through `unexpected`.
+ *
+ * uint64_t at_el2_probe(uint64_t va, unsigned op, uint64_t sctlr): op 0 S1E2R, 1 S1E2W,
+ * 2 S1E0R, 3 S1E0W (in EL2&0 with E2H=TGE=1). Exception: g_tramp_exc=1, g_tramp_esr=ESR_EL2.
+ */
+	.section .text.tramp, "ax"
+	.balign 2048
+tramp_vectors:
+	.irp idx, 0, 1, 2, 3
+	.balign 128
+	mov	x0, #(0x100 + \idx)
+	b	tramp_unexpected
+	.endr
+	.balign 128
+	b	tramp_sync		/* 0x200: current EL, SPx, synchronous */
+	.irp idx, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+	.balign 128
+	mov	x0, #(0x100 + \idx)
+	b	tramp_unexpected
+	.endr
+
+	.global at_el2_probe
+at_el2_probe:
+	mrs	x9, sctlr_el2
+	mrs	x10, vbar_el2
+	adr	x11, tramp_vectors
+	mov	x13, #0
+	mov	x12, #0
+	msr	vbar_el2, x11
+	isb
+	msr	sctlr_el2, x2
+	isb
+	cmp	w1, #1
+	b.eq	1f
+	cmp	w1, #2
+	b.eq	2f
+	cmp	w1, #3
+	b.eq	3f
+tramp_at_e2r:
+	at	s1e2r, x0
+	b	4f
+1:
+tramp_at_e2w:
+	at	s1e2w, x0
+	b	4f
+2:
+tramp_at_e0r:
+	at	s1e0r, x0
+	b	4f
+3:
+tramp_at_e0w:
+	at	s1e0w, x0
+4:	isb
+	mrs	x0, par_el1
+	msr	sctlr_el2, x9
+	isb
+	msr	vbar_el2, x10
+	isb
+	adrp	x11, g_tramp_exc
+	add	x11, x11, :lo12:g_tramp_exc
+	str	x13, [x11]
+	adrp	x11, g_tramp_esr
+	add	x11, x11, :lo12:g_tramp_esr
+	str	x12, [x11]
+	ret
+
+tramp_sync:
+	mrs	x14, elr_el2
+	adr	x15, tramp_at_e2r
+	cmp	x14, x15
+	b.eq	5f
+	adr	x15, tramp_at_e2w
+	cmp	x14, x15
+	b.eq	5f
+	adr	x15, tramp_at_e0r
+	cmp	x14, x15
+	b.eq	5f
+	adr	x15, tramp_at_e0w
+	cmp	x14, x15
+	b.eq	5f
+	mov	x0, #0x104
+	b	tramp_unexpected
+5:	add	x14, x14, #4
+	msr	elr_el2, x14
+	mrs	x12, esr_el2
+	mov	x13, #1
+	eret
+
+tramp_unexpected:
+	msr	sctlr_el2, xzr
+	isb
+	b	unexpected
+
+	.data
+	.balign 8
+	.global g_tramp_exc
+g_tramp_exc:	.quad 0
+	.global g_tramp_esr
+g_tramp_esr:	.quad 0

@@ -5,8 +5,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TranslationResult, Walker } from "../walk/walker.js";
-import { AT_OPS, classify, type Deviation, formatRepro, outcomeKey } from "./compare.js";
+import { AT_OPS, classify, classifyRegime, DEVIATIONS, type Deviation, formatRepro, HARNESS_ACCESS, outcomeKey } from "./compare.js";
 import { type GenCase, type GenOptions, generateCase } from "./generate.js";
+import { generateRegimeCase, type RegimeKind } from "./generate-regimes.js";
 import { type AtOutcome, encodeJobs, type Job } from "./jobfile.js";
 import { buildHarness, runBatch, type Tools } from "./qemu.js";
 import { Rng } from "./rng.js";
@@ -23,6 +24,8 @@ export interface CampaignOptions {
   readonly contiguousChance?: number;
   /** See GenOptions.pie. */
   readonly pie?: GenOptions["pie"];
+  /** Jobs of another regime (generate-regimes.ts): EL2, EL2&0 or two stages. */
+  readonly regime?: RegimeKind;
   /** QEMU processes run at once. */
   readonly parallel?: number;
   /** Jobs per QEMU process. */
@@ -42,6 +45,8 @@ export interface Mismatch {
 export interface CampaignResult {
   readonly jobs: number;
   readonly queries: number;
+  /** Queries generated but not run (DEVIATIONS.atS12PermissionAbort). */
+  readonly excluded: number;
   readonly agreed: number;
   readonly mismatches: readonly Mismatch[];
   readonly mismatchCount: number;
@@ -57,6 +62,10 @@ export function* iterateCases(o: CampaignOptions): Generator<GenCase> {
   for (const seed of o.seeds) {
     const rng = new Rng(seed);
     for (let j = 0; j < o.jobsPerSeed; j++) {
+      if (o.regime !== undefined) {
+        yield generateRegimeCase(rng, `seed ${seed} ${o.regime} job ${j}`, { regime: o.regime, pathsPerHalf: o.pathsPerHalf });
+        continue;
+      }
       yield generateCase(rng, `seed ${seed} job ${j}`, {
         pathsPerHalf: o.pathsPerHalf,
         noLevelMinus1: o.noLevelMinus1,
@@ -111,6 +120,7 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
   const deviations = new Map<string, { deviation: Deviation; count: number; example: string }>();
   const coverage = new Map<string, number>();
   let total = 0;
+  let excluded = 0;
   // Generate, run and compare one group of batches at a time, so memory stays bounded.
   const it = iterateCases(opts);
   for (;;) {
@@ -124,12 +134,14 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
     const outcomes = await runAll(elf, tools.qemu, group, parallel, batchSize);
     for (const [ci, c] of group.entries()) {
       total += c.job.queries.length;
+      excluded += c.excluded ?? 0;
       const walker = new Walker(c.mem, c.regs);
       const outs = outcomes[ci] as AtOutcome[];
       c.job.queries.forEach((q, qi) => {
         const out = outs[qi] as AtOutcome;
-        const r = walker.translate(q.va, AT_OPS[q.op]);
-        const v = classify(r, out, c.regs, walker);
+        const r = walker.translate(q.va, HARNESS_ACCESS[q.op]);
+        const v =
+          c.regs.regime !== undefined || c.regs.hcr !== undefined ? classifyRegime(r, out, c.regs) : classify(r, out, c.regs, walker);
         if (v.kind === "agree") {
           agreed++;
           const k = r.par === null ? `${outcomeKey(r)} (exception)` : outcomeKey(r);
@@ -156,7 +168,7 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
       });
     }
   }
-  return { jobs: totalJobs, queries: total, agreed, mismatches, mismatchCount, deviations, coverage, ms: Date.now() - t0 };
+  return { jobs: totalJobs, queries: total, excluded, agreed, mismatches, mismatchCount, deviations, coverage, ms: Date.now() - t0 };
 }
 
 /**
@@ -213,6 +225,10 @@ export function formatSummary(r: CampaignResult, tools: Tools): string {
   lines.push(
     `vmsa/qemu: ${tools.qemuVersion}: ${r.jobs} jobs, ${r.queries} queries: ${r.agreed} agree, ${[...r.deviations.values()].reduce((n, d) => n + d.count, 0)} known QEMU deviations, ${r.mismatchCount} disagreements (${(r.ms / 1000).toFixed(1)} s)`,
   );
+  if (r.excluded > 0) {
+    const d = DEVIATIONS.atS12PermissionAbort;
+    lines.push(`  not run: ${r.excluded} queries (QEMU deviation ${d.id}: ${d.what}. Rule: ${d.rule})`);
+  }
   const cov = [...r.coverage.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   lines.push(`  compared outcomes: ${cov.map(([k, n]) => `${k}=${n}`).join(", ")}`);
   for (const d of r.deviations.values()) {

@@ -9,6 +9,7 @@ import { decodeIdAa64mmfr3 } from "../arch/registers.js";
 import { formatSummary, generateCases, PIE_REQUIRED_COVERAGE, requiredCoverage, runCampaign } from "./campaign.js";
 import { describeOutcome } from "./compare.js";
 import type { GenOptions } from "./generate.js";
+import type { RegimeKind } from "./generate-regimes.js";
 import { decodeResults, encodeJobs, HARNESS_OPS, JOB_MAGIC2, type Job } from "./jobfile.js";
 import { buildHarness, checkTools, hasPie, pieQemu, QEMU_BIN, qemuArgs, readMmfr3 } from "./qemu.js";
 
@@ -34,6 +35,8 @@ async function main(): Promise<number> {
     console.log("         [--pie linux|random|mixed] (TCR2_EL1.PIE with Linux's or random PIR_EL1/PIRE0_EL1, AT S1E1RP/WP too;");
     console.log("          POR_EL1/POR_EL0 as well when QEMU implements FEAT_S1POE; needs QEMU >= 10.2: qemu/install-qemu-pie.sh,");
     console.log("          found through $VMSA_QEMU_PIE or that script's wrapper)");
+    console.log("         [--regime el2|el20|s12] (AT S1E2R/W in the EL2 regime; S1E2R/W, S1E0R/W in EL2&0 (E2H=TGE=1);");
+    console.log("          or two stages with HCR_EL2.VM=1 and random VTCR_EL2/FWB/PTW: AT S12E1R/W, S12E0R/W)");
     console.log("       npm run test:qemu -- --write-jobs FILE [--seed N] [--seeds S] [--jobs M]   (job file + QEMU command, no run)");
     console.log("       npm run test:qemu -- --show-results JOBFILE RESULTFILE                    (print PAR_EL1 per query)");
     return 0;
@@ -73,7 +76,12 @@ async function main(): Promise<number> {
     }
     pie = { mode: pieMode, poe: m3.s1poe !== 0 };
   }
-  const gen = { ipsBits, contiguousChance: contiguousPct / 100, pie };
+  const regimeArg = strArg(args, "--regime");
+  if (regimeArg !== undefined && regimeArg !== "el2" && regimeArg !== "el20" && regimeArg !== "s12") {
+    throw new Error("--regime needs el2, el20 or s12");
+  }
+  const regime: RegimeKind | undefined = regimeArg;
+  const gen = { ipsBits, contiguousChance: contiguousPct / 100, pie, regime };
   const seeds = Array.from({ length: nSeeds }, (_, i) => seed + i);
   const writeJobs = strArg(args, "--write-jobs");
   if (writeJobs !== undefined) {

@@ -4,12 +4,30 @@
  */
 import { SH_NAMES } from "../arch/descriptor.js";
 import { faultStatusCode } from "../arch/fault.js";
+import { HCR_FWB } from "../arch/hcr.js";
 import { piIndex } from "../arch/pie.js";
 import { poIndex } from "../arch/poe.js";
 import { decodeTcr, type Regs } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
-import { AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
+import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
 import type { AtOutcome, HarnessOp } from "./jobfile.js";
+
+/**
+ * The access each harness op asks the walker for: the S12E* ops are the EL1&0 accesses of their
+ * S1E* names (both stages come from HCR_EL2.VM in the registers), S1E2R/W privileged accesses of
+ * the EL2 or EL2&0 regime, EL20-S1E0R/W EL0 accesses of the EL2&0 regime.
+ */
+export const HARNESS_ACCESS: Record<HarnessOp, Access> = {
+  ...AT_OPS,
+  S12E1R: AT_OPS.S1E1R,
+  S12E1W: AT_OPS.S1E1W,
+  S12E0R: AT_OPS.S1E0R,
+  S12E0W: AT_OPS.S1E0W,
+  S1E2R: AT_OPS.S1E1R,
+  S1E2W: AT_OPS.S1E1W,
+  "EL20-S1E0R": AT_OPS.S1E0R,
+  "EL20-S1E0W": AT_OPS.S1E0W,
+};
 
 /** A way QEMU is known to differ from the Arm ARM; such results are counted, not failed. */
 export interface Deviation {
@@ -40,6 +58,31 @@ export const DEVIATIONS = {
     what: "QEMU (11.1) gives no dirty-state Permission fault for AT S1E1W/S1E0W/S1E1WP on a PIE page with nDirty (bit 7) = 1 when TCR_EL1.{HA,HD} != {1,1}: its nDirty check runs only for MMU_DATA_STORE, and AT checks write permission as a load with a write prot_check",
     rule: "ASL AArch64.S1CheckPermissions (FEAT_S1PIE): a write access to a page whose nDirty is 1 without hardware dirty-state update is a Permission fault with DirtyBit=1; AT S1E*W reports the fault the write would take (AT only skips the hardware update, AArch64.SetDirtyFlag)",
   },
+  s2PtwDeviceLevel: {
+    id: "qemu-s2-ptw-device-level-0",
+    what: "QEMU (10.0.2) reports the stage-2 Permission fault of a stage-1 table read from stage-2 Device memory under HCR_EL2.PTW=1 at level 0",
+    rule: "ASL AArch64.S2CheckPermissions / AArch64.S2Translate: the fault is at the level of the stage-2 leaf that maps the table's IPA (PAR_EL1.FST = 0b0011LL with that level)",
+  },
+  s2FwbDevice: {
+    id: "qemu-s2-fwb-device-not-combined",
+    what: "QEMU (10.0.2) with HCR_EL2.FWB=1, stage-2 MemAttr 0dd (Device) and a Device stage-1 type reports the stage-2 Device type",
+    rule: "ASL AArch64.S2ApplyFWBMemAttrs: stage-2 Device with stage-1 Device gives the more restrictive of the two Device types",
+  },
+  s2WtTransient: {
+    id: "qemu-s2-wt-drops-transient",
+    what: "QEMU (10.0.2) combining stage-1 Write-Back Transient with stage-2 Write-Through reports Write-Through non-transient (0b10RW)",
+    rule: "ASL S2CombineS1AttrHints: a cacheable combined result takes the allocation hints and the transient flag of stage 1 (Write-Through Transient is 0b00RW)",
+  },
+  s2DeviceNormalLadder: {
+    id: "qemu-s2-device-normal-ladder",
+    what: "QEMU (10.0.2) combining a Device stage with a Normal stage (FWB=0) runs its Device-vs-Device ladder on the Normal side's low nibble and can report a more restrictive Device type (e.g. S1 Device-nGRE + S2 Normal oWB-iNC -> nGnRE)",
+    rule: "ASL S2CombineS1MemAttrs / S2CombineS1Device: when only one stage is Device, the result is that stage's Device type unchanged",
+  },
+  atS12PermissionAbort: {
+    id: "qemu-at-s12-s2-permission-abort",
+    what: "QEMU (10.0.2; still in upstream ptw.c/helper.c of 2026-01) aborts (assertion !is_s2_format in do_ats_write) on AT S12E1R/W, S12E0R/W whose final IPA takes a stage-2 Permission fault; such queries are not run",
+    rule: "ASL AArch64.AT / AArch64.EncodePAR: a stage-2 fault on the final IPA is reported in PAR_EL1 (F=1, S=1, PTW=0, FST = Permission at the stage-2 level)",
+  },
 } as const satisfies Record<string, Deviation>;
 
 export type Verdict =
@@ -49,7 +92,10 @@ export type Verdict =
 
 /** Key used for fault coverage: "ok", "exception", or `${fault}@L${level}`. */
 export function outcomeKey(r: TranslationResult): string {
-  return r.kind === "ok" ? "ok" : `${r.fault}@L${r.level}`;
+  if (r.kind === "ok") return r.stage2 ? "s12 ok" : "ok";
+  // Stage-2 faults: "s2-ptw …" on a stage-1 table read (PAR.PTW=1), "s2 …" on the final IPA.
+  const stage = r.stage === 2 ? (r.s1ptw ? "s2-ptw " : "s2 ") : "";
+  return `${stage}${r.fault}@L${r.level}`;
 }
 
 function parIsFault(par: bigint): boolean {
@@ -115,6 +161,49 @@ export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker:
   return { kind: "mismatch" };
 }
 
+/**
+ * Verdict for a job of another regime (EL2, EL2&0, two stages): the PAR must be equal, or the AT
+ * must take the external abort vmsa predicts, or the difference must be one of QEMU's named
+ * stage-2 deviations.
+ */
+export function classifyRegime(r: TranslationResult, q: AtOutcome, regs: Regs): Verdict {
+  if (r.par === null) {
+    if (q.kind === "exception" && r.kind === "fault" && (q.esr & 0x3f) === faultStatusCode("external-abort", r.level))
+      return { kind: "agree" };
+    return { kind: "mismatch" };
+  }
+  if (q.kind === "exception") return { kind: "mismatch" };
+  if (q.par === r.par) return { kind: "agree" };
+  const qp = q.par;
+  if (r.kind === "fault" && r.stage === 2 && r.s1ptw && r.fault === "permission" && r.stage2?.kind === "fault") {
+    // HCR_EL2.PTW Device fault at the stage-2 leaf level; QEMU says level 0.
+    if (r.stage2.reason.includes("PTW") && qp === (r.par & ~(3n << 1n)))
+      return { kind: "deviation", deviation: DEVIATIONS.s2PtwDeviceLevel };
+  }
+  if (r.kind === "ok" && r.stage2 && !parIsFault(qp) && (qp & ~(0xffn << 56n)) === (r.par & ~(0xffn << 56n))) {
+    const o = r.stage2;
+    const qAttr = Number(qp >> 56n);
+    const s1 = o.s1Attr;
+    const fwb = ((regs.hcr ?? 0n) & HCR_FWB) !== 0n;
+    if (fwb && o.memType.kind === "device" && (s1 & 0xf0) === 0) {
+      // QEMU: the stage-2 Device type alone (MemAttr[1:0] = dd).
+      if (qAttr === Number((o.result.descriptor.raw >> 2n) & 3n) << 2) return { kind: "deviation", deviation: DEVIATIONS.s2FwbDevice };
+    }
+    const s2Device = o.memType.kind === "device";
+    const s1Device = (s1 & 0xf0) === 0;
+    if (!fwb && s1Device !== s2Device && o.attr !== undefined && (o.attr & 0xf3) === 0 && (qAttr & 0xf3) === 0 && qAttr < o.attr) {
+      return { kind: "deviation", deviation: DEVIATIONS.s2DeviceNormalLadder };
+    }
+    if (o.memType.kind === "normal" && o.attr !== undefined) {
+      // Each level where stage 2 is WT and the combined nibble is WT transient (00RW, RW != 00): QEMU makes it 10RW.
+      const fix = (n: number, s2Policy: string): number => (s2Policy === "WT" && n >> 2 === 0 && (n & 3) !== 0 ? n | 8 : n);
+      const alt = (fix(o.attr >> 4, o.memType.outer) << 4) | fix(o.attr & 0xf, o.memType.inner);
+      if (alt !== o.attr && qAttr === alt) return { kind: "deviation", deviation: DEVIATIONS.s2WtTransient };
+    }
+  }
+  return { kind: "mismatch" };
+}
+
 /** PAR_EL1 in words (64-bit format, Arm ARM PAR_EL1). */
 export function describePar(par: bigint): string {
   if (parIsFault(par)) {
@@ -149,6 +238,20 @@ export function formatRepro(caseId: string, regs: Regs, va: bigint, op: HarnessO
     ] as const
   ).filter(([, v]) => v !== undefined);
   if (extra.length > 0) lines.push(`  ${extra.map(([n, v]) => `${n}=${hex64(v as bigint)}`).join(" ")}`);
+  if (regs.regime !== undefined || regs.hcr !== undefined) {
+    lines.push(
+      `  regime ${regs.regime ?? "el10"} HCR_EL2=${hex64(regs.hcr ?? 0n)} VTCR_EL2=${hex64(regs.vtcr ?? 0n)} VTTBR_EL2=${hex64(regs.vttbr ?? 0n)}`,
+    );
+    if (r.kind === "fault" && r.stage === 2)
+      lines.push(`  stage-2 fault${r.s1ptw ? " on a stage-1 table read" : ""} at IPA ${hex64(r.ipa ?? 0n)}`);
+    if (r.kind === "ok" && r.stage2)
+      lines.push(`  IPA ${hex64(r.stage2.ipa)}; stage-2 leaf ${hex64(r.stage2.result.descriptor.raw)} at level ${r.stage2.result.level}`);
+    const s2 = r.kind === "fault" ? r.stage2?.trail : r.stage2?.result.trail;
+    for (const t of s2 ?? [])
+      lines.push(
+        `  S2 L${t.level} @0x${t.address.toString(16)} = ${t.value === undefined ? "-" : hex64(t.value)}  ${t.descriptor?.kind ?? "unbacked"}`,
+      );
+  }
   const tcr = decodeTcr(regs.tcr);
   const h = r.half === 1 ? tcr.t1 : tcr.t0;
   lines.push(

@@ -17,16 +17,51 @@ export const JOB_MAGIC2 = 0x3242_4f4a_4153_4d56n; // "VMSAJOB2"
 export const RES_MAGIC = 0x3153_4552_4153_4d56n; // "VMSARES1"
 export const END_MAGIC = 0x0044_4e45_4153_4d56n; // "VMSAEND\0"
 
-/** AT operations in the harness's numbering (S1E1RP/WP: FEAT_PAN2, run with PSTATE.PAN=1). */
-export const HARNESS_OPS = ["S1E1R", "S1E1W", "S1E0R", "S1E0W", "S1E1RP", "S1E1WP"] as const;
+/**
+ * AT operations in the harness's numbering (S1E1RP/WP: FEAT_PAN2, checked as if PSTATE.PAN=1;
+ * S12E*: both stages, HCR_EL2.VM set by the job; S1E2R/W and EL20-S1E0R/W: the EL2 or EL2&0 regime
+ * with the EL2 MMU on around the AT, the last two being AT S1E0R/W with HCR_EL2.E2H=TGE=1).
+ */
+export const HARNESS_OPS = [
+  "S1E1R",
+  "S1E1W",
+  "S1E0R",
+  "S1E0W",
+  "S1E1RP",
+  "S1E1WP",
+  "S12E1R",
+  "S12E1W",
+  "S12E0R",
+  "S12E0W",
+  "S1E2R",
+  "S1E2W",
+  "EL20-S1E0R",
+  "EL20-S1E0W",
+] as const;
+/** The EL1&0 stage-1 AT operations, PAN forms included (what PIE campaigns draw from). */
+export const AT_EL1_OPS = ["S1E1R", "S1E1W", "S1E0R", "S1E0W", "S1E1RP", "S1E1WP"] as const;
 /** The four plain EL1&0 AT operations (what campaigns without PAN draw from). */
 export const AT_OP_NAMES = ["S1E1R", "S1E1W", "S1E0R", "S1E0W"] as const;
 export type HarnessOp = (typeof HARNESS_OPS)[number];
 /** Harness op 15 is no AT: it returns ID_AA64MMFR3_EL1 as the "PAR" (what the CPU implements). */
 const OP_READ_MMFR3 = 15;
 
-/** Extra EL1 registers a job may set, by harness id (qemu/README.md). */
-export const EXTRA_REG_IDS = { tcr2: 1, pir: 2, pire0: 3, por1: 4, por0: 5 } as const;
+/** Extra registers a job may set, by harness id (qemu/README.md): EL1 ones, then EL2 ones. */
+export const EXTRA_REG_IDS = {
+  tcr2: 1,
+  pir: 2,
+  pire0: 3,
+  por1: 4,
+  por0: 5,
+  hcr: 6,
+  vtcr: 7,
+  vttbr: 8,
+  ttbr0El2: 9,
+  ttbr1El2: 10,
+  tcrEl2: 11,
+  mairEl2: 12,
+  sctlrEl2: 13,
+} as const;
 
 export interface JobRegs {
   readonly ttbr0: bigint;
@@ -40,6 +75,16 @@ export interface JobRegs {
   readonly pire0?: bigint;
   readonly por1?: bigint;
   readonly por0?: bigint;
+  /** HCR_EL2 (the harness adds RW), VTCR_EL2, VTTBR_EL2: written after the EL1 registers. */
+  readonly hcr?: bigint;
+  readonly vtcr?: bigint;
+  readonly vttbr?: bigint;
+  /** The EL2 / EL2&0 regime's registers; SCTLR_EL2 is in effect only around ops S1E2R/W, EL20-S1E0R/W. */
+  readonly ttbr0El2?: bigint;
+  readonly ttbr1El2?: bigint;
+  readonly tcrEl2?: bigint;
+  readonly mairEl2?: bigint;
+  readonly sctlrEl2?: bigint;
 }
 
 /** The (id, value) pairs of a job's extra registers. */

@@ -8,6 +8,8 @@ export const RAM_BASE = 0x4000_0000n;
 export const RAM_END = 0x8000_0000n;
 export const QEMU_MEMORY = "1G";
 /** The device-tree blob sits at RAM_BASE; the harness image at 0x4020_0000; the job file at 0x4040_0000. */
+/** The harness's first page: the EL2-regime trampoline every EL2 / EL2&0 job maps VA = PA, executable. */
+export const TRAMP_BASE = 0x4020_0000n;
 export const INPUT_BASE = 0x4040_0000n;
 export const INPUT_END = 0x4800_0000n;
 /** Translation tables (job memory chunks) live in [ARENA_BASE, ARENA_END); it reads as zero elsewhere. */

@@ -12,12 +12,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { classify } from "../../src/diff-qemu/compare.js";
+import { classify, HARNESS_ACCESS } from "../../src/diff-qemu/compare.js";
 import { AT_OP_NAMES, type Job, type Query } from "../../src/diff-qemu/jobfile.js";
 import { buildHarness, checkTools, runBatch } from "../../src/diff-qemu/qemu.js";
 import { loadInputs } from "../../src/dump/inputs.js";
 import { completeRegs, mergeRegs } from "../../src/dump/regfile.js";
-import { AT_OPS, Walker } from "../../src/walk/walker.js";
+import { Walker } from "../../src/walk/walker.js";
 import { vmsa } from "../cli/run.js";
 import { skipBecause } from "../helpers/skip.js";
 
@@ -97,7 +97,7 @@ describe("exported tables loaded into QEMU give the same AT results as vmsa's wa
         const bad: string[] = [];
         const kinds = new Map<string, number>();
         queries.forEach((q, i) => {
-          const r = walker.translate(q.va, AT_OPS[q.op]);
+          const r = walker.translate(q.va, HARNESS_ACCESS[q.op]);
           const got = results?.[i];
           if (!got) return;
           const v = classify(r, got, regs, walker);

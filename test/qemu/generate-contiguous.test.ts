@@ -9,7 +9,8 @@
 import { describe, expect, it } from "vitest";
 import { contiguousEntries, levelShift } from "../../src/arch/granule.js";
 import { generateCases } from "../../src/diff-qemu/campaign.js";
-import { AT_OPS, Walker } from "../../src/walk/walker.js";
+import { HARNESS_ACCESS } from "../../src/diff-qemu/compare.js";
+import { Walker } from "../../src/walk/walker.js";
 
 describe("QEMU differential generator: contiguous groups", () => {
   const cases = generateCases({ seeds: [1, 2], jobsPerSeed: 10, pathsPerHalf: 14, ipsBits: 32, contiguousChance: 0.3 });
@@ -20,7 +21,7 @@ describe("QEMU differential generator: contiguous groups", () => {
     for (const c of cases) {
       const w = new Walker(c.mem, c.regs);
       for (const q of c.job.queries) {
-        const r = w.translate(q.va, AT_OPS[q.op]);
+        const r = w.translate(q.va, HARNESS_ACCESS[q.op]);
         const last = r.trail[r.trail.length - 1];
         const d = last?.descriptor;
         const h = w.half;

@@ -7,7 +7,7 @@
  */
 import { decodeDescriptor } from "../../../src/arch/descriptor.js";
 import type { Regs } from "../../../src/arch/registers.js";
-import { classify } from "../../../src/diff-qemu/compare.js";
+import { classify, HARNESS_ACCESS } from "../../../src/diff-qemu/compare.js";
 import { AT_OP_NAMES, type Chunk, type HarnessOp, type Job } from "../../../src/diff-qemu/jobfile.js";
 import { ARENA_BASE, ARENA_END, MAX_QUERIES_PER_JOB } from "../../../src/diff-qemu/layout.js";
 import { buildHarness, runBatch } from "../../../src/diff-qemu/qemu.js";
@@ -15,7 +15,7 @@ import type { OpenedDump } from "../../../src/dump/inputs.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs } from "../../../src/walk/context.js";
 import { walkEntries } from "../../../src/walk/range.js";
-import { AT_OPS, Walker } from "../../../src/walk/walker.js";
+import { Walker } from "../../../src/walk/walker.js";
 import { tablePages } from "./capture.js";
 
 export interface Relocated {
@@ -93,7 +93,7 @@ export async function compareWithAt(d: OpenedDump, vas: readonly bigint[], delta
         mismatches.push(`0x${q.va.toString(16)} ${q.op}: no result`);
         continue;
       }
-      const r = walker.translate(q.va, AT_OPS[q.op as HarnessOp]);
+      const r = walker.translate(q.va, HARNESS_ACCESS[q.op as HarnessOp]);
       const v = classify(r, res, vRegs, walker);
       if (v.kind === "agree") agree++;
       else if (v.kind === "deviation") deviations.set(v.deviation.id, (deviations.get(v.deviation.id) ?? 0) + 1);
