@@ -90,7 +90,12 @@ describe("kdump-compressed files give the memory and ptdump of the ELF core", ()
             expect(Buffer.from(d.mem.readBytes(pa, FRAME_SIZE)).equals(Buffer.from(fromElf.mem.readBytes(pa, FRAME_SIZE)))).toBe(true);
           }
           // Frames the ELF core lacks that share a dump page with its frames read as zero RAM.
-          for (const pfn of d.mem.backedFrames()) if (!fromElf.mem.isBacked(pfn * FRAME_SIZE)) expect(d.mem.frame(pfn)).toBeUndefined();
+          // (A zero frame read from the dump may be kept in the page cache: it then holds zeros.)
+          for (const pfn of d.mem.backedFrames()) {
+            if (fromElf.mem.isBacked(pfn * FRAME_SIZE)) continue;
+            const fr = d.mem.frame(pfn);
+            expect(fr === undefined || fr.every((w) => w === 0)).toBe(true);
+          }
           expect(d.sources.memory).toContain(flattened ? "(flattened)" : `kdump-compressed ${f}`);
           // The pages really went through the codec (the writer stores a page raw only when it does not shrink).
           expect(d.sources.memory).toContain(name.split(" ")[0]);

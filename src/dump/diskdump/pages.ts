@@ -70,8 +70,6 @@ export function attachPages(mem: PhysMem, src: ByteSource, h: DiskDumpHeader): P
       r += POPCOUNT[bm2[byte] as number] as number;
     return r + (POPCOUNT[(bm2[dpfn >> 3] as number) & ((1 << (dpfn & 7)) - 1)] as number);
   };
-  /** 4 KiB frames found all zero (not stored; `has` says no so they are not decoded again). */
-  const zero = new Set<number>();
   let lastPage = -1;
   let lastData: Uint8Array = new Uint8Array(0);
   let lastKey = "";
@@ -110,22 +108,13 @@ export function attachPages(mem: PhysMem, src: ByteSource, h: DiskDumpHeader): P
     return lastData;
   };
   const source: FrameSource = {
-    has: (pfn) => isDumped(Math.floor(pfn / framesPerPage)) && !zero.has(pfn),
+    has: (pfn) => isDumped(Math.floor(pfn / framesPerPage)),
+    // An all-zero frame is kept like any other: PhysMem's pool bounds what frames read cost (a set
+    // of the zero frames seen grew with the dump in a scan of all memory).
     read: (pfn, out) => {
       const dpfn = Math.floor(pfn / framesPerPage);
       const page = decode(dpfn);
       const o = (pfn - dpfn * framesPerPage) << FRAME_SHIFT;
-      let nonZero = false;
-      for (let i = o; i < o + FRAME_SIZE; i++) {
-        if (page[i] !== 0) {
-          nonZero = true;
-          break;
-        }
-      }
-      if (!nonZero) {
-        zero.add(pfn);
-        return false;
-      }
       out.set(page.subarray(o, o + FRAME_SIZE));
       return true;
     },
