@@ -7,9 +7,11 @@
 import type { Command } from "commander";
 import { parseSize, parseU64 } from "../arch/u64.js";
 import { audit, auditToJson, formatAudit, type PaRange } from "../dump/audit.js";
+import { auditStage2, formatStage2Audit, stage2AuditToJson } from "../dump/audit-stage2.js";
 import { collect, emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openInputs } from "./inputs.js";
 import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
+import { addStage2Options, openStage2FromOptions, type Stage2CliOptions, stageOf } from "./stage2.js";
 
 /** `START-END` (end exclusive) or `START+SIZE`. */
 export function parsePaRange(spec: string): PaRange {
@@ -22,7 +24,7 @@ export function parsePaRange(spec: string): PaRange {
   return { start, end };
 }
 
-interface AuditCliOptions extends DumpInputOptions {
+interface AuditCliOptions extends DumpInputOptions, Stage2CliOptions {
   format: string;
   protected: string[];
   userHalf: boolean;
@@ -40,6 +42,7 @@ export function registerAuditCommand(program: Command): void {
     .option("--protected <START-END>", "a PA range that must not be mapped (repeatable; START+SIZE also accepted)", collect, [])
     .option("--no-user-half", "skip the TTBR0 (user) half")
     .option("-o, --output <file>", "write the report to a file (atomically) instead of stdout");
+  addStage2Options(cmd, "a hypervisor's IPA space from VTCR_EL2/VTTBR_EL2: stage-2 W+X, executable Device memory, output sizes");
   addDumpInputOptions(cmd);
   cmd.addHelpText(
     "after",
@@ -54,10 +57,19 @@ Examples:
   $ vmsa audit guest.core                                  # QEMU dump-guest-memory: registers from VMCOREINFO
   $ vmsa audit ram.bin@0x40000000 --regs gdb-registers.txt  # raw RAM + gdb "info registers" output
   $ vmsa audit --example linux-6.1-4k48 --protected 0x48000000-0x48200000 --format json
-  $ vmsa audit --gdb 127.0.0.1:1234 --kernel-version 6.1    # a running QEMU: stopped while read, then detached`,
+  $ vmsa audit --gdb 127.0.0.1:1234 --kernel-version 6.1    # a running QEMU: stopped while read, then detached
+  $ vmsa audit --stage 2 host.core --regs el2-registers.txt # a VM's stage-2 tables (VTCR_EL2, VTTBR_EL2)
+
+Stage 2 (--stage 2): s2-wx (the guest may write and execute), s2-exec-device (executable Device
+memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusive), shared-table
+(warning); the summary line is "Checked stage-2 W+X mappings: …".`,
   );
   cmd.action(async (inputs: string[], o: AuditCliOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
+    if (stageOf(o) === 2) {
+      auditStage2Command(inputs, o);
+      return;
+    }
     const d = await openInputs(inputs, o, { halves: o.userHalf ? [1, 0] : [1] });
     const protectedRanges = o.protected.map(parsePaRange);
     const userHalf = o.userHalf && d.regs.ttbr0 !== 0n;
@@ -72,4 +84,16 @@ Examples:
     if (r.findings.some((f) => f.severity === "error" && f.kind !== "missing-table")) process.exitCode = EXIT_FINDINGS;
     else if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });
+}
+
+function auditStage2Command(inputs: readonly string[], o: AuditCliOptions): void {
+  if (o.protected.length > 0) throw new UsageError("--protected applies to stage 1 only");
+  const { dump } = openStage2FromOptions(inputs, o);
+  const r = auditStage2(dump.mem, dump.stage2);
+  if (o.format === "json") emit(`${toJson({ sources: dump.sources, ...(stage2AuditToJson(r) as object) })}\n`, o.output);
+  else emit(formatStage2Audit(r, "stage-2 audit (IPA space of VTTBR_EL2)"), o.output);
+  const missing = r.missing.map((m) => ({ va: m.ipa, size: m.size, level: m.level, table: m.table }));
+  warnMissing(missing, "those IPA ranges were not audited", "IPA");
+  if (r.findings.some((f) => f.severity === "error" && f.kind !== "missing-table")) process.exitCode = EXIT_FINDINGS;
+  else if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
 }

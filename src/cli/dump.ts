@@ -1,18 +1,28 @@
-/** `vmsa dump`: the Linux ptdump text of a TTBR half, or its mappings as JSON. */
+/**
+ * `vmsa dump`: the Linux ptdump text of a TTBR half, or its mappings as JSON; with --stage 2 a
+ * hypervisor's stage-2 tables as KVM's debugfs files print them.
+ */
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
 import { hex64, parseU64 } from "../arch/u64.js";
 import { checkKernelVersion } from "../dump/inputs.js";
+import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../dump/kvm-stage2.js";
 import type { LayoutSource } from "../dump/layout-source.js";
 import { type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdumpReport } from "../dump/ptdump.js";
+import { stage2Mappings } from "../dump/stage2-mappings.js";
 import { readTextFile } from "../io/files.js";
 import { compileRegs } from "../walk/context.js";
 import { halfBase, mappingReport } from "../walk/range.js";
 import { emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
+import { addStage2Options, openStage2FromOptions, type Stage2CliOptions, stageOf } from "./stage2.js";
 
-interface DumpOptions extends DumpInputOptions {
+const KVM_FILES = ["stage2_page_tables", "ipa_range", "stage2_levels"] as const;
+
+interface DumpOptions extends DumpInputOptions, Stage2CliOptions {
+  kvmFile: string;
+  kvmSinglePass?: boolean;
   format: string;
   half: string;
   start?: string;
@@ -55,7 +65,9 @@ export function registerDumpCommand(program: Command): void {
       "auto",
     )
     .option("--ptdump-era <era>", "ptdump columns: linux-6 (GP column, holes, v5.11+ MT indices) or linux-4", "linux-6")
-    .option("-o, --output <file>", "write to a file (atomically) instead of stdout");
+    .option("-o, --output <file>", "write to a file (atomically) instead of stdout")
+    .option("--kvm-file <name>", `with --stage 2: which of KVM's debugfs files to print (${KVM_FILES.join(", ")})`, "stage2_page_tables");
+  addStage2Options(cmd, "a hypervisor's IPA space from VTCR_EL2/VTTBR_EL2, printed as KVM's debugfs stage2_page_tables");
   addDumpInputOptions(cmd);
   cmd.addHelpText(
     "after",
@@ -66,6 +78,16 @@ Examples:
   $ vmsa dump ram.bin@0x40000000 --regs gdb-registers.txt --markers linux-6.1 -o kernel_page_tables.txt
   $ vmsa dump --example linux-6.1-4k48 --format json --start 0xffff000000000000 --end 0xffff000040000000
   $ vmsa dump --gdb 127.0.0.1:1234 --kernel-version 6.1   # a running QEMU (-gdb tcp::1234): only its tables are read
+  $ vmsa dump --stage 2 host.core --regs el2-registers.txt  # KVM's stage2_page_tables of the VM whose VTTBR_EL2 is given
+  $ vmsa dump --stage 2 host.core --vtcr 0x80023558 --vttbr 0x1000041a6e000 --kvm-file ipa_range
+
+Stage 2 (--stage 2): the host's memory and VTCR_EL2/VTTBR_EL2 (--vtcr/--vttbr, or VTCR_EL2 and
+VTTBR_EL2 lines in --regs or a snapshot's registers; ID_AA64MMFR0_EL1 for the PA size). The text is
+/sys/kernel/debug/kvm/<pid>-<fd>/stage2_page_tables of CONFIG_PTDUMP_STAGE2_DEBUGFS (Linux 6.10+),
+byte for byte, including its quirks: the last run is never printed (KVM's walk has no final flush),
+and a text longer than one page is what seq_file's retry prints (the show function runs again with
+the parser state of the previous pass; --kvm-single-pass prints one clean pass instead).
+--kvm-file ipa_range and stage2_levels print the companion files.
 
 Live guests (--gdb): QEMU stops the guest while vmsa reads its registers and tables through the
 gdbstub (physical memory), then vmsa detaches and the guest runs on; nothing is saved to disk.
@@ -85,6 +107,12 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
     if (o.format !== "ptdump" && o.format !== "json" && o.format !== "text") {
       throw new UsageError(`--format: "${o.format}" is not ptdump or json`);
     }
+    if (stageOf(o) === 2) {
+      dumpStage2(inputs, o);
+      return;
+    }
+    if (o.kvmFile !== "stage2_page_tables" || o.kvmSinglePass)
+      throw new UsageError("--kvm-file and --kvm-single-pass apply to --stage 2 only");
     if (o.half !== "0" && o.half !== "1") throw new UsageError(`--half: "${o.half}" is not 0 or 1`);
     // `--markers linux-X` names the kernel version: the same layout model as `--kernel-version X`.
     const named = /^linux-(.+)$/.exec(o.markers ?? "")?.[1];
@@ -169,4 +197,57 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
     warnMissing(r.missing, "their ranges are printed as MISSING lines and are not known to be unmapped");
     if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });
+}
+
+/** `dump --stage 2`: KVM's debugfs text of the stage-2 tables. */
+function dumpStage2(inputs: readonly string[], o: DumpOptions): void {
+  if (o.start !== undefined || o.end !== undefined) {
+    throw new UsageError("--start/--end do not apply to --stage 2 (KVM's stage2_page_tables covers the whole IPA space)");
+  }
+  if (o.half !== "1") throw new UsageError("--half does not apply to --stage 2 (one IPA space)");
+  const file = KVM_FILES.find((f) => f === o.kvmFile);
+  if (file === undefined) throw new UsageError(`--kvm-file: "${o.kvmFile}" is not one of ${KVM_FILES.join(", ")}`);
+  const { dump, geometry } = openStage2FromOptions(inputs, o);
+  if (o.format === "json") {
+    if (o.kvmFile !== "stage2_page_tables") throw new UsageError("--kvm-file applies to the text output, not --format json");
+    const r = stage2Mappings(dump.mem, dump.stage2);
+    emit(
+      `${toJson({
+        stage: 2,
+        granule: `${2 ** geometry.gShift / 1024}K`,
+        ipaBits: geometry.iaBits,
+        startLevel: geometry.startLevel,
+        startTableEntries: 2 ** (geometry.bitsAt[geometry.startLevel + 1] ?? 0),
+        startTable: `0x${geometry.base.toString(16)}`,
+        registers: dump.sources,
+        complete: r.missing.length === 0,
+        mappings: r.runs,
+        missing: r.missing,
+        shared: r.shared,
+      })}\n`,
+      o.output,
+    );
+    const missing = r.missing.map((m) => ({ va: m.ipa, size: m.size, level: m.level, table: m.table }));
+    warnMissing(missing, 'their IPA ranges are listed in "missing" and are not known to be unmapped', "IPA");
+    if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
+    return;
+  }
+  if (file === "ipa_range") {
+    emit(kvmIpaRangeText(geometry), o.output);
+    return;
+  }
+  if (file === "stage2_levels") {
+    emit(kvmStage2LevelsText(geometry), o.output);
+    return;
+  }
+  const r = kvmStage2PageTables(dump.mem, geometry, { seqFile: o.kvmSinglePass !== true });
+  emit(r.text, o.output);
+  if (r.passes > 1) {
+    process.stderr.write(
+      `vmsa: note: the text exceeds seq_file's first page, so (as the kernel's file does) it is show pass ${r.passes}, begun in the state the previous pass ended in: no header, a stale first line; --kvm-single-pass prints one clean pass\n`,
+    );
+  }
+  const missing = r.missing.map((m) => ({ va: m.ipa, size: m.size, level: m.level, table: m.table }));
+  warnMissing(missing, "their IPA ranges are printed as MISSING lines and are not known to be unmapped", "IPA");
+  if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
 }

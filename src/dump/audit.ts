@@ -540,13 +540,21 @@ export function auditToJson(r: AuditReport): unknown {
       kind: f.kind,
       va: hx(f.va),
       end: hx((f.va + f.size) & ((1n << 64n) - 1n)),
-      size: hx(f.size),
-      pa: f.pa === undefined ? null : hx(f.pa),
-      level: f.level,
-      descriptor: hx(f.descriptor),
-      message: f.message,
-      rule: f.rule,
-      severity: f.severity,
+      ...findingDetailsJson(f),
     })),
+  };
+}
+
+/** The JSON fields of a finding after its kind and range (shared with the stage-2 audit). */
+export function findingDetailsJson(f: Omit<Finding, "kind" | "va">): Record<string, unknown> {
+  const hx = (v: bigint): string => `0x${v.toString(16)}`;
+  return {
+    size: hx(f.size),
+    pa: f.pa === undefined ? null : hx(f.pa),
+    level: f.level,
+    descriptor: hx(f.descriptor),
+    message: f.message,
+    rule: f.rule,
+    severity: f.severity,
   };
 }

@@ -13,7 +13,10 @@
  * - a line is printed when the masked bits or the level change; holes (no masked bit set) print
  *   the range, size and level only; the one marker is "Guest IPA", printed before the first line;
  * - there is no final flush (the stage-2 show never calls note_page with level -1): the run still
- *   open when the walk ends is never printed, e.g. the last hole up to 2^ia_bits.
+ *   open when the walk ends is never printed, e.g. the last hole up to 2^ia_bits;
+ * - the parser state lives from open() to release(), not per show call, so when the text does not
+ *   fit in seq_file's first page and show runs again (seq_read_iter doubles the buffer and
+ *   retries), that pass starts from the state the previous pass ended in (KvmTextOptions.seqFile).
  * Columns of a line with bits set, each preceded by a space (set/clear per (bits & mask) == val):
  *   " "/"F" valid; "R"/" " read; "W"/" " write; " "/"X" executable (X: XN[1] set, or invalid);
  *   "AF"/"  "; "BLK"/"   " (a block: valid with bit 1 clear).
@@ -93,18 +96,61 @@ export function kvmStage2LevelsText(g: Pick<RangeGeometry, "startLevel">): strin
   return `${4 - g.startLevel}\n`;
 }
 
-/** The stage2_page_tables text of the stage-2 tables in `mem` (see the module comment). */
-export function kvmStage2PageTables(mem: PhysMem, g: RangeGeometry): KvmStage2Report {
+/** note_page()'s state between calls: the open run. */
+interface NoteState {
+  readonly level: number;
+  readonly protLo: number;
+  readonly protHi: number;
+  readonly start: number;
+}
+
+/** The first buffer seq_file gives a show function (PAGE_SIZE; doubled on every retry). */
+const SEQ_FIRST_BUFFER = 4096;
+
+export interface KvmTextOptions {
+  /**
+   * Replay seq_file's retries (default true): a text that does not fit in one page is produced
+   * again by a second call of the show function into a buffer twice as large (and so on), and
+   * KVM's parser state is not reset between calls, so the file the kernel hands out is the last
+   * pass, begun with the state the previous pass ended in: no `---[ Guest IPA ]---` header, and
+   * its first line runs from the start of the previous pass's last (unprinted) run. False gives
+   * one clean pass, what the kernel prints when the text fits in a page.
+   */
+  readonly seqFile?: boolean;
+}
+
+/**
+ * The stage2_page_tables text of the stage-2 tables in `mem` (see the module comment), as the
+ * kernel's file reads (seq_file retries included unless `seqFile: false`).
+ */
+export function kvmStage2PageTables(
+  mem: PhysMem,
+  g: RangeGeometry,
+  opts: KvmTextOptions = {},
+): KvmStage2Report & { readonly passes: number } {
+  let r = kvmPass(mem, g, undefined);
+  let passes = 1;
+  if (opts.seqFile === false) return { ...r, passes };
+  // seq_printf() only stores what leaves the total below the buffer size (seq_file.c seq_vprintf).
+  for (let size = SEQ_FIRST_BUFFER; r.text.length >= size; size *= 2) {
+    r = kvmPass(mem, g, r.end);
+    passes++;
+  }
+  return { ...r, passes };
+}
+
+/** One call of KVM's show function: one walk, starting from `from` (undefined: a fresh parser). */
+function kvmPass(mem: PhysMem, g: RangeGeometry, from: NoteState | undefined): KvmStage2Report & { readonly end: NoteState } {
   const out: string[] = [];
   const missing: KvmMissing[] = [];
   const shared: { ipa: bigint; size: bigint; table: bigint; sameAsIpa: bigint }[] = [];
   const badTables: { ipa: bigint; size: bigint; level: number; table: bigint }[] = [];
   // note_page state
-  let stLevel = -1;
-  let protLo = 0;
-  let protHi = 0;
-  let stStart = 0;
-  let headed = false;
+  let stLevel = from?.level ?? -1;
+  let protLo = from?.protLo ?? 0;
+  let protHi = from?.protHi ?? 0;
+  let stStart = from?.start ?? 0;
+  let headed = from !== undefined;
   const header = (): void => {
     if (!headed) out.push("---[ Guest IPA ]---\n");
     headed = true;
@@ -197,5 +243,5 @@ export function kvmStage2PageTables(mem: PhysMem, g: RangeGeometry): KvmStage2Re
   );
   flushMissing();
   // No final flush: KVM's show never notes the end, so the open run is not printed.
-  return { text: out.join(""), missing, shared, badTables };
+  return { text: out.join(""), missing, shared, badTables, end: { level: stLevel, protLo, protHi, start: stStart } };
 }

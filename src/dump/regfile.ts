@@ -28,6 +28,7 @@ export const REG_NAMES = [
   "VTTBR_EL2",
   "VTCR_EL2",
   "HCR_EL2",
+  "S2PIR_EL2",
 ] as const;
 export type RegName = (typeof REG_NAMES)[number];
 
@@ -55,6 +56,7 @@ const ALIASES: Record<string, RegName> = {
   VTTBR: "VTTBR_EL2",
   VTCR: "VTCR_EL2",
   HCR: "HCR_EL2",
+  S2PIR: "S2PIR_EL2",
 };
 
 /** Canonical register name for `ttbr1`, `TTBR1_EL1`, `$TTBR1_EL1`, `mmfr0`...; undefined if not one we use. */

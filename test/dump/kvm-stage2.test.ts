@@ -8,7 +8,7 @@ import { descriptorFormat } from "../../src/arch/descriptor.js";
 import { GRANULE_4K, levelShift } from "../../src/arch/granule.js";
 import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../../src/dump/kvm-stage2.js";
 import type { RangeGeometry } from "../../src/walk/range.js";
-import { AF, KVM_TABLES_TEXT, kvmTables, NORMAL_WB, R, ROOT, tableMemory } from "../helpers/kvm-stage2-tables.js";
+import { AF, KVM_TABLES_TEXT, kvmTables, L2, L3, NORMAL_WB, put, R, ROOT, tableMemory, W, XN } from "../helpers/kvm-stage2-tables.js";
 
 /**
  * KVM's default VM: 40-bit IPA, 4K granule, start level 1 with two concatenated level-1 tables
@@ -36,6 +36,31 @@ describe("KVM stage2_page_tables", () => {
     const r = kvmStage2PageTables(kvmTables(), geometry40(Number(ROOT)));
     expect(r.text).toBe(KVM_TABLES_TEXT);
     expect(r.missing).toEqual([]);
+  });
+
+  it("a text longer than seq_file's first page is the second show pass, begun in the state the first ended in", () => {
+    // 60 pages mapped at every other page: ~120 lines, more than 4096 bytes.
+    const mem = tableMemory();
+    put(mem, ROOT, 1, L2 | 3n);
+    put(mem, L2, 0, L3 | 3n);
+    for (let i = 0; i < 120; i += 2) put(mem, L3, i, (0x6000_0000n + BigInt(i) * 0x1000n) | AF | R | W | NORMAL_WB | 3n | XN);
+    const g = geometry40(Number(ROOT));
+    const one = kvmStage2PageTables(mem, g, { seqFile: false });
+    expect(one.passes).toBe(1);
+    const lines = one.text.split("\n");
+    expect(lines.slice(0, 3)).toEqual([
+      "---[ Guest IPA ]---",
+      "0x0000000000000000-0x0000000040000000           1G 1",
+      "0x0000000040000000-0x0000000040001000           4K 3   R W X AF    ",
+    ]);
+    expect(one.text.length).toBeGreaterThanOrEqual(4096);
+    expect(one.text.length).toBeLessThan(8192);
+    const kernel = kvmStage2PageTables(mem, g);
+    expect(kernel.passes).toBe(2);
+    // The first pass ended in the level-1 hole from 0x80000000 (never printed); the second pass
+    // notes IPA 0 (a level-1 hole: no change, no line) and prints that stale run at the first
+    // change, its size being (0x40000000 - 0x80000000) mod 2^64 = 2^64 - 1G, in G.
+    expect(kernel.text.split("\n")).toEqual(["0x0000000080000000-0x0000000040000000   17179869183G 1", ...lines.slice(2)]);
   });
 
   it("ipa_range is %2u and stage2_levels %1d (4 - start level)", () => {

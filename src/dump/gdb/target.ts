@@ -37,6 +37,7 @@ const QEMU_REG_NAMES: Record<RegName, readonly string[]> = {
   VTTBR_EL2: ["VTTBR_EL2"],
   VTCR_EL2: ["VTCR_EL2"],
   HCR_EL2: ["HCR_EL2"],
+  S2PIR_EL2: ["S2PIR_EL2"],
 };
 
 /** `<reg name=… bitsize=… regnum=…>` entries of a target description. */

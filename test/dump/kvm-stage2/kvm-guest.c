@@ -6,7 +6,8 @@
  * first slot, reads pages of the read-only slot, signals "done" with an MMIO write outside every
  * slot (a KVM_EXIT_MMIO), then spins. After the MMIO exit this program prints VMSA-KVM-READY and
  * runs the vCPU again (it spins in the guest for ever), so the VM and its tables stay alive while
- * the capture reads /sys/kernel/debug/kvm/.../stage2_page_tables and dumps RAM.
+ * the capture reads /sys/kernel/debug/kvm/.../stage2_page_tables and dumps RAM. With the argument
+ * "big" the guest also writes every other page of 64 more, for a text longer than one page.
  *
  * Build: aarch64-linux-gnu-gcc -static -O2 -o kvm-guest kvm-guest.c (libc6-dev-arm64-cross).
  * Used by test/dump/kvm-stage2/capture.ts (npm run capture:kvm-stage2).
@@ -41,7 +42,10 @@ static void die(const char *what) {
   exit(1);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* "big": also write every other page of 0x40100000..0x40180000 (64 pages), so the debugfs text
+   * exceeds one page and seq_file has to call the show function again (see src/dump/kvm-stage2.ts). */
+  int big = argc > 1 && strcmp(argv[1], "big") == 0;
   int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (kvm < 0) die("/dev/kvm");
   int vm = ioctl(kvm, KVM_CREATE_VM, 0);
@@ -73,6 +77,14 @@ int main(void) {
   code[n++] = ldr0(5, 4);
   code[n++] = add_pages(4, 4, 2);
   code[n++] = ldr0(5, 4);
+  if (big) {
+    code[n++] = movz16(0, 0x4010);
+    code[n++] = 0xd2800801u; /* MOVZ x1, #64 */
+    code[n++] = str0(0, 0);  /* loop: */
+    code[n++] = add_pages(0, 0, 2);
+    code[n++] = 0xf1000421u; /* SUBS x1, x1, #1 */
+    code[n++] = 0x54ffffa1u; /* B.NE loop */
+  }
   /* MMIO write outside every slot: KVM_EXIT_MMIO. */
   code[n++] = movz16(6, DONE_MMIO >> 16);
   code[n++] = str0(0, 6);

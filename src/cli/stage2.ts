@@ -1,0 +1,96 @@
+/**
+ * `--stage 2` for the commands that read a hypervisor's dump (dump, audit): the stage-2 registers
+ * as flags, and opening the dump with them (host memory + VTCR_EL2/VTTBR_EL2, src/dump/stage2-inputs.ts).
+ */
+import type { Command } from "commander";
+import { ParseError } from "../arch/errors.js";
+import { parseRegister } from "../arch/registers.js";
+import { hex64 } from "../arch/u64.js";
+import type { RegName, RegValues } from "../dump/regfile.js";
+import { openStage2Dump, type Stage2Dump } from "../dump/stage2-inputs.js";
+import type { RangeGeometry } from "../walk/range.js";
+import { stage2Geometry, stage2Unwalkable } from "../walk/stage2-range.js";
+import { UsageError } from "./common.js";
+import type { DumpInputOptions } from "./inputs.js";
+
+export interface Stage2CliOptions extends DumpInputOptions {
+  stage: string;
+  vtcr?: string;
+  vttbr?: string;
+  hcr?: string;
+  s2pir?: string;
+}
+
+/** Adds --stage and the stage-2 register flags. */
+export function addStage2Options(cmd: Command, stage2What: string): Command {
+  return cmd
+    .option("--stage <n>", `translation stage: 1 (a TTBR half of the EL1&0 regime) or 2 (${stage2What})`, "1")
+    .option("--vtcr <hex>", "VTCR_EL2 (with --stage 2: T0SZ, SL0/SL2, TG0, PS, DS)")
+    .option("--vttbr <hex>", "VTTBR_EL2 (with --stage 2: the stage-2 start table)")
+    .option("--hcr <hex>", "HCR_EL2 (with --stage 2; default VM=1)")
+    .option("--s2pir <hex>", "S2PIR_EL2 (with --stage 2 and VTCR_EL2.S2PIE: the stage-2 permission indirection)");
+}
+
+/** 1 or 2; stage-2 flags without --stage 2 are refused rather than ignored. */
+export function stageOf(o: Stage2CliOptions): 1 | 2 {
+  if (o.stage !== "1" && o.stage !== "2") throw new UsageError(`--stage: "${o.stage}" is not 1 or 2`);
+  if (o.stage === "1") {
+    for (const [flag, v] of [
+      ["--vtcr", o.vtcr],
+      ["--vttbr", o.vttbr],
+      ["--hcr", o.hcr],
+      ["--s2pir", o.s2pir],
+    ] as const) {
+      if (v !== undefined) throw new UsageError(`${flag} applies to --stage 2 only`);
+    }
+    return 1;
+  }
+  return 2;
+}
+
+const STAGE1_ONLY: [keyof Stage2CliOptions, string][] = [
+  ["example", "--example"],
+  ["gdb", "--gdb"],
+  ["preset", "--preset"],
+  ["ttbr0", "--ttbr0"],
+  ["ttbr1", "--ttbr1"],
+  ["tcr", "--tcr"],
+  ["mair", "--mair"],
+  ["sctlr", "--sctlr"],
+  ["t0sz", "--t0sz"],
+  ["t1sz", "--t1sz"],
+  ["kernelVersion", "--kernel-version"],
+  ["vaBits", "--va-bits"],
+  ["fixmapSize", "--fixmap-size"],
+];
+
+/** A stage-2 dump and its range-walk geometry; bad or unwalkable registers are one-line errors. */
+export function openStage2FromOptions(inputs: readonly string[], o: Stage2CliOptions): { dump: Stage2Dump; geometry: RangeGeometry } {
+  for (const [key, flag] of STAGE1_ONLY) {
+    if (o[key] !== undefined) throw new UsageError(`${flag} does not apply to --stage 2 (a hypervisor's stage-2 tables in host memory)`);
+  }
+  const all = [...inputs, ...(o.mem ?? [])];
+  if (all.length === 0) throw new UsageError("no input: give the host's memory (ELF core, snapshot .json, FILE@PA) or --mem");
+  const regs: RegValues = {};
+  const flags: [string | undefined, RegName][] = [
+    [o.vtcr, "VTCR_EL2"],
+    [o.vttbr, "VTTBR_EL2"],
+    [o.hcr, "HCR_EL2"],
+    [o.s2pir, "S2PIR_EL2"],
+    [o.idAa64mmfr0, "ID_AA64MMFR0_EL1"],
+    [o.idAa64mmfr1, "ID_AA64MMFR1_EL1"],
+    [o.idAa64mmfr2, "ID_AA64MMFR2_EL1"],
+  ];
+  for (const [v, name] of flags) if (v !== undefined) regs[name] = parseRegister(name, v);
+  const dump = openStage2Dump({ inputs: all, ...(o.regs !== undefined ? { regsFile: o.regs } : {}), regs });
+  const why = stage2Unwalkable(dump.stage2);
+  if (why?.kind === "invalid-config") {
+    throw new ParseError(`VTCR_EL2 ${hex64(dump.regs.vtcr)} (${dump.sources.VTCR_EL2}): ${why.detail}`);
+  }
+  if (why?.kind === "base-address-size") {
+    throw new ParseError(
+      `VTTBR_EL2 ${hex64(dump.regs.vttbr)} (${dump.sources.VTTBR_EL2}): the start table at PA ${hex64(why.base)} is beyond the ${why.paBits}-bit output size (VTCR_EL2.PS): every stage-2 walk faults`,
+    );
+  }
+  return { dump, geometry: stage2Geometry(dump.stage2) };
+}

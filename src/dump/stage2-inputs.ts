@@ -1,0 +1,68 @@
+/**
+ * A hypervisor's stage-2 tables from a dump: host memory (the same inputs as every dump: ELF core,
+ * snapshot .json, FILE@PA) and the stage-2 registers VTCR_EL2 and VTTBR_EL2 (HCR_EL2 optional),
+ * from snapshots, a register file and the command line (later ones win), with the ID registers
+ * giving the implemented PA size, and S2PIR_EL2 for VTCR_EL2.S2PIE. The stage-1 registers are not needed.
+ */
+import { ParseError } from "../arch/errors.js";
+import { HCR_VM } from "../arch/hcr.js";
+import { FEATURES_MAX, type Features, featuresFromIdRegs } from "../arch/registers.js";
+import { readTextFile } from "../io/files.js";
+import type { PhysMem } from "../mem/physmem.js";
+import type { WalkContext } from "../walk/context.js";
+import { compileStage2, type Stage2Regs } from "../walk/stage2.js";
+import { loadInputs } from "./inputs.js";
+import { mergeRegs, parseRegisterFile, type RegName, type RegValues, type SourcedRegs } from "./regfile.js";
+
+export interface Stage2DumpOptions {
+  readonly inputs: readonly string[];
+  readonly regsFile?: string;
+  /** Command-line values: win over everything else. */
+  readonly regs?: RegValues;
+  readonly progress?: boolean;
+}
+
+export interface Stage2Dump {
+  readonly mem: PhysMem;
+  /** The stage-2 walk context (compileStage2): its first half is the IPA space. */
+  readonly stage2: WalkContext;
+  readonly regs: Stage2Regs;
+  readonly features: Features;
+  /** Where memory and each register came from. */
+  readonly sources: Partial<Record<RegName | "memory", string>>;
+}
+
+const STAGE2_REGS = ["VTTBR_EL2", "VTCR_EL2", "HCR_EL2", "S2PIR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const;
+
+export function openStage2Dump(opts: Stage2DumpOptions): Stage2Dump {
+  const loaded = loadInputs(opts.inputs, opts.progress ?? process.stderr.isTTY === true);
+  const sets: SourcedRegs[] = [...loaded.regSets];
+  if (opts.regsFile) sets.push(parseRegisterFile(readTextFile(opts.regsFile, "--regs"), opts.regsFile));
+  if (opts.regs) {
+    const sources: Partial<Record<RegName, string>> = {};
+    for (const k of Object.keys(opts.regs) as RegName[]) sources[k] = "command line";
+    sets.push({ values: { ...opts.regs }, sources });
+  }
+  const merged = mergeRegs(...sets);
+  const v = merged.values;
+  const what = opts.inputs.join(" ");
+  if (v.VTTBR_EL2 === undefined) {
+    throw new ParseError(`${what}: no VTTBR_EL2: give --vttbr or a register file (--regs) with a VTTBR_EL2 line (the stage-2 table base)`);
+  }
+  if (v.VTCR_EL2 === undefined) {
+    throw new ParseError(`${what}: no VTCR_EL2: give --vtcr or a register file (--regs) with a VTCR_EL2 line (the stage-2 geometry)`);
+  }
+  const sources: Partial<Record<RegName | "memory", string>> = { memory: loaded.memory };
+  for (const n of STAGE2_REGS) if (merged.sources[n] !== undefined) sources[n] = merged.sources[n];
+  // Stage 2 is what is asked for: HCR_EL2.VM is taken as set when HCR_EL2 is not given.
+  const hcr = v.HCR_EL2 ?? HCR_VM;
+  if (v.HCR_EL2 === undefined) sources.HCR_EL2 = "default VM=1 (stage 2 enabled; FWB=0)";
+  const ids = { mmfr0: v.ID_AA64MMFR0_EL1, mmfr1: v.ID_AA64MMFR1_EL1, mmfr2: v.ID_AA64MMFR2_EL1 };
+  const given = ids.mmfr0 !== undefined || ids.mmfr1 !== undefined || ids.mmfr2 !== undefined;
+  const features = given ? featuresFromIdRegs(ids, FEATURES_MAX) : FEATURES_MAX;
+  for (const n of ["ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const) {
+    if (sources[n] === undefined) sources[n] = "default (features of QEMU -cpu max)";
+  }
+  const regs = { vtcr: v.VTCR_EL2, vttbr: v.VTTBR_EL2, hcr, ...(v.S2PIR_EL2 !== undefined ? { s2pir: v.S2PIR_EL2 } : {}) };
+  return { mem: loaded.mem, stage2: compileStage2(regs, features), regs, features, sources };
+}
