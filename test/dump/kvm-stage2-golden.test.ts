@@ -31,3 +31,23 @@ describe.each(["linux-6.12-4k-small", "linux-6.12-4k-big"])("KVM stage-2 debugfs
     }
   });
 });
+
+describe("audit --stage 2 of the real VM", () => {
+  it("finds KVM's RWX guest pages: with CTR_EL0.DIC (QEMU -cpu max) KVM maps every guest page executable", async () => {
+    // arch/arm64/kvm/mmu.c user_mem_abort: prot |= X when the fault is an instruction fetch or the
+    // CPU has ARM64_HAS_CACHE_DIC; writable host pages are mapped W. The small VM wrote or ran 7
+    // pages of its read-write slot (1 code + 3 + 2 + 1 data) and read 2 of the read-only slot.
+    const dir = join(ROOT, "linux-6.12-4k-small");
+    const r = await vmsa("audit", "--stage", "2", join(dir, "tables.core.gz"), "--regs", join(dir, "registers.txt"), "-f", "json");
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { wxPages: number; leaves: number; findings: { kind: string; ipa: string }[] };
+    expect(j.wxPages).toBe(7);
+    expect(j.leaves).toBe(9);
+    expect(j.findings.map((f) => [f.kind, f.ipa])).toEqual([
+      ["s2-wx", "0x40000000"],
+      ["s2-wx", "0x40010000"],
+      ["s2-wx", "0x40200000"],
+      ["s2-wx", "0x40203000"],
+    ]);
+  });
+});
