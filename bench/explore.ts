@@ -12,8 +12,12 @@
  * Times are CPU time of this process (process.cpuUsage): the shared machine's load makes wall
  * time meaningless. Fields: ops_per_s = executions per CPU-second, executions run,
  * interleavings (all of them), reduction = interleavings / executions.
+ * - explore-4cpu-full-jobsN: the 4-CPU case without reduction on N worker threads, executions
+ *   per wall-clock second (cpu_seconds holds the wall seconds there): only meaningful on an
+ *   otherwise idle machine with N cores.
  */
 import { exploreScenario } from "../src/scenario/explore.js";
+import { exploreParallel } from "../src/scenario/explore-parallel.js";
 import { parseScenario } from "../src/scenario/format.js";
 
 const HEAD = `machine:
@@ -78,6 +82,25 @@ export function benchExplore(workload: string, reads: readonly number[], reduce 
   };
 }
 
+/** Executions per wall-clock second of the full 4-CPU exploration on `jobs` worker threads (1: this thread). */
+export function benchJobs(workload: string, jobs: number): ExploreBench {
+  const text = unmapWhileReading([2, 2, 2]);
+  const s = parseScenario(text, `${workload}.yaml`);
+  const t0 = performance.now();
+  const r =
+    (jobs > 1 ? exploreParallel(s, text, { jobs, limit: 1_000_000, reduce: false }) : undefined) ??
+    exploreScenario(s, { limit: 1_000_000, reduce: false });
+  const secs = (performance.now() - t0) / 1000;
+  return {
+    workload,
+    ops_per_s: Math.round(r.explored / secs),
+    executions: r.explored,
+    interleavings: Number(r.total),
+    reduction: 1,
+    cpu_seconds: Number(secs.toFixed(2)),
+  };
+}
+
 export async function run(): Promise<ExploreBench[]> {
   benchExplore("warm-up", [3]);
   return [
@@ -86,5 +109,8 @@ export async function run(): Promise<ExploreBench[]> {
     benchExplore("explore-2cpu", [8]),
     benchExplore("explore-3cpu", [3, 3]),
     benchExplore("explore-4cpu", [2, 2, 2]),
+    benchJobs("explore-4cpu-full-jobs1", 1),
+    benchJobs("explore-4cpu-full-jobs2", 2),
+    benchJobs("explore-4cpu-full-jobs4", 4),
   ];
 }

@@ -19,7 +19,19 @@ export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
   { file: "find-tables.js", workloads: ["find-tables-sparse-512m"] },
   { file: "lazy-dump.js", workloads: ["sparse-dump-raw", "sparse-dump-elf", "sparse-dump-gz"] },
   { file: "trace-replay.js", workloads: ["trace-replay-boot"] },
-  { file: "explore.js", workloads: ["explore-bbm-12reads", "explore-bbm-12reads-full", "explore-2cpu", "explore-3cpu", "explore-4cpu"] },
+  {
+    file: "explore.js",
+    workloads: [
+      "explore-bbm-12reads",
+      "explore-bbm-12reads-full",
+      "explore-2cpu",
+      "explore-3cpu",
+      "explore-4cpu",
+      "explore-4cpu-full-jobs1",
+      "explore-4cpu-full-jobs2",
+      "explore-4cpu-full-jobs4",
+    ],
+  },
 ];
 
 export function allWorkloads(): string[] {

@@ -4,11 +4,14 @@
  * 2 bad input, 3 inconclusive (--explore stopped by its interleaving limit or time budget
  * before every interleaving ran, and found no violation).
  */
+
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
 import { readTextFile, writeFileAtomic } from "../io/files.js";
 import { PhysMem } from "../mem/physmem.js";
-import { type ExploreResult, exploreScenario } from "../scenario/explore.js";
+import { type ExploreResult, exploreScenario, interleavingsOf } from "../scenario/explore.js";
+import { exploreParallel } from "../scenario/explore-parallel.js";
 import { parseScenario } from "../scenario/format.js";
 import { scenarioToHerd } from "../scenario/herd-export.js";
 import { herdFileToScenarioText } from "../scenario/herd-import.js";
@@ -32,6 +35,8 @@ interface CheckOptions {
   exploreBudget?: string;
   /** --explore without partial-order reduction: run every interleaving. */
   exploreFull?: boolean;
+  /** Worker threads for --explore (decimal; default: one per core for large explorations). */
+  jobs?: string;
   /** Write the scenario's final memory and CPU 0's registers as loadable tables into this directory. */
   exportImage?: string;
   /** Write the scenario as a herd7 AArch64 VMSA litmus test to this file. */
@@ -87,6 +92,9 @@ function oneLine(s: string): string {
  * Run scenario files; returns the exit status and writes the report to `out`, errors to `err`.
  * `now` is the clock --explore-budget is measured on (milliseconds; tests inject one).
  */
+/** Explorations of at least this many interleavings use worker threads by default. */
+const PARALLEL_FROM = 5000;
+
 export function checkFiles(
   files: readonly string[],
   opts: CheckOptions,
@@ -102,6 +110,14 @@ export function checkFiles(
     if (!(e instanceof VmsaError)) throw e;
     err(`vmsa: error: ${oneLine(e.message)}\n`);
     return 2;
+  }
+  let jobs = availableParallelism();
+  if (opts.jobs !== undefined) {
+    if (!/^[1-9][0-9]{0,3}$/.test(opts.jobs)) {
+      err(`vmsa: error: --jobs: "${opts.jobs}" is not a positive decimal number of worker threads\n`);
+      return 2;
+    }
+    jobs = Number(opts.jobs);
   }
   if (opts.exportLitmus !== undefined && (files.length !== 1 || bounds !== undefined)) {
     err("vmsa: error: --export-litmus: give exactly one scenario file, without --explore\n");
@@ -122,7 +138,8 @@ export function checkFiles(
       const text = readTextFile(f, "scenario");
       // herd7 litmus files (.litmus) are read as scenarios on the litmus model (herd-import.ts).
       const herd = /\.litmus$/i.test(f);
-      const sc = parseScenario(herd ? herdFileToScenarioText(text, name) : text, name);
+      const scenarioText = herd ? herdFileToScenarioText(text, name) : text;
+      const sc = parseScenario(scenarioText, name);
       if (opts.exportLitmus !== undefined) writeFileAtomic(opts.exportLitmus, scenarioToHerd(sc), "--export-litmus");
       // Values, registers and final conditions, or every final state: the litmus model.
       if (isLitmusScenario(sc) || (bounds !== undefined && opts.outcomes)) {
@@ -137,12 +154,25 @@ export function checkFiles(
         continue;
       }
       if (bounds !== undefined) {
-        const e = exploreScenario(sc, {
-          limit: bounds.limit,
-          ...(bounds.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
-          ...(now ? { now } : {}),
-          reduce: opts.exploreFull !== true,
-        });
+        const reduce = opts.exploreFull !== true;
+        // Worker threads for large explorations (or when --jobs asks); the result is the same.
+        const parallel =
+          jobs > 1 && now === undefined && (opts.jobs !== undefined || interleavingsOf(sc) >= PARALLEL_FROM)
+            ? exploreParallel(sc, scenarioText, {
+                jobs,
+                limit: bounds.limit,
+                ...(bounds.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
+                reduce,
+              })
+            : undefined;
+        const e =
+          parallel ??
+          exploreScenario(sc, {
+            limit: bounds.limit,
+            ...(bounds.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
+            ...(now ? { now } : {}),
+            reduce,
+          });
         explored.push(e);
         if (format === "text") out(renderExploreText(e));
         continue;
@@ -212,6 +242,7 @@ export function registerCheckCommand(program: Command): void {
     )
     .option("--explore-limit <n>", `--explore: at most this many interleavings (decimal; default ${DEFAULT_EXPLORE_LIMIT})`)
     .option("--explore-budget <time>", "--explore: stop starting interleavings after this long (500ms, 30s, 2m, 1h; default none)")
+    .option("--jobs <n>", "--explore: worker threads (decimal; default one per core, used from 5000 interleavings)")
     .option(
       "--explore-full",
       "--explore: run every interleaving (by default, of two adjacent steps of different CPUs that commute, such as two loads, only one order is run)",

@@ -9,7 +9,7 @@
 import type { Violation } from "../machine/types.js";
 import type { Scenario } from "./format.js";
 import { independence } from "./reduction.js";
-import { makeReusable, prepareScenario, runPrepared, type ScenarioResult } from "./run.js";
+import { makeReusable, type PreparedScenario, prepareScenario, runPrepared, type ScenarioResult } from "./run.js";
 
 export interface ExploreFinding {
   readonly violation: Violation;
@@ -83,79 +83,66 @@ export function countInterleavings(sizes: readonly number[]): bigint {
   return total;
 }
 
+/** How many interleavings scenario `s` has (before any reduction). */
+export function interleavingsOf(s: Scenario): bigint {
+  const sizes: number[] = [];
+  for (const st of s.steps) sizes[st.cpu] = (sizes[st.cpu] ?? 0) + 1;
+  return countInterleavings(sizes.filter((n) => n > 0));
+}
+
 export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   const limit = opts.limit ?? 1000;
   const budgetMs = opts.budgetMs;
   const now = opts.now ?? (() => performance.now());
-  // Built once: each interleaving rolls the memory back and reuses the first machine's table index.
-  const prepared = prepareScenario(s);
-  makeReusable(prepared);
-  const queues: number[][] = [];
-  s.steps.forEach((st, i) => {
-    while (queues.length <= st.cpu) queues.push([]);
-    (queues[st.cpu] as number[]).push(i);
-  });
-  const live = queues.filter((q) => q.length > 0);
-  const independent = opts.reduce === false ? undefined : independence(s);
-  const pos = live.map(() => 0);
-  const order: number[] = [];
-  /** The queue the last step in `order` came from (-1: none). */
-  let lastQueue = -1;
-  /** Choices skipped as equivalent to an order run. */
-  let skipped = 0;
-  const findings = new Map<string, ExploreFinding>();
+  const search = new InterleavingSearch(s, opts.reduce !== false);
   const start = budgetMs === undefined ? 0 : now();
+  const part = search.run([], {
+    limit,
+    outOfTime: budgetMs === undefined ? undefined : () => now() - start >= budgetMs,
+    ...(opts.onRun !== undefined ? { onRun: opts.onRun } : {}),
+  });
+  return exploreResult(s, search, [part], limit, budgetMs);
+}
+
+/** What one part of the search (the subtree under a prefix) found. */
+export interface SearchPart {
+  readonly runs: number;
+  /** Distinct findings in the order first seen (DFS order). */
+  readonly findings: readonly ExploreFinding[];
+  readonly stopped: ExploreStopReason | undefined;
+  /** Choices skipped as equivalent to an order run (partial-order reduction). */
+  readonly skipped: number;
+}
+
+/** The ExploreResult of parts of one search, in DFS order (a finding's first order is from the first part showing it). */
+export function exploreResult(
+  s: Scenario,
+  search: InterleavingSearch,
+  parts: readonly SearchPart[],
+  limit: number,
+  budgetMs: number | undefined,
+  stoppedEarly?: ExploreStopReason,
+): ExploreResult {
+  const findings = new Map<string, ExploreFinding>();
   let runs = 0;
-  let stopped: ExploreStopReason | undefined;
-  const total = s.steps.length;
-  const visit = (): void => {
-    if (runs >= limit) {
-      stopped = "interleaving-limit";
-      return;
+  let skipped = 0;
+  let stopped = stoppedEarly;
+  skipped += search.prefixSkipped.n;
+  for (const p of parts) {
+    runs += p.runs;
+    skipped += p.skipped;
+    stopped ??= p.stopped;
+    for (const f of p.findings) {
+      const key = findingKey(f.violation);
+      const had = findings.get(key);
+      if (had) had.count += f.count;
+      else findings.set(key, { ...f });
     }
-    if (order.length === total) {
-      if (budgetMs !== undefined && now() - start >= budgetMs) {
-        stopped = "time-budget";
-        return;
-      }
-      runs++;
-      const r = runPrepared(prepared, { order });
-      opts.onRun?.(order, r);
-      for (const v of r.reports) {
-        const key = `${v.rule}|${v.detail}|${v.step}|${v.cpu}`;
-        const f = findings.get(key);
-        if (f) f.count++;
-        else findings.set(key, { violation: v, order: order.map((x) => x + 1), count: 1 });
-      }
-      return;
-    }
-    const last = order[order.length - 1];
-    for (let q = 0; q < live.length; q++) {
-      const queue = live[q] as number[];
-      const p = pos[q] as number;
-      if (p >= queue.length) continue;
-      const next = queue[p] as number;
-      // Only the lexicographically least order of two adjacent commuting steps (reduction.ts).
-      if (independent !== undefined && last !== undefined && lastQueue > q && independent(last, next)) {
-        skipped++;
-        continue;
-      }
-      order.push(next);
-      const prevQueue = lastQueue;
-      lastQueue = q;
-      pos[q] = p + 1;
-      visit();
-      lastQueue = prevQueue;
-      pos[q] = p;
-      order.pop();
-      if (stopped !== undefined) return;
-    }
-  };
-  visit();
+  }
   const common: ExploreCommon = {
     scenario: s,
     explored: runs,
-    total: countInterleavings(live.map((q) => q.length)),
+    total: countInterleavings(search.queueSizes()),
     limit,
     budgetMs,
     reduced: skipped > 0,
@@ -163,4 +150,138 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
   if (findings.size > 0) return { ...common, verdict: "violations", findings: [...findings.values()], incomplete: stopped };
   if (stopped !== undefined) return { ...common, verdict: "inconclusive", reason: stopped };
   return { ...common, verdict: "clean" };
+}
+
+function findingKey(v: Violation): string {
+  return `${v.rule}|${v.detail}|${v.step}|${v.cpu}`;
+}
+
+/**
+ * The depth-first search over interleavings (each CPU's steps in program order), with
+ * partial-order reduction (reduction.ts) when asked. A search can be cut into the subtrees
+ * under prefixes (`prefixes`), run separately (worker threads) and merged in prefix order.
+ */
+export class InterleavingSearch {
+  private readonly live: number[][];
+  private readonly independent: ((a: number, b: number) => boolean) | undefined;
+  private prepared: PreparedScenario | undefined;
+  /** Choices `prefixes` skipped (partial-order reduction above the parts). */
+  readonly prefixSkipped = { n: 0 };
+  constructor(
+    readonly s: Scenario,
+    reduce: boolean,
+  ) {
+    const queues: number[][] = [];
+    s.steps.forEach((st, i) => {
+      while (queues.length <= st.cpu) queues.push([]);
+      (queues[st.cpu] as number[]).push(i);
+    });
+    this.live = queues.filter((q) => q.length > 0);
+    this.independent = reduce ? independence(s) : undefined;
+  }
+
+  queueSizes(): number[] {
+    return this.live.map((q) => q.length);
+  }
+
+  /** The choices (queue numbers) allowed after `last` (from queue `lastQueue`) at positions `pos`. */
+  private choices(pos: readonly number[], last: number | undefined, lastQueue: number, skipped: { n: number }): number[] {
+    const out: number[] = [];
+    for (let q = 0; q < this.live.length; q++) {
+      const queue = this.live[q] as number[];
+      const p = pos[q] as number;
+      if (p >= queue.length) continue;
+      const next = queue[p] as number;
+      // Only the lexicographically least order of two adjacent commuting steps (reduction.ts).
+      if (this.independent !== undefined && last !== undefined && lastQueue > q && this.independent(last, next)) {
+        skipped.n++;
+        continue;
+      }
+      out.push(q);
+    }
+    return out;
+  }
+
+  /** Queue of step `i`. */
+  private queueOf(i: number): number {
+    return this.live.findIndex((q) => q.includes(i));
+  }
+
+  /** Prefixes (step indices) in DFS order whose subtrees cover the search: at least `want` of them when the tree allows. */
+  prefixes(want: number): number[][] {
+    let level: number[][] = [[]];
+    const total = this.s.steps.length;
+    while (level.length < want && (level[0]?.length ?? total) < total) {
+      const next: number[][] = [];
+      for (const pre of level) {
+        const pos = this.live.map(() => 0);
+        for (const i of pre) pos[this.queueOf(i)] = (pos[this.queueOf(i)] as number) + 1;
+        const last = pre[pre.length - 1];
+        const qs = this.choices(pos, last, last === undefined ? -1 : this.queueOf(last), this.prefixSkipped);
+        for (const q of qs) next.push([...pre, (this.live[q] as number[])[pos[q] as number] as number]);
+      }
+      level = next;
+    }
+    return level;
+  }
+
+  /** Run every interleaving under `prefix` (0-based step indices) up to `limit` runs. */
+  run(
+    prefix: readonly number[],
+    o: { limit: number; outOfTime: (() => boolean) | undefined; onRun?: (order: readonly number[], r: ScenarioResult) => void },
+  ): SearchPart {
+    // Built once: each interleaving rolls the memory back and reuses the first machine's table index.
+    if (this.prepared === undefined) {
+      this.prepared = prepareScenario(this.s);
+      makeReusable(this.prepared);
+    }
+    const prepared = this.prepared;
+    const pos = this.live.map(() => 0);
+    const order: number[] = [...prefix];
+    for (const i of prefix) pos[this.queueOf(i)] = (pos[this.queueOf(i)] as number) + 1;
+    const lastStep = prefix[prefix.length - 1];
+    let lastQueue = lastStep === undefined ? -1 : this.queueOf(lastStep);
+    const skipped = { n: 0 };
+    const findings = new Map<string, ExploreFinding>();
+    let runs = 0;
+    let stopped: ExploreStopReason | undefined;
+    const total = this.s.steps.length;
+    const visit = (): void => {
+      if (runs >= o.limit) {
+        stopped = "interleaving-limit";
+        return;
+      }
+      if (order.length === total) {
+        if (o.outOfTime?.()) {
+          stopped = "time-budget";
+          return;
+        }
+        runs++;
+        const r = runPrepared(prepared, { order });
+        o.onRun?.(order, r);
+        for (const v of r.reports) {
+          const key = findingKey(v);
+          const f = findings.get(key);
+          if (f) f.count++;
+          else findings.set(key, { violation: v, order: order.map((x) => x + 1), count: 1 });
+        }
+        return;
+      }
+      const last = order[order.length - 1];
+      for (const q of this.choices(pos, last, lastQueue, skipped)) {
+        const p = pos[q] as number;
+        order.push((this.live[q] as number[])[p] as number);
+        const prevQueue = lastQueue;
+        lastQueue = q;
+        pos[q] = p + 1;
+        visit();
+        lastQueue = prevQueue;
+        pos[q] = p;
+        order.pop();
+        if (stopped !== undefined) return;
+      }
+    };
+    visit();
+    return { runs, findings: [...findings.values()], stopped, skipped: skipped.n };
+  }
 }

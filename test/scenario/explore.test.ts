@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { countInterleavings, exploreScenario } from "../../src/scenario/explore.js";
+import { countInterleavings, exploreResult, exploreScenario, InterleavingSearch } from "../../src/scenario/explore.js";
 import { parseScenario, type Scenario } from "../../src/scenario/format.js";
 import { runScenario } from "../../src/scenario/run.js";
 import { propertyRuns } from "../helpers/property.js";
@@ -146,6 +146,22 @@ describe("exploration reuses one memory and table index", () => {
           ]),
         );
         expect(got).toEqual(referenceFindings(s));
+      }),
+      { numRuns: propertyRuns(15) },
+    );
+  });
+});
+
+describe("a search cut into parts", () => {
+  it("merged in prefix order, the parts report what the whole search reports (random scenarios)", () => {
+    fc.assert(
+      fc.property(arbScenario(3), fc.integer({ min: 2, max: 40 }), fc.boolean(), (text, want, reduce) => {
+        const s = parseScenario(text, "random.yaml");
+        const whole = exploreScenario(s, { limit: 100_000, reduce });
+        const search = new InterleavingSearch(s, reduce);
+        const parts = search.prefixes(want).map((p) => search.run(p, { limit: 100_000, outOfTime: undefined }));
+        const merged = exploreResult(s, search, parts, 100_000, undefined);
+        expect(merged).toEqual(whole);
       }),
       { numRuns: propertyRuns(15) },
     );
