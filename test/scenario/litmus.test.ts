@@ -84,6 +84,18 @@ describe("vmsa check on litmus files", () => {
     expect(r.code).toBe(3);
     expect(r.out).toContain("stopped at the execution limit of 2");
   });
+  it("a CPU looping past the step bound leaves the claim inconclusive (exit 3)", () => {
+    const text = `machine: { cpus: 1, regs: { TTBR1_EL1: 0x80000 } }
+memory: { ram: [{ base: 0x40000000, size: 0x100000 }], pool: 0x81000, map: [{ va: 0xffff000000200000, pa: 0x40000000 }] }
+steps:
+  - "P0: L1: ldr X0, 0xffff000000200000"
+  - "P0: cbz X0, L1"
+final: "~exists (P0:X0=1)"
+`;
+    const r = check([tmp("loop.yaml", text)]);
+    expect(r.code).toBe(3);
+    expect(r.out).toContain("ran past the step bound");
+  });
   it("a witness found before the limit decides an exists claim (exit 0)", () => {
     const r = check([join(DIR, "MP-pte.yaml")], { explore: true, exploreLimit: "1000" });
     expect(r.code).toBe(0);
