@@ -30,7 +30,8 @@ import { compileStage2 } from "../../../src/walk/stage2.js";
 import { stage2Geometry } from "../../../src/walk/stage2-range.js";
 import { bootKernel, cacheDir, type KernelConfig, type Session } from "../real-kernel/harness.js";
 
-export const KVM_FIXTURES = resolve(import.meta.dirname, "../../fixtures/kvm-stage2");
+/** Where the fixtures go: test/fixtures/kvm-stage2, or $VMSA_KVM_FIXTURES (a trial capture elsewhere). */
+export const KVM_FIXTURES = process.env.VMSA_KVM_FIXTURES ?? resolve(import.meta.dirname, "../../fixtures/kvm-stage2");
 
 export const KVM_CONFIG: KernelConfig = {
   name: "linux-6.12-4k-kvm-stage2",
