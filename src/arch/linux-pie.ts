@@ -4,6 +4,7 @@
  * arch/arm64/include/asm/pgtable-prot.h: each page type's PIIndex (its USER, WRITE = DBM, PXN
  * and UXN bits) and the PIE_* permission given to it for EL0 (PIE_E0) and EL1 (PIE_E1).
  */
+import { ParseError } from "./errors.js";
 import { encodePermFields } from "./pie.js";
 
 /** PIIndex of a page type from Linux's bits: PTE_USER (index bit 0), PTE_WRITE/DBM (1), PTE_PXN (2), PTE_UXN (3). */
@@ -83,3 +84,21 @@ export function linuxPirE1(): bigint {
 
 /** TCR2_EL1 as Linux sets it with S1PIE (PIE=1; POE/E0POE are set later only with S1POE support, not here). */
 export const LINUX_TCR2_PIE = 0x2n;
+
+export const LINUX_PIE_ERAS: readonly LinuxPieEra[] = ["pie", "poe", "gcs"];
+
+/**
+ * TCR2_EL1, PIR_EL1, PIRE0_EL1 of a Linux kernel with permission indirection (what __cpu_setup
+ * writes when ID_AA64MMFR3_EL1.S1PIE != 0). For inputs that do not record these registers
+ * (VMCOREINFO, ELF cores): a kernel on an S1PIE CPU always runs with them.
+ */
+export function linuxPieRegisters(era: LinuxPieEra = "gcs"): { tcr2: bigint; pir: bigint; pire0: bigint } {
+  return { tcr2: LINUX_TCR2_PIE, pir: linuxPirE1(), pire0: linuxPireE0(era) };
+}
+
+/** `--linux-pie ERA`. */
+export function parseLinuxPieEra(v: string | boolean): LinuxPieEra {
+  const e = LINUX_PIE_ERAS.find((x) => x === String(v).trim().toLowerCase());
+  if (e === undefined) throw new ParseError(`--linux-pie: "${String(v)}" is not one of ${LINUX_PIE_ERAS.join(", ")}`);
+  return e;
+}

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ParseError, RegisterError, VmsaError } from "../arch/errors.js";
+import { linuxPieRegisters, parseLinuxPieEra } from "../arch/linux-pie.js";
 import { FEATURES_MAX, type Features, featuresFromIdRegs, LINUX_SCTLR, parseRegister, presetByName, type Regs } from "../arch/registers.js";
 import { hex64, parseCount, parseSize, parseU64 } from "../arch/u64.js";
 import { linuxLayout, parseKernelVersion } from "../dump/layout.js";
@@ -46,6 +47,7 @@ export interface RegOptions {
   pire0?: string;
   porEl1?: string;
   porEl0?: string;
+  linuxPie?: string | boolean;
   mem?: string[];
   example?: string;
 }
@@ -79,7 +81,11 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--pir <hex>", "PIR_EL1: privileged permission for each PIIndex (with TCR2_EL1.PIE)")
     .option("--pire0 <hex>", "PIRE0_EL1: EL0 permission for each PIIndex (with TCR2_EL1.PIE)")
     .option("--por-el1 <hex>", "POR_EL1: privileged overlay for each POIndex (with TCR2_EL1.POE)")
-    .option("--por-el0 <hex>", "POR_EL0: EL0 overlay for each POIndex (with TCR2_EL1.E0POE)");
+    .option("--por-el0 <hex>", "POR_EL0: EL0 overlay for each POIndex (with TCR2_EL1.E0POE)")
+    .option(
+      "--linux-pie <era>",
+      "the kernel ran with permission indirection: TCR2_EL1.PIE=1 and Linux's PIR_EL1/PIRE0_EL1 of a kernel era: pie (first S1PIE support), poe (user permissions overlay-able) or gcs (the newest, with GCS pages), where the input does not record them (VMCOREINFO, ELF cores)",
+    );
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -198,6 +204,21 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
     if (typeof v === "string") {
       values[key] = v;
       sources[k] = "command line";
+    }
+  }
+  if (o.linuxPie !== undefined && o.linuxPie !== false) {
+    // Below files and flags: only the registers nothing else gave.
+    const era = parseLinuxPieEra(o.linuxPie);
+    const lp = linuxPieRegisters(era);
+    for (const [key, name, v] of [
+      ["tcr2", "TCR2_EL1", lp.tcr2],
+      ["pir", "PIR_EL1", lp.pir],
+      ["pire0", "PIRE0_EL1", lp.pire0],
+    ] as const) {
+      if (values[key] === undefined) {
+        values[key] = `0x${v.toString(16)}`;
+        sources[name] = `--linux-pie ${era} (Linux __cpu_setup)`;
+      }
     }
   }
   for (const spec of o.mem ?? []) loadBank(mem, parseBankSpec(spec));

@@ -4,6 +4,7 @@
  * VMCOREINFO, register files or flags, and the detected kernel layout and its ptdump markers.
  */
 import type { Command } from "commander";
+import { parseLinuxPieEra } from "../arch/linux-pie.js";
 import { parseRegister } from "../arch/registers.js";
 import { parseCount, parseSize } from "../arch/u64.js";
 import { parseGdbAddress } from "../dump/gdb/client.js";
@@ -157,6 +158,7 @@ function dumpOptions(inputs: readonly string[], o: DumpInputOptions): OpenDumpOp
     inputs: [...inputs, ...(o.mem ?? [])],
     ...(o.regs !== undefined ? { regsFile: o.regs } : {}),
     ...(o.preset !== undefined ? { preset: o.preset } : {}),
+    ...(o.linuxPie !== undefined && o.linuxPie !== false ? { linuxPie: parseLinuxPieEra(o.linuxPie) } : {}),
     regs,
     ...(o.vmcoreinfo === false ? { vmcoreinfo: false as const } : typeof o.vmcoreinfo === "string" ? { vmcoreinfo: o.vmcoreinfo } : {}),
     ...(o.kernelVersion !== undefined ? { kernelVersion: o.kernelVersion } : {}),

@@ -15,6 +15,7 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ParseError } from "../arch/errors.js";
+import { type LinuxPieEra, linuxPieRegisters } from "../arch/linux-pie.js";
 import { presetByName, type Regs } from "../arch/registers.js";
 import { parseSize, parseU64 } from "../arch/u64.js";
 import { FileError, fsReason, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
@@ -50,6 +51,8 @@ export interface OpenDumpOptions {
   readonly preset?: string;
   /** Command-line overrides: win over everything else. */
   readonly regs?: RegValues;
+  /** Linux's PIE registers (TCR2/PIR/PIRE0) below register files and flags (--linux-pie). */
+  readonly linuxPie?: LinuxPieEra;
   /** A file with VMCOREINFO text (overrides notes and the RAM scan); false disables VMCOREINFO. */
   readonly vmcoreinfo?: string | false;
   /** Kernel release/version for the layout, e.g. "6.12" (default: from VMCOREINFO / snapshot). */
@@ -396,6 +399,14 @@ export function openLoaded(loaded: LoadedInputs, opts: OpenDumpOptions): OpenedD
     delete base[0]?.values.TTBR0_EL1;
   }
   if (vi) base.push(regsFromVmcoreInfo(vi));
+  if (opts.linuxPie) {
+    const lp = linuxPieRegisters(opts.linuxPie);
+    const src = `--linux-pie ${opts.linuxPie} (Linux __cpu_setup)`;
+    base.push({
+      values: { TCR2_EL1: lp.tcr2, PIR_EL1: lp.pir, PIRE0_EL1: lp.pire0 },
+      sources: { TCR2_EL1: src, PIR_EL1: src, PIRE0_EL1: src },
+    });
+  }
   base.push(...regSets);
   if (opts.regsFile) base.push(parseRegisterFile(readTextFile(opts.regsFile, "--regs"), opts.regsFile));
   if (opts.regs) {

@@ -147,4 +147,31 @@ describe("vmsa translate with a PIE kernel's registers", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/ACCESS: EL1 rwx {2}EL0 --- {2}\(PIE: PIIndex 10, PIR_EL1 0b1110, PIRE0_EL1 0b0000\)/);
   });
+
+  it("--linux-pie supplies Linux's TCR2/PIR/PIRE0 where the input records none (VMCOREINFO, ELF cores); flags still win", async () => {
+    const base = ["translate", "--mem", `${ram}@0x40000000`, "--ttbr1", "40000000", "--tcr", "5b5503510", "-f", "json"];
+    const o = await json(...(base as [string, ...string[]]), "--linux-pie", "gcs", "0xffff000000000000");
+    expect((o.results as Record<string, unknown>[])[0]).toMatchObject({ indirection: { piIndex: 10, pir: "RWX" } });
+    expect(o.registers).toMatchObject({ PIR_EL1: "--linux-pie gcs (Linux __cpu_setup)" });
+    // An explicit --pir (here: index 10 read-only) overrides the Linux value.
+    const over = await json(...(base as [string, ...string[]]), "--linux-pie", "poe", "--pir", "0x0000080000000000", "0xffff000000000000");
+    expect((over.results as Record<string, unknown>[])[0]).toMatchObject({ permissions: { pr: true, pw: false, px: false } });
+  });
+
+  it("--linux-pie with an unknown era is bad input", async () => {
+    const r = await vmsa("translate", "--mem", `${ram}@0x40000000`, "--ttbr1", "40000000", "--tcr", "5b5503510", "--linux-pie", "v7", "0");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: --linux-pie: "v7" is not one of pie, poe, gcs/);
+  });
+
+  it("ptdump prints the raw descriptor bits as the kernel does, with or without PIE", async () => {
+    const args = ["dump", "--mem", `${ram}@0x40000000`, "--ttbr1", "40000000", "--tcr", "5b5503510", "--kernel-version", "6.12"];
+    const plain = await vmsa(...(args as [string, ...string[]]));
+    const pie = await vmsa(...(args as [string, ...string[]]), "--linux-pie", "gcs");
+    expect(plain.code).toBe(0);
+    expect(pie.code).toBe(0);
+    expect(pie.out).toBe(plain.out);
+    // The raw bits: AP[2]=0 (RW), PXN=0 (x), UXN: what the kernel prints for PAGE_KERNEL_EXEC under PIE too.
+    expect(plain.out).toMatch(/4K PTE {7}RW x {2}SHD AF {12}UXN {4}MEM\/NORMAL/);
+  });
 });
