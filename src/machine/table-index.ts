@@ -57,6 +57,8 @@ export class TableIndex {
    * Dropped by `invalidate` when a store may change that set.
    */
   private readonly kids = new Map<number, { bytes: number; idx: number[] }>();
+  /** Bit k set: some list in `kids` is of a table of 2^k bytes (a table's bytes are a power of two). */
+  private kidSizes = 0;
   /** Set when the index must be rebuilt before the next lookup. */
   dirty = true;
   constructor(
@@ -70,7 +72,9 @@ export class TableIndex {
    */
   invalidate(pa: number): void {
     if (this.kids.size === 0) return;
+    // Only the table sizes the lists hold (usually just the granule): one lookup, not fourteen.
     for (let k = 3; k <= 16; k++) {
+      if ((this.kidSizes & (1 << k)) === 0) continue;
       const a = 2 ** k;
       this.kids.delete(pa - (pa % a));
     }
@@ -84,6 +88,7 @@ export class TableIndex {
     const n = bytes / 8;
     for (let i = 0; i < n; i++) if (mem.load64(table + i * 8) && (mem.lo & 3) === 3) idx.push(i);
     this.kids.set(table, { bytes, idx });
+    this.kidSizes |= 1 << Math.round(Math.log2(bytes));
     return idx;
   }
 
