@@ -1,5 +1,5 @@
 /**
- * sparse-dump-raw / sparse-dump-elf / sparse-dump-gz: `vmsa dump` (kernel half) of sparse dumps of
+ * sparse-dump-raw / -elf / -kdump / -gz: `vmsa dump` (kernel half) of sparse dumps of
  * 1, 16, 64 and 256 GiB (gzip raw images: 1 and 4 GiB) whose only data are a real kernel's tables (the linux-6.1-4k48 fixture's table pages and
  * its VMCOREINFO page, at their PAs in a RAM bank starting at 0x40000000 and declared as large as
  * the file). Each dump runs in a child process under /usr/bin/time: max RSS, wall and CPU time.
@@ -17,12 +17,13 @@
  * VMCOREINFO as a PT_NOTE, as kdump and QEMU write it.
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { buildElfCore, parseElfCoreBytes } from "../src/dump/elfcore.js";
+import { writeDiskDump } from "../test/dump/diskdump/write.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(here, "../..");
@@ -98,6 +99,15 @@ function sparseGz(file: string, size: number, t: Tables): void {
   }
 }
 
+/** A kdump-compressed file (zlib pages) of a `size`-byte RAM bank whose pages other than the tables are excluded (-d 31). */
+function sparseKdump(file: string, size: number, t: Tables): void {
+  const bytes = writeDiskDump(
+    t.pages.map((p) => ({ pa: BigInt(p.pa), data: p.data })),
+    { codec: "zlib", vmcoreinfo: Buffer.from(t.vmcoreinfo).toString("latin1"), ramPages: { first: BASE / 4096, count: size / 4096 } },
+  );
+  writeFileSync(file, bytes);
+}
+
 /** An ELF core: headers and the VMCOREINFO note from buildElfCore, one PT_LOAD of the whole bank, tables at their offsets. */
 function sparseElf(file: string, size: number, t: Tables): void {
   // buildElfCore lays out one PT_LOAD of a one-page bank; its segment is then widened to `size`.
@@ -144,7 +154,7 @@ export async function run(): Promise<{ workload: string; ops_per_s: number; size
   try {
     const st = statfsSync(dir);
     if (st.bavail * st.bsize < 256 * 1024 * 1024) throw new Error(`lazy-dump bench: less than 256 MiB free in ${dir}`);
-    for (const kind of ["raw", "elf", "gz"] as const) {
+    for (const kind of ["raw", "elf", "kdump", "gz"] as const) {
       const measures: Measure[] = [];
       for (const gib of kind === "gz" ? gzSizes : sizes) {
         const file = join(dir, `ram-${gib}g.${kind}`);
@@ -156,10 +166,11 @@ export async function run(): Promise<{ workload: string; ops_per_s: number; size
             t.pages.map((p) => ({ off: p.pa - BASE, data: p.data })),
           );
         else if (kind === "elf") sparseElf(file, size, t);
+        else if (kind === "kdump") sparseKdump(file, size, t);
         else sparseGz(file, size, t);
         try {
           const args =
-            kind !== "elf"
+            kind === "raw" || kind === "gz"
               ? ["dump", `${file}@40000000`, "--regs", regs, "--no-vmcoreinfo", "--kernel-version", "6.1.0-56-arm64"]
               : ["dump", file, "--regs", regs];
           const { m, out, err } = timed(args, vmsa);

@@ -17,7 +17,7 @@ export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
     workloads: ["map-4k-pages", "map-4k-pages-checked", "map-1t-blocks", "map-1t-blocks-checked"],
   },
   { file: "find-tables.js", workloads: ["find-tables-sparse-512m"] },
-  { file: "lazy-dump.js", workloads: ["sparse-dump-raw", "sparse-dump-elf", "sparse-dump-gz"] },
+  { file: "lazy-dump.js", workloads: ["sparse-dump-raw", "sparse-dump-elf", "sparse-dump-kdump", "sparse-dump-gz"] },
   { file: "trace-replay.js", workloads: ["trace-replay-boot"] },
   {
     file: "explore.js",

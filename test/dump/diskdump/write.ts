@@ -18,6 +18,11 @@ export interface WriteOptions {
   readonly flattened?: boolean;
   /** Descriptor flags for compressed pages (default from the codec). */
   readonly flags?: number;
+  /**
+   * RAM pages (in pageSize units) the dump covers beyond the banks' pages: set in the first bitmap
+   * and absent from the second, i.e. excluded as `makedumpfile -d 31` excludes free and zero pages.
+   */
+  readonly ramPages?: { readonly first: number; readonly count: number };
 }
 
 const FLAGS: Record<string, number> = { zlib: 1, lzo: 2, snappy: 4, zstd: 0x20 };
@@ -38,10 +43,12 @@ export function writeDiskDump(banks: readonly { pa: bigint; data: Uint8Array }[]
       pg.set(b.data.subarray(o, Math.min(o + 4096, b.data.length)), pa - pfn * ps);
     }
   }
-  const maxMapnr = Math.max(...pages.keys()) + 1;
+  const ram = opts.ramPages;
+  const maxMapnr = Math.max(Math.max(...pages.keys()) + 1, ram ? ram.first + ram.count : 0);
   const bitmapBlocks = 2 * Math.max(1, Math.ceil(Math.ceil(maxMapnr / 8) / ps));
   const bm1 = Buffer.alloc((bitmapBlocks / 2) * ps);
   const bm2 = Buffer.alloc((bitmapBlocks / 2) * ps);
+  if (ram) for (let pfn = ram.first; pfn < ram.first + ram.count; pfn++) bm1[pfn >> 3] = (bm1[pfn >> 3] as number) | (1 << (pfn & 7));
   const excluded = new Set(opts.exclude ?? []);
   const dumped = [...pages.keys()].sort((a, b) => a - b);
   for (const pfn of dumped) {
@@ -64,7 +71,7 @@ export function writeDiskDump(banks: readonly { pa: bigint; data: Uint8Array }[]
   header.writeInt32LE(1, 460);
   const sub = Buffer.alloc(ps);
   sub.writeBigUInt64LE(0x40000000n, 0);
-  sub.writeInt32LE(excluded.size ? 31 : 0, 8);
+  sub.writeInt32LE(excluded.size || ram ? 31 : 0, 8);
   const viOff = ps + 104;
   if (vi.length) {
     sub.writeBigUInt64LE(BigInt(viOff), 32);
