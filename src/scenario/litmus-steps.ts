@@ -48,7 +48,7 @@ export type LitmusSpec =
   | { readonly i: "cbz" | "cbnz"; readonly rn: number; readonly target: string }
   | { readonly i: "b"; readonly target: string }
   | { readonly i: "tlbi"; readonly op: TlbiOp | string; readonly operand: LOperand }
-  | { readonly i: "msr"; readonly reg: SysReg; readonly src: LOperand }
+  | { readonly i: "msr"; readonly reg: SysReg | "VTTBR_EL2"; readonly src: LOperand }
   | { readonly i: "svc" }
   | { readonly i: "eret"; readonly target?: string }
   | { readonly i: "nop" };
@@ -186,8 +186,10 @@ export function parseLitmusStep(op: string, rest: string, c: LitmusParseContext)
     case "msr": {
       count(2, "REG, Xn");
       const r = (first as string).toUpperCase();
+      if (r === "VTTBR_EL2") return { i: "msr", reg: r, src: operand(second, "source") };
       const full = r.endsWith("_EL1") ? r : `${r}_EL1`;
-      if (!(SYS_REGS as readonly string[]).includes(full)) c.fail(`unknown register ${first} (expected one of ${SYS_REGS.join(", ")})`);
+      if (!(SYS_REGS as readonly string[]).includes(full))
+        c.fail(`unknown register ${first} (expected one of ${SYS_REGS.join(", ")}, VTTBR_EL2)`);
       return { i: "msr", reg: full as SysReg, src: operand(second, "source") };
     }
   }

@@ -115,7 +115,7 @@ export class LitmusExecution {
     this.choose = choose;
     const mem = s.mem;
     this.log = new MessageLog((pa) => (mem.load64(pa) ? (BigInt(mem.hi >>> 0) << 32n) | BigInt(mem.lo >>> 0) : 0n));
-    this.threads = s.programs.map((p, i) => new Thread(i, p, makeContext(mem, s.regs[i] as Regs, s.features)));
+    this.threads = s.programs.map((p, i) => new Thread(i, p, makeContext(mem, s.regs[i] as Regs, s.features), s.stage2?.[i]));
   }
 
   run(): ExecResult {
@@ -289,6 +289,11 @@ export class LitmusExecution {
         return;
       }
       case "msr": {
+        if (ins.reg === "VTTBR_EL2") {
+          const x = t.val(ins.src);
+          t.pendingStage2 = { root: Number(x & 0xffff_ffff_fffen), vmid: Number(x >> 48n) };
+          return;
+        }
         const base = (t.pendingContext ?? t.context).regs;
         const field = ({ TTBR0_EL1: "ttbr0", TTBR1_EL1: "ttbr1", TCR_EL1: "tcr", MAIR_EL1: "mair", SCTLR_EL1: "sctlr" } as const)[
           ins.reg as "TTBR0_EL1"
@@ -326,6 +331,10 @@ export class LitmusExecution {
       t.context = t.pendingContext;
       t.pendingContext = undefined;
     }
+    if (t.pendingStage2 !== undefined) {
+      t.stage2 = t.pendingStage2;
+      t.pendingStage2 = undefined;
+    }
   }
 
   private takeException(t: Thread, ret: number): void {
@@ -338,7 +347,7 @@ export class LitmusExecution {
   }
 
   private vmidOf(t: Thread): number {
-    return this.s.stage2?.[t.id]?.vmid ?? 0;
+    return t.stage2?.vmid ?? 0;
   }
 
   private fault(t: Thread, j: number, va: bigint, kind: FaultKind, stage: 1 | 2 = 1): void {
@@ -415,7 +424,9 @@ export class LitmusExecution {
       const vaOff = Number(addrValue % 2n ** BigInt(h.iaBits));
       const pageKey = `${half}:${Math.floor(vaOff / 4096)}`;
       let afterDone = t.afterTlbi.get(pageKey) ?? 0;
-      const vmid = this.vmidOf(t);
+      // After an MSR VTTBR_EL2 and before the next CSE either stage-2 context (and VMID) may be used.
+      const s2 = t.pendingStage2 !== undefined && this.choose(2) === 1 ? t.pendingStage2 : t.stage2;
+      const vmid = s2?.vmid ?? 0;
       const facts: WalkFacts = { cpu: t.id, po: j, walkView, faultView, accessPre: pre, afterDone };
       const r = walkChoosing(w, this.s.mem, hi, lo, acc, (dpa, level) => {
         const c = this.chooseDescriptor(dpa, facts, (m) => {
@@ -445,7 +456,6 @@ export class LitmusExecution {
         return;
       }
       pa = r.pa;
-      const s2 = this.s.stage2?.[t.id];
       if (s2 !== undefined) {
         const ipa = r.pa;
         const key2 = `s2:${Math.floor(ipa / 4096)}`;

@@ -50,7 +50,8 @@ export type Instr =
   | { readonly i: "isb" }
   /** TLBI: a stage-1 operation, or IPAS2E1/IPAS2LE1/VMALLS12E1/ALLE1/ALLE2/VAE2/VALE2 (tlbi-record.ts). */
   | { readonly i: "tlbi"; readonly op: TlbiOp | string; readonly operand: Operand }
-  | { readonly i: "msr"; readonly reg: SysReg; readonly src: Operand }
+  /** MSR to a translation register; VTTBR_EL2 sets the stage-2 root (BADDR) and VMID (bits [63:48], VTCR.VS=1). */
+  | { readonly i: "msr"; readonly reg: SysReg | "VTTBR_EL2"; readonly src: Operand }
   /** Supervisor call: an exception to EL1 whose return address is the next instruction. */
   | { readonly i: "svc" }
   /** Exception return to ELR (the faulting instruction) or to `target`. */

@@ -10,6 +10,7 @@ import type { PhysMem } from "../../mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../walk/context.js";
 import { Walker } from "../../walk/walker.js";
 import type { CpuProgram, Operand, Reg } from "./program.js";
+import type { Stage2Config } from "./stage2.js";
 import type { TlbiRecord } from "./tlbi-record.js";
 import { Views } from "./views.js";
 
@@ -41,17 +42,23 @@ export class Thread {
   /** Context written by an MSR and not yet synchronized: accesses may use either. */
   pendingContext: Context | undefined = undefined;
   readonly tlbis: TlbiRecord[] = [];
+  /** Stage-2 translation (undefined: off, VMID 0), and one written to VTTBR_EL2 not yet synchronized. */
+  stage2: Stage2Config | undefined;
+  pendingStage2: Stage2Config | undefined = undefined;
   /** Store lines executed ahead of program order (not yet reached by pc). */
   readonly early = new Set<number>();
   /** Per VA page ("half:page"): newest completed TLBI an earlier walk of it was after (walk-rules rule 4). */
   readonly afterTlbi = new Map<string, number>();
   steps = 0;
 
-  constructor(id: number, prog: CpuProgram, context: Context) {
+  constructor(id: number, prog: CpuProgram, context: Context, stage2: Stage2Config | undefined) {
     this.id = id;
     this.prog = prog;
     this.el = prog.el;
+    // SPSR_EL1.M before any exception: an ERET returns to the level the CPU runs at.
+    this.retEl = prog.el;
     this.context = context;
+    this.stage2 = stage2;
     for (const [r, v] of prog.regs) this.x[r] = v;
   }
 
