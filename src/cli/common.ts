@@ -7,7 +7,16 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { ParseError, RegisterError, VmsaError } from "../arch/errors.js";
 import { linuxPieRegisters, parseLinuxPieEra } from "../arch/linux-pie.js";
-import { FEATURES_MAX, type Features, featuresFromIdRegs, LINUX_SCTLR, parseRegister, presetByName, type Regs } from "../arch/registers.js";
+import {
+  FEATURES_MAX,
+  type Features,
+  featuresFromIdRegs,
+  LINUX_SCTLR,
+  parseRegister,
+  presetByName,
+  type Regime,
+  type Regs,
+} from "../arch/registers.js";
 import { hex64, parseCount, parseSize, parseU64 } from "../arch/u64.js";
 import { linuxLayout, parseKernelVersion } from "../dump/layout.js";
 import type { Marker } from "../dump/ptdump.js";
@@ -164,6 +173,13 @@ export interface MachineInputs {
   sources: Record<string, string>;
   example?: Example;
   markers?: readonly Marker[];
+}
+
+/** `--regime`: el10, el2 or el20. */
+export function parseRegime(text: string): Regime {
+  const t = text.toLowerCase();
+  if (t === "el10" || t === "el2" || t === "el20") return t;
+  throw new UsageError(`--regime: "${text}" is not el10, el2 or el20`);
 }
 
 /** Build memory and registers from the command-line options (example < preset < file < flags). */

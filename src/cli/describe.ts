@@ -4,6 +4,7 @@ import { decodeDescriptor, descriptorFormat } from "../arch/descriptor.js";
 import { granuleByName } from "../arch/granule.js";
 import { LINUX_PI_INDEX } from "../arch/linux-pie.js";
 import { decodeMair } from "../arch/mair.js";
+import { decodePar } from "../arch/par.js";
 import { decodeS1IndirectPerm, decodeS2IndirectPerm, permFields, piIndex } from "../arch/pie.js";
 import { decodeOverlayPerm, poIndex } from "../arch/poe.js";
 import { decodeIdAa64mmfr3, decodeTcr, decodeTcr2, featuresFromIdRegs } from "../arch/registers.js";
@@ -17,6 +18,7 @@ interface DescribeOptions {
   level: string;
   ds?: boolean;
   pa52?: boolean;
+  par?: string;
   tcr?: string;
   mair?: string;
   stage: string;
@@ -169,6 +171,7 @@ export function registerDescribeCommand(program: Command): void {
     .option("--por-el0 <hex>", "decode a POR_EL0 value")
     .option("--tcr2 <hex>", "decode a TCR2_EL1 value (PIE, E0POE, POE, ...)")
     .option("--id-aa64mmfr3 <hex>", "decode an ID_AA64MMFR3_EL1 value (TCRX, S1PIE, S2PIE, S1POE, S2POE, ...)")
+    .option("--par <hex>", "decode a PAR_EL1 value as AT leaves it: PA, ATTR, SH, NS, or FST with S (stage 2) and PTW (on a stage-1 walk)")
     .option("-f, --format <fmt>", "json (default) or text", "json")
     .addHelpText(
       "after",
@@ -183,6 +186,7 @@ Examples:
   $ vmsa describe --stage 2 --fwb -l 3 0x40000000079b        # FWB MemAttr encodings
   $ vmsa describe --vtcr 0x80023558 -f text                  # 40-bit IPA, 4K: start level 1, 2 tables
   $ vmsa describe --vtcr 0x80023558 --vttbr 0x0001000080000000
+  $ vmsa describe --par 0xb1d -f text                        # stage-2 Permission fault (S=1) on a stage-1 walk (PTW=1)
   $ vmsa describe --pir 0xcc880e0ac0800000 --pire0 0x5010908070320000 -f text   # Linux's PIE values
   $ vmsa describe --pir cc880e0ac0800000 --pire0 5010908070320000 00e8000040000f43   # which entry a page uses
 
@@ -194,6 +198,7 @@ unless --id-aa64mmfr0/2 (for --vtcr) or --no-xnx say otherwise.`,
       const out: Record<string, unknown> = {};
       if (o.tcr !== undefined) out.tcr = decodeTcr(parseU64(o.tcr, "--tcr"));
       if (o.mair !== undefined) out.mair = decodeMair(parseU64(o.mair, "--mair"));
+      if (o.par !== undefined) out.par = decodePar(parseU64(o.par, "--par"));
       if (o.vttbr !== undefined && o.vtcr === undefined)
         throw new UsageError("--vttbr needs --vtcr (BADDR's alignment and VMID width depend on VTCR_EL2)");
       if ((o.idAa64mmfr0 !== undefined || o.idAa64mmfr2 !== undefined) && o.vtcr === undefined) {
@@ -220,7 +225,7 @@ unless --id-aa64mmfr0/2 (for --vtcr) or --no-xnx say otherwise.`,
       }
       if (Object.keys(out).length === 0)
         throw new UsageError(
-          "nothing to describe: give a descriptor value, --tcr, --mair, --vtcr, --pir, --pire0, --s2pir, --por-el1/0, --tcr2 or --id-aa64mmfr3",
+          "nothing to describe: give a descriptor value, --tcr, --mair, --par, --vtcr, --pir, --pire0, --s2pir, --por-el1/0, --tcr2 or --id-aa64mmfr3",
         );
       emit(o.format === "text" ? describeText(JSON.parse(toJson(compactPermTables(out)))) : `${toJson(out)}\n`);
     });

@@ -1,12 +1,15 @@
 /** `vmsa translate`: walk many VAs in one process, text (vtop-style) or JSON. */
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
+import { decodeHcr, HCR_VM } from "../arch/hcr.js";
 import { decodeS1IndirectPerm } from "../arch/pie.js";
+import { parseRegister, type Regs } from "../arch/registers.js";
 import { hex64, parseU64 } from "../arch/u64.js";
 import { readTextFile } from "../io/files.js";
+import { compileStage2, type Stage2Result } from "../walk/stage2.js";
 import { formatVtop, missingTable } from "../walk/vtop.js";
 import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
-import { collect, emit, machineFromOptions, toJson, UsageError } from "./common.js";
+import { collect, emit, machineFromOptions, parseRegime, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
@@ -59,6 +62,77 @@ function readQueries(file: string, dflt: Access): Query[] {
   return out;
 }
 
+/** --regime, --hcr, --vtcr, --vttbr over the registers the input gave. */
+function withRegimeOptions(regs: Regs, o: TranslateOptions): Regs {
+  const out: { -readonly [K in keyof Regs]: Regs[K] } = { ...regs };
+  if (o.regime !== undefined) out.regime = parseRegime(o.regime);
+  if (o.hcr !== undefined) out.hcr = parseRegister("--hcr (HCR_EL2)", o.hcr);
+  if (o.vtcr !== undefined) out.vtcr = parseRegister("--vtcr (VTCR_EL2)", o.vtcr);
+  if (o.vttbr !== undefined) out.vttbr = parseRegister("--vttbr (VTTBR_EL2)", o.vttbr);
+  const hcr = decodeHcr(out.hcr ?? 0n);
+  if ((out.regime ?? "el10") === "el10" && hcr.stage2 && out.vtcr === undefined) {
+    throw new UsageError("--hcr: HCR_EL2.VM (or DC) asks for two stages: give --vtcr and --vttbr too");
+  }
+  return out;
+}
+
+function stage2Json(r: Stage2Result): Record<string, unknown> {
+  const trail = r.trail.map((t) => ({
+    level: t.level,
+    address: `0x${t.address.toString(16)}`,
+    value: t.value === undefined ? null : hex64(t.value),
+    descriptor: t.descriptor ?? null,
+  }));
+  if (r.kind === "fault") {
+    return {
+      ipa: hex64(r.ipa),
+      kind: "fault",
+      fault: r.fault,
+      level: r.level,
+      fsc: `0x${r.fsc.toString(16).padStart(2, "0")}`,
+      reason: r.reason,
+      trail,
+    };
+  }
+  return {
+    ipa: hex64(r.ipa),
+    kind: "ok",
+    pa: `0x${r.pa.toString(16)}`,
+    level: r.level,
+    blockSize: r.blockSize,
+    permissions: r.permissions,
+    trail,
+  };
+}
+
+function formatStage2(r: Stage2Result): string {
+  const lines = [
+    "IPA               PHYSICAL",
+    `${r.ipa.toString(16).padStart(16, "0")}  ${r.kind === "ok" ? r.pa.toString(16) : "(fault)"}`,
+    "",
+  ];
+  for (const t of r.trail) {
+    const d = t.descriptor;
+    const what = !d
+      ? "not backed by memory"
+      : d.kind === "table"
+        ? `table -> ${d.nextTable.toString(16)}`
+        : d.kind === "invalid"
+          ? "invalid"
+          : `${d.kind} -> ${d.oa.toString(16)}`;
+    lines.push(
+      `  S2 L${t.level}: ${t.address.toString(16).padStart(12, " ")} => ${t.value === undefined ? "<unbacked>" : hex64(t.value)}  ${what}`,
+    );
+  }
+  if (r.kind === "ok") {
+    const p = r.permissions;
+    lines.push(`  ACCESS: S2AP ${p.r ? "r" : "-"}${p.w ? "w" : "-"}, exec EL1 ${p.x1 ? "x" : "-"} EL0 ${p.x0 ? "x" : "-"}`);
+  } else {
+    lines.push(`  FAULT: stage-2 ${r.fault} fault, level ${r.level} (FSC 0x${r.fsc.toString(16).padStart(2, "0")}): ${r.reason}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
 export function resultJson(r: TranslationResult): Record<string, unknown> {
   const common = {
     va: hex64(r.va),
@@ -73,7 +147,24 @@ export function resultJson(r: TranslationResult): Record<string, unknown> {
     })),
   };
   if (r.kind === "fault") {
-    return { ...common, kind: "fault", fault: r.fault, level: r.level, fsc: `0x${r.fsc.toString(16).padStart(2, "0")}`, reason: r.reason };
+    const s2 =
+      r.stage === 2
+        ? {
+            stage: 2,
+            s1ptw: r.s1ptw ?? false,
+            ipa: r.ipa === undefined ? null : hex64(r.ipa),
+            stage2: r.stage2 ? stage2Json(r.stage2) : null,
+          }
+        : {};
+    return {
+      ...common,
+      kind: "fault",
+      fault: r.fault,
+      level: r.level,
+      fsc: `0x${r.fsc.toString(16).padStart(2, "0")}`,
+      reason: r.reason,
+      ...s2,
+    };
   }
   return {
     ...common,
@@ -94,6 +185,14 @@ export function resultJson(r: TranslationResult): Record<string, unknown> {
     apTable: r.apTable,
     uxnTable: r.uxnTable,
     pxnTable: r.pxnTable,
+    ...(r.stage2
+      ? {
+          ipa: hex64(r.stage2.ipa),
+          stage2: stage2Json(r.stage2.result),
+          combined:
+            r.stage2.attr === undefined ? null : { attr: `0x${r.stage2.attr.toString(16).padStart(2, "0")}`, shareability: r.stage2.sh },
+        }
+      : {}),
     ...(r.indirection
       ? {
           indirection: {
@@ -108,6 +207,11 @@ export function resultJson(r: TranslationResult): Record<string, unknown> {
 
 interface TranslateOptions extends DumpInputOptions {
   dump: string[];
+  regime?: string;
+  hcr?: string;
+  vtcr?: string;
+  vttbr?: string;
+  stage?: string;
   access: string;
   input?: string;
   format: string;
@@ -128,7 +232,15 @@ export function registerTranslateCommand(program: Command): void {
       collect,
       [],
     )
-    .option("-o, --output <file>", "write to a file (atomically) instead of stdout");
+    .option("-o, --output <file>", "write to a file (atomically) instead of stdout")
+    .option(
+      "--regime <regime>",
+      "el10 (default); el2: the EL2 regime (E2H=0) - --ttbr0/--tcr/--mair/--sctlr give TTBR0_EL2, TCR_EL2 (its own layout), MAIR_EL2, SCTLR_EL2; el20: EL2&0 (E2H=1) - the _EL2 registers, TCR_EL1 layout",
+    )
+    .option("--hcr <hex>", "HCR_EL2: with VM (or DC) set the EL1&0 walk has two stages (--vtcr, --vttbr); FWB, PTW, CD, ID, TGE, E2H apply")
+    .option("--vtcr <hex>", "VTCR_EL2 (stage 2: IPA size, granule, start level, PS)")
+    .option("--vttbr <hex>", "VTTBR_EL2 (stage-2 start table, VMID)")
+    .option("--stage <n>", "2: the arguments are IPAs, translated by stage 2 alone (--vtcr, --vttbr; HCR_EL2.VM implied)");
   addDumpInputOptions(cmd);
   cmd.addHelpText(
     "after",
@@ -140,6 +252,11 @@ Examples:
   $ vmsa translate --gdb 127.0.0.1:1234 0xffff800008010000   # a running QEMU: reads only the walk's tables,
                                                            # the guest is stopped meanwhile, then left running
   $ printf '0xffff000000000000 w\\n0xffff800008010000 el0:r\\n' | vmsa translate --example linux-6.1-4k48 -i -
+  $ vmsa translate --mem guest.bin@0x40000000 --preset linux-4k-48 --ttbr1 0x41000000 \\
+      --hcr 0x80000001 --vtcr 0x80023558 --vttbr 0x48000000 0xffff000000210000   # AT S12E1R
+  $ vmsa translate --mem host.bin@0x40000000 --stage 2 --vtcr 0x80023558 --vttbr 0x48000000 0x40210000
+  $ vmsa translate --mem hyp.bin@0x40000000 --regime el2 --ttbr0 0x41000000 --tcr 0x80803520 \\
+      --mair 0xff --sctlr 0x30c50831 0x40200000                                   # AT S1E2R
 
 A walk that needs a table the input does not contain is reported as missing data ("(missing)",
 JSON "kind": "missing"), not as a fault: a CPU would read that memory.
@@ -165,7 +282,23 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
           ? openDumpFromOptions(o.dump, o)
           : { ...machineFromOptions(o), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
-    const walker = new Walker(m.mem, m.regs);
+    const regs = withRegimeOptions(m.regs, o);
+    if (o.stage !== undefined) {
+      if (o.stage !== "2") throw new UsageError(`--stage: "${o.stage}" is not 2 (stage 1 is the default walk)`);
+      if (regs.vtcr === undefined) throw new UsageError("--stage 2 needs --vtcr (and --vttbr)");
+      const s2 = new Walker(m.mem, compileStage2({ hcr: regs.hcr ?? HCR_VM, vtcr: regs.vtcr, vttbr: regs.vttbr ?? 0n }, regs.features));
+      const results = queries.map((q) => s2.translateIpa(q.va, q.access));
+      // A stage-2 table the input does not hold: the translation is unknown, not a fault.
+      if (results.some((r) => r.kind === "fault" && r.fault === "external-abort" && r.trail[r.trail.length - 1]?.value === undefined)) {
+        process.stderr.write("vmsa: warning: a stage-2 table is not in the input: those translations are unknown, not faults\n");
+        process.exitCode = EXIT_INCONCLUSIVE;
+      }
+      if (o.format === "json")
+        emit(`${toJson({ registers: m.sources, results: results.map(stage2Json) }, results.length > 100 ? 0 : 1)}\n`, o.output);
+      else emit(results.map(formatStage2).join("\n"), o.output);
+      return;
+    }
+    const walker = new Walker(m.mem, regs);
     const missing: { va: bigint; size: bigint; level: number; table: bigint }[] = [];
     const translate = (q: Query): TranslationResult => {
       const r = walker.translate(q.va, q.access);

@@ -4,6 +4,9 @@
  */
 import type { Descriptor } from "../arch/descriptor.js";
 import { formatSize } from "../arch/granule.js";
+import { decodeMairAttr } from "../arch/mair.js";
+import type { Regime } from "../arch/registers.js";
+import type { Stage2Descriptor } from "../arch/stage2-descriptor.js";
 import { hex64 } from "../arch/u64.js";
 import type { HalfContext, WalkContext } from "./context.js";
 import type { TranslationResult } from "./walker.js";
@@ -63,8 +66,8 @@ function describeDescriptor(d: Descriptor | undefined): string {
   }
 }
 
-export function halfSummary(h: HalfContext): string {
-  const reg = h.index === 0 ? "TTBR0_EL1" : "TTBR1_EL1";
+export function halfSummary(h: HalfContext, regime: Regime = "el10"): string {
+  const reg = `TTBR${h.index}_EL${regime === "el10" ? 1 : 2}`;
   return `${reg}: ${hex64(h.ttbr.raw)} (ASID ${h.ttbr.asid}, table ${hx(BigInt(h.base))}), ${h.granule.name} granule, ${h.iaBits}-bit VA, start level ${h.startLevel}, ${h.paBits}-bit PA${h.ds ? ", DS=1" : ""}`;
 }
 
@@ -93,11 +96,21 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
   if (!h) {
     lines.push("MMU off (SCTLR_EL1.M=0): flat mapping");
   } else {
-    lines.push(halfSummary(h));
+    lines.push(halfSummary(h, ctx.regime));
     for (const t of r.trail) {
       const name = linuxLevelName(t.level, h.startLevel);
       const value = t.value === undefined ? "<unbacked>" : hex64(t.value);
-      lines.push(`  L${t.level} ${name}: ${hx(t.address).padStart(12, " ")} => ${value}  ${describeDescriptor(t.descriptor)}`);
+      // Two stages: the descriptor's IPA, when stage 2 put it elsewhere.
+      const ipa = t.ipa !== undefined && t.ipa !== t.address ? ` (IPA ${hx(t.ipa)})` : "";
+      lines.push(`  L${t.level} ${name}: ${hx(t.address).padStart(12, " ")}${ipa} => ${value}  ${describeDescriptor(t.descriptor)}`);
+    }
+  }
+  const s2 = r.kind === "ok" ? r.stage2?.result : r.stage2;
+  if (s2) {
+    lines.push(`  STAGE 2 of IPA ${hx(s2.ipa)}${r.kind === "fault" && r.s1ptw ? " (a stage-1 table read)" : ""}:`);
+    for (const t of s2.trail) {
+      const value = t.value === undefined ? "<unbacked>" : hex64(t.value);
+      lines.push(`    S2 L${t.level}: ${hx(t.address).padStart(12, " ")} => ${value}  ${describeStage2(t.descriptor)}`);
     }
   }
   if (r.kind === "ok") {
@@ -106,6 +119,16 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
         `  ${r.leafKind === "block" ? "BLOCK" : "PAGE"}: ${hx(r.pa - (r.pa % BigInt(r.blockSize)))}  (${formatSize(r.blockSize)})`,
       );
       lines.push(`  FLAGS: ${leafFlags(r.descriptor).join(" ")}`);
+    }
+    if (r.stage2) {
+      const o = r.stage2;
+      const sp = o.result.permissions;
+      lines.push(
+        `  STAGE 2: ${o.result.descriptor.kind === "block" ? "BLOCK" : "PAGE"} ${formatSize(o.result.blockSize)}, S2AP ${sp.r ? "r" : "-"}${sp.w ? "w" : "-"}, exec EL1 ${sp.x1 ? "x" : "-"} EL0 ${sp.x0 ? "x" : "-"}, ${o.memType.name}`,
+      );
+      lines.push(
+        `  COMBINED: ${o.attr === undefined ? "unpredictable (a reserved encoding)" : `0x${o.attr.toString(16).padStart(2, "0")} ${decodeMairAttr(o.attr).name}, ${o.sh}`}`,
+      );
     }
     const p = r.permissions;
     const perm = (r: boolean, w: boolean, x: boolean): string => `${r ? "r" : "-"}${w ? "w" : "-"}${x ? "x" : "-"}`;
@@ -126,14 +149,24 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
     lines.push("  PAR_EL1: unknown (data missing)");
     return `${lines.join("\n")}\n`;
   } else {
-    lines.push(`  FAULT: ${r.fault} fault, level ${r.level} (FSC 0x${r.fsc.toString(16).padStart(2, "0")}): ${r.reason}`);
+    const stage = r.stage === 2 ? `stage-2 ${r.s1ptw ? "(on a stage-1 table read, PAR.S=1 PTW=1) " : "(PAR.S=1) "}` : "";
+    lines.push(`  FAULT: ${stage}${r.fault} fault, level ${r.level} (FSC 0x${r.fsc.toString(16).padStart(2, "0")}): ${r.reason}`);
   }
   if (r.access.type === "exec") lines.push("  PAR_EL1: n/a (AT has no instruction-fetch form)");
-  else lines.push(`  PAR_EL1 (AT ${atName(r)}): ${r.par === null ? "none (AT takes a synchronous external abort)" : hex64(r.par)}`);
+  else lines.push(`  PAR_EL1 (AT ${atName(r, ctx)}): ${r.par === null ? "none (AT takes a synchronous external abort)" : hex64(r.par)}`);
   return `${lines.join("\n")}\n`;
 }
 
-function atName(r: TranslationResult): string {
+function atName(r: TranslationResult, ctx: WalkContext): string {
   const a = r.access;
-  return `S1E${a.el}${a.type === "read" ? "R" : "W"}${a.pan ? "P" : ""}`;
+  const rw = a.type === "read" ? "R" : "W";
+  if (ctx.regime !== "el10") return a.el === 1 ? `S1E2${rw}` : `S1E0${rw} (E2H=TGE=1)`;
+  return `S1${ctx.twoStage ? "2" : ""}E${a.el}${rw}${a.pan ? "P" : ""}`;
+}
+
+function describeStage2(d: Stage2Descriptor | undefined): string {
+  if (!d) return "not backed by memory";
+  if (d.kind === "invalid") return d.reason === "invalid" ? "invalid" : "invalid (no block/page here)";
+  if (d.kind === "table") return `table -> ${hx(d.nextTable)}`;
+  return `${d.kind} -> ${hx(d.oa)}  S2AP=${d.s2ap.toString(2).padStart(2, "0")} XN=${d.xn.toString(2).padStart(2, "0")} MemAttr=${d.memAttr.toString(2).padStart(4, "0")}${d.af ? " AF" : ""}${d.contiguous ? " CONT" : ""}`;
 }
