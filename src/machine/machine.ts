@@ -188,7 +188,7 @@ export class Machine {
       this.compileCpu(c);
       this.cpus.push(c);
     }
-    this.index = new TableIndex(this.mem, this.cpus);
+    this.index = new TableIndex(this.mem, this.cpus, (pa) => this.lastWriter.get(pa) ?? 0);
     if (opts.tableIndexSeed !== undefined) this.index.useSeed(opts.tableIndexSeed);
   }
 
@@ -391,7 +391,11 @@ export class Machine {
         staleUses ??= [];
         staleUses.push(u);
       }
-      if (ok !== 0) {
+      // A switched-out context is no longer walked (walks use the translation registers in
+      // effect, Arm ARM D8.2): through it a CPU holds only what was there while it was current,
+      // never a descriptor written after the switch (e.g. into its freed and reused tables).
+      const afterSwitch = u.stale !== undefined && u.stale.kind === "context" && this.st.prevWriter > u.stale.changed;
+      if (ok !== 0 && !afterSwitch) {
         const c = this.cpus[u.cpu] as Cpu;
         const e = staleFromStore(this.mem, this.st, u, c.stale, this.nextId, ok, level, va, size);
         if (e !== undefined) {

@@ -61,9 +61,16 @@ export class TableIndex {
   private kidSizes = 0;
   /** Set when the index must be rebuilt before the next lookup. */
   dirty = true;
+  /**
+   * `writtenAt(pa)`: step of the last store to the descriptor at `pa` (0: initial content). A
+   * switched-out context is followed only through descriptors written before the switch: it is
+   * no longer walked (Arm ARM D8.2), so what was linked later (its freed tables reused) is not
+   * reachable through it.
+   */
   constructor(
     private readonly mem: PhysMem,
     private readonly cpus: readonly TableIndexCpu[],
+    private readonly writtenAt: (pa: number) => number = () => 0,
   ) {}
 
   /**
@@ -176,11 +183,13 @@ export class TableIndex {
     const mem = this.mem;
     const visit = (cpu: number, root: Root, stale: StaleEntry | undefined): void => {
       const h = root.half;
+      const before = stale !== undefined && stale.kind === "context" ? stale.changed : Number.POSITIVE_INFINITY;
       const rec = (table: number, level: number, vaOff: number, apT: number, uxnT: number, pxnT: number, bytes: number): void => {
         add({ cpu, root, stale, tableBase: table, tableBytes: bytes, level, vaOff, apT, uxnT, pxnT });
         if (level >= 3) return;
         const sz = 2 ** (h.shiftAt[level + 1] as number);
         for (const i of this.entriesOf(table, bytes)) {
+          if (before !== Number.POSITIVE_INFINITY && this.writtenAt(table + i * 8) > before) continue;
           if (!mem.load64(table + i * 8)) continue;
           const hi = mem.hi;
           const lo = mem.lo;

@@ -69,6 +69,42 @@ describe("trace replay", () => {
     expect(renderTraceText("t", res, 0)).toContain("PC 0xffff800008777770");
   });
 
+  it("does not let a switched-out context hold a descriptor written after the switch (its table page reused)", () => {
+    // Seen replaying Debian kernels: an mm's table page X is freed and reused as another mm's
+    // level-2 table. CPU 1 switched away from the old mm earlier; its old context (ASID 1) reaches
+    // X at level 3, where a table descriptor stored after the switch reads as a global page. CPU 1
+    // cannot have cached it: walks use the registers in effect (Arm ARM D8.2), so nothing is
+    // cached through a context once it is switched out.
+    // A1 = 0: the ASID is TTBR0's; HA = 1 (as Linux sets it): entries with AF = 0 may be cached.
+    const tcr = (regs.tcr & ~(1n << 22n)) | (1n << 39n);
+    const X = 0x40020000n;
+    const w = new TraceWriter(2);
+    for (const cpu of [0, 1]) w.msr(cpu, 2, tcr).msr(cpu, 3, regs.mair);
+    // A: X is the level-3 table of VA [2M, 4M). B: X is the level-2 table of VA [0, 1G).
+    w.page(0, 0x40010000n, 0, new Map([[0, 0x40011003n]]))
+      .page(0, 0x40011000n, 1, new Map([[0, 0x40012003n]]))
+      .page(0, 0x40012000n, 2, new Map([[1, X | 3n]]))
+      .page(0, X, 3, new Map())
+      .page(0, 0x40030000n, 0, new Map([[0, 0x40031003n]]))
+      .page(0, 0x40031000n, 1, new Map([[0, X | 3n]]));
+    w.msr(1, 0, 0x40010000n | (1n << 48n))
+      .msr(1, 4, regs.sctlr)
+      .isb(1);
+    w.msr(0, 0, 0x40030000n | (2n << 48n))
+      .msr(0, 4, regs.sctlr)
+      .isb(0);
+    w.msr(1, 0, 0x40030000n | (2n << 48n)).isb(1); // CPU 1 switches from A to B
+    w.store(0, X, 0x40040003n).dsb(0).isb(0); // B's level-2 table descriptor for VA [0, 2M)
+    w.store(0, X, 0n) // break it
+      .dsb(0)
+      .tlbi(0, (3 << 3) | 2, 2n << 48n) // TLBI ASIDE1IS, ASID 2
+      .dsb(0)
+      .isb(0)
+      .store(0, X + 8n, 0x40050003n); // B's level-2 table descriptor for VA [2M, 4M)
+    const res = replayTrace(w.end(), "t");
+    expect(res.violations).toEqual([]);
+  });
+
   it("counts an EL1 TLBI the model does not know as inconclusive, never clean", () => {
     const w = booted().tlbi(0, (3 << 3) | 4, 0n); // SYS #0, C8, C3, #4: not an EL1&0 TLBI the model knows
     const res = replayTrace(w.end(), "t");
