@@ -14,10 +14,12 @@ import type { PhysMem } from "../../mem/physmem.js";
 import { entryKind } from "../../walk/fields.js";
 import { accessCode } from "../../walk/walker.js";
 import type { TlbiOp } from "../types.js";
+import { alu, rmwValue } from "./alu.js";
 import { hardwareUpdate, tableAfUpdate } from "./hw-update.js";
 import { type Message, MessageLog } from "./messages.js";
 import type { FaultRecord, FinalState } from "./outcome.js";
-import type { Address, AluOp, CpuProgram, Instr, Line, RmwOp } from "./program.js";
+import type { CpuProgram, Instr, Line } from "./program.js";
+import { earlyStores } from "./reorder.js";
 import { type Stage2Config, stage2Faulting, stage2Invalidations, walkStage2 } from "./stage2.js";
 import { type Context, makeContext, Thread } from "./thread.js";
 import { newTlbi, type TlbiRecord, tlbiAffects } from "./tlbi-record.js";
@@ -58,41 +60,6 @@ class Blocked extends Error {}
 
 const M64 = 0xffff_ffff_ffff_ffffn;
 
-function alu(op: AluOp, a: bigint, b: bigint): bigint {
-  switch (op) {
-    case "add":
-      return (a + b) & M64;
-    case "sub":
-      return (a - b) & M64;
-    case "eor":
-      return a ^ b;
-    case "and":
-      return a & b;
-    case "orr":
-      return a | b;
-    case "bic":
-      return a & ~b & M64;
-    case "lsr":
-      return a >> (b & 63n);
-    case "lsl":
-      return (a << (b & 63n)) & M64;
-  }
-}
-
-function rmwValue(op: RmwOp, old: bigint, s: bigint): bigint {
-  switch (op) {
-    case "swp":
-    case "cas":
-      return s;
-    case "ldclr":
-      return old & ~s & M64;
-    case "ldset":
-      return old | s;
-    case "ldadd":
-      return (old + s) & M64;
-  }
-}
-
 /** Instructions whose effects stay on their CPU. */
 function isLocal(t: Thread, ins: Instr): boolean {
   if (ins.i === "ldr" || ins.i === "str" || ins.i === "rmw") return false;
@@ -126,7 +93,7 @@ export class LitmusExecution {
         for (const t of this.threads) {
           if (t.done) continue;
           opts.push({ t, j: t.pc });
-          for (const j of this.earlyStores(t)) opts.push({ t, j });
+          for (const j of earlyStores(t.prog.lines, t.pc, t.end, t.early)) opts.push({ t, j });
         }
         if (opts.length === 0) break;
         const o = opts[this.choose(opts.length)] as { t: Thread; j: number };
@@ -166,57 +133,6 @@ export class LitmusExecution {
       this.exec(t);
       if (t.steps > this.s.options.maxSteps) return;
     }
-  }
-
-  /**
-   * Later plain stores of `t` that may run before the instructions before them: only register
-   * moves and plain accesses to other, fixed locations lie between, none writes a register the
-   * store reads, and nothing between can be ordered before it (no barrier, branch, acquire,
-   * release, TLBI, MSR or exception).
-   */
-  private earlyStores(t: Thread): number[] {
-    const out: number[] = [];
-    const lines = t.prog.lines;
-    const written = new Set<number>();
-    const locs: bigint[] = [];
-    let seenLoad = false;
-    let seenStore = false;
-    const first = lines[t.pc]?.instr;
-    if (first === undefined) return out;
-    for (let j = t.pc; j < t.end; j++) {
-      const ins = (lines[j] as Line).instr;
-      if (j > t.pc && ins.i === "str" && !ins.rel && !t.early.has(j)) {
-        const a = fixedAddress(ins.addr);
-        const usesWritten = (ins.src.k === "reg" && written.has(ins.src.r)) || (ins.addr.base.k === "reg" && written.has(ins.addr.base.r));
-        if (a !== undefined && !usesWritten && !locs.includes(a)) out.push(j);
-      }
-      if (ins.i === "mov" || ins.i === "alu") {
-        written.add(ins.rd);
-        continue;
-      }
-      if (ins.i === "ldr" && ins.acq === "") {
-        const a = fixedAddress(ins.addr);
-        if (a === undefined) break;
-        seenLoad = true;
-        locs.push(a);
-        if (ins.rt !== undefined) written.add(ins.rt);
-        continue;
-      }
-      if (ins.i === "str" && !ins.rel) {
-        const a = fixedAddress(ins.addr);
-        if (a === undefined) break;
-        seenStore = true;
-        locs.push(a);
-        continue;
-      }
-      if (ins.i === "nop") continue;
-      // DMB/DSB ST order earlier stores before later ones, LD earlier loads: a store may pass
-      // one that orders nothing it passes (B2.3 barrier-ordered-before).
-      if ((ins.i === "dmb" || ins.i === "dsb") && ins.kind.endsWith("ST") && !seenStore) continue;
-      if ((ins.i === "dmb" || ins.i === "dsb") && ins.kind.endsWith("LD") && !seenLoad) continue;
-      break;
-    }
-    return out;
   }
 
   private runEarly(t: Thread, j: number): void {
@@ -533,10 +449,4 @@ export class LitmusExecution {
     }
     t.set(ins.op === "cas" ? ins.rs : ins.rt, old, post);
   }
-}
-
-/** A fixed (immediate) address, as a comparable key; undefined when it comes from a register. */
-function fixedAddress(a: Address): bigint | undefined {
-  if (a.base.k !== "imm" || a.index !== undefined) return undefined;
-  return (a.space === "pa" ? 1n << 64n : 0n) | (a.base.v & ~7n);
 }
