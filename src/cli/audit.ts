@@ -67,7 +67,7 @@ memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusiv
   cmd.action(async (inputs: string[], o: AuditCliOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
     if (stageOf(o) === 2) {
-      auditStage2Command(inputs, o);
+      await auditStage2Command(inputs, o);
       return;
     }
     const d = await openInputs(inputs, o, { halves: o.userHalf ? [1, 0] : [1] });
@@ -86,9 +86,9 @@ memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusiv
   });
 }
 
-function auditStage2Command(inputs: readonly string[], o: AuditCliOptions): void {
+async function auditStage2Command(inputs: readonly string[], o: AuditCliOptions): Promise<void> {
   if (o.protected.length > 0) throw new UsageError("--protected applies to stage 1 only");
-  const { dump } = openStage2FromOptions(inputs, o);
+  const { dump } = await openStage2FromOptions(inputs, o);
   const r = auditStage2(dump.mem, dump.stage2);
   if (o.format === "json") emit(`${toJson({ sources: dump.sources, ...(stage2AuditToJson(r) as object) })}\n`, o.output);
   else emit(formatStage2Audit(r, "stage-2 audit (IPA space of VTTBR_EL2)"), o.output);

@@ -82,7 +82,9 @@ Examples:
   $ vmsa dump --stage 2 host.core --vtcr 0x80023558 --vttbr 0x1000041a6e000 --kvm-file ipa_range
 
 Stage 2 (--stage 2): the host's memory and VTCR_EL2/VTTBR_EL2 (--vtcr/--vttbr, or VTCR_EL2 and
-VTTBR_EL2 lines in --regs or a snapshot's registers; ID_AA64MMFR0_EL1 for the PA size). The text is
+VTTBR_EL2 lines in --regs or a snapshot's registers; ID_AA64MMFR0_EL1 for the PA size), or --gdb
+HOST:PORT for a live KVM host in QEMU (-M virt,virtualization=on: the EL2 registers and only the
+stage-2 tables are read through the gdbstub). The text is
 /sys/kernel/debug/kvm/<pid>-<fd>/stage2_page_tables of CONFIG_PTDUMP_STAGE2_DEBUGFS (Linux 6.10+),
 byte for byte, including its quirks: the last run is never printed (KVM's walk has no final flush),
 and a text longer than one page is what seq_file's retry prints (the show function runs again with
@@ -108,7 +110,7 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
       throw new UsageError(`--format: "${o.format}" is not ptdump or json`);
     }
     if (stageOf(o) === 2) {
-      dumpStage2(inputs, o);
+      await dumpStage2(inputs, o);
       return;
     }
     if (o.kvmFile !== "stage2_page_tables" || o.kvmSinglePass)
@@ -200,14 +202,14 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
 }
 
 /** `dump --stage 2`: KVM's debugfs text of the stage-2 tables. */
-function dumpStage2(inputs: readonly string[], o: DumpOptions): void {
+async function dumpStage2(inputs: readonly string[], o: DumpOptions): Promise<void> {
   if (o.start !== undefined || o.end !== undefined) {
     throw new UsageError("--start/--end do not apply to --stage 2 (KVM's stage2_page_tables covers the whole IPA space)");
   }
   if (o.half !== "1") throw new UsageError("--half does not apply to --stage 2 (one IPA space)");
   const file = KVM_FILES.find((f) => f === o.kvmFile);
   if (file === undefined) throw new UsageError(`--kvm-file: "${o.kvmFile}" is not one of ${KVM_FILES.join(", ")}`);
-  const { dump, geometry } = openStage2FromOptions(inputs, o);
+  const { dump, geometry } = await openStage2FromOptions(inputs, o);
   if (o.format === "json") {
     if (o.kvmFile !== "stage2_page_tables") throw new UsageError("--kvm-file applies to the text output, not --format json");
     const r = stage2Mappings(dump.mem, dump.stage2);

@@ -5,7 +5,9 @@
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
 import { parseRegister } from "../arch/registers.js";
-import { hex64 } from "../arch/u64.js";
+import { hex64, parseCount } from "../arch/u64.js";
+import { parseGdbAddress } from "../dump/gdb/client.js";
+import { openLiveStage2 } from "../dump/gdb/open.js";
 import type { RegName, RegValues } from "../dump/regfile.js";
 import { openStage2Dump, type Stage2Dump } from "../dump/stage2-inputs.js";
 import type { RangeGeometry } from "../walk/range.js";
@@ -50,7 +52,6 @@ export function stageOf(o: Stage2CliOptions): 1 | 2 {
 
 const STAGE1_ONLY: [keyof Stage2CliOptions, string][] = [
   ["example", "--example"],
-  ["gdb", "--gdb"],
   ["preset", "--preset"],
   ["ttbr0", "--ttbr0"],
   ["ttbr1", "--ttbr1"],
@@ -64,13 +65,23 @@ const STAGE1_ONLY: [keyof Stage2CliOptions, string][] = [
   ["fixmapSize", "--fixmap-size"],
 ];
 
-/** A stage-2 dump and its range-walk geometry; bad or unwalkable registers are one-line errors. */
-export function openStage2FromOptions(inputs: readonly string[], o: Stage2CliOptions): { dump: Stage2Dump; geometry: RangeGeometry } {
+/**
+ * A stage-2 dump (host memory, or a live QEMU with --gdb) and its range-walk geometry; bad or
+ * unwalkable registers are one-line errors.
+ */
+export async function openStage2FromOptions(
+  inputs: readonly string[],
+  o: Stage2CliOptions,
+): Promise<{ dump: Stage2Dump; geometry: RangeGeometry }> {
   for (const [key, flag] of STAGE1_ONLY) {
     if (o[key] !== undefined) throw new UsageError(`${flag} does not apply to --stage 2 (a hypervisor's stage-2 tables in host memory)`);
   }
   const all = [...inputs, ...(o.mem ?? [])];
-  if (all.length === 0) throw new UsageError("no input: give the host's memory (ELF core, snapshot .json, FILE@PA) or --mem");
+  if (o.gdb !== undefined && all.length > 0)
+    throw new UsageError("--gdb reads a live host: it cannot be combined with dump inputs or --mem");
+  if (o.gdb === undefined && all.length === 0) {
+    throw new UsageError("no input: give the host's memory (ELF core, snapshot .json, FILE@PA), --mem or --gdb");
+  }
   const regs: RegValues = {};
   const flags: [string | undefined, RegName][] = [
     [o.vtcr, "VTCR_EL2"],
@@ -82,7 +93,15 @@ export function openStage2FromOptions(inputs: readonly string[], o: Stage2CliOpt
     [o.idAa64mmfr2, "ID_AA64MMFR2_EL1"],
   ];
   for (const [v, name] of flags) if (v !== undefined) regs[name] = parseRegister(name, v);
-  const dump = openStage2Dump({ inputs: all, ...(o.regs !== undefined ? { regsFile: o.regs } : {}), regs });
+  const files = { ...(o.regs !== undefined ? { regsFile: o.regs } : {}), regs };
+  const dump =
+    o.gdb === undefined
+      ? openStage2Dump({ inputs: all, ...files })
+      : await openLiveStage2(parseGdbAddress(o.gdb), {
+          ...files,
+          timeoutMs: parseCount(o.gdbTimeout ?? "5000", "--gdb-timeout", 1, 3_600_000),
+        });
+  for (const n of dump.notes) process.stderr.write(`vmsa: note: ${n}\n`);
   const why = stage2Unwalkable(dump.stage2);
   if (why?.kind === "invalid-config") {
     throw new ParseError(`VTCR_EL2 ${hex64(dump.regs.vtcr)} (${dump.sources.VTCR_EL2}): ${why.detail}`);

@@ -5,7 +5,7 @@
  * giving the implemented PA size, and S2PIR_EL2 for VTCR_EL2.S2PIE. The stage-1 registers are not needed.
  */
 import { ParseError } from "../arch/errors.js";
-import { HCR_VM } from "../arch/hcr.js";
+import { HCR_TGE, HCR_VM } from "../arch/hcr.js";
 import { FEATURES_MAX, type Features, featuresFromIdRegs } from "../arch/registers.js";
 import { readTextFile } from "../io/files.js";
 import type { PhysMem } from "../mem/physmem.js";
@@ -30,13 +30,28 @@ export interface Stage2Dump {
   readonly features: Features;
   /** Where memory and each register came from. */
   readonly sources: Partial<Record<RegName | "memory", string>>;
+  /** Notes for the user (assumptions made). */
+  readonly notes: readonly string[];
 }
 
 const STAGE2_REGS = ["VTTBR_EL2", "VTCR_EL2", "HCR_EL2", "S2PIR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const;
 
 export function openStage2Dump(opts: Stage2DumpOptions): Stage2Dump {
   const loaded = loadInputs(opts.inputs, opts.progress ?? process.stderr.isTTY === true);
-  const sets: SourcedRegs[] = [...loaded.regSets];
+  return stage2FromRegisters(loaded.mem, loaded.memory, [...loaded.regSets], opts, opts.inputs.join(" "));
+}
+
+/**
+ * The stage-2 dump of `mem` with registers from `sets` (snapshots, a live target), then the
+ * register file and the command-line values of `opts` (later ones win).
+ */
+export function stage2FromRegisters(
+  mem: PhysMem,
+  memory: string,
+  sets: SourcedRegs[],
+  opts: Pick<Stage2DumpOptions, "regsFile" | "regs">,
+  what: string,
+): Stage2Dump {
   if (opts.regsFile) sets.push(parseRegisterFile(readTextFile(opts.regsFile, "--regs"), opts.regsFile));
   if (opts.regs) {
     const sources: Partial<Record<RegName, string>> = {};
@@ -45,18 +60,22 @@ export function openStage2Dump(opts: Stage2DumpOptions): Stage2Dump {
   }
   const merged = mergeRegs(...sets);
   const v = merged.values;
-  const what = opts.inputs.join(" ");
   if (v.VTTBR_EL2 === undefined) {
     throw new ParseError(`${what}: no VTTBR_EL2: give --vttbr or a register file (--regs) with a VTTBR_EL2 line (the stage-2 table base)`);
   }
   if (v.VTCR_EL2 === undefined) {
     throw new ParseError(`${what}: no VTCR_EL2: give --vtcr or a register file (--regs) with a VTCR_EL2 line (the stage-2 geometry)`);
   }
-  const sources: Partial<Record<RegName | "memory", string>> = { memory: loaded.memory };
+  const sources: Partial<Record<RegName | "memory", string>> = { memory };
   for (const n of STAGE2_REGS) if (merged.sources[n] !== undefined) sources[n] = merged.sources[n];
+  const notes: string[] = [];
   // Stage 2 is what is asked for: HCR_EL2.VM is taken as set when HCR_EL2 is not given.
   const hcr = v.HCR_EL2 ?? HCR_VM;
   if (v.HCR_EL2 === undefined) sources.HCR_EL2 = "default VM=1 (stage 2 enabled; FWB=0)";
+  else if ((hcr & HCR_TGE) !== 0n) {
+    // A VHE host runs with TGE=1 between guest entries: its HCR_EL2 is not the guest's (FWB, PTW).
+    notes.push("HCR_EL2 has TGE=1: it is the host's value, not the one the guest runs with (FWB may differ); give the guest's with --hcr");
+  }
   const ids = { mmfr0: v.ID_AA64MMFR0_EL1, mmfr1: v.ID_AA64MMFR1_EL1, mmfr2: v.ID_AA64MMFR2_EL1 };
   const given = ids.mmfr0 !== undefined || ids.mmfr1 !== undefined || ids.mmfr2 !== undefined;
   const features = given ? featuresFromIdRegs(ids, FEATURES_MAX) : FEATURES_MAX;
@@ -64,5 +83,5 @@ export function openStage2Dump(opts: Stage2DumpOptions): Stage2Dump {
     if (sources[n] === undefined) sources[n] = "default (features of QEMU -cpu max)";
   }
   const regs = { vtcr: v.VTCR_EL2, vttbr: v.VTTBR_EL2, hcr, ...(v.S2PIR_EL2 !== undefined ? { s2pir: v.S2PIR_EL2 } : {}) };
-  return { mem: loaded.mem, stage2: compileStage2(regs, features), regs, features, sources };
+  return { mem, stage2: compileStage2(regs, features), regs, features, sources, notes };
 }

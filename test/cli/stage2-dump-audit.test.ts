@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { PhysMem } from "../../src/mem/physmem.js";
+import { startFakeStub } from "../dump/gdb/fake-stub.js";
 import {
   AF,
   DEVICE_NGNRE,
@@ -114,6 +115,32 @@ describe("vmsa dump --stage 2", () => {
     await expectOneLineError(["dump", "--stage", "2", ram, "--vtcr", VTCR, "--vttbr", VTTBR, "--kvm-file", "x"], /--kvm-file/);
     // The start table above the 40-bit output size (VTCR_EL2.PS): every walk faults.
     await expectOneLineError(["dump", "--stage", "2", ram, "--vtcr", VTCR, "--vttbr", "0x10000000000"], /beyond the 40-bit output size/);
+  });
+});
+
+describe("vmsa dump --stage 2 --gdb (a live KVM host in QEMU)", () => {
+  it("reads VTTBR_EL2/VTCR_EL2 from the gdbstub, then only the stage-2 table pages, and detaches", async () => {
+    const stub = await startFakeStub({
+      mem: kvmTables(),
+      // The stage-1 registers exist too (QEMU lists them all); the host's HCR_EL2 has TGE=1 and E2H=1.
+      regs: { TTBR1_EL1: 0n, TCR_EL1: 0n, VTTBR_EL2: ROOT | (1n << 48n), VTCR_EL2: VTCR_40, HCR_EL2: 0x4_8800_0000n },
+    });
+    try {
+      const r = await vmsa("dump", "--stage", "2", "--gdb", `127.0.0.1:${stub.port}`);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(KVM_TABLES_TEXT);
+      expect(r.err).toMatch(/^vmsa: note: HCR_EL2 has TGE=1: it is the host's value/);
+      // The two concatenated start tables, the level-2 and the level-3 table: nothing else.
+      const pages = [...new Set(stub.reads.map((x) => x.addr - (x.addr % 4096)))].sort((a, b) => a - b);
+      expect(pages).toEqual([Number(ROOT), Number(ROOT) + 0x1000, Number(L2), Number(L3)]);
+      expect(stub.requests[stub.requests.length - 1]).toBe("D");
+    } finally {
+      await stub.close();
+    }
+  });
+
+  it("--gdb with dump inputs is refused", async () => {
+    await expectOneLineError(["dump", "--stage", "2", "--gdb", "127.0.0.1:1", ramFile(kvmTables(), "x.bin")], /--gdb reads a live host/);
   });
 });
 

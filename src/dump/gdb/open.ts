@@ -6,6 +6,7 @@
 import { PhysMem } from "../../mem/physmem.js";
 import { compileRegs } from "../../walk/context.js";
 import { type OpenDumpOptions, type OpenedDump, openLoaded } from "../inputs.js";
+import { type Stage2Dump, type Stage2DumpOptions, stage2FromRegisters } from "../stage2-inputs.js";
 import type { GdbAddress } from "./client.js";
 import { GdbTarget } from "./target.js";
 
@@ -66,6 +67,29 @@ export async function openLiveDump(addr: GdbAddress, opts: LiveOptions, need: Li
     const notes = [...d.notes];
     if (limitReached) notes.push(`live guest: stopped after ${opts.maxTables ?? 0} tables per half; the rest is reported as missing`);
     return { ...d, notes, live: { ...s, packets: target.client.packets, ms, limitReached } };
+  } finally {
+    await target.close();
+  }
+}
+
+/**
+ * A live KVM host's stage 2: VTTBR_EL2/VTCR_EL2/HCR_EL2 from the gdbstub (QEMU names them when the
+ * vCPU has EL2, -M virt,virtualization=on), overridden by `opts` (register file, flags), then the
+ * stage-2 tables reachable from VTTBR_EL2 read from physical memory (each distinct table once);
+ * detached before the walk.
+ */
+export async function openLiveStage2(
+  addr: GdbAddress,
+  opts: Pick<Stage2DumpOptions, "regsFile" | "regs"> & { readonly timeoutMs?: number },
+): Promise<Stage2Dump> {
+  const target = await GdbTarget.open(addr, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  try {
+    const mem = new PhysMem();
+    const d = stage2FromRegisters(mem, target.description, [target.regs], opts, `gdb ${target.client.where}`);
+    await target.prefetchHalf(mem, d.stage2.halves[0]);
+    const s = target.stats;
+    const sources = { ...d.sources, memory: `${target.description}: ${s.tables} stage-2 table page${s.tables === 1 ? "" : "s"}` };
+    return { ...d, sources };
   } finally {
     await target.close();
   }

@@ -76,6 +76,10 @@ const REGNUMS: readonly string[] = [
   "ID_AA64MMFR0_EL1",
   "ID_AA64MMFR1_EL1",
   "ID_AA64MMFR2_EL1",
+  // Only with EL2 (-M virt,virtualization=on).
+  "VTTBR_EL2",
+  "VTCR_EL2",
+  "HCR_EL2",
 ];
 
 function leHex(v: bigint): string {
