@@ -134,6 +134,39 @@ describe("layout source order", () => {
   });
 });
 
+describe("layout source files that are not what they claim", () => {
+  const dir = join(ROOT, "4k48-noghes");
+  const run = (...a: string[]): Promise<Run> => vmsa("dump", join(dir, "tables.json"), "--regs", join(dir, "registers.txt"), ...a);
+  it("a missing --kernel-config or --system-map file, or one of another format, is one error line, exit 2", async () => {
+    const junk = join(scratch, "junk.map");
+    writeFileSync(junk, "ffff800008000000 T _text\nthis is not a symbol\n");
+    const cases: [string[], RegExp][] = [
+      [["--kernel-config", join(scratch, "nope")], /--kernel-config .*nope: cannot read \(ENOENT/],
+      [["--kernel-config", join(dir, "registers.txt")], /--kernel-config .*registers\.txt: not a kernel config/],
+      [["--system-map", join(scratch, "nope")], /--system-map .*nope: cannot read \(ENOENT/],
+      [["--system-map", junk], /--system-map .*junk\.map:2: expected "ADDRESS TYPE NAME"/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await run(...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^vmsa: error: [^\n]*\n$/);
+      expect(r.err).toMatch(re);
+    }
+  });
+
+  it("a System.map whose address_markers does not point at a marker table falls back to the symbols", async () => {
+    // Eight bytes into the real array (in the dump): each entry's "name" is then the next marker's
+    // address, which is no string, so the table is refused rather than printed.
+    const text = readFileSync(join(dir, "System.map"), "utf8");
+    const at = BigInt(`0x${/^(\S+) d address_markers$/m.exec(text)?.[1] ?? "0"}`);
+    const f = join(scratch, "wrong.map");
+    writeFileSync(f, text.replace(/^\S+ d address_markers$/m, `${(at + 8n).toString(16)} d address_markers`));
+    const r = await run("--system-map", f, "--kernel-version", "6.1");
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/symbols of --system-map .*address_markers not readable from the dump/);
+  });
+});
+
 function own(dir: string): string {
   return readFileSync(join(dir, "kernel_page_tables.txt"), "utf8");
 }
