@@ -34,7 +34,7 @@ typedef uint64_t u64;
    10 TTBR1_EL2, 11 TCR_EL2, 12 MAIR_EL2 (written after the EL1 registers), 13 SCTLR_EL2 (used
    only around the EL2-regime probes, ops 10-13). */
 #define FIRST_EL2_ID 6
-#define LAST_EL2_ID 13
+#define LAST_EL2_ID 17
 #define ID_SCTLR_EL2 13
 #define OP_LAST_AT 13
 #define HCR_RW (1UL << 31)
@@ -84,7 +84,7 @@ static void set_extra(u64 id, u64 v) {
 
 static u64 g_sctlr_el2;
 
-/* EL2 registers (ids 6-12); generic encodings where the assembler would want a feature flag. */
+/* EL2 registers (ids 6-17: 14-17 S2PIR_EL2, TCR2_EL2, PIR_EL2, PIRE0_EL2); generic encodings where the assembler would want a feature flag. */
 static void set_el2(u64 id, u64 v) {
   switch (id) {
     case 6:
@@ -110,6 +110,18 @@ static void set_el2(u64 id, u64 v) {
       break;
     case ID_SCTLR_EL2:
       g_sctlr_el2 = v;
+      break;
+    case 14:
+      __asm__ volatile("msr s3_4_c10_c2_5, %0" ::"r"(v)); /* S2PIR_EL2 (FEAT_S2PIE) */
+      break;
+    case 15:
+      __asm__ volatile("msr s3_4_c2_c0_3, %0" ::"r"(v)); /* TCR2_EL2 (FEAT_TCR2) */
+      break;
+    case 16:
+      __asm__ volatile("msr s3_4_c10_c2_3, %0" ::"r"(v)); /* PIR_EL2 (FEAT_S1PIE) */
+      break;
+    case 17:
+      __asm__ volatile("msr s3_4_c10_c2_2, %0" ::"r"(v)); /* PIRE0_EL2 (FEAT_S1PIE) */
       break;
   }
 }

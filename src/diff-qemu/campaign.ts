@@ -63,7 +63,7 @@ export function* iterateCases(o: CampaignOptions): Generator<GenCase> {
     const rng = new Rng(seed);
     for (let j = 0; j < o.jobsPerSeed; j++) {
       if (o.regime !== undefined) {
-        yield generateRegimeCase(rng, `seed ${seed} ${o.regime} job ${j}`, { regime: o.regime, pathsPerHalf: o.pathsPerHalf });
+        yield generateRegimeCase(rng, `seed ${seed} ${o.regime} job ${j}`, { regime: o.regime, pathsPerHalf: o.pathsPerHalf, pie: o.pie });
         continue;
       }
       yield generateCase(rng, `seed ${seed} job ${j}`, {
@@ -141,7 +141,9 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
         const out = outs[qi] as AtOutcome;
         const r = walker.translate(q.va, HARNESS_ACCESS[q.op]);
         const v =
-          c.regs.regime !== undefined || c.regs.hcr !== undefined ? classifyRegime(r, out, c.regs) : classify(r, out, c.regs, walker);
+          c.regs.regime !== undefined || c.regs.hcr !== undefined
+            ? classifyRegime(r, out, c.regs, c.mem)
+            : classify(r, out, c.regs, walker);
         if (v.kind === "agree") {
           agreed++;
           const k = r.par === null ? `${outcomeKey(r)} (exception)` : outcomeKey(r);

@@ -9,6 +9,7 @@ import { piIndex } from "../arch/pie.js";
 import { poIndex } from "../arch/poe.js";
 import { decodeTcr, type Regs } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
+import type { PhysMem } from "../mem/physmem.js";
 import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
 import type { AtOutcome, HarnessOp } from "./jobfile.js";
 
@@ -55,7 +56,7 @@ export const DEVIATIONS = {
   },
   atPieNoDirtyFault: {
     id: "qemu-at-pie-no-dirty-fault",
-    what: "QEMU (11.1) gives no dirty-state Permission fault for AT S1E1W/S1E0W/S1E1WP on a PIE page with nDirty (bit 7) = 1 when TCR_EL1.{HA,HD} != {1,1}: its nDirty check runs only for MMU_DATA_STORE, and AT checks write permission as a load with a write prot_check",
+    what: "QEMU (11.1) gives no dirty-state Permission fault for an AT write (S1E1W/S1E0W/S1E1WP/S1E2W/S12E*W) on a PIE page with nDirty (bit 7) = 1, or a stage-2 S2PIE page with Dirty = 0, without hardware dirty-state update: its check runs only for MMU_DATA_STORE, and AT checks write permission as a load with a write prot_check",
     rule: "ASL AArch64.S1CheckPermissions (FEAT_S1PIE): a write access to a page whose nDirty is 1 without hardware dirty-state update is a Permission fault with DirtyBit=1; AT S1E*W reports the fault the write would take (AT only skips the hardware update, AArch64.SetDirtyFlag)",
   },
   s2PtwDeviceLevel: {
@@ -166,7 +167,7 @@ export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker:
  * must take the external abort vmsa predicts, or the difference must be one of QEMU's named
  * stage-2 deviations.
  */
-export function classifyRegime(r: TranslationResult, q: AtOutcome, regs: Regs): Verdict {
+export function classifyRegime(r: TranslationResult, q: AtOutcome, regs: Regs, mem?: PhysMem): Verdict {
   if (r.par === null) {
     if (q.kind === "exception" && r.kind === "fault" && (q.esr & 0x3f) === faultStatusCode("external-abort", r.level))
       return { kind: "agree" };
@@ -175,6 +176,17 @@ export function classifyRegime(r: TranslationResult, q: AtOutcome, regs: Regs): 
   if (q.kind === "exception") return { kind: "mismatch" };
   if (q.par === r.par) return { kind: "agree" };
   const qp = q.par;
+  if (mem && r.kind === "fault" && r.fault === "permission" && (r.par & PAR_DIRTY_BIT) !== 0n) {
+    // The AT dirty-state fault QEMU does not report (stage 1 nDirty, or stage 2 Dirty with
+    // S2PIE): QEMU must agree with the same walk with hardware dirty-state update on.
+    const alt: Regs =
+      r.stage === 2
+        ? { ...regs, vtcr: (regs.vtcr ?? 0n) | (1n << 21n) | (1n << 22n) }
+        : regs.regime === "el2"
+          ? { ...regs, tcr: regs.tcr | (1n << 21n) | (1n << 22n) }
+          : withHaHd(regs);
+    if (new Walker(mem, alt).translate(r.va, r.access).par === qp) return { kind: "deviation", deviation: DEVIATIONS.atPieNoDirtyFault };
+  }
   if (r.kind === "fault" && r.stage === 2 && r.s1ptw && r.fault === "permission" && r.stage2?.kind === "fault") {
     // HCR_EL2.PTW Device fault at the stage-2 leaf level; QEMU says level 0.
     if (r.stage2.reason.includes("PTW") && qp === (r.par & ~(3n << 1n)))
@@ -235,6 +247,7 @@ export function formatRepro(caseId: string, regs: Regs, va: bigint, op: HarnessO
       ["PIRE0_EL1", regs.pire0],
       ["POR_EL1", regs.por1],
       ["POR_EL0", regs.por0],
+      ["S2PIR_EL2", regs.s2pir],
     ] as const
   ).filter(([, v]) => v !== undefined);
   if (extra.length > 0) lines.push(`  ${extra.map(([n, v]) => `${n}=${hex64(v as bigint)}`).join(" ")}`);

@@ -24,7 +24,7 @@ import { encodeStage2Leaf, encodeStage2Table } from "../arch/stage2-descriptor.j
 import { decodeVtcr, stage2Config } from "../arch/vtcr.js";
 import { type TranslationResult, Walker } from "../walk/walker.js";
 import { HARNESS_ACCESS } from "./compare.js";
-import { chunksOf, type GenCase, generateCase } from "./generate.js";
+import { chunksOf, type GenCase, type GenOptions, generateCase } from "./generate.js";
 import type { HarnessOp, JobRegs, Query } from "./jobfile.js";
 import { ARENA_END, TRAMP_BASE, UNMAPPED_BASE } from "./layout.js";
 import type { Rng } from "./rng.js";
@@ -35,6 +35,12 @@ export interface RegimeGenOptions {
   readonly regime: RegimeKind;
   /** Random paths per TTBR half (each gives 1-4 AT queries). */
   readonly pathsPerHalf?: number;
+  /**
+   * Permission indirection: EL2/EL2&0 jobs get TCR2_EL2.PIE with PIR_EL2/PIRE0_EL2 (Linux's or
+   * random values, GenOptions.pie); two-stage jobs get VTCR_EL2.S2PIE (mostly) with a random
+   * S2PIR_EL2 and random DBM bits (PIIndex[1]) on stage-2 leaves.
+   */
+  readonly pie?: GenOptions["pie"];
 }
 
 /** SCTLR_EL2 RES1 bits with E2H=0 (4, 5, 11, 16, 18, 22, 23, 28, 29) and M=1. */
@@ -80,8 +86,19 @@ function mapQueries(qs: readonly Query[], m: Partial<Record<HarnessOp, HarnessOp
 
 export function generateRegimeCase(rng: Rng, id: string, o: RegimeGenOptions): GenCase {
   if (o.regime === "s12") return generateTwoStageCase(rng, id, o);
-  const base = generateCase(rng, id, { pathsPerHalf: o.pathsPerHalf ?? 10, trampoline: TRAMP_BASE });
-  const r = base.regs;
+  // No overlays at EL2 (QEMU has no FEAT_S1POE; POR_EL2 is not programmed).
+  const pie = o.pie ? { ...o.pie, poe: false } : undefined;
+  const base = generateCase(rng, id, { pathsPerHalf: o.pathsPerHalf ?? 10, trampoline: TRAMP_BASE, pie });
+  // The trampoline page (PIIndex 0: AP=10, no XN, no DBM) must stay executable at EL2 under PIE:
+  // PIR_EL2[0] an R+X value, and PIRE0_EL2[0] without W or GCS (else neither level gets access).
+  const r =
+    base.regs.tcr2 !== undefined
+      ? {
+          ...base.regs,
+          pir: ((base.regs.pir ?? 0n) & ~0xfn) | BigInt(rng.pick([0b0011, 0b0111, 0b1010, 0b1110])),
+          pire0: ((base.regs.pire0 ?? 0n) & ~0xfn) | BigInt(rng.pick([0b0000, 0b0001, 0b0010, 0b0011, 0b1000, 0b1010])),
+        }
+      : base.regs;
   const vhe = o.regime === "el20";
   const sctlrEl2 = (vhe ? SCTLR_EL20_BASE : SCTLR_EL2_BASE) | (rng.chance(0.2) ? WXN : 0n);
   const tcrEl2 = vhe ? r.tcr : tcrEl2FromEl1Layout(r.tcr);
@@ -98,6 +115,8 @@ export function generateRegimeCase(rng: Rng, id: string, o: RegimeGenOptions): G
     tcrEl2,
     mairEl2: r.mair,
     sctlrEl2,
+    // TCR2_EL2/PIR_EL2/PIRE0_EL2 (the walker reads Regs.tcr2/pir/pire0 as these in an EL2 regime).
+    ...(r.tcr2 !== undefined ? { tcr2El2: r.tcr2, pirEl2: r.pir, pire0El2: r.pire0 } : {}),
   };
   const queries = mapQueries(base.job.queries, vhe ? EL1_TO_EL20_OP : EL1_TO_EL2_OP);
   return { ...base, regs, job: { regs: jobRegs, chunks: base.job.chunks, queries } };
@@ -240,7 +259,12 @@ class S2Tree {
     return out;
   }
   /** Write a leaf for `ipa` at `level` with OA `oa` (aligned down), recording its coverage. */
-  leaf(ipa: bigint, level: number, oa: bigint, attrs: { s2ap: number; memAttr: number; af: boolean; xn: number; sh: number }): boolean {
+  leaf(
+    ipa: bigint,
+    level: number,
+    oa: bigint,
+    attrs: { s2ap: number; memAttr: number; af: boolean; xn: number; sh: number; dbm?: boolean },
+  ): boolean {
     const size = 1n << BigInt(levelShift(this.plan.granule, level));
     const base = ipa & ~(size - 1n);
     if (this.overlaps(base, base + size)) return false;
@@ -274,8 +298,26 @@ function randomMemAttr(rng: Rng, fwb: boolean): number {
   return (outer << 2) | rng.range(1, 3);
 }
 
+const VTCR_S2PIE = 1n << 36n;
+
+/**
+ * A random S2PIR_EL2. With TCR_EL1.HA=1 QEMU's AT sets stage-1 AF flags, a write to the table page
+ * that needs stage-2 write permission (see tableS2ap): the indices table pages can have (DBM clear:
+ * PIIndex[1] = 0) then grant read and write together or nothing.
+ */
+function randomS2pir(rng: Rng, s1Ha: boolean): bigint {
+  let v = 0n;
+  for (let n = 0; n < 16; n++) {
+    const f = s1Ha && (n & 2) === 0 ? rng.pick([0b0000, 0b1100, 0b1101, 0b1110, 0b1111]) : rng.int(16);
+    v |= BigInt(f) << BigInt(4 * n);
+  }
+  return v;
+}
+
 function generateTwoStageCase(rng: Rng, id: string, o: RegimeGenOptions): GenCase {
-  const plan = pickVtcr(rng);
+  const plan0 = pickVtcr(rng);
+  const s2pie = o.pie !== undefined && rng.chance(0.75);
+  const plan = s2pie ? { ...plan0, vtcr: plan0.vtcr | VTCR_S2PIE } : plan0;
   // Stage-1 output sizes mostly within the IPA size, so final IPAs reach stage 2.
   const fits = PA_SIZE_BITS.filter((b) => b <= plan.ipaBits);
   const ips = fits.length > 0 && rng.chance(0.8) ? rng.pick(fits) : rng.pick(PA_SIZE_BITS);
@@ -330,12 +372,27 @@ function generateTwoStageCase(rng: Rng, id: string, o: RegimeGenOptions): GenCas
       const paTop = Math.min(plan.paBits, plan.ds ? 52 : 48);
       const beyond = rng.chance(0.08) && plan.paBits < 48;
       const oa = beyond ? (1n << BigInt(rng.range(plan.paBits, 47))) | rng.bits(plan.paBits) : rng.bits(paTop);
-      const attrs = { s2ap: rng.int(4), memAttr: randomMemAttr(rng, fwb), af: rng.chance(0.85), xn: rng.int(4), sh: rng.pick([0, 2, 3]) };
+      const attrs = {
+        s2ap: rng.int(4),
+        memAttr: randomMemAttr(rng, fwb),
+        af: rng.chance(0.85),
+        xn: rng.int(4),
+        sh: rng.pick([0, 2, 3]),
+        // PIIndex[1] under S2PIE (drawn only then: without S2PIE, DBM with AT is another question).
+        ...(s2pie ? { dbm: rng.chance(0.5) } : {}),
+      };
       tree.leaf(r.pa, level, oa, attrs);
     }
   }
-  const regs: Regs = { ...base.regs, hcr, vtcr: plan.vtcr, vttbr: tree.root | (rng.bits(8) << 48n) };
-  const jobRegs: JobRegs = { ...base.job.regs, hcr, vtcr: regs.vtcr, vttbr: regs.vttbr };
+  const s2pir = o.pie !== undefined ? randomS2pir(rng, s1Ha) : undefined;
+  const regs: Regs = {
+    ...base.regs,
+    hcr,
+    vtcr: plan.vtcr,
+    vttbr: tree.root | (rng.bits(8) << 48n),
+    ...(s2pir !== undefined ? { s2pir } : {}),
+  };
+  const jobRegs: JobRegs = { ...base.job.regs, hcr, vtcr: regs.vtcr, vttbr: regs.vttbr, ...(s2pir !== undefined ? { s2pir } : {}) };
   // QEMU (10.0 .. at least 2026-01) aborts on an AT S12E* whose final IPA takes a stage-2
   // Permission fault (compare.ts DEVIATIONS.atS12PermissionAbort): those queries are not run.
   const two = new Walker(mem, regs);

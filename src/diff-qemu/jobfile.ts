@@ -61,6 +61,10 @@ export const EXTRA_REG_IDS = {
   tcrEl2: 11,
   mairEl2: 12,
   sctlrEl2: 13,
+  s2pir: 14,
+  tcr2El2: 15,
+  pirEl2: 16,
+  pire0El2: 17,
 } as const;
 
 export interface JobRegs {
@@ -85,6 +89,11 @@ export interface JobRegs {
   readonly tcrEl2?: bigint;
   readonly mairEl2?: bigint;
   readonly sctlrEl2?: bigint;
+  /** FEAT_S2PIE / S1PIE at EL2: S2PIR_EL2 (with VTCR_EL2.S2PIE), TCR2_EL2, PIR_EL2, PIRE0_EL2. */
+  readonly s2pir?: bigint;
+  readonly tcr2El2?: bigint;
+  readonly pirEl2?: bigint;
+  readonly pire0El2?: bigint;
 }
 
 /** The (id, value) pairs of a job's extra registers. */

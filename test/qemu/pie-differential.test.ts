@@ -63,4 +63,24 @@ describe("AT under permission indirection on QEMU agrees with vmsa's PAR_EL1", (
       expect(required.filter((k) => !r.coverage.has(k))).toEqual([]);
     });
   }
+
+  // Stage 2 with VTCR_EL2.S2PIE and a random S2PIR_EL2 (random DBM = PIIndex[1] on stage-2 leaves),
+  // and the EL2 / EL2&0 regimes with TCR2_EL2.PIE and PIR_EL2/PIRE0_EL2 (generate-regimes.ts).
+  for (const regime of ["s12", "el2", "el20"] as const) {
+    it(`compares ${regime} jobs with permission indirection with no disagreement`, { timeout: 240_000 }, async () => {
+      const r = await runCampaign(tools, {
+        seeds: [1, 2],
+        jobsPerSeed: 15,
+        pathsPerHalf: 10,
+        parallel: 2,
+        regime,
+        pie: { mode: "random", poe: false },
+      });
+      console.log(formatSummary(r, tools));
+      expect(r.queries).toBeGreaterThan(800);
+      expect(r.mismatches.map((m) => m.text).join("\n\n")).toBe("");
+      expect(r.mismatchCount).toBe(0);
+      expect(r.coverage.get("permission@L3") ?? 0).toBeGreaterThan(0);
+    });
+  }
 });
