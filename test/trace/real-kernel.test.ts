@@ -165,7 +165,10 @@ describe.skipIf(skipBecause("vmsa record of a real kernel booted now", why))(
         // from run to run; what it reports is printed (docs/trace-format.md: verdicts).
         const inBoot = res.violations.filter((v) => res.stepRecord(v.step) < userStart);
         expect(inBoot).toEqual([]);
-        if (r.code !== 0) console.warn(`vmsa record live run, after boot:\n${r.out.split("\n").slice(-3).join("\n")}`);
+        if (r.code !== 0) {
+          const heads = r.out.split("\n").filter((l) => l.startsWith("VIOLATION") || l.startsWith("  CPU ") || l.startsWith("  ("));
+          console.warn(`vmsa record live run, after boot:\n${heads.join("\n")}\n${r.out.split("\n").slice(-2).join("\n")}`);
+        }
         const hit = injectMissingTlbi(data, SymbolMap.parse(readFileSync(symbols, "utf8"), symbols));
         expect(hit?.v.rule).toBe("bbm");
       } finally {
