@@ -162,6 +162,13 @@ describe("dump files read on demand", () => {
     );
   });
 
+  it("--page-cache below one page is bad input (exit 2, one line)", async () => {
+    const { core, regs } = plainCore("linux-6.1-4k48");
+    const r = await vmsa("dump", core, "--regs", regs, "--page-cache", "1K");
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("vmsa: error: --page-cache 1K: expected a size from 4K to 1T\n");
+  });
+
   it("a core cut short is one `vmsa: error:` line, exit 2", async () => {
     const { bytes, regs } = plainCore("linux-6.1-4k48");
     const cut = join(tmp, "cut.core");
