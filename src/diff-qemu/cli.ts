@@ -110,6 +110,9 @@ async function main(): Promise<number> {
     ...(pie && regime === undefined ? PIE_REQUIRED_COVERAGE : []),
   ];
   if (pie?.poe) required.push("poe overlay-fault");
+  // Two stages: stage-1 successes are keyed "s12 ok"; stage-2 faults on the final IPA ("s2 …") and
+  // on stage-1 table reads ("s2-ptw …", PAR.PTW=1) must both have been compared.
+  if (regime === "s12") required.splice(required.indexOf("ok"), 1, "s12 ok", "s2 translation@L0", "s2-ptw translation@L0");
   const missing = required.filter((k) => !res.coverage.has(k));
   if (missing.length > 0) console.log(`coverage missing: ${missing.join(", ")}`);
   return res.mismatchCount > 0 || missing.length > 0 ? 1 : 0;

@@ -207,9 +207,12 @@ export function classifyRegime(r: TranslationResult, q: AtOutcome, regs: Regs, m
       return { kind: "deviation", deviation: DEVIATIONS.s2DeviceNormalLadder };
     }
     if (o.memType.kind === "normal" && o.attr !== undefined) {
-      // Each level where stage 2 is WT and the combined nibble is WT transient (00RW, RW != 00): QEMU makes it 10RW.
-      const fix = (n: number, s2Policy: string): number => (s2Policy === "WT" && n >> 2 === 0 && (n & 3) !== 0 ? n | 8 : n);
-      const alt = (fix(o.attr >> 4, o.memType.outer) << 4) | fix(o.attr & 0xf, o.memType.inner);
+      // Each level where stage 2 is WT, stage 1 is Write-Back (01RW with RW != 00, or 11RW) and the
+      // combined nibble is WT transient (00RW, RW != 00): QEMU rebuilds it as 10RW.
+      const wb = (n: number): boolean => n >> 2 === 3 || (n >> 2 === 1 && (n & 3) !== 0);
+      const fix = (n: number, s1n: number, s2Policy: string): number =>
+        s2Policy === "WT" && wb(s1n) && n >> 2 === 0 && (n & 3) !== 0 ? n | 8 : n;
+      const alt = (fix(o.attr >> 4, s1 >> 4, o.memType.outer) << 4) | fix(o.attr & 0xf, s1 & 0xf, o.memType.inner);
       if (alt !== o.attr && qAttr === alt) return { kind: "deviation", deviation: DEVIATIONS.s2WtTransient };
     }
   }

@@ -62,3 +62,38 @@ describe("classifyRegime names QEMU's stage-2 deviations exactly", () => {
     expect(classifyRegime(r, { kind: "par", par: r.par ?? 0n }, regs).kind).toBe("agree");
   });
 });
+
+describe("classifyRegime: QEMU's stage-2 attribute combining", () => {
+  // Stage 1 -> IPA 0x8000_0000 (MAIR index 0 = 0x35: outer WT transient RW, inner WB transient R),
+  // stage 2 WT/WT (MemAttr 0b1010) there.
+  const s1 = new TestTables(GRANULE_4K, 0);
+  const s2 = new Stage2Tables(s1.mem, GRANULE_4K, 1, 40, { concatenated: 2 });
+  s2.map(0x4000_0000n, 2, { oa: 0x4000_0000n, s2ap: 1, af: true, memAttr: 0xf, sh: 3 });
+  s2.map(0x8000_0000n, 2, { oa: 0x1_0000_0000n, s2ap: 1, af: true, memAttr: 0b1010, sh: 3 });
+  s1.map(0x1000n, 3, { oa: 0x8000_0000n, af: true, sh: 3, ap: 1, attrIndx: 0 });
+  const regs: Regs = {
+    ttbr0: s1.root,
+    ttbr1: 0n,
+    tcr: encodeTcr({ t0sz: 16, t1sz: 16, tg0: "4K", tg1: "4K", ipsBits: 40 }),
+    mair: 0x35n,
+    sctlr: 1n,
+    features: FEATURES_MAX,
+    hcr: HCR_VM,
+    vtcr: 0x8002_3558n,
+    vttbr: s2.root,
+  };
+  const r = new Walker(s1.mem, regs).translate(0x1000n, AT_OPS.S1E1R);
+  const withAttr = (a: number): bigint => ((r.par ?? 0n) & ~(0xffn << 56n)) | (BigInt(a) << 56n);
+
+  it("names WT-non-transient only on the level where stage 1 was Write-Back (seed 104's 0x39 for 0x31)", () => {
+    // ASL S2CombineS1AttrHints: outer stays WT transient RW (0011), inner WB transient R + WT -> WT transient R (0001).
+    expect(r.par !== null && Number(r.par >> 56n)).toBe(0x31);
+    expect(classifyRegime(r, { kind: "par", par: withAttr(0x39) }, regs)).toEqual({
+      kind: "deviation",
+      deviation: DEVIATIONS.s2WtTransient,
+    });
+    // QEMU leaves a stage-1 WT level alone: 0xb9 (outer made non-transient too) is not its answer.
+    expect(classifyRegime(r, { kind: "par", par: withAttr(0xb9) }, regs).kind).toBe("mismatch");
+    expect(classifyRegime(r, { kind: "par", par: withAttr(0x33) }, regs).kind).toBe("mismatch");
+  });
+});
