@@ -119,5 +119,6 @@ export function litmusStatus(r: LitmusResult): 0 | 1 | 3 {
   // With a final condition the claim decides (rule findings are flags beside it, as in herd7).
   if (c !== undefined) return c.verdict === "contradicted" ? 1 : c.verdict === "inconclusive" ? 3 : 0;
   if (r.findings.length > 0) return 1;
-  return r.stopped !== undefined ? 3 : 0;
+  // Executions not run, or not replayed on the rule checker, may break rules: never clean.
+  return r.stopped !== undefined || r.tracesTruncated ? 3 : 0;
 }

@@ -227,6 +227,8 @@ export interface LitmusRunOptions {
   readonly limit?: number;
   readonly budgetMs?: number;
   readonly now?: () => number;
+  /** Distinct executions replayed on the rule checker at most (default 5000). */
+  readonly traceLimit?: number;
 }
 
 export const DEFAULT_LITMUS_LIMIT = 200_000;
@@ -287,7 +289,7 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
   const e = enumerateExecutions(setup, {
     limit,
     key,
-    traceLimit: TRACE_LIMIT,
+    traceLimit: opts.traceLimit ?? TRACE_LIMIT,
     ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseScenario } from "../../src/scenario/format.js";
 import { runLitmus } from "../../src/scenario/litmus.js";
-import { observedOf } from "../../src/scenario/litmus-render.js";
+import { litmusStatus, observedOf } from "../../src/scenario/litmus-render.js";
 import { checkCapture } from "../helpers/check-files.js";
 
 const DIR = "examples/litmus";
@@ -127,6 +127,18 @@ describe("litmus executions on the rule checker (flags beside the outcome)", () 
   // RWHZWS: a read-only swap of identical contents needs no break (item 5 of issue 13).
   it("a read-only swap of identical pages is not flagged", () => {
     expect(runLitmus(load("CoRR+ro-swap.yaml")).findings).toEqual([]);
+  });
+  it("without a condition, executions not replayed on the rule checker make the result inconclusive (3)", () => {
+    const s = load("MP+shoot+po.yaml");
+    const r = runLitmus({ ...s, final: undefined }, { traceLimit: 1 });
+    expect(r.tracesTruncated).toBe(true);
+    // The one replayed execution breaks BBM (rule 1): findings decide first.
+    expect(litmusStatus(r)).toBe(1);
+    const clean = runLitmus({ ...load("CoRR+ro-swap.yaml"), final: undefined }, { traceLimit: 1 });
+    expect(clean.findings).toEqual([]);
+    expect(clean.tracesTruncated).toBe(true);
+    expect(litmusStatus(clean)).toBe(3);
+    expect(litmusStatus(runLitmus({ ...load("CoRR+ro-swap.yaml"), final: undefined }))).toBe(0);
   });
   it("the flag does not change the exit status when the file states a claim", () => {
     const r = check([join(DIR, "CoRR+pteoa.yaml")]);
