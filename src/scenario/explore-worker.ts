@@ -21,6 +21,11 @@ const data = workerData as Data;
 const signal = new Int32Array(data.signal);
 let search: InterleavingSearch | undefined;
 
+// Loaded: say so (the main thread falls back to one thread when a worker never gets here).
+data.port.postMessage({ ready: true });
+Atomics.add(signal, 0, 1);
+Atomics.notify(signal, 0);
+
 parentPort?.on("message", (task: { index: number; prefix: number[]; limit: number }) => {
   try {
     search ??= new InterleavingSearch(parseScenario(data.text, data.file), data.reduce);

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countInterleavings, exploreResult, exploreScenario, InterleavingSearch } from "../../src/scenario/explore.js";
+import { exploreParallel } from "../../src/scenario/explore-parallel.js";
 import { parseScenario, type Scenario } from "../../src/scenario/format.js";
 import { runScenario } from "../../src/scenario/run.js";
 import { propertyRuns } from "../helpers/property.js";
@@ -165,5 +166,13 @@ describe("a search cut into parts", () => {
       }),
       { numRuns: propertyRuns(15) },
     );
+  });
+});
+
+describe("worker threads", () => {
+  it("a worker that never loads makes the search fall back to this thread instead of waiting forever", () => {
+    const text = readFileSync(SHOOTDOWN, "utf8");
+    const worker = new URL("../fixtures/explore/never-ready.mjs", import.meta.url);
+    expect(exploreParallel(shootdown, text, { jobs: 2, limit: 1000, reduce: true, worker, readyMs: 300 })).toBeUndefined();
   });
 });
