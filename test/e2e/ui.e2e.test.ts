@@ -22,6 +22,8 @@ import { buildExample } from "../../web/src/lib/demo.js";
 import { loadImage } from "../../web/src/lib/load.js";
 import { parseRegisterText } from "../../web/src/lib/regs.js";
 import { citedSteps, traceScenario } from "../../web/src/lib/stepper.js";
+import { buildTwoStageExample } from "../../web/src/lib/twoStage.js";
+import { vmsa } from "../cli/run.js";
 import { skipBecause } from "../helpers/skip.js";
 
 const CHROMIUM = process.env.VMSA_CHROMIUM ?? "/usr/bin/chromium";
@@ -199,6 +201,80 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     if (!text) throw new Error("example tour changed");
     await page.goto(`${server.url}#/walk?va=${hex64(text.va)}&acc=w0&preset=linux-4k-48`);
     await expect.poll(() => page.textContent("#walk-outcome"), { timeout: 10_000 }).toContain("permission fault at level 3");
+  });
+
+  it("shows both stages of a two-stage walk and the CLI's AT S12E1R PAR_EL1 (S, PTW decoded)", async () => {
+    // The same guest and stage 2 the page builds, as files for `vmsa translate --mem --hcr --vtcr --vttbr`.
+    const ex = buildTwoStageExample();
+    const dir = mkdtempSync(join(tmpdir(), "vmsa-e2e-s12-"));
+    const mems = ex.mem.backedRuns().flatMap((run, i) => {
+      const f = join(dir, `host-${i}.bin`);
+      writeFileSync(f, ex.mem.readBytes(BigInt(run.first) * 4096n, run.count * 4096));
+      return ["--mem", `${f}@0x${(run.first * 4096).toString(16)}`];
+    });
+    const regHex = (v: bigint | undefined): string => hex64(v ?? 0n);
+    const cliPar = async (va: bigint, access: string): Promise<string> => {
+      const r = await vmsa(
+        "translate",
+        ...mems,
+        "--preset",
+        "linux-4k-48",
+        "--ttbr0",
+        regHex(ex.regs.ttbr0),
+        "--ttbr1",
+        regHex(ex.regs.ttbr1),
+        "--hcr",
+        regHex(ex.regs.hcr),
+        "--vtcr",
+        regHex(ex.regs.vtcr),
+        "--vttbr",
+        regHex(ex.regs.vttbr),
+        "-f",
+        "json",
+        `${hex64(va)}:${access}`,
+      );
+      expect(r.code, r.err).toBe(0);
+      const [res] = (JSON.parse(r.out) as { results: { par: string | null }[] }).results;
+      if (!res?.par) throw new Error(`vmsa translate gave no PAR_EL1 for ${hex64(va)}`);
+      return res.par;
+    };
+    try {
+      const lin = ex.tour[0];
+      if (!lin) throw new Error("two-stage tour changed");
+      const linPar = await cliPar(lin.va, "r");
+      await open(`#/walk?va=${hex64(lin.va)}&acc=r1&preset=two-stage`);
+      expect(await page.textContent("#source-name")).toBe("example:two-stage");
+      expect(await page.inputValue("#walk-hcr")).toBe(hex64(ex.regs.hcr ?? 0n));
+      // Every stage-1 table read has its own stage-2 walk (Arm ARM D8.2: stage-1 table addresses are
+      // IPAs), ending at the PA the stage-1 row read the descriptor from.
+      const rows = page.locator("#walk-trail > tbody > tr:not(.s2-row)");
+      const n = await rows.count();
+      expect(n).toBeGreaterThan(1);
+      for (let i = 0; i < n; i++) {
+        const pa = (await rows.nth(i).locator("td").nth(3).textContent()) ?? "";
+        expect(await page.textContent(`#walk-s2-table-${i} summary`)).toContain(`-> PA ${pa.trim()}`);
+      }
+      // The output IPA's own stage-2 walk, and PAR_EL1 equal to the CLI's for the same input.
+      expect(await page.getAttribute("#walk-s2-final .s2walk", "data-kind")).toBe("ok");
+      expect(await page.textContent("#walk-par")).toContain(`AT S12E1R): ${linPar}`);
+      await page.click(`#walk-s2-table-0 summary`);
+      await page.screenshot({ path: join(OUT, "walk-two-stage.png"), fullPage: true });
+      // A stage-1 table read whose IPA stage 2 does not map: PAR_EL1.S=1, PTW=1 (AArch64.EncodePAR, s2fs1walk).
+      const ptwPar = await cliPar(ex.ptwFaultVa, "el0:r");
+      await open(`#/walk?va=${hex64(ex.ptwFaultVa)}&acc=r0&preset=two-stage`);
+      const par = (await page.textContent("#walk-par")) ?? "";
+      expect(par).toContain(ptwPar);
+      expect(par).toContain("S=1 (stage 2) PTW=1");
+      expect(await page.textContent("#walk-s2-final h3")).toContain("stage-1 table read");
+      // Stage 2 switched off from the inputs (HCR_EL2.VM=0): one stage, no nested walks.
+      await page.fill("#walk-hcr", "0");
+      await page.press("#walk-hcr", "Enter");
+      await page.waitForSelector('#app[data-ready="true"]');
+      await expect.poll(() => page.locator(".s2-row").count()).toBe(0);
+      expect(page.url()).toContain("hcr=0");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("maps a TTBR half with markers, blocks, contiguous runs and holes", async () => {

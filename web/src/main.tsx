@@ -4,6 +4,7 @@ import { PRESETS } from "../../src/arch/registers.js";
 import { EXAMPLE_PRESETS } from "./lib/demo.js";
 import { KERNEL_EXAMPLE } from "./lib/kernelExample.js";
 import { formatHash, parseHash, type Route, VIEWS, type View } from "./lib/route.js";
+import { TWO_STAGE_EXAMPLE } from "./lib/twoStage.js";
 import { Decoder } from "./views/Decoder.js";
 import { Dump } from "./views/Dump.js";
 import { AddressMap } from "./views/Map.js";
@@ -75,7 +76,9 @@ function App() {
     if (route.params.src === "dump") {
       setStatus("this link refers to a dump: open it in the Dump tab (files never leave your machine)");
     }
-    loadExample(preset === KERNEL_EXAMPLE || PRESETS.some((p) => p.name === preset) ? preset : KERNEL_EXAMPLE);
+    loadExample(
+      preset === KERNEL_EXAMPLE || preset === TWO_STAGE_EXAMPLE || PRESETS.some((p) => p.name === preset) ? preset : KERNEL_EXAMPLE,
+    );
   }, []);
   /** Navigate: params replace the current ones; a view change pushes history. */
   const update = (params: Record<string, string>, view?: string): void => {
@@ -123,6 +126,7 @@ function App() {
           >
             <option value="">example…</option>
             <option value={KERNEL_EXAMPLE}>{KERNEL_EXAMPLE} (real kernel)</option>
+            <option value={TWO_STAGE_EXAMPLE}>{TWO_STAGE_EXAMPLE} (guest under stage 2)</option>
             {EXAMPLE_PRESETS.map((p) => (
               <option value={p}>{p}</option>
             ))}

@@ -1,21 +1,24 @@
 /** Small formatting helpers shared by the views. */
 import { formatSize } from "../../../src/arch/granule.js";
+import { decodePar as decodeArchPar } from "../../../src/arch/par.js";
 import { U64_MASK } from "../../../src/arch/u64.js";
 
 export const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 export const hex16 = (v: bigint): string => `0x${(v & U64_MASK).toString(16).padStart(16, "0")}`;
 
-/** PAR_EL1 fields (Arm ARM PAR_EL1: F=0 carries PA/ATTR/SH/NS, F=1 carries FST). */
+/**
+ * PAR_EL1 in words, from the library's decoder (src/arch/par.ts; Arm ARM PAR_EL1): F=0 carries
+ * PA/ATTR/SH/NS, F=1 carries FST and, for a stage-2 fault, S=1 and PTW (a stage-1 table read).
+ */
 export function decodePar(par: bigint): string {
-  if ((par & 1n) === 1n) {
-    const fst = Number((par >> 1n) & 0x3fn);
-    return `F=1 FST=0x${fst.toString(16).padStart(2, "0")}`;
+  const p = decodeArchPar(par);
+  if (p.kind === "fault") {
+    const what = p.fault ? ` ${p.fault}${p.level === undefined ? "" : ` L${p.level}`}` : "";
+    const s2 = p.stage === 2 ? ` S=1 (stage 2) PTW=${p.s1ptw ? "1 (a stage-1 table read)" : "0"}` : " S=0";
+    return `F=1 FST=0x${p.fst.toString(16).padStart(2, "0")}${what}${s2}`;
   }
-  const pa = par & 0x000f_ffff_ffff_f000n;
-  const attr = Number(par >> 56n) & 0xff;
-  const sh = Number((par >> 7n) & 3n);
-  const ns = Number((par >> 9n) & 1n);
-  return `F=0 PA=${hex(pa)} ATTR=0x${attr.toString(16).padStart(2, "0")} SH=${["NSH", "res", "OSH", "ISH"][sh]} NS=${ns}`;
+  const sh = { "non-shareable": "NSH", reserved: "res", outer: "OSH", inner: "ISH" }[p.sh];
+  return `F=0 PA=${hex(p.pa)} ATTR=0x${p.attr.toString(16).padStart(2, "0")} (${p.memoryType}) SH=${sh} NS=${p.ns ? 1 : 0}`;
 }
 
 /** Access code used in links: r/w/x then EL (0/1), optional p for PAN. */

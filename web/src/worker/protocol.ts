@@ -2,6 +2,7 @@
 import type { Regs } from "../../../src/arch/registers.js";
 import type { AuditReport } from "../../../src/dump/audit.js";
 import type { Marker } from "../../../src/dump/ptdump.js";
+import type { Stage2Result } from "../../../src/walk/stage2.js";
 import type { Access, TranslationResult } from "../../../src/walk/walker.js";
 import type { LoadStats } from "../lib/load.js";
 import type { MapData } from "../lib/mapdata.js";
@@ -19,12 +20,19 @@ export type Request =
   | { readonly op: "example"; readonly preset: string }
   | { readonly op: "load"; readonly name: string; readonly images: readonly ImageRequest[]; readonly regs: Regs }
   | { readonly op: "set-regs"; readonly regs: Regs }
-  | { readonly op: "translate"; readonly va: bigint; readonly access: Access }
+  /** `stage2`: HCR_EL2/VTCR_EL2/VTTBR_EL2 over the source's registers (as `vmsa translate --hcr --vtcr --vttbr`). */
+  | { readonly op: "translate"; readonly va: bigint; readonly access: Access; readonly stage2?: Stage2Override }
   | { readonly op: "map"; readonly half: 0 | 1; readonly start: number; readonly end: number; readonly width: number }
   | { readonly op: "ptdump"; readonly fixmapSize: bigint }
   | { readonly op: "audit"; readonly userHalf: boolean }
   /** Parse and run a scenario's text; snapshots of every step come back at once. */
   | { readonly op: "scenario"; readonly file: string; readonly text: string };
+
+export interface Stage2Override {
+  readonly hcr: bigint;
+  readonly vtcr: bigint;
+  readonly vttbr: bigint;
+}
 
 export interface SourceInfo {
   readonly name: string;
@@ -44,7 +52,12 @@ export type ReplyBody =
   | { readonly op: "example"; readonly info: SourceInfo }
   | { readonly op: "load"; readonly info: SourceInfo }
   | { readonly op: "set-regs"; readonly info: SourceInfo }
-  | { readonly op: "translate"; readonly result: TranslationResult }
+  | {
+      readonly op: "translate";
+      readonly result: TranslationResult;
+      /** Two stages: each stage-1 table read's own stage-2 walk (of the trail entry's IPA), by trail index. */
+      readonly tableWalks?: readonly (Stage2Result | undefined)[];
+    }
   | { readonly op: "map"; readonly map: MapReply }
   | { readonly op: "ptdump"; readonly text: string; readonly markers: readonly Marker[] }
   | { readonly op: "audit"; readonly report: AuditReport }

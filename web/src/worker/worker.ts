@@ -4,18 +4,22 @@
  * thread only renders what comes back, so loading a 1 GiB dump never blocks it.
  */
 import { VmsaError } from "../../../src/arch/errors.js";
+import { decodeHcr } from "../../../src/arch/hcr.js";
 import type { Regs } from "../../../src/arch/registers.js";
 import { audit } from "../../../src/dump/audit.js";
-import { linux61Markers, ptdump } from "../../../src/dump/ptdump.js";
+import { linuxLayout } from "../../../src/dump/layout.js";
+import { type Marker, ptdump } from "../../../src/dump/ptdump.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
 import { halfBase } from "../../../src/walk/range.js";
+import { compileStage2 } from "../../../src/walk/stage2.js";
 import { Walker } from "../../../src/walk/walker.js";
 import { buildExample } from "../lib/demo.js";
 import { KERNEL_EXAMPLE } from "../lib/kernelExample.js";
 import { type LoadStats, loadImage } from "../lib/load.js";
 import { buildMap } from "../lib/mapdata.js";
 import { traceScenario } from "../lib/stepper.js";
+import { buildTwoStageExample, TWO_STAGE_EXAMPLE } from "../lib/twoStage.js";
 import { bundledKernelExample } from "./kernelBundle.js";
 import type { ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
 
@@ -45,6 +49,11 @@ function need(): State {
 
 const FIXMAP_DEFAULT = 0x407000n;
 
+/** Linux 6.1's address markers for this half's VA size and granule (the one layout model the CLI uses). */
+function linux61Markers(vaBits: number, pageShift: number, fixmapSize: bigint): readonly Marker[] {
+  return linuxLayout({ version: [6, 1], pageShift, vaBits, fixmapSize }).markers;
+}
+
 function markersFor(ctx: WalkContext, half: 0 | 1, fixmapSize = FIXMAP_DEFAULT): { off: number; name: string }[] {
   if (half === 0) return [];
   const h = ctx.halves[1];
@@ -58,7 +67,12 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
   switch (req.op) {
     case "example": {
       const t0 = performance.now();
-      const ex = req.preset === KERNEL_EXAMPLE ? bundledKernelExample() : buildExample(req.preset);
+      const ex =
+        req.preset === KERNEL_EXAMPLE
+          ? bundledKernelExample()
+          : req.preset === TWO_STAGE_EXAMPLE
+            ? buildTwoStageExample()
+            : buildExample(req.preset);
       return {
         op: "example",
         info: setState(ex.mem, ex.regs, { name: ex.name, images: [], tour: ex.tour, loadMs: performance.now() - t0 }),
@@ -100,7 +114,21 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
     }
     case "translate": {
       const s = need();
-      return { op: "translate", result: s.walker.translate(req.va, req.access) };
+      const regs = req.stage2 ? { ...s.regs, ...req.stage2 } : s.regs;
+      const result = (req.stage2 ? new Walker(s.mem, regs) : s.walker).translate(req.va, req.access);
+      // The same library walk again for each table read's IPA, as stage 2 saw it (access "ttw").
+      if ((regs.regime ?? "el10") !== "el10" || regs.vtcr === undefined || !decodeHcr(regs.hcr ?? 0n).stage2) {
+        return { op: "translate", result };
+      }
+      const s2 = new Walker(
+        s.mem,
+        compileStage2(
+          { hcr: regs.hcr ?? 0n, vtcr: regs.vtcr, vttbr: regs.vttbr ?? 0n, ...(regs.s2pir !== undefined ? { s2pir: regs.s2pir } : {}) },
+          regs.features,
+        ),
+      );
+      const tableWalks = result.trail.map((t) => (t.ipa === undefined ? undefined : s2.translateIpa(t.ipa, "ttw")));
+      return { op: "translate", result, tableWalks };
     }
     case "map": {
       const s = need();
