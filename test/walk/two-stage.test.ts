@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
-import { HCR_DC, HCR_E2H, HCR_FWB, HCR_PTW, HCR_TGE, HCR_VM } from "../../src/arch/hcr.js";
+import { HCR_CD, HCR_DC, HCR_E2H, HCR_FWB, HCR_PTW, HCR_TGE, HCR_VM } from "../../src/arch/hcr.js";
 import { encodeTcr, FEATURES_MAX, type Regs } from "../../src/arch/registers.js";
 import { AT_OPS, Walker } from "../../src/walk/walker.js";
 import { Stage2Tables } from "../helpers/stage2-tables.js";
@@ -138,6 +138,13 @@ describe("two-stage walk and AT S12E*", () => {
     const { mem, regs, s2 } = setup(HCR_VM | HCR_FWB);
     s2.map(0x8000_0000n, 2, { oa: 0x1_2300_0000n, s2ap: 3, af: true, memAttr: 0b0111, sh: 3 });
     expect(new Walker(mem, regs).translate(0x4000n, AT_OPS.S1E1R).par).toBe(parOk(0x1_2300_4000n, 0x77, 3));
+  });
+
+  it("makes stage-2 Normal data accesses Non-cacheable with HCR_EL2.CD (checked against QEMU: campaign --regime s12)", () => {
+    // ASL AArch64.S2Translate: CD=1 and a data access to stage-2 Normal memory -> Normal NC; the combined
+    // result is then Normal iNC-oNC (0x44), which PAR_EL1.SH reports as Outer Shareable.
+    const { mem, regs } = setup(HCR_VM | HCR_CD);
+    expect(new Walker(mem, regs).translate(0x1234n, AT_OPS.S1E1R).par).toBe(parOk(0x1_2300_3000n, 0x44, 2));
   });
 
   it("has no stage 2 when E2H=TGE=1, whatever HCR_EL2.VM says", () => {
