@@ -54,6 +54,11 @@ export const DEVIATIONS = {
     what: "QEMU (10.1+, commit 'Skip AF and DB updates for AccessType_AT') gives no Access flag fault for AT when AF=0 and TCR_EL1.HA=0",
     rule: "ASL AArch64.S1Translate / AArch64.S1CheckAccessFlag: AF=0 with HA=0 is an Access flag fault; AT instructions are not exempt (only IMPDEF for DC/IC)",
   },
+  piePanReservedPire0: {
+    id: "qemu-pie-pan-reserved-pire0",
+    what: "QEMU (11.1) does not apply PAN under PIE when the page's PIRE0_EL1 value is a reserved one (0b0100, 0b1011, 0b1101, 0b1111, no EL0 access): it tests the decoded EL0 permissions",
+    rule: "ASL AArch64.S1IndirectBasePermissions: with PSTATE.PAN=1 privileged read and write are removed whenever the PIRE0 value (upi) is not 0b0000",
+  },
   atPieNoDirtyFault: {
     id: "qemu-at-pie-no-dirty-fault",
     what: "QEMU (11.1) gives no dirty-state Permission fault for an AT write (S1E1W/S1E0W/S1E1WP/S1E2W/S12E*W) on a PIE page with nDirty (bit 7) = 1, or a stage-2 S2PIE page with Dirty = 0, without hardware dirty-state update: its check runs only for MMU_DATA_STORE, and AT checks write permission as a load with a write prot_check",
@@ -153,6 +158,17 @@ export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker:
     // changes: the Access flag was already 1, or HA was on).
     const alt = new Walker(walker.mem, withHaHd(regs)).translate(r.va, r.access);
     if (alt.par === qp) return { kind: "deviation", deviation: DEVIATIONS.atPieNoDirtyFault };
+  }
+  if (r.kind === "fault" && r.fault === "permission" && r.access.pan && regs.tcr2 !== undefined) {
+    // PAN under PIE with a reserved PIRE0 value: QEMU must equal the same access without PAN.
+    // (With hardware dirty-state update on: QEMU's AT also skips the nDirty check, see atPieNoDirtyFault;
+    // the Access flag is already 1 or HA set, or the result would not be a Permission fault.)
+    const w0 = new Walker(walker.mem, withHaHd(regs));
+    const plain = w0.translate(r.va, { ...r.access, pan: false });
+    const d = r.trail[r.trail.length - 1]?.value;
+    const upi = d === undefined ? 0 : Number(((regs.pire0 ?? 0n) >> BigInt(4 * piIndex(d))) & 0xfn);
+    if ([0b0100, 0b1011, 0b1101, 0b1111].includes(upi) && plain.par === qp)
+      return { kind: "deviation", deviation: DEVIATIONS.piePanReservedPire0 };
   }
   if (r.kind === "fault" && r.fault === "access-flag") {
     // QEMU must then agree with the same walk with hardware AF update on.

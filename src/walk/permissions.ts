@@ -125,16 +125,19 @@ function overlaidDirectPermissions(
 function indirectPermissions(ctx: WalkContext, hi: number, lo: number, pan: boolean): number {
   const idx = ((lo >>> 6) & 1) | (((hi >>> 19) & 1) << 1) | (((hi >>> 21) & 3) << 2);
   let p = PI_S1_PERMS[permField(ctx.pirHi, ctx.pirLo, idx)] as number;
-  let u = PI_S1_PERMS[permField(ctx.pire0Hi, ctx.pire0Lo, idx)] as number;
+  const upi = permField(ctx.pire0Hi, ctx.pire0Lo, idx);
+  let u = PI_S1_PERMS[upi] as number;
   // Privileged execute or GCS together with unprivileged write or GCS: neither level gets any
   // access (ASL S1IndirectBasePermissions; KVM at.c cites R_VFPJF).
   if ((p & (PI_X | PI_GCS)) !== 0 && (u & (PI_W | PI_GCS)) !== 0) {
     p &= ~(RWX | PI_GCS);
     u &= ~(RWX | PI_GCS);
   }
-  // PAN under PIE: privileged reads and writes fail when EL0 has any access to the page,
-  // execute-only included, whatever SCTLR_EL1.EPAN says (ASL S1IndirectBasePermissions).
-  if (pan && ctx.pan && (u & (RWX | PI_GCS)) !== 0) p &= ~(PI_R | PI_W);
+  // PAN under PIE: privileged reads and writes fail when the PIRE0 value is not 0b0000, execute-
+  // only and the reserved (no-access) values included, whatever SCTLR_EL1.EPAN says (ASL
+  // AArch64.S1IndirectBasePermissions tests the raw value; QEMU tests the decoded permissions,
+  // deviation qemu-pie-pan-reserved-pire0).
+  if (pan && ctx.pan && upi !== 0) p &= ~(PI_R | PI_W);
   const po = ctx.poe || ctx.e0poe ? poIndexOf(hi) : 0;
   const pe = overlaid(p, ctx.poe, permField(ctx.por1Hi, ctx.por1Lo, po));
   const ue = overlaid(u, ctx.e0poe, permField(ctx.por0Hi, ctx.por0Lo, po));

@@ -180,10 +180,14 @@ describe("PAN under PIE (ASL S1IndirectBasePermissions; QEMU get_S1prot_indirect
     expect(w.translate(VA, AT_OPS.S1E1R).kind).toBe("ok");
     expect(w.translate(VA, AT_OPS.S1E1RP)).toMatchObject({ kind: "fault", fault: "permission", par: PAR_PERM_L3 });
   });
-  it("a page EL0 cannot access at all is not PAN-restricted", () => {
+  it("only PIRE0 value 0b0000 exempts a page from PAN; a reserved value (no EL0 access) does not", () => {
+    // ASL AArch64.S1IndirectBasePermissions: PAN applies when upi != 0b0000 (the raw value).
     const t = pageWith(4);
-    const r = regs(t, { tcr2: TCR2_PIE, pir: encodePermFields({ 4: 0xc }), pire0: encodePermFields({ 4: 0x4 }) }); // 0100 reserved = none
-    expect(new Walker(t.mem, r).translate(VA, AT_OPS.S1E1WP).kind).toBe("ok");
+    const none = regs(t, { tcr2: TCR2_PIE, pir: encodePermFields({ 4: 0xc }), pire0: 0n });
+    expect(new Walker(t.mem, none).translate(VA, AT_OPS.S1E1WP).kind).toBe("ok");
+    const reserved = regs(t, { tcr2: TCR2_PIE, pir: encodePermFields({ 4: 0xc }), pire0: encodePermFields({ 4: 0x4 }) });
+    expect(perms(t, reserved)).toBe("rw- ---");
+    expect(new Walker(t.mem, reserved).translate(VA, AT_OPS.S1E1WP).kind).toBe("fault");
   });
 });
 
