@@ -282,7 +282,7 @@ export class Walker {
     this.s2Fault = 0;
     const s2 = this.s2;
     if (!ctx.mmuOn) {
-      const f = this.flat(vaHi, vaLo);
+      const f = this.flat(vaHi, vaLo, (acc & 3) === ACC_EXEC);
       return f !== FAULT_NONE || s2 === null ? f : this.finalStage2(s2, acc);
     }
     const sel = (vaHi >>> 23) & 1;
@@ -488,12 +488,22 @@ export class Walker {
     return this.fail(s2.fault, s2.level, R_STAGE2);
   }
 
-  private flat(vaHi: number, vaLo: number): number {
+  /**
+   * Stage 1 disabled: the output address is the VA. The address-size check covers VA bits
+   * [AddrTop:PAMax], where AddrTop is 55 when the top byte is ignored for this access (TCR.TBIn of
+   * the range VA[55] selects; TBIDn excludes instruction fetches) and 63 otherwise (ASL
+   * AArch64.S1DisabledOutput with AArch64.AddrTop; Arm ARM D8.2.11). So with TBI a tagged
+   * pointer is not an Address size fault and its tag is not part of the PA.
+   */
+  private flat(vaHi: number, vaLo: number, isExec: boolean): number {
     this.half = undefined;
-    const pa = (vaHi >>> 0) * TWO32 + (vaLo >>> 0);
+    const h = this.ctx.halves[(vaHi >>> 23) & 1] as HalfContext;
+    const ignoreTop = h.tcr.tbi && !(isExec && h.tcr.tbid);
+    const hi = ignoreTop ? (vaHi & 0x00ffffff) >>> 0 : vaHi >>> 0;
+    const pa = hi * TWO32 + (vaLo >>> 0);
     const lim = 2 ** this.ctx.features.paBits;
-    if (vaHi >>> 0 >= 0x100000 || pa >= lim) return this.fail(FAULT_ADDRESS_SIZE, 0, R_MMU_OFF_SIZE);
-    this.paHi = vaHi >>> 0;
+    if (hi >= 0x100000 || pa >= lim) return this.fail(FAULT_ADDRESS_SIZE, 0, R_MMU_OFF_SIZE);
+    this.paHi = hi;
     this.paLo = vaLo >>> 0;
     this.level = 0;
     this.perms = 0x3f;

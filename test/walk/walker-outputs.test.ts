@@ -262,6 +262,27 @@ describe("MMU off", () => {
     expect(r.kind === "fault" && r.reason).toMatch(/exceeds the physical address size with the MMU off/);
     expect(off(52).translate(0xf_ffff_ffff_ffffn, AT_OPS.S1E1R)).toMatchObject({ kind: "ok", pa: 0xf_ffff_ffff_ffffn });
   });
+
+  it("ignores a tagged top byte in the PA size check when TBI applies (not for fetches under TBID)", () => {
+    // ASL AArch64.S1DisabledOutput checks VA[AddrTop:PAMax]; AArch64.AddrTop is 55 when TCR.TBIn
+    // applies to the access (VA[55] picks the range; TBIDn leaves instruction fetches at 63).
+    // QEMU 10 agrees (found by the HCR_EL2.DC campaign, the same path with stage 1 disabled).
+    const tagged = 0x5a00_0000_0000_1000n;
+    const withTcr = (tcr: bigint) => new Walker(t.mem, regs(t.root, tcr, { sctlr: 0n, features: { ...FEATURES_MAX, paBits: 48 } }));
+    const tbi0 = encodeTcr({ ...TCR_4K48, tbi0: true });
+    expect(withTcr(tbi0).translate(tagged, AT_OPS.S1E1R)).toMatchObject({ kind: "ok", pa: 0x1000n });
+    expect(withTcr(tbi0).translate(tagged, EXEC_EL0)).toMatchObject({ kind: "ok", pa: 0x1000n });
+    // TBID0 (bit 51): the tag counts for instruction fetches, so they fault; data still ignores it.
+    const tbid0 = tbi0 | (1n << 51n);
+    expect(withTcr(tbid0).translate(tagged, EXEC_EL0)).toMatchObject({ kind: "fault", fault: "address-size", level: 0 });
+    expect(withTcr(tbid0).translate(tagged, AT_OPS.S1E1R)).toMatchObject({ kind: "ok", pa: 0x1000n });
+    // Without TBI the tag is address bits above the PA size.
+    expect(withTcr(encodeTcr(TCR_4K48)).translate(tagged, AT_OPS.S1E1R)).toMatchObject({ kind: "fault", fault: "address-size", level: 0 });
+    // TBI0 does not cover the upper range (VA[55]=1): TBI1 is clear, and VA[55] is above PAMax anyway.
+    expect(withTcr(tbi0).translate(0x5a80_0000_0000_1000n, AT_OPS.S1E1R)).toMatchObject({ kind: "fault", fault: "address-size" });
+    // Bits [55:PAMax] are still checked under TBI.
+    expect(withTcr(tbi0).translate(0x5a01_0000_0000_1000n, AT_OPS.S1E1R)).toMatchObject({ kind: "fault", fault: "address-size" });
+  });
 });
 
 describe("VA checks", () => {
