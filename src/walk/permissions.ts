@@ -111,10 +111,23 @@ function overlaidDirectPermissions(
   pxnT: number,
   pan: boolean,
 ): number {
-  const perms = directWithPan(ctx, hi, lo, apT, uxnT, pxnT, pan);
+  let perms = directWithPan(ctx, hi, lo, apT, uxnT, pxnT, pan);
+  // SCTLR_EL1.WXN is applied together with the overlay (ASL AArch64.S1ComputePermissions): a
+  // writable and executable base keeps X and loses the overlay's W when the overlay grants X.
+  // directPermissions already removed X for WXN: put it back and carry WXN as the PI flag.
+  let pWxn = 0;
+  let uWxn = 0;
+  if (ctx.wxn) {
+    const uw = (perms & PERM_UW) !== 0;
+    const px = ((hi >>> 21) & 1) | pxnT || uw ? 0 : PERM_PX;
+    const ux = ((hi >>> 22) & 1) | uxnT ? 0 : PERM_UX;
+    if ((perms & PERM_PW) !== 0 && px !== 0) pWxn = PI_WXN;
+    if (uw && ux !== 0) uWxn = PI_WXN;
+    perms |= px | ux;
+  }
   const po = poIndexOf(hi);
-  const p = overlaid(PI_OVERLAY | fromPerm(perms), ctx.poe, permField(ctx.por1Hi, ctx.por1Lo, po));
-  const u = overlaid(PI_OVERLAY | fromPerm(perms >>> 3), ctx.e0poe, permField(ctx.por0Hi, ctx.por0Lo, po));
+  const p = overlaid(PI_OVERLAY | pWxn | fromPerm(perms), ctx.poe, permField(ctx.por1Hi, ctx.por1Lo, po));
+  const u = overlaid(PI_OVERLAY | uWxn | fromPerm(perms >>> 3), ctx.e0poe, permField(ctx.por0Hi, ctx.por0Lo, po));
   return toPerm(p, 0) | toPerm(u, 3) | (toPerm(p >>> 8, 0) << 8) | (toPerm(u >>> 8, 3) << 8);
 }
 

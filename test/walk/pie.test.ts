@@ -264,4 +264,15 @@ describe("permission overlays (FEAT_S1POE; ASL AArch64.S1OverlayPermissions)", (
     const t = pageWith(1, POIDX);
     expect(perms(t, regs(t, { tcr2: TCR2_POE, por1: encodePermFields({ 5: 0x9 }) }))).toBe("--- rwx");
   });
+
+  it("SCTLR_EL1.WXN with an overlay that grants X drops the write, not the execute (direct permissions)", () => {
+    // ASL AArch64.S1ComputePermissions: wxn = SCTLR.WXN && w && x; with an overlay granting X the
+    // overlay's W is removed, otherwise X is. Page AP=00, no XN: EL1 RWX before WXN.
+    const t = pageWith(0, POIDX);
+    const wxn = 1n | (1n << 19n);
+    expect(perms(t, regs(t, { sctlr: wxn, tcr2: TCR2_POE, por1: encodePermFields({ 5: 0x7 }) }))).toBe("r-x --x");
+    expect(perms(t, regs(t, { sctlr: wxn, tcr2: TCR2_POE, por1: encodePermFields({ 5: 0x5 }) }))).toBe("rw- --x");
+    // Without overlays WXN removes X as always (EL0 keeps execute: AP=00 gives it no write).
+    expect(perms(t, regs(t, { sctlr: wxn }))).toBe("rw- --x");
+  });
 });
