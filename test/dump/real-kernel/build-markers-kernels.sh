@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # Build small arm64 kernels from Debian's linux-source-6.1 whose fixmap sizes differ, for the
-# marker fixtures (issue 11 section 3): for each page size, one kernel with ACPI APEI GHES (which
-# selects SDEI: 4 more fixmap slots) and KPTI with a relocatable image (4 trampoline slots, as
-# Debian's), and one without GHES (SDEI alone adds no slot), with KPTI but not relocatable (3
-# trampoline slots). Every kernel has CONFIG_IKCONFIG (the layout source vmsa reads from the dump)
+# marker fixtures (issue 11 section 3). -ghes: ACPI APEI GHES (which selects SDEI: 4 fixmap slots)
+# and KPTI with a relocatable image (4 trampoline slots), as Debian's. -noghes: SDEI alone (no
+# slot), KPTI, not relocatable (3 trampoline slots). -reloc: as -noghes but relocatable (4), built
+# incrementally from the -noghes objects. Every kernel has CONFIG_IKCONFIG (the layout source vmsa reads from the dump)
 # and CONFIG_PTDUMP_DEBUGFS (the kernel's own kernel_page_tables, the expected output).
 #
 # Not run in CI (several minutes of compiling per kernel). `npm run capture:markers` runs it, then
-# boots each kernel in QEMU and writes test/fixtures/real-kernel/markers-*.
+# boots each kernel in QEMU and writes test/fixtures/markers/NAME.
 #
 # Needs (Debian): linux-source-6.1 (apt-get download), gcc-aarch64-linux-gnu, make, flex, bison,
 # bc, libelf-dev, libssl-dev.
 # Usage: build-markers-kernels.sh [CACHEDIR] [NAME...]  (NAME: 4k48-ghes 4k48-noghes 16k47-ghes
-#   16k47-noghes 64k52-ghes 64k52-noghes; default all) -> CACHEDIR/kbuild61/Image-NAME, config-NAME,
+#   16k47-noghes 16k47-reloc 64k52-ghes 64k52-noghes 64k52-reloc; default: those with fixtures) -> CACHEDIR/kbuild61/Image-NAME, config-NAME,
 #   System.map-NAME
 set -euo pipefail
 CACHE="${1:-${VMSA_REAL_KERNEL_CACHE:-/tmp/vmsa-real-kernel}}"
 shift || true
 NAMES=("$@")
-if [ ${#NAMES[@]} -eq 0 ]; then NAMES=(4k48-noghes 4k48-ghes 16k47-noghes 16k47-ghes 64k52-noghes 64k52-ghes); fi
+if [ ${#NAMES[@]} -eq 0 ]; then NAMES=(4k48-noghes 4k48-ghes 16k47-noghes 16k47-reloc 64k52-noghes 64k52-reloc); fi
 WORK="$CACHE/kbuild61"
 mkdir -p "$WORK"
 cd "$WORK"
@@ -40,8 +40,15 @@ for NAME in "${NAMES[@]}"; do
   case "$NAME" in
     *-ghes) F="-e EFI -e ACPI -e ACPI_APEI -e ACPI_APEI_GHES -e ARM_SDE_INTERFACE -e UNMAP_KERNEL_AT_EL0 -e RELOCATABLE -e RANDOMIZE_BASE" ;;
     *-noghes) F="-d ACPI -d ACPI_APEI_GHES -e ARM_SDE_INTERFACE -e UNMAP_KERNEL_AT_EL0 -d RANDOMIZE_BASE -d RELOCATABLE" ;;
+    *-reloc) F="-d ACPI -d ACPI_APEI_GHES -e ARM_SDE_INTERFACE -e UNMAP_KERNEL_AT_EL0 -d RANDOMIZE_BASE -e RELOCATABLE" ;;
+    *) echo "unknown kernel $NAME" >&2; exit 2 ;;
   esac
   OUT="$WORK/out-$NAME"
+  # A -reloc kernel differs from the -noghes one by one option: start from its objects, so that
+  # only what depends on CONFIG_RELOCATABLE is rebuilt (Kbuild tracks options per object).
+  case "$NAME" in
+    *-reloc) if [ ! -d "$OUT" ] && [ -d "$WORK/out-${NAME%-reloc}-noghes" ]; then cp -a "$WORK/out-${NAME%-reloc}-noghes" "$OUT"; fi ;;
+  esac
   mkdir -p "$OUT"
   (cd linux-source-6.1 && make O="$OUT" tinyconfig >/dev/null)
   # shellcheck disable=SC2086
@@ -58,6 +65,7 @@ for NAME in "${NAMES[@]}"; do
   case "$NAME" in
     *-ghes) grep -qx CONFIG_ACPI_APEI_GHES=y "$OUT/.config" || { echo "$NAME: no GHES" >&2; exit 1; } ;;
     *-noghes) if grep -q '^CONFIG_RELOCATABLE=y' "$OUT/.config"; then echo "$NAME: RELOCATABLE still on" >&2; exit 1; fi ;;
+    *-reloc) grep -qx CONFIG_RELOCATABLE=y "$OUT/.config" || { echo "$NAME: RELOCATABLE off" >&2; exit 1; } ;;
   esac
   (cd linux-source-6.1 && nice -n 10 make O="$OUT" -j"$(nproc)" Image >"$OUT/build.log" 2>&1) ||
     { tail -30 "$OUT/build.log" >&2; exit 1; }
