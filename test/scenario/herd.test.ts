@@ -69,7 +69,7 @@ describe("herd7 litmus files", () => {
       expect(answer(again, f), f).toBe(answer(first, f));
     }
   });
-  it("every exportable litmus example exports to a file that exports again unchanged", () => {
+  it("every exportable litmus example exports to a file that exports again unchanged and gets the same verdict", () => {
     let exported = 0;
     for (const f of readdirSync("examples/litmus").filter((x) => x.endsWith(".yaml"))) {
       const s = parseScenario(readFileSync(`examples/litmus/${f}`, "utf8"), f);
@@ -85,6 +85,9 @@ describe("herd7 litmus files", () => {
       exported++;
       const back = parseScenario(herdFileToScenarioText(text, `${f}.litmus`), `${f}.litmus`);
       expect(scenarioToHerd(back), f).toBe(text);
+      // herd writes every address as an initialised register; one written by no instruction
+      // carries no dependency (Arm ARM B2.3 Dependency definitions), so the verdict is the same.
+      expect(observedOf(runLitmus(back)), f).toBe(observedOf(runLitmus(s)));
     }
     expect(exported).toBeGreaterThan(40);
   });

@@ -93,7 +93,7 @@ export class LitmusExecution {
         for (const t of this.threads) {
           if (t.done) continue;
           opts.push({ t, j: t.pc });
-          for (const j of earlyStores(t.prog.lines, t.pc, t.end, t.early)) opts.push({ t, j });
+          for (const j of earlyStores(t.prog.lines, t.pc, t.end, t.early, t)) opts.push({ t, j });
         }
         if (opts.length === 0) break;
         const o = opts[this.choose(opts.length)] as { t: Thread; j: number };
