@@ -103,6 +103,8 @@ main() {
   # The permission-indirection campaigns need QEMU >= 10.2 (test/qemu/pie-differential.test.ts):
   # from trixie-backports, unpacked on bookworm (qemu/install-qemu-pie.sh).
   echo "QEMU for FEAT_S1PIE: $(bash "$(dirname "${BASH_SOURCE[0]}")/install-qemu-pie.sh" | tail -n1)"
+  # Debian's arm64 makedumpfile under qemu-user, for the real-kernel conversions (test/dump/real-kernel.test.ts).
+  echo "arm64 makedumpfile: $(bash "$(dirname "${BASH_SOURCE[0]}")/install-makedumpfile-arm64.sh" | tail -n1)"
 }
 
 install_tools() {

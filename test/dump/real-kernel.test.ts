@@ -13,7 +13,7 @@
  * With VMSA_REAL_KERNEL=1 (and qemu-system-aarch64, gdb-multiarch, apt-get): boots every
  * configuration afresh and runs the same checks on the new capture.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -33,6 +33,7 @@ import { skipBecause } from "../helpers/skip.js";
 import { compareWithAt } from "./real-kernel/at.js";
 import type { StoppedInstant } from "./real-kernel/capture.js";
 import { CONFIGS, toolsAvailable } from "./real-kernel/harness.js";
+import { makedumpfile, makedumpfilePath, makedumpfileVersion, phdrsAfterHeader, vmcoreInfoText } from "./real-kernel/makedumpfile.js";
 
 const ROOT = join(import.meta.dirname, "../fixtures/real-kernel");
 
@@ -155,7 +156,7 @@ describe("real kernel before/after mark_rodata_ro (Debian 6.1, 4K/48-bit)", () =
  * translations equal QEMU's gva2gpa answers (linear-map VAs: they stay put if the guest runs on
  * after the first detach).
  */
-async function checkLive(i: StoppedInstant): Promise<void> {
+async function checkLive(i: StoppedInstant, convertWithMakedumpfile: boolean): Promise<void> {
   const gdb = ["--gdb", `127.0.0.1:${i.gdbPort}`];
   const vi = i.dump.vmcoreinfo;
   const release = vi ? vmValue(vi, "OSRELEASE") : undefined;
@@ -167,6 +168,7 @@ async function checkLive(i: StoppedInstant): Promise<void> {
   await i.hmp(`dump-guest-memory ${core}`);
   expect(await i.hmp("info status")).toMatch(/paused/);
   const saved = await vmsa("dump", core, "--regs", i.regsFile);
+  if (convertWithMakedumpfile) await checkMakedumpfile(i, core, saved);
   rmSync(core, { force: true });
   // The same instant saved kdump-compressed (zlib; QEMU's flattened default and the plain -R file):
   // the same `vmsa dump` output as the ELF core (issue 11 §2; src/dump/diskdump).
@@ -193,6 +195,50 @@ async function checkLive(i: StoppedInstant): Promise<void> {
   expect(results.map((r) => r.pa ?? null)).toEqual(vas.map((v) => i.qemu[v]));
 }
 
+/** The configuration whose live core is also converted by Debian's arm64 makedumpfile (issue 11 §2). */
+const MAKEDUMPFILE_CONFIG = "linux-6.1-4k48";
+
+/**
+ * The ELF core of the stopped instant converted by Debian's arm64 makedumpfile (run under qemu-user,
+ * qemu/install-makedumpfile-arm64.sh): zlib (-c), lzo (-l), zstd (-z; snappy -p is disabled in
+ * Debian's build), all pages (-d 0) and with -d 31 (zero, cache, user and free pages excluded),
+ * plain and flattened (-F): `vmsa dump` of each equals the ELF core's output byte for byte, exit
+ * status included. -d 31 never excludes the kernel's page tables (they are none of zero, page-cache,
+ * user-data or free pages); an excluded table page would read as missing (exit 3, src/dump/diskdump),
+ * which this equality would catch, never as zeros.
+ */
+async function checkMakedumpfile(i: StoppedInstant, core: string, saved: { code: number; out: string }): Promise<void> {
+  const version = makedumpfileVersion();
+  if (!version) throw new Error(`VMSA_REAL_KERNEL=1 but ${makedumpfilePath()} is missing: run qemu/install-makedumpfile-arm64.sh (qemu/ci-setup.sh does)`);
+  const vi = i.dump.vmcoreinfo;
+  if (!vi) throw new Error("no VMCOREINFO in the live core: makedumpfile needs it (-i)");
+  const elf = `${core}.phdrs`;
+  const info = `${core}.vmcoreinfo`;
+  phdrsAfterHeader(core, elf);
+  writeFileSync(info, vmcoreInfoText(vi));
+  const sizes = new Map<string, number>();
+  try {
+    // The re-laid-out ELF itself still gives the same output (only header bytes moved).
+    const e = await vmsa("dump", elf, "--regs", i.regsFile);
+    expect({ code: e.code, out: e.out }).toEqual({ code: saved.code, out: saved.out });
+    for (const flags of [["-l"], ["-c", "-d", "31"], ["-z", "-d", "31"], ["-l", "-d", "31", "-F"]]) {
+      const kd = `${core}.mkd`;
+      rmSync(kd, { force: true });
+      if (flags.includes("-F")) makedumpfile([...flags, "-i", info, elf], kd);
+      else makedumpfile([...flags, "-i", info, elf, kd]);
+      sizes.set(flags.join(" "), statSync(kd).size);
+      const k = await vmsa("dump", kd, "--regs", i.regsFile);
+      rmSync(kd, { force: true });
+      expect({ flags: flags.join(" "), code: k.code, out: k.out }).toEqual({ flags: flags.join(" "), code: saved.code, out: saved.out });
+    }
+  } finally {
+    rmSync(elf, { force: true });
+    rmSync(info, { force: true });
+  }
+  // -d 31 did exclude pages (so the equality above covers a dump with holes): smaller than -d 0.
+  expect(sizes.get("-l -d 31 -F") ?? Infinity).toBeLessThan(sizes.get("-l") ?? 0);
+}
+
 const live = process.env.VMSA_REAL_KERNEL === "1";
 const notLive = live ? undefined : "set VMSA_REAL_KERNEL=1 to boot Debian arm64 kernels in QEMU now (several minutes; .ci/run sets it)";
 describe.skipIf(skipBecause("real kernels booted now", notLive))("real kernels booted now (VMSA_REAL_KERNEL=1)", () => {
@@ -202,7 +248,7 @@ describe.skipIf(skipBecause("real kernels booted now", notLive))("real kernels b
       if (missing) throw new Error(`VMSA_REAL_KERNEL=1 but ${missing}`);
       const { captureFixture } = await import("./real-kernel/capture.js");
       const out = join(mkdtempSync(join(tmpdir(), "vmsa-rk-")), cfg.name);
-      await captureFixture(cfg, out, checkLive);
+      await captureFixture(cfg, out, (i) => checkLive(i, cfg.name === MAKEDUMPFILE_CONFIG));
       checkFixture(out);
     }, 600_000);
   }
