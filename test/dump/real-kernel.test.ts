@@ -210,7 +210,10 @@ const MAKEDUMPFILE_CONFIG = "linux-6.1-4k48";
  */
 async function checkMakedumpfile(i: StoppedInstant, core: string, saved: { code: number; out: string }): Promise<void> {
   const version = makedumpfileVersion();
-  if (!version) throw new Error(`VMSA_REAL_KERNEL=1 but ${makedumpfilePath()} is missing: run qemu/install-makedumpfile-arm64.sh (qemu/ci-setup.sh does)`);
+  if (!version)
+    throw new Error(
+      `VMSA_REAL_KERNEL=1 but ${makedumpfilePath()} is missing: run qemu/install-makedumpfile-arm64.sh (qemu/ci-setup.sh does)`,
+    );
   const vi = i.dump.vmcoreinfo;
   if (!vi) throw new Error("no VMCOREINFO in the live core: makedumpfile needs it (-i)");
   const elf = `${core}.phdrs`;

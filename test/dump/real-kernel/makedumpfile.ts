@@ -67,7 +67,8 @@ export function makedumpfile(args: readonly string[], stdoutFile?: string, bin =
   const out = stdoutFile === undefined ? "pipe" : openSync(stdoutFile, "w");
   try {
     const r = spawnSync(bin, args, { encoding: "utf8", stdio: ["ignore", out, "pipe"], maxBuffer: 64 * 1024 * 1024 });
-    if (r.status !== 0) throw new Error(`makedumpfile ${args.join(" ")}: exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")}`);
+    if (r.status !== 0)
+      throw new Error(`makedumpfile ${args.join(" ")}: exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")}`);
   } finally {
     if (typeof out === "number") closeSync(out);
   }
