@@ -77,7 +77,8 @@ const MAX_TEXT = 4096;
 function textAt(mem: PhysMem, pa: number): string {
   const bytes = mem.readBytes(BigInt(pa), MAX_TEXT);
   const nul = bytes.indexOf(0);
-  return Buffer.from(bytes.subarray(0, nul < 0 ? bytes.length : nul)).toString("latin1");
+  // Latin-1, one char per byte, without Node's Buffer (the browser UI's worker scans RAM too).
+  return String.fromCharCode(...bytes.subarray(0, nul < 0 ? bytes.length : nul));
 }
 
 /**

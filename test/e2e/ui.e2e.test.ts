@@ -15,12 +15,14 @@ import { GRANULE_4K } from "../../src/arch/granule.js";
 import { hex64 } from "../../src/arch/u64.js";
 import { parseServedFile, type RunningServer, startServer } from "../../src/cli/serve.js";
 import { audit } from "../../src/dump/audit.js";
+import { completeRegs, parseRegisterFile, regsFromVmcoreInfo } from "../../src/dump/regfile.js";
+import { scanVmcoreInfo } from "../../src/dump/vmcoreinfo.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { Walker } from "../../src/walk/walker.js";
 import { auditCounts, auditHeadline } from "../../web/src/lib/auditSummary.js";
 import { buildExample } from "../../web/src/lib/demo.js";
 import { loadImage } from "../../web/src/lib/load.js";
-import { parseRegisterText } from "../../web/src/lib/regs.js";
+import { completeRegisters, parseRegisterText } from "../../web/src/lib/regs.js";
 import { citedSteps, traceScenario } from "../../web/src/lib/stepper.js";
 import { buildTwoStageExample } from "../../web/src/lib/twoStage.js";
 import { vmsa } from "../cli/run.js";
@@ -293,6 +295,47 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.screenshot({ path: join(OUT, "map-example.png"), fullPage: true });
   });
 
+  it("loads a dump with gdb `info registers` text or, without registers, with the dump's VMCOREINFO (the CLI's parsers)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmsa-e2e-regs-"));
+    try {
+      // A small RAM image (fast): page 0 empty, page 1 a VMCOREINFO page (kernel/vmcore_info.c format).
+      const vmcoreinfo =
+        "OSRELEASE=6.1.0\nPAGESIZE=4096\nSYMBOL(swapper_pg_dir)=ffff80000a530000\nNUMBER(kimage_voffset)=0xffff7fffc8000000\nNUMBER(VA_BITS)=48\n";
+      const ram = new Uint8Array(0x2000);
+      ram.set(new TextEncoder().encode(vmcoreinfo), 0x1000);
+      const image = join(dir, "ram.bin");
+      writeFileSync(image, ram);
+      const regFile = join(ROOT, "test/fixtures/real-kernel/linux-6.1-4k48/registers.txt");
+      const cli = completeRegs(parseRegisterFile(readFileSync(regFile, "utf8"), "registers.txt"), "registers.txt");
+      const shown = (reg: string): Promise<string | null> => page.textContent(`#dump-registers tr[data-reg="${reg}"] .reg-value`);
+      await open("#/dump");
+      // The shipped fixture's register file: gdb `info registers` output, banner lines and all.
+      await page.setInputFiles("#dump-regs-file", regFile);
+      await page.setInputFiles("#dump-images", image);
+      await page.fill(".dump-pa", "0x40000000");
+      await page.click("#dump-load");
+      await page.waitForSelector("#dump-info");
+      expect(await page.locator("#dump-error").count()).toBe(0);
+      expect(await shown("TTBR1_EL1")).toBe(hex64(cli.regs.ttbr1));
+      expect(await shown("TCR_EL1")).toBe(hex64(cli.regs.tcr));
+      expect(await shown("SCTLR_EL1")).toBe(hex64(cli.regs.sctlr));
+      // No registers at all: TTBR1_EL1 and TCR_EL1 from the VMCOREINFO page in the image, as `vmsa dump` finds them.
+      const mem = new PhysMem();
+      mem.addBank(0x4000_0000n, ram);
+      const found = scanVmcoreInfo(mem);
+      if (!found) throw new Error("the test image's VMCOREINFO page is not found by the CLI's scan");
+      const vi = completeRegs(regsFromVmcoreInfo(found), "dump");
+      await page.fill("#dump-regs", "");
+      await page.click("#dump-load");
+      await expect.poll(() => shown("TTBR1_EL1")).toBe(hex64(vi.regs.ttbr1));
+      expect(await shown("TCR_EL1")).toBe(hex64(vi.regs.tcr));
+      expect(await page.textContent('#dump-registers tr[data-reg="TTBR1_EL1"]')).toContain("VMCOREINFO");
+      expect(errors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("opens the Linux 6.1 dump in the browser without blocking the page, reproduces its ptdump and walks it", async () => {
     await open("#/dump");
     await page.evaluate(() => {
@@ -327,7 +370,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     // Counted as `vmsa audit` counts (findings vs warnings vs missing tables), not "N finding(s)".
     const nodeMem = new PhysMem();
     await loadImage(nodeMem, new Blob([readFileSync(join(FIX, "ram-tables.bin.gz"))]), 0x4000_0000n, "ram");
-    const nodeRegs = parseRegisterText(readFileSync(join(FIX, "machine.json"), "utf8")).regs;
+    const nodeRegs = completeRegisters(parseRegisterText(readFileSync(join(FIX, "machine.json"), "utf8")).registers, "machine.json").regs;
     const counts = auditCounts(audit(nodeMem, nodeRegs, { userHalf: false }));
     expect(await page.textContent("#dump-audit-verdict")).toBe(auditHeadline(counts));
     expect(await page.getAttribute("#dump-audit-verdict", "data-verdict")).toBe(counts.verdict);

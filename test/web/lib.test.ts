@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
 import { GRANULE_4K } from "../../src/arch/granule.js";
-import { presetByName } from "../../src/arch/registers.js";
+import { presetByName, type Regs } from "../../src/arch/registers.js";
 import { linuxLayout } from "../../src/dump/layout.js";
 import { ptdump } from "../../src/dump/ptdump.js";
+import { completeRegs, parseRegisterFile } from "../../src/dump/regfile.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
@@ -15,7 +16,7 @@ import { describeFields, type Field, parseFieldValue } from "../../web/src/lib/f
 import { buildKernelExample, KERNEL_EXAMPLE } from "../../web/src/lib/kernelExample.js";
 import { loadImage } from "../../web/src/lib/load.js";
 import { buildMap } from "../../web/src/lib/mapdata.js";
-import { parseRegisterText } from "../../web/src/lib/regs.js";
+import { completeRegisters, parseRegisterText, registersForDump } from "../../web/src/lib/regs.js";
 import { formatHash, parseHash } from "../../web/src/lib/route.js";
 import { aliasedTables, TestTables } from "../helpers/tables.js";
 
@@ -30,20 +31,46 @@ describe("deep links", () => {
 });
 
 describe("register files", () => {
+  const complete = (text: string): Regs => completeRegisters(parseRegisterText(text).registers, "registers").regs;
   it("reads the fixture's machine.json, including the load address", () => {
     const rf = parseRegisterText(readFileSync(join(FIX, "machine.json"), "utf8"));
-    expect(rf.regs.ttbr1).toBe(0x003a_0000_4053_0001n);
+    const regs = completeRegisters(rf.registers, "machine.json").regs;
+    expect(regs.ttbr1).toBe(0x003a_0000_4053_0001n);
     expect(rf.loadAt).toBe(0x4000_0000n);
-    expect(rf.regs.features.paBits).toBe(52); // ID_AA64MMFR0_EL1.PARange = 0b0110 (-cpu max)
+    expect(regs.features.paBits).toBe(52); // ID_AA64MMFR0_EL1.PARange = 0b0110 (-cpu max)
   });
-  it("reads NAME=VALUE lines and names a bad line", () => {
-    expect(parseRegisterText("tcr_el1=0x10\nTTBR0=0x1000").regs.ttbr0).toBe(0x1000n);
-    expect(() => parseRegisterText("TCR_EL1 0x10")).toThrow(/line 1/);
-    expect(() => parseRegisterText("TTBR0_EL1=0x0")).toThrow(/TCR_EL1 is missing/);
+  it("reads NAME=VALUE lines and gdb's `NAME VALUE DECIMAL` lines, and names a missing TTBR1_EL1", () => {
+    expect(complete("tcr_el1=0x10\nTTBR1=0x2000\nTTBR0=0x1000").ttbr0).toBe(0x1000n);
+    expect(complete("TCR_EL1        0x10   16\nTTBR1_EL1      0x2000   8192").tcr).toBe(0x10n);
+    expect(() => complete("TTBR0_EL1=0x0\nTCR_EL1=0x10")).toThrow(/no TTBR1_EL1/);
+    expect(() => complete("TTBR1_EL1=0x0\nTCR_EL1=0xzz")).toThrow(/TCR_EL1/);
+  });
+  it("accepts the shipped fixture's gdb `info registers` output as the CLI reads it (src/dump/regfile.ts)", () => {
+    const text = readFileSync(join(import.meta.dirname, "../fixtures/real-kernel/linux-6.1-4k48/registers.txt"), "utf8");
+    const ui = completeRegisters(parseRegisterText(text, "registers.txt").registers, "registers.txt");
+    const cli = completeRegs(parseRegisterFile(text, "registers.txt"), "registers.txt");
+    expect(ui.regs).toEqual(cli.regs);
+    // gdb prints "SCTLR" for SCTLR_EL1 and a decimal column after the hex one.
+    expect(ui.sources.SCTLR_EL1).toBe("register file registers.txt");
   });
   it("reads values as hex with or without 0x, as the CLI does, and refuses JSON numbers", () => {
-    expect(parseRegisterText("TCR_EL1=10\nTTBR1=40530001").regs.ttbr1).toBe(0x4053_0001n);
+    expect(complete("TCR_EL1=10\nTTBR1=40530001").ttbr1).toBe(0x4053_0001n);
     expect(() => parseRegisterText(JSON.stringify({ TCR_EL1: "0x10", TTBR1_EL1: 40530001 }))).toThrow(/TTBR1_EL1: expected a hex string/);
+  });
+  it("takes TTBR1_EL1 and TCR_EL1 from the dump's VMCOREINFO when the text lacks them, as vmsa dump does", () => {
+    const mem = new PhysMem();
+    // A VMCOREINFO page (kernel/vmcore_info.c): TTBR1 = SYMBOL(swapper_pg_dir) - NUMBER(kimage_voffset).
+    const swapper = 0xffff_8000_0a53_0000n;
+    const voff = 0xffff_7fff_c800_0000n;
+    const text = `OSRELEASE=6.1.0\nPAGESIZE=4096\nSYMBOL(swapper_pg_dir)=${swapper.toString(16)}\nNUMBER(kimage_voffset)=0x${voff.toString(16)}\nNUMBER(VA_BITS)=48\n`;
+    mem.writeBytes(0x4800_0000n, new TextEncoder().encode(text));
+    const r = registersForDump(mem, parseRegisterText("MAIR_EL1      0xff   255").registers, "dump");
+    expect(r.regs.ttbr1).toBe(swapper - voff);
+    expect(compileRegs(r.regs).halves[1].iaBits).toBe(48);
+    expect(r.regs.mair).toBe(0xffn);
+    expect(r.sources.TTBR1_EL1).toContain("VMCOREINFO");
+    expect(r.sources.MAIR_EL1).toContain("register file");
+    expect(() => registersForDump(new PhysMem(), parseRegisterText("MAIR_EL1=0xff").registers, "dump")).toThrow(/no TTBR1_EL1/);
   });
 });
 

@@ -7,7 +7,7 @@ import { ParseError } from "../../../src/arch/errors.js";
 import { parseU64 } from "../../../src/arch/u64.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import type { Example } from "./demo.js";
-import { parseRegisterText } from "./regs.js";
+import { completeRegisters, parseRegisterText } from "./regs.js";
 
 export const KERNEL_EXAMPLE = "linux-6.1-4k48";
 
@@ -17,7 +17,7 @@ interface ExampleJson {
 
 /** `files` maps a ram file's base name to its bytes. */
 export function buildKernelExample(exampleJson: string, files: ReadonlyMap<string, Uint8Array>): Example {
-  const regs = parseRegisterText(exampleJson, "example.json").regs;
+  const regs = completeRegisters(parseRegisterText(exampleJson, "example.json").registers, "example.json").regs;
   const ex = JSON.parse(exampleJson) as ExampleJson;
   const mem = new PhysMem();
   for (const [i, m] of (ex.memory ?? []).entries()) {

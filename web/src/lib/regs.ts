@@ -1,78 +1,70 @@
 /**
- * Register files for the dump view: a machine.json like the shipped fixture
- * ({"registers": {"TCR_EL1": "0x…", …}, "memory": {"load_at": …}}), a flat JSON object, or
- * `NAME=VALUE` lines. Names are case-insensitive and the `_EL1` suffix is optional.
+ * Register files for the dump view, read by the CLI's own parser (src/dump/regfile.ts): gdb
+ * `info registers` output, `NAME=VALUE` / `NAME: VALUE` lines, a JSON object or a machine.json
+ * like the shipped fixture ({"registers": {…}, "memory": {"load_at": …}}). Registers the text
+ * does not give may come from the dump's VMCOREINFO (registersForDump) or the CLI's defaults.
  */
 import { ParseError } from "../../../src/arch/errors.js";
-import { FEATURES_MAX, featuresFromIdRegs, LINUX_MAIR, LINUX_SCTLR, type Regs } from "../../../src/arch/registers.js";
+import type { Regs } from "../../../src/arch/registers.js";
 import { parseU64 } from "../../../src/arch/u64.js";
+import {
+  completeRegs,
+  mergeRegs,
+  parseRegisterFile,
+  type RegName,
+  regsFromVmcoreInfo,
+  type SourcedRegs,
+} from "../../../src/dump/regfile.js";
+import { scanVmcoreInfo } from "../../../src/dump/vmcoreinfo.js";
+import type { PhysMem } from "../../../src/mem/physmem.js";
 
 export interface RegisterFile {
-  readonly regs: Regs;
+  /** The registers the text names, each with its source. */
+  readonly registers: SourcedRegs;
   /** Load address suggested by the file (machine.json memory.load_at). */
   readonly loadAt?: bigint;
   readonly memoryFile?: string;
 }
 
-const KNOWN = ["TTBR0", "TTBR1", "TCR", "MAIR", "SCTLR", "ID_AA64MMFR0", "ID_AA64MMFR1", "ID_AA64MMFR2"];
-
-function canon(name: string): string {
-  return name.trim().toUpperCase().replace(/_EL1$/, "");
+export function parseRegisterText(text: string, source = "registers"): RegisterFile {
+  const registers = parseRegisterFile(text, source);
+  const t = text.trim();
+  if (!t.startsWith("{")) return { registers };
+  // parseRegisterFile has checked the JSON; machine.json's memory object says where the image goes.
+  const mem = (JSON.parse(t) as { memory?: unknown }).memory;
+  if (typeof mem !== "object" || mem === null) return { registers };
+  const m = mem as Record<string, unknown>;
+  return {
+    registers,
+    ...(typeof m.load_at === "string" ? { loadAt: parseU64(m.load_at, `${source}: memory.load_at`) } : {}),
+    ...(typeof m.file === "string" ? { memoryFile: m.file } : {}),
+  };
 }
 
-export function parseRegisterText(text: string, source = "registers"): RegisterFile {
-  const values = new Map<string, string>();
-  let loadAt: bigint | undefined;
-  let memoryFile: string | undefined;
-  const t = text.trim();
-  if (t.startsWith("{")) {
-    let obj: unknown;
-    try {
-      obj = JSON.parse(t);
-    } catch (e) {
-      throw new ParseError(`${source}: not valid JSON (${(e as Error).message})`);
+/** Registers with the CLI's defaults for what the text leaves out; TTBR1_EL1 and TCR_EL1 are required. */
+export function completeRegisters(s: SourcedRegs, what: string): { regs: Regs; sources: Record<RegName, string> } {
+  for (const [reg, why] of [
+    ["TTBR1_EL1", "SYMBOL(swapper_pg_dir) and NUMBER(kimage_voffset)"],
+    ["TCR_EL1", "PAGESIZE and NUMBER(VA_BITS)"],
+  ] as const) {
+    if (s.values[reg] === undefined) {
+      throw new ParseError(
+        `${what}: no ${reg}: give it in the registers (gdb "info registers" output, machine.json or NAME=VALUE lines) or open a dump whose VMCOREINFO has ${why}`,
+      );
     }
-    if (typeof obj !== "object" || obj === null) throw new ParseError(`${source}: expected a JSON object`);
-    const o = obj as Record<string, unknown>;
-    const regObj = (typeof o.registers === "object" && o.registers !== null ? o.registers : o) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(regObj)) {
-      // Register values are hex strings; a JSON number would be read in decimal (and lose bits above 2^53).
-      if (typeof v === "number") throw new ParseError(`${source}: ${k}: expected a hex string like "0x40530001", got a number`);
-      if (typeof v === "string") values.set(canon(k), v);
-    }
-    const mem = o.memory as Record<string, unknown> | undefined;
-    if (mem && typeof mem === "object") {
-      if (typeof mem.load_at === "string") loadAt = parseU64(mem.load_at, `${source}: memory.load_at`);
-      if (typeof mem.file === "string") memoryFile = mem.file;
-    }
-  } else {
-    t.split(/\r?\n/).forEach((line, i) => {
-      const s = line.replace(/#.*$/, "").trim();
-      if (!s) return;
-      const m = /^([A-Za-z0-9_]+)\s*[=:]\s*(\S+)$/.exec(s);
-      if (!m) throw new ParseError(`${source} line ${i + 1}: "${s}" (expected NAME=VALUE, e.g. TCR_EL1=0x…)`);
-      values.set(canon(m[1] as string), m[2] as string);
-    });
   }
-  for (const k of values.keys()) {
-    if (!KNOWN.includes(k)) throw new ParseError(`${source}: unknown register "${k}" (expected one of ${KNOWN.join(", ")})`);
-  }
-  const get = (k: string): bigint | undefined => {
-    const v = values.get(k);
-    return v === undefined ? undefined : parseU64(v, `${source}: ${k}_EL1`);
-  };
-  const tcr = get("TCR");
-  if (tcr === undefined) throw new ParseError(`${source}: TCR_EL1 is missing (the walk cannot be decoded without it)`);
-  const ids = { mmfr0: get("ID_AA64MMFR0"), mmfr1: get("ID_AA64MMFR1"), mmfr2: get("ID_AA64MMFR2") };
-  const regs: Regs = {
-    ttbr0: get("TTBR0") ?? 0n,
-    ttbr1: get("TTBR1") ?? 0n,
-    tcr,
-    mair: get("MAIR") ?? LINUX_MAIR,
-    sctlr: get("SCTLR") ?? LINUX_SCTLR,
-    features: featuresFromIdRegs(ids, FEATURES_MAX),
-  };
-  return { regs, loadAt, memoryFile };
+  return completeRegs(s, what);
+}
+
+/**
+ * A dump's registers as `vmsa dump` finds them: the register text first, VMCOREINFO found in the
+ * dump's RAM for what the text lacks (TTBR1_EL1 from swapper_pg_dir, TCR_EL1 from PAGESIZE and
+ * VA_BITS), then the CLI's defaults. The RAM is scanned only when the text lacks one of those two.
+ */
+export function registersForDump(mem: PhysMem, text: SourcedRegs, what: string): { regs: Regs; sources: Record<RegName, string> } {
+  if (text.values.TTBR1_EL1 !== undefined && text.values.TCR_EL1 !== undefined) return completeRegisters(text, what);
+  const vi = scanVmcoreInfo(mem);
+  return completeRegisters(vi ? mergeRegs(regsFromVmcoreInfo(vi), text) : text, what);
 }
 
 /** `FILE@PA` → name and address (the last `@` separates). */

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { parseU64 } from "../../../src/arch/u64.js";
 import type { AuditReport } from "../../../src/dump/audit.js";
 import { auditCounts, auditHeadline } from "../lib/auditSummary.js";
-import { hex, sizeText } from "../lib/format.js";
+import { hex, hex16, sizeText } from "../lib/format.js";
 import { parseImageSpec, parseRegisterText } from "../lib/regs.js";
 import type { MemClient } from "../worker/client.js";
 import type { ImageRequest, SourceInfo } from "../worker/protocol.js";
@@ -25,6 +25,21 @@ interface Served {
   url: string;
   size: number;
   pa?: string;
+}
+
+const REG_FIELDS: Readonly<Record<string, keyof SourceInfo["regs"]>> = {
+  TTBR0_EL1: "ttbr0",
+  TTBR1_EL1: "ttbr1",
+  TCR_EL1: "tcr",
+  MAIR_EL1: "mair",
+  SCTLR_EL1: "sctlr",
+};
+
+/** The value the walk uses for a register the sources table lists (ID registers: decoded into features, not shown). */
+function regValue(source: SourceInfo, name: string): string {
+  const k = REG_FIELDS[name];
+  const v = k ? source.regs[k] : undefined;
+  return typeof v === "bigint" ? hex16(v) : "";
 }
 
 export function Dump({ client, source, onLoaded }: DumpProps) {
@@ -86,8 +101,9 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
       }));
       setBusy(true);
       const t0 = performance.now();
-      const res = await client.call({ op: "load", name: rows.map((r) => r.name).join(" + "), images, regs: rf.regs }, (done, total, name) =>
-        setProgress(`${name}: ${(done / 2 ** 20).toFixed(0)} / ${(total / 2 ** 20).toFixed(0)} MiB`),
+      const res = await client.call(
+        { op: "load", name: rows.map((r) => r.name).join(" + "), images, registers: rf.registers },
+        (done, total, name) => setProgress(`${name}: ${(done / 2 ** 20).toFixed(0)} / ${(total / 2 ** 20).toFixed(0)} MiB`),
       );
       setProgress(`loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       onLoaded(res.info);
@@ -135,7 +151,8 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
           </table>
         )}
         <label>
-          Registers (machine.json or NAME=VALUE lines):{" "}
+          Registers (gdb <code>info registers</code> output, machine.json or NAME=VALUE lines; what they lack comes from the dump's
+          VMCOREINFO):{" "}
           <input
             type="file"
             id="dump-regs-file"
@@ -159,7 +176,7 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
           cols={70}
           value={regText}
           onInput={(e) => setRegText((e.target as HTMLTextAreaElement).value)}
-          placeholder={"TTBR1_EL1=0x…\nTCR_EL1=0x…\nMAIR_EL1=0x…"}
+          placeholder={"TTBR1_EL1      0x…\nTCR_EL1        0x…\n(blank: from the dump's VMCOREINFO)"}
         />
         {served.length > 0 && (
           <div id="dump-served">
@@ -205,6 +222,22 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
               ))}
             </tbody>
           </table>
+          {source.regSources && (
+            <details id="dump-registers">
+              <summary class="small">Registers and where each came from</summary>
+              <table class="small">
+                <tbody>
+                  {Object.entries(source.regSources).map(([name, from]) => (
+                    <tr data-reg={name}>
+                      <td class="mono">{name}</td>
+                      <td class="mono reg-value">{regValue(source, name)}</td>
+                      <td>{from}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </details>
+          )}
           <p>
             <a href="#/map?half=1">Map TTBR1</a> · <a href="#/map?half=0">Map TTBR0</a> · <a href="#/walk">Walk an address</a> ·{" "}
             <button

@@ -2,6 +2,7 @@
 import type { Regs } from "../../../src/arch/registers.js";
 import type { AuditReport } from "../../../src/dump/audit.js";
 import type { Marker } from "../../../src/dump/ptdump.js";
+import type { SourcedRegs } from "../../../src/dump/regfile.js";
 import type { Stage2Result } from "../../../src/walk/stage2.js";
 import type { Access, TranslationResult } from "../../../src/walk/walker.js";
 import type { LoadStats } from "../lib/load.js";
@@ -18,7 +19,8 @@ export interface ImageRequest {
 
 export type Request =
   | { readonly op: "example"; readonly preset: string }
-  | { readonly op: "load"; readonly name: string; readonly images: readonly ImageRequest[]; readonly regs: Regs }
+  /** `registers`: what the register text gave; the worker completes them from the dump's VMCOREINFO and defaults. */
+  | { readonly op: "load"; readonly name: string; readonly images: readonly ImageRequest[]; readonly registers: SourcedRegs }
   | { readonly op: "set-regs"; readonly regs: Regs }
   /** `stage2`: HCR_EL2/VTCR_EL2/VTTBR_EL2 over the source's registers (as `vmsa translate --hcr --vtcr --vttbr`). */
   | { readonly op: "translate"; readonly va: bigint; readonly access: Access; readonly stage2?: Stage2Override }
@@ -37,6 +39,8 @@ export interface Stage2Override {
 export interface SourceInfo {
   readonly name: string;
   readonly regs: Regs;
+  /** Dumps: where each register's value came from (register text, VMCOREINFO, default). */
+  readonly regSources?: Readonly<Record<string, string>>;
   readonly images: readonly LoadStats[];
   readonly tour: readonly { readonly va: bigint; readonly what: string }[];
   /** Main-thread-free load time, ms. */

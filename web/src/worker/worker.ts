@@ -18,6 +18,7 @@ import { buildExample } from "../lib/demo.js";
 import { KERNEL_EXAMPLE } from "../lib/kernelExample.js";
 import { type LoadStats, loadImage } from "../lib/load.js";
 import { buildMap } from "../lib/mapdata.js";
+import { registersForDump } from "../lib/regs.js";
 import { traceScenario } from "../lib/stepper.js";
 import { buildTwoStageExample, TWO_STAGE_EXAMPLE } from "../lib/twoStage.js";
 import { bundledKernelExample } from "./kernelBundle.js";
@@ -106,7 +107,11 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
         ranges.push({ name: img.name, pa: s.pa, end });
         stats.push(s);
       }
-      return { op: "load", info: setState(mem, req.regs, { name: req.name, images: stats, tour: [], loadMs: performance.now() - t0 }) };
+      const { regs, sources } = registersForDump(mem, req.registers, req.name);
+      return {
+        op: "load",
+        info: setState(mem, regs, { name: req.name, images: stats, tour: [], loadMs: performance.now() - t0, regSources: sources }),
+      };
     }
     case "set-regs": {
       const s = need();
