@@ -18,7 +18,7 @@ set -euo pipefail
 CACHE="${1:-${VMSA_REAL_KERNEL_CACHE:-/tmp/vmsa-real-kernel}}"
 shift || true
 NAMES=("$@")
-if [ ${#NAMES[@]} -eq 0 ]; then NAMES=(4k48-noghes 4k48-ghes 16k47-noghes 16k47-reloc 64k52-noghes); fi
+if [ ${#NAMES[@]} -eq 0 ]; then NAMES=(4k48-noghes 4k48-ghes 16k47-noghes 16k47-reloc 64k52-noghes 64k52-reloc); fi
 WORK="$CACHE/kbuild61"
 mkdir -p "$WORK"
 cd "$WORK"

@@ -1,7 +1,7 @@
 /**
  * Capture the marker fixtures (issue 11 section 3): boot each kernel that build-markers-kernels.sh
  * built from Debian's linux-source-6.1 (two fixmap configurations per page size: with and without
- * GHES for 4K; with and without a relocatable image, one trampoline slot, for 16K; 64K without GHES), take the CPU
+ * GHES for 4K; with and without a relocatable image, one trampoline slot, for 16K and 64K), take the CPU
  * registers, a RAM dump and the kernel's own /sys/kernel/debug/kernel_page_tables, and keep only:
  * - tables.core.gz: the TTBR1 table pages, plus the pages holding the kernel's `address_markers`
  *   array and the marker names (what `--system-map` reads);
@@ -32,6 +32,7 @@ export const MARKER_KERNELS = [
   { name: "16k47-noghes", cpu: "max", description: "16K pages, 47-bit VA; SDEI without GHES, KPTI, not RELOCATABLE" },
   { name: "16k47-reloc", cpu: "max", description: "16K pages, 47-bit VA; SDEI without GHES, KPTI, RELOCATABLE" },
   { name: "64k52-noghes", cpu: "max", description: "64K pages, 52-bit VA (FEAT_LVA); SDEI without GHES, KPTI, not RELOCATABLE" },
+  { name: "64k52-reloc", cpu: "max", description: "64K pages, 52-bit VA (FEAT_LVA); SDEI without GHES, KPTI, RELOCATABLE" },
 ] as const;
 
 export const MARKERS_ROOT = resolve(import.meta.dirname, "../../fixtures/markers");
