@@ -18,7 +18,7 @@
  */
 import { type DescriptorFormat, descriptorFormat } from "../arch/descriptor.js";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, levelShift } from "../arch/granule.js";
-import { HCR_CD, HCR_E2H, HCR_FWB, HCR_PTW, HCR_TGE, HCR_VM } from "../arch/hcr.js";
+import { HCR_CD, HCR_DC, HCR_E2H, HCR_FWB, HCR_PTW, HCR_TGE, HCR_VM } from "../arch/hcr.js";
 import { decodeTcr, FEATURES_MAX, PA_SIZE_BITS, type Regs } from "../arch/registers.js";
 import { encodeStage2Leaf, encodeStage2Table } from "../arch/stage2-descriptor.js";
 import { decodeVtcr, stage2Config } from "../arch/vtcr.js";
@@ -324,11 +324,12 @@ function generateTwoStageCase(rng: Rng, id: string, o: RegimeGenOptions): GenCas
   const base = generateCase(rng, id, { pathsPerHalf: o.pathsPerHalf ?? 10, ipsBits: ips });
   const fwb = rng.chance(0.3);
   const ptw = rng.chance(0.3);
-  // HCR_EL2.CD: stage-2 Normal data accesses Non-cacheable (ASL AArch64.S2Translate). HCR_EL2.DC is
-  // not generated: with stage 1 off QEMU applies TCR_EL1.TBIn to the VA's PA-size check, vmsa does not
-  // (open question, see the h-s12 note).
+  // HCR_EL2.CD: stage-2 Normal data accesses Non-cacheable (ASL AArch64.S2Translate). HCR_EL2.DC:
+  // stage 1 treated as disabled (IPA = VA, Normal WB attributes), with the stage-1-disabled
+  // address-size check over VA[AddrTop:PAMax] (TCR_EL1.TBIn applies; ASL AArch64.S1DisabledOutput).
   const cd = rng.chance(0.15);
-  const hcr = HCR_VM | (fwb ? HCR_FWB : 0n) | (ptw ? HCR_PTW : 0n) | (cd ? HCR_CD : 0n);
+  const dc = rng.chance(0.1);
+  const hcr = HCR_VM | (fwb ? HCR_FWB : 0n) | (ptw ? HCR_PTW : 0n) | (cd ? HCR_CD : 0n) | (dc ? HCR_DC : 0n);
   const mem = base.mem;
   const tree = new S2Tree(rng, mem, plan);
   const s1 = new Walker(mem, base.regs);
