@@ -94,11 +94,20 @@ export function leafPermissions(ctx: WalkContext, hi: number, lo: number, apT: n
   return ctx.pie ? indirectPermissions(ctx, hi, lo, pan) : overlaidDirectPermissions(ctx, hi, lo, apT, uxnT, pxnT, pan);
 }
 
-/** Direct permissions, then PAN: EL1 data accesses to EL0-accessible memory (and with EPAN, EL0-executable memory) fail. */
+/**
+ * PAN on direct permissions `perms` for an access PSTATE.PAN applies to: EL1 data accesses to
+ * EL0-accessible memory (and with EPAN, EL0-executable memory) fail (ASL AArch64.S1DirectBasePermissions).
+ * Tiny on purpose: walkRaw's plain case inlines directPermissions and this (inlining budget).
+ */
+export function panDirect(ctx: WalkContext, perms: number): number {
+  if (ctx.pan && ((perms & PERM_UR) !== 0 || (ctx.epan && (perms & PERM_UX) !== 0))) return perms & ~(PERM_PR | PERM_PW);
+  return perms;
+}
+
+/** Direct permissions, then PAN when it applies. */
 function directWithPan(ctx: WalkContext, hi: number, lo: number, apT: number, uxnT: number, pxnT: number, pan: boolean): number {
   const perms = directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
-  if (pan && ctx.pan && ((perms & PERM_UR) !== 0 || (ctx.epan && (perms & PERM_UX) !== 0))) return perms & ~(PERM_PR | PERM_PW);
-  return perms;
+  return pan ? panDirect(ctx, perms) : perms;
 }
 
 /** Direct permissions with overlays: under direct permissions every page is subject to the overlay. */
