@@ -260,7 +260,10 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
       expect(await page.getAttribute("#walk-s2-final .s2walk", "data-kind")).toBe("ok");
       expect(await page.textContent("#walk-par")).toContain(`AT S12E1R): ${linPar}`);
       await page.click(`#walk-s2-table-0 summary`);
-      await page.screenshot({ path: join(OUT, "walk-two-stage.png"), fullPage: true });
+      // The README's two-stage picture, refreshed only on request (VMSA_DOCS_SCREENSHOT=1).
+      const twoStageShot =
+        process.env.VMSA_DOCS_SCREENSHOT === "1" ? join(ROOT, "docs/vmsa-two-stage.png") : join(OUT, "walk-two-stage.png");
+      await page.screenshot({ path: twoStageShot, fullPage: true });
       // A stage-1 table read whose IPA stage 2 does not map: PAR_EL1.S=1, PTW=1 (AArch64.EncodePAR, s2fs1walk).
       const ptwPar = await cliPar(ex.ptwFaultVa, "el0:r");
       await open(`#/walk?va=${hex64(ex.ptwFaultVa)}&acc=r0&preset=two-stage`);
@@ -444,7 +447,8 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     expect(await report.textContent()).toContain(v.message);
     for (const c of cited) expect(await row(c).getAttribute("class")).toContain("cited");
     expect(await page.textContent("#step-outcomes")).toContain("stale-tlb");
-    await page.screenshot({ path: join(OUT, "scenario.png"), fullPage: true });
+    const scenarioShot = process.env.VMSA_DOCS_SCREENSHOT === "1" ? join(ROOT, "docs/vmsa-scenario.png") : join(OUT, "scenario.png");
+    await page.screenshot({ path: scenarioShot, fullPage: true });
 
     // A cited step is a link: it moves the stepper there and keeps the report selected.
     const first = cited[0] as number;
