@@ -627,34 +627,6 @@ export class Walker {
       const dc = this.ctx.hcr.dc;
       const memAttr = decodeMairAttr(dc ? 0xff : 0);
       const s2o = this.s2 ? this.stage2Outcome(dc ? 0xff : 0, dc ? "NSH" : "OSH", access) : undefined;
-      if (s2o) {
-        return {
-          kind: "ok",
-          va,
-          access,
-          half: undefined,
-          trail,
-          pa,
-          level: 0,
-          blockSize: 0,
-          leafKind: "flat",
-          descriptor: undefined,
-          attrIndx: 0,
-          mairByte: dc ? 0xff : 0,
-          memAttr,
-          shareability: dc ? "non-shareable" : "outer",
-          permissions,
-          contiguous: false,
-          nG: false,
-          af: true,
-          dbm: false,
-          apTable: 0,
-          uxnTable: false,
-          pxnTable: false,
-          par: access.type === "exec" ? null : stage2Par(pa, s2o),
-          stage2: s2o,
-        };
-      }
       return {
         kind: "ok",
         va,
@@ -667,9 +639,9 @@ export class Walker {
         leafKind: "flat",
         descriptor: undefined,
         attrIndx: 0,
-        mairByte: 0,
+        mairByte: s2o && dc ? 0xff : 0,
         memAttr,
-        shareability: "outer",
+        shareability: s2o && dc ? "non-shareable" : "outer",
         permissions,
         contiguous: false,
         nG: false,
@@ -678,7 +650,10 @@ export class Walker {
         apTable: 0,
         uxnTable: false,
         pxnTable: false,
-        par: access.type === "exec" ? null : (pa & 0x000f_ffff_ffff_f000n) | (1n << 9n) | (2n << 7n) | (1n << 11n),
+        // Without stage 2, PAR holds the PA, NS=1 (bit 9), SH=0b10 Outer, bit 11 RES1 and ATTR 0x00.
+        par:
+          access.type === "exec" ? null : s2o ? stage2Par(pa, s2o) : (pa & 0x000f_ffff_ffff_f000n) | (1n << 9n) | (2n << 7n) | (1n << 11n),
+        ...(s2o ? { stage2: s2o } : {}),
       };
     }
     const hi = this.descHi;
