@@ -6,7 +6,7 @@
  * PA 0x180000000... Every stage-1 descriptor read is translated by stage 2 (up to 24 descriptor
  * reads per translation). 1 Mi random VAs, full checks, no TLB.
  */
-import { descriptorFormat, encodeLeaf, encodeTable } from "../src/arch/descriptor.js";
+import { descriptorFormat } from "../src/arch/descriptor.js";
 import { FAULT_NONE } from "../src/arch/fault.js";
 import { GRANULE_4K } from "../src/arch/granule.js";
 import { HCR_VM } from "../src/arch/hcr.js";
@@ -14,6 +14,7 @@ import { encodeTcr, FEATURES_MAX, LINUX_MAIR } from "../src/arch/registers.js";
 import { encodeStage2Leaf, encodeStage2Table } from "../src/arch/stage2-descriptor.js";
 import { PhysMem } from "../src/mem/physmem.js";
 import { accessCode, Walker } from "../src/walk/walker.js";
+import { buildStage1Tables } from "./walk.js";
 
 export interface BenchResult {
   workload: string;
@@ -24,31 +25,9 @@ const KVM_VTCR_4K_40 = 0x8002_3558n;
 
 function build(): { mem: PhysMem; root: bigint; s2root: bigint } {
   const mem = new PhysMem({ reserveBytes: 8 << 20 });
-  const fmt = descriptorFormat(GRANULE_4K, { ds: false, oaBits: 48, paMaxBits: 48 });
   const s2fmt = descriptorFormat(GRANULE_4K, { ds: false, oaBits: 40, paMaxBits: 48 });
-  let next = 0x4000_0000n;
-  const alloc = (): bigint => {
-    const pa = next;
-    next += 4096n;
-    mem.zero(pa, 4096);
-    return pa;
-  };
-  // Stage 1 (table pages at IPA = PA 0x4000_0000..).
-  const root = alloc();
-  const va0 = 0x0000_4000_0000_0000n;
-  const l1 = alloc();
-  mem.write64(root + ((va0 >> 39n) & 511n) * 8n, encodeTable({ nextTable: l1 }, fmt));
-  const l2 = alloc();
-  mem.write64(l1 + ((va0 >> 30n) & 511n) * 8n, encodeTable({ nextTable: l2 }, fmt));
-  for (let i = 0n; i < 512n; i++) {
-    const l3 = alloc();
-    mem.write64(l2 + i * 8n, encodeTable({ nextTable: l3 }, fmt));
-    for (let j = 0n; j < 512n; j++) {
-      const off = (i * 512n + j) * 4096n;
-      mem.write64(l3 + j * 8n, encodeLeaf({ oa: 0x8000_0000n + off, af: true, sh: 3, uxn: true }, 3, fmt));
-    }
-  }
-  const s1End = next;
+  // Stage 1: walk-4k-random's tables (table pages at IPA = PA 0x4000_0000..).
+  const { root, end: s1End } = buildStage1Tables(mem);
   // Stage 2: two concatenated level-1 tables at PA 0x2000_0000, then level-2/3 tables.
   let s2next = 0x2000_0000n;
   const s2alloc = (n = 1n): bigint => {

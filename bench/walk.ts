@@ -15,8 +15,11 @@ export interface BenchResult {
   ops_per_s: number;
 }
 
-function build(): { mem: PhysMem; root: bigint } {
-  const mem = new PhysMem();
+/**
+ * The walk-4k-random stage-1 tables: 4-level 4K tables at PA 0x4000_0000.. mapping 1 GiB of 4K
+ * pages at VA 0x0000400000000000 -> 0x80000000. Returns the root and the first free PA after them.
+ */
+export function buildStage1Tables(mem: PhysMem): { root: bigint; end: bigint } {
   const fmt = descriptorFormat(GRANULE_4K, { ds: false, oaBits: 48, paMaxBits: 48 });
   let next = 0x4000_0000n;
   const alloc = (): bigint => {
@@ -39,7 +42,12 @@ function build(): { mem: PhysMem; root: bigint } {
       mem.write64(l3 + j * 8n, encodeLeaf({ oa: 0x8000_0000n + off, af: true, sh: 3, uxn: true }, 3, fmt));
     }
   }
-  return { mem, root };
+  return { root, end: next };
+}
+
+function build(): { mem: PhysMem; root: bigint } {
+  const mem = new PhysMem();
+  return { mem, root: buildStage1Tables(mem).root };
 }
 
 export async function run(): Promise<BenchResult[]> {
