@@ -19,6 +19,7 @@ export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
   { file: "find-tables.js", workloads: ["find-tables-sparse-512m"] },
   { file: "lazy-dump.js", workloads: ["sparse-dump-raw", "sparse-dump-elf", "sparse-dump-kdump", "sparse-dump-gz"] },
   { file: "trace-replay.js", workloads: ["trace-replay-boot"] },
+  { file: "startup.js", workloads: ["startup-node", "startup-version", "startup-translate"] },
   {
     file: "explore.js",
     workloads: [

@@ -2,19 +2,58 @@
 /** The `vmsa` command line. */
 import { Command, CommanderError } from "commander";
 import { VmsaError } from "../arch/errors.js";
-import { PRESETS } from "../arch/registers.js";
 import { hex64 } from "../arch/u64.js";
-import { registerAuditCommand } from "./audit.js";
-import { registerCheckCommand } from "./check.js";
-import { registerDescribeCommand } from "./describe.js";
-import { registerDiffCommand } from "./diff.js";
-import { registerDumpCommand } from "./dump.js";
-import { registerFindTablesCommand } from "./find-tables.js";
-import { registerKernelCommands } from "./kernel.js";
-import { registerServeCommand } from "./serve.js";
-import { registerTranslateCommand } from "./translate.js";
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every subcommand with the module that registers it, in help order. Modules are imported only
+ * when asked for, so `vmsa --version` or `vmsa describe …` does not load the dump readers, the
+ * machine model or the scenario checker (issue 14: startup).
+ */
+const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Register> }[] = [
+  { names: ["translate"], load: async () => (await import("./translate.js")).registerTranslateCommand },
+  { names: ["dump"], load: async () => (await import("./dump.js")).registerDumpCommand },
+  { names: ["describe"], load: async () => (await import("./describe.js")).registerDescribeCommand },
+  { names: ["serve"], load: async () => (await import("./serve.js")).registerServeCommand },
+  { names: ["audit"], load: async () => (await import("./audit.js")).registerAuditCommand },
+  { names: ["diff"], load: async () => (await import("./diff.js")).registerDiffCommand },
+  { names: ["find-tables"], load: async () => (await import("./find-tables.js")).registerFindTablesCommand },
+  { names: ["check"], load: async () => (await import("./check.js")).registerCheckCommand },
+  { names: ["scenario", "demo", "boot", "layout"], load: async () => (await import("./kernel.js")).registerKernelCommands },
+  { names: ["presets"], load: async () => registerPresetsCommand },
+];
+
+function registerPresetsCommand(program: Command): void {
+  program
+    .command("presets")
+    .description("list register presets (Linux boot-time TCR/MAIR/SCTLR per page size and VA size)")
+    .addHelpText("after", "\nExample:\n  $ vmsa presets")
+    .action(async () => {
+      const { PRESETS } = await import("../arch/registers.js");
+      const w = Math.max(...PRESETS.map((p) => p.name.length));
+      for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(w)} TCR_EL1=${hex64(p.regs.tcr)}  ${p.description}\n`);
+    });
+}
+
+/**
+ * Which subcommands a command line needs: the one it names (the top-level program has no option
+ * taking a value, so that is the first word not starting with `-`); none for a bare
+ * `--version`; every one otherwise (top-level help, `help CMD`, an unknown command, whose error
+ * suggests the nearest names).
+ */
+export function commandsFor(args: readonly string[]): "all" | readonly string[] {
+  const word = args.find((a) => !a.startsWith("-"));
+  if (word !== undefined) {
+    const hit = COMMANDS.find((c) => c.names.includes(word));
+    return hit ? [word] : "all";
+  }
+  const help = args.some((a) => a === "-h" || a === "--help");
+  return !help && args.some((a) => a === "-V" || a === "--version") ? [] : "all";
+}
+
+/** The program with every subcommand, or only those named (help and errors are the same for them). */
+export async function buildProgram(only: "all" | readonly string[] = "all"): Promise<Command> {
   const program = new Command();
   program
     .name("vmsa")
@@ -29,23 +68,8 @@ Examples:
   $ vmsa describe --granule 4K --level 3 0x00e8000040210f43  # decode one descriptor
   $ vmsa presets`,
     );
-  registerTranslateCommand(program);
-  registerDumpCommand(program);
-  registerDescribeCommand(program);
-  registerServeCommand(program);
-  registerAuditCommand(program);
-  registerDiffCommand(program);
-  registerFindTablesCommand(program);
-  registerCheckCommand(program);
-  registerKernelCommands(program);
-  program
-    .command("presets")
-    .description("list register presets (Linux boot-time TCR/MAIR/SCTLR per page size and VA size)")
-    .addHelpText("after", "\nExample:\n  $ vmsa presets")
-    .action(() => {
-      const w = Math.max(...PRESETS.map((p) => p.name.length));
-      for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(w)} TCR_EL1=${hex64(p.regs.tcr)}  ${p.description}\n`);
-    });
+  const wanted = COMMANDS.filter((c) => only === "all" || c.names.some((n) => only.includes(n)));
+  for (const register of await Promise.all(wanted.map((c) => c.load()))) register(program);
   return program;
 }
 
@@ -70,7 +94,7 @@ function configureErrors(cmd: Command, path: string): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(commandsFor(argv.slice(2)));
   configureErrors(program, "vmsa");
   try {
     await program.parseAsync(argv);

@@ -3,9 +3,7 @@ import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../src/cli/main.js";
 import { vmsa } from "./run.js";
 
-const commands = buildProgram()
-  .commands.map((c) => c.name())
-  .filter((n) => n !== "help");
+const commands = (await buildProgram()).commands.map((c) => c.name()).filter((n) => n !== "help");
 
 describe("help", () => {
   it("lists every command at the top level", async () => {
