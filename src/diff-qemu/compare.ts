@@ -64,6 +64,11 @@ export const DEVIATIONS = {
     what: "QEMU (11.1) gives no dirty-state Permission fault for an AT write (S1E1W/S1E0W/S1E1WP/S1E2W/S12E*W) on a PIE page with nDirty (bit 7) = 1, or a stage-2 S2PIE page with Dirty = 0, without hardware dirty-state update: its check runs only for MMU_DATA_STORE, and AT checks write permission as a load with a write prot_check",
     rule: "ASL AArch64.S1CheckPermissions (FEAT_S1PIE): a write access to a page whose nDirty is 1 without hardware dirty-state update is a Permission fault with DirtyBit=1; AT S1E*W reports the fault the write would take (AT only skips the hardware update, AArch64.SetDirtyFlag)",
   },
+  atDbmNotWritable: {
+    id: "qemu-at-dbm-not-writable",
+    what: "QEMU (10.1+, commit 'Skip AF and DB updates for AccessType_AT') answers an AT write (S1E1W/S1E0W/S1E1WP/S1E2W/S12E*W) on a page with DBM=1 and AP[2]=1 under TCR.HA=HD=1 with a Permission fault: get_phys_addr_lpae takes the write permission from the descriptor after its dirty-state update, which it no longer prepares for AT",
+    rule: "ASL AArch64.S1ApplyOutputPerms (AArch64.S2ApplyOutputPerms for S2AP[1]): with HA=HD=1 a DBM=1 descriptor has effective AP[2]=0 for every access type, so no write Permission fault is reported; AArch64.S1Translate only skips the descriptor update itself for AccessType_AT/IC/DC, so AT reports the page writable (PAR_EL1.F=0)",
+  },
   s2PtwDeviceLevel: {
     id: "qemu-s2-ptw-device-level-0",
     what: "QEMU (10.0.2) reports the stage-2 Permission fault of a stage-1 table read from stage-2 Device memory under HCR_EL2.PTW=1 at level 0",
@@ -125,6 +130,32 @@ function withHaHd(regs: Regs): Regs {
 /** PAR_EL1.DirtyBit (bit 15): the Permission fault was a dirty-state fault (FEAT_S1PIE). */
 const PAR_DIRTY_BIT = 1n << 15n;
 
+/**
+ * The registers QEMU's AT effectively walks with on a DBM page (DEVIATIONS.atDbmNotWritable): HD
+ * cleared at each stage whose dirty-state management is DBM-driven (stage 1 without PIE, stage 2
+ * without S2PIE), so DBM grants no write permission. Under PIE/S2PIE HD stays: that is nDirty/Dirty,
+ * which atPieNoDirtyFault covers. Null when no stage has HD under DBM.
+ */
+function withoutDbmWrite(regs: Regs, mem: PhysMem): Regs | null {
+  const w = new Walker(mem, regs);
+  let out = regs;
+  if (w.ctx.hd && !w.ctx.pie) {
+    // HD is TCR_EL2[22] in the E2H=0 layout, TCR_ELx[40] otherwise.
+    out = { ...out, tcr: out.tcr & ~(regs.regime === "el2" ? 1n << 22n : 1n << 40n) };
+  }
+  if (w.s2?.ctx.hd && !w.s2.ctx.pie) out = { ...out, vtcr: (regs.vtcr ?? 0n) & ~(1n << 22n) };
+  return out === regs ? null : out;
+}
+
+/** QEMU's answer is the write Permission fault DBM would have lifted (DEVIATIONS.atDbmNotWritable). */
+function isAtDbmNotWritable(r: TranslationResult, qp: bigint, regs: Regs, mem: PhysMem): boolean {
+  if (r.access.type !== "write" || !parIsFault(qp)) return false;
+  const alt = withoutDbmWrite(regs, mem);
+  if (alt === null) return false;
+  const a = new Walker(mem, alt).translate(r.va, r.access);
+  return a.kind === "fault" && a.fault === "permission" && a.par === qp;
+}
+
 export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker: Walker): Verdict {
   if (r.par === null) {
     // External abort on the walk: AT takes a synchronous Data Abort (ESR.DFSC 0b0101LL) instead of
@@ -159,6 +190,7 @@ export function classify(r: TranslationResult, q: AtOutcome, regs: Regs, walker:
     const alt = new Walker(walker.mem, withHaHd(regs)).translate(r.va, r.access);
     if (alt.par === qp) return { kind: "deviation", deviation: DEVIATIONS.atPieNoDirtyFault };
   }
+  if (isAtDbmNotWritable(r, qp, regs, walker.mem)) return { kind: "deviation", deviation: DEVIATIONS.atDbmNotWritable };
   if (r.kind === "fault" && r.fault === "permission" && r.access.pan && regs.tcr2 !== undefined) {
     // PAN under PIE with a reserved PIRE0 value: QEMU must equal the same access without PAN.
     // (With hardware dirty-state update on: QEMU's AT also skips the nDirty check, see atPieNoDirtyFault;
@@ -203,6 +235,7 @@ export function classifyRegime(r: TranslationResult, q: AtOutcome, regs: Regs, m
           : withHaHd(regs);
     if (new Walker(mem, alt).translate(r.va, r.access).par === qp) return { kind: "deviation", deviation: DEVIATIONS.atPieNoDirtyFault };
   }
+  if (mem && isAtDbmNotWritable(r, qp, regs, mem)) return { kind: "deviation", deviation: DEVIATIONS.atDbmNotWritable };
   if (r.kind === "fault" && r.stage === 2 && r.s1ptw && r.fault === "permission" && r.stage2?.kind === "fault") {
     // HCR_EL2.PTW Device fault at the stage-2 leaf level; QEMU says level 0.
     if (r.stage2.reason.includes("PTW") && qp === (r.par & ~(3n << 1n)))
