@@ -146,6 +146,12 @@ export class Machine {
   private nextId = 1;
   private readonly pending = new Map<number, PendingStore>();
   private readonly lastWriter = new PaSteps();
+  /**
+   * Per 8-byte location set by `setMemory` with a new value: one more than the step it came after.
+   * Content written while no CPU's current tables reached it (a recorded guest's reused table
+   * page) was written after every context that reached it earlier had been switched out.
+   */
+  private readonly unseenWrite = new PaSteps();
   private readonly index: TableIndex;
   private readonly rep: Reporter;
   private readonly cont: ContiguousRule;
@@ -154,7 +160,7 @@ export class Machine {
   private readonly maySee: MaySee;
   private staleCount = 0;
   /** The store being judged (set by doStore; the checks below read it instead of long parameter lists). */
-  private readonly st = { cpu: 0, step: 0, pa: 0, ohi: 0, olo: 0, hi: 0, lo: 0, prevWriter: 0 };
+  private readonly st = { cpu: 0, step: 0, pa: 0, ohi: 0, olo: 0, hi: 0, lo: 0, prevWriter: 0, prevWritten: 0 };
 
   constructor(opts: MachineOptions) {
     if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > 64) {
@@ -188,8 +194,13 @@ export class Machine {
       this.compileCpu(c);
       this.cpus.push(c);
     }
-    this.index = new TableIndex(this.mem, this.cpus, (pa) => this.lastWriter.get(pa) ?? 0);
+    this.index = new TableIndex(this.mem, this.cpus, (pa) => this.writtenAt(pa));
     if (opts.tableIndexSeed !== undefined) this.index.useSeed(opts.tableIndexSeed);
+  }
+
+  /** Step after which the value at `pa` was written: its last store, or later content set by setMemory. */
+  private writtenAt(pa: number): number {
+    return Math.max(this.lastWriter.get(pa) ?? 0, this.unseenWrite.get(pa) ?? 0);
   }
 
   /** The table index of this machine's state before its first step (see MachineOptions.tableIndexSeed); undefined once it has run. */
@@ -355,6 +366,7 @@ export class Machine {
     mem.store64(pa, hi, lo);
     if ((olo & 3) === 3 || (lo & 3) === 3) this.index.invalidate(pa);
     const prevWriter = this.lastWriter.get(pa) ?? 0;
+    const prevWritten = Math.max(prevWriter, this.unseenWrite.get(pa) ?? 0);
     this.lastWriter.set(pa, step);
     if (uses !== undefined) {
       const st = this.st;
@@ -366,6 +378,7 @@ export class Machine {
       st.hi = hi;
       st.lo = lo;
       st.prevWriter = prevWriter;
+      st.prevWritten = prevWritten;
       this.liveStore(uses);
     }
   }
@@ -394,7 +407,7 @@ export class Machine {
       // A switched-out context is no longer walked (walks use the translation registers in
       // effect, Arm ARM D8.2): through it a CPU holds only what was there while it was current,
       // never a descriptor written after the switch (e.g. into its freed and reused tables).
-      const afterSwitch = u.stale !== undefined && u.stale.kind === "context" && this.st.prevWriter > u.stale.changed;
+      const afterSwitch = u.stale !== undefined && u.stale.kind === "context" && this.st.prevWritten > u.stale.changed;
       if (ok !== 0 && !afterSwitch) {
         const c = this.cpus[u.cpu] as Cpu;
         const e = staleFromStore(this.mem, this.st, u, c.stale, this.nextId, ok, level, va, size);
@@ -446,7 +459,14 @@ export class Machine {
    * no CPU could walk it (a page becoming a table, `vmsa record` traces).
    */
   setMemory(pa: number, hi: number, lo: number): void {
-    this.mem.store64(pa, hi, lo);
+    const mem = this.mem;
+    const same = mem.load64(pa) ? mem.hi === hi >>> 0 && mem.lo === lo >>> 0 : hi === 0 && lo === 0;
+    if (same) return;
+    // Written at some point after the last step, by no store the machine saw: its writer is
+    // unknown (0, "initial content"), and it was written after every earlier step.
+    this.lastWriter.set(pa, 0);
+    this.unseenWrite.set(pa, this.stepNo + 1);
+    mem.store64(pa, hi, lo);
     this.index.invalidate(pa);
     this.index.dirty = true;
   }

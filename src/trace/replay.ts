@@ -101,9 +101,16 @@ export function replayTrace(data: Uint8Array, name: string, opts: ReplayOptions 
         m.storeRaw(cpu, r.aHi * 2 ** 32 + r.aLo, r.bHi, r.bLo);
         break;
       case REC_PAGE: {
+        // Each entry set once to its final value (the pairs are its non-zero entries): the
+        // machine marks only the entries whose value changed as written now.
         const base = r.aHi * 2 ** 32 + r.aLo;
-        for (let i = 0; i < r.entries; i++) m.setMemory(base + i * 8, 0, 0);
-        for (let i = 0; i < r.pairCount; i++) m.setMemory(base + r.pairIndex(i) * 8, r.pairHi(i), r.pairLo(i));
+        const pairs = new Map<number, number>();
+        for (let i = 0; i < r.pairCount; i++) pairs.set(r.pairIndex(i), i);
+        for (let i = 0; i < r.entries; i++) {
+          const k = pairs.get(i);
+          if (k === undefined) m.setMemory(base + i * 8, 0, 0);
+          else m.setMemory(base + i * 8, r.pairHi(k), r.pairLo(k));
+        }
         break;
       }
       case REC_BARRIER: {

@@ -29,6 +29,59 @@ function booted(): TraceWriter {
   return w;
 }
 
+/**
+ * Mm A (ASID 1) on CPU 1 has X as the level-3 table of VA [0, 2M); CPU 1 switches to mm C the
+ * way cpu_do_switch_mm does (reserved TTBR0, TTBR1 with the new ASID, new TTBR0); X is reused as
+ * mm B's (ASID 2, CPU 0) level-2 table of VA [0, 1G), holding a table descriptor at entry 0; B
+ * frees that table (break, DSB, TLBI ASIDE1IS 2, DSB, ISB) and installs another (invalid →
+ * valid). X[0] is written either as a PAGE record after the switch or by CPU 1 before it.
+ * Linux sets TCR_EL1.A1 = 1 (the ASID is TTBR1's) and HA = 1.
+ */
+function reusedTablePage(x0: "page after the switch" | "stored before the switch"): Buffer {
+  const tcr = regs.tcr | (1n << 22n) | (1n << 39n);
+  const K = 0x40008000n;
+  const X = 0x40020000n;
+  const asid = (n: bigint): bigint => n << 48n;
+  const w = new TraceWriter(2);
+  for (const cpu of [0, 1]) w.msr(cpu, 2, tcr).msr(cpu, 3, regs.mair);
+  w.page(1, K, 0, new Map())
+    .page(1, 0x40010000n, 0, new Map([[0, 0x40011003n]]))
+    .page(1, 0x40011000n, 1, new Map([[0, 0x40012003n]]))
+    .page(1, 0x40012000n, 2, new Map([[0, X | 3n]]))
+    .page(1, X, 3, new Map());
+  w.msr(1, 1, K | asid(1n))
+    .msr(1, 0, 0x40010000n)
+    .msr(1, 4, regs.sctlr)
+    .isb(1);
+  // A global page of A, stored while A is current on CPU 1 (the control).
+  if (x0 === "stored before the switch")
+    w.store(1, X, 0x40050003n | (3n << 53n))
+      .dsb(1)
+      .isb(1);
+  w.msr(1, 0, 0x40009000n)
+    .msr(1, 1, K | asid(3n))
+    .page(1, 0x40030000n, 0, new Map())
+    .msr(1, 0, 0x40030000n)
+    .isb(1);
+  w.page(0, 0x40040000n, 0, new Map([[0, 0x40041003n]])).page(0, 0x40041000n, 1, new Map());
+  w.msr(0, 1, K | asid(2n))
+    .msr(0, 0, 0x40040000n)
+    .msr(0, 4, regs.sctlr)
+    .isb(0);
+  // Linking X: the plugin writes X's content (PAGE) before the store that links it.
+  if (x0 === "page after the switch") w.page(0, X, 2, new Map([[0, 0x40050003n]]));
+  w.store(0, 0x40041000n, X | 3n)
+    .dsb(0)
+    .isb(0);
+  w.store(0, X, 0n)
+    .dsb(0)
+    .tlbi(0, (3 << 3) | 2, asid(2n))
+    .dsb(0)
+    .isb(0);
+  w.store(0, X, 0x40060003n, 0xffffc00080378130n);
+  return w.end();
+}
+
 describe("trace replay", () => {
   it("reports a live leaf whose output address changes without break-before-make (D8.17.1)", () => {
     const data = booted().store(0, LEAF_PA, leaf(0x40200000n), 0xffff800008123450n).end();
@@ -103,6 +156,22 @@ describe("trace replay", () => {
       .store(0, X + 8n, 0x40050003n); // B's level-2 table descriptor for VA [2M, 4M)
     const res = replayTrace(w.end(), "t");
     expect(res.violations).toEqual([]);
+  });
+
+  it("does not let a switched-out context follow content a reused table page got while no CPU's current tables reached it (PAGE record)", () => {
+    // The Debian 6.12 report at pmd_install+0xb0 / __pmd_alloc+0x170 (docs/trace-format.md):
+    // mm A (ASID 1) exits on CPU 1 and CPU 1 switches away; A's teardown is not recorded (its
+    // tables are reachable from no current TTBR), and its page X is reused as mm B's level-2
+    // table. The plugin gives X's new content as a PAGE record when B links it. CPU 1 cannot
+    // have cached that content through A's context: walks use the translation registers in
+    // effect (Arm ARM D8.2), and the content was written after the switch. Before the fix the
+    // model took it as written before the switch, read B's table descriptor at level 3 as a
+    // global page (bits[1:0] = 0b11, nG = 0) that no TLBI by ASID removes, and reported B's own
+    // break, TLBI ASIDE1IS, make (pmd_install: invalid → valid needs no TLBI) as a missing TLBI.
+    expect(replayTrace(reusedTablePage("page after the switch"), "t").violations).toEqual([]);
+    // Control: the same descriptor stored while A was current on CPU 1 may be cached there.
+    const early = replayTrace(reusedTablePage("stored before the switch"), "t");
+    expect(early.violations.map((v) => v.detail)).toContain("bbm.make-before-tlbi");
   });
 
   it("counts an EL1 TLBI the model does not know as inconclusive, never clean", () => {
