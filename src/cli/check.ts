@@ -10,6 +10,9 @@ import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
 import { readTextFile, writeFileAtomic } from "../io/files.js";
 import { PhysMem } from "../mem/physmem.js";
+import { looksLikeCasemate, parseCasemate } from "../scenario/casemate-parse.js";
+import { casemateStatus, casemateToJson, renderCasemateText } from "../scenario/casemate-render.js";
+import { replayCasemate } from "../scenario/casemate-replay.js";
 import { type ExploreResult, exploreScenario, interleavingsOf } from "../scenario/explore.js";
 import { exploreParallel } from "../scenario/explore-parallel.js";
 import { parseScenario } from "../scenario/format.js";
@@ -44,6 +47,8 @@ interface CheckOptions {
   /** A `vmsa record` trace to replay instead of scenario files. */
   trace?: string;
   systemMap?: string;
+  /** Read every file as a Casemate trace (otherwise detected by content or a .casemate/.sexp name). */
+  casemate?: boolean;
 }
 
 const DEFAULT_EXPLORE_LIMIT = 10000;
@@ -130,12 +135,22 @@ export function checkFiles(
   const results: ScenarioResult[] = [];
   const explored: ExploreResult[] = [];
   const litmus: LitmusResult[] = [];
+  const casemate: Record<string, unknown>[] = [];
+  const casemateStatuses: number[] = [];
   let bad = false;
   for (const f of files) {
     try {
       // A directory, a missing file or a binary one is one line naming it (FileError).
       const name = f === "-" ? "stdin" : f;
       const text = readTextFile(f, "scenario");
+      // Casemate's s-expression traces (pKVM stage-2 / EL2 table maintenance) replay on the machine.
+      if (opts.casemate || /\.(casemate|sexp)$/i.test(f) || looksLikeCasemate(text)) {
+        const cr = replayCasemate(parseCasemate(text, name));
+        casemateStatuses.push(casemateStatus(cr));
+        if (format === "json") casemate.push(casemateToJson(cr));
+        else out(renderCasemateText(cr));
+        continue;
+      }
       // herd7 litmus files (.litmus) are read as scenarios on the litmus model (herd-import.ts).
       const herd = /\.litmus$/i.test(f);
       const scenarioText = herd ? herdFileToScenarioText(text, name) : text;
@@ -197,11 +212,12 @@ export function checkFiles(
     const data = [
       ...(bounds !== undefined ? explored.map(exploreToJson) : results.map((r) => resultToJson(r, { outcomes: opts.outcomes ?? false }))),
       ...litmus.map(litmusToJson),
+      ...casemate,
     ];
     out(`${JSON.stringify(data, null, 2)}\n`);
   }
   if (bad) return 2;
-  const lit = litmus.map(litmusStatus);
+  const lit = [...litmus.map(litmusStatus), ...casemateStatuses];
   if (lit.includes(1)) return 1;
   if (bounds !== undefined) {
     // A violation seen is a finding even when the search was cut short; otherwise a cut-short
@@ -249,6 +265,7 @@ export function registerCheckCommand(program: Command): void {
     )
     .option("--trace <file>", "replay a `vmsa record` trace (plugins/record; gzip accepted) instead of scenario files")
     .option("--system-map <file>", "--trace: the kernel's System.map, to name the function of each guest PC")
+    .option("--casemate", "read the files as Casemate traces (s-expressions; detected by content or a .casemate / .sexp name otherwise)")
     .option("--export-litmus <file>", "write the scenario as a herd7 AArch64 VMSA litmus test (one file; see examples/herd/README.md)")
     .option("--export-image <dir>", "write the final memory and CPU 0's registers as loadable tables (see vmsa boot --export-image)")
     .addHelpText(
@@ -274,6 +291,13 @@ Examples:
   $ vmsa check --explore examples/scenarios/explore-shootdown.yaml
   $ vmsa check --explore --explore-limit 100000 --explore-budget 2m FILE
   $ vmsa check --trace boot.vtrace --system-map System.map-6.1.0-50-arm64
+  $ vmsa check examples/casemate/bad_bbm_missing_tlbi.casemate
+
+Casemate traces ((mem-write (id N) (tid T) …) records, named or positional; docs/casemate.md)
+replay on the machine model with one regime per VMID (VTTBR_EL2) and one for TTBR0_EL2: exit 1
+when a rule is broken, 3 when records were not replayed (unknown TLBI or register, a mem-read
+the writes disagree with), 0 clean for the architecture rules. Casemate's locking and ownership
+discipline (lock, unlock, hint records) is kept in the log and never judged.
 
 With --trace, exit status 3 means no rule was broken in what was replayed, but the trace holds
 records the model does not know (listed), so the replay is not complete.`,
