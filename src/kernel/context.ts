@@ -46,6 +46,9 @@ export class Kernel {
   tableAccess: TableAccess | undefined = undefined;
   /** Base VA of the TTBR1 half: 2^64 - 2^vaBits (PAGE_OFFSET). */
   readonly halfBase: bigint;
+  /** Per level (index level + 1, levels -1..3): bytes an entry maps, and entries in a table there. */
+  private readonly entrySpan: number[] = [];
+  private readonly tableEntries: number[] = [];
 
   constructor(port: MachinePort, opts: KernelOptions) {
     this.port = port;
@@ -55,6 +58,10 @@ export class Kernel {
     this.prots = kernelProts({ nG: this.nG, lpa2: this.geo.ds });
     this.cpu = opts.cpu ?? 0;
     this.halfBase = (1n << 64n) - (1n << BigInt(this.geo.vaBits));
+    for (let level = -1; level <= 3; level++) {
+      this.entrySpan.push(2 ** this.shiftOf(level));
+      this.tableEntries.push(level === this.geo.pgdLevel ? this.geo.PTRS_PER_PGD : this.geo.PTRS_PER_PTE);
+    }
   }
 
   /** Offset of a VA within its half (exact number; VA bits above vaBits are dropped). */
@@ -143,9 +150,10 @@ export class Kernel {
 
   /** PA of the entry for VA offset `off` in the table at `table` (level `level`). */
   entryAddr(table: number, level: number, off: number): number {
-    const shift = this.shiftOf(level);
-    const n = level === this.geo.pgdLevel ? this.geo.PTRS_PER_PGD : this.geo.PTRS_PER_PTE;
-    return table + (Math.floor(off / 2 ** shift) % n) * 8;
+    const q = Math.floor(off / (this.entrySpan[level + 1] as number));
+    const n = this.tableEntries[level + 1] as number;
+    // n is a power of two: a mask while q fits 31 bits, never `%` on a large double (slow).
+    return table + (q < 2147483648 ? q & (n - 1) : q - Math.floor(q / n) * n) * 8;
   }
 
   shiftOf(level: number): number {

@@ -84,15 +84,20 @@ export class DirectPort implements MachinePort {
       const fr = mem.arenas[mem.cacheArena[slot] as number] as Uint32Array;
       let w = (mem.cacheWord[slot] as number) + ((a - pfn * FRAME_SIZE) >>> 2);
       const stop = Math.min(n - i, (FRAME_SIZE - (a - pfn * FRAME_SIZE)) / 8);
-      for (let j = 0; j < stop; j++, w += 2) {
-        fr[w] = l;
-        fr[w + 1] = h;
-        const s = l + step;
-        if (s >= 4294967296) {
-          l = s - 4294967296;
+      let j = 0;
+      while (j < stop) {
+        // Entries before the low half carries (all of them for step 0): a loop with no test per entry.
+        const m = Math.min(stop - j, Math.floor((4294967295 - l) / step) + 1);
+        const end = w + 2 * m;
+        for (; w < end; w += 2) {
+          fr[w] = l;
+          fr[w + 1] = h;
+          l += step;
+        }
+        j += m;
+        if (l >= 4294967296) {
+          l -= 4294967296;
           h = (h + 1) >>> 0;
-        } else {
-          l = s;
         }
       }
       i += stop;

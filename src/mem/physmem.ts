@@ -76,6 +76,12 @@ export class PhysMem {
   /** Words in the current allocation arena (0 before the first frame is allocated). */
   private allocWords = 0;
   private allocNext = 0;
+  /**
+   * Words of the current allocation arena from here on were never handed out since the arena
+   * was created, so they are still zero (a new typed array is zeroed): zeroing a frame placed
+   * there is skipped.
+   */
+  private allocClean = 0;
   /** Direct-mapped cache of frame locations (tag = frame number); read-only outside this class. */
   readonly cacheTag = new Float64Array(CACHE_SLOTS).fill(-1);
   readonly cacheArena = new Int32Array(CACHE_SLOTS);
@@ -340,18 +346,25 @@ export class PhysMem {
     return a.subarray(word, word + WORDS_PER_FRAME);
   }
 
-  /** Give frame `pfn` the next allocation-arena slot and make it the cached entry of its slot (no view). */
-  private allocSlot(pfn: number): void {
+  /**
+   * Give frame `pfn` the next allocation-arena slot and make it the cached entry of its slot (no
+   * view). Returns whether the slot is known to hold zeros (never handed out before).
+   */
+  private allocSlot(pfn: number): boolean {
     if (this.allocNext + WORDS_PER_FRAME > this.allocWords) {
       this.allocWords = this.allocWords === 0 ? this.firstArenaWords : Math.min(this.allocWords * 2, ARENA_WORDS);
       this.arenas.push(new Uint32Array(this.allocWords));
       this.allocArena = this.arenas.length - 1;
       this.allocNext = 0;
+      this.allocClean = 0;
     }
     const word = this.allocNext;
     this.allocNext += WORDS_PER_FRAME;
+    const clean = word >= this.allocClean;
+    if (clean) this.allocClean = this.allocNext;
     this.place(pfn, this.allocArena, word);
     if (this.journal !== undefined && !this.journal.has(pfn)) this.journal.set(pfn, null);
+    return clean;
   }
 
   /** Before the first write to a frame that existed at the checkpoint: keep a copy of its words. */
@@ -407,6 +420,9 @@ export class PhysMem {
       }
       if (!poolGrew) this.arenas.length = m.arenas;
     }
+    // Slots handed out since the checkpoint hold old words: only the arena's never-used tail is clean
+    // (nothing is known clean when the checkpoint's arena is an older one).
+    if (this.allocArena !== m.allocArena) this.allocClean = m.allocWords;
     this.allocArena = m.allocArena;
     this.allocWords = m.allocWords;
     this.allocNext = m.allocNext;
@@ -456,8 +472,9 @@ export class PhysMem {
     for (let off = 0; off < size; off += FRAME_SIZE) {
       const pfn = Math.floor((pa + off) / FRAME_SIZE);
       const slot = pfn & (CACHE_SLOTS - 1);
-      if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) this.allocSlot(pfn);
-      else {
+      if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) {
+        if (this.allocSlot(pfn)) continue; // a never-used slot is zero already
+      } else {
         if (this.poolSlots !== 0) this.unpool(pfn, slot);
         if (this.journal !== undefined) this.saveFrame(pfn, slot);
       }

@@ -24,6 +24,20 @@ describe("PhysMem checkpoint and rollback", () => {
       expect(m.backedFrames()).toEqual([0x40000, 0x40001]);
     }
   });
+  it("zeroing a new frame after a rollback clears the storage a dropped frame had used", () => {
+    // zero() skips frames placed in never-used storage (already zero); a slot handed out since the
+    // checkpoint and taken back by rollback still holds the dropped frame's words.
+    const m = new PhysMem();
+    m.write64(0x1000n, 1n);
+    m.checkpoint();
+    for (let i = 0; i < 512; i++) m.write64(0x9000n + BigInt(i * 8), 0xffff_ffff_ffff_ffffn);
+    m.rollback();
+    m.zero(0x7000n, 4096); // the next frame created: the storage 0x9000 had
+    for (let i = 0; i < 512; i++) expect(m.read64(0x7000n + BigInt(i * 8))).toBe(0n);
+    m.zero(0x8000n, 4096); // storage never used: zero without clearing
+    expect(m.read64(0x8ff8n)).toBe(0n);
+  });
+
   it("a frame created since and cached is forgotten by the frame cache too", () => {
     const m = new PhysMem();
     m.checkpoint();
