@@ -59,6 +59,7 @@ Examples:
   $ vmsa audit --example linux-6.1-4k48 --protected 0x48000000-0x48200000 --format json
   $ vmsa audit --gdb 127.0.0.1:1234 --kernel-version 6.1    # a running QEMU: stopped while read, then detached
   $ vmsa audit --stage 2 host.core --regs el2-registers.txt # a VM's stage-2 tables (VTCR_EL2, VTTBR_EL2)
+  $ vmsa audit --example pkvm-hyp                          # EL2 regime: W+X by AP[2] and XN (bit 54)
 
 Stage 2 (--stage 2): s2-wx (the guest may write and execute), s2-exec-device (executable Device
 memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusive), shared-table

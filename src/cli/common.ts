@@ -1,6 +1,7 @@
 /**
  * Shared CLI plumbing: register options, memory banks, built-in examples, errors and output.
  */
+
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +26,7 @@ import { readTextFile, writeFileAtomic } from "../io/files.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
+import { isPkvmExample, PKVM_EXAMPLES, type PkvmExampleName, pkvmExampleInputs } from "./pkvm-example.js";
 
 export class UsageError extends VmsaError {
   constructor(message: string) {
@@ -109,7 +111,7 @@ export function examplesDir(): string {
 }
 
 export function listExamples(): string[] {
-  return ["linux-6.1-4k48"];
+  return ["linux-6.1-4k48", ...PKVM_EXAMPLES];
 }
 
 /**
@@ -128,7 +130,7 @@ export interface Example {
 }
 
 export function loadExample(name: string): Example {
-  if (!listExamples().includes(name)) {
+  if (!listExamples().includes(name) || isPkvmExample(name)) {
     throw new UsageError(`--example: unknown example "${name}" (expected one of: ${listExamples().join(", ")})`);
   }
   const dir = join(examplesDir(), name);
@@ -172,6 +174,8 @@ export interface MachineInputs {
   /** Where each register value came from. */
   sources: Record<string, string>;
   example?: Example;
+  /** A built-in pKVM example (built by the kernel library, not read from files). */
+  pkvmExample?: string;
   markers?: readonly Marker[];
 }
 
@@ -184,6 +188,7 @@ export function parseRegime(text: string): Regime {
 
 /** Build memory and registers from the command-line options (example < preset < file < flags). */
 export function machineFromOptions(o: RegOptions): MachineInputs {
+  if (isPkvmExample(o.example)) return pkvmMachine(o.example, o);
   const mem = new PhysMem();
   const values: Partial<Record<keyof RegOptions, string>> = {};
   const sources: Record<string, string> = {};
@@ -302,6 +307,24 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
   const result: MachineInputs = { mem, regs, sources };
   if (example) result.example = example;
   if (markers) result.markers = markers;
+  return result;
+}
+
+/** A pKVM example: its own memory and registers, nothing else may be given with it. */
+function pkvmMachine(name: PkvmExampleName, o: RegOptions): MachineInputs {
+  const other = [
+    ["--preset", o.preset],
+    ["--regs", o.regs],
+    ["--mem", (o.mem ?? []).length > 0 ? "x" : undefined],
+    ["--linux-pie", o.linuxPie === undefined || o.linuxPie === false ? undefined : "x"],
+    ["--t0sz", o.t0sz],
+    ["--t1sz", o.t1sz],
+    ...Object.entries(REG_KEYS).map(([k, key]) => [`--${key} (${k})`, typeof o[key] === "string" ? "x" : undefined]),
+  ].find(([, v]) => v !== undefined);
+  if (other) throw new UsageError(`--example ${name} brings its own memory and registers: ${other[0]} cannot be combined with it`);
+  const x = pkvmExampleInputs(name);
+  const result: MachineInputs = { mem: x.mem, regs: x.regs, sources: { ...x.sources }, pkvmExample: name };
+  if (x.markers) result.markers = x.markers;
   return result;
 }
 

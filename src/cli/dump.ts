@@ -16,6 +16,7 @@ import { halfBase, mappingReport } from "../walk/range.js";
 import { emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
+import { isStage2Example } from "./pkvm-example.js";
 import { addStage2Options, openStage2FromOptions, type Stage2CliOptions, stageOf } from "./stage2.js";
 
 const KVM_FILES = ["stage2_page_tables", "ipa_range", "stage2_levels"] as const;
@@ -24,7 +25,7 @@ interface DumpOptions extends DumpInputOptions, Stage2CliOptions {
   kvmFile: string;
   kvmSinglePass?: boolean;
   format: string;
-  half: string;
+  half?: string;
   start?: string;
   end?: string;
   markers?: string;
@@ -56,7 +57,7 @@ export function registerDumpCommand(program: Command): void {
     .description("dump the translation tables of a TTBR half: Linux ptdump text (kernel_page_tables format) or JSON")
     .argument("[input...]", "ELF core (QEMU dump-guest-memory, kdump vmcore), snapshot .json, or FILE@PA")
     .option("-f, --format <fmt>", "ptdump (Linux /sys/kernel/debug/kernel_page_tables text) or json (coalesced mappings)", "ptdump")
-    .option("--half <n>", "TTBR half to dump: 1 (kernel) or 0 (user)", "1")
+    .option("--half <n>", "TTBR half to dump: 1 (kernel, the default) or 0 (user); the EL2 regime (--example pkvm-hyp) has only 0")
     .option("--start <va>", "first VA (default: start of the half)")
     .option("--end <va>", "end VA, exclusive (default: end of the half)")
     .option(
@@ -64,7 +65,11 @@ export function registerDumpCommand(program: Command): void {
       "address markers: auto (the kernel layout from IKCONFIG, --kernel-config, --system-map, else a guess), linux-X.Y (that kernel version, e.g. linux-6.1), none, or a file of `ADDRESS NAME` lines",
       "auto",
     )
-    .option("--ptdump-era <era>", "ptdump columns: linux-6 (GP column, holes, v5.11+ MT indices) or linux-4", "linux-6")
+    .option(
+      "--ptdump-era <era>",
+      "ptdump columns: linux-6 (GP column, holes, v5.11+ MT indices) or linux-4; with --stage 2 the stage2_page_tables columns: linux-6.12 (6.12 to 6.18) or linux-6.19 (FEAT_XNX execute columns px/PXN ux/UXN)",
+      "linux-6",
+    )
     .option("-o, --output <file>", "write to a file (atomically) instead of stdout")
     .option("--kvm-file <name>", `with --stage 2: which of KVM's debugfs files to print (${KVM_FILES.join(", ")})`, "stage2_page_tables");
   addStage2Options(cmd, "a hypervisor's IPA space from VTCR_EL2/VTTBR_EL2, printed as KVM's debugfs stage2_page_tables");
@@ -80,6 +85,8 @@ Examples:
   $ vmsa dump --gdb 127.0.0.1:1234 --kernel-version 6.1   # a running QEMU (-gdb tcp::1234): only its tables are read
   $ vmsa dump --stage 2 host.core --regs el2-registers.txt  # KVM's stage2_page_tables of the VM whose VTTBR_EL2 is given
   $ vmsa dump --stage 2 host.core --vtcr 0x80023558 --vttbr 0x1000041a6e000 --kvm-file ipa_range
+  $ vmsa dump --example pkvm-hyp                            # pKVM's hypervisor stage 1 (EL2 regime, TTBR0_EL2)
+  $ vmsa dump --example pkvm-host-s2 --ptdump-era linux-6.19  # pKVM's host stage 2, 6.19's FEAT_XNX columns
 
 Stage 2 (--stage 2): the host's memory and VTCR_EL2/VTTBR_EL2 (--vtcr/--vttbr, or VTCR_EL2 and
 VTTBR_EL2 lines in --regs or a snapshot's registers; ID_AA64MMFR0_EL1 for the PA size), or --gdb
@@ -89,7 +96,16 @@ stage-2 tables are read through the gdbstub). The text is
 byte for byte, including its quirks: the last run is never printed (KVM's walk has no final flush),
 and a text longer than one page is what seq_file's retry prints (the show function runs again with
 the parser state of the previous pass; --kvm-single-pass prints one clean pass instead).
---kvm-file ipa_range and stage2_levels print the companion files.
+--kvm-file ipa_range and stage2_levels print the companion files. --ptdump-era linux-6.19 prints
+the columns of Linux 6.19+ (FEAT_XNX: "px ux ", "PXNux ", "PXNUXN", "px UXN" for XN[1:0]; masks
+without the valid bit); the default is the 6.12-6.18 format.
+
+pKVM (--example pkvm-hyp, --example pkvm-host-s2): vmsa's model of what pKVM's __pkvm_init builds
+(src/kernel/pkvm). Mainline Linux has no debugfs file for either: the hypervisor's tables print in
+the kernel_page_tables format (its raw-bit columns: "USR" is AP[1], which KVM's nVHE encodings
+set and EL2 ignores; "UXN" is bit 54, XN at EL2), the host's in the stage2_page_tables format
+headed "Host IPA". Pages the hypervisor owns are invalid host entries with the owner in bits
+[9:2]; -f json lists them under "invalid" (owner 1 = hyp: descriptor 0x4).
 
 Live guests (--gdb): QEMU stops the guest while vmsa reads its registers and tables through the
 gdbstub (physical memory), then vmsa detaches and the guest runs on; nothing is saved to disk.
@@ -115,7 +131,7 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
     }
     if (o.kvmFile !== "stage2_page_tables" || o.kvmSinglePass)
       throw new UsageError("--kvm-file and --kvm-single-pass apply to --stage 2 only");
-    if (o.half !== "0" && o.half !== "1") throw new UsageError(`--half: "${o.half}" is not 0 or 1`);
+    if (o.half !== undefined && o.half !== "0" && o.half !== "1") throw new UsageError(`--half: "${o.half}" is not 0 or 1`);
     // `--markers linux-X` names the kernel version: the same layout model as `--kernel-version X`.
     const named = /^linux-(.+)$/.exec(o.markers ?? "")?.[1];
     if (named !== undefined) {
@@ -125,9 +141,13 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
       }
     }
     const m = await openInputs(inputs, named !== undefined ? { ...o, kernelVersion: named } : o, { halves: [o.half === "0" ? 0 : 1] });
+    // The EL2 regime (E2H=0) has one VA range, TTBR0_EL2: its half is 0.
+    const el2 = m.regs.regime === "el2";
+    if (el2 && o.half === "1") throw new UsageError("--half 1: the EL2 regime has one VA range (TTBR0_EL2), half 0");
+    const halfIndex = o.half === "0" || (o.half === undefined && el2) ? 0 : 1;
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const ctx = compileRegs(m.regs);
-    const h = ctx.halves[o.half === "0" ? 0 : 1];
+    const h = ctx.halves[halfIndex];
     const halfStart = halfBase(h);
     const halfEnd = (halfStart + (1n << BigInt(h.iaBits))) & ((1n << 64n) - 1n);
     const start = o.start ? parseU64(o.start, "--start") : halfStart;
@@ -206,7 +226,7 @@ async function dumpStage2(inputs: readonly string[], o: DumpOptions): Promise<vo
   if (o.start !== undefined || o.end !== undefined) {
     throw new UsageError("--start/--end do not apply to --stage 2 (KVM's stage2_page_tables covers the whole IPA space)");
   }
-  if (o.half !== "1") throw new UsageError("--half does not apply to --stage 2 (one IPA space)");
+  if (o.half !== undefined) throw new UsageError("--half does not apply to --stage 2 (one IPA space)");
   const file = KVM_FILES.find((f) => f === o.kvmFile);
   if (file === undefined) throw new UsageError(`--kvm-file: "${o.kvmFile}" is not one of ${KVM_FILES.join(", ")}`);
   const { dump, geometry } = await openStage2FromOptions(inputs, o);
@@ -224,6 +244,7 @@ async function dumpStage2(inputs: readonly string[], o: DumpOptions): Promise<vo
         registers: dump.sources,
         complete: r.missing.length === 0,
         mappings: r.runs,
+        invalid: r.invalid,
         missing: r.missing,
         shared: r.shared,
       })}\n`,
@@ -242,7 +263,18 @@ async function dumpStage2(inputs: readonly string[], o: DumpOptions): Promise<vo
     emit(kvmStage2LevelsText(geometry), o.output);
     return;
   }
-  const r = kvmStage2PageTables(dump.mem, geometry, { seqFile: o.kvmSinglePass !== true });
+  const era =
+    o.ptdumpEra === "linux-6" || o.ptdumpEra === "linux-6.12" ? "linux-6.12" : o.ptdumpEra === "linux-6.19" ? "linux-6.19" : undefined;
+  if (era === undefined)
+    throw new UsageError(
+      `--ptdump-era: "${o.ptdumpEra}" is not a stage2_page_tables format: linux-6.12 (the default, 6.12 to 6.18) or linux-6.19 (6.19+, FEAT_XNX columns)`,
+    );
+  const r = kvmStage2PageTables(dump.mem, geometry, {
+    seqFile: o.kvmSinglePass !== true,
+    era,
+    // Mainline has no host stage-2 file; the pKVM host dumps (Android, early ptdump series) head it "Host IPA".
+    ...(isStage2Example(o.example) ? { marker: "Host IPA" } : {}),
+  });
   emit(r.text, o.output);
   if (r.passes > 1) {
     process.stderr.write(

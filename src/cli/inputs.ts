@@ -86,7 +86,14 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
   if (opts === undefined) {
     const m = machineFromOptions(o);
     const layoutSource: LayoutSource = m.markers
-      ? { kind: "example", detail: `the built-in example's kernel (${m.example?.kernel ?? "?"})`, exact: true }
+      ? {
+          kind: "example",
+          detail:
+            m.pkvmExample !== undefined
+              ? `the built-in example ${m.pkvmExample}`
+              : `the built-in example's kernel (${m.example?.kernel ?? "?"})`,
+          exact: true,
+        }
       : { kind: "none", detail: "no kernel version", exact: false };
     return {
       mem: m.mem,

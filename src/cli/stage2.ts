@@ -11,12 +11,14 @@ import { openLiveStage2 } from "../dump/gdb/open.js";
 import type { RegName, RegValues } from "../dump/regfile.js";
 import { openStage2Dump, type Stage2Dump } from "../dump/stage2-inputs.js";
 import type { RangeGeometry } from "../walk/range.js";
+import { compileStage2 } from "../walk/stage2.js";
 import { stage2Geometry, stage2Unwalkable } from "../walk/stage2-range.js";
 import { UsageError } from "./common.js";
 import type { DumpInputOptions } from "./inputs.js";
+import { isPkvmExample, isStage2Example, pkvmExampleInputs } from "./pkvm-example.js";
 
 export interface Stage2CliOptions extends DumpInputOptions {
-  stage: string;
+  stage?: string;
   vtcr?: string;
   vttbr?: string;
   hcr?: string;
@@ -26,7 +28,10 @@ export interface Stage2CliOptions extends DumpInputOptions {
 /** Adds --stage and the stage-2 register flags. */
 export function addStage2Options(cmd: Command, stage2What: string): Command {
   return cmd
-    .option("--stage <n>", `translation stage: 1 (a TTBR half of the EL1&0 regime) or 2 (${stage2What})`, "1")
+    .option(
+      "--stage <n>",
+      `translation stage: 1 (a TTBR half of the EL1&0 regime, the default) or 2 (${stage2What}; implied by --example pkvm-host-s2)`,
+    )
     .option("--vtcr <hex>", "VTCR_EL2 (with --stage 2: T0SZ, SL0/SL2, TG0, PS, DS)")
     .option("--vttbr <hex>", "VTTBR_EL2 (with --stage 2: the stage-2 start table)")
     .option("--hcr <hex>", "HCR_EL2 (with --stage 2; default VM=1)")
@@ -35,8 +40,13 @@ export function addStage2Options(cmd: Command, stage2What: string): Command {
 
 /** 1 or 2; stage-2 flags without --stage 2 are refused rather than ignored. */
 export function stageOf(o: Stage2CliOptions): 1 | 2 {
-  if (o.stage !== "1" && o.stage !== "2") throw new UsageError(`--stage: "${o.stage}" is not 1 or 2`);
-  if (o.stage === "1") {
+  const stage = o.stage ?? (isStage2Example(o.example) ? "2" : "1");
+  if (stage !== "1" && stage !== "2") throw new UsageError(`--stage: "${o.stage}" is not 1 or 2`);
+  if (stage === "2" && isPkvmExample(o.example) && !isStage2Example(o.example))
+    throw new UsageError(`--example ${o.example} is a stage-1 input (the hypervisor's EL2 tables): --stage 2 does not apply`);
+  if (stage === "1" && isStage2Example(o.example))
+    throw new UsageError(`--example ${o.example} is a stage-2 input (the host's IPA space): --stage 1 does not apply`);
+  if (stage === "1") {
     for (const [flag, v] of [
       ["--vtcr", o.vtcr],
       ["--vttbr", o.vttbr],
@@ -73,6 +83,7 @@ export async function openStage2FromOptions(
   inputs: readonly string[],
   o: Stage2CliOptions,
 ): Promise<{ dump: Stage2Dump; geometry: RangeGeometry }> {
+  if (isStage2Example(o.example)) return pkvmStage2(inputs, o);
   for (const [key, flag] of STAGE1_ONLY) {
     if (o[key] !== undefined) throw new UsageError(`${flag} does not apply to --stage 2 (a hypervisor's stage-2 tables in host memory)`);
   }
@@ -112,4 +123,32 @@ export async function openStage2FromOptions(
     );
   }
   return { dump, geometry: stage2Geometry(dump.stage2) };
+}
+
+/** `--example pkvm-host-s2`: the modelled host stage 2, nothing else may be given with it. */
+function pkvmStage2(inputs: readonly string[], o: Stage2CliOptions): { dump: Stage2Dump; geometry: RangeGeometry } {
+  const other = [
+    ["an input file", inputs.length > 0 ? "x" : undefined],
+    ["--mem", (o.mem ?? []).length > 0 ? "x" : undefined],
+    ["--gdb", o.gdb],
+    ["--regs", o.regs],
+    ["--vtcr", o.vtcr],
+    ["--vttbr", o.vttbr],
+    ["--hcr", o.hcr],
+    ["--s2pir", o.s2pir],
+    ["--preset", o.preset],
+  ].find(([, v]) => v !== undefined);
+  if (other) throw new UsageError(`--example ${o.example} brings its own memory and registers: ${other[0]} cannot be combined with it`);
+  const x = pkvmExampleInputs("pkvm-host-s2");
+  const regs = { vtcr: x.regs.vtcr ?? 0n, vttbr: x.regs.vttbr ?? 0n, hcr: x.regs.hcr ?? 0n };
+  const stage2 = compileStage2(regs, x.regs.features);
+  const dump: Stage2Dump = {
+    mem: x.mem,
+    stage2,
+    regs,
+    features: x.regs.features,
+    sources: { memory: "example pkvm-host-s2", ...x.sources },
+    notes: [],
+  };
+  return { dump, geometry: stage2Geometry(stage2) };
 }

@@ -12,6 +12,7 @@ import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/wal
 import { collect, emit, machineFromOptions, parseRegime, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
+import { isStage2Example } from "./pkvm-example.js";
 
 /**
  * The access tokens translate accepts: the help, the error message and the parser all read this
@@ -257,6 +258,8 @@ Examples:
   $ vmsa translate --mem host.bin@0x40000000 --stage 2 --vtcr 0x80023558 --vttbr 0x48000000 0x40210000
   $ vmsa translate --mem hyp.bin@0x40000000 --regime el2 --ttbr0 0x41000000 --tcr 0x80803520 \\
       --mair 0xff --sctlr 0x30c50831 0x40200000                                   # AT S1E2R
+  $ vmsa translate --example pkvm-hyp 0x800000210000:x 0x800000210000:w     # pKVM hyp text at EL2
+  $ vmsa translate --example pkvm-host-s2 0x40210000                         # a hyp page, from the host (IPA)
 
 A walk that needs a table the input does not contain is reported as missing data ("(missing)",
 JSON "kind": "missing"), not as a fault: a CPU would read that memory.
@@ -283,8 +286,11 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
           : { ...machineFromOptions(o), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const regs = withRegimeOptions(m.regs, o);
-    if (o.stage !== undefined) {
-      if (o.stage !== "2") throw new UsageError(`--stage: "${o.stage}" is not 2 (stage 1 is the default walk)`);
+    // --example pkvm-host-s2 is the host's stage 2 alone: its arguments are IPAs.
+    const stage = o.stage ?? (isStage2Example(o.example) ? "2" : undefined);
+    if (isStage2Example(o.example) && stage !== "2") throw new UsageError(`--stage: --example ${o.example} is a stage-2 input (IPAs)`);
+    if (stage !== undefined) {
+      if (stage !== "2") throw new UsageError(`--stage: "${o.stage}" is not 2 (stage 1 is the default walk)`);
       if (regs.vtcr === undefined) throw new UsageError("--stage 2 needs --vtcr (and --vttbr)");
       const s2 = new Walker(m.mem, compileStage2({ hcr: regs.hcr ?? HCR_VM, vtcr: regs.vtcr, vttbr: regs.vttbr ?? 0n }, regs.features));
       const results = queries.map((q) => s2.translateIpa(q.va, q.access));

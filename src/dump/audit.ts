@@ -140,6 +140,8 @@ const RULE = {
   res0: "RES0 descriptor bits must be zero (Arm ARM D8.3 descriptor formats)",
   oaSize: "output address must fit the PA size (Arm ARM: Address size fault)",
   prot: "PA range declared protected (--protected) must not be mapped",
+  wxEl2:
+    "W^X at EL2: no hypervisor mapping both writable (AP[2]=0) and executable (XN, bit 54, clear); KVM's hyp_set_prot_attr refuses W+X (Linux arch/arm64/kvm/hyp/pgtable.c), and pKVM runs with SCTLR_EL2.WXN=1",
   global: "user (TTBR0) mappings must be non-global, nG=1 (global user entries survive ASID switches; Linux maps all user memory nG)",
   missing:
     "every table the walk reaches must be in the input: a range whose table is missing is unknown, not unmapped (a real walk would read that memory)",
@@ -235,7 +237,9 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
   const visitHalf = (h: HalfContext): void => {
     if (h.tnszFault || h.baseFault || h.epd) return;
     const base = halfBase(h);
-    const kernel = h.index === 1;
+    // The EL2 regime (E2H=0): TTBR0_EL2 is the hypervisor's one range, no EL0, XN at bit 54.
+    const hyp = ctx.el2 && h.index === 0;
+    const kernel = h.index === 1 || hyp;
     walkEntries(
       mem,
       h,
@@ -313,15 +317,25 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           // (Not under PIE, where W+X is judged on effective permissions and an invalid entry has none.)
           if (kernel && !ctx.pie && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
             const pages = size / pageSize;
-            if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
-            if ((protLo & LO_AP2) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
+            if (hyp) {
+              if ((protLo & LO_AP2) === 0 && (protHi & HI_UXN) === 0) wxPages += pages;
+            } else {
+              if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
+              if ((protLo & LO_AP2) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
+            }
           }
           return;
         }
         leaves[h.index]++;
         const pa = leafOutputAddress(h, e.hi, e.lo, e.level);
         const paB = BigInt(pa);
-        if (kernel && ctx.pie) {
+        if (hyp && !ctx.pie) {
+          // EL2: AP[1] is RES1 (KVM's nVHE encodings set it), bit 53 is not a permission, no EL0.
+          if ((e.lo & LO_AP2) === 0 && (e.hi & HI_UXN) === 0) {
+            wxPages += size / pageSize;
+            report("wx", va, size, paB, e, "hypervisor mapping writable and executable (AP[2]=0, XN=0)", RULE.wxEl2);
+          }
+        } else if (kernel && ctx.pie) {
           // Permission indirection: AP/PXN/UXN are PIIndex bits and bit 7 is nDirty, so the
           // kernel's raw-bit check means nothing here; judge the effective permissions through
           // PIR_EL1/PIRE0_EL1 (walk/permissions.ts, ASL AArch64.S1IndirectBasePermissions).

@@ -17,9 +17,12 @@
  * - the parser state lives from open() to release(), not per show call, so when the text does not
  *   fit in seq_file's first page and show runs again (seq_read_iter doubles the buffer and
  *   retries), that pass starts from the state the previous pass ended in (KvmTextOptions.seqFile).
- * Columns of a line with bits set, each preceded by a space (set/clear per (bits & mask) == val):
+ * Columns of a line with bits set, each preceded by a space (set/clear per (bits & mask) == val),
+ * Linux 6.12 to 6.18 (KvmTextOptions.era "linux-6.12", the default):
  *   " "/"F" valid; "R"/" " read; "W"/" " write; " "/"X" executable (X: XN[1] set, or invalid);
  *   "AF"/"  "; "BLK"/"   " (a block: valid with bit 1 clear).
+ * Linux 6.19+ ("linux-6.19", FEAT_XNX): masks without the valid bit, and XN[1:0] as one of
+ *   "px ux ", "PXNux ", "PXNUXN", "px UXN" (see COLUMNS_6_19).
  * ipa_range is `%2u\n` of the IPA size; stage2_levels is `%1d\n` of the number of levels walked.
  *
  * Lines of our own (never in the kernel's output): MISSING (a table the input does not hold),
@@ -30,14 +33,17 @@ import type { PhysMem } from "../mem/physmem.js";
 import { type RangeGeometry, walkEntries } from "../walk/range.js";
 import { addr16, ptdumpRangeText } from "./ptdump.js";
 
-/** One column of a stage-2 line (kernel stage2_pte_bits[]): mask, value and the two strings, on 32-bit halves. */
+/**
+ * One column of a stage-2 line (kernel stage2_pte_bits[]): mask, value and the two strings, on
+ * 32-bit halves. A column without `clear` prints nothing (not even its space) when it does not match.
+ */
 interface S2Column {
   readonly maskLo: number;
   readonly maskHi: number;
   readonly valLo: number;
   readonly valHi: number;
   readonly set: string;
-  readonly clear: string;
+  readonly clear?: string;
 }
 
 const VALID = 1;
@@ -47,8 +53,11 @@ const S2AP_W = 1 << 7;
 const AF = 1 << 10;
 /** XN[1], descriptor bit 54, in the high half. */
 const XN_HI = 1 << 22;
+/** XN[0], descriptor bit 53 (FEAT_XNX), in the high half. */
+const XN0_HI = 1 << 21;
 
-const COLUMNS: readonly S2Column[] = [
+/** Linux 6.12 to 6.18: every mask includes the valid bit; one XN column from bit 54. */
+const COLUMNS_6_12: readonly S2Column[] = [
   { maskLo: VALID, maskHi: 0, valLo: VALID, valHi: 0, set: " ", clear: "F" },
   { maskLo: S2AP_R | VALID, maskHi: 0, valLo: S2AP_R | VALID, valHi: 0, set: "R", clear: " " },
   { maskLo: S2AP_W | VALID, maskHi: 0, valLo: S2AP_W | VALID, valHi: 0, set: "W", clear: " " },
@@ -57,13 +66,60 @@ const COLUMNS: readonly S2Column[] = [
   { maskLo: TABLE | VALID, maskHi: 0, valLo: VALID, valHi: 0, set: "BLK", clear: "   " },
 ];
 
-/** The bits note_page() keeps of a stage-2 entry (the union of the column masks). */
+/**
+ * Linux 6.19+ (commit "KVM: arm64: Teach ptdump about FEAT_XNX permissions", in the KVM/arm64
+ * pull for 6.19): the masks no longer include the valid bit, and XN[1:0] (bits 54:53) prints as
+ * exactly one of four tokens, privileged then unprivileged execute: "px ux " (00), "PXNux " (01),
+ * "PXNUXN" (10), "px UXN" (11), with no "clear" string; BLK is bits[1:0] == 01.
+ */
+const COLUMNS_6_19: readonly S2Column[] = [
+  { maskLo: VALID, maskHi: 0, valLo: VALID, valHi: 0, set: " ", clear: "F" },
+  { maskLo: S2AP_R, maskHi: 0, valLo: S2AP_R, valHi: 0, set: "R", clear: " " },
+  { maskLo: S2AP_W, maskHi: 0, valLo: S2AP_W, valHi: 0, set: "W", clear: " " },
+  { maskLo: 0, maskHi: XN_HI | XN0_HI, valLo: 0, valHi: 0, set: "px ux " },
+  { maskLo: 0, maskHi: XN_HI | XN0_HI, valLo: 0, valHi: XN0_HI, set: "PXNux " },
+  { maskLo: 0, maskHi: XN_HI | XN0_HI, valLo: 0, valHi: XN_HI, set: "PXNUXN" },
+  { maskLo: 0, maskHi: XN_HI | XN0_HI, valLo: 0, valHi: XN_HI | XN0_HI, set: "px UXN" },
+  { maskLo: AF, maskHi: 0, valLo: AF, valHi: 0, set: "AF", clear: "  " },
+  { maskLo: TABLE | VALID, maskHi: 0, valLo: VALID, valHi: 0, set: "BLK", clear: "   " },
+];
+
+/** Which kernel's stage2_page_tables columns to print (see COLUMNS_6_12 / COLUMNS_6_19). */
+export type KvmPtdumpEra = "linux-6.12" | "linux-6.19";
+export const KVM_PTDUMP_ERAS: readonly KvmPtdumpEra[] = ["linux-6.12", "linux-6.19"];
+
+interface EraColumns {
+  readonly columns: readonly S2Column[];
+  /** The bits note_page() keeps of an entry (the union of the column masks). */
+  readonly protLo: number;
+  readonly protHi: number;
+}
+
+function eraColumns(columns: readonly S2Column[]): EraColumns {
+  let protLo = 0;
+  let protHi = 0;
+  for (const c of columns) {
+    protLo |= c.maskLo;
+    protHi |= c.maskHi;
+  }
+  return { columns, protLo, protHi };
+}
+
+const ERAS: Readonly<Record<KvmPtdumpEra, EraColumns>> = {
+  "linux-6.12": eraColumns(COLUMNS_6_12),
+  "linux-6.19": eraColumns(COLUMNS_6_19),
+};
+
+/** The bits note_page() keeps of a stage-2 entry in the 6.12 format (the union of the column masks). */
 export const KVM_S2_PROT_LO = VALID | TABLE | S2AP_R | S2AP_W | AF;
 export const KVM_S2_PROT_HI = XN_HI;
 
-function columns(lo: number, hi: number): string {
+function columns(era: EraColumns, lo: number, hi: number): string {
   let s = "";
-  for (const c of COLUMNS) s += ` ${(lo & c.maskLo) === c.valLo && (hi & c.maskHi) === c.valHi ? c.set : c.clear}`;
+  for (const c of era.columns) {
+    const t = (lo & c.maskLo) === c.valLo && (hi & c.maskHi) === c.valHi ? c.set : c.clear;
+    if (t !== undefined) s += ` ${t}`;
+  }
   return s;
 }
 
@@ -117,6 +173,10 @@ export interface KvmTextOptions {
    * one clean pass, what the kernel prints when the text fits in a page.
    */
   readonly seqFile?: boolean;
+  /** The kernel whose columns to print (default linux-6.12: 6.12 to 6.18; linux-6.19: FEAT_XNX columns). */
+  readonly era?: KvmPtdumpEra;
+  /** The one address marker (default "Guest IPA", the kernel's). */
+  readonly marker?: string;
 }
 
 /**
@@ -128,19 +188,27 @@ export function kvmStage2PageTables(
   g: RangeGeometry,
   opts: KvmTextOptions = {},
 ): KvmStage2Report & { readonly passes: number } {
-  let r = kvmPass(mem, g, undefined);
+  const era = ERAS[opts.era ?? "linux-6.12"];
+  const marker = opts.marker ?? "Guest IPA";
+  let r = kvmPass(mem, g, undefined, era, marker);
   let passes = 1;
   if (opts.seqFile === false) return { ...r, passes };
   // seq_printf() only stores what leaves the total below the buffer size (seq_file.c seq_vprintf).
   for (let size = SEQ_FIRST_BUFFER; r.text.length >= size; size *= 2) {
-    r = kvmPass(mem, g, r.end);
+    r = kvmPass(mem, g, r.end, era, marker);
     passes++;
   }
   return { ...r, passes };
 }
 
 /** One call of KVM's show function: one walk, starting from `from` (undefined: a fresh parser). */
-function kvmPass(mem: PhysMem, g: RangeGeometry, from: NoteState | undefined): KvmStage2Report & { readonly end: NoteState } {
+function kvmPass(
+  mem: PhysMem,
+  g: RangeGeometry,
+  from: NoteState | undefined,
+  era: EraColumns,
+  marker: string,
+): KvmStage2Report & { readonly end: NoteState } {
   const out: string[] = [];
   const missing: KvmMissing[] = [];
   const shared: { ipa: bigint; size: bigint; table: bigint; sameAsIpa: bigint }[] = [];
@@ -152,17 +220,17 @@ function kvmPass(mem: PhysMem, g: RangeGeometry, from: NoteState | undefined): K
   let stStart = from?.start ?? 0;
   let headed = from !== undefined;
   const header = (): void => {
-    if (!headed) out.push("---[ Guest IPA ]---\n");
+    if (!headed) out.push(`---[ ${marker} ]---\n`);
     headed = true;
   };
   const line = (end: number): void => {
     let s = `${ptdumpRangeText(BigInt(stStart), BigInt(end))} ${stLevel}`;
-    if (protLo !== 0 || protHi !== 0) s += columns(protLo, protHi);
+    if (protLo !== 0 || protHi !== 0) s += columns(era, protLo, protHi);
     out.push(`${s}\n`);
   };
   const note = (off: number, level: number, lo: number, hi: number): void => {
-    const pl = lo & KVM_S2_PROT_LO;
-    const ph = hi & KVM_S2_PROT_HI;
+    const pl = lo & era.protLo;
+    const ph = hi & era.protHi;
     if (stLevel === -1) {
       header();
     } else if (pl !== protLo || ph !== protHi || level !== stLevel) {

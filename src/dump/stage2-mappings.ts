@@ -26,12 +26,26 @@ export interface Stage2Run {
   readonly memType: string;
   /** SH[1:0] (undefined under DS, where the bits are OA[51:50]). */
   readonly sh: number | undefined;
+  /** Bits [58:55], ignored by the hardware: software bits (pKVM keeps its page state in 55/56). */
+  readonly sw: number;
   /** The first descriptor of the run. */
+  readonly descriptor: bigint;
+}
+
+/**
+ * A run of equal invalid entries that are not zero: the hardware ignores them, software keeps
+ * notes there (pKVM's host stage 2 records the owner of a page in bits [9:2]).
+ */
+export interface Stage2InvalidRun {
+  readonly ipa: bigint;
+  readonly size: bigint;
+  readonly level: number;
   readonly descriptor: bigint;
 }
 
 export interface Stage2MappingReport {
   readonly runs: readonly Stage2Run[];
+  readonly invalid: readonly Stage2InvalidRun[];
   readonly missing: readonly { readonly ipa: bigint; readonly size: bigint; readonly level: number; readonly table: bigint }[];
   /** Table descriptors naming a table already walked at another IPA (its runs are listed there only). */
   readonly shared: readonly { readonly ipa: bigint; readonly size: bigint; readonly table: bigint; readonly sameAsIpa: bigint }[];
@@ -47,6 +61,7 @@ export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingRepo
   const runs: Stage2Run[] = [];
   const missing: { ipa: bigint; size: bigint; level: number; table: bigint }[] = [];
   const shared: { ipa: bigint; size: bigint; table: bigint; sameAsIpa: bigint }[] = [];
+  const invalid: { ipa: bigint; size: bigint; level: number; descriptor: bigint }[] = [];
   let open: { ipa: number; pa: number; end: number; level: number; hi: number; lo: number } | undefined;
   const close = (): void => {
     if (!open) return;
@@ -67,6 +82,7 @@ export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingRepo
         af: d.af,
         memType: d.memType.name,
         sh: d.sh,
+        sw: d.sw,
         descriptor: raw,
       });
     }
@@ -96,7 +112,13 @@ export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingRepo
         return;
       }
       close();
-      if (e.kind === "unbacked") {
+      if (e.kind === "hole" && (e.lo !== 0 || e.hi !== 0)) {
+        const raw = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
+        const last = invalid[invalid.length - 1];
+        if (last && last.descriptor === raw && last.level === e.level && last.ipa + last.size === BigInt(e.off))
+          last.size += BigInt(e.size);
+        else invalid.push({ ipa: BigInt(e.off), size: BigInt(e.size), level: e.level, descriptor: raw });
+      } else if (e.kind === "unbacked") {
         const last = missing[missing.length - 1];
         if (last && last.table === BigInt(e.table) && last.ipa + last.size === BigInt(e.off)) last.size += BigInt(e.size);
         else missing.push({ ipa: BigInt(e.off), size: BigInt(e.size), level: e.level, table: BigInt(e.table) });
@@ -107,5 +129,5 @@ export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingRepo
     { shared: true },
   );
   close();
-  return { runs, missing, shared };
+  return { runs, invalid, missing, shared };
 }

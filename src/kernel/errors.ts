@@ -19,7 +19,9 @@ export type KernelErrorCode =
   | "EFIXMAP_SLOT"
   | "EFIXMAP_BUSY"
   | "EKMAP_DEPTH"
-  | "EKERN_CONFIG";
+  | "EKERN_CONFIG"
+  | "EPKVM_INVAL"
+  | "EPKVM_PERM";
 
 export class KernelError extends VmsaError {
   /** The kernel rule the refusal enforces, with its source. */

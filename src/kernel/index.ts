@@ -15,3 +15,6 @@ export * from "./regs.js";
 export * from "./tlb.js";
 export * from "./transpgd.js";
 export * from "./ttbr.js";
+export * from "./pkvm/pgtable.js";
+export * from "./pkvm/prot.js";
+export * from "./pkvm/setup.js";

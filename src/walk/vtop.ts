@@ -141,7 +141,9 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
     const via = ind
       ? `  (PIE: PIIndex ${ind.piIndex}, PIR_EL1 0b${ind.pir.toString(2).padStart(4, "0")}, PIRE0_EL1 0b${ind.pire0.toString(2).padStart(4, "0")})`
       : "";
-    lines.push(`  ACCESS: EL1 ${perm(p.pr, p.pw, p.px)}${gcs(p.pgcs)}  EL0 ${perm(p.ur, p.uw, p.ux)}${gcs(p.ugcs)}${via}`);
+    // The EL2 regime (E2H=0) has one privilege level and no EL0.
+    if (ctx.el2) lines.push(`  ACCESS: EL2 ${perm(p.pr, p.pw, p.px)}${gcs(p.pgcs)}${via}`);
+    else lines.push(`  ACCESS: EL1 ${perm(p.pr, p.pw, p.px)}${gcs(p.pgcs)}  EL0 ${perm(p.ur, p.uw, p.ux)}${gcs(p.ugcs)}${via}`);
   } else if (missing) {
     lines.push(
       `  MISSING DATA: the level-${missing.level} table at PA ${hx(missing.table)} is not in the input: the translation is unknown (not a fault)`,

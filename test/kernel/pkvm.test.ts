@@ -1,0 +1,237 @@
+/**
+ * pKVM's init on the modelled machine (src/kernel/pkvm): the hypervisor's stage 1 in the EL2
+ * regime and the host's stage 2, walked with the project's one walker. Each test names the kernel
+ * behaviour it encodes (Linux arch/arm64/kvm/hyp/nvhe/setup.c, mm.c, mem_protect.c, pgtable.c).
+ * Goldens: regenerate with UPDATE_GOLDEN=1 npx vitest run test/kernel/pkvm.test.ts and review the diff.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { audit } from "../../src/dump/audit.js";
+import { auditStage2 } from "../../src/dump/audit-stage2.js";
+import { kvmStage2PageTables } from "../../src/dump/kvm-stage2.js";
+import { ptdumpReport } from "../../src/dump/ptdump.js";
+import { KernelError } from "../../src/kernel/errors.js";
+import { CheckedPort } from "../../src/kernel/machine-port.js";
+import {
+  hypLeafAttr,
+  KVM_PGTABLE_PROT_SW0,
+  KVM_PGTABLE_PROT_SW1,
+  KVM_PGTABLE_PROT_X,
+  ownerOfInvalidPte,
+  PAGE_HYP,
+  PAGE_HYP_EXEC,
+  PKVM_ID_HYP,
+  pkvmGetstate,
+} from "../../src/kernel/pkvm/prot.js";
+import { PKVM_MACHINE, pkvmInit } from "../../src/kernel/pkvm/setup.js";
+import { Machine } from "../../src/machine/machine.js";
+import { PhysMem } from "../../src/mem/physmem.js";
+import { compileRegs } from "../../src/walk/context.js";
+import { compileStage2 } from "../../src/walk/stage2.js";
+import { stage2Geometry } from "../../src/walk/stage2-range.js";
+import { Walker } from "../../src/walk/walker.js";
+
+const GOLDEN = join(import.meta.dirname, "golden");
+
+function golden(name: string, text: string): void {
+  const file = join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) writeFileSync(file, text);
+  expect(text).toBe(readFileSync(file, "utf8"));
+}
+
+const sys = pkvmInit();
+const hypWalker = new Walker(sys.mem, sys.hyp.regs);
+const hostS2 = new Walker(sys.mem, compileStage2({ vtcr: sys.host.vtcr, vttbr: sys.host.vttbr, hcr: sys.host.hcr }, sys.host.features));
+const M = PKVM_MACHINE;
+const EL2R = { type: "read", el: 1 } as const;
+const EL2W = { type: "write", el: 1 } as const;
+const EL2X = { type: "exec", el: 1 } as const;
+
+describe("pKVM registers", () => {
+  it("TCR_EL2 (non-VHE layout) has T0SZ from hyp_va_bits, RES1 bits 31/23 and PS 40 bits; VTCR_EL2 gives the host a 40-bit IPA from level 1", () => {
+    // arm.c cpu_prepare_hyp_mode: TCR_EL2 = TCR_EL1's TG0/SH0/ORGN0/IRGN0 | RES1 | PS | T0SZ(hyp_va_bits).
+    expect(sys.hyp.regs.tcr).toBe(0x8082_3510n);
+    // pgtable.c kvm_get_vtcr: RES1 31, HA 21, VS 19, PS 010, SH0 11, ORGN0/IRGN0 01, SL0 01 (3 levels), T0SZ 24.
+    expect(sys.host.vtcr).toBe(0x802a_3558n);
+    // Two concatenated level-1 tables (10 bits at level 1, Arm ARM R_SRKBC), aligned to their size.
+    expect(sys.host.pgt.pgdPages).toBe(2);
+    expect(sys.host.vttbr % 0x2000n).toBe(0n);
+    expect(compileRegs(sys.hyp.regs).halves[0].startLevel).toBe(0);
+  });
+});
+
+describe("hypervisor stage 1 (EL2 regime)", () => {
+  const text = sys.hypVa(M.hypText.base);
+  const data = sys.hypVa(M.hypData.base);
+
+  it("hyp text is executable and not writable at EL2 (PAGE_HYP_EXEC = R|X: AP[2:1] = 11, XN clear)", () => {
+    // setup.c recreate_hyp_mappings maps __hyp_text with PAGE_HYP_EXEC; pgtable.c hyp_set_prot_attr
+    // gives R without W the RO encoding. Arm ARM D8.4: AP[2]=1 is read-only at EL2.
+    expect(text).toBe(0x8000_0021_0000n);
+    const x = hypWalker.translate(text + 0x40n, EL2X);
+    expect(x.kind).toBe("ok");
+    if (x.kind === "ok") expect(x.pa).toBe(BigInt(M.hypText.base) + 0x40n);
+    const w = hypWalker.translate(text + 0x40n, EL2W);
+    expect(w.kind === "fault" && w.fault).toBe("permission");
+  });
+
+  it("hyp data is writable and never executable (PAGE_HYP = RW: XN, bit 54, set)", () => {
+    expect(hypWalker.translate(data, EL2W).kind).toBe("ok");
+    const x = hypWalker.translate(data, EL2X);
+    expect(x.kind === "fault" && x.fault).toBe("permission");
+  });
+
+  it("each CPU's stack is one mapped page above an unmapped guard page at the start of the private VA range", () => {
+    // mm.c pkvm_create_stack: 2 * NVHE_STACK_SIZE of private VA from __io_map_base, the upper page mapped.
+    expect(sys.hypVa(0) >= 1n << 47n).toBe(true);
+    const base = 0x4000_0000_0000n; // __io_map_base: the quarter of the low half without the idmap (BIT(46))
+    for (let c = 0; c < M.cpus; c++) {
+      const guard = base + BigInt(c) * 0x2000n;
+      const g = hypWalker.translate(guard + 0xff8n, EL2W);
+      expect(g.kind === "fault" && g.fault).toBe("translation");
+      const s = hypWalker.translate(guard + 0x1ff8n, EL2W);
+      expect(s.kind === "ok" && s.pa).toBe(BigInt(M.stacks[c] ?? 0) + 0xff8n);
+    }
+  });
+
+  it("the idmap page is mapped at VA = PA, executable", () => {
+    const r = hypWalker.translate(BigInt(M.hypIdmapText.base), EL2X);
+    expect(r.kind === "ok" && r.pa).toBe(BigInt(M.hypIdmapText.base));
+  });
+
+  it("the fixmap slots are left invalid with their other bits (fixmap_clear_slot clears only the valid bit)", () => {
+    const slot = sys.hyp.symbols.find((s) => s.name.startsWith("fixmap slot, CPU0"));
+    expect(slot).toBeDefined();
+    const leaf = sys.hyp.pgt.getLeaf(slot?.va ?? 0n);
+    expect(leaf.level).toBe(3);
+    expect(leaf.pte & 1n).toBe(0n);
+    expect(leaf.pte & 0x0000_ffff_ffff_f000n).toBe(BigInt(M.hypBss.base));
+  });
+
+  it("GICH is mapped Device in the private range, not executable", () => {
+    const gich = sys.hyp.symbols.find((s) => s.name.startsWith("GICH"));
+    const r = hypWalker.translate(gich?.va ?? 0n, EL2R);
+    expect(r.kind === "ok" && r.memAttr.name.startsWith("Device")).toBe(true);
+    expect(hypWalker.translate(gich?.va ?? 0n, EL2X).kind).toBe("fault");
+  });
+
+  it("hyp_set_prot_attr refuses W+X and executable device mappings (-EINVAL): the hypervisor is W^X by construction", () => {
+    expect(() => hypLeafAttr(PAGE_HYP | KVM_PGTABLE_PROT_X)).toThrow(KernelError);
+    expect(() => hypLeafAttr(PAGE_HYP_EXEC | (1n << 3n))).toThrow(/executable device/);
+    // nVHE encodings: RW = AP[2:1] 01, RO = 11 (AP[1] is RES1 at EL2).
+    expect((hypLeafAttr(PAGE_HYP) >> 6n) & 3n).toBe(1n);
+    expect((hypLeafAttr(PAGE_HYP_EXEC) >> 6n) & 3n).toBe(3n);
+  });
+
+  it("ptdump of TTBR0_EL2 (golden)", () => {
+    const r = ptdumpReport(sys.mem, compileRegs(sys.hyp.regs), { start: 0n, end: 1n << 48n, markers: sys.hyp.markers });
+    expect(r.missing).toEqual([]);
+    golden("pkvm-hyp.txt", r.text);
+  });
+});
+
+describe("host stage 2", () => {
+  it("a host access to a hyp-owned page faults at stage 2: its entry is invalid and names the owner PKVM_ID_HYP", () => {
+    // setup.c fix_host_ownership: every page the hypervisor owns in its linear range becomes
+    // host_stage2_set_owner_locked(PKVM_ID_HYP): an invalid leaf with the owner in bits [9:2].
+    for (const pa of [M.hypText.base, M.hypBss.base, M.pool.base, M.perCpu[0] ?? 0]) {
+      const r = hostS2.translateIpa(BigInt(pa), { type: "read", el: 1 });
+      expect(r.kind === "fault" && r.fault).toBe("translation");
+      expect(r.kind === "fault" && r.level).toBe(3);
+      expect(ownerOfInvalidPte(sys.host.pgt.getLeaf(BigInt(pa)).pte)).toBe(PKVM_ID_HYP);
+    }
+  });
+
+  it("host_stage2_idmap refuses a hyp-owned page (-EPERM) and leaves it unmapped", () => {
+    const r = sys.host.fault(BigInt(M.hypText.base));
+    expect(r.outcome).toBe("refused");
+    expect(hostS2.translateIpa(BigInt(M.hypText.base), { type: "read", el: 1 }).kind).toBe("fault");
+  });
+
+  it("host memory is identity-mapped RWX in the largest block that fits beside the hyp's pages; MMIO RW, not executable", () => {
+    // mem_protect.c host_stage2_idmap/host_stage2_adjust_range; PKVM_HOST_MEM_PROT = RWX, PKVM_HOST_MMIO_PROT = RW.
+    const big = sys.host.faults.find((f) => f.addr === 0x5000_0000n);
+    expect(big).toMatchObject({ outcome: "mapped", level: 2, start: 0x5000_0000n, end: 0x5020_0000n });
+    const beside = sys.host.faults.find((f) => f.addr === 0x4020_0000n);
+    expect(beside).toMatchObject({ outcome: "mapped", level: 3 });
+    const w = hostS2.translateIpa(0x5000_1234n, { type: "write", el: 1 });
+    expect(w.kind === "ok" && w.pa).toBe(0x5000_1234n);
+    expect(w.kind === "ok" && w.permissions).toEqual({ r: true, w: true, x1: true, x0: true });
+    const uart = hostS2.translateIpa(0x0900_0000n, { type: "exec", el: 1 });
+    expect(uart.kind === "fault" && uart.fault).toBe("permission");
+    expect(sys.host.faults.find((f) => f.addr === 0x0900_0000n)).toMatchObject({ level: 1, start: 0n, end: 0x4000_0000n });
+  });
+
+  it("a page the hypervisor shares read-only carries the page state in SW bits on both sides", () => {
+    // setup.c: kvm_vgic_global_state mapped pkvm_mkstate(PAGE_HYP_RO, SHARED_OWNED) in the hyp;
+    // fix_host_ownership gives the host pkvm_mkstate(PKVM_HOST_MEM_PROT, SHARED_BORROWED).
+    const pa = BigInt(M.vgicGlobalState.base);
+    const hyp = sys.hyp.pgt.getLeaf(sys.hypVa(pa)).pte;
+    expect(hyp & KVM_PGTABLE_PROT_SW0).toBe(KVM_PGTABLE_PROT_SW0);
+    expect(pkvmGetstate(hyp)).toBe("shared-owned");
+    const host = sys.host.pgt.getLeaf(pa);
+    expect(host.level).toBe(3);
+    expect(pkvmGetstate(host.pte)).toBe("shared-borrowed");
+    expect(host.pte & KVM_PGTABLE_PROT_SW1).toBe(KVM_PGTABLE_PROT_SW1);
+    expect(hostS2.translateIpa(pa, { type: "read", el: 1 }).kind).toBe("ok");
+  });
+
+  it("stage2_page_tables of the host (golden)", () => {
+    const r = kvmStage2PageTables(sys.mem, stage2Geometry(hostS2.ctx), { marker: "Host IPA" });
+    expect(r.missing).toEqual([]);
+    golden("pkvm-host-s2.txt", r.text);
+  });
+
+  it("the same tables in the 6.19 format show the MMIO block PXNUXN and host memory px ux (golden)", () => {
+    const r = kvmStage2PageTables(sys.mem, stage2Geometry(hostS2.ctx), { marker: "Host IPA", era: "linux-6.19" });
+    golden("pkvm-host-s2-6.19.txt", r.text);
+    expect(r.text).toContain("1G 1   R W PXNUXN AF BLK");
+  });
+});
+
+describe("pKVM init on the checked machine", () => {
+  it("builds the same tables through the checked machine, which reports nothing (EL2 TLB maintenance is not modelled)", () => {
+    const mem = new PhysMem();
+    const port = new CheckedPort(new Machine({ cpus: 2, mem, regs: sys.hyp.regs }));
+    const s = pkvmInit({ port });
+    expect(port.reports).toEqual([]);
+    // The same tables as the unchecked build.
+    const a = ptdumpReport(s.mem, compileRegs(s.hyp.regs), { start: 0n, end: 1n << 48n, markers: s.hyp.markers }).text;
+    const b = ptdumpReport(sys.mem, compileRegs(sys.hyp.regs), { start: 0n, end: 1n << 48n, markers: sys.hyp.markers }).text;
+    expect(a).toBe(b);
+  });
+});
+
+describe("audit of the pKVM tables", () => {
+  it("the hypervisor's stage 1 passes: no W+X page, and no EL1&0 findings (user half, nG, UXN) for the EL2 regime", () => {
+    // EL2 (E2H=0) has one range and no EL0: TTBR0_EL2 is not a user half, nG and UXN do not apply.
+    const r = audit(sys.mem, sys.hyp.regs);
+    expect(r.findings).toEqual([]);
+    expect(r.wx.summary).toBe("Checked W+X mappings: passed, no W+X pages found");
+  });
+
+  it("a hyp page made writable and executable behind KVM's back is a wx finding (XN is bit 54 at EL2)", () => {
+    const s = pkvmInit();
+    const va = s.hypVa(M.hypText.base);
+    const leaf = s.hyp.pgt.getLeaf(va);
+    // AP[2:1] = 01 (RW at EL2), XN clear: what hyp_set_prot_attr never writes.
+    s.mem.write64(BigInt(leaf.ptep), (leaf.pte & ~(3n << 6n)) | (1n << 6n));
+    const r = audit(s.mem, s.hyp.regs);
+    expect(r.findings.map((f) => [f.kind, f.va])).toEqual([["wx", va]]);
+    expect(r.wx.summary).toBe("Checked W+X mappings: FAILED, 1 W+X pages found, 0 non-UXN pages found");
+  });
+
+  it("the host stage 2 is W+X wherever the host has memory (PKVM_HOST_MEM_PROT = RWX: the host's own stage 1 enforces W^X), never on hyp pages or MMIO", () => {
+    const r = auditStage2(sys.mem, hostS2.ctx);
+    const wx = r.findings.filter((f) => f.kind === "s2-wx");
+    expect(r.findings.every((f) => f.kind === "s2-wx")).toBe(true);
+    // Every flagged range is host memory mapped by a host fault (or the shared vGIC page), none holds a hyp-owned page.
+    for (const f of wx) {
+      expect(f.ipa >= BigInt(M.ram[0]?.base ?? 0)).toBe(true);
+      const owner = ownerOfInvalidPte(sys.host.pgt.getLeaf(f.ipa).pte);
+      expect(owner).toBeUndefined();
+    }
+    expect(wx.map((f) => f.ipa)).toEqual([0x4000_0000n, 0x4020_0000n, 0x4140_0000n, 0x4149_0000n, 0x5000_0000n, 0x7fa0_0000n]);
+  });
+});
