@@ -109,7 +109,29 @@ function send(res: ServerResponse, status: number, body: string, type = "text/pl
   res.end(body);
 }
 
-function sendFile(req: IncomingMessage, res: ServerResponse, path: string, type: string): void {
+/** `bytes=A-B`, `bytes=A-` or `bytes=-N` (one range) within `size`; undefined when unsatisfiable or malformed. */
+export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === "") {
+    const n = Number(m[2]);
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > end || start >= size) return undefined;
+  return { start, end };
+}
+
+/**
+ * Send a file; `ranges`: honour a single `Range: bytes=` request (206), as the UI's worker reads a
+ * served dump a page at a time instead of downloading it whole.
+ */
+function sendFile(req: IncomingMessage, res: ServerResponse, path: string, type: string, ranges = false): void {
   let size: number;
   try {
     const st = statSync(path);
@@ -122,14 +144,31 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string, type:
     send(res, 404, "not found\n");
     return;
   }
-  res.writeHead(200, {
+  const headers = {
     "Content-Type": type,
-    "Content-Length": size,
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; worker-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-  });
+    ...(ranges ? { "Accept-Ranges": "bytes" } : {}),
+  };
+  const rangeHeader = ranges ? req.headers.range : undefined;
+  if (rangeHeader !== undefined) {
+    const r = parseRange(rangeHeader, size);
+    if (!r) {
+      res.writeHead(416, { ...headers, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
+      res.end();
+      return;
+    }
+    res.writeHead(206, { ...headers, "Content-Range": `bytes ${r.start}-${r.end}/${size}`, "Content-Length": r.end - r.start + 1 });
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
+    createReadStream(path, { start: r.start, end: r.end }).pipe(res);
+    return;
+  }
+  res.writeHead(200, { ...headers, "Content-Length": size });
   if (req.method === "HEAD") {
     res.end();
     return;
@@ -157,7 +196,7 @@ export function createHandler(opts: ServeOptions, portOf: () => number): (req: I
     if (fm) {
       const f = opts.files[Number(fm[1])];
       if (!f || f.name !== fm[2]) return send(res, 404, "not found\n");
-      return sendFile(req, res, f.path, "application/octet-stream");
+      return sendFile(req, res, f.path, "application/octet-stream", true);
     }
     const rel = pathname === "/" || pathname.endsWith("/") ? `${pathname}index.html` : pathname;
     const full = resolve(join(ui, rel));

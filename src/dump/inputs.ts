@@ -15,32 +15,32 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ParseError } from "../arch/errors.js";
-import { type LinuxPieEra, linuxPieRegisters } from "../arch/linux-pie.js";
-import { presetByName, type Regs } from "../arch/registers.js";
+import type { LinuxPieEra } from "../arch/linux-pie.js";
 import { parseSize, parseU64 } from "../arch/u64.js";
-import { FileError, fsReason, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
+import { FileError, fsReason, gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
 import { loadBank, looksLikeBankSpec, parseBankSpec } from "../mem/banks.js";
+import { fdAccess } from "../mem/file-access.js";
 import { addFileFrames } from "../mem/filesource.js";
 import { inflateToTemp } from "../mem/gunzip-file.js";
 import { FRAME_SIZE, PhysMem } from "../mem/physmem.js";
-import { compileRegs } from "../walk/context.js";
-import { describeDiskDump, isDiskDump } from "./diskdump/describe.js";
-import { loadDiskDump } from "./diskdump/load.js";
-import { DumpFormatError, type ElfNote, loadElfCore, loadElfCoreFd, sniffCompressed } from "./elfcore.js";
-import { DEBIAN_CONFIG, type KernelConfig, type KernelLayout, type KernelVersion, parseKernelVersion } from "./layout.js";
-import { type LayoutSource, resolveLayout } from "./layout-source.js";
+import { isDiskDump } from "./diskdump/describe.js";
+import { loadDiskDump } from "./diskdump/open-file.js";
+import { DumpFormatError, type ElfNote, loadElfCore, loadElfCoreFd, openDumpFile, sniffCompressed } from "./elfcore.js";
+import { type KconfigFacts, kconfigFacts } from "./kconfig.js";
+import { DEBIAN_CONFIG, type KernelConfig } from "./layout.js";
+import { isDumpFile, loadDumpAccess } from "./load-source.js";
+import { type LoadedInputs, type OpenedDump, resolveLoaded } from "./open-loaded.js";
 import { stderrProgress } from "./progress.js";
-import type { Marker } from "./ptdump.js";
-import {
-  completeRegs,
-  mergeRegs,
-  parseRegisterFile,
-  type RegName,
-  type RegValues,
-  regsFromVmcoreInfo,
-  type SourcedRegs,
-} from "./regfile.js";
-import { parseVmcoreInfo, scanVmcoreInfo, type VmcoreInfo, vmKernelOffset, vmNumber, vmValue } from "./vmcoreinfo.js";
+import { parseRegisterFile, type RegValues, type SourcedRegs } from "./regfile.js";
+
+export {
+  checkKernelVersion,
+  type LoadedInputs,
+  type OpenedDump,
+  type ResolveOptions,
+  resolveLoaded,
+  type SourceKey,
+} from "./open-loaded.js";
 
 export interface OpenDumpOptions {
   /** Input specs: FILE@PA, snapshot .json, or ELF core (see the module comment). */
@@ -74,23 +74,6 @@ export interface OpenDumpOptions {
   readonly progress?: boolean;
   /** Bytes of the pool keeping frames read on demand from dump files (default 64 MiB). */
   readonly pageCacheBytes?: number;
-}
-
-export type SourceKey = RegName | "memory" | "vmcoreinfo" | "layout";
-
-export interface OpenedDump {
-  readonly mem: PhysMem;
-  readonly regs: Regs;
-  /** Where each register, the memory, VMCOREINFO and the layout came from. */
-  readonly sources: Partial<Record<SourceKey, string>>;
-  readonly vmcoreinfo: VmcoreInfo | undefined;
-  readonly layout: KernelLayout | undefined;
-  /** ptdump markers for the layout (undefined when the kernel version is unknown). */
-  readonly markers: readonly Marker[] | undefined;
-  /** Where the layout and markers came from (./layout-source.ts). */
-  readonly layoutSource: LayoutSource;
-  /** Notes for the user (assumptions made, things not found). */
-  readonly notes: readonly string[];
 }
 
 interface Snapshot {
@@ -245,52 +228,6 @@ function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
   return snap;
 }
 
-/** A kernel release given by the user: `6.12`, `6.1.0-56-arm64`, `6.12.117+deb12-arm64-16k`. */
-export function checkKernelVersion(text: string): KernelVersion {
-  const v = /^\d{1,2}\.\d{1,3}(?:\.\d+)?(?:[-+~][A-Za-z0-9_.+~-]*)?$/.test(text.trim()) ? parseKernelVersion(text) : undefined;
-  if (!v) throw new ParseError(`--kernel-version "${text}": expected a version like 6.12 or 6.1.0-56-arm64`);
-  return v;
-}
-
-function osVersion(
-  vi: VmcoreInfo | undefined,
-  kernel: string | undefined,
-  override: string | undefined,
-): { v: KernelVersion; release: string; from: string } | undefined {
-  if (override) {
-    const v = checkKernelVersion(override);
-    return { v, release: override, from: "--kernel-version" };
-  }
-  const rel = vi ? vmValue(vi, "OSRELEASE") : undefined;
-  if (rel) {
-    const v = parseKernelVersion(rel);
-    if (v) return { v, release: rel, from: `VMCOREINFO OSRELEASE=${rel}` };
-  }
-  if (kernel) {
-    const m = /Linux\s+(\d+\.\d+[^\s,()]*)/.exec(kernel);
-    if (m?.[1]) {
-      const v = parseKernelVersion(m[1]);
-      if (v) return { v, release: m[1], from: `snapshot "kernel": ${m[1]}` };
-    }
-  }
-  return undefined;
-}
-
-/** Memory (and what the snapshots said) from input specs, before any register is looked at. */
-export interface LoadedInputs {
-  readonly mem: PhysMem;
-  /** ELF notes of the cores (VMCOREINFO, NT_PRSTATUS, ...). */
-  readonly elfNotes: readonly ElfNote[];
-  /** Registers the snapshot descriptors gave, in input order. */
-  readonly regSets: readonly SourcedRegs[];
-  readonly kernelDesc: string | undefined;
-  readonly snapConfig: KernelConfig | undefined;
-  readonly snapVaBits: number | undefined;
-  readonly snapFixmap: bigint | undefined;
-  /** Where the memory came from, for `sources.memory`. */
-  readonly memory: string;
-}
-
 /** Load the memory of input specs (FILE@PA, snapshot .json, ELF core); see the module comment. */
 export function loadInputs(inputs: readonly string[], showProgress: boolean, pageCacheBytes?: number): LoadedInputs {
   if (inputs.length === 0) throw new ParseError("no input: give FILE@PA banks, an ELF core, or a snapshot .json");
@@ -322,22 +259,23 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean, pag
         memDesc.push(`ELF core ${spec} (gzip, ${n} PT_LOAD)`);
         continue;
       }
-      if (isDiskDump(head)) {
-        const dd = loadDiskDump(mem, spec, head);
-        elfNotes.push(...dd.notes);
-        memDesc.push(describeDiskDump(spec, dd));
-        continue;
-      }
-      const c = sniffCompressed(head);
-      if (c) throw new DumpFormatError("EDUMP_COMPRESSED", `${spec}: ${c} (offset 0)`);
-      if (!(head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46)) {
+      if (!isDumpFile(head)) {
+        const c = sniffCompressed(head);
+        if (c) throw new DumpFormatError("EDUMP_COMPRESSED", `${spec}: ${c} (offset 0)`);
         throw new DumpFormatError("EDUMP_FORMAT", `${spec}: not an ELF core (offset 0: expected \\x7fELF); for raw RAM write ${spec}@PA`);
       }
-      const p = stderrProgress(`loading ${spec}`, showProgress);
-      const core = loadElfCore(mem, spec, p.update);
-      p.done();
-      elfNotes.push(...core.notes);
-      memDesc.push(`ELF core ${spec} (${core.segments.length} PT_LOAD)`);
+      const fd = openDumpFile(spec);
+      let kept = false;
+      try {
+        const p = stderrProgress(`loading ${spec}`, showProgress);
+        const d = loadDumpAccess(mem, fdAccess(fd, spec, fstatSync(fd).size), head, p.update);
+        p.done();
+        kept = d?.kept ?? false;
+        elfNotes.push(...(d?.notes ?? []));
+        memDesc.push(d?.desc ?? spec);
+      } finally {
+        if (!kept) closeSync(fd);
+      }
     }
   }
   return { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, snapFixmap, memory: memDesc.join(", ") };
@@ -350,114 +288,34 @@ export function openDump(opts: OpenDumpOptions): OpenedDump {
 }
 
 /**
- * The rest of `openDump` once the memory is there (or, for a live guest, before it is fetched:
- * the PhysMem is filled afterwards): VMCOREINFO, registers with their sources, the layout.
+ * The rest of `openDump` once the memory is there (or, for a live guest, before it is fetched):
+ * reads the files the options name and hands over to ./open-loaded.ts resolveLoaded.
  */
 export function openLoaded(loaded: LoadedInputs, opts: OpenDumpOptions): OpenedDump {
   const showProgress = opts.progress ?? process.stderr.isTTY === true;
-  const { mem, elfNotes, regSets, kernelDesc, snapConfig, snapVaBits, snapFixmap, memory } = loaded;
-  const notesOut: string[] = [];
-  const sources: Partial<Record<SourceKey, string>> = { memory };
-
-  // VMCOREINFO: explicit file, else ELF note, else RAM scan.
-  let vi: VmcoreInfo | undefined;
-  if (opts.vmcoreinfo !== false) {
-    if (typeof opts.vmcoreinfo === "string") {
-      vi = parseVmcoreInfo(readInputFile(opts.vmcoreinfo, "--vmcoreinfo").toString("latin1"), `file ${opts.vmcoreinfo}`);
-    } else {
-      const note = elfNotes.find((n) => n.name === "VMCOREINFO");
-      if (note) {
-        vi = parseVmcoreInfo(Buffer.from(note.desc).toString("latin1"), `ELF note at offset 0x${note.offset.toString(16)}`);
-      } else {
-        const p = stderrProgress("scanning RAM for VMCOREINFO", showProgress);
-        vi = scanVmcoreInfo(mem, p.update);
-        p.done();
-        if (!vi) notesOut.push("no VMCOREINFO (no ELF note, none found in RAM)");
-      }
-    }
-  }
-  if (vi) sources.vmcoreinfo = vi.source;
-
-  const base: SourcedRegs[] = [];
-  if (opts.preset) {
-    const p = presetByName(opts.preset).regs;
-    const src = `preset ${opts.preset}`;
-    const pie = p.tcr2 !== undefined ? { TCR2_EL1: p.tcr2, PIR_EL1: p.pir, PIRE0_EL1: p.pire0 } : {};
-    base.push({
-      values: { TTBR0_EL1: p.ttbr0, TTBR1_EL1: p.ttbr1, TCR_EL1: p.tcr, MAIR_EL1: p.mair, SCTLR_EL1: p.sctlr, ...pie },
-      sources: {
-        TTBR0_EL1: src,
-        TTBR1_EL1: src,
-        TCR_EL1: src,
-        MAIR_EL1: src,
-        SCTLR_EL1: src,
-        ...(p.tcr2 !== undefined ? { TCR2_EL1: src, PIR_EL1: src, PIRE0_EL1: src } : {}),
-      },
-    });
-    // A preset's zero TTBRs are placeholders: let VMCOREINFO or files supply real ones.
-    delete base[0]?.values.TTBR1_EL1;
-    delete base[0]?.values.TTBR0_EL1;
-  }
-  if (vi) base.push(regsFromVmcoreInfo(vi));
-  if (opts.linuxPie) {
-    const lp = linuxPieRegisters(opts.linuxPie);
-    const src = `--linux-pie ${opts.linuxPie} (Linux __cpu_setup)`;
-    base.push({
-      values: { TCR2_EL1: lp.tcr2, PIR_EL1: lp.pir, PIRE0_EL1: lp.pire0 },
-      sources: { TCR2_EL1: src, PIR_EL1: src, PIRE0_EL1: src },
-    });
-  }
-  base.push(...regSets);
-  if (opts.regsFile) base.push(parseRegisterFile(readTextFile(opts.regsFile, "--regs"), opts.regsFile));
-  if (opts.regs) {
-    const cli: SourcedRegs = { values: { ...opts.regs }, sources: {} };
-    for (const k of Object.keys(opts.regs) as RegName[]) (cli.sources as Record<string, string>)[k] = "command line";
-    base.push(cli);
-  }
-  const done = completeRegs(mergeRegs(...base), opts.inputs.join(" "));
-  let regs = done.regs;
-  Object.assign(sources, done.sources);
-  for (const [n, shift, v] of [
-    ["T0SZ", 0n, opts.t0sz],
-    ["T1SZ", 16n, opts.t1sz],
-  ] as const) {
-    if (v === undefined) continue;
-    regs = { ...regs, tcr: (regs.tcr & ~(0x3fn << shift)) | (BigInt(v) << shift) };
-    sources.TCR_EL1 = `${sources.TCR_EL1 ?? "?"}; ${n}=${v} from the command line`;
-  }
-
-  // Layout: from the kernel's config in the dump, a config file, symbols, or defaults (./layout-source.ts).
-  const ctx = compileRegs(regs);
-  const ver = osVersion(vi, kernelDesc, opts.kernelVersion);
-  const viVa = vi ? vmNumber(vi, "VA_BITS") : undefined;
-  const dumpVa =
-    viVa !== undefined
-      ? { bits: Number(viVa), from: "VMCOREINFO" }
-      : snapVaBits !== undefined
-        ? { bits: snapVaBits, from: "the snapshot" }
-        : undefined;
-  // CONFIG_ARM64_VA_BITS is one of 36..52 (arch/arm64/Kconfig); a corrupt value would size the layout.
-  if (opts.vaBits === undefined && dumpVa && !(Number.isInteger(dumpVa.bits) && dumpVa.bits >= 36 && dumpVa.bits <= 52)) {
-    const from = viVa !== undefined && vi ? `VMCOREINFO (${vi.source})` : "the snapshot va_bits";
-    throw new ParseError(`${from}: VA_BITS ${viVa ?? snapVaBits}: expected a kernel VA size between 36 and 52`);
-  }
-  const kaslr = vi ? vmKernelOffset(vi) : undefined;
-  const r = resolveLayout({
-    mem,
-    regs,
-    ctx,
-    ...(ver ? (ver.from === "--kernel-version" ? { versionOverride: ver } : { dumpVersion: ver }) : {}),
-    ...(opts.vaBits !== undefined ? { vaBitsOverride: { bits: opts.vaBits, from: "--va-bits" } } : {}),
-    ...(dumpVa ? { vaBitsDump: dumpVa } : {}),
-    ...((opts.fixmapSize ?? snapFixmap) !== undefined ? { fixmapSize: (opts.fixmapSize ?? snapFixmap) as bigint } : {}),
-    ...((opts.kernelConfig ?? snapConfig) ? { snapshotConfig: (opts.kernelConfig ?? snapConfig) as KernelConfig } : {}),
-    ...(opts.kernelConfigFile !== undefined ? { kernelConfigFile: opts.kernelConfigFile } : {}),
-    ...(opts.systemMap !== undefined ? { systemMapFile: opts.systemMap } : {}),
-    ...(kaslr !== undefined ? { kaslrOffset: kaslr } : {}),
-    ...(opts.searchDump === false ? { searchDump: false } : {}),
+  const { inputs, regsFile, vmcoreinfo, kernelConfigFile, systemMap, progress: _p, pageCacheBytes: _c, ...rest } = opts;
+  return resolveLoaded(loaded, {
+    ...rest,
+    what: inputs.join(" "),
+    ...(vmcoreinfo === false
+      ? { vmcoreinfo: false }
+      : typeof vmcoreinfo === "string"
+        ? { vmcoreinfo: { file: vmcoreinfo, text: readInputFile(vmcoreinfo, "--vmcoreinfo").toString("latin1") } }
+        : {}),
+    ...(regsFile !== undefined ? { regsText: { file: regsFile, text: readTextFile(regsFile, "--regs") } } : {}),
+    ...(kernelConfigFile !== undefined
+      ? { kernelConfigFile: { file: kernelConfigFile, facts: readKernelConfigFile(kernelConfigFile) } }
+      : {}),
+    ...(systemMap !== undefined
+      ? { systemMap: { file: systemMap, text: readInputFile(systemMap, "--system-map").toString("latin1") } }
+      : {}),
+    scanProgress: (label: string) => stderrProgress(label, showProgress),
   });
-  notesOut.push(...r.notes);
-  const layout = r.layout;
-  sources.layout = layout ? `${layout.description}; ${r.source.detail}` : r.source.detail;
-  return { mem, regs, sources, vmcoreinfo: vi, layout, markers: r.markers, layoutSource: r.source, notes: notesOut };
+}
+
+/** A config file given by the user: text, or gzip (/proc/config.gz) detected by its magic. */
+export function readKernelConfigFile(file: string): KconfigFacts {
+  const raw = readInputFile(file, "--kernel-config");
+  const data = isGzip(raw) ? gunzipBytes(raw, file, "--kernel-config") : raw;
+  return kconfigFacts(data.toString("latin1"), `--kernel-config ${file}`);
 }

@@ -11,7 +11,6 @@
  */
 import { ParseError } from "../arch/errors.js";
 import type { Regs } from "../arch/registers.js";
-import { gunzipBytes, isGzip, readInputFile } from "../io/files.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { WalkContext } from "../walk/context.js";
 import { findIkconfig } from "./ikconfig.js";
@@ -51,12 +50,12 @@ export interface LayoutInputs {
   readonly vaBitsOverride?: { readonly bits: number; readonly from: string };
   readonly vaBitsDump?: { readonly bits: number; readonly from: string };
   readonly fixmapSize?: bigint;
-  /** `--kernel-config FILE`. */
-  readonly kernelConfigFile?: string;
+  /** `--kernel-config FILE`, read and parsed by the caller (kconfigFacts; ./inputs.ts reads the file). */
+  readonly kernelConfig?: { readonly file: string; readonly facts: KconfigFacts };
   /** A snapshot's kernel_config. */
   readonly snapshotConfig?: KernelConfig;
-  /** `--system-map FILE`. */
-  readonly systemMapFile?: string;
+  /** `--system-map FILE`, its text read by the caller. */
+  readonly systemMap?: { readonly file: string; readonly text: string };
   /** KASLR offset (VMCOREINFO KERNELOFFSET) for reading symbols; 0 when unknown. */
   readonly kaslrOffset?: bigint;
   /** Look for the IKCONFIG blob in the dump (false for a live guest whose memory is not read yet). */
@@ -68,13 +67,6 @@ export interface ResolvedLayout {
   readonly markers: readonly Marker[] | undefined;
   readonly source: LayoutSource;
   readonly notes: readonly string[];
-}
-
-/** A config file given by the user: text, or gzip (/proc/config.gz) detected by its magic. */
-export function readKernelConfigFile(file: string): KconfigFacts {
-  const raw = readInputFile(file, "--kernel-config");
-  const data = isGzip(raw) ? gunzipBytes(raw, file, "--kernel-config") : raw;
-  return kconfigFacts(data.toString("latin1"), `--kernel-config ${file}`);
 }
 
 const describeConfig = (c: KernelConfig): string =>
@@ -100,13 +92,13 @@ export function resolveLayout(inp: LayoutInputs): ResolvedLayout {
       factsShort = "IKCONFIG";
     }
   }
-  if (inp.kernelConfigFile !== undefined) {
-    // Read (and so checked) even when the dump's own config wins.
-    const given = readKernelConfigFile(inp.kernelConfigFile);
-    if (facts) notes.push(`--kernel-config ${inp.kernelConfigFile} not used: the dump holds the kernel's own config (IKCONFIG)`);
+  if (inp.kernelConfig !== undefined) {
+    // Read (and so checked) by the caller even when the dump's own config wins.
+    const given = inp.kernelConfig.facts;
+    if (facts) notes.push(`--kernel-config ${inp.kernelConfig.file} not used: the dump holds the kernel's own config (IKCONFIG)`);
     else {
       facts = given;
-      factsFrom = `--kernel-config ${inp.kernelConfigFile}`;
+      factsFrom = `--kernel-config ${inp.kernelConfig.file}`;
       factsShort = factsFrom;
       kind = "kernel-config";
     }
@@ -126,9 +118,9 @@ export function resolveLayout(inp: LayoutInputs): ResolvedLayout {
 
   // 3: the kernel's symbols.
   let syms: SymbolMap | undefined;
-  if (inp.systemMapFile !== undefined) {
-    syms = parseSystemMap(readInputFile(inp.systemMapFile, "--system-map").toString("latin1"), `--system-map ${inp.systemMapFile}`);
-    if (facts) notes.push(`--system-map ${inp.systemMapFile} not used for the markers: ${factsFrom} came first`);
+  if (inp.systemMap !== undefined) {
+    syms = parseSystemMap(inp.systemMap.text, `--system-map ${inp.systemMap.file}`);
+    if (facts) notes.push(`--system-map ${inp.systemMap.file} not used for the markers: ${factsFrom} came first`);
   }
   let config: KernelConfig;
   let exact = true;
@@ -146,10 +138,10 @@ export function resolveLayout(inp: LayoutInputs): ResolvedLayout {
     config = configFromSymbols(syms);
     if (kernelMarkers) {
       kind = "address-markers";
-      detail = `the kernel's address_markers read from the dump (symbol from --system-map ${inp.systemMapFile})`;
+      detail = `the kernel's address_markers read from the dump (symbol from --system-map ${inp.systemMap?.file})`;
     } else {
       kind = "system-map";
-      detail = `symbols of --system-map ${inp.systemMapFile} (${describeConfig(config)}; address_markers not readable from the dump)`;
+      detail = `symbols of --system-map ${inp.systemMap?.file} (${describeConfig(config)}; address_markers not readable from the dump)`;
     }
   } else {
     config = DEBIAN_CONFIG;

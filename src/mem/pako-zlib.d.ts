@@ -1,7 +1,13 @@
 /**
- * Types for the part of pako 2.1.0's zlib port used by gunzip-file.ts (the package ships none for
- * its low-level modules): a z_stream and the inflate entry points, as in zlib.
+ * Types for the part of pako 2.1.0 used here (the package ships none): its top-level ungzip
+ * (ikconfig.ts), and for gunzip-file.ts and the kdump zlib pages the low-level zlib port: a
+ * z_stream and the inflate entry points, as in zlib.
  */
+declare module "pako" {
+  /** Inflate a whole gzip stream; throws (a string or Error) when it is damaged. */
+  export function ungzip(data: Uint8Array): Uint8Array;
+}
+
 declare module "pako/lib/zlib/zstream.js" {
   class ZStream {
     input: Uint8Array | null;

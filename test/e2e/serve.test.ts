@@ -15,16 +15,24 @@ function get(
   path: string,
   host: string | undefined,
   method = "GET",
-): Promise<{ status: number; body: string; type: string }> {
+  extra: Record<string, string> = {},
+): Promise<{ status: number; body: string; type: string; range: string }> {
   return new Promise((resolve, reject) => {
-    const headers = host === undefined ? {} : { host };
+    const headers = host === undefined ? { ...extra } : { host, ...extra };
     const req = request({ host: "127.0.0.1", port, path, method, headers, setHost: host !== undefined }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => {
         body += c;
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers["content-type"] ?? "") }));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body,
+          type: String(res.headers["content-type"] ?? ""),
+          range: String(res.headers["content-range"] ?? ""),
+        }),
+      );
     });
     req.on("error", reject);
     req.end();
@@ -40,7 +48,8 @@ describe("vmsa serve", () => {
     mkdirSync(join(dir, "ui"));
     writeFileSync(join(dir, "ui/index.html"), "<!doctype html><title>ui</title>");
     writeFileSync(join(dir, "secret.txt"), "not served");
-    writeFileSync(join(dir, "ram.bin"), Buffer.alloc(8192, 1));
+    // Byte i is "a" + i % 26: a range's bytes say where they came from.
+    writeFileSync(join(dir, "ram.bin"), Buffer.from(Array.from({ length: 8192 }, (_, i) => 97 + (i % 26))));
     const files = [parseServedFile(`${join(dir, "ram.bin")}@0x40000000`)];
     s = await startServer({ host: "127.0.0.1", port: 0, uiDir: join(dir, "ui"), files });
     host = `127.0.0.1:${s.port}`;
@@ -83,6 +92,26 @@ describe("vmsa serve", () => {
     expect((await get(s.port, "/../secret.txt", host)).status).toBe(404);
     expect((await get(s.port, "/%2e%2e/secret.txt", host)).status).toBe(404);
     expect((await get(s.port, "/", host, "POST")).status).toBe(405);
+  });
+
+  it("serves byte ranges of a named file (the UI reads a served dump a page at a time), never of the UI", async () => {
+    const want = (a: number, b: number): string =>
+      Array.from({ length: b - a + 1 }, (_, i) => String.fromCharCode(97 + ((a + i) % 26))).join("");
+    const r = await get(s.port, "/files/0/ram.bin", host, "GET", { range: "bytes=4096-4111" });
+    expect(r.status).toBe(206);
+    expect(r.range).toBe("bytes 4096-4111/8192");
+    expect(r.body).toBe(want(4096, 4111));
+    // Open-ended and suffix ranges (RFC 9110 14.1.2), clipped to the file.
+    expect((await get(s.port, "/files/0/ram.bin", host, "GET", { range: "bytes=8190-" })).body).toBe(want(8190, 8191));
+    expect((await get(s.port, "/files/0/ram.bin", host, "GET", { range: "bytes=-3" })).body).toBe(want(8189, 8191));
+    expect((await get(s.port, "/files/0/ram.bin", host, "GET", { range: "bytes=8000-99999" })).range).toBe("bytes 8000-8191/8192");
+    // Past the end, or not a byte range: 416 with the size.
+    const bad = await get(s.port, "/files/0/ram.bin", host, "GET", { range: "bytes=8192-8200" });
+    expect(bad.status).toBe(416);
+    expect(bad.range).toBe("bytes */8192");
+    expect((await get(s.port, "/files/0/ram.bin", host, "GET", { range: "lines=1-2" })).status).toBe(416);
+    // The UI's own files are sent whole.
+    expect((await get(s.port, "/", host, "GET", { range: "bytes=0-3" })).status).toBe(200);
   });
 
   it("names the missing file in its error", () => {

@@ -4,9 +4,23 @@
  * is exercised against the core library's answers. Screenshots go to out/e2e/ (docs/vmsa-ui.png
  * for the README). Under CI=true a missing chromium fails the run instead of skipping it.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createGunzip, gunzipSync } from "node:zlib";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +47,34 @@ const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const ROOT = resolve(import.meta.dirname, "../..");
 const FIX = join(ROOT, "test/e2e/fixtures/linux-6.1-4k48");
 const OUT = join(ROOT, "out/e2e");
+/** The shipped real-kernel fixture: an ELF core (gzip) of Linux 6.1's TTBR1 tables + VMCOREINFO, and gdb `info registers`. */
+const REAL = join(ROOT, "test/fixtures/real-kernel/linux-6.1-4k48");
+
+/** Inflate a gzip raw image into a sparse file: only its non-zero 4 KiB frames are written. */
+async function inflateSparse(gz: string, out: string): Promise<number> {
+  const fd = openSync(out, "w");
+  let pos = 0;
+  let frame = Buffer.alloc(0);
+  const flush = (f: Buffer, at: number): void => {
+    if (f.some((b) => b !== 0)) writeSync(fd, f, 0, f.length, at);
+  };
+  try {
+    for await (const chunk of createReadStream(gz).pipe(createGunzip())) {
+      frame = Buffer.concat([frame, chunk as Buffer]);
+      while (frame.length >= 4096) {
+        flush(frame.subarray(0, 4096), pos);
+        pos += 4096;
+        frame = frame.subarray(4096);
+      }
+    }
+    if (frame.length) flush(frame, pos);
+    pos += frame.length;
+    ftruncateSync(fd, pos);
+    return pos;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 if (!HAVE_CHROMIUM && process.env.CI === "true") {
   describe("browser e2e", () => {
@@ -48,16 +90,26 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
   let context: BrowserContext;
   let page: Page;
   let profile: string;
+  let scratch: string;
   const errors: string[] = [];
 
   beforeAll(async () => {
     await build({ configFile: join(ROOT, "web/vite.config.ts"), logLevel: "warn" });
     mkdirSync(OUT, { recursive: true });
+    scratch = mkdtempSync(join(tmpdir(), "vmsa-e2e-files-"));
+    // The real-kernel core uncompressed too: served plain, it is read with Range requests.
+    writeFileSync(join(scratch, "tables.core"), gunzipSync(readFileSync(join(REAL, "tables.core.gz"))));
     server = await startServer({
       host: "127.0.0.1",
       port: 0,
       uiDir: join(ROOT, "web/dist"),
-      files: [parseServedFile(`${join(FIX, "ram-tables.bin.gz")}@0x40000000`), parseServedFile(join(FIX, "machine.json"))],
+      files: [
+        parseServedFile(`${join(FIX, "ram-tables.bin.gz")}@0x40000000`),
+        parseServedFile(join(FIX, "machine.json")),
+        parseServedFile(join(REAL, "tables.core.gz")),
+        parseServedFile(join(scratch, "tables.core")),
+        parseServedFile(join(REAL, "registers.txt")),
+      ],
     });
     profile = mkdtempSync(join(tmpdir(), "vmsa-chromium-"));
     context = await chromium.launchPersistentContext(profile, {
@@ -86,6 +138,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await context?.close();
     await server?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
   /** A fresh page load (a plain goto to another hash would keep the loaded memory). */
@@ -539,7 +592,13 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
   it("offers the files named on the serve command line", async () => {
     await open("#/dump");
     await page.waitForSelector("#dump-served button");
-    expect(await page.locator("#dump-served button").allTextContents()).toEqual(["ram-tables.bin.gz@0x40000000", "machine.json"]);
+    expect(await page.locator("#dump-served button").allTextContents()).toEqual([
+      "ram-tables.bin.gz@0x40000000",
+      "machine.json",
+      "tables.core.gz",
+      "tables.core",
+      "registers.txt",
+    ]);
   });
 
   it("opens the files named on the serve command line (fetched from the page origin, not the worker's /assets/)", async () => {
@@ -551,6 +610,61 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.click("#dump-load");
     await page.waitForSelector("#dump-info, #dump-error", { timeout: 180_000 });
     expect(await page.locator("#dump-error").count()).toBe(0);
+    await page.click("#dump-ptdump");
+    await page.waitForSelector("#ptdump");
+    expect(await page.textContent("#ptdump")).toBe(readFileSync(join(FIX, "kernel_page_tables.txt"), "utf8"));
+  }, 240_000);
+  it("opens an ELF core named on the serve command line (plain: read in ranges; gzip) and prints `vmsa dump`'s ptdump byte for byte", async () => {
+    // The CLI on the same files: VMCOREINFO from the core's note gives the version and VA_BITS, so the layout's markers.
+    const cli = await vmsa("dump", join(REAL, "tables.core.gz"), "--regs", join(REAL, "registers.txt"));
+    expect(cli.code, cli.err).toBe(0);
+    for (const core of ["tables.core", "tables.core.gz"]) {
+      await open("#/dump");
+      await page.waitForSelector("#dump-served button");
+      await page.click("#dump-served button >> text=registers.txt");
+      await expect.poll(() => page.inputValue("#dump-regs")).toContain("TTBR1_EL1");
+      await page.click(`#dump-served button >> text=/^${core.replace(".", "\\.")}$/`);
+      await page.click("#dump-load");
+      await page.waitForSelector("#dump-info, #dump-error", { timeout: 60_000 });
+      expect(await page.locator("#dump-error").count()).toBe(0);
+      // Read as the CLI reads it: an ELF core (its PT_LOAD segments), not raw RAM at PA 0.
+      expect(await page.textContent("#dump-info .dump-desc")).toContain("ELF core tables.core");
+      expect(await page.textContent("#dump-layout")).toContain("version from VMCOREINFO OSRELEASE=6.1.0-56-arm64");
+      await page.click("#dump-ptdump");
+      await page.waitForSelector("#ptdump");
+      expect(await page.textContent("#ptdump")).toBe(cli.out);
+    }
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it("opens a 1 GiB raw image on demand with no main-thread task over 50 ms", async () => {
+    // ram-tables.bin.gz inflated to a sparse 1 GiB file (Linux 6.1's RAM, only its table pages non-zero).
+    const big = join(scratch, "ram-1g.bin");
+    expect(await inflateSparse(join(FIX, "ram-tables.bin.gz"), big)).toBe(2 ** 30);
+    await open("#/dump");
+    await page.evaluate(() => {
+      const w = window as unknown as { __longest: number };
+      w.__longest = 0;
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
+      }).observe({ type: "longtask", buffered: false });
+    });
+    await page.setInputFiles("#dump-regs-file", join(FIX, "machine.json"));
+    await page.setInputFiles("#dump-images", big);
+    expect(await page.inputValue(".dump-pa")).toBe("0x40000000");
+    const t0 = Date.now();
+    await page.click("#dump-load");
+    await page.waitForSelector("#dump-info, #dump-error", { timeout: 120_000 });
+    const loadMs = Date.now() - t0;
+    const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+    writeFileSync(
+      join(OUT, "dump-load-raw.json"),
+      `${JSON.stringify({ bytes: 2 ** 30, onDemand: true, loadMs, longestMainThreadTaskMs: longest }, null, 1)}\n`,
+    );
+    expect(await page.locator("#dump-error").count()).toBe(0);
+    expect(await page.textContent("#dump-info .dump-desc")).toBe("raw ram-1g.bin@0x40000000");
+    // A long task is one over 50 ms (Long Tasks API): the main thread only renders, the worker reads.
+    expect(longest).toBeLessThanOrEqual(50);
     await page.click("#dump-ptdump");
     await page.waitForSelector("#ptdump");
     expect(await page.textContent("#ptdump")).toBe(readFileSync(join(FIX, "kernel_page_tables.txt"), "utf8"));

@@ -1,9 +1,11 @@
 /**
  * Page codecs of kdump-compressed files, chosen by each page descriptor's flags:
- * zlib (node:zlib), LZO1X (./lzo1x.ts), snappy (snappyjs, pure JS), zstd (fzstd, pure JS).
+ * zlib (pako's port of zlib's inflate), LZO1X (./lzo1x.ts), snappy (snappyjs), zstd (fzstd): all
+ * pure JS, so the browser UI's worker decodes pages with the same code as the CLI.
  */
-import { inflateSync } from "node:zlib";
 import { decompress as zstdDecompress } from "fzstd";
+import zinflate from "pako/lib/zlib/inflate.js";
+import ZStream from "pako/lib/zlib/zstream.js";
 import snappy from "snappyjs";
 import { DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD } from "./header.js";
 import { lzo1xDecompress } from "./lzo1x.js";
@@ -28,6 +30,32 @@ export function codecOf(flags: number): PageCodec | undefined {
   }
 }
 
+// zlib's return codes.
+const Z_OK = 0;
+const Z_STREAM_END = 1;
+const Z_FINISH = 4;
+
+/** A zlib stream (compress2's format) inflated into at most `pageSize` bytes; throws when corrupt or longer. */
+function inflatePage(data: Uint8Array, pageSize: number): Uint8Array {
+  const z = new ZStream();
+  // windowBits 15: the zlib wrapper (header and Adler-32 checked by inflate).
+  if (zinflate.inflateInit2(z, 15) !== Z_OK) throw new Error("cannot start the inflater");
+  const out = new Uint8Array(pageSize);
+  z.input = data;
+  z.next_in = 0;
+  z.avail_in = data.length;
+  z.output = out;
+  z.next_out = 0;
+  z.avail_out = pageSize;
+  const status = zinflate.inflate(z, Z_FINISH);
+  zinflate.inflateEnd(z);
+  if (status !== Z_STREAM_END) {
+    if (z.avail_out === 0) throw new Error(`decompresses to more than ${pageSize} bytes`);
+    throw new Error(z.msg || "unexpected end of file");
+  }
+  return out.subarray(0, z.next_out);
+}
+
 /** Decompress one page to exactly `pageSize` bytes; throws (any Error) when the data is corrupt. */
 export function decodePage(codec: PageCodec, data: Uint8Array, pageSize: number): Uint8Array {
   let out: Uint8Array;
@@ -36,7 +64,7 @@ export function decodePage(codec: PageCodec, data: Uint8Array, pageSize: number)
       out = data;
       break;
     case "zlib":
-      out = inflateSync(data, { maxOutputLength: pageSize });
+      out = inflatePage(data, pageSize);
       break;
     case "lzo":
       out = lzo1xDecompress(data, pageSize);

@@ -1,11 +1,12 @@
 /** Recognising kdump-compressed files and describing one for `sources.memory`. */
+import { latin1 } from "../../mem/random-access.js";
 import { KDUMP_SIGNATURE } from "./header.js";
 import type { DiskDump } from "./load.js";
 import { isFlattened } from "./source.js";
 
 /** A kdump-compressed file ("KDUMP   ") or a flattened makedumpfile stream, by its first bytes. */
 export function isDiskDump(head: Uint8Array): boolean {
-  return Buffer.from(head.subarray(0, 8)).toString("latin1") === KDUMP_SIGNATURE || isFlattened(head);
+  return latin1(head.subarray(0, 8)) === KDUMP_SIGNATURE || isFlattened(head);
 }
 
 export function describeDiskDump(file: string, dd: DiskDump): string {

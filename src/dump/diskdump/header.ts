@@ -15,7 +15,8 @@
  *   then bitmap_blocks blocks of bitmaps (first half: pages that exist; second half: pages
  *   dumped), then one 24-byte page descriptor per dumped page in PFN order, then page data.
  */
-import { DumpFormatError } from "../elfcore.js";
+import { latin1 } from "../../mem/random-access.js";
+import { DumpFormatError } from "../elfcore-reader.js";
 import type { ByteSource } from "./source.js";
 
 export const KDUMP_SIGNATURE = "KDUMP   ";
@@ -50,14 +51,16 @@ export interface DiskDumpHeader {
 const HEADER_SIZE = 464;
 const SUB_HEADER_SIZE = 104;
 
-function str(b: Buffer, off: number, len: number): string {
+function str(b: Uint8Array, off: number, len: number): string {
   const s = b.subarray(off, off + len);
   const nul = s.indexOf(0);
-  return s.subarray(0, nul < 0 ? s.length : nul).toString("latin1");
+  return latin1(s.subarray(0, nul < 0 ? s.length : nul));
 }
 
-function u64(b: Buffer, off: number, file: string, field: string, base: number): number {
-  const v = b.readBigUInt64LE(off);
+const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+function u64(b: Uint8Array, off: number, file: string, field: string, base: number): number {
+  const v = view(b).getBigUint64(off, true);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 0x${(base + off).toString(16)} (${field}): ${v} is out of range`);
   }
@@ -67,15 +70,16 @@ function u64(b: Buffer, off: number, file: string, field: string, base: number):
 export function readDiskDumpHeader(src: ByteSource): DiskDumpHeader {
   const f = src.file;
   const h = src.read(0, HEADER_SIZE, "the kdump header");
-  const sig = h.subarray(0, 8).toString("latin1");
+  const sig = latin1(h.subarray(0, 8));
+  const hv = view(h);
   if (sig !== KDUMP_SIGNATURE) {
     throw new DumpFormatError("EDUMP_FORMAT", `${f}: offset 0 (signature): expected "KDUMP   ", got ${JSON.stringify(sig)}`);
   }
-  const version = h.readInt32LE(8);
-  const status = h.readUInt32LE(424);
-  const blockSize = h.readInt32LE(428);
-  const subHdrBlocks = h.readInt32LE(432);
-  const bitmapBlocks = h.readUInt32LE(436);
+  const version = hv.getInt32(8, true);
+  const status = hv.getUint32(424, true);
+  const blockSize = hv.getInt32(428, true);
+  const subHdrBlocks = hv.getInt32(432, true);
+  const bitmapBlocks = hv.getUint32(436, true);
   if (version < 1 || version > 64)
     throw new DumpFormatError("EDUMP_FORMAT", `${f}: offset 0x8 (header_version): expected 1..64, got ${version}`);
   // block_size is the dumped kernel's page size: 4K, 16K or 64K on arm64 (QEMU writes 64K).
@@ -89,16 +93,17 @@ export function readDiskDumpHeader(src: ByteSource): DiskDumpHeader {
     throw new DumpFormatError("EDUMP_FORMAT", `${f}: offset 0x1b4 (bitmap_blocks): expected a non-zero even count, got ${bitmapBlocks}`);
   }
   const sh = src.read(blockSize, SUB_HEADER_SIZE, "the kdump sub-header");
-  const physBase = sh.readBigUInt64LE(0);
-  const dumpLevel = sh.readInt32LE(8);
-  const split = sh.readInt32LE(12);
+  const sv = view(sh);
+  const physBase = sv.getBigUint64(0, true);
+  const dumpLevel = sv.getInt32(8, true);
+  const split = sv.getInt32(12, true);
   if (split !== 0) {
     throw new DumpFormatError(
       "EDUMP_FORMAT",
       `${f}: offset 0x${(blockSize + 12).toString(16)} (split): a split dump (makedumpfile --split) is one part of several; reassemble it with \`makedumpfile --reassemble\``,
     );
   }
-  let maxMapnr = h.readUInt32LE(440);
+  let maxMapnr = hv.getUint32(440, true);
   if (version >= 6) maxMapnr = u64(sh, 96, f, "max_mapnr_64", blockSize);
   const vmcoreinfo: [number, number] =
     version >= 3 ? [u64(sh, 32, f, "offset_vmcoreinfo", blockSize), u64(sh, 40, f, "size_vmcoreinfo", blockSize)] : [0, 0];

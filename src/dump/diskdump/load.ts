@@ -1,15 +1,16 @@
 /**
  * Open a kdump-compressed file as memory: headers and notes are read now, pages on demand
  * (./pages.ts: only the bitmaps are indexed at open; each page is decompressed when a walk or a
- * scan first touches it). The file stays open for the life of the memory it backs.
+ * scan first touches it). The file stays open for the life of the memory it backs. No Node APIs.
  * Excluded pages (`makedumpfile -d`) and pages outside RAM stay unbacked: missing, never zeros.
  */
 import type { PhysMem } from "../../mem/physmem.js";
-import { type ElfNote, parseNotes } from "../elfcore.js";
+import type { RandomAccess } from "../../mem/random-access.js";
+import { type ElfNote, parseNotes } from "../elfcore-reader.js";
 import { codecOf, type PageCodec } from "./codecs.js";
 import { type DiskDumpHeader, readDiskDumpHeader } from "./header.js";
 import { attachPages } from "./pages.js";
-import { type ByteSource, fileSource, flattenedSource, isFlattened } from "./source.js";
+import { type ByteSource, flattenedSource, isFlattened, plainSource } from "./source.js";
 
 export interface DiskDump {
   readonly header: DiskDumpHeader;
@@ -22,10 +23,13 @@ export interface DiskDump {
   readonly codec: PageCodec | undefined;
 }
 
-/** Open `file` (plain or flattened; `head` is its first bytes) and attach its pages to `mem`. */
-export function loadDiskDump(mem: PhysMem, file: string, head: Uint8Array): DiskDump {
+/**
+ * Open the kdump file `ra` (plain or flattened; `head` is its first bytes) and attach its pages to
+ * `mem`; `ra` stays open for them (closed here on error). No Node APIs: ./open-file.ts gives it a file.
+ */
+export function openDiskDump(mem: PhysMem, ra: RandomAccess, head: Uint8Array): DiskDump {
   const flattened = isFlattened(head);
-  const src: ByteSource = flattened ? flattenedSource(file) : fileSource(file);
+  const src: ByteSource = flattened ? flattenedSource(ra) : plainSource(ra);
   try {
     const f = src.file;
     const h = readDiskDumpHeader(src);

@@ -9,7 +9,7 @@
  * dump excluded (first bitmap set, second clear) and pages outside RAM stay unbacked: missing data.
  */
 import { FRAME_SHIFT, FRAME_SIZE, type FrameRun, type FrameSource, type PhysMem } from "../../mem/physmem.js";
-import { DumpFormatError } from "../elfcore.js";
+import { DumpFormatError } from "../elfcore-reader.js";
 import { codecOf, decodePage } from "./codecs.js";
 import type { DiskDumpHeader } from "./header.js";
 import type { ByteSource } from "./source.js";
@@ -78,9 +78,10 @@ export function attachPages(mem: PhysMem, src: ByteSource, h: DiskDumpHeader): P
     const n = rankOf(dpfn);
     const descAt = h.descOffset + n * DESC_SIZE;
     const d = src.read(descAt, DESC_SIZE, `the page descriptor of PFN 0x${dpfn.toString(16)}`);
-    const off = d.readBigInt64LE(0);
-    const size = d.readUInt32LE(8);
-    const flags = d.readUInt32LE(12);
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    const off = dv.getBigInt64(0, true);
+    const size = dv.getUint32(8, true);
+    const flags = dv.getUint32(12, true);
     const codec = codecOf(flags);
     const where = `page descriptor at offset 0x${descAt.toString(16)} (PFN 0x${dpfn.toString(16)}, PA 0x${(dpfn * ps).toString(16)})`;
     if (codec === undefined) throw new DumpFormatError("EDUMP_FORMAT", `${f}: ${where}: unknown compression flags 0x${flags.toString(16)}`);

@@ -8,16 +8,16 @@
  * then records of { offset: int64 BE, size: int64 BE } each followed by `size` bytes that belong
  * at `offset` of the rebuilt file; a record with offset = size = -1 ends the stream.
  */
-import { closeSync, fstatSync, readSync } from "node:fs";
-import { DumpFormatError, openDumpFile } from "../elfcore.js";
+import { latin1, type RandomAccess } from "../../mem/random-access.js";
+import { DumpFormatError } from "../elfcore-reader.js";
 
-/** Random access to the (rebuilt) kdump file. */
+/** Random access to the (rebuilt) kdump file (no Node APIs: the file itself is a RandomAccess). */
 export interface ByteSource {
   readonly file: string;
   /** Size of the rebuilt file (the highest byte any record wrote, for a flattened stream). */
   readonly size: number;
   /** Bytes [pos, pos+len); throws EDUMP_TRUNCATED naming `what` and the offset when they are missing. */
-  read(pos: number, len: number, what: string): Buffer;
+  read(pos: number, len: number, what: string): Uint8Array;
   close(): void;
 }
 
@@ -32,45 +32,45 @@ function truncated(file: string, pos: number, len: number, what: string, size: n
   );
 }
 
-function readFd(fd: number, file: string, pos: number, len: number, what: string, size: number, out?: Buffer, outOff = 0): Buffer {
+function readRa(ra: RandomAccess, pos: number, len: number, what: string, size: number, out?: Uint8Array, outOff = 0): Uint8Array {
+  const file = ra.name;
   if (pos + len > size) throw truncated(file, pos, len, what, size);
-  const b = out ?? Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const r = readSync(fd, b, outOff + got, len - got, pos + got);
-    if (r === 0) throw new DumpFormatError("EDUMP_TRUNCATED", `${file}: short read at offset 0x${(pos + got).toString(16)} (${what})`);
-    got += r;
+  const b = out ?? new Uint8Array(len);
+  let got: number;
+  try {
+    got = ra.readInto(pos, b, outOff, len);
+  } catch (e) {
+    throw new DumpFormatError("EDUMP_READ", `${file}: cannot read offset 0x${pos.toString(16)} (${what}): ${(e as Error).message}`);
   }
+  if (got < len) throw new DumpFormatError("EDUMP_TRUNCATED", `${file}: short read at offset 0x${(pos + got).toString(16)} (${what})`);
   return b;
 }
 
 /** A plain file. */
-export function fileSource(file: string): ByteSource {
-  const fd = openDumpFile(file);
-  const size = fstatSync(fd).size;
+export function plainSource(ra: RandomAccess): ByteSource {
   return {
-    file,
-    size,
-    read: (pos, len, what) => readFd(fd, file, pos, len, what, size),
-    close: () => closeSync(fd),
+    file: ra.name,
+    size: ra.size,
+    read: (pos, len, what) => readRa(ra, pos, len, what, ra.size),
+    close: () => ra.close(),
   };
 }
 
 /** Whether the first bytes are a flattened makedumpfile stream's signature. */
 export function isFlattened(head: Uint8Array): boolean {
-  return Buffer.from(head.subarray(0, 12)).toString("latin1") === FLAT_SIGNATURE && head[12] === 0;
+  return latin1(head.subarray(0, 12)) === FLAT_SIGNATURE && head[12] === 0;
 }
 
 /**
  * A flattened stream, indexed: one extent per record (rebuilt offset, length, position in the
  * stream). Later records win where they overlap earlier ones, as when the stream is rebuilt.
  */
-export function flattenedSource(file: string): ByteSource {
-  const fd = openDumpFile(file);
+export function flattenedSource(ra: RandomAccess): ByteSource {
+  const file = ra.name;
   try {
-    const fsize = fstatSync(fd).size;
-    const head = readFd(fd, file, 0, FLAT_HEADER_SIZE, "the flattened-format header", fsize);
-    const type = head.readBigUInt64BE(16);
+    const fsize = ra.size;
+    const head = readRa(ra, 0, FLAT_HEADER_SIZE, "the flattened-format header", fsize);
+    const type = new DataView(head.buffer).getBigUint64(16, false);
     if (type !== 1n) throw new DumpFormatError("EDUMP_FORMAT", `${file}: offset 0x10 (flattened type): expected 1, got ${type}`);
     const starts: number[] = [];
     const lens: number[] = [];
@@ -78,11 +78,12 @@ export function flattenedSource(file: string): ByteSource {
     let pos = FLAT_HEADER_SIZE;
     let size = 0;
     let sorted = true;
-    const rec = Buffer.alloc(FLAT_RECORD_HEADER);
+    const rec = new Uint8Array(FLAT_RECORD_HEADER);
+    const rv = new DataView(rec.buffer);
     for (;;) {
-      readFd(fd, file, pos, FLAT_RECORD_HEADER, "a flattened record header (no end marker)", fsize, rec);
-      const off = rec.readBigInt64BE(0);
-      const len = rec.readBigInt64BE(8);
+      readRa(ra, pos, FLAT_RECORD_HEADER, "a flattened record header (no end marker)", fsize, rec);
+      const off = rv.getBigInt64(0, false);
+      const len = rv.getBigInt64(8, false);
       if (off === -1n && len === -1n) break;
       if (off < 0n || len < 0n || off + len > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw new DumpFormatError(
@@ -123,9 +124,9 @@ export function flattenedSource(file: string): ByteSource {
       lens.splice(0, lens.length, ...l2);
       at.splice(0, at.length, ...a2);
     }
-    const read = (p: number, len: number, what: string): Buffer => {
+    const read = (p: number, len: number, what: string): Uint8Array => {
       if (p + len > size) throw truncated(file, p, len, what, size);
-      const out = Buffer.alloc(len);
+      const out = new Uint8Array(len);
       // Last extent starting at or before p.
       let lo = 0;
       let hi = starts.length - 1;
@@ -147,7 +148,7 @@ export function flattenedSource(file: string): ByteSource {
           );
         }
         const n = Math.min(e - want, len - done);
-        readFd(fd, file, (at[i] as number) + (want - s), n, what, fsize, out, done);
+        readRa(ra, (at[i] as number) + (want - s), n, what, fsize, out, done);
         done += n;
       }
       if (done < len)
@@ -157,9 +158,9 @@ export function flattenedSource(file: string): ByteSource {
         );
       return out;
     };
-    return { file, size, read, close: () => closeSync(fd) };
+    return { file, size, read, close: () => ra.close() };
   } catch (e) {
-    closeSync(fd);
+    ra.close();
     throw e;
   }
 }

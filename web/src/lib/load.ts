@@ -13,11 +13,14 @@ const SLICE = 16 * 1024 * 1024;
 
 export interface LoadStats {
   readonly name: string;
-  readonly pa: bigint;
+  /** What the file was read as (the CLI's words, e.g. `ELF core x.core (3 PT_LOAD)`). */
+  readonly desc?: string;
+  /** Raw images: the load address (a dump file carries its own addresses). */
+  readonly pa?: bigint;
   readonly bytes: number;
   readonly gzip: boolean;
-  /** Frames that held non-zero bytes (and so are stored). */
-  readonly storedFrames: number;
+  /** Frames that held non-zero bytes (and so are stored), when the image was read whole. */
+  readonly storedFrames?: number;
 }
 
 export type Progress = (done: number, total: number) => void;
@@ -55,7 +58,75 @@ export function addChunk(mem: PhysMem, pa: number, buf: Uint8Array, source: stri
   return nonZero.length;
 }
 
-async function isGzip(blob: Blob): Promise<boolean> {
+/**
+ * A gzip-compressed dump file (ELF core, kdump) larger than this is refused in the browser: its
+ * deflate stream cannot be entered in the middle, so it would be inflated into memory whole (the
+ * CLI inflates to a sparse temporary file instead). Decompress it first; the plain file is read on
+ * demand. Gzip raw images have no such limit: their zero frames are never stored.
+ */
+export const GZIP_DUMP_LIMIT = 512 * 1024 * 1024;
+
+/** The first `n` bytes of the gzip stream's data (fewer when it is shorter). */
+export async function gunzipHead(blob: Blob, n: number): Promise<Uint8Array> {
+  const reader = blob.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+  const out = new Uint8Array(n);
+  let got = 0;
+  try {
+    while (got < n) {
+      const r = await reader.read();
+      if (r.done) break;
+      const k = Math.min(n - got, r.value.byteLength);
+      out.set(r.value.subarray(0, k), got);
+      got += k;
+    }
+  } catch {
+    // A damaged stream: whoever reads it whole reports where.
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+  return out.subarray(0, got);
+}
+
+/** The whole gzip stream inflated into memory, refused past GZIP_DUMP_LIMIT bytes. */
+export async function gunzipAll(blob: Blob, name: string, progress?: Progress): Promise<Uint8Array> {
+  const total = await gzipSize(blob);
+  if (total > GZIP_DUMP_LIMIT) throw tooBig(name, total);
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  const reader = blob.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+  for (;;) {
+    let r: ReadableStreamReadResult<Uint8Array>;
+    try {
+      r = await reader.read();
+    } catch (e) {
+      throw new MemoryError("EBANK_READ", `${name}: gzip data is corrupt after 0x${bytes.toString(16)} bytes (${(e as Error).message})`);
+    }
+    if (r.done) break;
+    bytes += r.value.byteLength;
+    if (bytes > GZIP_DUMP_LIMIT) {
+      reader.cancel().catch(() => undefined);
+      throw tooBig(name, bytes);
+    }
+    parts.push(r.value);
+    progress?.(bytes, Math.max(total, bytes));
+  }
+  const out = new Uint8Array(bytes);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+function tooBig(name: string, bytes: number): MemoryError {
+  return new MemoryError(
+    "EBANK_READ",
+    `${name}: a gzip-compressed dump of more than ${GZIP_DUMP_LIMIT / 2 ** 20} MiB (here ${(bytes / 2 ** 20).toFixed(0)}+ MiB) is not opened in the browser: decompress it first (gunzip -k) and open the plain file, which is read on demand (or use the CLI)`,
+  );
+}
+
+export async function isGzip(blob: Blob): Promise<boolean> {
   const head = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
   return head[0] === 0x1f && head[1] === 0x8b;
 }
@@ -124,5 +195,5 @@ export async function loadImage(mem: PhysMem, blob: Blob, pa: bigint, name: stri
   }
   if (bytes === 0) throw new MemoryError("EBANK_READ", `${name}: decompressed to 0 bytes`);
   mem.addRam(pa, BigInt(bytes));
-  return { name, pa, bytes, gzip: gz, storedFrames: stored };
+  return { name, desc: `raw ${name}@0x${pa.toString(16)}${gz ? " (gzip)" : ""}`, pa, bytes, gzip: gz, storedFrames: stored };
 }

@@ -15,9 +15,11 @@ export interface DumpProps {
 
 interface ImageRow {
   name: string;
+  /** Load address of a raw image; blank for an ELF core or kdump file (they carry their addresses). */
   pa: string;
   blob?: Blob;
   url?: string;
+  size?: number;
 }
 
 interface Served {
@@ -45,6 +47,7 @@ function regValue(source: SourceInfo, name: string): string {
 export function Dump({ client, source, onLoaded }: DumpProps) {
   const [rows, setRows] = useState<ImageRow[]>([]);
   const [regText, setRegText] = useState("");
+  const [kernelVersion, setKernelVersion] = useState("");
   const [err, setErr] = useState("");
   const [progress, setProgress] = useState<string>("");
   const [busy, setBusy] = useState(false);
@@ -84,7 +87,7 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
     }
     // The worker's base URL is its script's (under /assets/): hand it an absolute URL resolved
     // against the page, or files/N/NAME would be fetched from /assets/files/N/NAME (404).
-    setRows([...rows, { name: s.name, pa: s.pa ?? defaultPa(), url: new URL(s.url, document.baseURI).href }]);
+    setRows([...rows, { name: s.name, pa: s.pa ?? defaultPa(), url: new URL(s.url, document.baseURI).href, size: s.size }]);
   };
   const load = async (): Promise<void> => {
     setErr("");
@@ -95,14 +98,21 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
       const rf = parseRegisterText(regText, "registers");
       const images: ImageRequest[] = rows.map((r) => ({
         name: r.name,
-        pa: parseU64(r.pa, `${r.name}: load address`),
+        ...(r.pa.trim() ? { pa: parseU64(r.pa, `${r.name}: load address`) } : {}),
         blob: r.blob,
         url: r.url,
+        size: r.size,
       }));
       setBusy(true);
       const t0 = performance.now();
       const res = await client.call(
-        { op: "load", name: rows.map((r) => r.name).join(" + "), images, registers: rf.registers },
+        {
+          op: "load",
+          name: rows.map((r) => r.name).join(" + "),
+          images,
+          registers: rf.registers,
+          ...(kernelVersion.trim() ? { kernelVersion: kernelVersion.trim() } : {}),
+        },
         (done, total, name) => setProgress(`${name}: ${(done / 2 ** 20).toFixed(0)} / ${(total / 2 ** 20).toFixed(0)} MiB`),
       );
       setProgress(`loaded in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
@@ -118,8 +128,10 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
     <section id="dump">
       <h2>Dump</h2>
       <p class="small">
-        Open a memory image and its registers. Files are read by this page only; nothing is uploaded. Gzip images are decompressed in the
-        browser.
+        Open a dump and its registers, read as <code>vmsa dump</code> reads them: an ELF core (QEMU <code>dump-guest-memory</code>, kdump
+        vmcore), a kdump-compressed file (zlib, LZO, snappy, zstd; flattened or not), or raw RAM at a load address. Files are read by this
+        page only, a page at a time as the tables need them; nothing is uploaded. Gzip raw images are decompressed as they stream; a gzip
+        core or kdump file is decompressed into memory (up to 512 MiB: decompress bigger ones first).
       </p>
       <div class="controls column">
         <label>
@@ -134,6 +146,7 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
                   <td>
                     @{" "}
                     <input
+                      title="load address of a raw image; ignored for an ELF core or kdump file"
                       class="dump-pa mono"
                       value={r.pa}
                       size={14}
@@ -189,6 +202,15 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
             ))}
           </div>
         )}
+        <label>
+          Kernel version (default: VMCOREINFO OSRELEASE, like <code>--kernel-version</code>):{" "}
+          <input
+            id="dump-kernel-version"
+            size={14}
+            value={kernelVersion}
+            onInput={(e) => setKernelVersion((e.target as HTMLInputElement).value)}
+          />
+        </label>
         <div>
           <button type="button" id="dump-load" disabled={busy} onClick={load}>
             Load dump
@@ -211,17 +233,23 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
               {source.images.map((s) => (
                 <tr>
                   <td class="mono">{s.name}</td>
-                  <td class="mono">
-                    {hex(s.pa)}–{hex(s.pa + BigInt(s.bytes))}
-                  </td>
+                  <td class="mono">{s.pa !== undefined ? `${hex(s.pa)}–${hex(s.pa + BigInt(s.bytes))}` : ""}</td>
                   <td>
                     {sizeText(s.bytes)}
-                    {s.gzip ? " (gzip)" : ""}, {s.storedFrames} non-zero 4K frames
+                    {s.gzip ? " (gzip)" : ""}
+                    {s.storedFrames !== undefined ? `, ${s.storedFrames} non-zero 4K frames` : ""}
                   </td>
+                  <td class="small dump-desc">{s.desc}</td>
                 </tr>
               ))}
             </tbody>
           </table>
+          {source.layout && (
+            <p class="small" id="dump-layout">
+              Layout and markers: {source.layout}
+              {source.layoutExact === false && !/markers are a guess/.test(source.layout) ? " (ptdump uses Linux 6.1's markers)" : ""}
+            </p>
+          )}
           {source.regSources && (
             <details id="dump-registers">
               <summary class="small">Registers and where each came from</summary>
@@ -250,7 +278,7 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
                 )
               }
             >
-              Kernel ptdump (Linux 6.1 markers)
+              Kernel ptdump (vmsa dump)
             </button>
           </p>
           <h3>Audit</h3>

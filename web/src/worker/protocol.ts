@@ -11,16 +11,27 @@ import type { ScenarioTrace } from "../lib/stepper.js";
 
 export interface ImageRequest {
   readonly name: string;
-  readonly pa: bigint;
-  /** A local file (nothing is uploaded) or a URL served by `vmsa serve`. */
+  /** Load address of a raw RAM image (ELF cores and kdump files carry their own addresses). */
+  readonly pa?: bigint;
+  /** A local file (nothing is uploaded) or a URL served by `vmsa serve` (its size: read in ranges). */
   readonly blob?: Blob;
   readonly url?: string;
+  readonly size?: number;
 }
 
 export type Request =
   | { readonly op: "example"; readonly preset: string }
-  /** `registers`: what the register text gave; the worker completes them from the dump's VMCOREINFO and defaults. */
-  | { readonly op: "load"; readonly name: string; readonly images: readonly ImageRequest[]; readonly registers: SourcedRegs }
+  /**
+   * `registers`: what the register text gave; the worker completes them from the dump's VMCOREINFO
+   * and defaults, and finds the kernel layout, as `vmsa dump` does (`kernelVersion`: --kernel-version).
+   */
+  | {
+      readonly op: "load";
+      readonly name: string;
+      readonly images: readonly ImageRequest[];
+      readonly registers: SourcedRegs;
+      readonly kernelVersion?: string;
+    }
   | { readonly op: "set-regs"; readonly regs: Regs }
   /** `stage2`: HCR_EL2/VTCR_EL2/VTTBR_EL2 over the source's registers (as `vmsa translate --hcr --vtcr --vttbr`). */
   | { readonly op: "translate"; readonly va: bigint; readonly access: Access; readonly stage2?: Stage2Override }
@@ -45,6 +56,12 @@ export interface SourceInfo {
   readonly tour: readonly { readonly va: bigint; readonly what: string }[];
   /** Main-thread-free load time, ms. */
   readonly loadMs: number;
+  /** Dumps: what the memory was read from, and where the layout (ptdump markers) came from, in the CLI's words. */
+  readonly memory?: string;
+  readonly layout?: string;
+  /** Whether the ptdump markers are the kernel's (false: a guess, or none found and Linux 6.1's used). */
+  readonly layoutExact?: boolean;
+  readonly notes?: readonly string[];
 }
 
 export interface MapReply extends MapData {

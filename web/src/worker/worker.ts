@@ -7,7 +7,9 @@ import { VmsaError } from "../../../src/arch/errors.js";
 import { decodeHcr } from "../../../src/arch/hcr.js";
 import type { Regs } from "../../../src/arch/registers.js";
 import { audit } from "../../../src/dump/audit.js";
+import type { ElfNote } from "../../../src/dump/elfcore-reader.js";
 import { linuxLayout } from "../../../src/dump/layout.js";
+import { resolveLoaded } from "../../../src/dump/open-loaded.js";
 import { type Marker, ptdump } from "../../../src/dump/ptdump.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
@@ -16,12 +18,12 @@ import { compileStage2 } from "../../../src/walk/stage2.js";
 import { Walker } from "../../../src/walk/walker.js";
 import { buildExample } from "../lib/demo.js";
 import { KERNEL_EXAMPLE } from "../lib/kernelExample.js";
-import { type LoadStats, loadImage } from "../lib/load.js";
+import type { LoadStats } from "../lib/load.js";
 import { buildMap } from "../lib/mapdata.js";
-import { registersForDump } from "../lib/regs.js";
 import { traceScenario } from "../lib/stepper.js";
 import { buildTwoStageExample, TWO_STAGE_EXAMPLE } from "../lib/twoStage.js";
 import { bundledKernelExample } from "./kernelBundle.js";
+import { openImage } from "./open-image.js";
 import type { ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -32,6 +34,8 @@ interface State {
   ctx: WalkContext;
   walker: Walker;
   info: SourceInfo;
+  /** A dump's ptdump markers from its kernel layout (undefined: unknown, Linux 6.1's are used). */
+  markers?: readonly Marker[] | undefined;
 }
 
 let state: State | undefined;
@@ -39,7 +43,8 @@ let state: State | undefined;
 function setState(mem: PhysMem, regs: Regs, info: Omit<SourceInfo, "regs">): SourceInfo {
   const ctx = compileRegs(regs);
   const full: SourceInfo = { ...info, regs };
-  state = { mem, regs, ctx, walker: new Walker(mem, ctx), info: full };
+  const markers = state?.mem === mem ? state.markers : undefined;
+  state = { mem, regs, ctx, walker: new Walker(mem, ctx), info: full, markers };
   return full;
 }
 
@@ -55,11 +60,16 @@ function linux61Markers(vaBits: number, pageShift: number, fixmapSize: bigint): 
   return linuxLayout({ version: [6, 1], pageShift, vaBits, fixmapSize }).markers;
 }
 
-function markersFor(ctx: WalkContext, half: 0 | 1, fixmapSize = FIXMAP_DEFAULT): { off: number; name: string }[] {
+function markersFor(
+  ctx: WalkContext,
+  half: 0 | 1,
+  known: readonly Marker[] | undefined,
+  fixmapSize = FIXMAP_DEFAULT,
+): { off: number; name: string }[] {
   if (half === 0) return [];
   const h = ctx.halves[1];
   const base = halfBase(h);
-  return linux61Markers(h.iaBits, h.gShift, fixmapSize)
+  return (known ?? linux61Markers(h.iaBits, h.gShift, fixmapSize))
     .filter((m) => m.address >= base)
     .map((m) => ({ off: Number(m.address - base), name: m.name }));
 }
@@ -83,18 +93,17 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       const t0 = performance.now();
       const mem = new PhysMem();
       const stats: LoadStats[] = [];
+      const notes: ElfNote[] = [];
       const ranges: { name: string; pa: bigint; end: bigint }[] = [];
       for (const img of req.images) {
-        let blob = img.blob;
-        if (!blob && img.url) {
-          const res = await fetch(img.url);
-          if (!res.ok) throw new VmsaError("EBANK_READ", `${img.name}: server answered ${res.status} for ${img.url}`);
-          blob = await res.blob();
-        }
-        if (!blob) throw new VmsaError("EBANK_READ", `${img.name}: no file given`);
-        const s = await loadImage(mem, blob, img.pa, img.name, (done, total) =>
+        const o = await openImage(mem, img, (done, total) =>
           self.postMessage({ id, progress: { done, total, name: img.name } } satisfies WorkerMessage),
         );
+        const s = o.stats;
+        notes.push(...o.notes);
+        stats.push(s);
+        if (s.pa === undefined) continue;
+        // Raw images read whole store only their non-zero frames: check their ranges here.
         const end = s.pa + BigInt(s.bytes);
         for (const r of ranges) {
           if (s.pa < r.end && r.pa < end) {
@@ -105,13 +114,37 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
           }
         }
         ranges.push({ name: img.name, pa: s.pa, end });
-        stats.push(s);
       }
-      const { regs, sources } = registersForDump(mem, req.registers, req.name);
-      return {
-        op: "load",
-        info: setState(mem, regs, { name: req.name, images: stats, tour: [], loadMs: performance.now() - t0, regSources: sources }),
-      };
+      // VMCOREINFO, registers and the kernel layout exactly as `vmsa dump` resolves them.
+      const memory = stats.map((s) => s.desc ?? s.name).join(", ");
+      const d = resolveLoaded(
+        {
+          mem,
+          elfNotes: notes,
+          regSets: [req.registers],
+          kernelDesc: undefined,
+          snapConfig: undefined,
+          snapVaBits: undefined,
+          snapFixmap: undefined,
+          memory,
+        },
+        { what: req.name, ...(req.kernelVersion ? { kernelVersion: req.kernelVersion } : {}) },
+      );
+      const regSources: Record<string, string> = {};
+      for (const [k, v] of Object.entries(d.sources)) if (v !== undefined && /_EL\d$/.test(k)) regSources[k] = v;
+      const info = setState(mem, d.regs, {
+        name: req.name,
+        images: stats,
+        tour: [],
+        loadMs: performance.now() - t0,
+        regSources,
+        memory,
+        layout: d.sources.layout ?? d.layoutSource.detail,
+        layoutExact: d.layoutSource.exact && d.markers !== undefined,
+        notes: d.notes,
+      });
+      if (state) state.markers = d.markers;
+      return { op: "load", info };
     }
     case "set-regs": {
       const s = need();
@@ -139,7 +172,7 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       const s = need();
       const h = s.ctx.halves[req.half];
       const m = buildMap(s.mem, s.ctx, req.half, req.start, req.end, req.width);
-      return { op: "map", map: { ...m, markers: markersFor(s.ctx, req.half), iaBits: h.iaBits } };
+      return { op: "map", map: { ...m, markers: markersFor(s.ctx, req.half, s.markers), iaBits: h.iaBits } };
     }
     case "audit": {
       const s = need();
@@ -150,7 +183,7 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
     case "ptdump": {
       const s = need();
       const h = s.ctx.halves[1];
-      const markers = linux61Markers(h.iaBits, h.gShift, req.fixmapSize);
+      const markers = s.markers ?? linux61Markers(h.iaBits, h.gShift, req.fixmapSize);
       return { op: "ptdump", text: ptdump(s.mem, s.ctx, { markers }), markers };
     }
   }
