@@ -265,16 +265,17 @@ export function loadInputs(inputs: readonly string[], showProgress: boolean, pag
         throw new DumpFormatError("EDUMP_FORMAT", `${spec}: not an ELF core (offset 0: expected \\x7fELF); for raw RAM write ${spec}@PA`);
       }
       const fd = openDumpFile(spec);
+      const ra = fdAccess(fd, spec, fstatSync(fd).size);
       let kept = false;
       try {
         const p = stderrProgress(`loading ${spec}`, showProgress);
-        const d = loadDumpAccess(mem, fdAccess(fd, spec, fstatSync(fd).size), head, p.update);
+        const d = loadDumpAccess(mem, ra, head, p.update);
         p.done();
         kept = d?.kept ?? false;
         elfNotes.push(...(d?.notes ?? []));
         memDesc.push(d?.desc ?? spec);
       } finally {
-        if (!kept) closeSync(fd);
+        if (!kept) ra.close();
       }
     }
   }

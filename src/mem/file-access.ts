@@ -2,8 +2,9 @@
 import { closeSync, readSync } from "node:fs";
 import type { RandomAccess } from "./random-access.js";
 
-/** `fd` (open, of `name`, `size` bytes when opened) read with positional reads; close() closes it. */
+/** `fd` (open, of `name`, `size` bytes when opened) read with positional reads; close() closes it (once). */
 export function fdAccess(fd: number, name: string, size: number): RandomAccess {
+  let open = true;
   return {
     name,
     size,
@@ -21,6 +22,9 @@ export function fdAccess(fd: number, name: string, size: number): RandomAccess {
       }
       return got;
     },
-    close: () => closeSync(fd),
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
   };
 }

@@ -141,6 +141,17 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
+  /** Start recording the page's longest main-thread task (Long Tasks API: tasks over 50 ms). */
+  const watchLongTasks = (): Promise<void> =>
+    page.evaluate(() => {
+      const w = window as unknown as { __longest: number };
+      w.__longest = 0;
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
+      }).observe({ type: "longtask", buffered: false });
+    });
+  const longestTask = (): Promise<number> => page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+
   /** A fresh page load (a plain goto to another hash would keep the loaded memory). */
   const open = async (hash: string): Promise<void> => {
     await page.goto("about:blank");
@@ -394,13 +405,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
 
   it("opens the Linux 6.1 dump in the browser without blocking the page, reproduces its ptdump and walks it", async () => {
     await open("#/dump");
-    await page.evaluate(() => {
-      const w = window as unknown as { __longest: number };
-      w.__longest = 0;
-      new PerformanceObserver((l) => {
-        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
-      }).observe({ type: "longtask", buffered: false });
-    });
+    await watchLongTasks();
     await page.setInputFiles("#dump-regs-file", join(FIX, "machine.json"));
     await page.setInputFiles("#dump-images", join(FIX, "ram-tables.bin.gz"));
     expect(await page.inputValue(".dump-pa")).toBe("0x40000000");
@@ -408,7 +413,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.click("#dump-load");
     await page.waitForSelector("#dump-info", { timeout: 180_000 });
     const loadMs = Date.now() - t0;
-    const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+    const longest = await longestTask();
     writeFileSync(
       join(OUT, "dump-load.json"),
       `${JSON.stringify({ bytes: 2 ** 30, loadMs, longestMainThreadTaskMs: longest }, null, 1)}\n`,
@@ -566,20 +571,14 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     const t = traceScenario(readFileSync(join(ROOT, "examples/scenarios/split-bbm0-fixed.yaml"), "utf8"), "split-bbm0-fixed.yaml");
     await open("#/scenario?sc=split-bbm0-fixed");
     await expect.poll(() => page.textContent("#scenario-name")).toBe("split-bbm0-fixed");
-    await page.evaluate(() => {
-      const w = window as unknown as { __longest: number };
-      w.__longest = 0;
-      new PerformanceObserver((l) => {
-        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
-      }).observe({ type: "longtask", buffered: false });
-    });
+    await watchLongTasks();
     const t0 = Date.now();
     for (let i = 1; i <= t.steps.length; i++) {
       await page.click("#step-next");
       await expect.poll(() => page.getAttribute("#scenario-step", "data-step")).toBe(String(i));
     }
     const stepMs = (Date.now() - t0) / t.steps.length;
-    const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+    const longest = await longestTask();
     const rows = await page.locator("#cpu-0 table.tlb tbody tr").count();
     writeFileSync(
       join(OUT, "scenario-steps.json"),
@@ -642,13 +641,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     const big = join(scratch, "ram-1g.bin");
     expect(await inflateSparse(join(FIX, "ram-tables.bin.gz"), big)).toBe(2 ** 30);
     await open("#/dump");
-    await page.evaluate(() => {
-      const w = window as unknown as { __longest: number };
-      w.__longest = 0;
-      new PerformanceObserver((l) => {
-        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
-      }).observe({ type: "longtask", buffered: false });
-    });
+    await watchLongTasks();
     await page.setInputFiles("#dump-regs-file", join(FIX, "machine.json"));
     await page.setInputFiles("#dump-images", big);
     expect(await page.inputValue(".dump-pa")).toBe("0x40000000");
@@ -656,7 +649,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.click("#dump-load");
     await page.waitForSelector("#dump-info, #dump-error", { timeout: 120_000 });
     const loadMs = Date.now() - t0;
-    const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+    const longest = await longestTask();
     writeFileSync(
       join(OUT, "dump-load-raw.json"),
       `${JSON.stringify({ bytes: 2 ** 30, onDemand: true, loadMs, longestMainThreadTaskMs: longest }, null, 1)}\n`,

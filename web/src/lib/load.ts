@@ -68,7 +68,7 @@ export const GZIP_DUMP_LIMIT = 512 * 1024 * 1024;
 
 /** The first `n` bytes of the gzip stream's data (fewer when it is shorter). */
 export async function gunzipHead(blob: Blob, n: number): Promise<Uint8Array> {
-  const reader = blob.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+  const reader = gunzipReader(blob);
   const out = new Uint8Array(n);
   let got = 0;
   try {
@@ -87,27 +87,37 @@ export async function gunzipHead(blob: Blob, n: number): Promise<Uint8Array> {
   return out.subarray(0, got);
 }
 
+/** A reader of the gzip stream's inflated data. */
+function gunzipReader(blob: Blob): ReadableStreamDefaultReader<Uint8Array> {
+  return blob.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+}
+
+/** The next inflated chunk (undefined at the end); a damaged stream is an error naming how far it got. */
+async function nextChunk(reader: ReadableStreamDefaultReader<Uint8Array>, name: string, bytes: number): Promise<Uint8Array | undefined> {
+  try {
+    const r = await reader.read();
+    return r.done ? undefined : r.value;
+  } catch (e) {
+    throw new MemoryError("EBANK_READ", `${name}: gzip data is corrupt after 0x${bytes.toString(16)} bytes (${(e as Error).message})`);
+  }
+}
+
 /** The whole gzip stream inflated into memory, refused past GZIP_DUMP_LIMIT bytes. */
 export async function gunzipAll(blob: Blob, name: string, progress?: Progress): Promise<Uint8Array> {
   const total = await gzipSize(blob);
   if (total > GZIP_DUMP_LIMIT) throw tooBig(name, total);
   const parts: Uint8Array[] = [];
   let bytes = 0;
-  const reader = blob.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+  const reader = gunzipReader(blob);
   for (;;) {
-    let r: ReadableStreamReadResult<Uint8Array>;
-    try {
-      r = await reader.read();
-    } catch (e) {
-      throw new MemoryError("EBANK_READ", `${name}: gzip data is corrupt after 0x${bytes.toString(16)} bytes (${(e as Error).message})`);
-    }
-    if (r.done) break;
-    bytes += r.value.byteLength;
+    const chunk = await nextChunk(reader, name, bytes);
+    if (!chunk) break;
+    bytes += chunk.byteLength;
     if (bytes > GZIP_DUMP_LIMIT) {
       reader.cancel().catch(() => undefined);
       throw tooBig(name, bytes);
     }
-    parts.push(r.value);
+    parts.push(chunk);
     progress?.(bytes, Math.max(total, bytes));
   }
   const out = new Uint8Array(bytes);
@@ -160,17 +170,12 @@ export async function loadImage(mem: PhysMem, blob: Blob, pa: bigint, name: stri
     const total = await gzipSize(blob);
     const stage = new Uint8Array(CHUNK);
     let fill = 0;
-    const reader = blob.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+    const reader = gunzipReader(blob);
     let lastReport = 0;
     for (;;) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        throw new MemoryError("EBANK_READ", `${name}: gzip data is corrupt after 0x${bytes.toString(16)} bytes (${(e as Error).message})`);
-      }
-      if (r.done) break;
-      let data = r.value;
+      const chunk = await nextChunk(reader, name, bytes);
+      if (!chunk) break;
+      let data = chunk;
       while (data.byteLength > 0) {
         const n = Math.min(CHUNK - fill, data.byteLength);
         stage.set(data.subarray(0, n), fill);
