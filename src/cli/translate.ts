@@ -8,7 +8,7 @@ import { hex64, parseU64 } from "../arch/u64.js";
 import { readTextFile } from "../io/files.js";
 import { compileStage2, type Stage2Result } from "../walk/stage2.js";
 import { formatVtop, missingTable } from "../walk/vtop.js";
-import { type Access, AT_OPS, type TranslationResult, Walker } from "../walk/walker.js";
+import { type Access, AT_OPS, GCS_ACCESSES, type TranslationResult, Walker } from "../walk/walker.js";
 import { collect, emit, machineFromOptions, parseRegime, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
@@ -28,6 +28,11 @@ export const ACCESS_TOKENS: Readonly<Record<string, Access>> = {
   "el0:r": { type: "read", el: 0 },
   "el0:w": { type: "write", el: 0 },
   "el0:x": { type: "exec", el: 0 },
+  // FEAT_GCS: Guarded Control Stack data accesses (checked against the PIE GCS permission).
+  "gcs:r": GCS_ACCESSES.EL1_READ,
+  "gcs:w": GCS_ACCESSES.EL1_WRITE,
+  "el0:gcs:r": GCS_ACCESSES.EL0_READ,
+  "el0:gcs:w": GCS_ACCESSES.EL0_WRITE,
   ...AT_OPS,
 };
 

@@ -4,6 +4,7 @@
  */
 import type { FaultKind } from "../arch/fault.js";
 import { FAULT_KINDS, FAULT_NONE } from "../arch/fault.js";
+import { wantedPermBit } from "../walk/walker.js";
 import type { PendingStore } from "./ordering.js";
 import { hx } from "./report.js";
 import type { StaleEntry } from "./tlb.js";
@@ -28,9 +29,9 @@ export interface Alt {
   pend: PendingStore | undefined;
 }
 
-/** Bit of the permission word (walk/fields directPermissions) an access code asks for. */
+/** Bit of the permission word (walk/permissions.ts) an access code asks for. */
 export function permWanted(acc: number): number {
-  return (acc & 3) + ((acc & 4) !== 0 ? 3 : 0);
+  return wantedPermBit(acc);
 }
 
 /** Whether two outcomes are observably different (fault vs ok; PA, attributes, shareability). */

@@ -155,6 +155,7 @@ export function formatVtop(r: TranslationResult, ctx: WalkContext): string {
     lines.push(`  FAULT: ${stage}${r.fault} fault, level ${r.level} (FSC 0x${r.fsc.toString(16).padStart(2, "0")}): ${r.reason}`);
   }
   if (r.access.type === "exec") lines.push("  PAR_EL1: n/a (AT has no instruction-fetch form)");
+  else if (r.access.gcs) lines.push("  PAR_EL1: n/a (AT has no GCS form)");
   else lines.push(`  PAR_EL1 (AT ${atName(r, ctx)}): ${r.par === null ? "none (AT takes a synchronous external abort)" : hex64(r.par)}`);
   return `${lines.join("\n")}\n`;
 }

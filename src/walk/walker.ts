@@ -43,12 +43,25 @@ import { compileStage2, describeStage2, S2_TTW, type Stage2Access, type Stage2Re
 
 export type AccessType = "read" | "write" | "exec";
 
-export interface Access {
-  readonly type: AccessType;
+interface AccessCommon {
   readonly el: 0 | 1;
   /** PSTATE.PAN is set and applies (ordinary EL1 loads/stores, AT S1E1RP/WP); not AT S1E1R/W. */
   readonly pan?: boolean;
 }
+
+/**
+ * An access to translate: an ordinary data read/write or instruction fetch, or (FEAT_GCS) a
+ * Guarded Control Stack data access, AccessType_GCS: a GCS push/pop/load/store, or the implicit
+ * GCS accesses of BL/RET with GCS enabled. A GCS access is checked against the page's GCS
+ * permission only (PIR value 0b1001, which grants no ordinary write), not against R/W nor the
+ * permission overlay, and a GCS write to a clean page (PIE nDirty=1) without hardware dirty-state
+ * update is a dirty-state Permission fault (ASL AArch64.S1CheckPermissions). Without PIE no page
+ * grants GCS access. Stage 2 sees it as the read or write it is (ASL AArch64.S2CheckPermissions).
+ * AT has no GCS form: the result's PAR is null.
+ */
+export type Access =
+  | (AccessCommon & { readonly type: AccessType; readonly gcs?: false })
+  | (AccessCommon & { readonly type: "read" | "write"; readonly gcs: true });
 
 /** The four AT operations vmsa models, as accesses. */
 export const AT_OPS = {
@@ -62,12 +75,41 @@ export const AT_OPS = {
 
 export type AtOp = keyof typeof AT_OPS;
 
+/** Guarded Control Stack data accesses (FEAT_GCS), as accesses. */
+export const GCS_ACCESSES = {
+  EL1_READ: { type: "read", el: 1, gcs: true },
+  EL1_WRITE: { type: "write", el: 1, gcs: true },
+  EL0_READ: { type: "read", el: 0, gcs: true },
+  EL0_WRITE: { type: "write", el: 0, gcs: true },
+} as const satisfies Record<string, Access>;
+
 const ACC_READ = 0;
 const ACC_WRITE = 1;
 const ACC_EXEC = 2;
+/** Access-code bit of a GCS access (bits 0-1 still say read or write, bit 2 EL0, bit 3 PAN). */
+export const ACC_GCS = 32;
 
 export function accessCode(a: Access): number {
-  return (a.type === "read" ? ACC_READ : a.type === "write" ? ACC_WRITE : ACC_EXEC) | (a.el === 0 ? 4 : 0) | (a.pan ? 8 : 0);
+  return (
+    (a.type === "read" ? ACC_READ : a.type === "write" ? ACC_WRITE : ACC_EXEC) |
+    (a.el === 0 ? 4 : 0) |
+    (a.pan ? 8 : 0) |
+    (a.gcs ? ACC_GCS : 0)
+  );
+}
+
+/**
+ * The permission-word bit (permissions.ts) an access code needs, indexed by the code's type, EL0
+ * and GCS bits (acc & 0x27): pr/pw/px or ur/uw/ux, privileged or unprivileged GCS.
+ */
+const WANT_BIT = Uint8Array.from(
+  { length: 0x28 },
+  (_, a) => ((a & ACC_GCS) !== 0 ? 6 : a & 3) + ((a & 4) !== 0 ? ((a & ACC_GCS) !== 0 ? 1 : 3) : 0),
+);
+
+/** The permission-word bit an access code needs (see WANT_BIT). */
+export function wantedPermBit(acc: number): number {
+  return WANT_BIT[acc & 0x27] as number;
 }
 
 export interface TrailEntry {
@@ -184,6 +226,7 @@ export const R_MMU_OFF_SIZE = 14;
 export const R_DIRTY = 15;
 export const R_STAGE2 = 16;
 export const R_PTW_DEVICE = 17;
+export const R_GCS = 18;
 
 const REASONS = [
   "ok",
@@ -204,6 +247,7 @@ const REASONS = [
   "write to a clean page (PIE: nDirty=1) without hardware dirty-state update (TCR.HA/HD)",
   "stage-2 fault",
   "stage-1 table read from stage-2 Device memory with HCR_EL2.PTW=1",
+  "GCS access to a page without GCS permission (PIR/PIRE0 value 0b1001 under PIE only)",
 ];
 
 /**
@@ -454,11 +498,11 @@ export class Walker {
         if ((acc & 12) === 8) word = panDirect(ctx, word);
       } else word = leafPermissions(ctx, hi, lo, apT, uxnT, pxnT, (acc & 12) === 8);
       this.perms = word & 0xff;
-      const want = (acc & 3) + ((acc & 4) !== 0 ? 3 : 0);
+      const want = WANT_BIT[acc & 0x27] as number;
       if (((word >>> want) & 1) === 0) {
         // Overlay=1 when the base permission granted the access and the overlay removed it.
         this.permFlags = ((word >>> (want + PERM_OVERLAY_SHIFT)) & 1) !== 0 ? PAR_OVERLAY : 0;
-        return this.fail(FAULT_PERMISSION, level, R_PERM);
+        return this.fail(FAULT_PERMISSION, level, (acc & ACC_GCS) !== 0 ? R_GCS : R_PERM);
       }
       // PIE nDirty: a permitted write to a clean page without hardware dirty-state update.
       if ((acc & 3) === ACC_WRITE && (word & PERM_DIRTY) !== 0) {
@@ -582,7 +626,7 @@ export class Walker {
         fsc,
         reason: `stage 2, ${ptw ? `stage-1 table read at IPA 0x${ipa.toString(16)}` : `IPA 0x${ipa.toString(16)}`}: ${s2r.kind === "fault" ? s2r.reason : "fault"}`,
         par:
-          kind === "external-abort" || access.type === "exec"
+          kind === "external-abort" || access.type === "exec" || access.gcs
             ? null
             : BigInt(this.s2.permFlags) | (1n << 11n) | (1n << 9n) | (ptw ? 1n << 8n : 0n) | (BigInt(fsc) << 1n) | 1n,
         stage: 2,
@@ -606,7 +650,10 @@ export class Walker {
         reason: REASONS[this.reason] ?? "fault",
         // AT reports faults in PAR: F=1, FST, bit 11 RES1. External aborts on the walk are taken
         // as exceptions instead (Arm ARM PAR_EL1; QEMU do_ats_write).
-        par: kind === "external-abort" || access.type === "exec" ? null : BigInt(this.permFlags) | (1n << 11n) | (BigInt(fsc) << 1n) | 1n,
+        par:
+          kind === "external-abort" || access.type === "exec" || access.gcs
+            ? null
+            : BigInt(this.permFlags) | (1n << 11n) | (BigInt(fsc) << 1n) | 1n,
       };
     }
     const p = this.perms;
@@ -652,7 +699,11 @@ export class Walker {
         pxnTable: false,
         // Without stage 2, PAR holds the PA, NS=1 (bit 9), SH=0b10 Outer, bit 11 RES1 and ATTR 0x00.
         par:
-          access.type === "exec" ? null : s2o ? stage2Par(pa, s2o) : (pa & 0x000f_ffff_ffff_f000n) | (1n << 9n) | (2n << 7n) | (1n << 11n),
+          access.type === "exec" || access.gcs
+            ? null
+            : s2o
+              ? stage2Par(pa, s2o)
+              : (pa & 0x000f_ffff_ffff_f000n) | (1n << 9n) | (2n << 7n) | (1n << 11n),
         ...(s2o ? { stage2: s2o } : {}),
       };
     }
@@ -670,7 +721,7 @@ export class Walker {
     const ns = 1;
     const s2o = this.s2 ? this.stage2Outcome(byte, shareDomainOf(shBits) ?? "NSH", access) : undefined;
     const par =
-      access.type === "exec"
+      access.type === "exec" || access.gcs
         ? null
         : s2o
           ? stage2Par(pa, s2o)
