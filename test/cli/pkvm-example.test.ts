@@ -39,6 +39,10 @@ describe("vmsa dump --example pkvm-hyp / pkvm-host-s2", () => {
     expect(j.invalid).toContainEqual({ ipa: "0x40210000", size: "0x16000", level: 3, descriptor: "0x4" });
     // kvm_vgic_global_state: shared-borrowed on the host side = SW1 (bit 56) = 2 in bits [58:55].
     expect(j.mappings.find((m) => m.ipa === "0x41490000")?.sw).toBe(2);
+    // The page the host shared with the hypervisor after init: shared-owned = SW0 (bit 55) = 1.
+    expect(j.mappings.find((m) => m.ipa === "0x44000000")?.sw).toBe(1);
+    // The two pages it donated: owner hyp.
+    expect(j.invalid).toContainEqual({ ipa: "0x44002000", size: "0x2000", level: 3, descriptor: "0x4" });
   });
 });
 

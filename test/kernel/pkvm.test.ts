@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { presetByName } from "../../src/arch/registers.js";
 import { audit } from "../../src/dump/audit.js";
 import { auditStage2 } from "../../src/dump/audit-stage2.js";
 import { kvmStage2PageTables } from "../../src/dump/kvm-stage2.js";
@@ -232,6 +233,69 @@ describe("audit of the pKVM tables", () => {
       const owner = ownerOfInvalidPte(sys.host.pgt.getLeaf(f.ipa).pte);
       expect(owner).toBeUndefined();
     }
-    expect(wx.map((f) => f.ipa)).toEqual([0x4000_0000n, 0x4020_0000n, 0x4140_0000n, 0x4149_0000n, 0x5000_0000n, 0x7fa0_0000n]);
+    expect(wx.map((f) => f.ipa)).toEqual([
+      0x4000_0000n,
+      0x4020_0000n,
+      0x4140_0000n,
+      0x4149_0000n,
+      0x4400_0000n,
+      0x5000_0000n,
+      0x7fa0_0000n,
+    ]);
+  });
+});
+
+describe("host hypercalls after init", () => {
+  it("__pkvm_host_share_hyp: the host keeps the page as shared-owned (SW0), the hypervisor maps it RW as shared-borrowed (SW1)", () => {
+    // mem_protect.c: host_stage2_idmap_locked(pkvm_mkstate(PKVM_HOST_MEM_PROT, SHARED_OWNED)) and
+    // pkvm_create_mappings_locked(pkvm_mkstate(PAGE_HYP, SHARED_BORROWED)).
+    const pa = 0x4400_0000n;
+    expect(pkvmGetstate(sys.host.pgt.getLeaf(pa).pte)).toBe("shared-owned");
+    expect(hostS2.translateIpa(pa, { type: "write", el: 1 }).kind).toBe("ok");
+    const hyp = sys.hyp.pgt.getLeaf(sys.hypVa(pa)).pte;
+    expect(pkvmGetstate(hyp)).toBe("shared-borrowed");
+    expect(hypWalker.translate(sys.hypVa(pa), EL2W).kind).toBe("ok");
+  });
+
+  it("__pkvm_host_donate_hyp: the host loses the pages (owner hyp), the hypervisor maps them RW as owned", () => {
+    for (const pa of [0x4400_2000n, 0x4400_3000n]) {
+      expect(ownerOfInvalidPte(sys.host.pgt.getLeaf(pa).pte)).toBe(PKVM_ID_HYP);
+      expect(hostS2.translateIpa(pa, { type: "read", el: 1 }).kind).toBe("fault");
+      expect(pkvmGetstate(sys.hyp.pgt.getLeaf(sys.hypVa(pa)).pte)).toBe("owned");
+    }
+  });
+
+  it("sharing or donating a page the host does not own is refused (-EPERM)", () => {
+    const s = pkvmInit();
+    expect(() => s.host.call({ kind: "share", pa: BigInt(M.hypText.base), pages: 1, what: "hyp text" })).toThrow(/does not own/);
+    expect(() => s.host.call({ kind: "donate", pa: 0x4400_0000n, pages: 1, what: "a shared page" })).toThrow(/does not own/);
+  });
+});
+
+describe("the host's two stages", () => {
+  it("MMIO is Normal RW at stage 2 (PKVM_HOST_MMIO_PROT has no DEVICE) and the host's stage-1 Device type wins in the combination", () => {
+    // Arm ARM S2CombineS1MemAttrs: Device at either stage gives Device (without FWB). A host stage 1
+    // (Linux 4K/48) in host RAM: VA 0x1000 -> UART Device-nGnRE (AttrIndx 4), VA 0x2000 -> RAM Normal.
+    const s = pkvmInit();
+    const root = 0x5000_0000n;
+    const l = [root, root + 0x1000n, root + 0x2000n, root + 0x3000n];
+    for (let i = 0; i < 3; i++) s.mem.write64(l[i] ?? 0n, (l[i + 1] ?? 0n) | 3n);
+    const AF = 1n << 10n;
+    s.mem.write64((l[3] ?? 0n) + 8n, 0x0900_0000n | 3n | (4n << 2n) | AF | (3n << 53n));
+    s.mem.write64((l[3] ?? 0n) + 16n, 0x5010_0000n | 3n | (3n << 8n) | AF | (3n << 53n));
+    const preset = presetByName("linux-4k-48").regs;
+    const two = new Walker(s.mem, { ...preset, ttbr0: root, hcr: s.host.hcr, vtcr: s.host.vtcr, vttbr: s.host.vttbr });
+    const uart = two.translate(0x1000n, { type: "write", el: 1 });
+    expect(uart.kind === "ok" && uart.pa).toBe(0x0900_0000n);
+    // Stage 2 alone says Normal write-back for the UART...
+    expect(uart.kind === "ok" && uart.stage2?.memType.name).toBe("Normal-WB");
+    // ...combined with stage 1 it is Device-nGnRE (MAIR encoding 0x04).
+    expect(uart.kind === "ok" && uart.stage2?.attr).toBe(0x04);
+    const ram = two.translate(0x2000n, { type: "write", el: 1 });
+    expect(ram.kind === "ok" && ram.stage2?.attr).toBe(0xff);
+    // A hyp-owned page named by a host stage-1 entry faults at stage 2 (S=1).
+    s.mem.write64((l[3] ?? 0n) + 24n, BigInt(M.hypBss.base) | 3n | (3n << 8n) | AF | (3n << 53n));
+    const bss = two.translate(0x3000n, { type: "read", el: 1 });
+    expect(bss.kind === "fault" && bss.stage).toBe(2);
   });
 });

@@ -21,9 +21,11 @@
  *   (0x6000_0000_0000), backed by the pool's first pages.
  * Host stage 2: an identity map (IPA = PA) filled on host faults (host_stage2_idmap: the largest
  * block around the address within its memory or MMIO region and the empty entry found there);
- * memory RWX, MMIO RW (not executable); every page the hypervisor owns is an invalid entry
- * with owner id PKVM_ID_HYP in bits [9:2] (fix_host_ownership), pages the hypervisor shares
- * with the host carry the page state in SW bits 55/56.
+ * memory RWX, MMIO RW (not executable, Normal at stage 2: the host's stage-1 Device type wins);
+ * every page the hypervisor owns is an invalid entry with owner id PKVM_ID_HYP in bits [9:2]
+ * (fix_host_ownership, __pkvm_host_donate_hyp), shared pages carry the page state in SW bits
+ * 55/56 on both sides (the scheme before Linux 6.14, which moved the host's state to the hyp
+ * vmemmap). After init the host shares one page and donates two (PKVM_DEFAULT_HOST_CALLS).
  */
 import { HCR_VM } from "../../arch/hcr.js";
 import { FEATURES_MAX, type Features, LINUX_MAIR, type Regs } from "../../arch/registers.js";
@@ -141,6 +143,25 @@ export function pkvmHostVtcr(paBits: number): { vtcr: bigint; startLevel: number
   return { vtcr, startLevel: 4 - levels };
 }
 
+/** A host hypercall after init: share a page with the hypervisor, or donate it. */
+export interface PkvmHostCall {
+  /** __pkvm_host_share_hyp or __pkvm_host_donate_hyp. */
+  readonly kind: "share" | "donate";
+  readonly pa: bigint;
+  readonly pages: number;
+  /** What the host uses it for (reports only). */
+  readonly what: string;
+}
+
+/**
+ * The default example's host calls, as when the host creates a VM: kvm_share_hyp of its struct kvm
+ * page (the hypervisor reads it), then pkvm_create_hyp_vm donating the pages of the hyp's VM and vCPU.
+ */
+export const PKVM_DEFAULT_HOST_CALLS: readonly PkvmHostCall[] = [
+  { kind: "share", pa: 0x4400_0000n, pages: 1, what: "struct kvm (kvm_share_hyp)" },
+  { kind: "donate", pa: 0x4400_2000n, pages: 2, what: "hyp VM and vCPU state (pkvm_create_hyp_vm)" },
+];
+
 export interface PkvmOptions {
   /** Port the tables are written through (default: an unchecked DirectPort over a new PhysMem). */
   readonly port?: MachinePort;
@@ -149,6 +170,8 @@ export interface PkvmOptions {
    * host_stage2_idmap). Default PKVM_DEFAULT_HOST_FAULTS.
    */
   readonly hostFaults?: readonly bigint[];
+  /** Host hypercalls after the faults. Default PKVM_DEFAULT_HOST_CALLS. */
+  readonly hostCalls?: readonly PkvmHostCall[];
 }
 
 /** The host accesses of the default example: its image, RAM, a page just below the pool, the UART and the GIC. */
@@ -197,6 +220,8 @@ export interface PkvmSystem {
     readonly faults: readonly HostFaultResult[];
     /** host_stage2_idmap for one more host fault. */
     fault(addr: bigint): HostFaultResult;
+    /** __pkvm_host_share_hyp / __pkvm_host_donate_hyp; throws KernelError (-EPERM) when the host does not own the pages. */
+    call(c: PkvmHostCall): void;
   };
 }
 
@@ -357,6 +382,44 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
   };
   const faults = (o.hostFaults ?? PKVM_DEFAULT_HOST_FAULTS).map(fault);
 
+  // mem_protect.c __pkvm_host_share_hyp / __pkvm_host_donate_hyp: the host must own every page
+  // (an empty host entry, or a valid one in state owned); the hypervisor must have nothing there.
+  const call = (c: PkvmHostCall): void => {
+    const size = BigInt(c.pages * PAGE);
+    for (let a = c.pa; a < c.pa + size; a += BigInt(PAGE)) {
+      const h = host.getLeaf(a).pte;
+      const hostOwns = (h & 1n) === 0n ? h === 0n : pkvmGetstate(h) === "owned";
+      if (!hostOwns || !isMemory(a))
+        throw new KernelError(
+          "EPKVM_PERM",
+          `${c.kind} of PA 0x${a.toString(16)}: the host does not own it (-EPERM)`,
+          "__host_check_page_state_range",
+        );
+      if ((hyp.getLeaf(hypVa(a)).pte & 1n) !== 0n)
+        throw new KernelError(
+          "EPKVM_PERM",
+          `${c.kind} of PA 0x${a.toString(16)}: the hypervisor maps it already (-EPERM)`,
+          "__hyp_check_page_state_range",
+        );
+    }
+    if (c.kind === "share") {
+      host.map(c.pa, size, c.pa, stage2LeafAttr(pkvmMkstate(PKVM_HOST_MEM_PROT, "shared-owned")), { forcePte: true });
+      const attr = hypLeafAttr(pkvmMkstate(PAGE_HYP, "shared-borrowed"));
+      for (let a = c.pa; a < c.pa + size; a += BigInt(PAGE)) hyp.map(hypVa(a), BigInt(PAGE), a, attr);
+    } else {
+      host.annotate(c.pa, size, invalidOwnerPte(PKVM_ID_HYP));
+      const attr = hypLeafAttr(PAGE_HYP);
+      for (let a = c.pa; a < c.pa + size; a += BigInt(PAGE)) hyp.map(hypVa(a), BigInt(PAGE), a, attr);
+    }
+    symbols.push({
+      name: `${c.kind === "share" ? "shared by the host" : "donated by the host"}: ${c.what}`,
+      va: hypVa(c.pa),
+      size: c.pages * PAGE,
+      pa: Number(c.pa),
+    });
+  };
+  for (const c of o.hostCalls ?? PKVM_DEFAULT_HOST_CALLS) call(c);
+
   const regs: Regs = {
     regime: "el2",
     ttbr0: BigInt(hyp.pgd),
@@ -386,6 +449,7 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
       features: PKVM_FEATURES,
       faults,
       fault,
+      call,
     },
   };
 }
