@@ -74,6 +74,24 @@ export class LitmusExecution {
   private readonly threads: Thread[];
   private readonly tlbis: TlbiRecord[] = [];
   private readonly faults: FaultRecord[] = [];
+  /** Completing DSBs so far (each gets the next bit of the views' completion sets, views.ts). */
+  private completions = 0;
+  /** Per location: the completion sets of reads done so far, by CPU (from-reads, see `write`). */
+  private readonly readsK = new Map<number, Map<number, number>>();
+  /**
+   * From-reads found late: a read with completion set `k` returned a value that another CPU's
+   * write at timestamp `ts`, already in the log, overwrites. That write is ordered after the read
+   * (B2.3 from-reads), so whatever is ordered after the write is ordered after `k`; views reach
+   * the write through timestamps (a view ≥ ts), which `expandK` adds back.
+   */
+  private readonly lateFre: { readonly ts: number; readonly k: number }[] = [];
+  /**
+   * Accesses whose walk read a value from before other CPUs' invalidations `bits` (so they may
+   * not be ordered after them), with the view (timestamp) they were ordered after: a late
+   * from-read that puts those bits before a write such an access is ordered after makes the
+   * execution inconsistent.
+   */
+  private readonly beforeMarks: { readonly view: number; readonly bits: number }[] = [];
   /** The execution as Machine steps (trace.ts), in execution order. */
   readonly trace: TraceEntry[] = [];
 
@@ -158,14 +176,19 @@ export class LitmusExecution {
         this.access(t, j, ins);
         return;
       case "mov":
-        t.set(ins.rd, t.val(ins.src), t.view(ins.src));
+        t.set(ins.rd, t.val(ins.src), t.view(ins.src), t.viewK(ins.src));
         return;
       case "alu":
-        t.set(ins.rd, alu(ins.op, t.x[ins.rn] as bigint, t.val(ins.src)), Math.max(t.xv[ins.rn] as number, t.view(ins.src)));
+        t.set(
+          ins.rd,
+          alu(ins.op, t.x[ins.rn] as bigint, t.val(ins.src)),
+          Math.max(t.xv[ins.rn] as number, t.view(ins.src)),
+          (t.xk[ins.rn] as number) | t.viewK(ins.src),
+        );
         return;
       case "cbz":
       case "cbnz": {
-        v.branch(t.xv[ins.rn] as number);
+        v.branch(t.xv[ins.rn] as number, t.xk[ins.rn] as number);
         const zero = t.x[ins.rn] === 0n;
         if (zero === (ins.i === "cbz")) t.pc = ins.target;
         return;
@@ -179,17 +202,20 @@ export class LitmusExecution {
         return;
       case "dsb": {
         let done = 0;
+        let bit = 0;
         if (!ins.kind.endsWith("ST") && !ins.kind.endsWith("LD")) {
           const pend = t.tlbis.filter((x) => x.done === 0);
           if (pend.length > 0) {
             done = this.log.tick();
+            bit = 1 << Math.min(this.completions++, 30);
             for (const x of pend) {
               x.done = done;
+              x.bit = bit;
               x.localOnly = ins.kind.startsWith("NSH");
             }
           }
         }
-        v.dsb(ins.kind, this.s.options.ets, done);
+        v.dsb(ins.kind, this.s.options.ets, done, bit);
         this.trace.push({ cpu: t.id, step: line.step, op: { k: "dsb", kind: ins.kind } });
         return;
       }
@@ -197,7 +223,7 @@ export class LitmusExecution {
         this.contextSync(t);
         return;
       case "tlbi": {
-        const rec = newTlbi(t.id, ins.op, t.val(ins.operand), t.context.ctx, v.tlbiOrd, this.vmidOf(t));
+        const rec = newTlbi(t.id, ins.op, t.val(ins.operand), t.context.ctx, v.tlbiOrd, v.tlbiOrdK, this.vmidOf(t));
         t.tlbis.push(rec);
         this.tlbis.push(rec);
         if (rec.cls === "stage1")
@@ -277,6 +303,26 @@ export class LitmusExecution {
     else t.done = true;
   }
 
+  /**
+   * Append a write of CPU `cpu` ordered after completions `k`. It is also ordered after what
+   * other CPUs' writes coherence-before it and their reads of an older value were (Arm ARM B2.3:
+   * coherence-after and from-reads, external, are in ordered-before; herd obs = rfe | coe | fre),
+   * so a later reader of it is ordered after those completions too.
+   */
+  private write(pa: number, value: bigint, cpu: number, po: number, hw: boolean, k: number): Message {
+    let kk = k;
+    for (const x of this.log.at(pa)) if (x.cpu !== cpu) kk |= x.k;
+    for (const [c, rk] of this.readsK.get(pa) ?? []) if (c !== cpu) kk |= rk;
+    return this.log.append(pa, value, cpu, po, hw, kk);
+  }
+
+  /** Completion set of a view with timestamp `view` and set `k`, with the late from-reads it is after. */
+  private expandK(view: number, k: number): number {
+    let kk = k;
+    for (const e of this.lateFre) if (e.ts <= view) kk |= e.k;
+    return kk;
+  }
+
   private pick<T>(xs: readonly T[]): T {
     if (xs.length === 0) throw new Blocked();
     return xs[xs.length === 1 ? 0 : this.choose(xs.length)] as T;
@@ -307,15 +353,22 @@ export class LitmusExecution {
     const a = ins.addr;
     const addrValue = (t.val(a.base) + (a.index !== undefined ? (t.x[a.index] as bigint) : 0n)) & M64;
     const vAddr = Math.max(t.view(a.base), a.index !== undefined ? (t.xv[a.index] as number) : 0);
+    const vAddrK = t.viewK(a.base) | (a.index !== undefined ? (t.xk[a.index] as number) : 0);
     const isRead = ins.i !== "str";
     const isWrite = ins.i !== "ldr";
     const acq = ins.i === "ldr" ? ins.acq : ins.i === "rmw" && ins.acq ? "A" : "";
     const rel = ins.i === "str" ? ins.rel : ins.i === "rmw" ? ins.rel : false;
     const vData = ins.i === "str" ? t.view(ins.src) : ins.i === "rmw" ? (t.xv[ins.rs] as number) : 0;
+    const vDataK = ins.i === "str" ? t.viewK(ins.src) : ins.i === "rmw" ? (t.xk[ins.rs] as number) : 0;
     const pre = isWrite && !isRead ? v.writePre(rel, vAddr, vData) : v.readPre(acq, vAddr);
+    const preK = isWrite && !isRead ? v.writePreK(rel, vAddrK, vDataK) : v.readPreK(acq, vAddrK);
     let pa: number;
     let walkObs = 0;
-    let before = Number.POSITIVE_INFINITY;
+    /** The walk's view (0 for an access by PA). */
+    let walkViewAll = 0;
+    let walkObsK = 0;
+    /** Completions of other CPUs' invalidations the walk read before (the access must not be ordered after them). */
+    let before = 0;
     const step = (t.prog.lines[j] as Line).step;
     if (a.space === "pa") {
       pa = Number(addrValue & ~7n);
@@ -334,16 +387,26 @@ export class LitmusExecution {
       const hi = Number(addrValue >> 32n);
       const lo = Number(addrValue & 0xffffffffn);
       const walkView = Math.max(v.walk, vAddr);
+      const walkK = v.walkK | vAddrK;
+      walkViewAll = walkView;
       const faultView = opts.ets >= 2 ? Math.max(walkView, v.rOld, v.wOld) : walkView;
       const half = (hi >>> 23) & 1;
       const h = ctx.ctx.halves[half === 1 ? 1 : 0];
       const vaOff = Number(addrValue % 2n ** BigInt(h.iaBits));
       const pageKey = `${half}:${Math.floor(vaOff / 4096)}`;
-      let afterDone = t.afterTlbi.get(pageKey) ?? 0;
+      let afterK = t.afterTlbi.get(pageKey) ?? 0;
       // After an MSR VTTBR_EL2 and before the next CSE either stage-2 context (and VMID) may be used.
       const s2 = t.pendingStage2 !== undefined && this.choose(2) === 1 ? t.pendingStage2 : t.stage2;
       const vmid = s2?.vmid ?? 0;
-      const facts: WalkFacts = { cpu: t.id, po: j, walkView, faultView, accessPre: pre, afterDone };
+      const facts: WalkFacts = {
+        cpu: t.id,
+        po: j,
+        walkView,
+        faultView,
+        walkK: this.expandK(walkView, walkK),
+        accessPreK: this.expandK(pre, preK),
+        afterK,
+      };
       const r = walkChoosing(w, this.s.mem, hi, lo, acc, (dpa, level) => {
         const c = this.chooseDescriptor(dpa, facts, (m) => {
           const dlo = Number(m.value & 0xffffffffn);
@@ -355,18 +418,22 @@ export class LitmusExecution {
             faulting: kind === 0 || (kind === 2 && (dlo & 0x400) === 0 && !ctx.ctx.ha),
           };
         });
-        before = Math.min(before, c.before);
-        afterDone = Math.max(afterDone, c.after);
+        before |= c.before;
+        afterK |= c.after;
         return c.m;
       });
       if (r === undefined) throw new Blocked();
-      if (afterDone > 0) t.afterTlbi.set(pageKey, afterDone);
+      if (afterK !== 0) t.afterTlbi.set(pageKey, afterK);
       // FEAT_ETS3: a Permission fault is ordered like a Translation fault (herd -variant ets3).
       if (r.fault === FAULT_PERMISSION && opts.ets >= 3) {
         for (const x of r.reads) if (!this.log.notOverwrittenBy(x.msg, faultView)) throw new Blocked();
       }
       // herd TTD-obs: a write from another CPU read by the walk is ordered before the access.
-      for (const x of r.reads) if (x.msg.cpu !== t.id) walkObs = Math.max(walkObs, x.msg.ts);
+      for (const x of r.reads) {
+        if (x.msg.cpu === t.id) continue;
+        walkObs = Math.max(walkObs, x.msg.ts);
+        walkObsK |= x.msg.k;
+      }
       if (r.fault !== FAULT_NONE) {
         this.fault(t, j, addrValue, FAULT_KINDS[r.fault] as FaultKind);
         return;
@@ -376,18 +443,22 @@ export class LitmusExecution {
         const ipa = r.pa;
         const key2 = `s2:${Math.floor(ipa / 4096)}`;
         let after2 = t.afterTlbi.get(key2) ?? 0;
-        const facts2: WalkFacts = { ...facts, afterDone: after2 };
+        const facts2: WalkFacts = { ...facts, afterK: after2 };
         const covers = (x: TlbiRecord): boolean => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, 4096, h.asid, true, true);
         const o = walkStage2(s2, ipa, isWrite, (dpa, level, span) => {
           const invs = stage2Invalidations(this.tlbis, t.id, vmid, ipa, span, covers);
           const c = this.chooseDescriptor(dpa, facts2, (m) => ({ invs, faulting: stage2Faulting(m.value, level) }));
-          before = Math.min(before, c.before);
-          after2 = Math.max(after2, c.after);
+          before |= c.before;
+          after2 |= c.after;
           return c.m;
         });
         if (o === undefined) throw new Blocked();
-        if (after2 > 0) t.afterTlbi.set(key2, after2);
-        for (const x of o.reads) if (x.msg.cpu !== t.id) walkObs = Math.max(walkObs, x.msg.ts);
+        if (after2 !== 0) t.afterTlbi.set(key2, after2);
+        for (const x of o.reads) {
+          if (x.msg.cpu === t.id) continue;
+          walkObs = Math.max(walkObs, x.msg.ts);
+          walkObsK |= x.msg.k;
+        }
         if (o.fault !== FAULT_NONE) {
           this.fault(t, j, addrValue, FAULT_KINDS[o.fault] as FaultKind, 2);
           return;
@@ -400,20 +471,26 @@ export class LitmusExecution {
           const nv = tableAfUpdate(x.msg.value);
           if (nv === undefined) continue;
           if (this.log.latest(x.pa) !== x.msg) throw new Blocked();
-          v.hu = Math.max(v.hu, this.log.append(x.pa, nv, t.id, -1, true).ts);
+          const hu = this.write(x.pa, nv, t.id, -1, true, walkK | preK);
+          v.hu = Math.max(v.hu, hu.ts);
+          v.huK |= hu.k;
         }
       }
       const upd = hardwareUpdate(ctx.ctx, r.leafHi, r.leafLo, isWrite);
       if (upd !== undefined) {
         const leaf = r.reads[r.reads.length - 1];
         if (leaf === undefined || this.log.latest(leaf.pa) !== leaf.msg) throw new Blocked();
-        v.hu = Math.max(v.hu, this.log.append(leaf.pa, upd, t.id, -1, true).ts);
+        const hu = this.write(leaf.pa, upd, t.id, -1, true, walkK | preK);
+        v.hu = Math.max(v.hu, hu.ts);
+        v.huK |= hu.k;
       }
       pa -= pa % 8;
     }
     const pre2 = Math.max(pre, walkObs);
+    const pre2K = preK | walkObsK;
     let old = 0n;
     let post = pre2;
+    let postK = pre2K;
     if (isRead) {
       let m: Message;
       if (isWrite)
@@ -424,19 +501,34 @@ export class LitmusExecution {
       }
       old = m.value;
       post = Math.max(pre2, m.ts);
-      v.readDone(pa, post, vAddr, acq !== "");
+      postK = pre2K | m.k;
+      v.readDone(pa, post, vAddr, acq !== "", postK, vAddrK);
+      if (!isWrite) {
+        const full = this.expandK(post, postK);
+        for (const x of this.log.at(pa)) {
+          if (x.ts <= m.ts || x.cpu === t.id || (full & ~x.k) === 0) continue;
+          for (const b of this.beforeMarks) if (b.view >= x.ts && (b.bits & full) !== 0) throw new Blocked();
+          this.lateFre.push({ ts: x.ts, k: full });
+        }
+      }
+      let rk = this.readsK.get(pa);
+      if (rk === undefined) this.readsK.set(pa, (rk = new Map()));
+      rk.set(t.id, (rk.get(t.id) ?? 0) | postK);
     }
     // A walk before another CPU's TLBI: the access that used it must not be ordered after that TLBI.
-    if (post >= before) throw new Blocked();
+    if (before !== 0) {
+      if ((this.expandK(post, postK) & before) !== 0) throw new Blocked();
+      this.beforeMarks.push({ view: Math.max(post, walkViewAll), bits: before });
+    }
     if (ins.i === "ldr") {
-      if (ins.rt !== undefined) t.set(ins.rt, old, post);
+      if (ins.rt !== undefined) t.set(ins.rt, old, post, postK);
       return;
     }
     if (ins.i === "str") {
       if (a.space === "pa")
         this.trace.push({ cpu: t.id, step, op: { k: "store-pa", pa: BigInt(pa), value: t.val(ins.src), release: rel } });
-      const m = this.log.append(pa, t.val(ins.src), t.id, j);
-      v.writeDone(pa, m.ts, vAddr, rel);
+      const m = this.write(pa, t.val(ins.src), t.id, j, false, pre2K);
+      v.writeDone(pa, m.ts, vAddr, rel, m.k, vAddrK);
       return;
     }
     const s = t.x[ins.op === "cas" ? ins.rt : ins.rs] as bigint;
@@ -444,9 +536,10 @@ export class LitmusExecution {
     if (doWrite) {
       const nv = rmwValue(ins.op, old, s);
       if (a.space === "pa") this.trace.push({ cpu: t.id, step, op: { k: "store-pa", pa: BigInt(pa), value: nv, release: rel } });
-      const m = this.log.append(pa, nv, t.id, j);
-      v.writeDone(pa, m.ts, vAddr, rel);
+      // The write half is ordered like a store: after its data/address dependencies and barriers.
+      const m = this.write(pa, nv, t.id, j, false, postK | v.writePreK(rel, vAddrK, vDataK));
+      v.writeDone(pa, m.ts, vAddr, rel, m.k, vAddrK);
     }
-    t.set(ins.op === "cas" ? ins.rs : ins.rt, old, post);
+    t.set(ins.op === "cas" ? ins.rs : ins.rt, old, post, postK);
   }
 }

@@ -18,6 +18,8 @@ export interface Message {
   readonly po: number;
   /** A hardware Access-flag / dirty-state update (herd HU), not a software store. */
   readonly hw: boolean;
+  /** TLBI completions the write is ordered after (views.ts; a reader of it is ordered after them too). */
+  readonly k: number;
 }
 
 export class MessageLog {
@@ -39,7 +41,7 @@ export class MessageLog {
   at(pa: number): readonly Message[] {
     let l = this.byLoc.get(pa);
     if (l === undefined) {
-      l = [{ ts: 0, pa, value: this.read0(pa), cpu: -1, po: -1, hw: false }];
+      l = [{ ts: 0, pa, value: this.read0(pa), cpu: -1, po: -1, hw: false, k: 0 }];
       this.byLoc.set(pa, l);
     }
     return l;
@@ -51,9 +53,9 @@ export class MessageLog {
   }
 
   /** Append a write: it is coherence-after every write to `pa` so far. */
-  append(pa: number, value: bigint, cpu: number, po: number, hw = false): Message {
+  append(pa: number, value: bigint, cpu: number, po: number, hw: boolean, k: number): Message {
     this.at(pa);
-    const m: Message = { ts: ++this.last, pa, value, cpu, po, hw };
+    const m: Message = { ts: ++this.last, pa, value, cpu, po, hw, k };
     (this.byLoc.get(pa) as Message[]).push(m);
     return m;
   }

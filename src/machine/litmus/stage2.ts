@@ -112,8 +112,8 @@ export function stage2Invalidations(
     if (t.cls === "stage12") out.push(t);
     if (t.cls !== "ipa" || Math.floor((t.ipaPage * 4096) / span) !== Math.floor(ipa / span)) continue;
     for (const s of tlbis) {
-      if (s.cls === "stage1" && s.cpu === t.cpu && s.ordered >= t.done && tlbiReaches(s, cpu, vmid) && stage1Covers(s)) {
-        out.push({ cpu: s.cpu, ordered: t.ordered, done: s.done });
+      if (s.cls === "stage1" && s.cpu === t.cpu && (s.orderedK & t.bit) !== 0 && tlbiReaches(s, cpu, vmid) && stage1Covers(s)) {
+        out.push({ cpu: s.cpu, ordered: t.ordered, done: s.done, bit: s.bit });
       }
     }
   }

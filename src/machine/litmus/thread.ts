@@ -37,6 +37,8 @@ export class Thread {
   done = false;
   readonly x: bigint[] = new Array<bigint>(31).fill(0n);
   readonly xv: number[] = new Array<number>(31).fill(0);
+  /** TLBI completions each register's value is ordered after (views.ts). */
+  readonly xk: number[] = new Array<number>(31).fill(0);
   readonly views = new Views();
   context: Context;
   /** Context written by an MSR and not yet synchronized: accesses may use either. */
@@ -47,7 +49,7 @@ export class Thread {
   pendingStage2: Stage2Config | undefined = undefined;
   /** Store lines executed ahead of program order (not yet reached by pc). */
   readonly early = new Set<number>();
-  /** Per VA page ("half:page"): newest completed TLBI an earlier walk of it was after (walk-rules rule 4). */
+  /** Per VA page ("half:page"): the completed TLBIs an earlier walk of it was after (bitmask; walk-rules rule 4). */
   readonly afterTlbi = new Map<string, number>();
   steps = 0;
 
@@ -69,9 +71,13 @@ export class Thread {
   view(o: Operand): number {
     return o.k === "imm" ? 0 : (this.xv[o.r] as number);
   }
-  set(r: Reg, v: bigint, view: number): void {
+  viewK(o: Operand): number {
+    return o.k === "imm" ? 0 : (this.xk[o.r] as number);
+  }
+  set(r: Reg, v: bigint, view: number, viewK: number): void {
     this.x[r] = v & 0xffff_ffff_ffff_ffffn;
     this.xv[r] = view;
+    this.xk[r] = viewK;
   }
 
   /** End of the code the CPU is running (main code or handler). */

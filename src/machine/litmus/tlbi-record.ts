@@ -2,7 +2,9 @@
  * TLB invalidations at litmus level. A TLBI is issued, then completed by a later DSB of its CPU
  * (not DSB ST/LD; DSB NSH completes it for the issuing CPU only): Arm ARM D8.14 "TLB maintenance
  * instructions" (completion), herd aarch64.cat C_TLBI. Each completed TLBI gets a timestamp
- * `done`; `ordered` is what was ordered before it (a DSB between a write and the TLBI).
+ * `done` and its completion event a bit (`bit`, one per completing DSB, at most 30 distinct in
+ * one execution: later ones share the last bit, which can only order more); `ordered` is what
+ * was ordered before it (a DSB between a write and the TLBI).
  *
  * What a TLBI can affect (Arm ARM D8.14; ESOP translation-common.cat tlb-affects):
  * - stage-1 operations (VMALLE1, VAE1, VALE1, VAAE1, VAALE1, ASIDE1, range forms): stage-1
@@ -30,8 +32,15 @@ export interface TlbiRecord {
   readonly broadcast: boolean;
   /** Writes ordered before the TLBI (the issuing CPU's view `tlbiOrd` at issue). */
   readonly ordered: number;
+  /** TLBI completions ordered before it (`tlbiOrdK` at issue). */
+  readonly orderedK: number;
   /** Timestamp of the completing DSB (0 while pending). */
   done: number;
+  /**
+   * The completing DSB as one bit of the completion sets views carry (views.ts): an access is
+   * ordered after this TLBI's completion when its view's set holds the bit. 0 while pending.
+   */
+  bit: number;
   /** Completed by DSB NSH: complete for the issuing CPU only. */
   localOnly: boolean;
 }
@@ -43,9 +52,17 @@ export function isStage2OrEl2Tlbi(op: string): boolean {
   return STAGE2_RE.test(op);
 }
 
-export function newTlbi(cpu: number, op: string, operand: bigint, ctx: WalkContext, ordered: number, vmid: number): TlbiRecord {
+export function newTlbi(
+  cpu: number,
+  op: string,
+  operand: bigint,
+  ctx: WalkContext,
+  ordered: number,
+  orderedK: number,
+  vmid: number,
+): TlbiRecord {
   const s2 = STAGE2_RE.exec(op);
-  const common = { cpu, op, ordered, done: 0, localOnly: false };
+  const common = { cpu, op, ordered, orderedK, done: 0, bit: 0, localOnly: false };
   if (s2) {
     const base = s2[1] as string;
     const cls: TlbiClass = base.startsWith("IPAS2") ? "ipa" : base === "VMALLS12E1" || base === "ALLE1" ? "stage12" : "el2";

@@ -15,7 +15,9 @@
  *    or before I; it must be after I when it is ordered after I's completion: on I's CPU by the
  *    walk view (DSB; ISB, or DSB with ETS2), on another CPU also by what the explicit access
  *    using the walk is ordered after (a flag read plus DMB LD, acquire, an address dependency,
- *    a DSB).
+ *    a DSB). "Ordered after I's completion" is the completion set of those views (views.ts),
+ *    not a timestamp comparison: a write of a third CPU that is not ordered after I does not
+ *    order a reader of it after I, however late it happened in the execution.
  * 3. A walk never reads a write program-order after its own instruction (ESOP
  *    translation-internal).
  * 4. Walks of one VA on one CPU: when a later walk is before I, so is every earlier one (herd
@@ -31,6 +33,8 @@ export interface Invalidation {
   readonly ordered: number;
   /** Completion timestamp. */
   readonly done: number;
+  /** Completion event (bit of the views' completion sets). */
+  readonly bit: number;
 }
 
 export interface WalkFacts {
@@ -41,17 +45,19 @@ export interface WalkFacts {
   readonly walkView: number;
   /** Writes a faulting read is ordered after (rule 1). */
   readonly faultView: number;
-  /** The explicit access's own pre-view (rule 2, other CPUs' invalidations). */
-  readonly accessPre: number;
-  /** Newest completed invalidation an earlier walk of this page on this CPU was after (rule 4; 0: none). */
-  readonly afterDone: number;
+  /** Completions the walk is ordered after (walk view ⊔ address dependency). */
+  readonly walkK: number;
+  /** Completions the explicit access's own pre-view is ordered after (rule 2, other CPUs' invalidations). */
+  readonly accessPreK: number;
+  /** Completed invalidations an earlier walk of this page on this CPU was after (rule 4). */
+  readonly afterK: number;
 }
 
 /**
  * Whether the walk may read `msg` (`faulting`: its value makes the walk fault) under the
- * invalidations `invs` that cover it; when it may only as a read ordered before some other CPU's
- * invalidation, `before` is the earliest such completion timestamp (the explicit access must
- * then not be ordered after it). undefined: not allowed.
+ * invalidations `invs` that cover it; when it may only as a read ordered before other CPUs'
+ * invalidations, `before` holds their completion bits (the explicit access must then not be
+ * ordered after any of them). undefined: not allowed.
  */
 export function descriptorAllowed(
   log: MessageLog,
@@ -62,26 +68,27 @@ export function descriptorAllowed(
 ): { before: number } | undefined {
   if (msg.cpu === f.cpu && msg.po > f.po) return undefined;
   if (faulting && !log.notOverwrittenBy(msg, f.faultView)) return undefined;
-  let before = Number.POSITIVE_INFINITY;
+  let before = 0;
   for (const t of invs) {
     if (log.notOverwrittenBy(msg, t.ordered)) continue;
-    const after = t.cpu === f.cpu ? f.walkView >= t.done : Math.max(f.walkView, f.accessPre) >= t.done;
-    if (after || t.done <= f.afterDone) return undefined;
-    if (t.cpu !== f.cpu) before = Math.min(before, t.done);
+    if (orderedAfter(t, f) || (f.afterK & t.bit) !== 0) return undefined;
+    if (t.cpu !== f.cpu) before |= t.bit;
   }
   return { before };
 }
 
+/** Whether the walk is ordered after invalidation `t`'s completion (rule 2). */
+function orderedAfter(t: Invalidation, f: WalkFacts): boolean {
+  return ((t.cpu === f.cpu ? f.walkK : f.walkK | f.accessPreK) & t.bit) !== 0;
+}
+
 /**
- * The newest invalidation in `invs` that a walk reading `msg` is certainly after: `msg` was
- * written by the invalidating CPU after the DSB that completed it (DSB-ob), or the walk was
+ * The invalidations in `invs` that a walk reading `msg` is certainly after (their bits): `msg`
+ * was written by the invalidating CPU after the DSB that completed it (DSB-ob), or the walk was
  * ordered after it.
  */
 export function walkAfter(invs: readonly Invalidation[], f: WalkFacts, msg: Message): number {
-  let done = 0;
-  for (const t of invs) {
-    const ordered = t.cpu === f.cpu ? f.walkView >= t.done : Math.max(f.walkView, f.accessPre) >= t.done;
-    if (ordered || (msg.cpu === t.cpu && msg.ts > t.done)) done = Math.max(done, t.done);
-  }
-  return done;
+  let after = 0;
+  for (const t of invs) if (orderedAfter(t, f) || (msg.cpu === t.cpu && msg.ts > t.done)) after |= t.bit;
+  return after;
 }
