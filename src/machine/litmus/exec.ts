@@ -511,8 +511,8 @@ export class LitmusExecution {
           this.lateFre.push({ ts: x.ts, k: full });
         }
       }
-      let rk = this.readsK.get(pa);
-      if (rk === undefined) this.readsK.set(pa, (rk = new Map()));
+      const rk = this.readsK.get(pa) ?? new Map<number, number>();
+      this.readsK.set(pa, rk);
       rk.set(t.id, (rk.get(t.id) ?? 0) | postK);
     }
     // A walk before another CPU's TLBI: the access that used it must not be ordered after that TLBI.
