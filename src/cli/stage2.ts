@@ -3,16 +3,15 @@
  * as flags, and opening the dump with them (host memory + VTCR_EL2/VTTBR_EL2, src/dump/stage2-inputs.ts).
  */
 import type { Command } from "commander";
-import { ParseError } from "../arch/errors.js";
 import { parseRegister } from "../arch/registers.js";
-import { hex64, parseCount } from "../arch/u64.js";
+import { parseCount } from "../arch/u64.js";
 import { parseGdbAddress } from "../dump/gdb/client.js";
 import { openLiveStage2 } from "../dump/gdb/open.js";
 import type { RegName, RegValues } from "../dump/regfile.js";
-import { openStage2Dump, type Stage2Dump } from "../dump/stage2-inputs.js";
+import { openStage2Dump, type Stage2Dump, stage2CheckedGeometry } from "../dump/stage2-inputs.js";
 import type { RangeGeometry } from "../walk/range.js";
 import { compileStage2 } from "../walk/stage2.js";
-import { stage2Geometry, stage2Unwalkable } from "../walk/stage2-range.js";
+import { stage2Geometry } from "../walk/stage2-range.js";
 import { UsageError } from "./common.js";
 import type { DumpInputOptions } from "./inputs.js";
 import { isPkvmExample, isStage2Example, pkvmExampleInputs } from "./pkvm-example.js";
@@ -113,16 +112,7 @@ export async function openStage2FromOptions(
           timeoutMs: parseCount(o.gdbTimeout ?? "5000", "--gdb-timeout", 1, 3_600_000),
         });
   for (const n of dump.notes) process.stderr.write(`vmsa: note: ${n}\n`);
-  const why = stage2Unwalkable(dump.stage2);
-  if (why?.kind === "invalid-config") {
-    throw new ParseError(`VTCR_EL2 ${hex64(dump.regs.vtcr)} (${dump.sources.VTCR_EL2}): ${why.detail}`);
-  }
-  if (why?.kind === "base-address-size") {
-    throw new ParseError(
-      `VTTBR_EL2 ${hex64(dump.regs.vttbr)} (${dump.sources.VTTBR_EL2}): the start table at PA ${hex64(why.base)} is beyond the ${why.paBits}-bit output size (VTCR_EL2.PS): every stage-2 walk faults`,
-    );
-  }
-  return { dump, geometry: stage2Geometry(dump.stage2) };
+  return { dump, geometry: stage2CheckedGeometry(dump) };
 }
 
 /** `--example pkvm-host-s2`: the modelled host stage 2, nothing else may be given with it. */

@@ -4,15 +4,13 @@
  * from snapshots, a register file and the command line (later ones win), with the ID registers
  * giving the implemented PA size, and S2PIR_EL2 for VTCR_EL2.S2PIE. The stage-1 registers are not needed.
  */
-import { ParseError } from "../arch/errors.js";
-import { HCR_TGE, HCR_VM } from "../arch/hcr.js";
-import { FEATURES_MAX, type Features, featuresFromIdRegs } from "../arch/registers.js";
 import { readTextFile } from "../io/files.js";
 import type { PhysMem } from "../mem/physmem.js";
-import type { WalkContext } from "../walk/context.js";
-import { compileStage2, type Stage2Regs } from "../walk/stage2.js";
 import { loadInputs } from "./inputs.js";
-import { mergeRegs, parseRegisterFile, type RegName, type RegValues, type SourcedRegs } from "./regfile.js";
+import { parseRegisterFile, type RegName, type RegValues, type SourcedRegs } from "./regfile.js";
+import { type Stage2Dump, stage2FromSets } from "./stage2-regs.js";
+
+export { type Stage2Dump, stage2CheckedGeometry, stage2FromSets } from "./stage2-regs.js";
 
 export interface Stage2DumpOptions {
   readonly inputs: readonly string[];
@@ -21,20 +19,6 @@ export interface Stage2DumpOptions {
   readonly regs?: RegValues;
   readonly progress?: boolean;
 }
-
-export interface Stage2Dump {
-  readonly mem: PhysMem;
-  /** The stage-2 walk context (compileStage2): its first half is the IPA space. */
-  readonly stage2: WalkContext;
-  readonly regs: Stage2Regs;
-  readonly features: Features;
-  /** Where memory and each register came from. */
-  readonly sources: Partial<Record<RegName | "memory", string>>;
-  /** Notes for the user (assumptions made). */
-  readonly notes: readonly string[];
-}
-
-const STAGE2_REGS = ["VTTBR_EL2", "VTCR_EL2", "HCR_EL2", "S2PIR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const;
 
 export function openStage2Dump(opts: Stage2DumpOptions): Stage2Dump {
   const loaded = loadInputs(opts.inputs, opts.progress ?? process.stderr.isTTY === true);
@@ -58,30 +42,5 @@ export function stage2FromRegisters(
     for (const k of Object.keys(opts.regs) as RegName[]) sources[k] = "command line";
     sets.push({ values: { ...opts.regs }, sources });
   }
-  const merged = mergeRegs(...sets);
-  const v = merged.values;
-  if (v.VTTBR_EL2 === undefined) {
-    throw new ParseError(`${what}: no VTTBR_EL2: give --vttbr or a register file (--regs) with a VTTBR_EL2 line (the stage-2 table base)`);
-  }
-  if (v.VTCR_EL2 === undefined) {
-    throw new ParseError(`${what}: no VTCR_EL2: give --vtcr or a register file (--regs) with a VTCR_EL2 line (the stage-2 geometry)`);
-  }
-  const sources: Partial<Record<RegName | "memory", string>> = { memory };
-  for (const n of STAGE2_REGS) if (merged.sources[n] !== undefined) sources[n] = merged.sources[n];
-  const notes: string[] = [];
-  // Stage 2 is what is asked for: HCR_EL2.VM is taken as set when HCR_EL2 is not given.
-  const hcr = v.HCR_EL2 ?? HCR_VM;
-  if (v.HCR_EL2 === undefined) sources.HCR_EL2 = "default VM=1 (stage 2 enabled; FWB=0)";
-  else if ((hcr & HCR_TGE) !== 0n) {
-    // A VHE host runs with TGE=1 between guest entries: its HCR_EL2 is not the guest's (FWB, PTW).
-    notes.push("HCR_EL2 has TGE=1: it is the host's value, not the one the guest runs with (FWB may differ); give the guest's with --hcr");
-  }
-  const ids = { mmfr0: v.ID_AA64MMFR0_EL1, mmfr1: v.ID_AA64MMFR1_EL1, mmfr2: v.ID_AA64MMFR2_EL1 };
-  const given = ids.mmfr0 !== undefined || ids.mmfr1 !== undefined || ids.mmfr2 !== undefined;
-  const features = given ? featuresFromIdRegs(ids, FEATURES_MAX) : FEATURES_MAX;
-  for (const n of ["ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const) {
-    if (sources[n] === undefined) sources[n] = "default (features of QEMU -cpu max)";
-  }
-  const regs = { vtcr: v.VTCR_EL2, vttbr: v.VTTBR_EL2, hcr, ...(v.S2PIR_EL2 !== undefined ? { s2pir: v.S2PIR_EL2 } : {}) };
-  return { mem, stage2: compileStage2(regs, features), regs, features, sources, notes };
+  return stage2FromSets(mem, memory, sets, what);
 }

@@ -662,4 +662,26 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.waitForSelector("#ptdump");
     expect(await page.textContent("#ptdump")).toBe(readFileSync(join(FIX, "kernel_page_tables.txt"), "utf8"));
   }, 240_000);
+  it("prints a KVM VM's stage2_page_tables from a stage-2 source (VTCR_EL2/VTTBR_EL2, no stage 1) as the kernel's debugfs file", async () => {
+    // test/fixtures/kvm-stage2: a real KVM VM's stage-2 table pages (ELF core, gzip) and its EL2 registers;
+    // the kernel's own debugfs text (CONFIG_PTDUMP_STAGE2_DEBUGFS) is the expected output, byte for byte.
+    for (const vm of ["linux-6.12-4k-small", "linux-6.12-4k-big"]) {
+      const dir = join(ROOT, "test/fixtures/kvm-stage2", vm);
+      await open("#/dump");
+      await page.setInputFiles("#dump-regs-file", join(dir, "registers.txt"));
+      await page.setInputFiles("#dump-images", join(dir, "tables.core.gz"));
+      await page.click("#dump-load");
+      await page.waitForSelector("#dump-info, #dump-error", { timeout: 60_000 });
+      expect(await page.locator("#dump-error").count()).toBe(0);
+      // No stage-1 registers: the stage-1 ptdump and audit are not offered.
+      expect(await page.locator("#dump-ptdump").count()).toBe(0);
+      await page.click("#dump-stage2-run");
+      await page.waitForSelector("#stage2-text");
+      expect(await page.textContent("#stage2-text")).toBe(readFileSync(join(dir, "stage2_page_tables.txt"), "utf8"));
+      await page.selectOption("#dump-kvm-file", "ipa_range");
+      await page.click("#dump-stage2-run");
+      await expect.poll(() => page.textContent("#stage2-text")).toBe(readFileSync(join(dir, "ipa_range.txt"), "utf8"));
+    }
+    expect(errors).toEqual([]);
+  }, 120_000);
 });

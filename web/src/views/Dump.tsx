@@ -5,7 +5,7 @@ import { auditCounts, auditHeadline } from "../lib/auditSummary.js";
 import { hex, hex16, sizeText } from "../lib/format.js";
 import { parseImageSpec, parseRegisterText } from "../lib/regs.js";
 import type { MemClient } from "../worker/client.js";
-import type { ImageRequest, SourceInfo } from "../worker/protocol.js";
+import type { ImageRequest, KvmFile, SourceInfo } from "../worker/protocol.js";
 
 export interface DumpProps {
   client: MemClient;
@@ -52,6 +52,8 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
   const [progress, setProgress] = useState<string>("");
   const [busy, setBusy] = useState(false);
   const [ptText, setPtText] = useState<string | undefined>(undefined);
+  const [s2Text, setS2Text] = useState<string | undefined>(undefined);
+  const [kvmFile, setKvmFile] = useState<KvmFile>("stage2_page_tables");
   const [served, setServed] = useState<Served[]>([]);
   const [report, setReport] = useState<AuditReport | undefined>(undefined);
   useEffect(() => {
@@ -92,6 +94,7 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
   const load = async (): Promise<void> => {
     setErr("");
     setPtText(undefined);
+    setS2Text(undefined);
     setReport(undefined);
     try {
       if (rows.length === 0) throw new Error("add at least one memory image (FILE@PA)");
@@ -266,66 +269,109 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
               </table>
             </details>
           )}
-          <p>
-            <a href="#/map?half=1">Map TTBR1</a> · <a href="#/map?half=0">Map TTBR0</a> · <a href="#/walk">Walk an address</a> ·{" "}
-            <button
-              type="button"
-              id="dump-ptdump"
-              onClick={() =>
-                client.call({ op: "ptdump", fixmapSize: 0x407000n }).then(
-                  (r) => setPtText(r.text),
-                  (e: Error) => setErr(e.message),
-                )
-              }
-            >
-              Kernel ptdump (vmsa dump)
-            </button>
-          </p>
-          <h3>Audit</h3>
-          <p>
-            <button
-              type="button"
-              id="dump-audit-run"
-              onClick={() =>
-                client.call({ op: "audit", userHalf: false }).then(
-                  (r) => setReport(r.report),
-                  (e: Error) => setErr(e.message),
-                )
-              }
-            >
-              Audit TTBR1 (vmsa audit)
-            </button>
-          </p>
-          {report && (
-            <div id="dump-audit">
-              <p>
-                {report.wx.summary} ·{" "}
-                <strong id="dump-audit-verdict" data-verdict={auditCounts(report).verdict} class={auditCounts(report).verdict}>
-                  {auditHeadline(auditCounts(report))}
-                </strong>{" "}
-                · {report.leaves[1]} kernel leaves
+          {source.notes && source.notes.length > 0 && (
+            <ul class="small" id="dump-notes">
+              {source.notes.map((n) => (
+                <li>{n}</li>
+              ))}
+            </ul>
+          )}
+          {source.stage2 && (
+            <div id="dump-stage2">
+              <h3>Stage 2</h3>
+              <p class="small">
+                {source.stage2.ipaBits}-bit IPA space, start level {source.stage2.startLevel};{" "}
+                {Object.entries(source.stage2.sources)
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join("; ")}
               </p>
-              {report.findings.length > 0 && (
-                <table>
-                  <tbody>
-                    {report.findings.map((f) => (
-                      <tr class={f.severity}>
-                        <td>{f.severity}</td>
-                        <td>{f.kind}</td>
-                        <td class="mono">
-                          <a href={`#/walk?va=0x${f.va.toString(16)}&acc=r1&src=dump`}>0x{f.va.toString(16)}</a> +0x{f.size.toString(16)}
-                        </td>
-                        <td>
-                          {f.message} <span class="small">({f.rule})</span>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
+              <p>
+                <select id="dump-kvm-file" value={kvmFile} onChange={(e) => setKvmFile((e.target as HTMLSelectElement).value as KvmFile)}>
+                  <option value="stage2_page_tables">stage2_page_tables</option>
+                  <option value="ipa_range">ipa_range</option>
+                  <option value="stage2_levels">stage2_levels</option>
+                </select>{" "}
+                <button
+                  type="button"
+                  id="dump-stage2-run"
+                  onClick={() =>
+                    client.call({ op: "kvm-stage2", file: kvmFile }).then(
+                      (r) => setS2Text(r.text),
+                      (e: Error) => setErr(e.message),
+                    )
+                  }
+                >
+                  KVM debugfs file (vmsa dump --stage 2)
+                </button>
+              </p>
+              {s2Text !== undefined && <pre id="stage2-text">{s2Text}</pre>}
             </div>
           )}
-          {ptText !== undefined && <pre id="ptdump">{ptText}</pre>}
+          {source.stage1 !== false && (
+            <>
+              <p>
+                <a href="#/map?half=1">Map TTBR1</a> · <a href="#/map?half=0">Map TTBR0</a> · <a href="#/walk">Walk an address</a> ·{" "}
+                <button
+                  type="button"
+                  id="dump-ptdump"
+                  onClick={() =>
+                    client.call({ op: "ptdump", fixmapSize: 0x407000n }).then(
+                      (r) => setPtText(r.text),
+                      (e: Error) => setErr(e.message),
+                    )
+                  }
+                >
+                  Kernel ptdump (vmsa dump)
+                </button>
+              </p>
+              <h3>Audit</h3>
+              <p>
+                <button
+                  type="button"
+                  id="dump-audit-run"
+                  onClick={() =>
+                    client.call({ op: "audit", userHalf: false }).then(
+                      (r) => setReport(r.report),
+                      (e: Error) => setErr(e.message),
+                    )
+                  }
+                >
+                  Audit TTBR1 (vmsa audit)
+                </button>
+              </p>
+              {report && (
+                <div id="dump-audit">
+                  <p>
+                    {report.wx.summary} ·{" "}
+                    <strong id="dump-audit-verdict" data-verdict={auditCounts(report).verdict} class={auditCounts(report).verdict}>
+                      {auditHeadline(auditCounts(report))}
+                    </strong>{" "}
+                    · {report.leaves[1]} kernel leaves
+                  </p>
+                  {report.findings.length > 0 && (
+                    <table>
+                      <tbody>
+                        {report.findings.map((f) => (
+                          <tr class={f.severity}>
+                            <td>{f.severity}</td>
+                            <td>{f.kind}</td>
+                            <td class="mono">
+                              <a href={`#/walk?va=0x${f.va.toString(16)}&acc=r1&src=dump`}>0x{f.va.toString(16)}</a> +0x
+                              {f.size.toString(16)}
+                            </td>
+                            <td>
+                              {f.message} <span class="small">({f.rule})</span>
+                            </td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  )}
+                </div>
+              )}
+              {ptText !== undefined && <pre id="ptdump">{ptText}</pre>}
+            </>
+          )}
         </div>
       )}
     </section>

@@ -37,9 +37,13 @@ export type Request =
   | { readonly op: "translate"; readonly va: bigint; readonly access: Access; readonly stage2?: Stage2Override }
   | { readonly op: "map"; readonly half: 0 | 1; readonly start: number; readonly end: number; readonly width: number }
   | { readonly op: "ptdump"; readonly fixmapSize: bigint }
+  /** A loaded stage-2 source's KVM debugfs file, as `vmsa dump --stage 2 --kvm-file FILE`. */
+  | { readonly op: "kvm-stage2"; readonly file: KvmFile }
   | { readonly op: "audit"; readonly userHalf: boolean }
   /** Parse and run a scenario's text; snapshots of every step come back at once. */
   | { readonly op: "scenario"; readonly file: string; readonly text: string };
+
+export type KvmFile = "stage2_page_tables" | "ipa_range" | "stage2_levels";
 
 export interface Stage2Override {
   readonly hcr: bigint;
@@ -62,6 +66,10 @@ export interface SourceInfo {
   /** Whether the ptdump markers are the kernel's (false: a guess, or none found and Linux 6.1's used). */
   readonly layoutExact?: boolean;
   readonly notes?: readonly string[];
+  /** False: a stage-2 source only (VTCR_EL2/VTTBR_EL2, no stage-1 registers): no stage-1 views. */
+  readonly stage1?: boolean;
+  /** Dumps whose registers give VTCR_EL2 and VTTBR_EL2: the IPA space and where each register came from. */
+  readonly stage2?: { readonly ipaBits: number; readonly startLevel: number; readonly sources: Readonly<Record<string, string>> };
 }
 
 export interface MapReply extends MapData {
@@ -81,6 +89,7 @@ export type ReplyBody =
     }
   | { readonly op: "map"; readonly map: MapReply }
   | { readonly op: "ptdump"; readonly text: string; readonly markers: readonly Marker[] }
+  | { readonly op: "kvm-stage2"; readonly text: string; readonly passes: number; readonly missing: number }
   | { readonly op: "audit"; readonly report: AuditReport }
   | { readonly op: "scenario"; readonly trace: ScenarioTrace };
 

@@ -3,17 +3,19 @@
  * The memory worker: owns the PhysMem and registers, loads images, walks, builds maps. The UI
  * thread only renders what comes back, so loading a 1 GiB dump never blocks it.
  */
-import { VmsaError } from "../../../src/arch/errors.js";
+import { ParseError, VmsaError } from "../../../src/arch/errors.js";
 import { decodeHcr } from "../../../src/arch/hcr.js";
-import type { Regs } from "../../../src/arch/registers.js";
+import { presetByName, type Regs } from "../../../src/arch/registers.js";
 import { audit } from "../../../src/dump/audit.js";
 import type { ElfNote } from "../../../src/dump/elfcore-reader.js";
+import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../../../src/dump/kvm-stage2.js";
 import { linuxLayout } from "../../../src/dump/layout.js";
-import { resolveLoaded } from "../../../src/dump/open-loaded.js";
+import { type OpenedDump, resolveLoaded } from "../../../src/dump/open-loaded.js";
 import { type Marker, ptdump } from "../../../src/dump/ptdump.js";
+import { type Stage2Dump, stage2CheckedGeometry, stage2FromSets } from "../../../src/dump/stage2-regs.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
-import { halfBase } from "../../../src/walk/range.js";
+import { halfBase, type RangeGeometry } from "../../../src/walk/range.js";
 import { compileStage2 } from "../../../src/walk/stage2.js";
 import { Walker } from "../../../src/walk/walker.js";
 import { buildExample } from "../lib/demo.js";
@@ -36,6 +38,8 @@ interface State {
   info: SourceInfo;
   /** A dump's ptdump markers from its kernel layout (undefined: unknown, Linux 6.1's are used). */
   markers?: readonly Marker[] | undefined;
+  /** A dump with VTCR_EL2/VTTBR_EL2: its stage-2 tables (as `vmsa dump --stage 2`). */
+  stage2?: { readonly dump: Stage2Dump; readonly geometry: RangeGeometry } | undefined;
 }
 
 let state: State | undefined;
@@ -43,8 +47,16 @@ let state: State | undefined;
 function setState(mem: PhysMem, regs: Regs, info: Omit<SourceInfo, "regs">): SourceInfo {
   const ctx = compileRegs(regs);
   const full: SourceInfo = { ...info, regs };
-  const markers = state?.mem === mem ? state.markers : undefined;
-  state = { mem, regs, ctx, walker: new Walker(mem, ctx), info: full, markers };
+  const same = state?.mem === mem;
+  state = {
+    mem,
+    regs,
+    ctx,
+    walker: new Walker(mem, ctx),
+    info: full,
+    markers: same ? state?.markers : undefined,
+    stage2: same ? state?.stage2 : undefined,
+  };
   return full;
 }
 
@@ -115,35 +127,83 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
         }
         ranges.push({ name: img.name, pa: s.pa, end });
       }
-      // VMCOREINFO, registers and the kernel layout exactly as `vmsa dump` resolves them.
       const memory = stats.map((s) => s.desc ?? s.name).join(", ");
-      const d = resolveLoaded(
-        {
-          mem,
-          elfNotes: notes,
-          regSets: [req.registers],
-          kernelDesc: undefined,
-          snapConfig: undefined,
-          snapVaBits: undefined,
-          snapFixmap: undefined,
+      // Stage 2 when the registers give VTCR_EL2 and VTTBR_EL2 (as `vmsa dump --stage 2`).
+      const r = req.registers.values;
+      let stage2: State["stage2"];
+      if (r.VTCR_EL2 !== undefined && r.VTTBR_EL2 !== undefined) {
+        const dump = stage2FromSets(mem, memory, [req.registers], req.name);
+        stage2 = { dump, geometry: stage2CheckedGeometry(dump) };
+      }
+      const s2info = stage2 && {
+        ipaBits: stage2.geometry.iaBits,
+        startLevel: stage2.geometry.startLevel,
+        sources: Object.fromEntries(Object.entries(stage2.dump.sources).filter((e): e is [string, string] => e[1] !== undefined)),
+      };
+      // VMCOREINFO, registers and the kernel layout exactly as `vmsa dump` resolves them.
+      let d: OpenedDump;
+      try {
+        d = resolveLoaded(
+          {
+            mem,
+            elfNotes: notes,
+            regSets: [req.registers],
+            kernelDesc: undefined,
+            snapConfig: undefined,
+            snapVaBits: undefined,
+            snapFixmap: undefined,
+            memory,
+          },
+          { what: req.name, ...(req.kernelVersion ? { kernelVersion: req.kernelVersion } : {}) },
+        );
+      } catch (e) {
+        if (!stage2 || !(e instanceof ParseError)) throw e;
+        // A stage-2 source only (no stage-1 registers): the stage-2 views, and stage-1 views with no tables.
+        const base = presetByName("linux-4k-48").regs;
+        const regs: Regs = {
+          ...base,
+          ttbr0: 0n,
+          ttbr1: 0n,
+          hcr: stage2.dump.regs.hcr,
+          vtcr: stage2.dump.regs.vtcr,
+          vttbr: stage2.dump.regs.vttbr,
+        };
+        const info = setState(mem, regs, {
+          name: req.name,
+          images: stats,
+          tour: [],
+          loadMs: performance.now() - t0,
           memory,
-        },
-        { what: req.name, ...(req.kernelVersion ? { kernelVersion: req.kernelVersion } : {}) },
-      );
+          stage1: false,
+          ...(s2info ? { stage2: s2info } : {}),
+          notes: [...stage2.dump.notes, `no stage-1 registers (${e.message}): a stage-2 source`],
+        });
+        if (state) state.stage2 = stage2;
+        return { op: "load", info };
+      }
       const regSources: Record<string, string> = {};
       for (const [k, v] of Object.entries(d.sources)) if (v !== undefined && /_EL\d$/.test(k)) regSources[k] = v;
-      const info = setState(mem, d.regs, {
-        name: req.name,
-        images: stats,
-        tour: [],
-        loadMs: performance.now() - t0,
-        regSources,
-        memory,
-        layout: d.sources.layout ?? d.layoutSource.detail,
-        layoutExact: d.layoutSource.exact && d.markers !== undefined,
-        notes: d.notes,
-      });
-      if (state) state.markers = d.markers;
+      const info = setState(
+        mem,
+        stage2 ? { ...d.regs, hcr: stage2.dump.regs.hcr, vtcr: stage2.dump.regs.vtcr, vttbr: stage2.dump.regs.vttbr } : d.regs,
+        {
+          name: req.name,
+          images: stats,
+          tour: [],
+          loadMs: performance.now() - t0,
+          regSources,
+          memory,
+          layout: d.sources.layout ?? d.layoutSource.detail,
+          layoutExact: d.layoutSource.exact && d.markers !== undefined,
+          notes: [...d.notes, ...(stage2?.dump.notes ?? [])],
+          stage1: true,
+          ...(s2info ? { stage2: s2info } : {}),
+        },
+      );
+      if (state) {
+        state.markers = d.markers;
+        state.stage2 = stage2;
+      }
       return { op: "load", info };
     }
     case "set-regs": {
@@ -185,6 +245,14 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       const h = s.ctx.halves[1];
       const markers = s.markers ?? linux61Markers(h.iaBits, h.gShift, req.fixmapSize);
       return { op: "ptdump", text: ptdump(s.mem, s.ctx, { markers }), markers };
+    }
+    case "kvm-stage2": {
+      const s2 = need().stage2;
+      if (!s2) throw new VmsaError("ENOSOURCE", "no stage 2 in this source: load a dump with VTCR_EL2 and VTTBR_EL2 in its registers");
+      if (req.file === "ipa_range") return { op: "kvm-stage2", text: kvmIpaRangeText(s2.geometry), passes: 1, missing: 0 };
+      if (req.file === "stage2_levels") return { op: "kvm-stage2", text: kvmStage2LevelsText(s2.geometry), passes: 1, missing: 0 };
+      const r = kvmStage2PageTables(s2.dump.mem, s2.geometry);
+      return { op: "kvm-stage2", text: r.text, passes: r.passes, missing: r.missing.length };
     }
   }
 }
