@@ -25,8 +25,17 @@
  * the block's callbacks, so callbacks of one vCPU arrive with another's index: plugin-gen.c
  * gen_cpu_index() without CF_PARALLEL.)
  *
+ * Accesses (optional, access=N with N > 0): data loads, data stores and instruction fetches (the
+ * first instruction of each executed translation block) are logged as ACCESS records with their
+ * VA when the VA lies in a range whose descriptor changed recently (a valid entry overwritten:
+ * the last HOT_PAGES pages and HOT_RANGES larger ranges), and one in N of the others per vCPU as
+ * a sample, so the checker's access-time rules (stale translation, TLB conflict, unsynchronized
+ * store) run on a real guest. Which VA a descriptor translates is known from the table walk the
+ * plugin does when a table becomes reachable (the first VA it was reached at).
+ *
  * Arguments: out=FILE (required), ram_base=HEX (default 40000000), ram_size=HEX (default
- * 10000000), zva=DEC (DC ZVA block bytes, default 64), regs=on (print the register names).
+ * 10000000), zva=DEC (DC ZVA block bytes, default 64), regs=on (print the register names),
+ * access=DEC (log accesses: 0 off (default), else sample one in DEC besides recently changed VAs).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,7 +51,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 enum {
     R_STORE = 1, R_PAGE = 2, R_BARRIER = 3, R_TLBI = 4, R_MSR = 5,
-    R_EXC = 6, R_ERET = 7, R_DC = 8, R_END = 15,
+    R_EXC = 6, R_ERET = 7, R_DC = 8, R_ACCESS = 9, R_END = 15,
 };
 enum { REG_TTBR0, REG_TTBR1, REG_TCR, REG_MAIR, REG_SCTLR, REG_VBAR };
 enum { K_DSB, K_DMB, K_ISB };
@@ -77,6 +86,20 @@ static uint8_t *shadow;
 static uint8_t *tlevel;
 static uint8_t *tgshift;
 static uint32_t *trefs;
+/* per 4K frame of a table page: the VA its first entry translates (first reached at) */
+static uint64_t *tva;
+/* accesses: 0 off, else one in `access_every` sampled per vCPU besides the recently changed VAs */
+static uint64_t access_every;
+static uint64_t access_count[MAX_CPUS];
+static uint64_t accesses_hot, accesses_sampled;
+#define HOT_PAGES 4096
+#define HOT_RANGES 16
+/* VA page numbers (VA >> 12, + 1 so 0 is empty) of recently changed page-sized entries, hashed;
+ * larger ranges (blocks, tables) in a ring. Written under the lock, read without it (a torn read
+ * only changes whether one access is logged). */
+static uint64_t hot_page[HOT_PAGES];
+static uint64_t hot_lo[HOT_RANGES], hot_hi[HOT_RANGES];
+static unsigned hot_next;
 static struct cpu_state cpus[MAX_CPUS];
 static int ncpus;
 static uint64_t counts[16];
@@ -168,7 +191,7 @@ static int is_table(uint64_t d, int level) { return level < 3 && (d & 3) == 3; }
 
 /* ---- table page reference counts ---- */
 
-static void add_ref(uint64_t pa, int level, int g, unsigned cpu);
+static void add_ref(uint64_t pa, int level, int g, unsigned cpu, uint64_t va);
 static void drop_ref(uint64_t pa, int level, int g, int ds);
 
 /* Entries of a table at `level`: a root may be smaller than a page. */
@@ -194,28 +217,30 @@ static void emit_page(uint64_t pa, int level, int g, unsigned cpu, unsigned n)
     }
 }
 
-static void add_ref_n(uint64_t pa, int level, int g, unsigned cpu, unsigned n)
+static void add_ref_n(uint64_t pa, int level, int g, unsigned cpu, unsigned n, uint64_t va)
 {
     if (!in_ram(pa, (uint64_t)n * 8)) return;
     uint64_t f = frame_of(pa);
     if (trefs[f]++ > 0) return;
     uint64_t span = (uint64_t)n * 8;
+    int esh = shift_at(g, level);
     for (uint64_t o = 0; o < span; o += 1u << FRAME_SHIFT) {
         tlevel[frame_of(pa + o)] = level + 2;
         tgshift[frame_of(pa + o)] = g;
+        tva[frame_of(pa + o)] = va + ((o / 8) << esh);
     }
     emit_page(pa, level, g, cpu, n);
     if (level >= 3) return;
     int ds = ds_of(cpus[cpu].tcr);
     for (unsigned i = 0; i < n; i++) {
         uint64_t d = sh64(pa + 8 * i);
-        if (is_table(d, level)) add_ref(next_addr(d, g, ds), level + 1, g, cpu);
+        if (is_table(d, level)) add_ref(next_addr(d, g, ds), level + 1, g, cpu, va + ((uint64_t)i << esh));
     }
 }
 
-static void add_ref(uint64_t pa, int level, int g, unsigned cpu)
+static void add_ref(uint64_t pa, int level, int g, unsigned cpu, uint64_t va)
 {
-    add_ref_n(pa, level, g, cpu, 1u << (g - 3));
+    add_ref_n(pa, level, g, cpu, 1u << (g - 3), va);
 }
 
 static void drop_ref_n(uint64_t pa, int level, int g, unsigned n, int ds)
@@ -254,7 +279,9 @@ static void reroot(unsigned cpu, int h)
     if (tsz_of(tcr, h) == 0 || ia < g) n = 0; /* TCR not set up yet */
     uint64_t old = c->root[h];
     int ol = c->root_level[h], og = c->root_gshift[h];
-    if (n && base) add_ref_n(base, lvl, g, cpu, n);
+    /* TTBR1 translates the top 2^ia bytes of the VA space, TTBR0 the bottom ones */
+    uint64_t va0 = h && ia < 64 ? ~0ULL << ia : 0;
+    if (n && base) add_ref_n(base, lvl, g, cpu, n, va0);
     if (old) drop_ref_n(old, ol, og, c->root_n[h], ds);
     c->root[h] = n ? base : 0;
     c->root_level[h] = lvl;
@@ -268,6 +295,28 @@ static void reroot(unsigned cpu, int h)
  * A 64-bit word of RAM changed from `old` to `new` (shadow already updated): log it when it lies
  * in a table page, and keep the reference counts of the tables it points to.
  */
+static void hot_add(uint64_t va, int shift)
+{
+    if (shift <= FRAME_SHIFT) {
+        uint64_t vpn = va >> FRAME_SHIFT;
+        __atomic_store_n(&hot_page[(vpn * 0x9e3779b97f4a7c15ULL) >> 52], vpn + 1, __ATOMIC_RELAXED);
+        return;
+    }
+    unsigned i = hot_next++ % HOT_RANGES;
+    __atomic_store_n(&hot_lo[i], va, __ATOMIC_RELAXED);
+    __atomic_store_n(&hot_hi[i], va + ((1ULL << shift) - 1), __ATOMIC_RELAXED);
+}
+
+static int hot_has(uint64_t va)
+{
+    uint64_t vpn = va >> FRAME_SHIFT;
+    if (__atomic_load_n(&hot_page[(vpn * 0x9e3779b97f4a7c15ULL) >> 52], __ATOMIC_RELAXED) == vpn + 1) return 1;
+    for (unsigned i = 0; i < HOT_RANGES; i++) {
+        if (va >= __atomic_load_n(&hot_lo[i], __ATOMIC_RELAXED) && va <= __atomic_load_n(&hot_hi[i], __ATOMIC_RELAXED)) return 1;
+    }
+    return 0;
+}
+
 static void word_changed(unsigned cpu, uint64_t pa, uint64_t old, uint64_t new, unsigned size_log2, uint64_t pc)
 {
     uint64_t f = frame_of(pa);
@@ -275,7 +324,11 @@ static void word_changed(unsigned cpu, uint64_t pa, uint64_t old, uint64_t new, 
     if (tlevel[f] == 0) return;
     int g = tgshift[f];
     int ds = ds_of(cpus[cpu].tcr);
-    if (is_table(new, lv) && new != old) add_ref(next_addr(new, g, ds), lv + 1, g, cpu);
+    int esh = shift_at(g, lv);
+    uint64_t va = tva[f] + (((pa & ((1u << FRAME_SHIFT) - 1)) / 8) << esh);
+    /* a valid entry changed: accesses through its VA range may use the old one for a while */
+    if (access_every && (old & 1) && new != old) hot_add(va, esh);
+    if (is_table(new, lv) && new != old) add_ref(next_addr(new, g, ds), lv + 1, g, cpu, va);
     head(R_STORE, cpu);
     put8(size_log2);
     put64(pa);
@@ -298,8 +351,37 @@ static void shadow_store(unsigned cpu, uint64_t pa, const uint8_t *bytes, unsign
     }
 }
 
+/* kind: 0 read, 1 write, 2 fetch; bit 4: EL0 permissions (a user PC, or a kernel PC reaching a
+ * user VA: LDTR/STTR uaccess) */
+static void access(unsigned cpu, unsigned kind, uint64_t va, uint64_t pc)
+{
+    int hot = hot_has(va);
+    if (!hot && ++access_count[cpu] % access_every) return;
+    unsigned el0 = !((pc >> 63) && (va >> 63));
+    pthread_mutex_lock(&lock);
+    if (hot) accesses_hot++;
+    else accesses_sampled++;
+    head(R_ACCESS, cpu);
+    put8(kind | (el0 << 4));
+    put64(va);
+    put64(pc);
+    pthread_mutex_unlock(&lock);
+}
+
+static void on_load(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    if (cpu < MAX_CPUS) access(cpu, 0, vaddr, (uint64_t)(uintptr_t)udata);
+}
+
+static void on_tb_exec(unsigned int cpu, void *udata)
+{
+    uint64_t pc = (uint64_t)(uintptr_t)udata;
+    if (cpu < MAX_CPUS) access(cpu, 2, pc, pc);
+}
+
 static void on_store(unsigned int cpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
 {
+    if (access_every && cpu < MAX_CPUS) access(cpu, 1, vaddr, (uint64_t)(uintptr_t)udata);
     struct qemu_plugin_hwaddr *hw = qemu_plugin_get_hwaddr(info, vaddr);
     if (!hw || qemu_plugin_hwaddr_is_io(hw)) return;
     uint64_t pa = qemu_plugin_hwaddr_phys_addr(hw);
@@ -503,12 +585,14 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     uint64_t vb = vbar_any();
     if (vb && tbpc - vb < 0x800 && !((tbpc - vb) & 0x7f))
         qemu_plugin_register_vcpu_tb_exec_cb(tb, on_vector, QEMU_PLUGIN_CB_R_REGS, (void *)(uintptr_t)tbpc);
+    if (access_every) qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)tbpc);
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t pc = qemu_plugin_insn_vaddr(insn);
         uint32_t e = 0;
         if (qemu_plugin_insn_size(insn) == 4) qemu_plugin_insn_data(insn, &e, 4);
         qemu_plugin_register_vcpu_mem_cb(insn, on_store, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_W, (void *)(uintptr_t)pc);
+        if (access_every) qemu_plugin_register_vcpu_mem_cb(insn, on_load, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_R, (void *)(uintptr_t)pc);
         int k = classify(e);
         if (k < 0) continue;
         struct insn_info *ii = g_new(struct insn_info, 1);
@@ -552,6 +636,9 @@ static void on_exit_cb(qemu_plugin_id_t id, void *p)
             " MSRs, %" PRIu64 " exceptions, %" PRIu64 " ERETs; DC ZVA: %" PRIu64 " on table pages, %" PRIu64 " unresolved\n",
             counts[R_STORE], counts[R_PAGE], counts[R_BARRIER], counts[R_TLBI], counts[R_MSR], counts[R_EXC], counts[R_ERET],
             zva_table, zva_unresolved);
+    if (access_every)
+        fprintf(stderr, "vmsa-record: accesses: %" PRIu64 " to recently changed VAs, %" PRIu64 " sampled (one in %" PRIu64 ")\n",
+                accesses_hot, accesses_sampled, access_every);
     pthread_mutex_unlock(&lock);
 }
 
@@ -584,6 +671,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         else if (kl == 8 && !strncmp(argv[i], "ram_size", 8)) ok = parse_u64(v, 16, &ram_size);
         else if (kl == 3 && !strncmp(argv[i], "zva", 3)) ok = parse_u64(v, 10, &zva_bytes) && zva_bytes >= 8 && zva_bytes <= 256 && !(zva_bytes & (zva_bytes - 1));
         else if (kl == 4 && !strncmp(argv[i], "regs", 4)) { bool b; ok = qemu_plugin_bool_parse("regs", v, &b); show_regs = b; }
+        else if (kl == 6 && !strncmp(argv[i], "access", 6)) ok = parse_u64(v, 10, &access_every);
         else { fprintf(stderr, "vmsa-record: unknown argument %s\n", argv[i]); return -1; }
         if (!ok) { fprintf(stderr, "vmsa-record: bad value in %s\n", argv[i]); return -1; }
     }
@@ -597,7 +685,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     tlevel = calloc(frames, 1);
     tgshift = calloc(frames, 1);
     trefs = calloc(frames, sizeof *trefs);
-    if (shadow == MAP_FAILED || !tlevel || !tgshift || !trefs) { fprintf(stderr, "vmsa-record: out of memory\n"); return -1; }
+    tva = calloc(frames, sizeof *tva);
+    if (shadow == MAP_FAILED || !tlevel || !tgshift || !trefs || !tva) { fprintf(stderr, "vmsa-record: out of memory\n"); return -1; }
     int n = info->system.max_vcpus;
     /* header: magic, version, vCPUs, flags, RAM base and size */
     fwrite("VMSATRC1", 1, 8, out);

@@ -18,7 +18,16 @@ export const REC_MSR = 5;
 export const REC_EXC = 6;
 export const REC_ERET = 7;
 export const REC_DC = 8;
+/** A data load, data store or instruction fetch by VA (only with the plugin's access= argument). */
+export const REC_ACCESS = 9;
 export const REC_END = 15;
+
+/** ACCESS kind byte: bits 1:0 the access type, bit 4 set for EL0 (unprivileged) permissions. */
+export const ACCESS_READ = 0;
+export const ACCESS_WRITE = 1;
+export const ACCESS_FETCH = 2;
+export const ACCESS_EL0 = 0x10;
+export const ACCESS_TYPES = ["read", "write", "exec"] as const;
 
 /** Fixed record lengths, type and CPU bytes included (PAGE is variable: its fixed part). */
 export const RECORD_BYTES: Readonly<Record<number, number>> = {
@@ -30,6 +39,7 @@ export const RECORD_BYTES: Readonly<Record<number, number>> = {
   [REC_EXC]: 19,
   [REC_ERET]: 10,
   [REC_DC]: 19,
+  [REC_ACCESS]: 19,
   [REC_END]: 2 + 17 * 8,
 };
 
@@ -42,6 +52,7 @@ export const RECORD_NAMES: Readonly<Record<number, string>> = {
   [REC_EXC]: "exception",
   [REC_ERET]: "eret",
   [REC_DC]: "dc",
+  [REC_ACCESS]: "access",
   [REC_END]: "end",
 };
 

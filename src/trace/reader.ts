@@ -7,10 +7,12 @@
 import { hex } from "../arch/u64.js";
 import { TraceError } from "./errors.js";
 import {
+  ACCESS_EL0,
   BARRIER_ISB,
   DC_OPS,
   HEADER_BYTES,
   MSR_REGS,
+  REC_ACCESS,
   REC_BARRIER,
   REC_DC,
   REC_END,
@@ -189,7 +191,10 @@ export class TraceReader {
       case REC_MSR:
       case REC_EXC:
       case REC_DC:
+      case REC_ACCESS:
         this.sub = dv.getUint8(p + 2);
+        if (type === REC_ACCESS && ((this.sub & ~(3 | ACCESS_EL0)) !== 0 || (this.sub & 3) === 3))
+          this.fail(p + 2, `access kind ${this.sub}, expected 0 (read), 1 (write) or 2 (fetch), plus 0x10 for EL0`);
         if (type === REC_MSR && this.sub >= MSR_REGS.length)
           this.fail(p + 2, `register code ${this.sub}, expected 0..${MSR_REGS.length - 1}`);
         if (type === REC_EXC && this.sub >= 16) this.fail(p + 2, `vector slot ${this.sub}, expected 0..15`);
@@ -253,4 +258,4 @@ export function scanTrace(data: Uint8Array, name: string): TraceSummary {
   return { header: r.header, records: n, byType, zvaUnresolved: r.zvaUnresolved };
 }
 
-export { REC_BARRIER, REC_DC, REC_END, REC_ERET, REC_EXC, REC_MSR, REC_PAGE, REC_STORE, REC_TLBI };
+export { REC_ACCESS, REC_BARRIER, REC_DC, REC_END, REC_ERET, REC_EXC, REC_MSR, REC_PAGE, REC_STORE, REC_TLBI };

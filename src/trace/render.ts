@@ -7,10 +7,12 @@
 import { hex } from "../arch/u64.js";
 import type { Violation } from "../machine/machine.js";
 import {
+  ACCESS_EL0,
   BARRIER_NAMES,
   barrierDomain,
   DC_OPS,
   MSR_REGS,
+  REC_ACCESS,
   REC_BARRIER,
   REC_DC,
   REC_ERET,
@@ -68,6 +70,9 @@ export function describeRecord(r: TraceReader, offset: number, syms?: SymbolMap)
     case REC_DC:
       text = `DC ${DC_OPS[r.sub]}, ${hex(a)}`;
       break;
+    case REC_ACCESS:
+      text = `${["LDR", "STR", "FETCH"][r.sub & 3] ?? "ACCESS"} [VA ${hex(a)}]${(r.sub & ACCESS_EL0) !== 0 ? " (EL0)" : ""}`;
+      break;
     default:
       text = `record type ${r.type}`;
   }
@@ -104,29 +109,35 @@ function figures(res: ReplayResult, bytes: number): string {
   return `${res.records} records (${bytes} bytes), ${res.steps} machine steps, replayed in ${(res.ms / 1000).toFixed(1)} s (${rate} records/s)`;
 }
 
+/** One report as text: rule, the guest's CPU/PC/instruction, message, the steps that led to it, fix and rule citation. */
+export function renderViolation(res: ReplayResult, v: Violation, syms?: SymbolMap, count = 1): string {
+  const out: string[] = [];
+  const off = res.stepRecord(v.step);
+  const at = off >= 0 ? describeRecord(res.reader, off, syms) : undefined;
+  out.push(`VIOLATION ${v.ruleNumber} ${v.rule} (${v.detail}): ${v.title}`);
+  out.push(`  CPU ${v.cpu}${at ? `, ${where(at)}: ${at.text}` : ""}`);
+  if (count > 1) out.push(`  (${count} times at this PC; the first is shown)`);
+  out.push(`  ${v.message}`);
+  if (v.va !== undefined) out.push(`  VA ${hex(v.va)}${v.descAddr !== undefined ? `, descriptor at PA ${hex(v.descAddr)}` : ""}`);
+  if (v.trace.length > 0) {
+    out.push("  led here:");
+    for (const t of v.trace) {
+      const o = res.stepRecord(t.step);
+      const i = o >= 0 ? describeRecord(res.reader, o, syms) : undefined;
+      // Step 0: the content the table had when it became one (a PAGE record, no step).
+      const what = i ? `CPU ${i.cpu} ${where(i)}: ${i.text}` : t.step === 0 ? "table content when it became a table" : t.text;
+      out.push(`    ${what} (${t.role})`);
+    }
+  }
+  if (v.fix !== undefined) out.push(`  fix: ${v.fix}`);
+  out.push(`  rule: ${v.citation}`);
+  return out.join("\n");
+}
+
 export function renderTraceText(name: string, res: ReplayResult, bytes: number, syms?: SymbolMap): string {
   const out: string[] = [];
   for (const g of groups(res)) {
-    const v = g.first;
-    const off = res.stepRecord(v.step);
-    const at = off >= 0 ? describeRecord(res.reader, off, syms) : undefined;
-    out.push(`VIOLATION ${v.ruleNumber} ${v.rule} (${v.detail}): ${v.title}`);
-    out.push(`  CPU ${v.cpu}${at ? `, ${where(at)}: ${at.text}` : ""}`);
-    if (g.count > 1) out.push(`  (${g.count} times at this PC; the first is shown)`);
-    out.push(`  ${v.message}`);
-    if (v.va !== undefined) out.push(`  VA ${hex(v.va)}${v.descAddr !== undefined ? `, descriptor at PA ${hex(v.descAddr)}` : ""}`);
-    if (v.trace.length > 0) {
-      out.push("  led here:");
-      for (const t of v.trace) {
-        const o = res.stepRecord(t.step);
-        const i = o >= 0 ? describeRecord(res.reader, o, syms) : undefined;
-        // Step 0: the content the table had when it became one (a PAGE record, no step).
-        const what = i ? `CPU ${i.cpu} ${where(i)}: ${i.text}` : t.step === 0 ? "table content when it became a table" : t.text;
-        out.push(`    ${what} (${t.role})`);
-      }
-    }
-    if (v.fix !== undefined) out.push(`  fix: ${v.fix}`);
-    out.push(`  rule: ${v.citation}`);
+    out.push(renderViolation(res, g.first, syms, g.count));
     out.push("");
   }
   const verdict = traceVerdict(res);

@@ -6,6 +6,8 @@
  *   DSB/DMB → dsb/dmb (domain from CRm; SSBB/PSSBB skipped)   ISB  → isb
  *   MSR     → msr (VBAR_EL1 only followed, it is no translation register)
  *   DC      → dc (CVAC, CIVAC, IVAC)
+ *   ACCESS  → accessRaw (read / write / fetch of the VA, EL0 or EL1 permissions): the rules judged
+ *     at an access (stale translation, TLB conflict, unsynchronized store) run on it
  *   exception entry / ERET → isb when they are context-synchronizing: always without FEAT_ExS,
  *     else per SCTLR_EL1.EIS (bit 22) / EOS (bit 11) (Arm ARM D1.3.5 / D24.2.162 "SCTLR_EL1")
  *   PAGE    → the page's content written into memory as it is when the page becomes a table
@@ -22,12 +24,16 @@ import type { SysReg } from "../arch/sysops.js";
 import { Machine, type Violation } from "../machine/machine.js";
 import { bigOf } from "../machine/tlb.js";
 import { PhysMem } from "../mem/physmem.js";
+import { accessCode } from "../walk/walker.js";
 import {
+  ACCESS_EL0,
+  ACCESS_TYPES,
   BARRIER_DMB,
   BARRIER_DSB,
   barrierDomain,
   DC_OPS,
   MSR_REGS,
+  REC_ACCESS,
   REC_BARRIER,
   REC_DC,
   REC_ERET,
@@ -59,6 +65,14 @@ export interface ReplayResult {
   /** Trace byte offset of the record that made machine step `step` (1-based). */
   readonly stepRecord: (step: number) => number;
   readonly reader: TraceReader;
+}
+
+/** accessCode of each ACCESS kind byte (bits 1:0 type, bit 4 EL0). */
+const ACCESS_CODES: number[] = [];
+for (let t = 0; t < ACCESS_TYPES.length; t++) {
+  const type = ACCESS_TYPES[t] ?? "read";
+  ACCESS_CODES[t] = accessCode({ type, el: 1 });
+  ACCESS_CODES[t | ACCESS_EL0] = accessCode({ type, el: 0 });
 }
 
 const SCTLR_EOS = 1 << 11;
@@ -158,6 +172,11 @@ export function replayTrace(data: Uint8Array, name: string, opts: ReplayOptions 
       case REC_DC: {
         note();
         m.dc(cpu, DC_OPS[r.sub] ?? "CIVAC", bigOf(r.aHi, r.aLo));
+        break;
+      }
+      case REC_ACCESS: {
+        note();
+        m.accessRaw(cpu, r.aHi, r.aLo, ACCESS_CODES[r.sub] ?? 0);
         break;
       }
     }

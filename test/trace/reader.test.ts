@@ -24,6 +24,7 @@ function sample(): Buffer {
     .isb(1)
     .exception(0, 5, 0xffff800008010280n, 0xffff800008001234n)
     .eret(0)
+    .access(1, 0x10, 0x1000n)
     .end();
 }
 
@@ -31,8 +32,8 @@ describe("trace reader", () => {
   it("reads every record of a well-formed trace and counts them by type", () => {
     const s = scanTrace(sample(), "t");
     expect(s.header.cpus).toBe(2);
-    expect(s.records).toBe(8);
-    expect(s.byType).toMatchObject({ store: 1, page: 1, barrier: 2, tlbi: 1, msr: 1, exception: 1, eret: 1 });
+    expect(s.records).toBe(9);
+    expect(s.byType).toMatchObject({ store: 1, page: 1, barrier: 2, tlbi: 1, msr: 1, exception: 1, eret: 1, access: 1 });
   });
 
   it("refuses every truncation of a trace with a TraceError (no END record: QEMU did not exit cleanly)", () => {
@@ -60,6 +61,10 @@ describe("trace reader", () => {
     expect(bad((b) => b.writeUInt8(99, 32))).toMatch(/byte 0x20: unknown record type 99/);
     expect(bad((b) => b.writeUInt8(7, 33))).toMatch(/vCPU 7, the header declares 2/);
     expect(() => scanTrace(Buffer.concat([sample(), Buffer.from([0])]), "t")).toThrow(/1 bytes after the END record/);
+    // The ACCESS record is the last before END: its kind byte 3 bytes after its start.
+    const accessKind = sample().length - 138 - 19 + 2;
+    expect(bad((b) => b.writeUInt8(3, accessKind))).toMatch(/access kind 3, expected 0 \(read\), 1 \(write\) or 2 \(fetch\)/);
+    expect(bad((b) => b.writeUInt8(0x21, accessKind))).toMatch(/access kind 33/);
   });
 
   it("refuses a store outside the trace's RAM and a table entry index beyond the table", () => {

@@ -2,22 +2,27 @@
  * Record a real kernel with the vmsa record plugin: boot a Debian arm64 kernel (the real-kernel
  * harness's pinned apt packages, test/dump/real-kernel) under qemu-system-aarch64 -smp N with
  * plugins/record, run a small workload in init (module loading and unloading: vmalloc'd module
- * memory, set_memory_ro/nx, vfree and the lazy vmalloc TLB purge; fork/exec/COW of user
- * processes), then power off so QEMU exits cleanly and the plugin writes its END record.
+ * memory, set_memory_ro/nx, text patching through the fixmap, vfree and the lazy vmalloc TLB
+ * purge; 16 processes at once: vmalloc'd kernel stacks (VMAP_STACK); a tmpfs file; fork/exec/COW
+ * of user processes), then power off so QEMU exits cleanly and the plugin writes its END record.
  * Multi-threaded TCG: the plugin orders all vCPUs' events under one lock (see plugins/record/record.c
  * for why not thread=single).
  *
  * By hand (writes TRACE and, with --symbols, the kernel's text symbols from /proc/kallsyms):
- *   npx tsx test/trace/record-kernel.ts [--smp 2] [--symbols FILE] [--config linux-6.1-4k48] TRACE
+ *   npx tsx test/trace/record-kernel.ts [--smp 2] [--symbols FILE] [--config linux-6.1-4k48] [--access N] TRACE
+ * (--access N: also log loads/stores/fetches to recently changed VAs and one in N others.)
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { CONFIGS, cacheDir, cpioEntry, fetchPackage } from "../dump/real-kernel/harness.js";
 
-/** Modules init loads (no dependencies, plain .ko in Debian 6.1) and unloads again. */
-const MODULES = ["lib/crc7.ko", "lib/crc-itu-t.ko", "crypto/xor.ko", "drivers/block/brd.ko"];
+/**
+ * Modules init loads and unloads again (no dependencies; .ko in Debian 6.1, .ko.xz in 6.12,
+ * decompressed here): module memory is vmalloc'd, made read-only / non-executable, then vfree'd.
+ */
+const MODULES = ["lib/crc7.ko", "lib/crc-itu-t.ko", "crypto/xor.ko", "crypto/md4.ko", "drivers/block/brd.ko"];
 
 function initScript(symbols: boolean): string {
   return `#!/bin/sh
@@ -28,7 +33,10 @@ echo VMSA-RECORD-INIT
 for m in /m/*.ko; do $B insmod $m; done
 $B dd if=/dev/zero of=/dev/ram0 bs=65536 count=32 2>/dev/null
 for i in 1 2 3 4 5 6; do $B sh -c "$B seq 1 300 | $B wc -l >/dev/null"; done
-$B rmmod brd xor crc_itu_t crc7
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do $B sleep 0 & done; wait
+$B mkdir -p /t; $B mount -t tmpfs t /t
+$B dd if=/dev/zero of=/t/f bs=65536 count=64 2>/dev/null; $B rm /t/f; $B umount /t
+$B rmmod brd md4 xor crc_itu_t crc7
 $B cat /proc/vmallocinfo >/dev/null
 ${symbols ? `echo VMSA-KALLSYMS-BEGIN\n$B grep " [tT] " /proc/kallsyms\necho VMSA-KALLSYMS-END` : ""}
 echo VMSA-BOOTED
@@ -45,6 +53,8 @@ export interface RecordOptions {
   readonly timeoutS?: number;
   /** Write the kernel's text symbols (System.map format, from /proc/kallsyms) here. */
   readonly symbols?: string;
+  /** The plugin's access= argument: log accesses to recently changed VAs and one in N others (0: none). */
+  readonly access?: number;
 }
 
 export interface Recording {
@@ -78,7 +88,11 @@ export async function recordKernel(o: RecordOptions): Promise<Recording> {
   ];
   for (const m of MODULES) {
     const f = join(modRoot, m);
-    if (existsSync(f)) parts.push(cpioEntry(`m/${m.split("/").pop()}`, 0o100644, readFileSync(f), ino++));
+    const name = `m/${m.split("/").pop()}`;
+    if (existsSync(f)) parts.push(cpioEntry(name, 0o100644, readFileSync(f), ino++));
+    else if (existsSync(`${f}.xz`))
+      parts.push(cpioEntry(name, 0o100644, execFileSync("xz", ["-dc", `${f}.xz`], { maxBuffer: 1 << 26 }), ino++));
+    else throw new Error(`${f}: module not in the kernel package`);
   }
   parts.push(cpioEntry("init", 0o100755, Buffer.from(initScript(o.symbols !== undefined)), ino++));
   parts.push(cpioEntry("TRAILER!!!", 0, new Uint8Array(), ino++));
@@ -90,7 +104,10 @@ export async function recordKernel(o: RecordOptions): Promise<Recording> {
     ...["-accel", "tcg,thread=multi", "-nographic", "-no-reboot", "-nic", "none", "-monitor", "none", "-serial", "stdio"],
     ...["-kernel", join(boot, vmlinuz), "-initrd", initrd],
     ...["-append", `console=ttyAMA0 ${cfg.kaslr ? "" : "nokaslr "}panic=-1`],
-    ...["-plugin", `${o.plugin},out=${o.trace},ram_base=40000000,ram_size=${(mem * 1024 * 1024).toString(16)}`],
+    ...[
+      "-plugin",
+      `${o.plugin},out=${o.trace},ram_base=40000000,ram_size=${(mem * 1024 * 1024).toString(16)}${o.access ? `,access=${o.access}` : ""}`,
+    ],
   ];
   const t0 = Date.now();
   const q = spawn("nice", ["-n", "10", "qemu-system-aarch64", ...args], { stdio: ["ignore", "pipe", "pipe"] });
@@ -115,9 +132,16 @@ export async function recordKernel(o: RecordOptions): Promise<Recording> {
   }
   if (o.symbols !== undefined) {
     const m = /VMSA-KALLSYMS-BEGIN\r?\n([\s\S]*?)VMSA-KALLSYMS-END/.exec(out);
-    writeFileSync(o.symbols, (m?.[1] ?? "").replace(/\r/g, ""));
+    // A kernel message printed while init dumps the symbols lands inside a line
+    // ("… T rb_replace_node[   88.887051] hrtimer: interrupt took 2949339 ns"): cut it out.
+    const text = (m?.[1] ?? "").replace(/\r/g, "").replace(/\[\s*\d+\.\d+\][^\n]*\n/g, "");
+    writeFileSync(o.symbols, text);
   }
-  return { seconds: (Date.now() - t0) / 1000, console: out, summary: err.split("\n").find((l) => l.startsWith("vmsa-record:")) ?? "" };
+  const summary = err
+    .split("\n")
+    .filter((l) => l.startsWith("vmsa-record:"))
+    .join("\n");
+  return { seconds: (Date.now() - t0) / 1000, console: out, summary };
 }
 
 if (process.argv[1]?.endsWith("record-kernel.ts")) {
@@ -132,9 +156,11 @@ if (process.argv[1]?.endsWith("record-kernel.ts")) {
   const smp = Number(opt("--smp") ?? "2");
   const symbols = opt("--symbols");
   const config = opt("--config");
+  const access = Number(opt("--access") ?? "0");
   const plugin = opt("--plugin") ?? join(process.cwd(), "out/plugins/libvmsa-record.so");
   const trace = a[0];
-  if (trace === undefined) throw new Error("usage: record-kernel.ts [--smp N] [--symbols FILE] [--config NAME] [--plugin SO] TRACE");
-  const r = await recordKernel({ plugin, trace, smp, ...(symbols ? { symbols } : {}), ...(config ? { config } : {}) });
+  if (trace === undefined)
+    throw new Error("usage: record-kernel.ts [--smp N] [--symbols FILE] [--config NAME] [--plugin SO] [--access N] TRACE");
+  const r = await recordKernel({ plugin, trace, smp, access, ...(symbols ? { symbols } : {}), ...(config ? { config } : {}) });
   console.log(`recorded ${trace} in ${r.seconds.toFixed(1)} s; ${r.summary}`);
 }

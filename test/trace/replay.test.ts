@@ -174,6 +174,18 @@ describe("trace replay", () => {
     expect(early.violations.map((v) => v.detail)).toContain("bbm.make-before-tlbi");
   });
 
+  it("judges recorded accesses: a load through a leaf broken without a TLBI may use the old entry (stale translation)", () => {
+    // ACCESS records (plugin access=N): CPU 1 reads VA after CPU 0 made its leaf invalid with no
+    // TLBI: CPU 1 may still translate it with the old entry (Arm ARM D8.16: an entry stays
+    // cached until invalidated). With the TLBI completed (DSB) and an ISB, the read is clean.
+    const broken = booted().store(0, LEAF_PA, 0n).dsb(0).isb(1).access(1, 0, VA, 0xffff800008555550n);
+    const res = replayTrace(broken.end(), "t");
+    expect(res.violations.map((v) => v.detail)).toEqual(["stale.tlb"]);
+    expect(renderTraceText("t", res, 0)).toMatch(/CPU 1, PC 0xffff800008555550: LDR \[VA 0xffff000000000000\]/);
+    const fixed = booted().store(0, LEAF_PA, 0n).dsb(0).tlbi(0, TLBI_VAE1IS, tlbiVa(VA)).dsb(0).isb(0).isb(1).access(1, 0, VA);
+    expect(replayTrace(fixed.end(), "t").violations).toEqual([]);
+  });
+
   it("counts an EL1 TLBI the model does not know as inconclusive, never clean", () => {
     const w = booted().tlbi(0, (3 << 3) | 4, 0n); // SYS #0, C8, C3, #4: not an EL1&0 TLBI the model knows
     const res = replayTrace(w.end(), "t");

@@ -69,6 +69,15 @@ export class TraceWriter {
     return this.barrier(cpu, 2, 15);
   }
 
+  /** An ACCESS record: kind 0 read, 1 write, 2 fetch, + 0x10 for EL0 permissions. */
+  access(cpu: number, kind: number, va: bigint, pc = 0xffff800008006000n): this {
+    const b = this.rec(9, cpu, 19);
+    b.writeUInt8(kind, 2);
+    b.writeBigUInt64LE(va, 3);
+    b.writeBigUInt64LE(pc, 11);
+    return this;
+  }
+
   /** enc = op1 << 7 | CRm << 3 | op2 (TLBI VAE1IS: CRm 3, op2 1 → 25). */
   tlbi(cpu: number, enc: number, operand: bigint, pc = 0xffff800008003000n): this {
     const b = this.rec(4, cpu, 20);
