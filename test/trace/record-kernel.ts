@@ -14,6 +14,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { CONFIGS, cacheDir, cpioEntry, fetchPackage } from "../dump/real-kernel/harness.js";
@@ -24,7 +25,25 @@ import { CONFIGS, cacheDir, cpioEntry, fetchPackage } from "../dump/real-kernel/
  */
 const MODULES = ["lib/crc7.ko", "lib/crc-itu-t.ko", "crypto/xor.ko", "crypto/md4.ko", "drivers/block/brd.ko"];
 
-function initScript(symbols: boolean): string {
+/**
+ * Memory hot-(un)plug with virtio-mem (QEMU's virtio-mem-pci on the virt board, Linux's
+ * virtio_mem driver): the driver adds the device's memory (arch_add_memory: linear-map entries
+ * for it), then, when QEMU lowers requested-size to 0 (the harness asks on the monitor once init
+ * prints VMSA-UNPLUG-REQUEST), removes it again (arch_remove_memory: unmap, TLBI, free the
+ * tables). The blocks stay offline (no memhp_default_state), which the removal allows.
+ */
+const HOTPLUG_MODULE = "drivers/virtio/virtio_mem.ko";
+const HOTPLUG_MIB = 256;
+
+const hotplugInit = `$B insmod /v/virtio_mem.ko
+$B sleep 2
+echo VMSA-HOTPLUGGED $($B grep -c virtio_mem /proc/iomem)
+echo VMSA-UNPLUG-REQUEST
+for i in $($B seq 1 120); do [ "$($B grep -c virtio_mem /proc/iomem)" = 0 ] && break; $B sleep 1; done
+echo VMSA-UNPLUGGED $($B grep -c virtio_mem /proc/iomem)
+`;
+
+function initScript(symbols: boolean, hotplug: boolean): string {
   return `#!/bin/sh
 B=/bin/busybox
 $B mount -t proc proc /proc
@@ -38,7 +57,7 @@ $B mkdir -p /t; $B mount -t tmpfs t /t
 $B dd if=/dev/zero of=/t/f bs=65536 count=64 2>/dev/null; $B rm /t/f; $B umount /t
 $B rmmod brd md4 xor crc_itu_t crc7
 $B cat /proc/vmallocinfo >/dev/null
-${symbols ? `echo VMSA-KALLSYMS-BEGIN\n$B grep " [tT] " /proc/kallsyms\necho VMSA-KALLSYMS-END` : ""}
+${hotplug ? hotplugInit : ""}${symbols ? `echo VMSA-KALLSYMS-BEGIN\n$B grep " [tT] " /proc/kallsyms\necho VMSA-KALLSYMS-END` : ""}
 echo VMSA-BOOTED
 $B poweroff -f
 `;
@@ -55,6 +74,8 @@ export interface RecordOptions {
   readonly symbols?: string;
   /** The plugin's access= argument: log accesses to recently changed VAs and one in N others (0: none). */
   readonly access?: number;
+  /** Hot-plug and hot-unplug memory with virtio-mem (HOTPLUG_MODULE) after the workload. */
+  readonly hotplug?: boolean;
 }
 
 export interface Recording {
@@ -94,14 +115,37 @@ export async function recordKernel(o: RecordOptions): Promise<Recording> {
       parts.push(cpioEntry(name, 0o100644, execFileSync("xz", ["-dc", `${f}.xz`], { maxBuffer: 1 << 26 }), ino++));
     else throw new Error(`${f}: module not in the kernel package`);
   }
-  parts.push(cpioEntry("init", 0o100755, Buffer.from(initScript(o.symbols !== undefined)), ino++));
+  if (o.hotplug) {
+    const f = join(modRoot, HOTPLUG_MODULE);
+    const ko = existsSync(f) ? readFileSync(f) : execFileSync("xz", ["-dc", `${f}.xz`], { maxBuffer: 1 << 26 });
+    parts.push(cpioEntry("v", 0o40755, new Uint8Array(), ino++), cpioEntry("v/virtio_mem.ko", 0o100644, ko, ino++));
+  }
+  parts.push(cpioEntry("init", 0o100755, Buffer.from(initScript(o.symbols !== undefined, o.hotplug === true)), ino++));
   parts.push(cpioEntry("TRAILER!!!", 0, new Uint8Array(), ino++));
   const initrd = join(dir, `record-initramfs-${process.pid}.cpio.gz`);
   writeFileSync(initrd, gzipSync(Buffer.concat(parts)));
   const mem = o.memMiB ?? 256;
+  const monitor = join(dir, `record-monitor-${process.pid}.sock`);
+  const hotplugArgs = o.hotplug
+    ? [
+        ...["-object", `memory-backend-ram,id=vmem0mem,size=${HOTPLUG_MIB}M`],
+        ...["-device", `virtio-mem-pci,id=vmem0,memdev=vmem0mem,requested-size=${HOTPLUG_MIB}M`],
+      ]
+    : [];
   const args = [
-    ...["-M", "virt", "-cpu", cfg.cpu, "-smp", String(o.smp ?? 2), "-m", `${mem}M`],
-    ...["-accel", "tcg,thread=multi", "-nographic", "-no-reboot", "-nic", "none", "-monitor", "none", "-serial", "stdio"],
+    ...[
+      "-M",
+      "virt",
+      "-cpu",
+      cfg.cpu,
+      "-smp",
+      String(o.smp ?? 2),
+      "-m",
+      o.hotplug ? `${mem}M,maxmem=${mem + 2 * HOTPLUG_MIB}M` : `${mem}M`,
+    ],
+    ...["-accel", "tcg,thread=multi", "-nographic", "-no-reboot", "-nic", "none", "-serial", "stdio"],
+    ...["-monitor", o.hotplug ? `unix:${monitor},server=on,wait=off` : "none"],
+    ...hotplugArgs,
     ...["-kernel", join(boot, vmlinuz), "-initrd", initrd],
     ...["-append", `console=ttyAMA0 ${cfg.kaslr ? "" : "nokaslr "}panic=-1`],
     ...[
@@ -113,8 +157,16 @@ export async function recordKernel(o: RecordOptions): Promise<Recording> {
   const q = spawn("nice", ["-n", "10", "qemu-system-aarch64", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
+  let asked = false;
   q.stdout.on("data", (b: Buffer) => {
     out += b.toString("latin1");
+    if (o.hotplug && !asked && out.includes("VMSA-UNPLUG-REQUEST")) {
+      asked = true;
+      const c = createConnection(monitor, () => c.end("qom-set vmem0 requested-size 0\n"));
+      c.on("error", (e) => {
+        err += `monitor: ${e.message}\n`;
+      });
+    }
   });
   q.stderr.on("data", (b: Buffer) => {
     err += b.toString("latin1");
@@ -157,10 +209,13 @@ if (process.argv[1]?.endsWith("record-kernel.ts")) {
   const symbols = opt("--symbols");
   const config = opt("--config");
   const access = Number(opt("--access") ?? "0");
+  const hotplug = a.includes("--hotplug");
+  if (hotplug) a.splice(a.indexOf("--hotplug"), 1);
   const plugin = opt("--plugin") ?? join(process.cwd(), "out/plugins/libvmsa-record.so");
   const trace = a[0];
   if (trace === undefined)
-    throw new Error("usage: record-kernel.ts [--smp N] [--symbols FILE] [--config NAME] [--plugin SO] [--access N] TRACE");
-  const r = await recordKernel({ plugin, trace, smp, access, ...(symbols ? { symbols } : {}), ...(config ? { config } : {}) });
+    throw new Error("usage: record-kernel.ts [--smp N] [--symbols FILE] [--config NAME] [--plugin SO] [--access N] [--hotplug] TRACE");
+  const r = await recordKernel({ plugin, trace, smp, access, hotplug, ...(symbols ? { symbols } : {}), ...(config ? { config } : {}) });
   console.log(`recorded ${trace} in ${r.seconds.toFixed(1)} s; ${r.summary}`);
+  for (const l of r.console.split("\n")) if (/^VMSA-(HOTPLUGGED|UNPLUGGED)/.test(l)) console.log(l.trim());
 }
