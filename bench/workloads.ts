@@ -19,6 +19,10 @@ export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
   { file: "find-tables.js", workloads: ["find-tables-sparse-512m"] },
   { file: "lazy-dump.js", workloads: ["sparse-dump-raw", "sparse-dump-elf", "sparse-dump-kdump", "sparse-dump-gz"] },
   { file: "trace-replay.js", workloads: ["trace-replay-boot"] },
+  {
+    file: "report.js",
+    workloads: ["dump-4k", "audit-4k", "json-4k", "dump-frag", "audit-frag", "json-frag", "ptdump-1tib"],
+  },
   { file: "startup.js", workloads: ["startup-node", "startup-version", "startup-translate"] },
   {
     file: "explore.js",

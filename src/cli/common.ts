@@ -23,6 +23,7 @@ import { linuxLayout, parseKernelVersion } from "../dump/layout.js";
 import type { Marker } from "../dump/ptdump.js";
 import { parseRegisterFile } from "../dump/regfile.js";
 import { readTextFile, writeFileAtomic } from "../io/files.js";
+import { jsonText } from "../io/json-text.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
@@ -330,7 +331,7 @@ function pkvmMachine(name: PkvmExampleName, o: RegOptions): MachineInputs {
 
 /** JSON with bigints as 0x-hex strings. */
 export function toJson(value: unknown, indent = 1): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v), indent);
+  return jsonText(value, indent);
 }
 
 /**

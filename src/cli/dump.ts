@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
 import { hex64, parseU64 } from "../arch/u64.js";
+import { dumpJsonText } from "../dump/dump-json.js";
 import { checkKernelVersion } from "../dump/inputs.js";
 import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../dump/kvm-stage2.js";
 import type { LayoutSource } from "../dump/layout-source.js";
@@ -178,23 +179,21 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
     if (o.format === "json") {
       const r = mappingReport(m.mem, ctx, start, end);
       const endIn = end === halfEnd ? halfStart + (1n << BigInt(h.iaBits)) : end;
-      const hx = (v: bigint): string => `0x${v.toString(16)}`;
       emit(
-        `${toJson({
-          half: `TTBR${h.index}`,
-          granule: h.granule.name,
-          vaBits: h.iaBits,
-          startLevel: h.startLevel,
-          start: hx(start),
-          end: hx(end),
-          registers: m.sources,
-          layoutSource,
-          complete: r.missing.length === 0,
-          markers: (markers ?? []).filter((k) => k.address >= start && k.address < endIn),
-          mappings: r.runs.map((x) => ({ ...x, levels: x.levels })),
-          missing: r.missing,
-          shared: r.shared,
-        })}\n`,
+        dumpJsonText(
+          {
+            half: `TTBR${h.index}`,
+            granule: h.granule.name,
+            vaBits: h.iaBits,
+            startLevel: h.startLevel,
+            start,
+            end,
+            registers: m.sources,
+            layoutSource,
+            markers: (markers ?? []).filter((k) => k.address >= start && k.address < endIn),
+          },
+          r,
+        ),
         o.output,
       );
       warnMissing(r.missing, 'their ranges are marked in "missing" and are not known to be unmapped');

@@ -32,7 +32,7 @@ import type { Regs } from "../arch/registers.js";
 import { maskHalves } from "../arch/u64.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
-import { checkContiguousGroup, describeContiguousProblem } from "../walk/contiguous.js";
+import { checkContiguousGroup, contiguousGroupEntries, describeContiguousProblem } from "../walk/contiguous.js";
 import { leafOutputAddress } from "../walk/fields.js";
 import { leafPermissions, PERM_PW, PERM_PX, PERM_UGCS, PERM_UR, PERM_UW, PERM_UX } from "../walk/permissions.js";
 import { halfBase, type RawEntry, walkEntries } from "../walk/range.js";
@@ -180,6 +180,29 @@ function reservedBits(h: HalfContext, e: RawEntry, isTable: boolean, bbm: number
   return bad.length ? bad.join(", ") : undefined;
 }
 
+/**
+ * Every bit reservedBits() may object to, for an entry of `level` (or a table descriptor): an
+ * entry with none of them set has no RES0 finding, and the per-entry check is two ANDs.
+ */
+function reservedBitsMask(h: HalfContext, isTable: boolean, level: number, bbm: number): [number, number] {
+  const moved = h.fmt.addrLo & (h.granule.size - 1);
+  if (isTable) {
+    const lo = h.gShift > 12 ? maskHalves(h.gShift - 1, 12)[1] & ~moved : 0;
+    return [(maskHalves(50, 48)[0] & ~h.fmt.addrHi) | (1 << 31), lo >>> 0];
+  }
+  const shift = h.shiftAt[level + 1] as number;
+  let mh = 0;
+  let ml = 1 << 5; // NS
+  if (shift > 12) {
+    const [bh, bl] = maskHalves(shift - 1, 12);
+    mh |= bh;
+    ml |= bl & ~moved;
+    if (level < 3 && bbm >= 1) ml &= ~(1 << 16);
+  } else if (level < 3 && bbm === 0) ml |= 1 << 16;
+  mh |= 0x30000 & ~h.fmt.addrHi;
+  return [mh >>> 0, ml >>> 0];
+}
+
 /** "rwx"-style letters of one privilege level of a permission word (shift 0: EL1, 3: EL0). */
 function permText(p: number, shift: number): string {
   const b = p >>> shift;
@@ -191,27 +214,23 @@ function fmtSize(n: number | bigint): string {
   return formatSize(Number(n));
 }
 
-function memClass(ctx: WalkContext, attrIndx: number): string {
-  const byte = ctx.mair[attrIndx] as number;
-  const hit = CLASS_CACHE.get(byte);
-  if (hit) return hit;
-  const c = memoryClass(byte);
-  CLASS_CACHE.set(byte, c);
-  return c;
+/** Memory class of each AttrIndx (MAIR byte), computed once per audit. */
+function memClasses(ctx: WalkContext): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) out.push(memoryClass(ctx.mair[i] as number));
+  return out;
 }
-
-const CLASS_CACHE = new Map<number, string>();
 
 /** Audit the tables reachable from TTBR1 (and TTBR0 unless disabled). */
 export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions = {}): AuditReport {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const findings: Finding[] = [];
   // Findings of one kind are merged while they are VA-contiguous with the same message.
-  const pending = new Map<FindingKind, Finding>();
+  const pending = new Map<FindingKind, { -readonly [K in keyof Finding]: Finding[K] }>();
   const report: Reporter = (kind, va, size, pa, e, message, rule) => {
     const p = pending.get(kind);
     if (p && p.message === message && p.va + p.size === va) {
-      pending.set(kind, { ...p, size: p.size + size });
+      p.size += size;
       return;
     }
     if (p) findings.push(p);
@@ -222,17 +241,134 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
   const protectedRanges = opts.protectedRanges ?? [];
   const bbm = ctx.features.bbm;
   const h1 = ctx.halves[1];
-  const pageSize = BigInt(opts.pageSize ?? h1.granule.size);
-  let wxPages = 0n;
-  let nonUxnPages = 0n;
-  const aliases: { pa: number; end: number; cls: string; va: bigint; half: number }[] = [];
+  const pageSize = opts.pageSize ?? h1.granule.size;
+  // Page counts as exact numbers (at most 2^52 pages per half), bigints in the report.
+  let wxPages = 0;
+  let nonUxnPages = 0;
+  const classes = memClasses(ctx);
+  // Runs of VA- and PA-contiguous leaves of one memory class, by VA offset in their half.
+  const runs: { pa: number; end: number; cls: string; off: number; half: number }[] = [];
   const leaves: [number, number] = [0, 0];
   const contChecked = new Set<number>();
   const missingTables = new Set<number>();
   const missing: MissingTable[] = [];
   // Page counts of each subtree walked in full, by sharing key, for the later entries that share it.
-  const subtreeCounts = new Map<number, { wx: bigint; nonUxn: bigint; leaves: number }>();
-  const open: { wx: bigint; nonUxn: bigint; leaves: number }[] = [];
+  const subtreeCounts = new Map<number, { wx: number; nonUxn: number; leaves: number }>();
+  const open: { wx: number; nonUxn: number; leaves: number }[] = [];
+
+  /** One leaf: counted, judged, and added to the alias runs; no allocation unless it reports. */
+  const leaf = (h: HalfContext, e: RawEntry, base: bigint, kernel: boolean, hyp: boolean, res0: [number, number]): void => {
+    leaves[h.index]++;
+    const pa = leafOutputAddress(h, e.hi, e.lo, e.level);
+    if (hyp && !ctx.pie) {
+      // EL2: AP[1] is RES1 (KVM's nVHE encodings set it), bit 53 is not a permission, no EL0.
+      if ((e.lo & LO_AP2) === 0 && (e.hi & HI_UXN) === 0) {
+        wxPages += e.size / pageSize;
+        report(
+          "wx",
+          base + BigInt(e.off),
+          BigInt(e.size),
+          BigInt(pa),
+          e,
+          "hypervisor mapping writable and executable (AP[2]=0, XN=0)",
+          RULE.wxEl2,
+        );
+      }
+    } else if (kernel && ctx.pie) {
+      // Permission indirection: AP/PXN/UXN are PIIndex bits and bit 7 is nDirty, so the
+      // kernel's raw-bit check means nothing here; judge the effective permissions through
+      // PIR_EL1/PIRE0_EL1 (walk/permissions.ts, ASL AArch64.S1IndirectBasePermissions).
+      const pages = e.size / pageSize;
+      const p = leafPermissions(ctx, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, false);
+      if ((p & (PERM_UX | PERM_PW | PERM_UR | PERM_UW | PERM_UGCS)) !== 0) {
+        const va = base + BigInt(e.off);
+        const size = BigInt(e.size);
+        const paB = BigInt(pa);
+        const why = `PIIndex ${piIndexOf(e.hi, e.lo)}: PIR_EL1 ${permText(p, 0)}, PIRE0_EL1 ${permText(p, 3)}`;
+        if ((p & PERM_UX) !== 0) {
+          nonUxnPages += pages;
+          report("non-uxn", va, size, paB, e, `kernel mapping executable at EL0 (${why})`, RULE.nonUxnPie);
+        }
+        if ((p & PERM_PW) !== 0 && (p & PERM_PX) !== 0) {
+          wxPages += pages;
+          report("wx", va, size, paB, e, `insecure W+X mapping (${why})`, RULE.wxPie);
+        }
+        if ((p & (PERM_UR | PERM_UW | PERM_UX | PERM_UGCS)) !== 0) {
+          report("user-kernel", va, size, paB, e, `kernel memory accessible from EL0 (${why})`, RULE.userPie);
+        }
+      }
+    } else if (kernel) {
+      const pages = e.size / pageSize;
+      const wx = (e.lo & LO_AP2) === 0 && (e.hi & HI_PXN) === 0;
+      if ((e.hi & HI_UXN) === 0) {
+        nonUxnPages += pages;
+        const note = e.uxnTable ? " (UXNTable above makes it EL0-non-executable in hardware, but the kernel check reads leaf bits)" : "";
+        report("non-uxn", base + BigInt(e.off), BigInt(e.size), BigInt(pa), e, `kernel mapping without UXN${note}`, RULE.nonUxn);
+      }
+      if (wx) {
+        wxPages += pages;
+        const note = e.pxnTable ? " (PXNTable above makes it non-executable in hardware, but the kernel check reads leaf bits)" : "";
+        report("wx", base + BigInt(e.off), BigInt(e.size), BigInt(pa), e, `insecure W+X mapping${note}`, RULE.wx);
+      }
+      if ((e.lo & LO_AP1) !== 0 && (e.apTable & 1) === 0) {
+        const w = (e.lo & LO_AP2) === 0 && (e.apTable & 2) === 0;
+        report(
+          "user-kernel",
+          base + BigInt(e.off),
+          BigInt(e.size),
+          BigInt(pa),
+          e,
+          `kernel memory ${w ? "readable and writable" : "readable"} from EL0`,
+          RULE.user,
+        );
+      }
+    } else if ((e.lo & LO_NG) === 0) {
+      report("global-user", base + BigInt(e.off), BigInt(e.size), BigInt(pa), e, "global (nG=0) mapping in the user half", RULE.global);
+    }
+    const r = (e.hi & res0[0]) | (e.lo & res0[1]) ? reservedBits(h, e, false, bbm) : undefined;
+    if (r)
+      report(
+        "reserved-bits",
+        base + BigInt(e.off),
+        BigInt(e.size),
+        BigInt(pa),
+        e,
+        `${e.level < 3 ? "block" : "page"} descriptor at PA 0x${e.descAddr.toString(16)}: ${r}`,
+        RULE.res0,
+      );
+    if (pa + e.size > h.paLimit)
+      report(
+        "reserved-bits",
+        base + BigInt(e.off),
+        BigInt(e.size),
+        BigInt(pa),
+        e,
+        `output address 0x${pa.toString(16)} is above the ${h.paBits}-bit PA size`,
+        RULE.oaSize,
+      );
+    for (const pr of protectedRanges) {
+      const paB = BigInt(pa);
+      const size = BigInt(e.size);
+      if (paB < pr.end && paB + size > pr.start) {
+        report(
+          "protected",
+          base + BigInt(e.off),
+          size,
+          paB,
+          e,
+          `maps protected PA range 0x${pr.start.toString(16)}-0x${pr.end.toString(16)}`,
+          RULE.prot,
+        );
+      }
+    }
+    // Coalesce VA- and PA-contiguous leaves of one memory class before the alias sweep.
+    const cls = classes[(e.lo >>> 2) & 7] as string;
+    const last = runs[runs.length - 1];
+    if (last && last.cls === cls && last.half === h.index && last.end === pa && last.off + (last.end - last.pa) === e.off)
+      last.end = pa + e.size;
+    else runs.push({ pa, end: pa + e.size, cls, off: e.off, half: h.index });
+    if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, ctx.hd, e, base + BigInt(e.off), contChecked, report);
+  };
 
   const visitHalf = (h: HalfContext): void => {
     if (h.tnszFault || h.baseFault || h.epd) return;
@@ -240,12 +376,34 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
     // The EL2 regime (E2H=0): TTBR0_EL2 is the hypervisor's one range, no EL0, XN at bit 54.
     const hyp = ctx.el2 && h.index === 0;
     const kernel = h.index === 1 || hyp;
+    const tableRes0 = reservedBitsMask(h, true, 0, bbm);
+    const leafRes0 = [-1, 0, 1, 2, 3].map((level) => reservedBitsMask(h, false, level, bbm));
     walkEntries(
       mem,
       h,
       0,
       2 ** h.iaBits,
       (e) => {
+        if (e.kind === "leaf") {
+          leaf(h, e, base, kernel, hyp, leafRes0[e.level + 1] as [number, number]);
+          return;
+        }
+        if (e.kind === "hole") {
+          // The kernel's W+X walk notes non-zero invalid PTEs (e.g. debug_pagealloc) too.
+          // (Not under PIE, where W+X is judged on effective permissions and an invalid entry has none.)
+          const protLo = e.lo & PTDUMP_PROT_LO;
+          const protHi = e.hi & ptdumpProtHi(PTDUMP_LINUX_6);
+          if (kernel && !ctx.pie && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
+            const pages = e.size / pageSize;
+            if (hyp) {
+              if ((protLo & LO_AP2) === 0 && (protHi & HI_UXN) === 0) wxPages += pages;
+            } else {
+              if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
+              if ((protLo & LO_AP2) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
+            }
+          }
+          return;
+        }
         const va = base + BigInt(e.off);
         const size = BigInt(e.size);
         if (e.kind === "table-end") {
@@ -278,7 +436,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         }
         if (e.kind === "table") {
           open.push({ wx: wxPages, nonUxn: nonUxnPages, leaves: leaves[h.index] });
-          const r = reservedBits(h, e, true, bbm);
+          const r = (e.hi & tableRes0[0]) | (e.lo & tableRes0[1]) ? reservedBits(h, e, true, bbm) : undefined;
           if (r) report("reserved-bits", va, size, undefined, e, `table descriptor at PA 0x${e.descAddr.toString(16)}: ${r}`, RULE.res0);
           return;
         }
@@ -310,104 +468,6 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           );
           return;
         }
-        const protLo = e.lo & PTDUMP_PROT_LO;
-        const protHi = e.hi & ptdumpProtHi(PTDUMP_LINUX_6);
-        if (e.kind === "hole") {
-          // The kernel's W+X walk notes non-zero invalid PTEs (e.g. debug_pagealloc) too.
-          // (Not under PIE, where W+X is judged on effective permissions and an invalid entry has none.)
-          if (kernel && !ctx.pie && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
-            const pages = size / pageSize;
-            if (hyp) {
-              if ((protLo & LO_AP2) === 0 && (protHi & HI_UXN) === 0) wxPages += pages;
-            } else {
-              if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
-              if ((protLo & LO_AP2) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
-            }
-          }
-          return;
-        }
-        leaves[h.index]++;
-        const pa = leafOutputAddress(h, e.hi, e.lo, e.level);
-        const paB = BigInt(pa);
-        if (hyp && !ctx.pie) {
-          // EL2: AP[1] is RES1 (KVM's nVHE encodings set it), bit 53 is not a permission, no EL0.
-          if ((e.lo & LO_AP2) === 0 && (e.hi & HI_UXN) === 0) {
-            wxPages += size / pageSize;
-            report("wx", va, size, paB, e, "hypervisor mapping writable and executable (AP[2]=0, XN=0)", RULE.wxEl2);
-          }
-        } else if (kernel && ctx.pie) {
-          // Permission indirection: AP/PXN/UXN are PIIndex bits and bit 7 is nDirty, so the
-          // kernel's raw-bit check means nothing here; judge the effective permissions through
-          // PIR_EL1/PIRE0_EL1 (walk/permissions.ts, ASL AArch64.S1IndirectBasePermissions).
-          const pages = size / pageSize;
-          const p = leafPermissions(ctx, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, false);
-          const why = `PIIndex ${piIndexOf(e.hi, e.lo)}: PIR_EL1 ${permText(p, 0)}, PIRE0_EL1 ${permText(p, 3)}`;
-          if ((p & PERM_UX) !== 0) {
-            nonUxnPages += pages;
-            report("non-uxn", va, size, paB, e, `kernel mapping executable at EL0 (${why})`, RULE.nonUxnPie);
-          }
-          if ((p & PERM_PW) !== 0 && (p & PERM_PX) !== 0) {
-            wxPages += pages;
-            report("wx", va, size, paB, e, `insecure W+X mapping (${why})`, RULE.wxPie);
-          }
-          if ((p & (PERM_UR | PERM_UW | PERM_UX | PERM_UGCS)) !== 0) {
-            report("user-kernel", va, size, paB, e, `kernel memory accessible from EL0 (${why})`, RULE.userPie);
-          }
-        } else if (kernel) {
-          const pages = size / pageSize;
-          const wx = (e.lo & LO_AP2) === 0 && (e.hi & HI_PXN) === 0;
-          if ((e.hi & HI_UXN) === 0) {
-            nonUxnPages += pages;
-            const note = e.uxnTable
-              ? " (UXNTable above makes it EL0-non-executable in hardware, but the kernel check reads leaf bits)"
-              : "";
-            report("non-uxn", va, size, paB, e, `kernel mapping without UXN${note}`, RULE.nonUxn);
-          }
-          if (wx) {
-            wxPages += pages;
-            const note = e.pxnTable ? " (PXNTable above makes it non-executable in hardware, but the kernel check reads leaf bits)" : "";
-            report("wx", va, size, paB, e, `insecure W+X mapping${note}`, RULE.wx);
-          }
-          if ((e.lo & LO_AP1) !== 0 && (e.apTable & 1) === 0) {
-            const w = (e.lo & LO_AP2) === 0 && (e.apTable & 2) === 0;
-            report("user-kernel", va, size, paB, e, `kernel memory ${w ? "readable and writable" : "readable"} from EL0`, RULE.user);
-          }
-        } else if ((e.lo & LO_NG) === 0) {
-          report("global-user", va, size, paB, e, "global (nG=0) mapping in the user half", RULE.global);
-        }
-        const r = reservedBits(h, e, false, bbm);
-        if (r)
-          report(
-            "reserved-bits",
-            va,
-            size,
-            paB,
-            e,
-            `${e.level < 3 ? "block" : "page"} descriptor at PA 0x${e.descAddr.toString(16)}: ${r}`,
-            RULE.res0,
-          );
-        if (pa + e.size > h.paLimit)
-          report(
-            "reserved-bits",
-            va,
-            size,
-            paB,
-            e,
-            `output address 0x${pa.toString(16)} is above the ${h.paBits}-bit PA size`,
-            RULE.oaSize,
-          );
-        for (const pr of protectedRanges) {
-          if (paB < pr.end && paB + size > pr.start) {
-            report("protected", va, size, paB, e, `maps protected PA range 0x${pr.start.toString(16)}-0x${pr.end.toString(16)}`, RULE.prot);
-          }
-        }
-        // Coalesce VA- and PA-contiguous leaves of one memory class before the alias sweep.
-        const cls = memClass(ctx, (e.lo >>> 2) & 7);
-        const last = aliases[aliases.length - 1];
-        if (last && last.cls === cls && last.half === h.index && last.end === pa && last.va + BigInt(last.end - last.pa) === va)
-          last.end = pa + e.size;
-        else aliases.push({ pa, end: pa + e.size, cls, va, half: h.index });
-        if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, ctx.hd, e, va, contChecked, report);
       },
       { tables: true, shared: true },
     );
@@ -415,9 +475,13 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
   if (opts.userHalf !== false) visitHalf(ctx.halves[0]);
   visitHalf(h1);
   findings.push(...pending.values());
-  findAliases(aliases, findings);
+  const bases = [halfBase(ctx.halves[0]), halfBase(h1)];
+  findAliases(
+    runs.map((a) => ({ pa: a.pa, end: a.end, cls: a.cls, va: (bases[a.half] as bigint) + BigInt(a.off), half: a.half })),
+    findings,
+  );
   findings.sort((a, b) => (a.va < b.va ? -1 : a.va > b.va ? 1 : FINDING_KINDS.indexOf(a.kind) - FINDING_KINDS.indexOf(b.kind)));
-  const clean = wxPages === 0n && nonUxnPages === 0n;
+  const clean = wxPages === 0 && nonUxnPages === 0;
   const nMissing = missingTables.size;
   // The kernel's "passed" line only when every reachable table was read.
   const summary = !clean
@@ -425,13 +489,21 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
     : nMissing === 0
       ? "Checked W+X mappings: passed, no W+X pages found"
       : `Checked W+X mappings: INCONCLUSIVE, ${nMissing} reachable table${nMissing === 1 ? " is" : "s are"} not in the input (no W+X pages in the tables read)`;
-  return { wx: { wxPages, nonUxnPages, passed: clean && nMissing === 0, missingTables: nMissing, summary }, findings, leaves, missing };
+  return {
+    wx: { wxPages: BigInt(wxPages), nonUxnPages: BigInt(nonUxnPages), passed: clean && nMissing === 0, missingTables: nMissing, summary },
+    findings,
+    leaves,
+    missing,
+  };
 }
 
 type Reporter = (kind: FindingKind, va: bigint, size: bigint, pa: bigint | undefined, e: RawEntry, message: string, rule: string) => void;
 
 /** Check the whole contiguous group containing `e` once (the shared rule: walk/contiguous.ts). */
 function checkContiguous(mem: PhysMem, h: HalfContext, hd: boolean, e: RawEntry, va: bigint, done: Set<number>, report: Reporter): void {
+  // Each group is checked once, from its first CONT entry met; the others only look it up.
+  const n = contiguousGroupEntries(h, e.level);
+  if (n === 0 || done.has(e.descAddr - (e.descAddr % (n * 8)))) return;
   const r = checkContiguousGroup(mem, h, hd, e.level, e.descAddr);
   if (!r || done.has(r.groupAddr)) return;
   done.add(r.groupAddr);

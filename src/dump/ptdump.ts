@@ -9,7 +9,7 @@
  * PTE level are skipped silently, and every PTE (even a zero one) is noted.
  */
 import type { Regs } from "../arch/registers.js";
-import type { PhysMem } from "../mem/physmem.js";
+import { FRAME_SIZE, type PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
 import { nextTableAddress } from "../walk/fields.js";
 import { halfBase, halfRange } from "../walk/range.js";
@@ -279,6 +279,41 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
     return false;
   };
 
+  /**
+   * Level-3 entries first..(at most) last of `table`, entry `first` readable: those in its 4 KiB
+   * frame, read from the frame's words. An entry that would extend the current run (same masked
+   * prot bits at depth 4, no marker reached) once this table has noted something changes nothing
+   * in note() (every open recorder has seen a note, so is uniform with these bits or complex) and
+   * is skipped. Returns the last entry done.
+   */
+  const pageRun = (table: number, first: number, last: number, regionOff: number, size: number): number => {
+    const da = table + first * 8;
+    const pfn = Math.floor(da / FRAME_SIZE);
+    const inFrame = Math.min(last, first + (FRAME_SIZE - (da - pfn * FRAME_SIZE)) / 8 - 1);
+    const fr = mem.frameArena(pfn);
+    if (fr === undefined) {
+      // RAM never written: entries read as zeros through load64.
+      for (let i = first; i <= inFrame; i++) {
+        mem.load64(table + i * 8);
+        note(Math.max(regionOff + i * size, startOff), 4, mem.lo, mem.hi);
+      }
+      return inFrame;
+    }
+    let w = mem.frameWord + ((da - pfn * FRAME_SIZE) >>> 2);
+    let noted = false;
+    let nextOff = (markers[mi + 1] as { off: number }).off;
+    for (let i = first; i <= inFrame; i++, w += 2) {
+      const lo = fr[w] as number;
+      const hi = fr[w + 1] as number;
+      const off = Math.max(regionOff + i * size, startOff);
+      if (noted && stLevel === 4 && (lo & PTDUMP_PROT_LO) === protLo && (hi & maskHi) >>> 0 === protHi && off < nextOff) continue;
+      note(off, 4, lo, hi);
+      noted = true;
+      nextOff = (markers[mi + 1] as { off: number }).off;
+    }
+    return inFrame;
+  };
+
   const rec = (table: number, level: number, regionOff: number): void => {
     const li = level + 1;
     const size = 2 ** (h.shiftAt[li] as number);
@@ -301,12 +336,12 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
         i = j - 1;
         continue;
       }
-      const lo = mem.lo;
-      const hi = mem.hi;
       if (level === 3) {
-        note(off, 4, lo, hi);
+        i = pageRun(table, i, last, regionOff, size);
         continue;
       }
+      const lo = mem.lo;
+      const hi = mem.hi;
       if (lo === 0 && hi === 0) {
         note(off, holeDepth, 0, 0);
         continue;

@@ -198,6 +198,22 @@ export class PhysMem {
     return false;
   }
 
+  /** Word offset of the frame `frameArena` found last, in the arena it returned. */
+  frameWord = 0;
+
+  /**
+   * For loops over many entries of one frame: the arena holding frame `pfn`'s words, which start at
+   * `this.frameWord`; undefined when no frame holds data (unbacked, or RAM never written, which
+   * reads as zeros: use load64 then). No view is made. Like `frame`, valid until the next access
+   * to another frame.
+   */
+  frameArena(pfn: number): Uint32Array | undefined {
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) return undefined;
+    this.frameWord = this.cacheWord[slot] as number;
+    return this.arenas[this.cacheArena[slot] as number] as Uint32Array;
+  }
+
   /**
    * Load the 64-bit little-endian word at the 8-byte aligned address `pa` (a number below
    * 2^53) into `this.hi` / `this.lo`. Returns false when the address is unbacked.
