@@ -58,6 +58,13 @@ export type ExecResult =
 /** Thrown inside a step when the choices made cannot be a consistent execution. */
 class Blocked extends Error {}
 
+/** A stage-2 fault while translating (the access's IPA, or a stage-1 descriptor fetch). */
+class Stage2Fault extends Error {
+  constructor(readonly fault: number) {
+    super("stage 2 fault");
+  }
+}
+
 const M64 = 0xffff_ffff_ffff_ffffn;
 
 /** Instructions whose effects stay on their CPU. */
@@ -346,6 +353,37 @@ export class LitmusExecution {
     return this.pick(ok);
   }
 
+  /**
+   * The write a stage-1 descriptor read at PA `dpa` (level `level`) returns: by walk-rules.ts,
+   * with the stage-1 TLBIs that cover the entry the value would make; `note(before, after)`
+   * receives the invalidation bits the choice is before / certainly after.
+   */
+  private pickS1(
+    dpa: number,
+    level: number,
+    facts: WalkFacts,
+    h: Context["ctx"]["halves"][0],
+    half: number,
+    vaOff: number,
+    vmid: number,
+    ctx: Context,
+    t: Thread,
+    note: (before: number, after: number) => void,
+  ): Message {
+    const c = this.chooseDescriptor(dpa, facts, (m) => {
+      const dlo = Number(m.value & 0xffffffffn);
+      const kind = entryKind(h, dlo, level);
+      const span = 2 ** (h.shiftAt[level + 1] as number);
+      const global = kind === 2 && (dlo & 0x800) === 0;
+      return {
+        invs: this.tlbis.filter((x) => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, span, h.asid, global, kind !== 1)),
+        faulting: kind === 0 || (kind === 2 && (dlo & 0x400) === 0 && !ctx.ctx.ha),
+      };
+    });
+    note(c.before, c.after);
+    return c.m;
+  }
+
   /** A load, store or atomic at line `j`: translate (choosing the descriptors read), then read and/or write. */
   private access(t: Thread, j: number, ins: Extract<Instr, { i: "ldr" | "str" | "rmw" }>): void {
     const v = t.views;
@@ -407,22 +445,57 @@ export class LitmusExecution {
         accessPreK: this.expandK(pre, preK),
         afterK,
       };
-      const r = walkChoosing(w, this.s.mem, hi, lo, acc, (dpa, level) => {
-        const c = this.chooseDescriptor(dpa, facts, (m) => {
-          const dlo = Number(m.value & 0xffffffffn);
-          const kind = entryKind(h, dlo, level);
-          const span = 2 ** (h.shiftAt[level + 1] as number);
-          const global = kind === 2 && (dlo & 0x800) === 0;
-          return {
-            invs: this.tlbis.filter((x) => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, span, h.asid, global, kind !== 1)),
-            faulting: kind === 0 || (kind === 2 && (dlo & 0x400) === 0 && !ctx.ctx.ha),
-          };
+      // Stage 2 of one IPA (`tableRead`: a stage-1 descriptor fetch, else the access's output),
+      // choosing each stage-2 descriptor read; a fault is thrown as Stage2Fault.
+      const s2walk = (cfg: Stage2Config, ipa: number, write: boolean, tableRead: boolean): number => {
+        const key2 = `s2:${Math.floor(ipa / 4096)}`;
+        let after2 = t.afterTlbi.get(key2) ?? 0;
+        const facts2: WalkFacts = { ...facts, afterK: after2 };
+        // Combined stage-1+2 entries go only with a stage-1 TLBI after the IPA one (stage2.ts). For a
+        // descriptor fetch those are walk-cache entries holding the next table's translated
+        // address, so the stage-1 TLBI must reach table entries (not a last-level one).
+        const covers = (x: TlbiRecord): boolean => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, 4096, h.asid, true, !tableRead);
+        const o = walkStage2(cfg, ipa, write, (dpa, level, span) => {
+          const invs = stage2Invalidations(this.tlbis, t.id, vmid, ipa, span, covers);
+          const c = this.chooseDescriptor(dpa, facts2, (m) => ({ invs, faulting: stage2Faulting(m.value, level) }));
+          before |= c.before;
+          after2 |= c.after;
+          return c.m;
         });
-        before |= c.before;
-        afterK |= c.after;
-        return c.m;
-      });
+        if (o === undefined) throw new Blocked();
+        if (after2 !== 0) t.afterTlbi.set(key2, after2);
+        for (const x of o.reads) {
+          if (x.msg.cpu === t.id) continue;
+          walkObs = Math.max(walkObs, x.msg.ts);
+          walkObsK |= x.msg.k;
+        }
+        if (o.fault !== FAULT_NONE) throw new Stage2Fault(o.fault);
+        return o.pa;
+      };
+      // Stage-1 descriptor addresses are IPAs when stage 2 is on: each fetch is translated by
+      // stage 2 first (Arm ARM D8.2 "stage 1 translation table walks are subject to stage 2";
+      // ASL AArch64.S1Walk). `tablePa` maps the IPA the walker used to the PA read.
+      const tablePa = new Map<number, number>();
+      let r: ReturnType<typeof walkChoosing>;
+      try {
+        r = walkChoosing(w, this.s.mem, hi, lo, acc, (ipa, level) => {
+          let dpa = ipa;
+          if (s2 !== undefined) {
+            dpa = s2walk(s2, ipa - (ipa % 8), false, true) + (ipa % 8);
+            tablePa.set(ipa, dpa);
+          }
+          return this.pickS1(dpa, level, facts, h, half, vaOff, vmid, ctx, t, (b, a) => {
+            before |= b;
+            afterK |= a;
+          });
+        });
+      } catch (e) {
+        if (!(e instanceof Stage2Fault)) throw e;
+        this.fault(t, j, addrValue, FAULT_KINDS[e.fault] as FaultKind, 2);
+        return;
+      }
       if (r === undefined) throw new Blocked();
+      const paOf = (ipa: number): number => tablePa.get(ipa) ?? ipa;
       if (afterK !== 0) t.afterTlbi.set(pageKey, afterK);
       // FEAT_ETS3: a Permission fault is ordered like a Translation fault (herd -variant ets3).
       if (r.fault === FAULT_PERMISSION && opts.ets >= 3) {
@@ -440,38 +513,21 @@ export class LitmusExecution {
       }
       pa = r.pa;
       if (s2 !== undefined) {
-        const ipa = r.pa;
-        const key2 = `s2:${Math.floor(ipa / 4096)}`;
-        let after2 = t.afterTlbi.get(key2) ?? 0;
-        const facts2: WalkFacts = { ...facts, afterK: after2 };
-        const covers = (x: TlbiRecord): boolean => tlbiAffects(x, t.id, vmid, half, h.iaBits, vaOff, 4096, h.asid, true, true);
-        const o = walkStage2(s2, ipa, isWrite, (dpa, level, span) => {
-          const invs = stage2Invalidations(this.tlbis, t.id, vmid, ipa, span, covers);
-          const c = this.chooseDescriptor(dpa, facts2, (m) => ({ invs, faulting: stage2Faulting(m.value, level) }));
-          before |= c.before;
-          after2 |= c.after;
-          return c.m;
-        });
-        if (o === undefined) throw new Blocked();
-        if (after2 !== 0) t.afterTlbi.set(key2, after2);
-        for (const x of o.reads) {
-          if (x.msg.cpu === t.id) continue;
-          walkObs = Math.max(walkObs, x.msg.ts);
-          walkObsK |= x.msg.k;
-        }
-        if (o.fault !== FAULT_NONE) {
-          this.fault(t, j, addrValue, FAULT_KINDS[o.fault] as FaultKind, 2);
+        try {
+          pa = s2walk(s2, r.pa, isWrite, false);
+        } catch (e) {
+          if (!(e instanceof Stage2Fault)) throw e;
+          this.fault(t, j, addrValue, FAULT_KINDS[e.fault] as FaultKind, 2);
           return;
         }
-        pa = o.pa;
       }
       // FEAT_HAFT: the walk sets AF (bit 10) in each table descriptor it used, atomically (hw-update.ts).
       if (opts.haft && ctx.ctx.ha) {
         for (const x of r.reads.slice(0, -1)) {
           const nv = tableAfUpdate(x.msg.value);
           if (nv === undefined) continue;
-          if (this.log.latest(x.pa) !== x.msg) throw new Blocked();
-          const hu = this.write(x.pa, nv, t.id, -1, true, walkK | preK);
+          if (this.log.latest(paOf(x.pa)) !== x.msg) throw new Blocked();
+          const hu = this.write(paOf(x.pa), nv, t.id, -1, true, walkK | preK);
           v.hu = Math.max(v.hu, hu.ts);
           v.huK |= hu.k;
         }
@@ -479,8 +535,8 @@ export class LitmusExecution {
       const upd = hardwareUpdate(ctx.ctx, r.leafHi, r.leafLo, isWrite);
       if (upd !== undefined) {
         const leaf = r.reads[r.reads.length - 1];
-        if (leaf === undefined || this.log.latest(leaf.pa) !== leaf.msg) throw new Blocked();
-        const hu = this.write(leaf.pa, upd, t.id, -1, true, walkK | preK);
+        if (leaf === undefined || this.log.latest(paOf(leaf.pa)) !== leaf.msg) throw new Blocked();
+        const hu = this.write(paOf(leaf.pa), upd, t.id, -1, true, walkK | preK);
         v.hu = Math.max(v.hu, hu.ts);
         v.huK |= hu.k;
       }

@@ -2,9 +2,10 @@
  * Stage 2 at litmus level (EL1&0 regime with HCR_EL2.VM=1): the IPA a stage-1 walk produces is
  * translated by the VMID's stage-2 tables (Arm ARM D8.2 "Translation table walks", stage 2;
  * VMSAv8-64 stage-2 descriptors: S2AP[7:6] read/write, AF bit 10, 4 KiB granule, 48-bit IPA,
- * walk from level 0 here). Stage-1 table addresses are taken as physical (the guest's tables are
- * identity-mapped at stage 2): only the final IPA is translated, which is what the ESOP'22
- * stage-2 litmus tests (MP.invRT2, CoWinvT2) exercise.
+ * walk from level 0 here). Both the final IPA and every stage-1 descriptor fetch (its table
+ * address is an IPA) are translated (exec.ts; Arm ARM D8.2, ASL AArch64.S1Walk): a stage-2 fault
+ * on a fetch is a stage-2 fault of the access. Hardware AF/dirty updates of stage-1 descriptors
+ * are written at the fetched PA without a stage-2 write-permission check (not modelled).
  *
  * TLB maintenance (ESOP translation-common.cat tlb-affects; Arm ARM D8.14): IPAS2E1[IS] removes
  * stage-2-only entries of one IPA page of the current VMID, but not combined stage-1+2 entries;
