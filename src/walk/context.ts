@@ -77,6 +77,11 @@ export interface HalfContext {
   readonly bitsAt: readonly number[];
   readonly blockAt: readonly number[];
   readonly contAt: readonly number[];
+  /** The walk loop's per-level plan (index level+1), one small integer each (levelPlanOf): the four
+   * arrays above packed so the loop reads one element a level. */
+  readonly levelPlan: Int32Array;
+  /** Mask clearing the in-granule offset bits of a next-table address (~(granule size - 1)). */
+  readonly granuleMask: number;
   /** Shareability used for leaves when DS=1 (from TCR.SHn). */
   readonly walkSh: number;
   /** ASID tagging the walk (from TTBR0 or TTBR1 per TCR.A1; 8 bits unless TCR.AS). */
@@ -126,6 +131,29 @@ export interface WalkContext {
   readonly plainPerms: boolean;
   /** This context walks stage 2 itself (stage2.ts compileStage2), else null. */
   readonly s2: Stage2Info | null;
+}
+
+/** levelPlan fields: entry-size shift bits [5:0], index width [11:6], block allowed [12], contiguous shift [19:16]. */
+export const PLAN_BITS_SHIFT = 6;
+export const PLAN_BLOCK = 1 << 12;
+export const PLAN_CONT_SHIFT = 16;
+
+/** Pack the per-level geometry into the walk loop's plan (HalfContext.levelPlan). */
+export function levelPlanOf(
+  shiftAt: readonly number[],
+  bitsAt: readonly number[],
+  blockAt: readonly number[],
+  contAt: readonly number[],
+): Int32Array {
+  const plan = new Int32Array(shiftAt.length);
+  for (let i = 0; i < plan.length; i++) {
+    plan[i] =
+      (shiftAt[i] as number) |
+      ((bitsAt[i] as number) << PLAN_BITS_SHIFT) |
+      ((blockAt[i] as number) !== 0 ? PLAN_BLOCK : 0) |
+      ((contAt[i] as number) << PLAN_CONT_SHIFT);
+  }
+  return plan;
 }
 
 function halvesOf(v: bigint | undefined): [number, number] {
@@ -207,6 +235,8 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     bitsAt,
     blockAt,
     contAt,
+    levelPlan: levelPlanOf(shiftAt, bitsAt, blockAt, contAt),
+    granuleMask: ~((1 << g.shift) - 1),
     walkSh: h.sh,
     asid,
   };

@@ -35,7 +35,7 @@ export function leafOutputAddress(h: Pick<HalfContext, "fmt" | "shiftAt">, hi: n
  */
 export function directPermissions(ctx: WalkContext, hi: number, lo: number, apT: number, uxnT: number, pxnT: number): number {
   let ap = (lo >>> 6) & 3;
-  if (ctx.hd && (hi & 0x80000) !== 0) ap &= 1; // DBM with HD: AP[2] treated as 0 (writable-clean)
+  if (ctx.hd === true && (hi & 0x80000) !== 0) ap &= 1; // DBM with HD: AP[2] treated as 0 (writable-clean)
   let pw = (ap & 2) === 0 ? 1 : 0;
   let ur = ap & 1;
   let uw = ap === 1 ? 1 : 0;
@@ -52,7 +52,7 @@ export function directPermissions(ctx: WalkContext, hi: number, lo: number, apT:
   // EL0-writable memory is never EL1-executable.
   let px = ((hi >>> 21) & 1) | pxnT | uw ? 0 : 1;
   let ux = ((hi >>> 22) & 1) | uxnT ? 0 : 1;
-  if (ctx.wxn) {
+  if (ctx.wxn === true) {
     if (pw) px = 0;
     if (uw) ux = 0;
   }

@@ -100,7 +100,7 @@ export function leafPermissions(ctx: WalkContext, hi: number, lo: number, apT: n
  * Tiny on purpose: walkRaw's plain case inlines directPermissions and this (inlining budget).
  */
 export function panDirect(ctx: WalkContext, perms: number): number {
-  if (ctx.pan && ((perms & PERM_UR) !== 0 || (ctx.epan && (perms & PERM_UX) !== 0))) return perms & ~(PERM_PR | PERM_PW);
+  if (ctx.pan === true && ((perms & PERM_UR) !== 0 || (ctx.epan === true && (perms & PERM_UX) !== 0))) return perms & ~(PERM_PR | PERM_PW);
   return perms;
 }
 

@@ -14,7 +14,7 @@ import { decodeHcr, type HcrEffective } from "../arch/hcr.js";
 import type { Features } from "../arch/registers.js";
 import { decodeStage2Descriptor, type Stage2Descriptor } from "../arch/stage2-descriptor.js";
 import { decodeVtcr, decodeVttbr, type Stage2Config, stage2Config, type Vtcr, type Vttbr } from "../arch/vtcr.js";
-import { compileRegs, type HalfContext, type WalkContext } from "./context.js";
+import { compileRegs, type HalfContext, levelPlanOf, type WalkContext } from "./context.js";
 
 /** The stage-2 registers of a two-stage walk. */
 export interface Stage2Regs {
@@ -89,6 +89,7 @@ export function compileStage2(regs: Stage2Regs, f: Features, s2f: Stage2Features
       tnszFault: false,
       startLevel: start,
       bitsAt,
+      levelPlan: levelPlanOf(h.shiftAt, bitsAt, h.blockAt, h.contAt),
       base,
       basePfn: Math.floor(base / 4096),
       baseOff: base % 4096,

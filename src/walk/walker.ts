@@ -31,7 +31,7 @@ import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 
 import { combineS1S2, decodeS2MemAttr, type S2MemAttr, type ShareDomain, shareDomainOf } from "../arch/stage2-memattr.js";
-import { compileRegs, type HalfContext, TWO32, type WalkContext } from "./context.js";
+import { compileRegs, type HalfContext, PLAN_BITS_SHIFT, PLAN_BLOCK, PLAN_CONT_SHIFT, TWO32, type WalkContext } from "./context.js";
 import { directPermissions, nextTablePfn } from "./fields.js";
 import { leafPermissions, PERM_DIRTY, PERM_OVERLAY_SHIFT, panDirect } from "./permissions.js";
 
@@ -82,6 +82,20 @@ export const GCS_ACCESSES = {
   EL0_READ: { type: "read", el: 0, gcs: true },
   EL0_WRITE: { type: "write", el: 0, gcs: true },
 } as const satisfies Record<string, Access>;
+
+// walkRaw reads these module constants instead of the imported bindings: an import is a live
+// binding the JIT loads and checks for initialisation at every use, a module constant is folded.
+const K_FAULT_NONE = FAULT_NONE;
+const K_FAULT_TRANSLATION = FAULT_TRANSLATION;
+const K_FAULT_ADDRESS_SIZE = FAULT_ADDRESS_SIZE;
+const K_FAULT_ACCESS_FLAG = FAULT_ACCESS_FLAG;
+const K_FAULT_PERMISSION = FAULT_PERMISSION;
+const K_S2_TTW = S2_TTW;
+const K_PERM_DIRTY = PERM_DIRTY;
+const K_PERM_OVERLAY_SHIFT = PERM_OVERLAY_SHIFT;
+const K_PLAN_BITS_SHIFT = PLAN_BITS_SHIFT;
+const K_PLAN_BLOCK = PLAN_BLOCK;
+const K_PLAN_CONT_SHIFT = PLAN_CONT_SHIFT;
 
 const ACC_READ = 0;
 const ACC_WRITE = 1;
@@ -228,6 +242,24 @@ export const R_STAGE2 = 16;
 export const R_PTW_DEVICE = 17;
 export const R_GCS = 18;
 
+// walkRaw reads module-local copies (exported bindings are cells the JIT must load and check).
+const K_R_AF = R_AF;
+const K_R_BASE_SIZE = R_BASE_SIZE;
+const K_R_BLOCK_LEVEL = R_BLOCK_LEVEL;
+const K_R_DIRTY = R_DIRTY;
+const K_R_E0PD = R_E0PD;
+const K_R_EPD = R_EPD;
+const K_R_INVALID = R_INVALID;
+const K_R_NONCANONICAL = R_NONCANONICAL;
+const K_R_OA_SIZE = R_OA_SIZE;
+const K_R_OK = R_OK;
+const K_R_PERM = R_PERM;
+const K_R_PTW_DEVICE = R_PTW_DEVICE;
+const K_R_RESERVED_L3 = R_RESERVED_L3;
+const K_R_TABLE_SIZE = R_TABLE_SIZE;
+const K_R_TNSZ = R_TNSZ;
+const K_R_GCS = R_GCS;
+
 const REASONS = [
   "ok",
   "TnSZ is outside the supported range",
@@ -299,6 +331,9 @@ export class Walker {
   /** Two-stage walks: the IPA stage 2 translated last (the final IPA, or the faulting table address). */
   ipaHi = 0;
   ipaLo = 0;
+  /** The descriptor readSlow read. */
+  private readHi = 0;
+  private readLo = 0;
 
   constructor(mem: PhysMem, regs: Regs | WalkContext) {
     this.mem = mem;
@@ -325,37 +360,39 @@ export class Walker {
     this.pxnTable = 0;
     this.s2Fault = 0;
     const s2 = this.s2;
-    if (!ctx.mmuOn) {
+    // Context flags are compared with `true`: the JIT does not know a field holds a boolean, and a
+    // bare `if (flag)` compiles to a full truthiness test (walk-4k-random: ~2% of the walk).
+    if (ctx.mmuOn !== true) {
       const f = this.flat(vaHi, vaLo, (acc & 3) === ACC_EXEC);
-      return f !== FAULT_NONE || s2 === null ? f : this.finalStage2(s2, acc);
+      return f !== K_FAULT_NONE || s2 === null ? f : this.finalStage2(s2, acc);
     }
     const sel = (vaHi >>> 23) & 1;
     const h = ctx.halves[sel] as HalfContext;
     this.half = h;
     // 1. TnSZ out of range: Translation fault, level 0 (ASL AArch64.S1TxSZFaults).
-    if (h.tnszFault) return this.fail(FAULT_TRANSLATION, 0, R_TNSZ);
+    if (h.tnszFault === true) return this.fail(K_FAULT_TRANSLATION, 0, K_R_TNSZ);
     // 2. Non-canonical VA for the selected range (ASL AArch64.VAIsOutOfRange): level 0.
     const isExec = (acc & 3) === ACC_EXEC;
     const mh = isExec ? h.canonInstHi : h.canonDataHi;
     const ml = isExec ? h.canonInstLo : h.canonDataLo;
     if (sel === 1) {
-      if ((vaHi & mh) >>> 0 !== mh || (vaLo & ml) >>> 0 !== ml) return this.fail(FAULT_TRANSLATION, 0, R_NONCANONICAL);
+      if ((vaHi & mh) >>> 0 !== mh || (vaLo & ml) >>> 0 !== ml) return this.fail(K_FAULT_TRANSLATION, 0, K_R_NONCANONICAL);
     } else if ((vaHi & mh) !== 0 || (vaLo & ml) !== 0) {
-      return this.fail(FAULT_TRANSLATION, 0, R_NONCANONICAL);
+      return this.fail(K_FAULT_TRANSLATION, 0, K_R_NONCANONICAL);
     }
     // 3. E0PD: EL0 accesses to this half fault at level 0 (FEAT_E0PD).
-    if (h.e0pd && (acc & 4) !== 0) return this.fail(FAULT_TRANSLATION, 0, R_E0PD);
+    if (h.e0pd === true && (acc & 4) !== 0) return this.fail(K_FAULT_TRANSLATION, 0, K_R_E0PD);
     // 5. EPDn: no walk on a TLB miss, Translation fault level 0.
-    if (h.epd) return this.fail(FAULT_TRANSLATION, 0, R_EPD);
+    if (h.epd === true) return this.fail(K_FAULT_TRANSLATION, 0, K_R_EPD);
     // 6. TTBR base beyond the output address size: Address size fault, level 0.
-    if (h.baseFault) return this.fail(FAULT_ADDRESS_SIZE, 0, R_BASE_SIZE);
+    if (h.baseFault === true) return this.fail(K_FAULT_ADDRESS_SIZE, 0, K_R_BASE_SIZE);
 
     const mem = this.mem;
     const tags = mem.cacheTag;
-    const arenas = mem.arenas;
-    const cArena = mem.cacheArena;
+    const cFrame = mem.cacheFrame;
     const cWord = mem.cacheWord;
     const rec = this.recordTrail;
+    const plan = h.levelPlan;
     // The current table as a 4 KiB frame number and a byte offset into it (the start table may be
     // as small as 64 bytes); integer arithmetic, no division, in the loop.
     let pfn = h.basePfn;
@@ -364,17 +401,20 @@ export class Walker {
     let level = h.startLevel;
     // Hierarchical attributes, bits [62:59] of every table descriptor on the way down, OR-ed
     // (APTable[62:61], UXNTable[60], PXNTable[59]); none when TCR.HPDn=1.
-    const tableAttrMask = h.hpd ? 0 : 0x78000000;
+    const tableAttrMask = h.hpd === true ? 0 : 0x78000000;
     let tableAttrs = 0;
     // Next-table addresses in the plain format (no DS, no 52-bit OA) take the inline path.
     // Stryker disable next-line ConditionalExpression,LogicalOperator,BooleanLiteral: equivalent, both paths compute the same address (hot-path.test.ts checks them against arch addressOf)
-    const plainTables = !h.ds && !h.oa52;
-    const granuleMask = ~((1 << h.gShift) - 1);
-    const paLimitPfn = h.paLimitPfn;
+    const plainTables = h.ds !== true && h.oa52 !== true;
+    const granuleMask = h.granuleMask;
+    // 2^(paBits-32): PA sizes are 32 bits or more, so an address is beyond the PA size exactly
+    // when its high half is at or above this.
+    const paLimitHi = h.paLimitHi | 0;
     for (;;) {
-      const li = level + 1;
-      const sh = h.shiftAt[li] as number;
-      const nb = h.bitsAt[li] as number;
+      // This level's geometry, packed (context.ts levelPlanOf).
+      const lp = plan[level + 1] as number;
+      const sh = lp & 63;
+      const nb = (lp >>> K_PLAN_BITS_SHIFT) & 63;
       let idx: number;
       // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent, no level shift is exactly 32 and JS shift counts are taken mod 32
       if (sh >= 32) idx = (vaHi >>> (sh - 32)) & ((1 << nb) - 1);
@@ -382,55 +422,40 @@ export class Walker {
       else if (sh + nb <= 32) idx = (vaLo >>> sh) & ((1 << nb) - 1);
       else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
       const b = off + idx * 8;
-      let p = pfn + (b >>> 12);
-      let inFrame = b & 4095;
-      if (s2 !== null) {
-        // Two stages: the descriptor address is an IPA, translated by stage 2 before the read
-        // (ASL AArch64.S1Walk); a stage-2 fault there is reported with PAR_EL1.S=1, PTW=1.
-        const iHi = Math.floor(p / 1048576);
-        const iLo = (p % 1048576) * 4096 + inFrame;
-        if (rec) this.trailIpa[depth] = iHi * TWO32 + iLo;
-        if (s2.walkRaw(iHi, iLo, S2_TTW) !== FAULT_NONE) return this.failStage2(s2, 1, iHi, iLo);
-        p = s2.paHi * 1048576 + (s2.paLo >>> 12);
-        inFrame = s2.paLo & 4095;
-      }
-      const t = depth++;
-      if (rec) {
-        this.trailLen = depth;
-        this.trailAddr[t] = p * 4096 + inFrame;
-        this.trailLevel[t] = level;
-      }
-      // Descriptor load, through the memory's direct-mapped frame cache.
+      const p = pfn + (b >>> 12);
+      const inFrame = b & 4095;
+      // Descriptor load, through the memory's direct-mapped frame cache. Everything else (stage 2
+      // translating the descriptor address, a frame-cache miss, unbacked memory) is readSlow, one
+      // out-of-line call: each call site in this loop costs the hit path spills.
       const slot = p & 8191; // FRAME_CACHE_MASK, as a literal for the JIT
       let hi: number;
       let lo: number;
-      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, a frame-cache miss falls back to mem.load64, which reads the same word
-      if (tags[slot] === p || mem.fill(p)) {
-        const arena = arenas[cArena[slot] as number] as Uint32Array;
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, a frame-cache miss is read by readSlow, which reads the same word
+      if (s2 === null && tags[slot] === p) {
+        const arena = cFrame[slot] as Uint32Array;
         const wi = (cWord[slot] as number) + (inFrame >>> 2);
         lo = arena[wi] as number;
         hi = arena[wi + 1] as number;
-      } else if (mem.load64(p * 4096 + inFrame)) {
-        hi = mem.hi;
-        lo = mem.lo;
+        if (rec) this.recordLevel(depth, level, p * 4096 + inFrame, hi, lo);
       } else {
-        if (rec) {
-          this.trailBacked[t] = 0;
-          this.trailHi[t] = 0;
-          this.trailLo[t] = 0;
-        }
-        return this.fail(FAULT_EXTERNAL_ABORT, level, R_UNBACKED);
+        const f = this.readSlow(s2, p, inFrame, depth, level);
+        if (f !== K_FAULT_NONE) return f;
+        hi = this.readHi;
+        lo = this.readLo;
       }
-      if (rec) {
-        this.trailBacked[t] = 1;
-        this.trailHi[t] = hi;
-        this.trailLo[t] = lo;
-      }
-      if ((lo & 1) === 0) return this.fail(FAULT_TRANSLATION, level, R_INVALID);
+      depth++;
+      if ((lo & 1) === 0) return this.fail(K_FAULT_TRANSLATION, level, K_R_INVALID);
       if ((lo & 2) !== 0 && level < 3) {
         // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
-        const next = plainTables ? (hi & 0xffff) * 1048576 + ((lo & granuleMask) >>> 12) : nextTablePfn(h, hi, lo);
-        if (next >= paLimitPfn) return this.fail(FAULT_ADDRESS_SIZE, level, R_TABLE_SIZE);
+        let next: number;
+        if (plainTables) {
+          // OA[47:12] is the high half's bits [15:0] and the low half's bits [31:12].
+          if ((hi & 0xffff) >= paLimitHi) return this.fail(K_FAULT_ADDRESS_SIZE, level, K_R_TABLE_SIZE);
+          next = (hi & 0xffff) * 1048576 + ((lo & granuleMask) >>> 12);
+        } else {
+          next = nextTablePfn(h, hi, lo);
+          if (next >= h.paLimitPfn) return this.fail(K_FAULT_ADDRESS_SIZE, level, K_R_TABLE_SIZE);
+        }
         tableAttrs |= hi & tableAttrMask;
         pfn = next;
         off = 0;
@@ -438,8 +463,8 @@ export class Walker {
         continue;
       }
       if ((lo & 2) === 0) {
-        if (level === 3) return this.fail(FAULT_TRANSLATION, level, R_RESERVED_L3);
-        if (h.blockAt[li] === 0) return this.fail(FAULT_TRANSLATION, level, R_BLOCK_LEVEL);
+        if (level === 3) return this.fail(K_FAULT_TRANSLATION, level, K_R_RESERVED_L3);
+        if ((lp & K_PLAN_BLOCK) === 0) return this.fail(K_FAULT_TRANSLATION, level, K_R_BLOCK_LEVEL);
       }
       // Leaf (block or page) at `level`.
       const apT = (tableAttrs >>> 29) & 3;
@@ -453,7 +478,7 @@ export class Walker {
       this.pxnTable = pxnT;
       // Output address (ASL AArch64.LeafBase) as 32-bit halves.
       let oaHi: number;
-      if (h.ds) {
+      if (h.ds === true) {
         oaHi = hi & 0x3ffff;
         if (h.oa52) oaHi |= ((lo >>> 8) & 3) << 18;
       } else {
@@ -464,7 +489,7 @@ export class Walker {
       // With the contiguous bit, the entry is taken to cover the whole aligned group: the OA bits
       // below the group size come from the IA (ASL StageOA with ContiguousSize).
       let span = sh;
-      if ((hi & 0x100000) !== 0) span += h.contAt[li] as number;
+      if ((hi & 0x100000) !== 0) span += (lp >>> K_PLAN_CONT_SHIFT) & 15;
       let paLo: number;
       let paHi: number;
       // Stryker disable next-line EqualityOperator: equivalent, no leaf or contiguous span is exactly 32 bits
@@ -481,19 +506,20 @@ export class Walker {
       // The size check is on the descriptor's own OA (ASL AArch64.S1Walk: AArch64.OAOutOfRange of
       // LeafBase, the OA bits at and above the entry size), not on the contiguous-group base: an
       // entry of a group that crosses the PA size faults even when the group base is below it.
-      if ((oaHi & ~(sh < 32 ? 0 : 0xffffffff >>> (64 - sh))) >>> 0 >= h.paLimitHi) return this.fail(FAULT_ADDRESS_SIZE, level, R_OA_SIZE);
+      if ((oaHi & ~(sh < 32 ? 0 : 0xffffffff >>> (64 - sh))) >>> 0 >= paLimitHi) return this.fail(K_FAULT_ADDRESS_SIZE, level, K_R_OA_SIZE);
       // Access flag (ASL AArch64.S1CheckAccessFlag... the AF check precedes permissions).
-      if ((lo & 0x400) === 0 && !ctx.ha) return this.fail(FAULT_ACCESS_FLAG, level, R_AF);
-      // Stage 2 only (acc S2_TTW): with HCR_EL2.PTW a stage-1 table read from stage-2 Device memory
+      if ((lo & 0x400) === 0 && ctx.ha !== true) return this.fail(K_FAULT_ACCESS_FLAG, level, K_R_AF);
+      // Stage 2 only (acc K_S2_TTW): with HCR_EL2.PTW a stage-1 table read from stage-2 Device memory
       // (MemAttr 00xx, or 0xx with FWB) is a Permission fault before S2AP is looked at (ASL AArch64.S2CheckPermissions).
-      if (acc >= S2_TTW && ctx.s2?.ptw && (lo & (ctx.s2.fwb ? 0x10 : 0x30)) === 0) return this.fail(FAULT_PERMISSION, level, R_PTW_DEVICE);
+      if (acc >= K_S2_TTW && ctx.s2?.ptw && (lo & (ctx.s2.fwb ? 0x10 : 0x30)) === 0)
+        return this.fail(K_FAULT_PERMISSION, level, K_R_PTW_DEVICE);
       // Permissions (walk/permissions.ts: direct or indirect, PAN, overlays, dirty state) of the
       // EL1&0 stage 1 (the hot case); the EL2 regime and stage 2 have their own models (fields.ts).
       // The plain case (ctx.plainPerms: EL1&0 direct permissions, no PIE, no overlays) calls the
       // two small rule functions itself so the JIT inlines them within its budget; leafPermissions
       // applies the same two for it (bench walk-4k-random: 8% of the walk went into the dispatch).
       let word: number;
-      if (ctx.plainPerms) {
+      if (ctx.plainPerms === true) {
         word = directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
         if ((acc & 12) === 8) word = panDirect(ctx, word);
       } else word = leafPermissions(ctx, hi, lo, apT, uxnT, pxnT, (acc & 12) === 8);
@@ -501,21 +527,61 @@ export class Walker {
       const want = WANT_BIT[acc & 0x27] as number;
       if (((word >>> want) & 1) === 0) {
         // Overlay=1 when the base permission granted the access and the overlay removed it.
-        this.permFlags = ((word >>> (want + PERM_OVERLAY_SHIFT)) & 1) !== 0 ? PAR_OVERLAY : 0;
-        return this.fail(FAULT_PERMISSION, level, (acc & ACC_GCS) !== 0 ? R_GCS : R_PERM);
+        this.permFlags = ((word >>> (want + K_PERM_OVERLAY_SHIFT)) & 1) !== 0 ? PAR_OVERLAY : 0;
+        return this.fail(K_FAULT_PERMISSION, level, (acc & ACC_GCS) !== 0 ? K_R_GCS : K_R_PERM);
       }
       // PIE nDirty: a permitted write to a clean page without hardware dirty-state update.
-      if ((acc & 3) === ACC_WRITE && (word & PERM_DIRTY) !== 0) {
+      if ((acc & 3) === ACC_WRITE && (word & K_PERM_DIRTY) !== 0) {
         this.permFlags = PAR_DIRTY;
-        return this.fail(FAULT_PERMISSION, level, R_DIRTY);
+        return this.fail(K_FAULT_PERMISSION, level, K_R_DIRTY);
       }
       this.paHi = paHi;
       this.paLo = paLo;
       if (s2 !== null) return this.finalStage2(s2, acc);
-      this.fault = FAULT_NONE;
-      this.reason = R_OK;
+      this.fault = K_FAULT_NONE;
+      this.reason = K_R_OK;
+      return K_FAULT_NONE;
+    }
+  }
+
+  /** A trail entry: descriptor `depth` at byte address `addr`, read as `hi`:`lo`. */
+  private recordLevel(depth: number, level: number, addr: number, hi: number, lo: number): void {
+    this.trailLen = depth + 1;
+    this.trailAddr[depth] = addr;
+    this.trailLevel[depth] = level;
+    this.trailBacked[depth] = 1;
+    this.trailHi[depth] = hi;
+    this.trailLo[depth] = lo;
+  }
+
+  /**
+   * walkRaw's descriptor read off the fast path: the descriptor at frame `p` offset `inFrame` (an
+   * IPA when `s2` is set) into readHi/readLo. Returns FAULT_NONE, or the fault (already recorded).
+   */
+  private readSlow(s2: Walker | null, p: number, inFrame: number, depth: number, level: number): number {
+    const rec = this.recordTrail;
+    let pa = p * 4096 + inFrame;
+    if (s2 !== null) {
+      // Two stages: the descriptor address is an IPA, translated by stage 2 before the read
+      // (ASL AArch64.S1Walk); a stage-2 fault there is reported with PAR_EL1.S=1, PTW=1.
+      const iHi = Math.floor(p / 1048576);
+      const iLo = (p % 1048576) * 4096 + inFrame;
+      if (rec) this.trailIpa[depth] = pa;
+      if (s2.walkRaw(iHi, iLo, S2_TTW) !== FAULT_NONE) return this.failStage2(s2, 1, iHi, iLo);
+      pa = s2.paHi * TWO32 + s2.paLo;
+    }
+    const mem = this.mem;
+    if (mem.load64(pa)) {
+      this.readHi = mem.hi;
+      this.readLo = mem.lo;
+      if (rec) this.recordLevel(depth, level, pa, mem.hi, mem.lo);
       return FAULT_NONE;
     }
+    if (rec) {
+      this.recordLevel(depth, level, pa, 0, 0);
+      this.trailBacked[depth] = 0;
+    }
+    return this.fail(FAULT_EXTERNAL_ABORT, level, R_UNBACKED);
   }
 
   /** Stage 2 of the final IPA (in paHi/paLo) of a two-stage walk (ASL AArch64.FullTranslate). */
