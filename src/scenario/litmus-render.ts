@@ -61,12 +61,56 @@ export function renderLitmusText(r: LitmusResult, o: { outcomes: boolean }): str
   return `${lines.join("\n")}\n`;
 }
 
-export function litmusToJson(r: LitmusResult): unknown {
+/** `vmsa check --format json`'s object for a litmus run (values hex strings). */
+export interface LitmusJson {
+  readonly name: string;
+  readonly file: string;
+  readonly model: "litmus";
+  readonly executions: number;
+  readonly inconsistent: number;
+  readonly complete: boolean;
+  readonly stopped?: string;
+  readonly limit?: number;
+  readonly states: readonly {
+    readonly registers: Readonly<Record<string, string>>;
+    readonly memory: Readonly<Record<string, string>>;
+    readonly faults: readonly {
+      readonly cpu: number;
+      readonly label: string | null;
+      readonly step: number;
+      readonly va: string;
+      readonly kind: string;
+      readonly stage: 1 | 2;
+      readonly text: string;
+    }[];
+    readonly count: number;
+    readonly satisfies?: boolean;
+  }[];
+  readonly findings: readonly {
+    readonly rule: string;
+    readonly detail: string;
+    readonly step: number;
+    readonly cpu: number;
+    readonly message: string;
+    readonly executions: number;
+  }[];
+  readonly tracesChecked: number;
+  readonly condition?: {
+    readonly text: string;
+    readonly quantifier: string;
+    readonly claim: string;
+    readonly observed: string | undefined;
+    readonly witnesses: number;
+    readonly verdict: string;
+  };
+}
+
+export function litmusToJson(r: LitmusResult): LitmusJson {
   const c = r.condition;
   return {
     name: r.scenario.name,
     file: r.scenario.file,
-    model: "litmus",
+    model: "litmus" as const,
     executions: r.executions,
     inconsistent: r.blocked,
     complete: r.stopped === undefined,

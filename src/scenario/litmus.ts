@@ -11,9 +11,10 @@ import { FAULT_NONE } from "../arch/fault.js";
 import type { Regs } from "../arch/registers.js";
 import { claimOf, type FinalCondition, holds, type Prop } from "../machine/litmus/condition.js";
 import { enumerateExecutions, type StopReason } from "../machine/litmus/enumerate.js";
-import type { LitmusSetup } from "../machine/litmus/exec.js";
+import { LitmusExecution, type LitmusSetup } from "../machine/litmus/exec.js";
 import type { FaultRecord, FinalState } from "../machine/litmus/outcome.js";
 import type { Address, CpuProgram, Instr, Line, Operand } from "../machine/litmus/program.js";
+import { type ExecEvent, replayChoices } from "../machine/litmus/record.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
 import { accessCode, Walker } from "../walk/walker.js";
@@ -31,6 +32,8 @@ export interface LitmusState {
   readonly count: number;
   /** Whether the final condition's proposition holds in it (undefined without a condition). */
   readonly satisfies: boolean | undefined;
+  /** Choices of executions ending here (distinct traces; LitmusRunOptions.samplesPerState): replayLitmus runs one again. */
+  readonly samples: readonly (readonly number[])[];
 }
 
 export type ConditionVerdict = "as-claimed" | "contradicted" | "inconclusive";
@@ -229,6 +232,8 @@ export interface LitmusRunOptions {
   readonly now?: () => number;
   /** Distinct executions replayed on the rule checker at most (default 5000). */
   readonly traceLimit?: number;
+  /** Executions kept per final state for replayLitmus (default 0). */
+  readonly samplesPerState?: number;
 }
 
 export const DEFAULT_LITMUS_LIMIT = 200_000;
@@ -236,7 +241,15 @@ export const DEFAULT_LITMUS_LIMIT = 200_000;
 /** Distinct executions replayed on the rule checker at most. */
 const TRACE_LIMIT = 5000;
 
-export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResult {
+interface Prepared {
+  readonly setup: LitmusSetup;
+  readonly final: FinalCondition | undefined;
+  readonly registers: { cpu: number; reg: number }[];
+  readonly key: (st: FinalState) => string;
+}
+
+/** The programs, initial memory and final condition of a litmus scenario, and the key of a final state. */
+function prepare(s: Scenario): Prepared {
   const mem = new PhysMem();
   const env = buildInitialMemory(s, mem);
   const { progs, labels } = programs(s, env);
@@ -285,11 +298,17 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
     for (const f of st.faults) parts.push(faultText(f));
     return parts.join("; ");
   };
+  return { setup, final, registers, key };
+}
+
+export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResult {
+  const { setup, final, registers, key } = prepare(s);
   const limit = opts.limit ?? DEFAULT_LITMUS_LIMIT;
   const e = enumerateExecutions(setup, {
     limit,
     key,
     traceLimit: opts.traceLimit ?? TRACE_LIMIT,
+    ...(opts.samplesPerState !== undefined ? { samplesPerState: opts.samplesPerState } : {}),
     ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
@@ -298,6 +317,7 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
     state: v.state,
     count: v.count,
     satisfies: final ? holds(final.prop, v.state) : undefined,
+    samples: v.samples,
   }));
   let condition: LitmusResult["condition"];
   if (final !== undefined) {
@@ -323,4 +343,24 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
     tracesChecked: e.traces.length,
     tracesTruncated: e.tracesTruncated,
   };
+}
+
+/** One execution of a litmus scenario run again, instruction by instruction (record.ts). */
+export interface LitmusReplay {
+  /** "final": it ended; the other kinds mean the choices do not describe a complete execution. */
+  readonly kind: "final" | "blocked" | "bounded";
+  readonly events: readonly ExecEvent[];
+  /** The final state's key (LitmusState.key), when it ended. */
+  readonly key: string | undefined;
+}
+
+/**
+ * Run the execution that `choices` (a LitmusState sample) describes again, recording every
+ * instruction and the write each of its reads read from.
+ */
+export function replayLitmus(s: Scenario, choices: readonly number[]): LitmusReplay {
+  const { setup, key } = prepare(s);
+  const events: ExecEvent[] = [];
+  const r = new LitmusExecution(setup, replayChoices(choices), events).run();
+  return { kind: r.kind, events, key: r.kind === "final" ? key(r.state) : undefined };
 }

@@ -25,13 +25,31 @@ describe("bundled examples", () => {
 describe("traceScenario", () => {
   it("gives the runner's verdict and one snapshot per step for every example", () => {
     for (const ex of EXAMPLE_SCENARIOS) {
+      if (ex.file.startsWith("examples/litmus/")) continue;
       const t = traceScenario(ex.text, ex.file);
+      expect(t.litmus).toBe(false);
       const r = runScenario(parseScenario(ex.text, ex.file));
       expect(t.snapshots.length).toBe(t.steps.length + 1);
       expect(t.reports.map((v) => `${v.rule}@${v.step}`)).toEqual(r.reports.map((v) => `${v.rule}@${v.step}`));
       expect(t.expectationFailures).toEqual([]);
       for (const s of t.snapshots) expect(s.length).toBe(t.cpus);
     }
+  });
+
+  it("hands litmus files (values, registers, a final condition) to the checker view: no step-by-step run", () => {
+    // `vmsa check` runs such files on the litmus model (every execution), never step by step:
+    // runScenario refuses their instructions, and the stepper does not pretend to have snapshots.
+    const litmus = EXAMPLE_SCENARIOS.filter((x) => x.file.startsWith("examples/litmus/"));
+    expect(litmus.length).toBeGreaterThan(40);
+    for (const ex of litmus) {
+      const t = traceScenario(ex.text, ex.file);
+      expect(t.litmus, ex.name).toBe(true);
+      expect(t.snapshots).toEqual([]);
+      expect(t.steps.length).toBe(parseScenario(ex.text, ex.file).steps.length);
+    }
+    const mp = litmus.find((x) => x.name === "litmus/MP+po+po");
+    if (!mp) throw new Error("litmus/MP+po+po is not bundled");
+    expect(() => runScenario(parseScenario(mp.text, mp.file))).toThrow(/litmus instruction/);
   });
 
   it("shows the global leaf CPU 1 may keep after TLBI ASIDE1 (asid-global-bad)", () => {

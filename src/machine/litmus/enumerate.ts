@@ -11,6 +11,11 @@ import { type TraceEntry, traceKey } from "./trace.js";
 export interface StateCount {
   readonly state: FinalState;
   count: number;
+  /**
+   * Choice sequences of executions that end here, with distinct traces (at most
+   * `samplesPerState`): record.ts replayChoices runs one of them again.
+   */
+  readonly samples: (readonly number[])[];
 }
 
 export type StopReason = "execution-limit" | "time-budget" | "step-bound";
@@ -38,6 +43,8 @@ export interface EnumerateOptions {
   readonly key: (s: FinalState) => string;
   /** Keep up to this many distinct execution traces (default 0: none). */
   readonly traceLimit?: number;
+  /** Keep the choices of up to this many executions per final state, distinct by trace (default 0: none). */
+  readonly samplesPerState?: number;
 }
 
 /** Depth-first choice oracle: replays a prefix, extends it with first answers, then backtracks. */
@@ -56,6 +63,11 @@ class ChoiceTree {
     this.width.push(n);
     return 0;
   };
+
+  /** The answers the current execution was given. */
+  answers(): number[] {
+    return this.path.slice(0, this.pos);
+  }
 
   /** Move to the next unexplored answer sequence; false when all are done. */
   next(): boolean {
@@ -86,6 +98,8 @@ export function enumerateExecutions(setup: LitmusSetup, o: EnumerateOptions): En
   let stopped: StopReason | undefined;
   const traces = new Map<string, readonly TraceEntry[]>();
   const traceLimit = o.traceLimit ?? 0;
+  const perState = o.samplesPerState ?? 0;
+  const sampled = new Map<string, Set<string>>();
   let tracesTruncated = false;
   for (;;) {
     if (executions >= o.limit) {
@@ -101,17 +115,29 @@ export function enumerateExecutions(setup: LitmusSetup, o: EnumerateOptions): En
     if (r.kind === "blocked") blocked++;
     else if (r.kind === "bounded") stopped = "step-bound";
     else if (r.kind === "final") {
-      if (traceLimit > 0) {
-        const tk = traceKey(r.trace);
-        if (!traces.has(tk)) {
-          if (traces.size < traceLimit) traces.set(tk, r.trace);
-          else tracesTruncated = true;
-        }
+      const tk = traceLimit > 0 || perState > 0 ? traceKey(r.trace) : "";
+      if (traceLimit > 0 && !traces.has(tk)) {
+        if (traces.size < traceLimit) traces.set(tk, r.trace);
+        else tracesTruncated = true;
       }
       const k = o.key(r.state);
-      const e = states.get(k);
+      let e = states.get(k);
       if (e) e.count++;
-      else states.set(k, { state: r.state, count: 1 });
+      else {
+        e = { state: r.state, count: 1, samples: [] };
+        states.set(k, e);
+      }
+      if (perState > 0) {
+        let seen = sampled.get(k);
+        if (!seen) {
+          seen = new Set();
+          sampled.set(k, seen);
+        }
+        if (seen.size < perState && !seen.has(tk)) {
+          seen.add(tk);
+          e.samples.push(tree.answers());
+        }
+      }
     }
     if (!tree.next()) break;
   }

@@ -19,6 +19,7 @@ import { hardwareUpdate, tableAfUpdate } from "./hw-update.js";
 import { type Message, MessageLog } from "./messages.js";
 import type { FaultRecord, FinalState } from "./outcome.js";
 import type { CpuProgram, Instr, Line } from "./program.js";
+import type { ExecEvent, ReadRecord } from "./record.js";
 import { earlyStores } from "./reorder.js";
 import { type Stage2Config, stage2Faulting, stage2Invalidations, walkStage2 } from "./stage2.js";
 import { type Context, makeContext, Thread } from "./thread.js";
@@ -101,10 +102,13 @@ export class LitmusExecution {
   private readonly beforeMarks: { readonly view: number; readonly bits: number }[] = [];
   /** The execution as Machine steps (trace.ts), in execution order. */
   readonly trace: TraceEntry[] = [];
+  /** When given: every instruction run, with what it read and from which write (record.ts). */
+  private readonly record: ExecEvent[] | undefined;
 
-  constructor(s: LitmusSetup, choose: (n: number) => number) {
+  constructor(s: LitmusSetup, choose: (n: number) => number, record?: ExecEvent[]) {
     this.s = s;
     this.choose = choose;
+    this.record = record;
     const mem = s.mem;
     this.log = new MessageLog((pa) => (mem.load64(pa) ? (BigInt(mem.hi >>> 0) << 32n) | BigInt(mem.lo >>> 0) : 0n));
     this.threads = s.programs.map((p, i) => new Thread(i, p, makeContext(mem, s.regs[i] as Regs, s.features), s.stage2?.[i]));
@@ -164,6 +168,7 @@ export class LitmusExecution {
     const ins = (t.prog.lines[j] as Line).instr;
     if (ins.i !== "str") return;
     t.early.add(j);
+    this.note(t, j, true);
     this.access(t, j, ins);
   }
 
@@ -175,6 +180,7 @@ export class LitmusExecution {
     const ins = line.instr;
     t.steps++;
     t.pc = j + 1;
+    this.note(t, j, false);
     const v = t.views;
     switch (ins.i) {
       case "ldr":
@@ -330,6 +336,24 @@ export class LitmusExecution {
     return kk;
   }
 
+  private note(t: Thread, j: number, early: boolean): void {
+    if (this.record) this.record.push({ cpu: t.id, line: j, step: (t.prog.lines[j] as Line).step, early, reads: [] });
+  }
+
+  /** Records a read of message `m` on the instruction being run (only when recording). */
+  private noteRead(kind: ReadRecord["kind"], stage: 1 | 2, level: number, m: Message): void {
+    const ev = this.record?.[this.record.length - 1];
+    if (!ev) return;
+    const w = m.cpu < 0 ? undefined : this.threads[m.cpu];
+    const from: ReadRecord["from"] =
+      m.cpu < 0 || !w
+        ? { kind: "initial" }
+        : m.po < 0
+          ? { kind: "hardware", cpu: m.cpu }
+          : { kind: "store", cpu: m.cpu, line: m.po, step: (w.prog.lines[m.po] as Line).step };
+    ev.reads.push({ kind, stage, level, pa: m.pa, value: m.value, from });
+  }
+
   private pick<T>(xs: readonly T[]): T {
     if (xs.length === 0) throw new Blocked();
     return xs[xs.length === 1 ? 0 : this.choose(xs.length)] as T;
@@ -381,6 +405,7 @@ export class LitmusExecution {
       };
     });
     note(c.before, c.after);
+    this.noteRead("walk", 1, level, c.m);
     return c.m;
   }
 
@@ -460,6 +485,7 @@ export class LitmusExecution {
           const c = this.chooseDescriptor(dpa, facts2, (m) => ({ invs, faulting: stage2Faulting(m.value, level) }));
           before |= c.before;
           after2 |= c.after;
+          this.noteRead("walk", 2, level, c.m);
           return c.m;
         });
         if (o === undefined) throw new Blocked();
@@ -556,6 +582,7 @@ export class LitmusExecution {
         m = this.pick(this.log.at(pa).filter((x) => this.log.notOverwrittenBy(x, view) && !(x.cpu === t.id && x.po > j)));
       }
       old = m.value;
+      this.noteRead("data", 1, -1, m);
       post = Math.max(pre2, m.ts);
       postK = pre2K | m.k;
       v.readDone(pa, post, vAddr, acq !== "", postK, vAddrK);

@@ -15,6 +15,7 @@ import type { Machine, StaleEntryInfo } from "../../../src/machine/machine.js";
 import type { Violation } from "../../../src/machine/types.js";
 import type { PhysMem } from "../../../src/mem/physmem.js";
 import { parseScenario } from "../../../src/scenario/format.js";
+import { isLitmusScenario } from "../../../src/scenario/litmus.js";
 import { formatOutcome } from "../../../src/scenario/render.js";
 import { runScenario } from "../../../src/scenario/run.js";
 import type { HalfContext, WalkContext } from "../../../src/walk/context.js";
@@ -90,6 +91,12 @@ export interface ScenarioTrace {
   readonly hasExpectations: boolean;
   readonly expectationFailures: readonly string[];
   readonly runMs: number;
+  /**
+   * Values, registers or a final condition: `vmsa check` runs the file on the litmus model (every
+   * execution at once), so there are no step-by-step snapshots (`snapshots` is empty); the
+   * checker view (lib/checker.ts) shows its executions instead.
+   */
+  readonly litmus: boolean;
 }
 
 function decoded(h: HalfContext, desc: bigint, level: number): { target: bigint | undefined; attrs: string } {
@@ -220,6 +227,22 @@ function snapshot(m: Machine, limit: number): CpuSnapshot[] {
 export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT): ScenarioTrace {
   const t0 = performance.now();
   const s = parseScenario(text, file);
+  if (isLitmusScenario(s)) {
+    const steps = s.steps.map((spec, i) => ({ step: i + 1, cpu: spec.cpu, text: spec.text, line: spec.line, exec: "" }));
+    return {
+      name: s.name,
+      file,
+      description: s.description,
+      cpus: s.cpus,
+      steps,
+      snapshots: [],
+      reports: [],
+      hasExpectations: false,
+      expectationFailures: [],
+      runMs: performance.now() - t0,
+      litmus: true,
+    };
+  }
   const snapshots: CpuSnapshot[][] = [];
   const r = runScenario(s, { onStep: (_step, m) => snapshots.push(snapshot(m, limit)) });
   const byStep = new Map(r.accesses.map((a) => [a.step, a]));
@@ -247,6 +270,7 @@ export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT)
     hasExpectations: r.hasExpectations,
     expectationFailures: r.expectationFailures,
     runMs: performance.now() - t0,
+    litmus: false,
   };
 }
 

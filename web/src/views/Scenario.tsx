@@ -3,13 +3,17 @@
  * once in the worker and step through the per-step snapshots: each CPU's registers and what its
  * TLB may hold, the step where the checker reports a broken rule and the earlier steps it cites.
  * Deep link: `#/scenario?sc=NAME&step=N&r=K` (example) or `?y=BASE64URL&f=FILE&step=N` (pasted).
+ * The checker view (Checker.tsx): `x=1` explores every execution (always on for litmus files),
+ * `o=STATE&i=EXECUTION&ev=N` steps through one of them.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Violation } from "../../../src/machine/types.js";
+import type { CheckerOutcomes, Interleaving } from "../lib/checker.js";
 import { decodePar, hex, hex16, sizeText } from "../lib/format.js";
 import { EXAMPLE_SCENARIOS, exampleScenario } from "../lib/scenarios.js";
 import { type CpuSnapshot, citedSteps, decodeText, encodeText, type ScenarioTrace, type TlbRow } from "../lib/stepper.js";
 import type { MemClient } from "../worker/client.js";
+import { Checker } from "./Checker.js";
 
 export interface ScenarioProps {
   params: Readonly<Record<string, string>>;
@@ -272,10 +276,16 @@ export function Scenario(props: ScenarioProps) {
   const [paste, setPaste] = useState(false);
   const [pasteText, setPasteText] = useState("");
   const localText = useRef<Source | undefined>(undefined);
+  const [outcomes, setOutcomes] = useState<{ key: string; o: CheckerOutcomes } | undefined>(undefined);
+  const [interleaving, setInterleaving] = useState<{ key: string; il: Interleaving } | undefined>(undefined);
+  const current = useRef<Source | undefined>(undefined);
 
   const run = (src: Source): void => {
     setBusy(true);
     setLoadedKey(src.key);
+    current.current = src;
+    setOutcomes(undefined);
+    setInterleaving(undefined);
     client.call({ op: "scenario", file: src.file, text: src.text }).then(
       (r) => {
         setTrace(r.trace);
@@ -312,6 +322,31 @@ export function Scenario(props: ScenarioProps) {
     }
   };
 
+  // The checker: every execution (worker), then the picked one replayed with its reads-from.
+  const explore = trace?.litmus === true || params.x === "1";
+  useEffect(() => {
+    const src = current.current;
+    if (!trace || !explore || !src || outcomes?.key === src.key) return;
+    client.call({ op: "explore", file: src.file, text: src.text }).then(
+      (r) => setOutcomes({ key: src.key, o: r.outcomes }),
+      (e: Error) => setError(e.message),
+    );
+  }, [trace, explore]);
+  const pickState = params.o === undefined ? undefined : Number.parseInt(params.o, 10);
+  const pickSample = Number.parseInt(params.i ?? "0", 10) || 0;
+  const choices = outcomes && pickState !== undefined ? outcomes.o.samples[pickState]?.[pickSample] : undefined;
+  const ilKey = `${outcomes?.key}:${pickState}:${pickSample}`;
+  useEffect(() => {
+    const src = current.current;
+    if (!src || !choices || interleaving?.key === ilKey) return;
+    client.call({ op: "replay", file: src.file, text: src.text, choices }).then(
+      (r) => setInterleaving({ key: ilKey, il: r.interleaving }),
+      (e: Error) => setError(e.message),
+    );
+  }, [ilKey, choices !== undefined]);
+  const il = interleaving?.key === ilKey ? interleaving.il : undefined;
+  const cursor = Math.min(Math.max(Number.parseInt(params.ev ?? "0", 10) || 0, 0), il?.events.length ?? 0);
+
   const nSteps = trace?.steps.length ?? 0;
   const step = Math.min(Math.max(Number.parseInt(params.step ?? "0", 10) || 0, 0), nSteps);
   const reports = trace?.reports ?? [];
@@ -323,7 +358,7 @@ export function Scenario(props: ScenarioProps) {
 
   const keep = (): Record<string, string> => {
     const p: Record<string, string> = {};
-    for (const k of ["sc", "y", "f", "r"]) if (params[k]) p[k] = params[k] as string;
+    for (const k of ["sc", "y", "f", "r", "x", "o", "i", "ev"]) if (params[k]) p[k] = params[k] as string;
     return p;
   };
   const goto = (s: number): void => update({ ...keep(), step: String(Math.min(Math.max(s, 0), nSteps)) });
@@ -336,10 +371,13 @@ export function Scenario(props: ScenarioProps) {
   };
 
   // Arrow keys step (outside form fields).
+  // With a picked execution of a litmus file, the arrows step through that execution.
+  const stepIl = (ev: number): void =>
+    update({ ...keep(), step: String(step), ev: String(Math.max(0, Math.min(ev, il?.events.length ?? 0))) });
   const gotoRef = useRef(goto);
-  gotoRef.current = goto;
+  gotoRef.current = trace?.litmus && il ? stepIl : goto;
   const stepRef = useRef(step);
-  stepRef.current = step;
+  stepRef.current = trace?.litmus && il ? cursor : step;
   useEffect(() => {
     const on = (e: KeyboardEvent): void => {
       const t = e.target as HTMLElement | null;
@@ -423,6 +461,35 @@ export function Scenario(props: ScenarioProps) {
         <p class="error" id="scenario-error">
           {error}
         </p>
+      )}
+      {trace?.litmus && (
+        <>
+          <h2>
+            <span id="scenario-name">{trace.name}</span> <span class="small dim">litmus model: every execution at once</span>
+          </h2>
+          <p class="small description">
+            {trace.file} · {trace.cpus} CPU{trace.cpus === 1 ? "" : "s"} · {trace.steps.length} steps
+            {trace.description ? ` · ${trace.description}` : ""}
+          </p>
+        </>
+      )}
+      {trace && !trace.litmus && !explore && (
+        <div class="controls">
+          <button type="button" id="explore-run" onClick={() => update({ ...keep(), step: String(step), x: "1" })}>
+            Explore every execution (vmsa check --explore --outcomes)
+          </button>
+        </div>
+      )}
+      {trace && explore && !outcomes && <p class="small">exploring every execution…</p>}
+      {trace && outcomes && (
+        <Checker
+          outcomes={outcomes.o}
+          picked={pickState !== undefined && choices ? { state: pickState, sample: pickSample } : undefined}
+          interleaving={il}
+          cursor={cursor}
+          pick={(o, i) => update({ ...keep(), step: String(step), o: String(o), i: String(i), ev: "0" })}
+          step={stepIl}
+        />
       )}
       {trace && snap && (
         <>

@@ -5,6 +5,7 @@ import type { Marker } from "../../../src/dump/ptdump.js";
 import type { SourcedRegs } from "../../../src/dump/regfile.js";
 import type { Stage2Result } from "../../../src/walk/stage2.js";
 import type { Access, TranslationResult } from "../../../src/walk/walker.js";
+import type { CheckerOutcomes, Interleaving } from "../lib/checker.js";
 import type { LoadStats } from "../lib/load.js";
 import type { MapData } from "../lib/mapdata.js";
 import type { ScenarioTrace } from "../lib/stepper.js";
@@ -41,7 +42,11 @@ export type Request =
   | { readonly op: "kvm-stage2"; readonly file: KvmFile }
   | { readonly op: "audit"; readonly userHalf: boolean }
   /** Parse and run a scenario's text; snapshots of every step come back at once. */
-  | { readonly op: "scenario"; readonly file: string; readonly text: string };
+  | { readonly op: "scenario"; readonly file: string; readonly text: string }
+  /** Every execution on the litmus model, as `vmsa check --explore --outcomes` (lib/checker.ts). */
+  | { readonly op: "explore"; readonly file: string; readonly text: string }
+  /** One recorded execution run again with its reads-from. */
+  | { readonly op: "replay"; readonly file: string; readonly text: string; readonly choices: readonly number[] };
 
 export type KvmFile = "stage2_page_tables" | "ipa_range" | "stage2_levels";
 
@@ -91,7 +96,9 @@ export type ReplyBody =
   | { readonly op: "ptdump"; readonly text: string; readonly markers: readonly Marker[] }
   | { readonly op: "kvm-stage2"; readonly text: string; readonly passes: number; readonly missing: number }
   | { readonly op: "audit"; readonly report: AuditReport }
-  | { readonly op: "scenario"; readonly trace: ScenarioTrace };
+  | { readonly op: "scenario"; readonly trace: ScenarioTrace }
+  | { readonly op: "explore"; readonly outcomes: CheckerOutcomes }
+  | { readonly op: "replay"; readonly interleaving: Interleaving };
 
 export type WorkerMessage =
   | { readonly id: number; readonly ok: true; readonly body: ReplyBody }

@@ -18,6 +18,7 @@ import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
 import { halfBase, type RangeGeometry } from "../../../src/walk/range.js";
 import { compileStage2 } from "../../../src/walk/stage2.js";
 import { Walker } from "../../../src/walk/walker.js";
+import { exploreOutcomes, replayInterleaving } from "../lib/checker.js";
 import { buildExample } from "../lib/demo.js";
 import { KERNEL_EXAMPLE } from "../lib/kernelExample.js";
 import type { LoadStats } from "../lib/load.js";
@@ -240,6 +241,10 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
     }
     case "scenario":
       return { op: "scenario", trace: traceScenario(req.text, req.file) };
+    case "explore":
+      return { op: "explore", outcomes: exploreOutcomes(req.text, req.file) };
+    case "replay":
+      return { op: "replay", interleaving: replayInterleaving(req.text, req.file, req.choices) };
     case "ptdump": {
       const s = need();
       const h = s.ctx.halves[1];

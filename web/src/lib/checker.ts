@@ -1,0 +1,65 @@
+/**
+ * The checker views' data (runs in the worker, pure): every execution of a scenario on the
+ * litmus model exactly as `vmsa check --explore --outcomes --format json` reports it (the same
+ * runLitmus, limit and litmusToJson), plus a few recorded executions per final state, and one of
+ * them run again with its reads-from (src/scenario/litmus.ts replayLitmus).
+ */
+import type { ExecEvent } from "../../../src/machine/litmus/record.js";
+import { parseScenario } from "../../../src/scenario/format.js";
+import { DEFAULT_LITMUS_LIMIT, isLitmusScenario, replayLitmus, runLitmus } from "../../../src/scenario/litmus.js";
+import { type LitmusJson, litmusStatus, litmusToJson } from "../../../src/scenario/litmus-render.js";
+
+/** Executions (distinct interleavings) offered per final state. */
+export const SAMPLES_PER_STATE = 12;
+
+export interface CheckerStep {
+  readonly step: number;
+  readonly cpu: number;
+  readonly text: string;
+}
+
+export interface CheckerOutcomes {
+  /** The CLI's JSON object for this file (`vmsa check --explore --outcomes --format json`). */
+  readonly json: LitmusJson;
+  /** The CLI's exit status for it: 0 as claimed / clean, 1 contradicted / findings, 3 inconclusive. */
+  readonly status: 0 | 1 | 3;
+  /** Per final state (same order as json.states): its text as the CLI prints it, and recorded executions. */
+  readonly keys: readonly string[];
+  readonly samples: readonly (readonly (readonly number[])[])[];
+  readonly steps: readonly CheckerStep[];
+  /** Whether plain `vmsa check` also runs this file on the litmus model (values, registers, a final condition). */
+  readonly litmusFile: boolean;
+  readonly runMs: number;
+}
+
+function stepsOf(text: string, file: string): { s: ReturnType<typeof parseScenario>; steps: CheckerStep[] } {
+  const s = parseScenario(text, file);
+  return { s, steps: s.steps.map((x, i) => ({ step: i + 1, cpu: x.cpu, text: x.text.replace(/^\s*(P|cpu)\d+(\.F)?\s*:\s*/i, "") })) };
+}
+
+export function exploreOutcomes(text: string, file: string): CheckerOutcomes {
+  const t0 = performance.now();
+  const { s, steps } = stepsOf(text, file);
+  const r = runLitmus(s, { limit: DEFAULT_LITMUS_LIMIT, samplesPerState: SAMPLES_PER_STATE });
+  return {
+    json: litmusToJson(r),
+    status: litmusStatus(r),
+    keys: r.states.map((x) => x.key),
+    samples: r.states.map((x) => x.samples),
+    steps,
+    litmusFile: isLitmusScenario(s),
+    runMs: performance.now() - t0,
+  };
+}
+
+export interface Interleaving {
+  readonly kind: "final" | "blocked" | "bounded";
+  readonly key: string | undefined;
+  readonly events: readonly ExecEvent[];
+}
+
+export function replayInterleaving(text: string, file: string, choices: readonly number[]): Interleaving {
+  const { s } = stepsOf(text, file);
+  const r = replayLitmus(s, choices);
+  return { kind: r.kind, key: r.key, events: r.events };
+}
