@@ -283,11 +283,13 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
     if (o.input) queries.push(...readQueries(o.input, dflt));
     if (queries.length === 0) throw new UsageError("no virtual address given (arguments or --input FILE)");
     // --mem without --example names memory exactly like --dump FILE@PA (same layout and register handling).
+    // The EL2 regime (E2H=0) has no TTBR1: a dump opened for it needs none.
+    const oo = o.regime !== undefined && parseRegime(o.regime) === "el2" && o.ttbr1 === undefined ? { ...o, ttbr1: "0" } : o;
     const m =
       o.gdb !== undefined
-        ? await openInputs(o.dump, o, { vas: queries.map((q) => q.va) })
+        ? await openInputs(o.dump, oo, { vas: queries.map((q) => q.va) })
         : o.dump.length > 0 || ((o.mem ?? []).length > 0 && !o.example)
-          ? openDumpFromOptions(o.dump, o)
+          ? openDumpFromOptions(o.dump, oo)
           : { ...machineFromOptions(o), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const regs = withRegimeOptions(m.regs, o);

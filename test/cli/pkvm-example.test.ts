@@ -24,8 +24,8 @@ describe("vmsa dump --example pkvm-hyp / pkvm-host-s2", () => {
     expect(a.out).toBe(golden("pkvm-host-s2.txt"));
     const b = await vmsa("dump", "--example", "pkvm-host-s2", "--ptdump-era", "linux-6.19");
     expect(b.out).toBe(golden("pkvm-host-s2-6.19.txt"));
-    expect((await vmsa("dump", "--example", "pkvm-host-s2", "--kvm-file", "ipa_range")).out).toBe("40\n");
-    expect((await vmsa("dump", "--example", "pkvm-host-s2", "--kvm-file", "stage2_levels")).out).toBe("3\n");
+    expect((await vmsa("dump", "--example", "pkvm-host-s2", "--kvm-file", "ipa_range")).out).toBe("48\n");
+    expect((await vmsa("dump", "--example", "pkvm-host-s2", "--kvm-file", "stage2_levels")).out).toBe("4\n");
   });
 
   it("JSON lists the hyp-owned pages as invalid entries with owner id 1 in bits [9:2], and the shared page's SW bits", async () => {
@@ -56,11 +56,11 @@ describe("vmsa translate --example pkvm-hyp / pkvm-host-s2", () => {
   });
 
   it("a host IPA of a hyp page faults at stage 2 level 3; host RAM translates IPA = PA", async () => {
-    const r = await vmsa("translate", "--example", "pkvm-host-s2", "0x40210000", "0x50000000:w", "-f", "json");
+    const r = await vmsa("translate", "--example", "pkvm-host-s2", "0x40210000", "0x48000000:w", "-f", "json");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { results: { kind: string; level: number; pa?: string; fault?: string }[] };
     expect(j.results[0]).toMatchObject({ kind: "fault", fault: "translation", level: 3 });
-    expect(j.results[1]).toMatchObject({ kind: "ok", pa: "0x50000000", level: 2 });
+    expect(j.results[1]).toMatchObject({ kind: "ok", pa: "0x48000000", level: 2 });
   });
 });
 

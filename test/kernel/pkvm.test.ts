@@ -50,14 +50,19 @@ const EL2W = { type: "write", el: 1 } as const;
 const EL2X = { type: "exec", el: 1 } as const;
 
 describe("pKVM registers", () => {
-  it("TCR_EL2 (non-VHE layout) has T0SZ from hyp_va_bits, RES1 bits 31/23 and PS 40 bits; VTCR_EL2 gives the host a 40-bit IPA from level 1", () => {
-    // arm.c cpu_prepare_hyp_mode: TCR_EL2 = TCR_EL1's TG0/SH0/ORGN0/IRGN0 | RES1 | PS | T0SZ(hyp_va_bits).
-    expect(sys.hyp.regs.tcr).toBe(0x8082_3510n);
-    // pgtable.c kvm_get_vtcr: RES1 31, HA 21, VS 19, PS 010, SH0 11, ORGN0/IRGN0 01, SL0 01 (3 levels), T0SZ 24.
-    expect(sys.host.vtcr).toBe(0x802a_3558n);
-    // Two concatenated level-1 tables (10 bits at level 1, Arm ARM R_SRKBC), aligned to their size.
-    expect(sys.host.pgt.pgdPages).toBe(2);
-    expect(sys.host.vttbr % 0x2000n).toBe(0n);
+  it("TCR_EL2 (non-VHE layout), VTCR_EL2, SCTLR_EL2, HCR_EL2 and the two table bases are those of the captured pKVM (test/fixtures/pkvm)", () => {
+    // arm.c cpu_prepare_hyp_mode: TCR_EL2 = TCR_EL1's TG0/SH0/ORGN0/IRGN0 | RES1 31, 23 | PS 48 bits | T0SZ(hyp_va_bits 48).
+    expect(sys.hyp.regs.tcr).toBe(0x8085_3510n);
+    // pgtable.c kvm_get_vtcr: RES1 31, HA 21, VS 19, PS 101, SH0 11, ORGN0/IRGN0 01, SL0 10 (4 levels), T0SZ 16.
+    expect(sys.host.vtcr).toBe(0x802d_3590n);
+    expect(sys.hyp.regs.sctlr).toBe(0xf8ed_383dn);
+    expect(sys.host.hcr).toBe(0x300_8008_0001n);
+    // divide_memory_pool: the 64-page vmemmap (4-byte struct hyp_page) and the VM table page come
+    // first, so the hyp pgd is pool + 0x41000; the host's pgd follows the 648 hyp stage-1 pages
+    // (hyp_s1_pgtable_pages with KVM_PGTABLE_FIRST_LEVEL -1). Both with CnP (bit 0).
+    expect(sys.hyp.regs.ttbr0).toBe(0x4f84_1001n);
+    expect(sys.host.vttbr).toBe(0x4fac_9001n);
+    expect(sys.host.pgt.pgdPages).toBe(1);
     expect(compileRegs(sys.hyp.regs).halves[0].startLevel).toBe(0);
   });
 });
@@ -152,12 +157,12 @@ describe("host stage 2", () => {
 
   it("host memory is identity-mapped RWX in the largest block that fits beside the hyp's pages; MMIO RW, not executable", () => {
     // mem_protect.c host_stage2_idmap/host_stage2_adjust_range; PKVM_HOST_MEM_PROT = RWX, PKVM_HOST_MMIO_PROT = RW.
-    const big = sys.host.faults.find((f) => f.addr === 0x5000_0000n);
-    expect(big).toMatchObject({ outcome: "mapped", level: 2, start: 0x5000_0000n, end: 0x5020_0000n });
+    const big = sys.host.faults.find((f) => f.addr === 0x4800_0000n);
+    expect(big).toMatchObject({ outcome: "mapped", level: 2, start: 0x4800_0000n, end: 0x4820_0000n });
     const beside = sys.host.faults.find((f) => f.addr === 0x4020_0000n);
     expect(beside).toMatchObject({ outcome: "mapped", level: 3 });
-    const w = hostS2.translateIpa(0x5000_1234n, { type: "write", el: 1 });
-    expect(w.kind === "ok" && w.pa).toBe(0x5000_1234n);
+    const w = hostS2.translateIpa(0x4800_1234n, { type: "write", el: 1 });
+    expect(w.kind === "ok" && w.pa).toBe(0x4800_1234n);
     expect(w.kind === "ok" && w.permissions).toEqual({ r: true, w: true, x1: true, x0: true });
     const uart = hostS2.translateIpa(0x0900_0000n, { type: "exec", el: 1 });
     expect(uart.kind === "fault" && uart.fault).toBe("permission");
@@ -239,8 +244,8 @@ describe("audit of the pKVM tables", () => {
       0x4140_0000n,
       0x4149_0000n,
       0x4400_0000n,
-      0x5000_0000n,
-      0x7fa0_0000n,
+      0x4800_0000n,
+      0x4f60_0000n,
     ]);
   });
 });
@@ -277,12 +282,12 @@ describe("the host's two stages", () => {
     // Arm ARM S2CombineS1MemAttrs: Device at either stage gives Device (without FWB). A host stage 1
     // (Linux 4K/48) in host RAM: VA 0x1000 -> UART Device-nGnRE (AttrIndx 4), VA 0x2000 -> RAM Normal.
     const s = pkvmInit();
-    const root = 0x5000_0000n;
+    const root = 0x4800_0000n;
     const l = [root, root + 0x1000n, root + 0x2000n, root + 0x3000n];
     for (let i = 0; i < 3; i++) s.mem.write64(l[i] ?? 0n, (l[i + 1] ?? 0n) | 3n);
     const AF = 1n << 10n;
     s.mem.write64((l[3] ?? 0n) + 8n, 0x0900_0000n | 3n | (4n << 2n) | AF | (3n << 53n));
-    s.mem.write64((l[3] ?? 0n) + 16n, 0x5010_0000n | 3n | (3n << 8n) | AF | (3n << 53n));
+    s.mem.write64((l[3] ?? 0n) + 16n, 0x4810_0000n | 3n | (3n << 8n) | AF | (3n << 53n));
     const preset = presetByName("linux-4k-48").regs;
     const two = new Walker(s.mem, { ...preset, ttbr0: root, hcr: s.host.hcr, vtcr: s.host.vtcr, vttbr: s.host.vttbr });
     const uart = two.translate(0x1000n, { type: "write", el: 1 });

@@ -16,7 +16,8 @@
  * - the idmap of __hyp_idmap_text at VA = PA (PAGE_HYP_EXEC);
  * - the quarter of the other half without the idmap (bit 46 set): private VAs from __io_map_base
  *   (0x4000_0000_0000): per-CPU stacks with their guard pages (2 pages, the lower one unmapped),
- *   per-CPU fixmap slots and the fixblock (mapped, then their valid bit cleared), the GICv2
+ *   per-CPU fixmap slots (mapped, then their valid bit cleared; newer kernels add a 2 MiB
+ *   "fixblock" there, 6.12 does not), the GICv2
  *   hypervisor control interface (PAGE_HYP_DEVICE); the vmemmap from __hyp_vmemmap
  *   (0x6000_0000_0000), backed by the pool's first pages.
  * Host stage 2: an identity map (IPA = PA) filled on host faults (host_stage2_idmap: the largest
@@ -63,12 +64,16 @@ export interface PkvmSection extends PaRegion {
   readonly name: string;
 }
 
-/** The modelled machine and kernel image: QEMU virt with 1 GiB of RAM, 2 CPUs, a 40-bit PA CPU, GICv2. */
+/**
+ * The modelled machine: the one the captured fixture ran on (test/fixtures/pkvm: QEMU virt,
+ * -cpu max,lpa2=off, 256 MiB of RAM, a 48-bit PA, pKVM's pool where that kernel reserved it), with
+ * 2 CPUs and GICv2; the hypervisor's sections are model addresses inside a kernel image at 0x4020_0000.
+ */
 export const PKVM_MACHINE = {
-  ram: [{ base: 0x4000_0000, size: 0x4000_0000 }] as readonly PaRegion[],
+  ram: [{ base: 0x4000_0000, size: 0x1000_0000 }] as readonly PaRegion[],
   cpus: 2,
-  /** ID_AA64MMFR0_EL1.PARange = 0b0010 (40 bits), 16-bit VMIDs (ID_AA64MMFR1_EL1.VMIDBits = 2). */
-  paBits: 40,
+  /** ID_AA64MMFR0_EL1.PARange = 0b0101 (48 bits), 16-bit VMIDs, CnP, pointer authentication. */
+  paBits: 48,
   /** hyp_va_bits: 64 - T0SZ of the idmap (IDMAP_VA_BITS = 48). */
   hypVaBits: 48,
   /** QEMU virt MMIO used below: GICv2 distributor, GICv2 hypervisor control interface (GICH), PL011 UART. */
@@ -88,27 +93,67 @@ export const PKVM_MACHINE = {
   perCpuSize: 0x3000,
   /** Each CPU's hyp stack page (NVHE_STACK_SIZE = PAGE_SIZE), allocated by the host. */
   stacks: [0x4310_0000, 0x4310_1000] as readonly number[],
-  /** hyp_mem_base / hyp_mem_size: the pool the host reserved at boot (PMD aligned, top of RAM). */
-  pool: { name: "hyp pool", base: 0x7fc0_0000, size: 0x40_0000 },
-  /** sizeof(struct hyp_page), 6.14+: u16 refcount, u8 order, two 4-bit states, u32 share count. */
-  hypPageSize: 8,
-  /** divide_memory_pool's share of the pool after the vmemmap (model budgets, in pages). */
-  vmTablePages: 1,
-  hypS1Pages: 63,
-  hostS2Pages: 128,
+  /** hyp_mem_base / hyp_mem_size: the pool the host reserved at boot ("kvm [0]: Reserved 6 MiB at 0x4f800000"). */
+  pool: { name: "hyp pool", base: 0x4f80_0000, size: 0x60_0000 },
+  /** sizeof(struct hyp_page) up to 6.13: u16 refcount, u8 order, u8 host_state. */
+  hypPageSize: 4,
 } as const;
 
-/** HCR_EL2 of the host under pKVM: HCR_HOST_NVHE_PROTECTED_FLAGS (RW, API, APK, ATA, TSC) | VM. */
-export const PKVM_HOST_HCR = B(31) | B(41) | B(40) | B(56) | B(19) | HCR_VM;
+/**
+ * __hyp_pgtable_max_pages: table pages to map `nrPages` pages in the worst case, one count per
+ * level from KVM_PGTABLE_FIRST_LEVEL (-1, kernels that support LPA2) to 3.
+ */
+export function hypPgtableMaxPages(nrPages: number): number {
+  let total = 0;
+  let n = nrPages;
+  for (let level = -1; level <= 3; level++) {
+    n = Math.ceil(n / 512);
+    total += n;
+  }
+  return total;
+}
+
+/** The pool's shares (divide_memory_pool, kvm_pkvm.h): vmemmap, VM table, hyp stage-1 and host stage-2 pages. */
+export function pkvmPoolPages(
+  ram: readonly PaRegion[],
+  hypPageSize: number,
+): { vmemmap: number; vmTable: number; hypS1: number; hostS2: number } {
+  const total = ram.reduce((t, r) => t + hypPgtableMaxPages(r.size / PAGE), 0);
+  let vmemmap = 0;
+  for (const r of ram) {
+    const start = Math.floor(((r.base / PAGE) * hypPageSize) / PAGE) * PAGE;
+    const end = Math.ceil((((r.base + r.size) / PAGE) * hypPageSize) / PAGE) * PAGE;
+    vmemmap += (end - start) / PAGE;
+  }
+  return {
+    vmemmap,
+    // KVM_MAX_PVMS (255) pointers.
+    vmTable: Math.ceil((255 * 8) / PAGE),
+    // hyp_s1_pgtable_pages: the memory, plus 1 GiB of private mappings.
+    hypS1: total + hypPgtableMaxPages(0x4000_0000 / PAGE),
+    // host_s2_pgtable_pages: the memory, plus 16 pages for a concatenated pgd.
+    hostS2: total + 16,
+  };
+}
 
 /**
- * SCTLR_EL2 with the MMU on (INIT_SCTLR_EL2_MMU_ON): M, C, SA, I, IESB, WXN, ITFSB and the RES1
- * bits 4, 5, 11, 16, 18, 22, 23, 28, 29.
+ * HCR_EL2 of the host under pKVM: HCR_HOST_NVHE_PROTECTED_FLAGS (RW, API, APK, TSC) | VM, as
+ * captured (HCR_ATA only with MTE, which the captured CPU did not enable).
  */
-export const PKVM_SCTLR_EL2 = [0, 2, 3, 12, 21, 19, 37, 4, 5, 11, 16, 18, 22, 23, 28, 29].reduce((v, n) => v | B(n), 0n);
+export const PKVM_HOST_HCR = B(31) | B(41) | B(40) | B(19) | HCR_VM;
 
-/** The features of the modelled CPU: a 40-bit PA, otherwise as QEMU -cpu max. */
-export const PKVM_FEATURES: Features = Object.freeze({ ...FEATURES_MAX, paBits: 40 });
+/**
+ * SCTLR_EL2 as captured: INIT_SCTLR_EL2_MMU_ON (M, C, SA, I, IESB, WXN and the RES1 bits 4, 5, 11,
+ * 16, 18, 22, 23, 28, 29) and the pointer-authentication enables EnIA, EnIB, EnDA, EnDB (bits 31,
+ * 30, 27, 13) the hypervisor sets on a CPU with address authentication.
+ */
+export const PKVM_SCTLR_EL2 = [0, 2, 3, 12, 21, 19, 4, 5, 11, 16, 18, 22, 23, 28, 29, 31, 30, 27, 13].reduce((v, n) => v | B(n), 0n);
+
+/** The features of the modelled CPU: QEMU -cpu max,lpa2=off (a 48-bit PA, no LPA2). */
+export const PKVM_FEATURES: Features = Object.freeze({ ...FEATURES_MAX, paBits: 48, lpa2: false });
+
+/** TTBR.CnP / VTTBR.CnP (bit 0): set by KVM when the CPU has FEAT_TTCNP (ARM64_HAS_CNP). */
+const CNP = 1n;
 
 /** PARange encoding of a PA size (TCR/VTCR PS). */
 function psOf(bits: number): bigint {
@@ -179,8 +224,8 @@ export const PKVM_DEFAULT_HOST_FAULTS: readonly bigint[] = [
   0x4020_0000n, // kernel text (a page: the hypervisor's idmap page is next to it)
   0x4000_0000n, // start of RAM
   0x4140_0000n, // kernel data
-  0x5000_0000n, // the host's RAM (a 2 MiB block)
-  0x7fa0_0000n, // the 2 MiB below the pool
+  0x4800_0000n, // the host's RAM (a 2 MiB block)
+  0x4f60_0000n, // the 2 MiB below the pool
   0x0900_0000n, // PL011 UART (the MMIO gap below RAM: one 1 GiB block)
   0x0800_0000n, // GIC distributor (already mapped by the previous fault)
 ];
@@ -246,18 +291,16 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
   const hypVa = (pa: number | bigint): bigint => (linear(BigInt(pa)) & vaMask) | tag;
 
   // divide_memory_pool: vmemmap first, then the VM table, the hyp stage-1 pages, the host stage-2 pages.
-  const poolAlloc = new KvmEarlyAllocator(M.pool.base, M.pool.size);
-  const ramPages = (ramEnd - ramBase) / PAGE;
-  const vmemmapBytes = Math.ceil((ramPages * M.hypPageSize) / PAGE) * PAGE;
-  const vmemmapBase = poolAlloc.allocPages(vmemmapBytes / PAGE);
-  const vmTable = poolAlloc.allocPages(M.vmTablePages);
-  if (vmemmapBase === undefined || vmTable === undefined)
-    throw new KernelError("ENOMEM", "divide_memory_pool: pool too small", "divide_memory_pool");
-  const hypPgtBase = M.pool.base + vmemmapBytes + M.vmTablePages * PAGE;
-  const hostS2Base = Math.ceil((hypPgtBase + M.hypS1Pages * PAGE) / (2 * PAGE)) * 2 * PAGE;
+  // (hyp_early_alloc_contig hands out consecutive pages; the host's pgd comes first from its share.)
+  const shares = pkvmPoolPages(M.ram, M.hypPageSize);
+  const vmemmapBase = M.pool.base;
+  const hypPgtBase = vmemmapBase + (shares.vmemmap + shares.vmTable) * PAGE;
+  const hostS2Base = hypPgtBase + shares.hypS1 * PAGE;
+  if (hostS2Base + shares.hostS2 * PAGE > M.pool.base + M.pool.size)
+    throw new KernelError("ENOMEM", "divide_memory_pool: the pool is too small", "divide_memory_pool");
 
   // recreate_hyp_mappings, with the early allocator over the hyp stage-1 pages.
-  const hypAlloc = new KvmEarlyAllocator(hypPgtBase, M.hypS1Pages * PAGE);
+  const hypAlloc = new KvmEarlyAllocator(hypPgtBase, shares.hypS1 * PAGE);
   const hyp = KvmPgtable.hyp(port, hypAlloc, M.hypVaBits, cpu);
   const symbols: { name: string; va: bigint; size: number; pa?: number }[] = [];
   const mapLinear = (s: PkvmSection, prot: bigint): void => {
@@ -299,7 +342,7 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
 
   // __pkvm_init_finalise: the host stage 2 (kvm_host_prepare_stage2) from its own pool pages.
   const { vtcr, startLevel } = pkvmHostVtcr(M.paBits);
-  const hostAlloc = new KvmEarlyAllocator(hostS2Base, M.hostS2Pages * PAGE);
+  const hostAlloc = new KvmEarlyAllocator(hostS2Base, shares.hostS2 * PAGE);
   const host = KvmPgtable.stage2(port, hostAlloc, M.paBits, startLevel, cpu);
   const isMemory = (pa: bigint): PaRegion | undefined => M.ram.find((r) => pa >= BigInt(r.base) && pa < BigInt(r.base + r.size));
 
@@ -330,16 +373,6 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
     hyp.map(addr, BigInt(PAGE), BigInt(M.hypBss.base), hypLeafAttr(PAGE_HYP));
     hyp.clearValid(addr);
     symbols.push({ name: `fixmap slot, CPU${c} (valid bit clear)`, va: addr, size: PAGE });
-  }
-  // create_fixblock (4K pages): a PMD-aligned private 2 MiB block over the first RAM, then cleared.
-  {
-    const pmd = kvmGranuleSize(2);
-    const addr = (ioMapBase + pmd - 1n) & ~(pmd - 1n);
-    ioMapBase = addr + pmd;
-    const phys = (BigInt(ramBase) + pmd - 1n) & ~(pmd - 1n);
-    hyp.map(addr, pmd, phys, hypLeafAttr(PAGE_HYP));
-    hyp.clearValid(addr);
-    symbols.push({ name: "fixblock (valid bit clear)", va: addr, size: Number(pmd) });
   }
   // vgic-v2: create_hyp_io_mappings of GICH → __pkvm_create_private_mapping(PAGE_HYP_DEVICE).
   {
@@ -422,7 +455,7 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
 
   const regs: Regs = {
     regime: "el2",
-    ttbr0: BigInt(hyp.pgd),
+    ttbr0: BigInt(hyp.pgd) | CNP,
     ttbr1: 0n,
     tcr: pkvmTcrEl2(M.hypVaBits, M.paBits),
     mair: LINUX_MAIR,
@@ -444,7 +477,7 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
       pgt: host,
       vtcr,
       // VTTBR_EL2 of the host: its pgd, VMID 0.
-      vttbr: BigInt(host.pgd),
+      vttbr: BigInt(host.pgd) | CNP,
       hcr: PKVM_HOST_HCR,
       features: PKVM_FEATURES,
       faults,

@@ -25,7 +25,7 @@ import { buildElfCore } from "../../../src/dump/elfcore.js";
 import { loadInputs } from "../../../src/dump/inputs.js";
 import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../../../src/dump/kvm-stage2.js";
 import { FRAME_SIZE, type PhysMem } from "../../../src/mem/physmem.js";
-import { walkEntries } from "../../../src/walk/range.js";
+import { type RangeGeometry, walkEntries } from "../../../src/walk/range.js";
 import { compileStage2 } from "../../../src/walk/stage2.js";
 import { stage2Geometry } from "../../../src/walk/stage2-range.js";
 import { bootKernel, cacheDir, type KernelConfig, type Session } from "../real-kernel/harness.js";
@@ -120,21 +120,39 @@ function geometryOf(regs: Record<string, bigint>): ReturnType<typeof stage2Geome
 
 /** The stage-2 table pages reachable from the registers (the concatenated start tables whole). */
 export function stage2TablePages(mem: PhysMem, regs: Record<string, bigint>): bigint[] {
-  const g = geometryOf(regs);
+  return rangeTablePages(mem, [geometryOf(regs)]);
+}
+
+/** Every table page reached in the given walk geometries (start tables whole), ascending. */
+export function rangeTablePages(mem: PhysMem, geometries: readonly RangeGeometry[]): bigint[] {
   const pages = new Set<bigint>();
-  const startBytes = 8 * 2 ** (g.bitsAt[g.startLevel + 1] as number);
-  for (let o = 0; o < Math.max(startBytes, FRAME_SIZE); o += FRAME_SIZE) pages.add(BigInt(g.base + o));
-  walkEntries(
-    mem,
-    g,
-    0,
-    2 ** g.iaBits,
-    (e) => {
-      if (e.kind === "table") for (let o = 0; o < 2 ** g.gShift; o += FRAME_SIZE) pages.add(BigInt(e.next + o));
-    },
-    { tables: true },
-  );
+  for (const g of geometries) {
+    const startBytes = 8 * 2 ** (g.bitsAt[g.startLevel + 1] as number);
+    for (let o = 0; o < Math.max(startBytes, FRAME_SIZE); o += FRAME_SIZE) pages.add(BigInt(g.base + o));
+    walkEntries(
+      mem,
+      g,
+      0,
+      2 ** g.iaBits,
+      (e) => {
+        if (e.kind === "table") for (let o = 0; o < 2 ** g.gShift; o += FRAME_SIZE) pages.add(BigInt(e.next + o));
+      },
+      { tables: true },
+    );
+  }
   return [...pages].sort((a, b) => (a < b ? -1 : 1));
+}
+
+/** The pages as a gzipped ELF core (consecutive pages in one bank): a fixture's tables.core.gz. */
+export function tablePagesCore(mem: PhysMem, pages: readonly bigint[]): Uint8Array {
+  const banks: { pa: bigint; data: Uint8Array }[] = [];
+  for (const p of pages) {
+    const last = banks[banks.length - 1];
+    const data = mem.readBytes(p, FRAME_SIZE);
+    if (last && last.pa + BigInt(last.data.length) === p) last.data = Buffer.concat([last.data, data]);
+    else banks.push({ pa: p, data });
+  }
+  return gzipSync(buildElfCore(banks), { level: 9 });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -187,15 +205,8 @@ async function capturePhase(s: Session, tag: string, outDir: string, work: strin
   await s.hmp(`dump-guest-memory ${core}`);
   const mem = loadInputs([core], false).mem;
   const pages = stage2TablePages(mem, regs);
-  const banks: { pa: bigint; data: Uint8Array }[] = [];
-  for (const p of pages) {
-    const last = banks[banks.length - 1];
-    const data = mem.readBytes(p, FRAME_SIZE);
-    if (last && last.pa + BigInt(last.data.length) === p) last.data = Buffer.concat([last.data, data]);
-    else banks.push({ pa: p, data });
-  }
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "tables.core.gz"), gzipSync(buildElfCore(banks), { level: 9 }));
+  writeFileSync(join(outDir, "tables.core.gz"), tablePagesCore(mem, pages));
   writeFileSync(join(outDir, "registers.txt"), KVM_REGISTERS.map((r) => `${r}=0x${(regs[r] as bigint).toString(16)}\n`).join(""));
   for (const f of FILES) writeFileSync(join(outDir, `${f}.txt`), files[f] as string);
   const linux = /Linux version (\S+)/.exec(log)?.[1] ?? "unknown";

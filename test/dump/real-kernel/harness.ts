@@ -257,6 +257,8 @@ type BootOptions = {
   /** Replaces the default /init script (it must print VMSA-BOOTED when done), plus more files. */
   init?: string;
   files?: readonly InitramfsFile[];
+  /** More kernel command-line parameters (e.g. "kvm-arm.mode=protected"). */
+  append?: string;
 };
 
 /**
@@ -314,7 +316,7 @@ async function bootKernelOnce(cfg: KernelConfig, opts: BootOptions): Promise<Ses
     "-initrd",
     initrd,
     "-append",
-    `console=ttyAMA0 ${cfg.kaslr ? "" : "nokaslr "}panic=-1`,
+    `console=ttyAMA0 ${cfg.kaslr ? "" : "nokaslr "}panic=-1${opts.append ? ` ${opts.append}` : ""}`,
     "-serial",
     `file:${serialLog}`,
     "-monitor",
