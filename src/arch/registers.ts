@@ -382,6 +382,8 @@ export interface Regs {
   readonly vttbr?: bigint;
   /** S2PIR_EL2 (FEAT_S2PIE): stage-2 permissions per PIIndex when VTCR_EL2.S2PIE=1. */
   readonly s2pir?: bigint;
+  /** S2POR_EL1 (FEAT_S2POE): stage-2 overlay permissions per S2POIndex when VTCR_EL2.S2PIE=S2POE=1. */
+  readonly s2por?: bigint;
 }
 
 /** TCR2_EL1 fields the walk uses (ASL TCR2_EL1_Type): PnCH[0], PIE[1], E0POE[2], POE[3], AIE[4], D128[5], HAFT[11]. */

@@ -31,6 +31,7 @@ interface DescribeOptions {
   pir?: string;
   pire0?: string;
   s2pir?: string;
+  s2por?: string;
   porEl1?: string;
   porEl0?: string;
   tcr2?: string;
@@ -63,7 +64,7 @@ function describeVtcr(vtcrText: string, vttbrText: string | undefined, o: Descri
 /** Linux's page type for each stage-1 PIIndex (pgtable-prot.h), for the decoded tables. */
 const LINUX_TYPE_OF_INDEX = new Map<number, string>(Object.entries(LINUX_PI_INDEX).map(([name, i]) => [i, name]));
 
-/** `--pir`, `--pire0`, `--s2pir`, `--por-el1/0`, `--tcr2`, `--id-aa64mmfr3`: each field decoded. */
+/** `--pir`, `--pire0`, `--s2pir`, `--s2por`, `--por-el1/0`, `--tcr2`, `--id-aa64mmfr3`: each field decoded. */
 function describePermissionRegisters(o: DescribeOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const s1 = (text: string, name: string): unknown =>
@@ -76,6 +77,9 @@ function describePermissionRegisters(o: DescribeOptions): Record<string, unknown
   if (o.pire0 !== undefined) out.pire0 = s1(o.pire0, "--pire0");
   if (o.s2pir !== undefined)
     out.s2pir = permFields(parseU64(o.s2pir, "--s2pir")).map((v, index) => ({ index, ...decodeS2IndirectPerm(v) }));
+  // S2POR_EL1 (FEAT_S2POE): 16 overlays, one per S2POIndex, in S2PIR_EL2's encoding (ASL AArch64.S2OverlayPermissions).
+  if (o.s2por !== undefined)
+    out.s2por = permFields(parseU64(o.s2por, "--s2por")).map((v, index) => ({ index, ...decodeS2IndirectPerm(v) }));
   const por = (text: string, name: string): unknown =>
     permFields(parseU64(text, name))
       .slice(0, 8)
@@ -97,7 +101,7 @@ function permLetters(e: Record<string, unknown>): string {
 /** For the text format: one line per register field ("Perm4: 0b0010 X_O --x (overlay) PAGE_EXECONLY"). */
 function compactPermTables(out: Record<string, unknown>): Record<string, unknown> {
   const res: Record<string, unknown> = { ...out };
-  for (const k of ["pir", "pire0", "s2pir", "porEl1", "porEl0"]) {
+  for (const k of ["pir", "pire0", "s2pir", "s2por", "porEl1", "porEl0"]) {
     const rows = out[k];
     if (!Array.isArray(rows)) continue;
     const lines: Record<string, string> = {};
@@ -111,12 +115,18 @@ function compactPermTables(out: Record<string, unknown>): Record<string, unknown
   return res;
 }
 
-/** With a descriptor and --pir/--pire0/--s2pir/--por-el*: its PIIndex and POIndex and what they select. */
+/** With a descriptor and --pir/--pire0/--s2pir/--s2por/--por-el*: its PIIndex and POIndex and what they select. */
 function descriptorIndirection(raw: bigint, stage: number, o: DescribeOptions): Record<string, unknown> | undefined {
   const idx = piIndex(raw);
   if (stage === 2) {
-    if (o.s2pir === undefined) return undefined;
-    return { piIndex: idx, s2pir: decodeS2IndirectPerm(permFields(parseU64(o.s2pir, "--s2pir"))[idx] ?? 0) };
+    if (o.s2pir === undefined && o.s2por === undefined) return undefined;
+    // S2POIndex: bits [62:59] (FEAT_S2POE, used when VTCR_EL2.S2PIE=S2POE=1).
+    const po = Number((raw >> 59n) & 0xfn);
+    return {
+      piIndex: idx,
+      ...(o.s2pir !== undefined ? { s2pir: decodeS2IndirectPerm(permFields(parseU64(o.s2pir, "--s2pir"))[idx] ?? 0) } : {}),
+      ...(o.s2por !== undefined ? { s2poIndex: po, s2por: decodeS2IndirectPerm(permFields(parseU64(o.s2por, "--s2por"))[po] ?? 0) } : {}),
+    };
   }
   if (o.pir === undefined && o.pire0 === undefined && o.porEl1 === undefined && o.porEl0 === undefined) return undefined;
   const out: Record<string, unknown> = { piIndex: idx, poIndex: poIndex(raw), nDirty: ((raw >> 7n) & 1n) === 1n };
@@ -167,6 +177,10 @@ export function registerDescribeCommand(program: Command): void {
     .option("--pir <hex>", "decode a PIR_EL1/PIR_EL2 value: the permission of each PIIndex (FEAT_S1PIE)")
     .option("--pire0 <hex>", "decode a PIRE0_EL1/PIRE0_EL2 value (EL0 permissions); with a descriptor: its PIIndex entry")
     .option("--s2pir <hex>", "decode an S2PIR_EL2 value (FEAT_S2PIE)")
+    .option(
+      "--s2por <hex>",
+      "decode an S2POR_EL1 value: the stage-2 overlay of each S2POIndex (FEAT_S2POE); with a --stage 2 descriptor: its entry",
+    )
     .option("--por-el1 <hex>", "decode a POR_EL1/POR_EL2 value: the overlay of each POIndex (FEAT_S1POE)")
     .option("--por-el0 <hex>", "decode a POR_EL0 value")
     .option("--tcr2 <hex>", "decode a TCR2_EL1 value (PIE, E0POE, POE, ...)")
@@ -225,7 +239,7 @@ unless --id-aa64mmfr0/2 (for --vtcr) or --no-xnx say otherwise.`,
       }
       if (Object.keys(out).length === 0)
         throw new UsageError(
-          "nothing to describe: give a descriptor value, --tcr, --mair, --par, --vtcr, --pir, --pire0, --s2pir, --por-el1/0, --tcr2 or --id-aa64mmfr3",
+          "nothing to describe: give a descriptor value, --tcr, --mair, --par, --vtcr, --pir, --pire0, --s2pir, --s2por, --por-el1/0, --tcr2 or --id-aa64mmfr3",
         );
       emit(o.format === "text" ? describeText(JSON.parse(toJson(compactPermTables(out)))) : `${toJson(out)}\n`);
     });

@@ -22,6 +22,7 @@ export interface Stage2CliOptions extends DumpInputOptions {
   vttbr?: string;
   hcr?: string;
   s2pir?: string;
+  s2por?: string;
 }
 
 /** Adds --stage and the stage-2 register flags. */
@@ -34,7 +35,8 @@ export function addStage2Options(cmd: Command, stage2What: string): Command {
     .option("--vtcr <hex>", "VTCR_EL2 (with --stage 2: T0SZ, SL0/SL2, TG0, PS, DS)")
     .option("--vttbr <hex>", "VTTBR_EL2 (with --stage 2: the stage-2 start table)")
     .option("--hcr <hex>", "HCR_EL2 (with --stage 2; default VM=1)")
-    .option("--s2pir <hex>", "S2PIR_EL2 (with --stage 2 and VTCR_EL2.S2PIE: the stage-2 permission indirection)");
+    .option("--s2pir <hex>", "S2PIR_EL2 (with --stage 2 and VTCR_EL2.S2PIE: the stage-2 permission indirection)")
+    .option("--s2por <hex>", "S2POR_EL1 (with --stage 2 and VTCR_EL2.S2PIE=S2POE=1: the stage-2 permission overlays)");
 }
 
 /** 1 or 2; stage-2 flags without --stage 2 are refused rather than ignored. */
@@ -51,6 +53,7 @@ export function stageOf(o: Stage2CliOptions): 1 | 2 {
       ["--vttbr", o.vttbr],
       ["--hcr", o.hcr],
       ["--s2pir", o.s2pir],
+      ["--s2por", o.s2por],
     ] as const) {
       if (v !== undefined) throw new UsageError(`${flag} applies to --stage 2 only`);
     }
@@ -98,6 +101,7 @@ export async function openStage2FromOptions(
     [o.vttbr, "VTTBR_EL2"],
     [o.hcr, "HCR_EL2"],
     [o.s2pir, "S2PIR_EL2"],
+    [o.s2por, "S2POR_EL1"],
     [o.idAa64mmfr0, "ID_AA64MMFR0_EL1"],
     [o.idAa64mmfr1, "ID_AA64MMFR1_EL1"],
     [o.idAa64mmfr2, "ID_AA64MMFR2_EL1"],
@@ -126,6 +130,7 @@ function pkvmStage2(inputs: readonly string[], o: Stage2CliOptions): { dump: Sta
     ["--vttbr", o.vttbr],
     ["--hcr", o.hcr],
     ["--s2pir", o.s2pir],
+    ["--s2por", o.s2por],
     ["--preset", o.preset],
   ].find(([, v]) => v !== undefined);
   if (other) throw new UsageError(`--example ${o.example} brings its own memory and registers: ${other[0]} cannot be combined with it`);

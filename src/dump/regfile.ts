@@ -29,6 +29,7 @@ export const REG_NAMES = [
   "VTCR_EL2",
   "HCR_EL2",
   "S2PIR_EL2",
+  "S2POR_EL1",
 ] as const;
 export type RegName = (typeof REG_NAMES)[number];
 
@@ -57,6 +58,7 @@ const ALIASES: Record<string, RegName> = {
   VTCR: "VTCR_EL2",
   HCR: "HCR_EL2",
   S2PIR: "S2PIR_EL2",
+  S2POR: "S2POR_EL1",
 };
 
 /** Canonical register name for `ttbr1`, `TTBR1_EL1`, `$TTBR1_EL1`, `mmfr0`...; undefined if not one we use. */

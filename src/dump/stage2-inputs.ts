@@ -2,7 +2,7 @@
  * A hypervisor's stage-2 tables from a dump: host memory (the same inputs as every dump: ELF core,
  * snapshot .json, FILE@PA) and the stage-2 registers VTCR_EL2 and VTTBR_EL2 (HCR_EL2 optional),
  * from snapshots, a register file and the command line (later ones win), with the ID registers
- * giving the implemented PA size, and S2PIR_EL2 for VTCR_EL2.S2PIE. The stage-1 registers are not needed.
+ * giving the implemented PA size, S2PIR_EL2 for VTCR_EL2.S2PIE and S2POR_EL1 for VTCR_EL2.S2POE. The stage-1 registers are not needed.
  */
 import { readTextFile } from "../io/files.js";
 import type { PhysMem } from "../mem/physmem.js";

@@ -1,7 +1,7 @@
 /**
  * A hypervisor's stage-2 tables over loaded memory, without Node APIs (the CLI's ./stage2-inputs.ts
  * and the browser UI's worker): VTCR_EL2 and VTTBR_EL2 (HCR_EL2 optional) from register sets, the
- * ID registers giving the implemented PA size, S2PIR_EL2 for VTCR_EL2.S2PIE; then the checks that
+ * ID registers giving the implemented PA size, S2PIR_EL2 for VTCR_EL2.S2PIE, S2POR_EL1 for S2POE; then the checks that
  * the tables can be walked at all.
  */
 import { ParseError } from "../arch/errors.js";
@@ -27,7 +27,16 @@ export interface Stage2Dump {
   readonly notes: readonly string[];
 }
 
-const STAGE2_REGS = ["VTTBR_EL2", "VTCR_EL2", "HCR_EL2", "S2PIR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const;
+const STAGE2_REGS = [
+  "VTTBR_EL2",
+  "VTCR_EL2",
+  "HCR_EL2",
+  "S2PIR_EL2",
+  "S2POR_EL1",
+  "ID_AA64MMFR0_EL1",
+  "ID_AA64MMFR1_EL1",
+  "ID_AA64MMFR2_EL1",
+] as const;
 
 /** The stage-2 dump of `mem` with registers from `sets` (later ones win). */
 export function stage2FromSets(mem: PhysMem, memory: string, sets: readonly SourcedRegs[], what: string): Stage2Dump {
@@ -55,7 +64,13 @@ export function stage2FromSets(mem: PhysMem, memory: string, sets: readonly Sour
   for (const n of ["ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"] as const) {
     if (sources[n] === undefined) sources[n] = "default (features of QEMU -cpu max)";
   }
-  const regs = { vtcr: v.VTCR_EL2, vttbr: v.VTTBR_EL2, hcr, ...(v.S2PIR_EL2 !== undefined ? { s2pir: v.S2PIR_EL2 } : {}) };
+  const regs = {
+    vtcr: v.VTCR_EL2,
+    vttbr: v.VTTBR_EL2,
+    hcr,
+    ...(v.S2PIR_EL2 !== undefined ? { s2pir: v.S2PIR_EL2 } : {}),
+    ...(v.S2POR_EL1 !== undefined ? { s2por: v.S2POR_EL1 } : {}),
+  };
   return { mem, stage2: compileStage2(regs, features), regs, features, sources, notes };
 }
 

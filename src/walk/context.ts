@@ -105,10 +105,13 @@ export interface WalkContext {
   readonly mmuOn: boolean;
   /** Permission indirection in effect: TCR2_EL1.PIE=1 with FEAT_S1PIE (and FEAT_TCR2). */
   readonly pie: boolean;
-  /** Permission overlays in effect for privileged (TCR2_EL1.POE) / EL0 (TCR2_EL1.E0POE) accesses, with FEAT_S1POE. */
+  /**
+   * Permission overlays in effect for privileged (TCR2_EL1.POE) / EL0 (TCR2_EL1.E0POE) accesses,
+   * with FEAT_S1POE. In a stage-2 context `poe` is FEAT_S2POE's VTCR_EL2.S2PIE=S2POE=1.
+   */
   readonly poe: boolean;
   readonly e0poe: boolean;
-  /** PIR_EL1, PIRE0_EL1, POR_EL1, POR_EL0 as 32-bit halves (0 when not given). */
+  /** PIR_EL1, PIRE0_EL1, POR_EL1, POR_EL0 as 32-bit halves (0 when not given); S2PIR_EL2 and S2POR_EL1 in pir/por1 of a stage-2 context. */
   readonly pirHi: number;
   readonly pirLo: number;
   readonly pire0Hi: number;

@@ -30,7 +30,7 @@ import {
   S2PI_UX,
   S2PI_W,
 } from "../arch/pie.js";
-import { POR_PERMS, poIndexOf } from "../arch/poe.js";
+import { POR_PERMS, poIndexOf, s2PoIndexOf } from "../arch/poe.js";
 import type { WalkContext } from "./context.js";
 import { directPermissions, regimePermissions } from "./fields.js";
 
@@ -179,15 +179,29 @@ function indirectPermissions(ctx: WalkContext, hi: number, lo: number, pan: bool
  * (their write is for hardware walk/RCW updates only, not modelled). Bit 7 is Dirty (1 = dirty):
  * a write to a clean page without hardware dirty-state update (VTCR_EL2.HA=HD=1) is a Permission
  * fault with DirtyBit (PERM_DIRTY).
+ *
+ * FEAT_S2POE (ctx.poe: VTCR_EL2.S2PIE=S2POE=1): S2POR_EL1 (por1 fields) at the S2POIndex of bits
+ * [62:59] is decoded with the same table and only removes (ASL AArch64.S2OverlayPermissions). The
+ * overlay is checked before the base permission (ASL AArch64.S2CheckPermissions), so an access
+ * the overlay denies is a Permission fault with Overlay=1 whatever S2PIR_EL2 grants: its bits
+ * 8-13 mark what the overlay denies, not only what it took from the base.
  */
 function stage2IndirectPermissions(ctx: WalkContext, hi: number, lo: number): number {
   const idx = ((lo >>> 6) & 1) | (((hi >>> 19) & 1) << 1) | (((hi >>> 21) & 3) << 2);
-  const v = PI_S2_PERMS[permField(ctx.pirHi, ctx.pirLo, idx)] as number;
+  let word = s2PermWord(PI_S2_PERMS[permField(ctx.pirHi, ctx.pirLo, idx)] as number);
+  if (ctx.poe) {
+    const ov = s2PermWord(PI_S2_PERMS[permField(ctx.por1Hi, ctx.por1Lo, s2PoIndexOf(hi))] as number);
+    word = (word & ov) | ((~ov & 0x3f) << PERM_OVERLAY_SHIFT);
+  }
+  if ((lo & 0x80) === 0 && !ctx.hd) word |= PERM_DIRTY;
+  return word;
+}
+
+/** A decoded S2PIR/S2POR value (PI_S2_PERMS) as a permission word: data alike at EL1 and EL0, execute per level. */
+function s2PermWord(v: number): number {
   const r = (v & S2PI_R) !== 0 ? 1 : 0;
   const w = (v & S2PI_W) !== 0 ? 1 : 0;
   const px = (v & S2PI_PX) !== 0 ? 1 : 0;
   const ux = (v & S2PI_UX) !== 0 ? 1 : 0;
-  let word = r | (w << 1) | (px << 2) | (r << 3) | (w << 4) | (ux << 5);
-  if ((lo & 0x80) === 0 && !ctx.hd) word |= PERM_DIRTY;
-  return word;
+  return r | (w << 1) | (px << 2) | (r << 3) | (w << 4) | (ux << 5);
 }

@@ -23,6 +23,11 @@ export interface Stage2Regs {
   readonly hcr: bigint;
   /** S2PIR_EL2 (FEAT_S2PIE): used when VTCR_EL2.S2PIE=1; absent = 0 (no access through any index). */
   readonly s2pir?: bigint;
+  /**
+   * S2POR_EL1 (FEAT_S2POE): the stage-2 overlay of each S2POIndex (descriptor bits [62:59]), used
+   * when VTCR_EL2.S2PIE=1 and S2POE=1; absent = 0 (the overlay grants nothing).
+   */
+  readonly s2por?: bigint;
 }
 
 /** What a stage-2 walk context knows beyond the stage-1 shape it is walked with. */
@@ -111,10 +116,13 @@ export function compileStage2(regs: Stage2Regs, f: Features, s2f: Stage2Features
     plainPerms: false,
     // FEAT_S2PIE: VTCR_EL2.S2PIE selects S2PIR_EL2 (kept in the pir fields of this context).
     pie: vtcr.s2pie && f.s2pie !== false,
-    poe: false,
+    // FEAT_S2POE: overlays only under S2PIE (ASL AArch64.S2ComputePermissions), S2POR_EL1 in the por1 fields.
+    poe: vtcr.s2pie && vtcr.s2poe && f.s2pie !== false && f.s2poe !== false,
     e0poe: false,
     pirHi: Number(((regs.s2pir ?? 0n) >> 32n) & 0xffffffffn),
     pirLo: Number((regs.s2pir ?? 0n) & 0xffffffffn),
+    por1Hi: Number(((regs.s2por ?? 0n) >> 32n) & 0xffffffffn),
+    por1Lo: Number((regs.s2por ?? 0n) & 0xffffffffn),
     s2: { regs, hcr, vtcr, config, vttbr, xnx: s2f.xnx, ptw: hcr.ptw, fwb: hcr.fwb },
   };
 }

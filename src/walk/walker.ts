@@ -342,7 +342,10 @@ export class Walker {
     this.s2 = c.twoStage
       ? new Walker(
           mem,
-          compileStage2({ hcr: c.hcr.raw, vtcr: c.regs.vtcr ?? 0n, vttbr: c.regs.vttbr ?? 0n, s2pir: c.regs.s2pir }, c.features),
+          compileStage2(
+            { hcr: c.hcr.raw, vtcr: c.regs.vtcr ?? 0n, vttbr: c.regs.vttbr ?? 0n, s2pir: c.regs.s2pir, s2por: c.regs.s2por },
+            c.features,
+          ),
         )
       : null;
   }
@@ -511,8 +514,11 @@ export class Walker {
       if ((lo & 0x400) === 0 && ctx.ha !== true) return this.fail(K_FAULT_ACCESS_FLAG, level, K_R_AF);
       // Stage 2 only (acc K_S2_TTW): with HCR_EL2.PTW a stage-1 table read from stage-2 Device memory
       // (MemAttr 00xx, or 0xx with FWB) is a Permission fault before S2AP is looked at (ASL AArch64.S2CheckPermissions).
-      if (acc >= K_S2_TTW && ctx.s2?.ptw && (lo & (ctx.s2.fwb ? 0x10 : 0x30)) === 0)
+      if (acc >= K_S2_TTW && ctx.s2?.ptw && (lo & (ctx.s2.fwb ? 0x10 : 0x30)) === 0) {
+        // An S2POE overlay that denies the read is checked first: the same fault, reported with Overlay=1.
+        if (ctx.poe && ((leafPermissions(ctx, hi, lo, 0, 0, 0, false) >>> K_PERM_OVERLAY_SHIFT) & 1) !== 0) this.permFlags = PAR_OVERLAY;
         return this.fail(K_FAULT_PERMISSION, level, K_R_PTW_DEVICE);
+      }
       // Permissions (walk/permissions.ts: direct or indirect, PAN, overlays, dirty state) of the
       // EL1&0 stage 1 (the hot case); the EL2 regime and stage 2 have their own models (fields.ts).
       // The plain case (ctx.plainPerms: EL1&0 direct permissions, no PIE, no overlays) calls the

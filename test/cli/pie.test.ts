@@ -72,6 +72,18 @@ describe("vmsa describe: permission registers", () => {
     expect(por[7]).toMatchObject({ value: 8, reserved: true, read: false });
   });
 
+  it("--s2por decodes S2POR_EL1 in S2PIR_EL2's encoding, and picks a stage-2 descriptor's S2POIndex entry (bits [62:59])", async () => {
+    const o = await json("describe", "--s2por", "0x000000000000c800");
+    const po = o.s2por as Record<string, unknown>[];
+    expect(po).toHaveLength(16);
+    expect(po[0]).toMatchObject({ value: 0, read: false, write: false });
+    expect(po[2]).toMatchObject({ value: 8, read: true, write: false });
+    expect(po[3]).toMatchObject({ value: 0xc, read: true, write: true, el1Exec: false });
+    // S2POIndex 3 = bits [62:59] 0b0011 on a stage-2 page.
+    const d = await json("describe", "--stage", "2", "-l", "3", "--s2por", "0xc800", "0x18000000400007ff");
+    expect(d.indirection).toMatchObject({ s2poIndex: 3, s2por: { value: 0xc, write: true } });
+  });
+
   it("a malformed --pir is bad input (exit 2, one line)", async () => {
     const r = await vmsa("describe", "--pir", "0x1_0000_0000_0000_0000");
     expect(r.code).toBe(2);

@@ -177,13 +177,18 @@ describe("vmsa audit --stage 2", () => {
     expect(r.out).toContain("Checked stage-2 W+X mappings: passed");
   });
 
-  it("with VTCR_EL2.S2PIE the permissions come from S2PIR_EL2, not S2AP/XN (ASL AArch64.S2IndirectBasePermissions)", async () => {
-    // One page with S2AP=00 and XN=00: PIIndex 0 (bits {54,53,51,6} all clear).
+  /** A RAM file with one stage-2 page at IPA 0x4000_0000 whose descriptor has S2AP=00, XN=00, bits [62:59] clear. */
+  function pieIndex0Page(name: string): string {
     const mem = tableMemory();
     put(mem, ROOT, 1, L2 | 3n);
     put(mem, L2, 0, L3 | 3n);
     put(mem, L3, 0, 0x6000_0000n | AF | NORMAL_WB | 3n);
-    const ram = ramFile(mem, "pie.bin");
+    return ramFile(mem, name);
+  }
+
+  it("with VTCR_EL2.S2PIE the permissions come from S2PIR_EL2, not S2AP/XN (ASL AArch64.S2IndirectBasePermissions)", async () => {
+    // One page with S2AP=00 and XN=00: PIIndex 0 (bits {54,53,51,6} all clear).
+    const ram = pieIndex0Page("pie.bin");
     const vtcrPie = `0x${(VTCR_40 | (1n << 36n)).toString(16)}`;
     const args = ["audit", "--stage", "2", ram, "--vtcr", vtcrPie, "--vttbr", VTTBR];
     // S2PIR_EL2 index 0 = 0b1111: RW, px, ux -> W+X although S2AP grants nothing.
@@ -195,6 +200,21 @@ describe("vmsa audit --stage 2", () => {
     expect(rw.code).toBe(0);
     // Without S2PIE the same page grants no write (S2AP=00): clean too.
     expect((await vmsa("audit", "--stage", "2", ram, "--vtcr", VTCR, "--vttbr", VTTBR)).code).toBe(0);
+  });
+
+  it("with VTCR_EL2.S2POE an S2POR_EL1 overlay removes what S2PIR_EL2 grants (ASL AArch64.S2OverlayPermissions)", async () => {
+    // The same page, S2POIndex 0 (bits [62:59] clear); S2PIR index 0 = RW px ux (W+X).
+    const ram = pieIndex0Page("poe.bin");
+    const vtcrPoe = `0x${(VTCR_40 | (1n << 36n) | (1n << 37n)).toString(16)}`;
+    const args = ["audit", "--stage", "2", ram, "--vtcr", vtcrPoe, "--vttbr", VTTBR, "--s2pir", "0xf"];
+    // Overlay index 0 = 0b1100 (RW, no execute): the page is no longer W+X.
+    expect((await vmsa(...args, "--s2por", "0xc")).code).toBe(0);
+    // Overlay index 0 = 0b1111: nothing removed, W+X.
+    expect((await vmsa(...args, "--s2por", "0xf")).code).toBe(1);
+    // --s2por belongs to stage 2.
+    const bad = await vmsa("audit", ram, "--s2por", "0xc");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^vmsa: error: .*--s2por applies to --stage 2 only/);
   });
 
   it("a missing table makes the verdict INCONCLUSIVE, exit 3, never passed", async () => {

@@ -7,13 +7,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
-import { HCR_VM } from "../../src/arch/hcr.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
 import { classify, classifyRegime, DEVIATIONS } from "../../src/diff-qemu/compare.js";
 import type { AtOutcome } from "../../src/diff-qemu/jobfile.js";
 import { AT_OPS, Walker } from "../../src/walk/walker.js";
 import { Stage2Tables } from "../helpers/stage2-tables.js";
 import { TestTables } from "../helpers/tables.js";
+import { KVM_VTCR_4K_40, twoStageRegs } from "../helpers/two-stage-regs.js";
 
 /** PAR_EL1 for a Permission fault: F=1, FST=0b0011LL, S [9], RES1 [11]. */
 function permissionPar(level: number, s: 0 | 1 = 0): AtOutcome {
@@ -69,17 +69,10 @@ describe("classifyRegime: the same deviation in a two-stage walk", () => {
   // VA 0x1000 -> IPA 0x8000_3000 (stage-1 RW); VA 0x2000 -> IPA 0x8020_0000 with stage-1 DBM=1, AP=0b10.
   s1.map(0x1000n, 3, { oa: 0x8000_3000n, af: true, sh: 3, ap: 1 });
   s1.map(0x2000n, 3, { oa: 0x8020_0000n, af: true, sh: 3, ap: 2, dbm: true });
-  const regs: Regs = {
-    ttbr0: s1.root,
-    ttbr1: 0n,
+  const regs = twoStageRegs(s1.root, s2.root, {
     tcr: encodeTcr({ t0sz: 16, t1sz: 16, tg0: "4K", tg1: "4K", ipsBits: 40, ha: true, hd: true }),
-    mair: 0xffn,
-    sctlr: 1n,
-    features: FEATURES_MAX,
-    hcr: HCR_VM,
-    vtcr: 0x8002_3558n | (1n << 21n) | (1n << 22n), // VTCR_EL2.HA=HD=1
-    vttbr: s2.root,
-  };
+    vtcr: KVM_VTCR_4K_40 | (1n << 21n) | (1n << 22n), // VTCR_EL2.HA=HD=1
+  });
   const w = new Walker(s1.mem, regs);
 
   it("names the stage-1 Permission fault (S=0) of AT S12E1W on a stage-1 DBM page", () => {

@@ -13,13 +13,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
-import { HCR_VM } from "../../src/arch/hcr.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
 import { AT_OPS, Walker } from "../../src/walk/walker.js";
 import { Stage2Tables } from "../helpers/stage2-tables.js";
 import { TestTables } from "../helpers/tables.js";
+import { twoStageRegs, KVM_VTCR_4K_40 as VTCR_4K_40 } from "../helpers/two-stage-regs.js";
 
-const VTCR_4K_40 = 0x8002_3558n; // T0SZ=24, SL0=01 (start level 1), 4K, PS=40 bits
 const VTCR_HA = 1n << 21n;
 const VTCR_HD = 1n << 22n;
 
@@ -79,18 +78,7 @@ describe("AT writes to a DBM page with hardware dirty-state management", () => {
     // IPA 0x8000_0000 (2 MiB): stage-2 read-only (S2AP=0b01) with DBM=1.
     const leaf = s2.map(0x8000_0000n, 2, { oa: 0x1_2300_0000n, s2ap: 1, af: true, memAttr: 0xf, sh: 3, dbm: true });
     s1.map(0x1000n, 3, { oa: 0x8000_3000n, af: true, sh: 3, ap: 1 });
-    const regs: Regs = {
-      ttbr0: s1.root,
-      ttbr1: 0n,
-      tcr: encodeTcr({ t0sz: 16, t1sz: 16, tg0: "4K", tg1: "4K", ipsBits: 40 }),
-      mair: 0xffn,
-      sctlr: 1n,
-      features: FEATURES_MAX,
-      hcr: HCR_VM,
-      vtcr: VTCR_4K_40 | vtcrBits,
-      vttbr: s2.root,
-    };
-    return { mem: s1.mem, regs, leaf };
+    return { mem: s1.mem, regs: twoStageRegs(s1.root, s2.root, { vtcr: VTCR_4K_40 | vtcrBits }), leaf };
   }
 
   it("AT S12E1W/S12E0W succeed on a stage-2 DBM=1, S2AP[1]=0 page with VTCR_EL2.HA=HD=1 (ASL AArch64.S2ApplyOutputPerms)", () => {

@@ -38,6 +38,7 @@ const QEMU_REG_NAMES: Record<RegName, readonly string[]> = {
   VTCR_EL2: ["VTCR_EL2"],
   HCR_EL2: ["HCR_EL2"],
   S2PIR_EL2: ["S2PIR_EL2"],
+  S2POR_EL1: ["S2POR_EL1"],
 };
 
 /** `<reg name=… bitsize=… regnum=…>` entries of a target description. */
