@@ -96,7 +96,7 @@ interface Lane {
   /** Index of the record that created the lane. */
   readonly firstRecord: number;
   /** Per CPU: stage-2 IPA invalidations waiting for the CPU's VMALLE1 (operand, last-level). */
-  readonly pendingIpa: { hi: number; lo: number; last: boolean; broadcast: boolean }[][];
+  readonly pendingIpa: { hi: number; lo: number; last: boolean; broadcast: boolean; rec: number }[][];
   /** Per CPU: whether this lane's root is the CPU's current one. */
   readonly current: boolean[];
   /** Per CPU: roots it switched away from in this lane, not invalidated since (same tag). */
@@ -163,9 +163,10 @@ class CasemateReplay {
     return this.cpuOf.get(r.tid) as number;
   }
 
-  private mark(l: Lane): void {
+  /** Steps of lane `l` made since the last mark stand for record `rec` (default: the current one). */
+  private mark(l: Lane, rec = this.recIndex): void {
     const n = l.machine.stepCount;
-    while (l.stepRecord.length <= n) l.stepRecord.push(this.recIndex);
+    while (l.stepRecord.length <= n) l.stepRecord.push(rec);
   }
 
   private eachLane(f: (l: Lane) => void): void {
@@ -332,16 +333,15 @@ class CasemateReplay {
     op &= 0x0000_ffff_ffff_ffffn; // no ASID field in these operations
     const hi = Number(op >> 32n);
     const lo = Number(op & 0xffff_ffffn);
-    const on = (l: Lane, t: TlbiOp, h = hi, lw = lo): void => {
+    const on = (l: Lane, t: TlbiOp, h = hi, lw = lo, rec = this.recIndex): void => {
       l.machine.tlbiRaw(cpu, t, h, lw);
-      this.mark(l);
+      this.mark(l, rec);
     };
     switch (base) {
       case "ipas2e1":
       case "ipas2le1": {
         const l = this.s2Lane(cpu);
-        l.pendingIpa[cpu]?.push({ hi, lo, last: base === "ipas2le1", broadcast: bc });
-        this.notJudged.push(r);
+        l.pendingIpa[cpu]?.push({ hi, lo, last: base === "ipas2le1", broadcast: bc, rec: this.recIndex });
         return;
       }
       case "vmalle1": {
@@ -349,9 +349,9 @@ class CasemateReplay {
         const pend = l.pendingIpa[cpu] ?? [];
         for (const p of pend.splice(0)) {
           // The stage-2 invalidation's reach is its own (IS or not); VMALLE1 completes it for combined entries.
-          on(l, `${p.last ? "VAALE1" : "VAAE1"}${p.broadcast && bc ? "IS" : ""}` as TlbiOp, p.hi, p.lo);
+          // Reports name the IPA TLBI's own record.
+          on(l, `${p.last ? "VAALE1" : "VAAE1"}${p.broadcast && bc ? "IS" : ""}` as TlbiOp, p.hi, p.lo, p.rec);
         }
-        this.notJudged.push(r);
         return;
       }
       case "vmalls12e1":

@@ -95,6 +95,9 @@ ${MAKE}`;
 ${MAKE}`;
     const r = run(t);
     expect(r.findings).toHaveLength(1);
+    // The report names the IPA TLBI's record (id 6), not the VMALLE1IS that completed it.
+    expect(r.findings[0]?.trace.find((x) => x.role.startsWith("TLBI did not remove"))?.record.id).toBe(6);
+    expect(r.findings[0]?.trace.map((x) => x.role).join("; ")).toMatch(/TTL hint \(level 3\) does not match the entry's level 0/);
   });
   it("VMALLS12E1IS invalidates every entry of the VMID", () => {
     const t = `${PRE}(tlbi (id 6) (tid 0) vmalls12e1is)
