@@ -291,7 +291,7 @@ Examples:
   $ vmsa check --explore examples/scenarios/explore-shootdown.yaml
   $ vmsa check --explore --explore-limit 100000 --explore-budget 2m FILE
   $ vmsa check --trace boot.vtrace --system-map System.map-6.1.0-50-arm64
-  $ vmsa check examples/casemate/bad_bbm_missing_tlbi.casemate
+  $ vmsa check examples/casemate/bbm-missing-tlbi.casemate
 
 Casemate traces ((mem-write (id N) (tid T) …) records, named or positional; docs/casemate.md)
 replay on the machine model with one regime per VMID (VTTBR_EL2) and one for TTBR0_EL2: exit 1
