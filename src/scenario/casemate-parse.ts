@@ -196,6 +196,11 @@ export function parseCasemate(text: string, file: string): CasemateTrace {
     forms = sexpr.parse(lines.join("\n"));
   } catch (e) {
     const se = e as SexprSyntaxError;
+    // At the end of the input the reader names the last line; the record left open is more useful.
+    const open = unclosedRecordLine(lines);
+    if (se.location !== undefined && se.location.start.offset >= lines.join("\n").trimEnd().length && open !== undefined) {
+      throw new CasemateError(`${file}:${open}: expected an s-expression record: the record opened here is not closed`);
+    }
     const line = se.location?.start.line ?? 1;
     throw new CasemateError(`${file}:${line}: expected an s-expression record: ${se.message}`);
   }
@@ -203,6 +208,29 @@ export function parseCasemate(text: string, file: string): CasemateTrace {
   for (const f of forms) records.push(readRecord(f, file));
   if (records.length === 0) throw new CasemateError(`${file}:1: expected at least one Casemate record, found none`);
   return { file, records, casemateVerdicts: verdicts };
+}
+
+/** Line of the outermost `(` never closed (outside strings and `;` comments), if any. */
+function unclosedRecordLine(lines: readonly string[]): number | undefined {
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i] as string;
+    let inStr = false;
+    for (let c = 0; c < l.length; c++) {
+      const ch = l[c];
+      if (inStr) {
+        if (ch === "\\") c++;
+        else if (ch === '"') inStr = false;
+      } else if (ch === '"') inStr = true;
+      else if (ch === ";") break;
+      else if (ch === "(") {
+        if (depth === 0) start = i + 1;
+        depth++;
+      } else if (ch === ")") depth = Math.max(0, depth - 1);
+    }
+  }
+  return depth > 0 ? start : undefined;
 }
 
 function readRecord(f: Node, file: string): CasemateRecord {

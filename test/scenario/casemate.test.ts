@@ -185,6 +185,11 @@ describe("reading the trace", () => {
   });
   const bad: [string, string, RegExp][] = [
     ["unbalanced", "(mem-write (id 1) (tid 0)", /^f:1: expected an s-expression record/],
+    [
+      "unclosed record",
+      "(lock (id 0) (tid 0) (address 8))\n(mem-write (id 1) (tid 0)\n\n",
+      /^f:2: expected an s-expression record: the record opened here is not closed/,
+    ],
     ["unknown kind", "(mem-wrote (id 1) (tid 0))", /^f:1: record: expected a kind/],
     ["bare atom", "mem-write", /^f:1: expected a record/],
     ["missing value", "(mem-write (id 1) (tid 0) (mem-order plain) (address 8))", /^f:1: mem-write: value: expected a \(value …\) field/],
