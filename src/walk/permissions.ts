@@ -9,8 +9,10 @@
  * The result word:
  *   bits 0-5   1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux (effective permissions; PAN applied when asked)
  *   bits 6-7   64 privileged GCS access, 128 unprivileged GCS access (PIE value 0b1001 only)
- *   bits 8-15  the same layout: permissions the base permission granted that the overlay removed
- *              (a Permission fault for one of them reports PAR_EL1/ESR Overlay=1)
+ *   bits 8-15  the same layout: permissions the overlay denies (when one applies), whatever the
+ *              base permission grants: ASL AArch64.S1CheckPermissions / S2CheckPermissions test
+ *              the overlay first, so a Permission fault for one of them reports PAR_EL1/ESR
+ *              Overlay=1
  *   bit 16     PERM_DIRTY: PIE with nDirty (descriptor bit 7) = 1 and no hardware dirty-state
  *              update (TCR.HA=HD=1): a write the permissions allow takes a Permission fault with
  *              DirtyBit=1 (ASL AArch64.S1CheckPermissions).
@@ -50,7 +52,7 @@ const RWX = PI_R | PI_W | PI_X;
 /**
  * Overlay and WXN for one privilege level (ASL AArch64.S1ComputePermissions): `base` in the PI_*
  * encoding, `ovOn` whether an overlay is enabled for the level, `por` the POR field value.
- * Returns the effective R/W/X in bits 0-2 and the overlay-removed ones in bits 8-10.
+ * Returns the effective R/W/X in bits 0-2 and the ones the overlay denies in bits 8-10.
  */
 function overlaid(base: number, ovOn: boolean, por: number): number {
   let r = base & RWX;
@@ -62,8 +64,9 @@ function overlaid(base: number, ovOn: boolean, por: number): number {
     if (applies && (ov & PI_X) !== 0) ov &= ~PI_W;
     else r &= ~PI_X;
   }
-  const eff = r & ov;
-  return eff | ((r & ~ov & RWX) << 8);
+  // ASL AArch64.S1CheckPermissions tests the overlay before the base permission: an access the
+  // overlay denies is a Permission fault with Overlay=1 whatever the base grants.
+  return (r & ov) | ((~ov & RWX) << 8);
 }
 
 /** pr/pw/px (bits 0-2 of a permission word) → the PI encoding (R=1, W=2, X=4). */

@@ -532,7 +532,7 @@ export class Walker {
       this.perms = word & 0xff;
       const want = WANT_BIT[acc & 0x27] as number;
       if (((word >>> want) & 1) === 0) {
-        // Overlay=1 when the base permission granted the access and the overlay removed it.
+        // Overlay=1 when the overlay denies the access (checked before the base permission).
         this.permFlags = ((word >>> (want + K_PERM_OVERLAY_SHIFT)) & 1) !== 0 ? PAR_OVERLAY : 0;
         return this.fail(K_FAULT_PERMISSION, level, (acc & ACC_GCS) !== 0 ? K_R_GCS : K_R_PERM);
       }

@@ -230,6 +230,15 @@ describe("Linux's PIR values (pgtable-prot.h PIE_E0 / PIE_E1, __cpu_setup)", () 
 
 describe("permission overlays (FEAT_S1POE; ASL AArch64.S1OverlayPermissions)", () => {
   const POIDX = 5n << 60n;
+  it("the overlay is checked before the base permission: a write both deny reports Overlay=1 (ASL AArch64.S1CheckPermissions)", () => {
+    // PIR index 1 = 0b0001 (R, overlay-able): the base alone denies the write.
+    const t = pageWith(1, POIDX);
+    const none = regs(t, { tcr2: TCR2_PIE | TCR2_POE, pir: encodePermFields({ 1: 0x1 }), pire0: 0n, por1: encodePermFields({ 5: 0x1 }) });
+    expect(new Walker(t.mem, none).translate(VA, AT_OPS.S1E1W)).toMatchObject({ kind: "fault", par: PAR_PERM_L3 | BigInt(PAR_OVERLAY) });
+    // An overlay granting RWX denies nothing: the base's fault, Overlay=0.
+    const all = regs(t, { tcr2: TCR2_PIE | TCR2_POE, pir: encodePermFields({ 1: 0x1 }), pire0: 0n, por1: encodePermFields({ 5: 0x7 }) });
+    expect(new Walker(t.mem, all).translate(VA, AT_OPS.S1E1W)).toMatchObject({ kind: "fault", par: PAR_PERM_L3 });
+  });
   it("POR_EL1 removes write from an overlay-able page; the fault reports PAR_EL1.Overlay", () => {
     const t = pageWith(1, POIDX);
     const r = regs(t, { tcr2: TCR2_PIE | TCR2_POE, pir: encodePermFields({ 1: 0x7 }), pire0: 0n, por1: encodePermFields({ 5: 0x3 }) });
