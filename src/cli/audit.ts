@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { parseSize, parseU64 } from "../arch/u64.js";
 import { audit, auditToJson, formatAudit, type PaRange } from "../dump/audit.js";
 import { auditStage2, formatStage2Audit, stage2AuditToJson } from "../dump/audit-stage2.js";
-import { collect, emit, toJson, UsageError } from "./common.js";
+import { collect, emit, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openInputs } from "./inputs.js";
 import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 import { addStage2Options, openStage2FromOptions, type Stage2CliOptions, stageOf } from "./stage2.js";
@@ -28,6 +28,7 @@ interface AuditCliOptions extends DumpInputOptions, Stage2CliOptions {
   format: string;
   protected: string[];
   userHalf: boolean;
+  regime?: string;
   output?: string;
 }
 
@@ -41,6 +42,7 @@ export function registerAuditCommand(program: Command): void {
     .option("-f, --format <fmt>", "text or json", "text")
     .option("--protected <START-END>", "a PA range that must not be mapped (repeatable; START+SIZE also accepted)", collect, [])
     .option("--no-user-half", "skip the TTBR0 (user) half")
+    .option("--regime <regime>", `the regime of the tables (el2: a hypervisor's TTBR0_EL2, W+X by AP[2] and XN): ${REGIME_HELP}`)
     .option("-o, --output <file>", "write the report to a file (atomically) instead of stdout");
   addStage2Options(cmd, "a hypervisor's IPA space from VTCR_EL2/VTTBR_EL2: stage-2 W+X, executable Device memory, output sizes");
   addDumpInputOptions(cmd);
@@ -60,6 +62,7 @@ Examples:
   $ vmsa audit --gdb 127.0.0.1:1234 --kernel-version 6.1    # a running QEMU: stopped while read, then detached
   $ vmsa audit --stage 2 host.core --regs el2-registers.txt # a VM's stage-2 tables (VTCR_EL2, VTTBR_EL2)
   $ vmsa audit --example pkvm-hyp                          # EL2 regime: W+X by AP[2] and XN (bit 54)
+  $ vmsa audit hyp.core --regime el2 --ttbr0 0x4f841001 --tcr 0x80853510 --mair 0x40044ffff --sctlr 0xf8ed383d
 
 Stage 2 (--stage 2): s2-wx (the guest may write and execute), s2-exec-device (executable Device
 memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusive), shared-table
@@ -71,9 +74,14 @@ memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusiv
       await auditStage2Command(inputs, o);
       return;
     }
-    const d = await openInputs(inputs, o, { halves: o.userHalf ? [1, 0] : [1] });
+    const opened = await openInputs(inputs, regimeOpenOptions(o), { halves: o.userHalf ? [1, 0] : [1] });
+    const regime = o.regime === undefined ? undefined : parseRegime(o.regime);
+    if (regime !== undefined && opened.regs.regime !== undefined && opened.regs.regime !== regime)
+      throw new UsageError(`--regime ${regime}: the input's registers are of the ${opened.regs.regime} regime`);
+    const d = regime === undefined ? opened : { ...opened, regs: { ...opened.regs, regime } };
     const protectedRanges = o.protected.map(parsePaRange);
-    const userHalf = o.userHalf && d.regs.ttbr0 !== 0n;
+    // The EL2 regime's one range is TTBR0_EL2, the hypervisor's own: always audited.
+    const userHalf = d.regs.regime === "el2" || (o.userHalf && d.regs.ttbr0 !== 0n);
     const r = audit(d.mem, d.regs, { protectedRanges, userHalf });
     for (const n of d.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     if (o.format === "json") {

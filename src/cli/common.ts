@@ -187,6 +187,15 @@ export function parseRegime(text: string): Regime {
   throw new UsageError(`--regime: "${text}" is not el10, el2 or el20`);
 }
 
+/** The --regime option of dump, audit and translate. */
+export const REGIME_HELP =
+  "el10 (default); el2: the EL2 regime (E2H=0) - --ttbr0/--tcr/--mair/--sctlr give TTBR0_EL2, TCR_EL2 (its own layout), MAIR_EL2, SCTLR_EL2; el20: EL2&0 (E2H=1) - the _EL2 registers, TCR_EL1 layout";
+
+/** Options for opening a dump under `--regime`: the EL2 regime (E2H=0) has no TTBR1, so none is required. */
+export function regimeOpenOptions<T extends RegOptions & { regime?: string }>(o: T): T {
+  return o.regime !== undefined && parseRegime(o.regime) === "el2" && o.ttbr1 === undefined ? { ...o, ttbr1: "0" } : o;
+}
+
 /** Build memory and registers from the command-line options (example < preset < file < flags). */
 export function machineFromOptions(o: RegOptions): MachineInputs {
   if (isPkvmExample(o.example)) return pkvmMachine(o.example, o);

@@ -14,7 +14,7 @@ import { stage2Mappings } from "../dump/stage2-mappings.js";
 import { readTextFile } from "../io/files.js";
 import { compileRegs } from "../walk/context.js";
 import { halfBase, mappingReport } from "../walk/range.js";
-import { emit, toJson, UsageError } from "./common.js";
+import { emit, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 import { isStage2Example } from "./pkvm-example.js";
@@ -23,6 +23,7 @@ import { addStage2Options, openStage2FromOptions, type Stage2CliOptions, stageOf
 const KVM_FILES = ["stage2_page_tables", "ipa_range", "stage2_levels"] as const;
 
 interface DumpOptions extends DumpInputOptions, Stage2CliOptions {
+  regime?: string;
   kvmFile: string;
   kvmSinglePass?: boolean;
   format: string;
@@ -58,6 +59,7 @@ export function registerDumpCommand(program: Command): void {
     .description("dump the translation tables of a TTBR half: Linux ptdump text (kernel_page_tables format) or JSON")
     .argument("[input...]", "ELF core (QEMU dump-guest-memory, kdump vmcore), snapshot .json, or FILE@PA")
     .option("-f, --format <fmt>", "ptdump (Linux /sys/kernel/debug/kernel_page_tables text) or json (coalesced mappings)", "ptdump")
+    .option("--regime <regime>", `the regime of the tables: ${REGIME_HELP}`)
     .option("--half <n>", "TTBR half to dump: 1 (kernel, the default) or 0 (user); the EL2 regime (--example pkvm-hyp) has only 0")
     .option("--start <va>", "first VA (default: start of the half)")
     .option("--end <va>", "end VA, exclusive (default: end of the half)")
@@ -88,6 +90,7 @@ Examples:
   $ vmsa dump --stage 2 host.core --vtcr 0x80023558 --vttbr 0x1000041a6e000 --kvm-file ipa_range
   $ vmsa dump --example pkvm-hyp                            # pKVM's hypervisor stage 1 (EL2 regime, TTBR0_EL2)
   $ vmsa dump --example pkvm-host-s2 --ptdump-era linux-6.19  # pKVM's host stage 2, 6.19's FEAT_XNX columns
+  $ vmsa dump hyp.core --regime el2 --ttbr0 0x4f841001 --tcr 0x80853510 --mair 0x40044ffff  # a hypervisor's TTBR0_EL2
 
 Stage 2 (--stage 2): the host's memory and VTCR_EL2/VTTBR_EL2 (--vtcr/--vttbr, or VTCR_EL2 and
 VTTBR_EL2 lines in --regs or a snapshot's registers; ID_AA64MMFR0_EL1 for the PA size), or --gdb
@@ -141,7 +144,17 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
         throw new UsageError(`--markers linux-${named} and --kernel-version ${o.kernelVersion} name different kernels`);
       }
     }
-    const m = await openInputs(inputs, named !== undefined ? { ...o, kernelVersion: named } : o, { halves: [o.half === "0" ? 0 : 1] });
+    const opened = await openInputs(inputs, regimeOpenOptions(named !== undefined ? { ...o, kernelVersion: named } : o), {
+      halves: [o.half === "0" ? 0 : 1],
+    });
+    const regime = o.regime === undefined ? undefined : parseRegime(o.regime);
+    // A hypervisor's tables: the kernel's layout markers do not apply.
+    const m =
+      regime === undefined || regime === "el10" || opened.regs.regime === regime
+        ? opened
+        : { ...opened, regs: { ...opened.regs, regime }, markers: undefined };
+    if (regime !== undefined && opened.regs.regime !== undefined && opened.regs.regime !== regime)
+      throw new UsageError(`--regime ${regime}: the input's registers are of the ${opened.regs.regime} regime`);
     // The EL2 regime (E2H=0) has one VA range, TTBR0_EL2: its half is 0.
     const el2 = m.regs.regime === "el2";
     if (el2 && o.half === "1") throw new UsageError("--half 1: the EL2 regime has one VA range (TTBR0_EL2), half 0");
@@ -164,7 +177,8 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
         `vmsa: note: TCR_EL1.EPD${h.index}=1: walks of the TTBR${h.index} half are disabled, it translates nothing (its table is not read)\n`,
       );
     let markers: readonly Marker[] | undefined = m.markers;
-    let layoutSource: LayoutSource = m.layoutSource;
+    let layoutSource: LayoutSource =
+      m === opened ? m.layoutSource : { kind: "none", detail: `--regime ${regime}: no kernel layout markers`, exact: true };
     if (o.markers === "none") {
       markers = undefined;
       layoutSource = { kind: "none", detail: "--markers none", exact: true };
@@ -206,7 +220,9 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
       start,
       end,
       format: o.ptdumpEra === "linux-4" ? PTDUMP_LINUX_4 : PTDUMP_LINUX_6,
-      ...(markers ? { markers } : { markers: [{ address: start, name: h.index === 1 ? "TTBR1" : "TTBR0" }] }),
+      ...(markers
+        ? { markers }
+        : { markers: [{ address: start, name: `TTBR${h.index}${m.regs.regime === "el2" || m.regs.regime === "el20" ? "_EL2" : ""}` }] }),
     });
     emit(r.text, o.output);
     if (r.shared.length > 0) {

@@ -9,7 +9,7 @@ import { readTextFile } from "../io/files.js";
 import { compileStage2, type Stage2Result } from "../walk/stage2.js";
 import { formatVtop, missingTable } from "../walk/vtop.js";
 import { type Access, AT_OPS, GCS_ACCESSES, type TranslationResult, Walker } from "../walk/walker.js";
-import { collect, emit, machineFromOptions, parseRegime, toJson, UsageError } from "./common.js";
+import { collect, emit, machineFromOptions, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions, openInputs } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 import { isStage2Example } from "./pkvm-example.js";
@@ -239,10 +239,7 @@ export function registerTranslateCommand(program: Command): void {
       [],
     )
     .option("-o, --output <file>", "write to a file (atomically) instead of stdout")
-    .option(
-      "--regime <regime>",
-      "el10 (default); el2: the EL2 regime (E2H=0) - --ttbr0/--tcr/--mair/--sctlr give TTBR0_EL2, TCR_EL2 (its own layout), MAIR_EL2, SCTLR_EL2; el20: EL2&0 (E2H=1) - the _EL2 registers, TCR_EL1 layout",
-    )
+    .option("--regime <regime>", REGIME_HELP)
     .option("--hcr <hex>", "HCR_EL2: with VM (or DC) set the EL1&0 walk has two stages (--vtcr, --vttbr); FWB, PTW, CD, ID, TGE, E2H apply")
     .option("--vtcr <hex>", "VTCR_EL2 (stage 2: IPA size, granule, start level, PS)")
     .option("--vttbr <hex>", "VTTBR_EL2 (stage-2 start table, VMID)")
@@ -283,8 +280,7 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
     if (o.input) queries.push(...readQueries(o.input, dflt));
     if (queries.length === 0) throw new UsageError("no virtual address given (arguments or --input FILE)");
     // --mem without --example names memory exactly like --dump FILE@PA (same layout and register handling).
-    // The EL2 regime (E2H=0) has no TTBR1: a dump opened for it needs none.
-    const oo = o.regime !== undefined && parseRegime(o.regime) === "el2" && o.ttbr1 === undefined ? { ...o, ttbr1: "0" } : o;
+    const oo = regimeOpenOptions(o);
     const m =
       o.gdb !== undefined
         ? await openInputs(o.dump, oo, { vas: queries.map((q) => q.va) })

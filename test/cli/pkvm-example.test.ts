@@ -104,3 +104,28 @@ describe("pKVM examples: bad combinations are one-line errors (exit 2)", () => {
     });
   }
 });
+
+describe("vmsa dump / audit --regime el2 on a real hypervisor dump", () => {
+  const core = join(import.meta.dirname, "..", "fixtures", "pkvm", "linux-6.12-4k-nvhe", "tables.core.gz");
+  const el2 = ["--regime", "el2", "--ttbr0", "0x4f841001", "--tcr", "0x80853510", "--mair", "0x40044ffff", "--sctlr", "0xf8ed383d"];
+
+  it("dump prints TTBR0_EL2 without a TTBR1 (the EL2 regime has none) and without kernel markers", async () => {
+    const r = await vmsa("dump", core, ...el2);
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")[0]).toBe("---[ TTBR0_EL2 ]---");
+    // The stack page of CPU0 at __io_map_base + PAGE_SIZE (nvhe/mm.c pkvm_create_stack).
+    expect(r.out).toContain("0x0000400000001000-0x0000400000002000           4K PTE   USR RW x  SHD AF            UXN    MEM/NORMAL");
+  });
+
+  it("audit passes the real hypervisor (W^X at EL2) with exit 0", async () => {
+    const r = await vmsa("audit", core, ...el2);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("Checked W+X mappings: passed, no W+X pages found");
+  });
+
+  it("--regime el20 on the example pkvm-hyp (an EL2 input) is refused", async () => {
+    const r = await vmsa("dump", "--example", "pkvm-hyp", "--regime", "el20");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^vmsa: error: --regime el20: the input's registers are of the el2 regime/);
+  });
+});
