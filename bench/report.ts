@@ -114,8 +114,10 @@ function reports(t: Tables, runs: number, suffix: string): ReportBenchResult[] {
 
 export async function run(): Promise<ReportBenchResult[]> {
   const out: ReportBenchResult[] = [];
-  out.push(...reports(build(8 * GiB, 0), 5, "4k"));
-  out.push(...reports(build(GiB, 64 * 1024), 5, "frag"));
+  const only = process.env.VMSA_BENCH_REPORT_ONLY; // profiling one table set: 4k, frag or 1tib
+  if (only === undefined || only === "4k") out.push(...reports(build(8 * GiB, 0), 5, "4k"));
+  if (only === undefined || only === "frag") out.push(...reports(build(GiB, 64 * 1024), 5, "frag"));
+  if (only !== undefined && only !== "1tib") return out;
   const gib = Number(process.env.VMSA_BENCH_PTDUMP_GIB ?? 64);
   const big = build(gib * GiB, 0);
   const start = halfBase(big.ctx.halves[1]);

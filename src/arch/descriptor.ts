@@ -112,14 +112,6 @@ const M48 = (1n << 48n) - 1n;
 const M50 = (1n << 50n) - 1n;
 const TWO32 = 4294967296;
 
-function b(raw: bigint, n: number): boolean {
-  return ((raw >> BigInt(n)) & 1n) === 1n;
-}
-
-function f(raw: bigint, msb: number, lsb: number): number {
-  return Number((raw >> BigInt(lsb)) & ((1n << BigInt(msb - lsb + 1)) - 1n));
-}
-
 /**
  * The address field of a descriptor given as 32-bit halves (ASL AArch64.NextTableBase /
  * AArch64.LeafBase): bits [47:g] (g = granule shift), plus OA[51:48] from bits [15:12] (64K with
@@ -221,6 +213,11 @@ export function descriptorKind(raw: bigint, level: number, fmt: DescriptorFormat
 
 export function decodeDescriptor(raw: bigint, level: number, fmt: DescriptorFormat): Descriptor {
   const k = descriptorKind(raw, level, fmt);
+  // Fields from the 32-bit halves (no field crosses bit 32): one conversion, no bigint per field.
+  const hi = Number((raw >> 32n) & 0xffffffffn);
+  const lo = Number(raw & 0xffffffffn);
+  const b = (n: number): boolean => ((n >= 32 ? hi >>> (n - 32) : lo >>> n) & 1) === 1;
+  const f = (msb: number, lsb: number): number => (lsb >= 32 ? hi >>> (lsb - 32) : lo >>> lsb) & (2 ** (msb - lsb + 1) - 1);
   switch (k.kind) {
     case "invalid":
       return { kind: "invalid", level, raw, reason: k.reason ?? "invalid" };
@@ -229,32 +226,32 @@ export function decodeDescriptor(raw: bigint, level: number, fmt: DescriptorForm
         kind: "table",
         level,
         raw,
-        nextTable: descriptorAddress(raw, fmt, fmt.granule.shift),
-        nsTable: b(raw, 63),
-        apTable: f(raw, 62, 61),
-        uxnTable: b(raw, 60),
-        pxnTable: b(raw, 59),
+        nextTable: BigInt(addressOf(fmt, hi, lo, fmt.granule.shift)),
+        nsTable: b(63),
+        apTable: f(62, 61),
+        uxnTable: b(60),
+        pxnTable: b(59),
       };
     default:
       return {
         kind: k.kind,
         level,
         raw,
-        oa: descriptorAddress(raw, fmt, levelShift(fmt.granule, level)),
-        attrIndx: f(raw, 4, 2),
-        ns: b(raw, 5),
-        ap: f(raw, 7, 6),
-        sh: fmt.ds && fmt.granule.size !== 65536 ? 0 : f(raw, 9, 8),
-        af: b(raw, 10),
-        nG: b(raw, 11),
-        nT: k.kind === "block" && b(raw, 16),
-        gp: b(raw, 50),
-        dbm: b(raw, 51),
-        contiguous: b(raw, 52),
-        pxn: b(raw, 53),
-        uxn: b(raw, 54),
-        sw: f(raw, 58, 55),
-        pbha: f(raw, 62, 59),
+        oa: BigInt(addressOf(fmt, hi, lo, levelShift(fmt.granule, level))),
+        attrIndx: f(4, 2),
+        ns: b(5),
+        ap: f(7, 6),
+        sh: fmt.ds && fmt.granule.size !== 65536 ? 0 : f(9, 8),
+        af: b(10),
+        nG: b(11),
+        nT: k.kind === "block" && b(16),
+        gp: b(50),
+        dbm: b(51),
+        contiguous: b(52),
+        pxn: b(53),
+        uxn: b(54),
+        sw: f(58, 55),
+        pbha: f(62, 59),
       };
   }
 }

@@ -98,6 +98,7 @@ export function ptdumpProtHi(fmt: PtdumpFormat): number {
 }
 
 const UNITS = ["K", "M", "G", "T", "P", "E"];
+const TWO32 = 4294967296;
 
 function levelNames(nLevels: number): string[] {
   return ["PGD", "P4D", nLevels > 3 ? "PUD" : "PGD", nLevels > 2 ? "PMD" : "PGD", "PTE"];
@@ -207,12 +208,41 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
     // Stryker disable next-line OptionalChaining,StringLiteral: equivalent, markers[mi] always exists (mi stops before the sentinel)
     out.push(`---[ ${markers[mi]?.name ?? ""} ]---\n`);
   };
-  const rangeText = ptdumpRangeText;
+  // ptdumpRangeText of two VA offsets in numbers (no bigint per line): base + off as 32-bit halves.
+  const baseHi = Number(base >> 32n);
+  const baseLo = Number(base & 0xffffffffn);
+  const vaHex = (off: number): string => {
+    let lo = baseLo + (off % TWO32);
+    let hi = baseHi + Math.floor(off / TWO32);
+    if (lo >= TWO32) {
+      lo -= TWO32;
+      hi += 1;
+    }
+    return `0x${(hi % TWO32).toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`;
+  };
+  const rangeText = (a: number, b: number): string => {
+    let delta = Math.floor((b - a) / 1024);
+    let u = 0;
+    while (delta % 1024 === 0 && u < UNITS.length - 1) {
+      delta = Math.floor(delta / 1024);
+      u++;
+    }
+    return `${vaHex(a)}-${vaHex(b)}   ${String(delta).padStart(9, " ")}${UNITS[u]}`;
+  };
+  // The prot columns of each (masked) prot seen, rendered once.
+  const tokens = new Map<number, string>();
   const dumpLine = (endOff: number): void => {
     if (!fmt.holes && protLo === 0 && protHi === 0) return;
-    let line = `${rangeText(base + BigInt(stStart), base + BigInt(endOff))} ${names[stLevel] ?? "PGD"}`;
-    if (protLo !== 0 || protHi !== 0) line += protTokens(protLo, protHi, fmt);
-    out.push(`${line}\n`);
+    let t = "";
+    if (protLo !== 0 || protHi !== 0) {
+      const key = protLo + protHi * 4096;
+      t = tokens.get(key) ?? "";
+      if (t === "") {
+        t = protTokens(protLo, protHi, fmt);
+        tokens.set(key, t);
+      }
+    }
+    out.push(`${rangeText(stStart, endOff)} ${names[stLevel] ?? "PGD"}${t}\n`);
   };
   // Open subtree recordings (innermost last), for replaying shared subtrees.
   const recorders: Recorder[] = [];
@@ -265,7 +295,7 @@ export function ptdumpReport(mem: PhysMem, regs: Regs | WalkContext, opts: Ptdum
     }
     // Named like the kernel names entries of that level (top-level entries print as PGD).
     const name = level === h.startLevel ? "PGD" : (names[level + 1] ?? "PGD");
-    out.push(`${rangeText(base + BigInt(off), base + BigInt(endOff))} ${name} ${text}\n`);
+    out.push(`${rangeText(off, endOff)} ${name} ${text}\n`);
     stLevel = -1;
   };
   // Subtrees printed in full (fully inside the range): table PA and level → VA offset and notes.

@@ -206,6 +206,11 @@ export class PhysMem {
 
   /** Word offset of the frame `frameArena` found last, in the arena it returned. */
   frameWord = 0;
+  /**
+   * Whether that frame stays where it is while other frames are read (written, loaded or bank
+   * frames); false for a frame read from a source, whose pool slot a later read may reuse.
+   */
+  frameStable = false;
 
   /**
    * For loops over many entries of one frame: the arena holding frame `pfn`'s words, which start at
@@ -216,8 +221,10 @@ export class PhysMem {
   frameArena(pfn: number): Uint32Array | undefined {
     const slot = pfn & (CACHE_SLOTS - 1);
     if (this.cacheTag[slot] !== pfn && !this.fill(pfn)) return undefined;
+    const arena = this.cacheArena[slot] as number;
     this.frameWord = this.cacheWord[slot] as number;
-    return this.arenas[this.cacheArena[slot] as number] as Uint32Array;
+    this.frameStable = (this.arenaPoolBase[arena] ?? -1) < 0;
+    return this.arenas[arena] as Uint32Array;
   }
 
   /**

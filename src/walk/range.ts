@@ -102,26 +102,48 @@ export function walkEntries(
     const n = 2 ** (h.bitsAt[li] as number);
     const first = Math.max(0, Math.floor((startOff - regionOff) / size));
     const last = Math.min(n - 1, Math.ceil((endOff - regionOff) / size) - 1);
-    for (let i = first; i <= last; i++) {
-      const off = regionOff + i * size;
-      const da = table + i * 8;
+    // Fields equal for every entry of this table, set again after a subtree overwrote them.
+    const tableFields = (): void => {
       e.level = level;
-      e.off = off;
       e.size = size;
-      e.descAddr = da;
       e.table = table;
       e.apTable = apT;
       e.uxnTable = uxnT;
       e.pxnTable = pxnT;
-      if (!mem.load64(da)) {
-        e.kind = "unbacked";
-        e.hi = 0;
-        e.lo = 0;
-        visit(e);
-        continue;
+    };
+    tableFields();
+    // The 4 KiB frame being read, its words read in place while it cannot move (not a pool frame).
+    let frPfn = -1;
+    let fr: Uint32Array | undefined;
+    let frWord = 0;
+    for (let i = first; i <= last; i++) {
+      const off = regionOff + i * size;
+      const da = table + i * 8;
+      e.off = off;
+      e.descAddr = da;
+      const pfn = Math.floor(da / 4096);
+      if (pfn !== frPfn) {
+        fr = mem.frameArena(pfn);
+        frPfn = fr !== undefined && mem.frameStable ? pfn : -1;
+        frWord = mem.frameWord - pfn * 1024;
       }
-      const hi = mem.hi;
-      const lo = mem.lo;
+      let hi: number;
+      let lo: number;
+      if (frPfn === pfn) {
+        const w = frWord + da / 4;
+        lo = (fr as Uint32Array)[w] as number;
+        hi = (fr as Uint32Array)[w + 1] as number;
+      } else {
+        if (!mem.load64(da)) {
+          e.kind = "unbacked";
+          e.hi = 0;
+          e.lo = 0;
+          visit(e);
+          continue;
+        }
+        hi = mem.hi;
+        lo = mem.lo;
+      }
       e.hi = hi;
       e.lo = lo;
       const kind = entryKind(h, lo, level);
@@ -147,6 +169,7 @@ export function walkEntries(
             visit(e);
           }
           rec(next, level + 1, off, a, u, p);
+          tableFields();
           continue;
         }
         // Next-level tables are granule aligned (>= 4K) below 2^52: the key stays an exact number.
@@ -165,21 +188,16 @@ export function walkEntries(
           visit(e);
         }
         rec(next, level + 1, off, a, u, p);
+        tableFields();
         if (whole) seen.set(key, off);
         if (opts.tables) {
           e.kind = "table-end";
-          e.level = level;
           e.off = off;
-          e.size = size;
           e.descAddr = da;
-          e.table = table;
           e.next = next;
           e.key = whole ? key : -1;
           e.hi = hi;
           e.lo = lo;
-          e.apTable = apT;
-          e.uxnTable = uxnT;
-          e.pxnTable = pxnT;
           visit(e);
         }
         continue;
@@ -295,6 +313,13 @@ export interface MappingReport {
   readonly shared: SharedRange[];
 }
 
+/** The levels of a bit set (bit level + 1), ascending. */
+function levelList(bits: number): number[] {
+  const out: number[] = [];
+  for (let level = -1; level <= 3; level++) if ((bits & (1 << (level + 1))) !== 0) out.push(level);
+  return out;
+}
+
 /** Coalesce leaves with equal attributes (and equal table restrictions) whose VA and PA are contiguous. */
 export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingRun[] {
   return mappingReport(mem, regs, start, end).runs;
@@ -318,7 +343,8 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
         oa: number;
         size: number;
         entries: number;
-        levels: Set<number>;
+        /** Bit level + 1 set for each level met. */
+        levels: number;
         hi: number;
         lo: number;
         level: number;
@@ -335,7 +361,7 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
       pa: BigInt(cur.oa),
       size: BigInt(cur.size),
       entries: cur.entries,
-      levels: [...cur.levels].sort(),
+      levels: levelList(cur.levels),
       descriptor: decodeDescriptor(raw, cur.level, fmt),
       apTable: cur.a,
       uxnTable: cur.u !== 0,
@@ -395,7 +421,7 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
         }
         return;
       }
-      flushSide();
+      if (lastMissing !== undefined || lastShared !== undefined) flushSide();
       if (e.kind !== "leaf") {
         flush();
         return;
@@ -413,7 +439,7 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
       ) {
         cur.size += e.size;
         cur.entries++;
-        cur.levels.add(e.level);
+        cur.levels |= 1 << (e.level + 1);
         return;
       }
       flush();
@@ -422,7 +448,7 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
         oa,
         size: e.size,
         entries: 1,
-        levels: new Set([e.level]),
+        levels: 1 << (e.level + 1),
         hi: e.hi,
         lo: e.lo,
         level: e.level,
