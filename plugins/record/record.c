@@ -28,8 +28,8 @@
  * Accesses (optional, access=N with N > 0): data loads, data stores and instruction fetches (the
  * first instruction of each executed translation block) are logged as ACCESS records with their
  * VA when the VA lies in a range whose descriptor changed recently (a valid entry overwritten:
- * the last HOT_PAGES pages and HOT_RANGES larger ranges), and one in N of the others per vCPU as
- * a sample, so the checker's access-time rules (stale translation, TLB conflict, unsynchronized
+ * the last HOT_PAGES pages and HOT_RANGES larger ranges, HOT_BUDGET accesses each), and one in N
+ * of the others per vCPU as a sample, so the checker's access-time rules (stale translation, TLB conflict, unsynchronized
  * store) run on a real guest. Which VA a descriptor translates is known from the table walk the
  * plugin does when a table becomes reachable (the first VA it was reached at).
  *
@@ -94,11 +94,16 @@ static uint64_t access_count[MAX_CPUS];
 static uint64_t accesses_hot, accesses_sampled;
 #define HOT_PAGES 4096
 #define HOT_RANGES 16
+/* accesses logged per changed entry: the first ones after the change, while the old entry may
+ * still be held, are the ones the checker can judge */
+#define HOT_BUDGET 16
 /* VA page numbers (VA >> 12, + 1 so 0 is empty) of recently changed page-sized entries, hashed;
- * larger ranges (blocks, tables) in a ring. Written under the lock, read without it (a torn read
- * only changes whether one access is logged). */
+ * larger ranges (blocks, tables) in a ring; each with the accesses it may still log. Written under
+ * the lock, read without it (a torn read only changes whether one access is logged). */
 static uint64_t hot_page[HOT_PAGES];
+static uint32_t hot_page_left[HOT_PAGES];
 static uint64_t hot_lo[HOT_RANGES], hot_hi[HOT_RANGES];
+static uint32_t hot_left[HOT_RANGES];
 static unsigned hot_next;
 static struct cpu_state cpus[MAX_CPUS];
 static int ncpus;
@@ -299,20 +304,36 @@ static void hot_add(uint64_t va, int shift)
 {
     if (shift <= FRAME_SHIFT) {
         uint64_t vpn = va >> FRAME_SHIFT;
-        __atomic_store_n(&hot_page[(vpn * 0x9e3779b97f4a7c15ULL) >> 52], vpn + 1, __ATOMIC_RELAXED);
+        unsigned h = (vpn * 0x9e3779b97f4a7c15ULL) >> 52;
+        __atomic_store_n(&hot_page[h], vpn + 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&hot_page_left[h], HOT_BUDGET, __ATOMIC_RELAXED);
         return;
     }
     unsigned i = hot_next++ % HOT_RANGES;
+    __atomic_store_n(&hot_left[i], 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hot_lo[i], va, __ATOMIC_RELAXED);
     __atomic_store_n(&hot_hi[i], va + ((1ULL << shift) - 1), __ATOMIC_RELAXED);
+    __atomic_store_n(&hot_left[i], HOT_BUDGET, __ATOMIC_RELAXED);
+}
+
+/* Take one access from a budget; 0 when it is spent. */
+static int take(uint32_t *left)
+{
+    uint32_t n = __atomic_load_n(left, __ATOMIC_RELAXED);
+    while (n > 0) {
+        if (__atomic_compare_exchange_n(left, &n, n - 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return 1;
+    }
+    return 0;
 }
 
 static int hot_has(uint64_t va)
 {
     uint64_t vpn = va >> FRAME_SHIFT;
-    if (__atomic_load_n(&hot_page[(vpn * 0x9e3779b97f4a7c15ULL) >> 52], __ATOMIC_RELAXED) == vpn + 1) return 1;
+    unsigned h = (vpn * 0x9e3779b97f4a7c15ULL) >> 52;
+    if (__atomic_load_n(&hot_page[h], __ATOMIC_RELAXED) == vpn + 1 && take(&hot_page_left[h])) return 1;
     for (unsigned i = 0; i < HOT_RANGES; i++) {
-        if (va >= __atomic_load_n(&hot_lo[i], __ATOMIC_RELAXED) && va <= __atomic_load_n(&hot_hi[i], __ATOMIC_RELAXED)) return 1;
+        if (va >= __atomic_load_n(&hot_lo[i], __ATOMIC_RELAXED) && va <= __atomic_load_n(&hot_hi[i], __ATOMIC_RELAXED) && take(&hot_left[i]))
+            return 1;
     }
     return 0;
 }

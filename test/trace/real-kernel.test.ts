@@ -156,8 +156,12 @@ const EXPLAINED: readonly ExplainedReport[] = [
   },
 ];
 
-/** Kernels the live test records (VMSA_REAL_KERNEL_CONFIGS, comma-separated names of the harness's CONFIGS). */
-const LIVE_CONFIGS = (process.env.VMSA_REAL_KERNEL_CONFIGS ?? "linux-6.1-4k48,linux-6.12-16k47").split(",").filter((c) => c !== "");
+/**
+ * Kernels the live test records (VMSA_REAL_KERNEL_CONFIGS, comma-separated names of the
+ * harness's CONFIGS; `+hotplug`: also hot-plug and hot-unplug 256 MiB with virtio-mem, for
+ * kernels with virtio_pci built in, as Debian's 6.12).
+ */
+const LIVE_CONFIGS = (process.env.VMSA_REAL_KERNEL_CONFIGS ?? "linux-6.1-4k48,linux-6.12-16k47+hotplug").split(",").filter((c) => c !== "");
 
 const live = process.env.VMSA_REAL_KERNEL === "1";
 const why = !live ? "set VMSA_REAL_KERNEL=1 to record a Debian kernel boot now (about a minute; .ci/run sets it)" : toolsAvailable();
@@ -178,11 +182,15 @@ describe.skipIf(skipBecause("vmsa record of a real kernel booted now", why))(
 
     it.each(LIVE_CONFIGS)(
       "builds the plugin, records %s with -smp 2 through boot, modules, vmalloc'd stacks, tmpfs and fork/exec: every report explained",
-      async (config) => {
+      async (spec) => {
+        const [config = "", ...extra] = spec.split("+");
+        const hotplug = extra.includes("hotplug");
         const trace = join(dir, `${config}.vtrace`);
         const symbols = join(dir, `${config}.kallsyms`);
-        const rec = await recordKernel({ plugin, trace, smp: 2, symbols, config });
+        const rec = await recordKernel({ plugin, trace, smp: 2, symbols, config, hotplug });
         expect(rec.summary).toMatch(/^vmsa-record: \d+ stores/);
+        // virtio-mem added its memory and removed it again (/proc/iomem: 1 range, then none).
+        if (hotplug) expect(rec.console).toMatch(/VMSA-HOTPLUGGED 1[\s\S]*VMSA-UNPLUGGED 0/);
         const r = run(trace, symbols);
         expect(r.err).toBe("");
         // 0 clean or 1 violations, never bad input or inconclusive (every record modelled).
@@ -211,6 +219,19 @@ describe.skipIf(skipBecause("vmsa record of a real kernel booted now", why))(
         const lastReport = Math.max(0, ...res.violations.map((v) => res.stepRecord(v.step)));
         const hit = injectMissingTlbi(data, syms, lastReport);
         expect(hit?.v.rule).toBe("bbm");
+        // The hot-unplug's page-table work is in the trace (and judged): arch_remove_memory
+        // unmaps the linear map of the removed range and frees the emptied tables.
+        if (hotplug) {
+          const by = new Set<string>();
+          const rd = new TraceReader(data, trace);
+          const at = new TraceReader(data, trace);
+          while (rd.next()) {
+            if (rd.type !== REC_STORE) continue;
+            const f = describeRecord(at, rd.at, syms).symbol ?? "";
+            if (/^(unmap_hotplug_range|free_empty_tables)\+/.test(f)) by.add(f.replace(/\+.*/, ""));
+          }
+          expect([...by].sort()).toEqual(["free_empty_tables", "unmap_hotplug_range"]);
+        }
       },
       900_000,
     );
