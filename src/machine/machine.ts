@@ -56,6 +56,7 @@ import { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type WalkContext } from "../walk/context.js";
 import { entryKind } from "../walk/fields.js";
 import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
+import { contextHoldsGlobal } from "./context-globals.js";
 import { Cpu, type CpuRegs } from "./cpu.js";
 import { MaySee, offIn } from "./may-see.js";
 import { applyDc, completeStores, dcNeedOf, type OverlayMem, overlayOf, type PendingStore, retireVisibleStores } from "./ordering.js";
@@ -579,9 +580,13 @@ export class Machine {
         const r = tlbiMatch(scope, e);
         if (r.kind === "skip") continue;
         if (r.kind === "global-only") {
-          e.globalOnly = true;
-          e.missed.push({ step: s, why: r.why });
-          continue;
+          const root = e.root;
+          // A context without global leaves holds nothing once the ASIDE1 completes: removed as a hit.
+          if (root === undefined || contextHoldsGlobal(this.mem, root, e.changed, (pa) => this.writtenAt(pa))) {
+            e.globalOnly = true;
+            e.missed.push({ step: s, why: r.why });
+            continue;
+          }
         }
         if (r.kind === "miss") {
           e.missed.push({ step: s, why: r.why });

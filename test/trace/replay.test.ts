@@ -186,6 +186,37 @@ describe("trace replay", () => {
     expect(replayTrace(fixed.end(), "t").violations).toEqual([]);
   });
 
+  it("forgets a switched-out context once a TLBI ASIDE1 by its ASID completes, unless it holds global leaves", () => {
+    // TLBI ASIDE1 invalidates every non-global entry of the ASID at every level (Arm ARM D8.16):
+    // of an old context only global leaves (nG = 0) can remain. Linux's user pages are nG = 1, so
+    // an exited process's context is gone (the replay no longer walks it on every index rebuild).
+    const held = (nG: bigint): number => {
+      const tcr = regs.tcr | (1n << 22n);
+      const w = new TraceWriter(2);
+      for (const cpu of [0, 1]) w.msr(cpu, 2, tcr).msr(cpu, 3, regs.mair);
+      w.page(1, 0x40008000n, 0, new Map())
+        .page(1, 0x40010000n, 0, new Map([[0, 0x40011003n]]))
+        .page(1, 0x40011000n, 1, new Map([[0, 0x40012003n]]))
+        .page(1, 0x40012000n, 2, new Map([[0, 0x40013003n]]))
+        .page(1, 0x40013000n, 3, new Map([[0, 0x40050403n | (3n << 53n) | nG]]));
+      w.msr(1, 1, 0x40008000n | (1n << 48n))
+        .msr(1, 0, 0x40010000n)
+        .msr(1, 4, regs.sctlr)
+        .isb(1);
+      w.msr(1, 0, 0x40009000n)
+        .msr(1, 1, 0x40008000n | (3n << 48n))
+        .msr(1, 0, 0x40009000n)
+        .isb(1);
+      w.dsb(0)
+        .tlbi(0, (3 << 3) | 2, 1n << 48n)
+        .dsb(0)
+        .isb(1); // TLBI ASIDE1IS, ASID 1
+      return replayTrace(w.end(), "t").machine.staleEntries(1);
+    };
+    expect(held(1n << 11n)).toBe(0);
+    expect(held(0n)).toBeGreaterThan(0);
+  });
+
   it("counts an EL1 TLBI the model does not know as inconclusive, never clean", () => {
     const w = booted().tlbi(0, (3 << 3) | 4, 0n); // SYS #0, C8, C3, #4: not an EL1&0 TLBI the model knows
     const res = replayTrace(w.end(), "t");
