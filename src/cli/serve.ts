@@ -11,7 +11,9 @@ import { basename, dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { VmsaError } from "../arch/errors.js";
-import { parseCount } from "../arch/u64.js";
+import { hex64, parseCount } from "../arch/u64.js";
+import { formatAddress, type GdbAddress, parseGdbAddress } from "../dump/gdb/client.js";
+import { readLiveTables } from "../dump/gdb/open.js";
 import { looksLikeBankSpec, parseBankSpec } from "../mem/bankspec.js";
 import { NUMBERS_HELP } from "./common.js";
 
@@ -30,6 +32,9 @@ export interface ServeOptions {
   readonly files: readonly ServedFile[];
   /** Extra Host header names accepted (besides localhost, 127.0.0.1, [::1] and the bound address). */
   readonly allowHosts?: readonly string[];
+  /** `--gdb HOST:PORT`: a live QEMU guest whose registers and tables the UI may read (GET /gdb/tables). */
+  readonly gdb?: GdbAddress;
+  readonly gdbTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -176,6 +181,29 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string, type:
   createReadStream(path).pipe(res);
 }
 
+/**
+ * The live guest's registers and table pages, read now (the guest is stopped while they are read,
+ * then detached): JSON { description, registers: {NAME: "0x…"}, sources: {NAME: "…"}, runs: [{pa,
+ * data (base64)}], stats }. A gdbstub that cannot be reached is a 502 with the reason.
+ */
+function sendLiveTables(res: ServerResponse, addr: GdbAddress, timeoutMs: number | undefined): void {
+  readLiveTables(addr, timeoutMs !== undefined ? { timeoutMs } : {}).then(
+    (t) => {
+      const registers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(t.regs.values)) if (v !== undefined) registers[k] = hex64(v);
+      const body = {
+        description: t.description,
+        registers,
+        sources: t.regs.sources,
+        runs: t.runs.map((r) => ({ pa: `0x${r.pa.toString(16)}`, data: Buffer.from(r.bytes).toString("base64") })),
+        stats: t.stats,
+      };
+      send(res, 200, JSON.stringify(body), "application/json");
+    },
+    (e: unknown) => send(res, 502, `${e instanceof Error ? e.message : String(e)}\n`),
+  );
+}
+
 export function createHandler(opts: ServeOptions, portOf: () => number): (req: IncomingMessage, res: ServerResponse) => void {
   const ui = resolve(opts.uiDir);
   return (req, res) => {
@@ -191,6 +219,15 @@ export function createHandler(opts: ServeOptions, portOf: () => number): (req: I
     if (pathname === "/files/index.json") {
       const list = opts.files.map((f, i) => ({ name: f.name, url: `files/${i}/${encodeURIComponent(f.name)}`, size: f.size, pa: f.pa }));
       return send(res, 200, JSON.stringify(list), "application/json");
+    }
+    if (pathname === "/gdb/info") {
+      if (!opts.gdb) return send(res, 404, "no --gdb target\n");
+      return send(res, 200, JSON.stringify({ gdb: formatAddress(opts.gdb) }), "application/json");
+    }
+    if (pathname === "/gdb/tables") {
+      if (!opts.gdb) return send(res, 404, "no --gdb target\n");
+      sendLiveTables(res, opts.gdb, opts.gdbTimeoutMs);
+      return;
     }
     const fm = /^\/files\/(\d+)\/([^/]+)$/.exec(pathname);
     if (fm) {
@@ -276,24 +313,34 @@ export function registerServeCommand(program: Command): void {
     .option("--port <n>", "TCP port, decimal (0: any free port)", "8080")
     .option("--ui <dir>", "directory of the built UI (default: web/dist of this package)")
     .option("--allow-host <name...>", "extra Host header names to accept (e.g. a hostname you reach this machine by)")
+    .option(
+      "--gdb <host:port>",
+      "a live QEMU guest (qemu -gdb tcp::PORT) for the Dump view's Live section: each Refresh reads its registers and tables through the gdbstub (the guest is stopped while read, then detached)",
+    )
+    .option("--gdb-timeout <ms>", "milliseconds to wait for the gdbstub's connection and each reply, decimal", "5000")
     .addHelpText("after", NUMBERS_HELP)
     .addHelpText(
       "after",
       `
 Examples:
   $ npm run build:web && vmsa serve                       # then open http://127.0.0.1:8080/
-  $ vmsa serve ram.bin@0x40000000 machine.json --port 9000  # offer a dump to the Dump view`,
+  $ vmsa serve ram.bin@0x40000000 machine.json --port 9000  # offer a dump to the Dump view
+  $ vmsa serve --gdb 127.0.0.1:1234                        # a running QEMU (-gdb tcp::1234): Dump view, Live, Refresh`,
     )
-    .action(async (files: string[], o: { host: string; port: string; ui?: string; allowHost?: string[] }) => {
-      const port = parseCount(o.port, "serve --port", 0, 65535);
-      const uiDir = o.ui ?? findUiDir();
-      if (!uiDir) throw new ServeError("serve: the browser UI is not built (run npm run build:web)");
-      const served = files.map(parseServedFile);
-      const wildcard = isWildcard(o.host);
-      const allowHosts = [...(o.allowHost ?? []), ...(wildcard ? interfaceAddresses() : [])];
-      const s = await startServer({ host: o.host, port, uiDir, files: served, allowHosts });
-      const b = serveBanner(o.host, s.port, served, wildcard ? interfaceAddresses() : []);
-      if (b.warning) process.stderr.write(`${b.warning}\n`);
-      process.stdout.write(`${b.line}\n`);
-    });
+    .action(
+      async (files: string[], o: { host: string; port: string; ui?: string; allowHost?: string[]; gdb?: string; gdbTimeout: string }) => {
+        const port = parseCount(o.port, "serve --port", 0, 65535);
+        const uiDir = o.ui ?? findUiDir();
+        if (!uiDir) throw new ServeError("serve: the browser UI is not built (run npm run build:web)");
+        const served = files.map(parseServedFile);
+        const wildcard = isWildcard(o.host);
+        const allowHosts = [...(o.allowHost ?? []), ...(wildcard ? interfaceAddresses() : [])];
+        const gdb = o.gdb !== undefined ? parseGdbAddress(o.gdb) : undefined;
+        const gdbTimeoutMs = parseCount(o.gdbTimeout, "serve --gdb-timeout", 1, 3_600_000);
+        const s = await startServer({ host: o.host, port, uiDir, files: served, allowHosts, ...(gdb ? { gdb, gdbTimeoutMs } : {}) });
+        const b = serveBanner(o.host, s.port, served, wildcard ? interfaceAddresses() : []);
+        if (b.warning) process.stderr.write(`${b.warning}\n`);
+        process.stdout.write(`${b.line}\n`);
+      },
+    );
 }

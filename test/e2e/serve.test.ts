@@ -92,6 +92,9 @@ describe("vmsa serve", () => {
     expect((await get(s.port, "/../secret.txt", host)).status).toBe(404);
     expect((await get(s.port, "/%2e%2e/secret.txt", host)).status).toBe(404);
     expect((await get(s.port, "/", host, "POST")).status).toBe(405);
+    // No --gdb: no live guest to read.
+    expect((await get(s.port, "/gdb/info", host)).status).toBe(404);
+    expect((await get(s.port, "/gdb/tables", host)).status).toBe(404);
   });
 
   it("serves byte ranges of a named file (the UI reads a served dump a page at a time), never of the UI", async () => {

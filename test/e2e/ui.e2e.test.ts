@@ -29,6 +29,7 @@ import { GRANULE_4K } from "../../src/arch/granule.js";
 import { hex64 } from "../../src/arch/u64.js";
 import { parseServedFile, type RunningServer, startServer } from "../../src/cli/serve.js";
 import { audit } from "../../src/dump/audit.js";
+import { openDump } from "../../src/dump/inputs.js";
 import { completeRegs, parseRegisterFile, regsFromVmcoreInfo } from "../../src/dump/regfile.js";
 import { scanVmcoreInfo } from "../../src/dump/vmcoreinfo.js";
 import { PhysMem } from "../../src/mem/physmem.js";
@@ -40,6 +41,7 @@ import { completeRegisters, parseRegisterText } from "../../web/src/lib/regs.js"
 import { citedSteps, traceScenario } from "../../web/src/lib/stepper.js";
 import { buildTwoStageExample } from "../../web/src/lib/twoStage.js";
 import { vmsa } from "../cli/run.js";
+import { startFakeStub } from "../dump/gdb/fake-stub.js";
 import { skipBecause } from "../helpers/skip.js";
 
 const CHROMIUM = process.env.VMSA_CHROMIUM ?? "/usr/bin/chromium";
@@ -683,5 +685,57 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
       await expect.poll(() => page.textContent("#stage2-text")).toBe(readFileSync(join(dir, "ipa_range.txt"), "utf8"));
     }
     expect(errors).toEqual([]);
+  }, 120_000);
+  it("shows a live guest (`vmsa serve --gdb`): Refresh re-reads its registers and tables and redraws `vmsa dump --gdb`'s ptdump", async () => {
+    // The CLI's --gdb test approach (test/dump/gdb/fake-stub.ts): a gdbstub answering like QEMU's from
+    // the real-kernel fixture's memory and gdb registers; the guest's memory is a PhysMem the test edits.
+    const d = openDump({ inputs: [join(REAL, "machine.json")], regsFile: join(REAL, "registers.txt"), progress: false });
+    const guest = new PhysMem();
+    for (const r of d.mem.backedRuns()) {
+      const pa = BigInt(r.first) * 4096n;
+      guest.writeBytes(pa, d.mem.readBytes(pa, r.count * 4096));
+    }
+    const regs: Record<string, bigint> = {};
+    for (const [k, v] of Object.entries(parseRegisterFile(readFileSync(join(REAL, "registers.txt"), "utf8"), "registers.txt").values)) {
+      if (v !== undefined) regs[k === "SCTLR_EL1" ? "SCTLR" : k] = v;
+    }
+    const stub = await startFakeStub({ mem: guest, regs });
+    const live = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      uiDir: join(ROOT, "web/dist"),
+      files: [],
+      gdb: { host: "127.0.0.1", port: stub.port },
+    });
+    const version = "6.1.0-56-arm64";
+    const cliLive = async (): Promise<string> => {
+      const r = await vmsa("dump", "--gdb", `127.0.0.1:${stub.port}`, "--kernel-version", version);
+      expect(r.code, r.err).toBe(0);
+      return r.out;
+    };
+    try {
+      const before = await cliLive();
+      await page.goto("about:blank");
+      await page.goto(`${live.url}#/dump`);
+      await page.waitForSelector("#dump-live-refresh");
+      await page.fill("#dump-kernel-version", version);
+      await page.click("#dump-live-refresh");
+      await expect.poll(() => page.textContent("#ptdump"), { timeout: 30_000 }).toBe(before);
+      // The running kernel changes a descriptor: the read-only linear-map PTE of 0xffff000000210000 becomes invalid
+      // (what `set *(unsigned long *)PA = 0` in gdb, or the kernel's own unmap, does between two refreshes).
+      const w = new Walker(guest, d.regs).translate(0xffff000000210000n, { type: "read", el: 1 });
+      const pte = w.trail[w.trail.length - 1];
+      if (w.kind !== "ok" || !pte) throw new Error("the fixture's linear map no longer maps 0xffff000000210000");
+      guest.writeBytes(pte.address, new Uint8Array(8));
+      const after = await cliLive();
+      expect(after).not.toBe(before);
+      await page.click("#dump-live-refresh");
+      await expect.poll(() => page.textContent("#ptdump"), { timeout: 30_000 }).toBe(after);
+      expect(await page.textContent("#dump-info")).toContain("live QEMU gdbstub");
+      expect(errors).toEqual([]);
+    } finally {
+      await live.close();
+      await stub.close();
+    }
   }, 120_000);
 });

@@ -3,9 +3,10 @@
  * the command will walk, read from physical memory into a PhysMem; the guest is detached (and
  * runs on) before the walk starts. Nothing is written to disk.
  */
-import { PhysMem } from "../../mem/physmem.js";
+import { FRAME_SIZE, PhysMem } from "../../mem/physmem.js";
 import { compileRegs } from "../../walk/context.js";
 import { type OpenDumpOptions, type OpenedDump, openLoaded } from "../inputs.js";
+import { completeRegs, type SourcedRegs } from "../regfile.js";
 import { type Stage2Dump, type Stage2DumpOptions, stage2FromRegisters } from "../stage2-inputs.js";
 import type { GdbAddress } from "./client.js";
 import { GdbTarget } from "./target.js";
@@ -90,6 +91,42 @@ export async function openLiveStage2(
     const s = target.stats;
     const sources = { ...d.sources, memory: `${target.description}: ${s.tables} stage-2 table page${s.tables === 1 ? "" : "s"}` };
     return { ...d, sources };
+  } finally {
+    await target.close();
+  }
+}
+
+/** What a live read gives without interpreting it: the registers and the table pages (for `vmsa serve --gdb`). */
+export interface LiveTables {
+  readonly description: string;
+  readonly regs: SourcedRegs;
+  /** Runs of 4 KiB frames read from physical memory. */
+  readonly runs: readonly { readonly pa: number; readonly bytes: Uint8Array }[];
+  readonly stats: LiveFigures;
+}
+
+/**
+ * Attach, read the registers and every table reachable from TTBR0_EL1 and TTBR1_EL1 (as `vmsa dump
+ * --gdb` reads them), detach: the guest runs on. The UI's worker walks the pages it is given.
+ */
+export async function readLiveTables(addr: GdbAddress, opts: { timeoutMs?: number; maxTables?: number } = {}): Promise<LiveTables> {
+  const t0 = Date.now();
+  const target = await GdbTarget.open(addr, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  try {
+    const mem = new PhysMem();
+    const ctx = compileRegs(completeRegs(target.regs, `gdb ${target.client.where}`).regs);
+    const max = opts.maxTables !== undefined ? { maxTables: opts.maxTables } : {};
+    let limitReached = false;
+    for (const i of [1, 0] as const) limitReached = (await target.prefetchHalf(mem, ctx.halves[i], max)) || limitReached;
+    const runs = mem
+      .backedRuns()
+      .map((r) => ({ pa: r.first * FRAME_SIZE, bytes: mem.readBytes(BigInt(r.first * FRAME_SIZE), r.count * FRAME_SIZE) }));
+    return {
+      description: target.description,
+      regs: target.regs,
+      runs,
+      stats: { ...target.stats, packets: target.client.packets, ms: Date.now() - t0, limitReached },
+    };
   } finally {
     await target.close();
   }

@@ -55,8 +55,15 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
   const [s2Text, setS2Text] = useState<string | undefined>(undefined);
   const [kvmFile, setKvmFile] = useState<KvmFile>("stage2_page_tables");
   const [served, setServed] = useState<Served[]>([]);
+  const [liveGdb, setLiveGdb] = useState<string | undefined>(undefined);
   const [report, setReport] = useState<AuditReport | undefined>(undefined);
   useEffect(() => {
+    fetch("gdb/info").then(
+      async (r) => {
+        if (r.ok && (r.headers.get("content-type") ?? "").includes("json")) setLiveGdb(((await r.json()) as { gdb: string }).gdb);
+      },
+      () => undefined,
+    );
     fetch("files/index.json").then(
       async (r) => {
         if (r.ok && (r.headers.get("content-type") ?? "").includes("json")) setServed((await r.json()) as Served[]);
@@ -126,7 +133,28 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
       setBusy(false);
     }
   };
-  const dumpIsLoaded = source !== undefined && source.images.length > 0;
+  /** `vmsa serve --gdb`: read the running guest's registers and tables again, and redraw its ptdump. */
+  const refreshLive = async (): Promise<void> => {
+    setErr("");
+    setReport(undefined);
+    setBusy(true);
+    try {
+      const t0 = performance.now();
+      const res = await client.call({
+        op: "live",
+        url: new URL("gdb/tables", document.baseURI).href,
+        ...(kernelVersion.trim() ? { kernelVersion: kernelVersion.trim() } : {}),
+      });
+      onLoaded(res.info);
+      setPtText((await client.call({ op: "ptdump", fixmapSize: 0x407000n })).text);
+      setProgress(`read at ${new Date().toLocaleTimeString()} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const dumpIsLoaded = source !== undefined && (source.images.length > 0 || source.live === true);
   return (
     <section id="dump">
       <h2>Dump</h2>
@@ -214,6 +242,15 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
             onInput={(e) => setKernelVersion((e.target as HTMLInputElement).value)}
           />
         </label>
+        {liveGdb && (
+          <div id="dump-live">
+            Live guest (<code>vmsa serve --gdb {liveGdb}</code>): its registers and tables are read through the gdbstub at each refresh (the
+            guest is stopped while they are read).{" "}
+            <button type="button" id="dump-live-refresh" disabled={busy} onClick={refreshLive}>
+              {source?.live ? "Refresh" : "Read the live guest"}
+            </button>
+          </div>
+        )}
         <div>
           <button type="button" id="dump-load" disabled={busy} onClick={load}>
             Load dump

@@ -33,6 +33,8 @@ export type Request =
       readonly registers: SourcedRegs;
       readonly kernelVersion?: string;
     }
+  /** `vmsa serve --gdb`: read the live guest's registers and tables now (GET `url`) and make them the source. */
+  | { readonly op: "live"; readonly url: string; readonly kernelVersion?: string }
   | { readonly op: "set-regs"; readonly regs: Regs }
   /** `stage2`: HCR_EL2/VTCR_EL2/VTTBR_EL2 over the source's registers (as `vmsa translate --hcr --vtcr --vttbr`). */
   | { readonly op: "translate"; readonly va: bigint; readonly access: Access; readonly stage2?: Stage2Override }
@@ -71,6 +73,8 @@ export interface SourceInfo {
   /** Whether the ptdump markers are the kernel's (false: a guess, or none found and Linux 6.1's used). */
   readonly layoutExact?: boolean;
   readonly notes?: readonly string[];
+  /** A live guest (`vmsa serve --gdb`): Refresh reads it again. */
+  readonly live?: boolean;
   /** False: a stage-2 source only (VTCR_EL2/VTTBR_EL2, no stage-1 registers): no stage-1 views. */
   readonly stage1?: boolean;
   /** Dumps whose registers give VTCR_EL2 and VTTBR_EL2: the IPA space and where each register came from. */
@@ -85,6 +89,7 @@ export interface MapReply extends MapData {
 export type ReplyBody =
   | { readonly op: "example"; readonly info: SourceInfo }
   | { readonly op: "load"; readonly info: SourceInfo }
+  | { readonly op: "live"; readonly info: SourceInfo }
   | { readonly op: "set-regs"; readonly info: SourceInfo }
   | {
       readonly op: "translate";

@@ -6,12 +6,14 @@
 import { ParseError, VmsaError } from "../../../src/arch/errors.js";
 import { decodeHcr } from "../../../src/arch/hcr.js";
 import { presetByName, type Regs } from "../../../src/arch/registers.js";
+import { parseU64 } from "../../../src/arch/u64.js";
 import { audit } from "../../../src/dump/audit.js";
 import type { ElfNote } from "../../../src/dump/elfcore-reader.js";
 import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../../../src/dump/kvm-stage2.js";
 import { linuxLayout } from "../../../src/dump/layout.js";
 import { type OpenedDump, resolveLoaded } from "../../../src/dump/open-loaded.js";
 import { type Marker, ptdump } from "../../../src/dump/ptdump.js";
+import type { SourcedRegs } from "../../../src/dump/regfile.js";
 import { type Stage2Dump, stage2CheckedGeometry, stage2FromSets } from "../../../src/dump/stage2-regs.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
@@ -30,6 +32,22 @@ import { openImage } from "./open-image.js";
 import type { ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
 
 declare const self: DedicatedWorkerGlobalScope;
+
+/** GET /gdb/tables of `vmsa serve --gdb` (src/cli/serve.ts sendLiveTables). */
+interface LiveTablesJson {
+  readonly description: string;
+  readonly registers: Readonly<Record<string, string>>;
+  readonly sources: Readonly<Record<string, string>>;
+  readonly runs: readonly { readonly pa: string; readonly data: string }[];
+  readonly stats: { readonly tables: number; readonly bytes: number; readonly ms: number };
+}
+
+function base64Bytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
 
 interface State {
   mem: PhysMem;
@@ -206,6 +224,54 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
         state.stage2 = stage2;
       }
       return { op: "load", info };
+    }
+    case "live": {
+      const t0 = performance.now();
+      const res = await fetch(req.url, { cache: "no-store" });
+      const body = await res.text();
+      if (!res.ok) throw new VmsaError("EGDB_TARGET", `live guest: ${body.trim() || `server answered ${res.status}`}`);
+      const live = JSON.parse(body) as LiveTablesJson;
+      const mem = new PhysMem();
+      for (const r of live.runs) mem.writeBytes(parseU64(r.pa, "live run"), base64Bytes(r.data));
+      const values: Record<string, bigint> = {};
+      for (const [k, v] of Object.entries(live.registers)) values[k] = parseU64(v, `live register ${k}`);
+      const memory = `${live.description}: ${live.stats.tables} table page${live.stats.tables === 1 ? "" : "s"} (${live.stats.bytes / 1024} KiB) in ${live.stats.ms} ms`;
+      // As `vmsa dump --gdb`: no VMCOREINFO nor IKCONFIG (only tables were read); the version from the input.
+      const d = resolveLoaded(
+        {
+          mem,
+          elfNotes: [],
+          regSets: [{ values, sources: live.sources } as SourcedRegs],
+          kernelDesc: undefined,
+          snapConfig: undefined,
+          snapVaBits: undefined,
+          snapFixmap: undefined,
+          memory,
+        },
+        {
+          what: live.description,
+          vmcoreinfo: false,
+          searchDump: false,
+          ...(req.kernelVersion ? { kernelVersion: req.kernelVersion } : {}),
+        },
+      );
+      const regSources: Record<string, string> = {};
+      for (const [k, v] of Object.entries(d.sources)) if (v !== undefined && /_EL\d$/.test(k)) regSources[k] = v;
+      const info = setState(mem, d.regs, {
+        name: live.description,
+        images: [],
+        tour: [],
+        loadMs: performance.now() - t0,
+        regSources,
+        memory,
+        layout: d.sources.layout ?? d.layoutSource.detail,
+        layoutExact: d.layoutSource.exact && d.markers !== undefined,
+        notes: d.notes,
+        stage1: true,
+        live: true,
+      });
+      if (state) state.markers = d.markers;
+      return { op: "live", info };
     }
     case "set-regs": {
       const s = need();
