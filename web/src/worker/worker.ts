@@ -79,6 +79,31 @@ function setState(mem: PhysMem, regs: Regs, info: Omit<SourceInfo, "regs">): Sou
   return full;
 }
 
+/** A dump opened as `vmsa dump` opens it (resolveLoaded) becomes the source: registers with their sources, layout, markers. */
+function setOpened(
+  mem: PhysMem,
+  d: OpenedDump,
+  regs: Regs,
+  stage2: State["stage2"],
+  info: Omit<SourceInfo, "regs" | "tour" | "regSources" | "layout" | "layoutExact" | "stage1">,
+): SourceInfo {
+  const regSources: Record<string, string> = {};
+  for (const [k, v] of Object.entries(d.sources)) if (v !== undefined && /_EL\d$/.test(k)) regSources[k] = v;
+  const full = setState(mem, regs, {
+    ...info,
+    tour: [],
+    regSources,
+    layout: d.sources.layout ?? d.layoutSource.detail,
+    layoutExact: d.layoutSource.exact && d.markers !== undefined,
+    stage1: true,
+  });
+  if (state) {
+    state.markers = d.markers;
+    state.stage2 = stage2;
+  }
+  return full;
+}
+
 function need(): State {
   if (!state) throw new VmsaError("ENOSOURCE", "no memory loaded: open the example or a dump first");
   return state;
@@ -200,29 +225,15 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
         if (state) state.stage2 = stage2;
         return { op: "load", info };
       }
-      const regSources: Record<string, string> = {};
-      for (const [k, v] of Object.entries(d.sources)) if (v !== undefined && /_EL\d$/.test(k)) regSources[k] = v;
-      const info = setState(
-        mem,
-        stage2 ? { ...d.regs, hcr: stage2.dump.regs.hcr, vtcr: stage2.dump.regs.vtcr, vttbr: stage2.dump.regs.vttbr } : d.regs,
-        {
-          name: req.name,
-          images: stats,
-          tour: [],
-          loadMs: performance.now() - t0,
-          regSources,
-          memory,
-          layout: d.sources.layout ?? d.layoutSource.detail,
-          layoutExact: d.layoutSource.exact && d.markers !== undefined,
-          notes: [...d.notes, ...(stage2?.dump.notes ?? [])],
-          stage1: true,
-          ...(s2info ? { stage2: s2info } : {}),
-        },
-      );
-      if (state) {
-        state.markers = d.markers;
-        state.stage2 = stage2;
-      }
+      const regs = stage2 ? { ...d.regs, hcr: stage2.dump.regs.hcr, vtcr: stage2.dump.regs.vtcr, vttbr: stage2.dump.regs.vttbr } : d.regs;
+      const info = setOpened(mem, d, regs, stage2, {
+        name: req.name,
+        images: stats,
+        loadMs: performance.now() - t0,
+        memory,
+        notes: [...d.notes, ...(stage2?.dump.notes ?? [])],
+        ...(s2info ? { stage2: s2info } : {}),
+      });
       return { op: "load", info };
     }
     case "live": {
@@ -255,22 +266,14 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
           ...(req.kernelVersion ? { kernelVersion: req.kernelVersion } : {}),
         },
       );
-      const regSources: Record<string, string> = {};
-      for (const [k, v] of Object.entries(d.sources)) if (v !== undefined && /_EL\d$/.test(k)) regSources[k] = v;
-      const info = setState(mem, d.regs, {
+      const info = setOpened(mem, d, d.regs, undefined, {
         name: live.description,
         images: [],
-        tour: [],
         loadMs: performance.now() - t0,
-        regSources,
         memory,
-        layout: d.sources.layout ?? d.layoutSource.detail,
-        layoutExact: d.layoutSource.exact && d.markers !== undefined,
         notes: d.notes,
-        stage1: true,
         live: true,
       });
-      if (state) state.markers = d.markers;
       return { op: "live", info };
     }
     case "set-regs": {
