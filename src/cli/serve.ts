@@ -221,8 +221,8 @@ export function createHandler(opts: ServeOptions, portOf: () => number): (req: I
       return send(res, 200, JSON.stringify(list), "application/json");
     }
     if (pathname === "/gdb/info") {
-      if (!opts.gdb) return send(res, 404, "no --gdb target\n");
-      return send(res, 200, JSON.stringify({ gdb: formatAddress(opts.gdb) }), "application/json");
+      // Always answered (null without --gdb): the UI asks on every visit, and a 404 is a console error.
+      return send(res, 200, JSON.stringify({ gdb: opts.gdb ? formatAddress(opts.gdb) : null }), "application/json");
     }
     if (pathname === "/gdb/tables") {
       if (!opts.gdb) return send(res, 404, "no --gdb target\n");

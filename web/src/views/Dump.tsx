@@ -60,7 +60,8 @@ export function Dump({ client, source, onLoaded }: DumpProps) {
   useEffect(() => {
     fetch("gdb/info").then(
       async (r) => {
-        if (r.ok && (r.headers.get("content-type") ?? "").includes("json")) setLiveGdb(((await r.json()) as { gdb: string }).gdb);
+        if (r.ok && (r.headers.get("content-type") ?? "").includes("json"))
+          setLiveGdb(((await r.json()) as { gdb: string | null }).gdb ?? undefined);
       },
       () => undefined,
     );
