@@ -305,10 +305,23 @@ export class Walker {
   /** Leaf descriptor halves. */
   descHi = 0;
   descLo = 0;
-  /** Accumulated table attributes: APTable bits, UXNTable, PXNTable. */
-  apTable = 0;
-  uxnTable = 0;
-  pxnTable = 0;
+  /**
+   * Accumulated table attributes as table descriptor bits [62:59] of the high half (APTable[62:61],
+   * UXNTable[60], PXNTable[59]), OR-ed on the way down; read them as apTable/uxnTable/pxnTable.
+   */
+  tableAttrs = 0;
+  /** APTable bits of the last leaf's tables. */
+  get apTable(): number {
+    return (this.tableAttrs >>> 29) & 3;
+  }
+  /** UXNTable (1) of the last leaf's tables. */
+  get uxnTable(): number {
+    return (this.tableAttrs >>> 28) & 1;
+  }
+  /** PXNTable (1) of the last leaf's tables. */
+  get pxnTable(): number {
+    return (this.tableAttrs >>> 27) & 1;
+  }
   /** Effective permissions as a bitmask: 1 pr, 2 pw, 4 px, 8 ur, 16 uw, 32 ux, 64 privileged GCS, 128 EL0 GCS. */
   perms = 0;
   /** PAR_EL1 Overlay/DirtyBit flags of the last Permission fault (0 otherwise). */
@@ -358,9 +371,7 @@ export class Walker {
     const ctx = this.ctx;
     this.trailLen = 0;
     this.permFlags = 0;
-    this.apTable = 0;
-    this.uxnTable = 0;
-    this.pxnTable = 0;
+    this.tableAttrs = 0;
     this.s2Fault = 0;
     const s2 = this.s2;
     // Context flags are compared with `true`: the JIT does not know a field holds a boolean, and a
@@ -421,8 +432,8 @@ export class Walker {
       let idx: number;
       // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent, no level shift is exactly 32 and JS shift counts are taken mod 32
       if (sh >= 32) idx = (vaHi >>> (sh - 32)) & ((1 << nb) - 1);
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, the third form masks off the high-word bits when the index lies in the low word, and no level ends at bit 32
-      else if (sh + nb <= 32) idx = (vaLo >>> sh) & ((1 << nb) - 1);
+      // Bits [sh+nb-1:sh] of the VA, across the halves when they straddle bit 32 (the mask drops
+      // the high half's bits when they do not; sh is at least 12, so 32 - sh is a real shift).
       else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
       const b = off + idx * 8;
       const p = pfn + (b >>> 12);
@@ -476,9 +487,7 @@ export class Walker {
       this.level = level;
       this.descHi = hi;
       this.descLo = lo;
-      this.apTable = apT;
-      this.uxnTable = uxnT;
-      this.pxnTable = pxnT;
+      this.tableAttrs = tableAttrs;
       // Output address (ASL AArch64.LeafBase) as 32-bit halves.
       let oaHi: number;
       if (h.ds === true) {
