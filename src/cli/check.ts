@@ -13,7 +13,7 @@ import { PhysMem } from "../mem/physmem.js";
 import { looksLikeCasemate, parseCasemate } from "../scenario/casemate-parse.js";
 import { casemateStatus, casemateToJson, renderCasemateText } from "../scenario/casemate-render.js";
 import { replayCasemate } from "../scenario/casemate-replay.js";
-import { type ExploreResult, exploreScenario, interleavingsOf } from "../scenario/explore.js";
+import { DEFAULT_EXPLORE_LIMIT, type ExploreResult, exploreScenario, interleavingsOf } from "../scenario/explore.js";
 import { exploreParallel } from "../scenario/explore-parallel.js";
 import { parseScenario } from "../scenario/format.js";
 import { scenarioToHerd } from "../scenario/herd-export.js";
@@ -50,8 +50,6 @@ interface CheckOptions {
   /** Read every file as a Casemate trace (otherwise detected by content or a .casemate/.sexp name). */
   casemate?: boolean;
 }
-
-const DEFAULT_EXPLORE_LIMIT = 10000;
 
 interface ExploreBounds {
   readonly limit: number;

@@ -11,6 +11,9 @@ import type { Scenario } from "./format.js";
 import { independence } from "./reduction.js";
 import { makeReusable, type PreparedScenario, prepareScenario, runPrepared, type ScenarioResult } from "./run.js";
 
+/** Interleavings `vmsa check --explore` runs at most unless --explore-limit says otherwise. */
+export const DEFAULT_EXPLORE_LIMIT = 10_000;
+
 export interface ExploreFinding {
   readonly violation: Violation;
   /** Scenario step numbers (1-based) in the executed order. */

@@ -5,9 +5,11 @@
  * them run again with its reads-from (src/scenario/litmus.ts replayLitmus).
  */
 import type { ExecEvent } from "../../../src/machine/litmus/record.js";
+import { DEFAULT_EXPLORE_LIMIT, exploreScenario } from "../../../src/scenario/explore.js";
 import { parseScenario } from "../../../src/scenario/format.js";
 import { DEFAULT_LITMUS_LIMIT, isLitmusScenario, replayLitmus, runLitmus } from "../../../src/scenario/litmus.js";
 import { type LitmusJson, litmusStatus, litmusToJson } from "../../../src/scenario/litmus-render.js";
+import { renderExploreText } from "../../../src/scenario/render.js";
 
 /** Executions (distinct interleavings) offered per final state. */
 export const SAMPLES_PER_STATE = 12;
@@ -62,4 +64,43 @@ export function replayInterleaving(text: string, file: string, choices: readonly
   const { s } = stepsOf(text, file);
   const r = replayLitmus(s, choices);
   return { kind: r.kind, key: r.key, events: r.events };
+}
+
+/** `vmsa check --explore` of a scenario: its text report, exit status and each finding's first interleaving. */
+export interface InterleavingSearch {
+  readonly verdict: "clean" | "violations" | "inconclusive";
+  /** The CLI's text report, as it prints it. */
+  readonly text: string;
+  readonly status: 0 | 1 | 3;
+  readonly findings: readonly {
+    readonly rule: string;
+    readonly step: number;
+    readonly cpu: number;
+    readonly message: string;
+    readonly count: number;
+    /** Scenario step numbers (1-based) in the order the first interleaving showing it ran them. */
+    readonly order: readonly number[];
+  }[];
+}
+
+export function exploreInterleavings(text: string, file: string): InterleavingSearch {
+  const s = parseScenario(text, file);
+  const e = exploreScenario(s, { limit: DEFAULT_EXPLORE_LIMIT });
+  const findings =
+    e.verdict === "violations"
+      ? e.findings.map((f) => ({
+          rule: f.violation.rule,
+          step: f.violation.step,
+          cpu: f.violation.cpu,
+          message: f.violation.message,
+          count: f.count,
+          order: f.order,
+        }))
+      : [];
+  return {
+    verdict: e.verdict,
+    text: renderExploreText(e),
+    status: e.verdict === "violations" ? 1 : e.verdict === "inconclusive" ? 3 : 0,
+    findings,
+  };
 }

@@ -77,6 +77,8 @@ export interface TraceStep {
   /** Outcomes an access may have (formatted), when the step is an access. */
   readonly outcomes?: readonly string[];
   readonly par?: bigint;
+  /** In an interleaving other than the file's order: the step's number in the file. */
+  readonly fileStep?: number;
 }
 
 export interface ScenarioTrace {
@@ -223,8 +225,13 @@ function snapshot(m: Machine, limit: number): CpuSnapshot[] {
   return out;
 }
 
-/** Parse and run a scenario, snapshotting every CPU before the first step and after each step. */
-export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT): ScenarioTrace {
+/**
+ * Parse and run a scenario, snapshotting every CPU before the first step and after each step.
+ * `order` (1-based file step numbers, a permutation keeping each CPU's order, e.g. a `--explore`
+ * finding's interleaving) runs the steps in that order (runScenario's `order`); the trace then
+ * numbers steps by execution position, with `fileStep` naming each one's number in the file.
+ */
+export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT, order?: readonly number[]): ScenarioTrace {
   const t0 = performance.now();
   const s = parseScenario(text, file);
   if (isLitmusScenario(s)) {
@@ -244,10 +251,17 @@ export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT)
     };
   }
   const snapshots: CpuSnapshot[][] = [];
-  const r = runScenario(s, { onStep: (_step, m) => snapshots.push(snapshot(m, limit)) });
+  const r = runScenario(s, {
+    onStep: (_step, m) => snapshots.push(snapshot(m, limit)),
+    ...(order ? { order: order.map((x) => x - 1) } : {}),
+  });
   const byStep = new Map(r.accesses.map((a) => [a.step, a]));
-  const steps: TraceStep[] = s.steps.map((spec, i) => {
-    const a = byStep.get(i + 1);
+  const fileSteps = order ?? s.steps.map((_, i) => i + 1);
+  // File step number -> execution position (reports come back in file numbering).
+  const pos = (k: number): number => (k === 0 || !order ? k : order.indexOf(k) + 1);
+  const steps: TraceStep[] = fileSteps.map((k, i) => {
+    const spec = s.steps[k - 1] as (typeof s.steps)[number];
+    const a = byStep.get(k);
     const outcomes = a ? [...new Set(a.outcomes.map(formatOutcome))] : undefined;
     return {
       step: i + 1,
@@ -257,8 +271,12 @@ export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT)
       exec: r.steps[i]?.text ?? "",
       ...(outcomes ? { outcomes } : {}),
       ...(a?.par !== undefined ? { par: a.par } : {}),
+      ...(order ? { fileStep: k } : {}),
     };
   });
+  const reports = order
+    ? r.reports.map((v) => ({ ...v, step: pos(v.step), trace: v.trace.map((t) => ({ ...t, step: pos(t.step) })) }))
+    : r.reports;
   return {
     name: s.name,
     file,
@@ -266,7 +284,7 @@ export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT)
     cpus: s.cpus,
     steps,
     snapshots: withParOrigin(snapshots, steps),
-    reports: r.reports,
+    reports,
     hasExpectations: r.hasExpectations,
     expectationFailures: r.expectationFailures,
     runMs: performance.now() - t0,

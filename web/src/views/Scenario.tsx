@@ -8,7 +8,7 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Violation } from "../../../src/machine/types.js";
-import type { CheckerOutcomes, Interleaving } from "../lib/checker.js";
+import type { CheckerOutcomes, Interleaving, InterleavingSearch } from "../lib/checker.js";
 import { decodePar, hex, hex16, sizeText } from "../lib/format.js";
 import { EXAMPLE_SCENARIOS, exampleScenario } from "../lib/scenarios.js";
 import { type CpuSnapshot, citedSteps, decodeText, encodeText, type ScenarioTrace, type TlbRow } from "../lib/stepper.js";
@@ -29,6 +29,12 @@ interface Source {
   readonly key: string;
   readonly file: string;
   readonly text: string;
+}
+
+/** `ord=1.2.6.3`: an interleaving as file step numbers (undefined: the file's order, or malformed). */
+function orderFromParams(p: Readonly<Record<string, string>>): number[] | undefined {
+  if (!p.ord || !/^\d+(\.\d+)*$/.test(p.ord)) return undefined;
+  return p.ord.split(".").map(Number);
 }
 
 function sourceFromParams(p: Readonly<Record<string, string>>): Source | undefined {
@@ -278,15 +284,20 @@ export function Scenario(props: ScenarioProps) {
   const localText = useRef<Source | undefined>(undefined);
   const [outcomes, setOutcomes] = useState<{ key: string; o: CheckerOutcomes } | undefined>(undefined);
   const [interleaving, setInterleaving] = useState<{ key: string; il: Interleaving } | undefined>(undefined);
+  const [search, setSearch] = useState<{ key: string; s: InterleavingSearch } | undefined>(undefined);
   const current = useRef<Source | undefined>(undefined);
+  const order = orderFromParams(params);
 
   const run = (src: Source): void => {
     setBusy(true);
-    setLoadedKey(src.key);
+    setLoadedKey(`${src.key}|${order?.join(".") ?? ""}`);
+    if (current.current?.key !== src.key) {
+      setOutcomes(undefined);
+      setInterleaving(undefined);
+      setSearch(undefined);
+    }
     current.current = src;
-    setOutcomes(undefined);
-    setInterleaving(undefined);
-    client.call({ op: "scenario", file: src.file, text: src.text }).then(
+    client.call({ op: "scenario", file: src.file, text: src.text, ...(order ? { order } : {}) }).then(
       (r) => {
         setTrace(r.trace);
         setError("");
@@ -308,8 +319,8 @@ export function Scenario(props: ScenarioProps) {
       else setError(`unknown example scenario "${params.sc}"`);
       return;
     }
-    if (src.key !== loadedKey) run(src);
-  }, [params.sc, params.y, params.f]);
+    if (`${src.key}|${order?.join(".") ?? ""}` !== loadedKey) run(src);
+  }, [params.sc, params.y, params.f, params.ord]);
 
   /** Load text from a file or the paste box; it travels in the URL when small enough. */
   const loadText = (file: string, text: string): void => {
@@ -329,6 +340,15 @@ export function Scenario(props: ScenarioProps) {
     if (!trace || !explore || !src || outcomes?.key === src.key) return;
     client.call({ op: "explore", file: src.file, text: src.text }).then(
       (r) => setOutcomes({ key: src.key, o: r.outcomes }),
+      (e: Error) => setError(e.message),
+    );
+  }, [trace, explore]);
+  // Ordinary scenarios: `vmsa check --explore` too (interleavings on the machine model, with violations).
+  useEffect(() => {
+    const src = current.current;
+    if (!trace || trace.litmus || !explore || !src || search?.key === src.key) return;
+    client.call({ op: "interleavings", file: src.file, text: src.text }).then(
+      (r) => setSearch({ key: src.key, s: r.search }),
       (e: Error) => setError(e.message),
     );
   }, [trace, explore]);
@@ -358,7 +378,7 @@ export function Scenario(props: ScenarioProps) {
 
   const keep = (): Record<string, string> => {
     const p: Record<string, string> = {};
-    for (const k of ["sc", "y", "f", "r", "x", "o", "i", "ev"]) if (params[k]) p[k] = params[k] as string;
+    for (const k of ["sc", "y", "f", "r", "x", "o", "i", "ev", "ord"]) if (params[k]) p[k] = params[k] as string;
     return p;
   };
   const goto = (s: number): void => update({ ...keep(), step: String(Math.min(Math.max(s, 0), nSteps)) });
@@ -481,6 +501,36 @@ export function Scenario(props: ScenarioProps) {
         </div>
       )}
       {trace && explore && !outcomes && <p class="small">exploring every execution…</p>}
+      {trace && !trace.litmus && search && (
+        <div id="explore-interleavings">
+          <h3>Interleavings (as vmsa check --explore)</h3>
+          <pre id="explore-text" data-verdict={search.s.verdict} data-status={String(search.s.status)} class="small">
+            {search.s.text}
+          </pre>
+          {search.s.findings.map((f, i) => (
+            <div class="small">
+              <button
+                type="button"
+                class="explore-finding"
+                data-index={i}
+                data-order={f.order.join(".")}
+                onClick={() => update({ ...keep(), ord: f.order.join("."), step: String(f.order.indexOf(f.step) + 1), r: "" })}
+              >
+                step through it
+              </button>{" "}
+              {f.rule} at step {f.step} on CPU {f.cpu}: first seen in steps <span class="mono">{f.order.join(" ")}</span>
+            </div>
+          ))}
+        </div>
+      )}
+      {trace && !trace.litmus && order && (
+        <p class="small" id="scenario-order" data-order={order.join(".")}>
+          Stepping the interleaving <span class="mono">{order.join(" ")}</span> (the file's step numbers, in the order they run){" "}
+          <button type="button" id="order-reset" onClick={() => update({ ...keep(), ord: "", step: "0", r: "" })}>
+            back to the file's order
+          </button>
+        </p>
+      )}
       {trace && outcomes && (
         <Checker
           outcomes={outcomes.o}
@@ -562,7 +612,10 @@ export function Scenario(props: ScenarioProps) {
                       .join(" ");
                     return (
                       <tr data-step={s.step} class={cls} onClick={() => goto(s.step)} title={`line ${s.line}: ${s.exec}`}>
-                        <td>{s.step}</td>
+                        <td title={s.fileStep ? `step ${s.fileStep} of the file` : undefined}>
+                          {s.step}
+                          {s.fileStep && s.fileStep !== s.step ? <span class="dim small"> ({s.fileStep})</span> : ""}
+                        </td>
                         <td>P{s.cpu}</td>
                         <td class="mono">{s.text.replace(/^\s*(P|cpu)\d+\s*:\s*/i, "")}</td>
                         <td>

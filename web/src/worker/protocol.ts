@@ -5,7 +5,7 @@ import type { Marker } from "../../../src/dump/ptdump.js";
 import type { SourcedRegs } from "../../../src/dump/regfile.js";
 import type { Stage2Result } from "../../../src/walk/stage2.js";
 import type { Access, TranslationResult } from "../../../src/walk/walker.js";
-import type { CheckerOutcomes, Interleaving } from "../lib/checker.js";
+import type { CheckerOutcomes, Interleaving, InterleavingSearch } from "../lib/checker.js";
 import type { LoadStats } from "../lib/load.js";
 import type { MapData } from "../lib/mapdata.js";
 import type { ScenarioTrace } from "../lib/stepper.js";
@@ -44,7 +44,10 @@ export type Request =
   | { readonly op: "kvm-stage2"; readonly file: KvmFile }
   | { readonly op: "audit"; readonly userHalf: boolean }
   /** Parse and run a scenario's text; snapshots of every step come back at once. */
-  | { readonly op: "scenario"; readonly file: string; readonly text: string }
+  /** `order`: run one interleaving (1-based file step numbers), e.g. a `--explore` finding's. */
+  | { readonly op: "scenario"; readonly file: string; readonly text: string; readonly order?: readonly number[] }
+  /** `vmsa check --explore`: every interleaving of the CPUs' steps on the machine model. */
+  | { readonly op: "interleavings"; readonly file: string; readonly text: string }
   /** Every execution on the litmus model, as `vmsa check --explore --outcomes` (lib/checker.ts). */
   | { readonly op: "explore"; readonly file: string; readonly text: string }
   /** One recorded execution run again with its reads-from. */
@@ -103,6 +106,7 @@ export type ReplyBody =
   | { readonly op: "audit"; readonly report: AuditReport }
   | { readonly op: "scenario"; readonly trace: ScenarioTrace }
   | { readonly op: "explore"; readonly outcomes: CheckerOutcomes }
+  | { readonly op: "interleavings"; readonly search: InterleavingSearch }
   | { readonly op: "replay"; readonly interleaving: Interleaving };
 
 export type WorkerMessage =

@@ -20,7 +20,7 @@ import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
 import { halfBase, type RangeGeometry } from "../../../src/walk/range.js";
 import { compileStage2 } from "../../../src/walk/stage2.js";
 import { Walker } from "../../../src/walk/walker.js";
-import { exploreOutcomes, replayInterleaving } from "../lib/checker.js";
+import { exploreInterleavings, exploreOutcomes, replayInterleaving } from "../lib/checker.js";
 import { buildExample } from "../lib/demo.js";
 import { KERNEL_EXAMPLE } from "../lib/kernelExample.js";
 import type { LoadStats } from "../lib/load.js";
@@ -309,7 +309,9 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       return { op: "audit", report: audit(s.mem, s.ctx, { userHalf: req.userHalf }) };
     }
     case "scenario":
-      return { op: "scenario", trace: traceScenario(req.text, req.file) };
+      return { op: "scenario", trace: traceScenario(req.text, req.file, undefined, req.order) };
+    case "interleavings":
+      return { op: "interleavings", search: exploreInterleavings(req.text, req.file) };
     case "explore":
       return { op: "explore", outcomes: exploreOutcomes(req.text, req.file) };
     case "replay":
