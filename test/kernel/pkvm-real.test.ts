@@ -109,6 +109,18 @@ describe("real pKVM (Debian 6.12, protected nVHE) against the model", () => {
     expect((model.hyp.pgt.getLeaf(0x4000_0000_4000n).pte & 0xffffn) !== 0n).toBe(true); // the model's CPU0 slot (2 CPUs: 2 stacks first)
   });
 
+  it("the hyp stack page (a private VA) is NOT taken from the host: the real host stage 2 maps it RWX, and so does the model on a host fault", () => {
+    // setup.c fix_host_ownership walks only the hyp linear range; pkvm_create_stack maps the stack
+    // (a page the host allocated) at a private VA, so nothing annotates it in the host stage 2.
+    const stack = el2.translate(0x4000_0000_1000n, { type: "write", el: 1 });
+    expect(stack.kind).toBe("ok");
+    const pa = stack.kind === "ok" ? stack.pa : 0n;
+    const host = hostS2.translateIpa(pa, { type: "write", el: 1 });
+    expect(host.kind === "ok" && host.permissions).toEqual({ r: true, w: true, x1: true, x0: true });
+    const m = pkvmInit();
+    expect(m.host.fault(BigInt(PKVM_MACHINE.stacks[0] ?? 0)).outcome).toBe("mapped");
+  });
+
   it("the vmemmap is mapped where the model maps it, backed by the pool's first pages", () => {
     const start = model.hyp.vmemmap + 0x10_0000n; // (0x4000_0000 >> 12) * 4
     const r = el2.translate(start, { type: "write", el: 1 });

@@ -330,7 +330,9 @@ export function pkvmInit(o: PkvmOptions = {}): PkvmSystem {
   mapLinear(M.pool, PAGE_HYP);
   for (let c = 0; c < M.cpus; c++) {
     mapLinear({ name: `hyp per-CPU area, CPU${c}`, base: M.perCpu[c] ?? 0, size: M.perCpuSize }, PAGE_HYP);
-    // pkvm_create_stack: two pages of private VA aligned to their size, the upper one mapped.
+    // pkvm_create_stack: two pages of private VA aligned to their size, the upper one mapped. The
+    // stack page is the host's allocation and fix_host_ownership (linear range only) leaves it to the
+    // host: the captured 6.12 host stage 2 maps it RWX (test/kernel/pkvm-real.test.ts).
     const addr = (ioMapBase + 2n * BigInt(PAGE) - 1n) & ~(2n * BigInt(PAGE) - 1n);
     ioMapBase = addr + 2n * BigInt(PAGE);
     hyp.map(addr + BigInt(PAGE), BigInt(PAGE), BigInt(M.stacks[c] ?? 0), hypLeafAttr(PAGE_HYP));
