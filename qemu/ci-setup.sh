@@ -84,9 +84,11 @@ have_tools() {
     have_plugin_tools
 }
 
-# The vmsa record plugin (plugins/record/build.sh) is built with the host gcc against glib's headers.
+# The vmsa record plugin (plugins/record/build.sh) is built with the host gcc against glib's headers;
+# the recordings decompress Debian 6.12's .ko.xz modules with xz (test/trace/record-kernel.ts).
 have_plugin_tools() {
-  command -v gcc >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1 && pkg-config --exists glib-2.0 2>/dev/null
+  command -v gcc >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1 && pkg-config --exists glib-2.0 2>/dev/null &&
+    command -v xz >/dev/null 2>&1
 }
 
 qemu_major() {
@@ -123,7 +125,7 @@ install_tools() {
     $SUDO apt-get install -y -qq --no-install-recommends qemu-system-arm >/dev/null
   fi
   $SUDO apt-get install -y -qq --no-install-recommends make gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu >/dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev pkg-config libglib2.0-dev >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev pkg-config libglib2.0-dev xz-utils >/dev/null
   qemu-system-aarch64 --version | head -n1
   aarch64-linux-gnu-gcc --version | head -n1
 }
