@@ -1,7 +1,8 @@
 /**
  * `npm run bench:compare [-- --rounds N] [--json] [--c-source FILE] [WORKLOAD…]`: builds the C
  * yardstick, then runs it and vmsa's bench interleaved (C, vmsa, C, vmsa…) for N rounds and
- * prints each workload pair's medians, spreads and ratio. Exit 0 done, 2 bad input, 3 when the
+ * prints each workload pair's medians, spreads and ratio, then the issue-14 goals measured on vmsa
+ * alone (audit/dump, json/text, ptdump of 1 TiB, startup: compare/goals.ts), per round. Exit 0 done, 2 bad input, 3 when the
  * C source or gcc is missing or a pair got no result (no ratio is printed for it).
  */
 import { spawnSync } from "node:child_process";
@@ -9,10 +10,12 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { evaluateGoal, GOAL_ROWS, type GoalRow, goalWorkloads } from "./compare/goals.js";
 import { selectPairs } from "./compare/pairs.js";
 import { collect, parseBenchOutput } from "./compare/parse.js";
 import { reportJson, reportText } from "./compare/report.js";
 import { comparePair } from "./compare/stats.js";
+import { matchesName } from "./workloads.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..", "..");
@@ -44,8 +47,13 @@ for (let i = 0; i < args.length; i++) {
   } else if (a.startsWith("-")) fail(2, `unknown option '${a}': expected --rounds N, --json, --c-source FILE`);
   else names.push(a);
 }
-const sel = selectPairs(names);
-if (sel.kind === "unknown") fail(2, `unknown workload '${sel.name}': expected one of ${sel.known.join(", ")} (or a prefix)`);
+// No names: every C pair and every vmsa-alone goal. Names select pairs and goals by workload.
+const goalHit = (g: GoalRow, n: string): boolean => goalWorkloads([g]).some((w) => w === n || matchesName(w, n));
+const goals = names.length === 0 ? [...GOAL_ROWS] : GOAL_ROWS.filter((g) => names.some((n) => goalHit(g, n)));
+const pairNames = names.filter((n) => !GOAL_ROWS.some((g) => goalHit(g, n)));
+const sel = names.length > 0 && pairNames.length === 0 ? { kind: "selected" as const, pairs: [] } : selectPairs(pairNames);
+if (sel.kind === "unknown")
+  fail(2, `unknown workload '${sel.name}': expected one of ${sel.known.join(", ")}, ${goalWorkloads(GOAL_ROWS).join(", ")} (or a prefix)`);
 
 if (!existsSync(cSource)) fail(3, `C yardstick ${cSource} not found (set --c-source or VMSA_PTBENCH_C); no comparison`);
 const gcc = spawnSync("gcc", ["--version"], { encoding: "utf8" });
@@ -56,21 +64,24 @@ try {
   const exe = join(dir, "ptbench");
   const cc = spawnSync("gcc", ["-O2", "-o", exe, cSource], { encoding: "utf8" });
   if (cc.status !== 0) fail(3, `gcc could not build ${cSource}: ${(cc.stderr || "").trim().split("\n")[0] ?? ""}`);
-  const vmsaNames = sel.pairs.map((p) => p.vmsa);
+  const vmsaNames = [...sel.pairs.map((p) => p.vmsa), ...goalWorkloads(goals)];
   const vmsa = new Map<string, number[]>();
   const c = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
     // One rep of every C workload per round, then one vmsa run, so both see the same host load.
-    const cr = spawnSync(exe, ["1"], { encoding: "utf8", maxBuffer: 1 << 20 });
-    if (cr.status !== 0) fail(3, `C yardstick exited ${cr.status}: ${(cr.stderr || "").trim()}`);
-    collect(c, parseBenchOutput(cr.stdout));
+    if (sel.pairs.length > 0) {
+      const cr = spawnSync(exe, ["1"], { encoding: "utf8", maxBuffer: 1 << 20 });
+      if (cr.status !== 0) fail(3, `C yardstick exited ${cr.status}: ${(cr.stderr || "").trim()}`);
+      collect(c, parseBenchOutput(cr.stdout));
+    }
     const vr = spawnSync(process.execPath, [join(here, "run.js"), ...vmsaNames], { encoding: "utf8", maxBuffer: 1 << 20 });
     if (vr.status !== 0) fail(3, `vmsa bench exited ${vr.status}: ${(vr.stderr || "").trim().split("\n")[0] ?? ""}`);
     collect(vmsa, parseBenchOutput(vr.stdout));
   }
   const results = sel.pairs.map((p) => comparePair(p, vmsa.get(p.vmsa) ?? [], c.get(p.c) ?? []));
-  process.stdout.write(json ? reportJson(results, rounds) : reportText(results, rounds));
-  process.exitCode = results.some((x) => x.kind === "missing") ? 3 : 0;
+  const goalResults = goals.map((g) => evaluateGoal(g, vmsa));
+  process.stdout.write(json ? reportJson(results, rounds, goalResults) : reportText(results, rounds, goalResults));
+  process.exitCode = results.some((x) => x.kind === "missing") || goalResults.some((x) => x.kind === "missing") ? 3 : 0;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

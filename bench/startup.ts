@@ -62,7 +62,7 @@ export async function run(): Promise<StartupResult[]> {
     const m = median(xs);
     return {
       workload: w,
-      ops_per_s: Math.round(1000 / m),
+      ops_per_s: Number((1000 / m).toFixed(3)),
       ms: Number(m.toFixed(1)),
       min_ms: Number(Math.min(...xs).toFixed(1)),
       max_ms: Number(Math.max(...xs).toFixed(1)),
