@@ -26,6 +26,8 @@ export interface CampaignOptions {
   readonly pie?: GenOptions["pie"];
   /** Jobs of another regime (generate-regimes.ts): EL2, EL2&0 or two stages. */
   readonly regime?: RegimeKind;
+  /** See RegimeGenOptions.s2DbmWithoutPie (set automatically for QEMU < 10.1). */
+  readonly s2DbmWithoutPie?: boolean;
   /** QEMU processes run at once. */
   readonly parallel?: number;
   /** Jobs per QEMU process. */
@@ -63,7 +65,12 @@ export function* iterateCases(o: CampaignOptions): Generator<GenCase> {
     const rng = new Rng(seed);
     for (let j = 0; j < o.jobsPerSeed; j++) {
       if (o.regime !== undefined) {
-        yield generateRegimeCase(rng, `seed ${seed} ${o.regime} job ${j}`, { regime: o.regime, pathsPerHalf: o.pathsPerHalf, pie: o.pie });
+        yield generateRegimeCase(rng, `seed ${seed} ${o.regime} job ${j}`, {
+          regime: o.regime,
+          pathsPerHalf: o.pathsPerHalf,
+          pie: o.pie,
+          s2DbmWithoutPie: o.s2DbmWithoutPie,
+        });
         continue;
       }
       yield generateCase(rng, `seed ${seed} job ${j}`, {
@@ -109,7 +116,13 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
   const log = o.log ?? (() => {});
   const elf = buildHarness();
   // QEMU 7.2 asserts (arm_fi_to_lfsc) on a level -1 fault and dies: keep those walks away from it.
-  const opts = { ...o, noLevelMinus1: o.noLevelMinus1 ?? tools.major < 8 };
+  // QEMU 10.1+ loses DBM's write permission for AT and would abort on the stage-2 fault it then
+  // reports: stage-2 DBM without S2PIE is generated only for older versions.
+  const opts = {
+    ...o,
+    noLevelMinus1: o.noLevelMinus1 ?? tools.major < 8,
+    s2DbmWithoutPie: o.s2DbmWithoutPie ?? (tools.major < 10 || (tools.major === 10 && tools.minor < 1)),
+  };
   const parallel = o.parallel ?? 2;
   const totalJobs = o.seeds.length * o.jobsPerSeed;
   const batchSize = o.batchSize ?? Math.min(100, Math.max(1, Math.ceil(totalJobs / parallel)));
@@ -150,6 +163,7 @@ export async function runCampaign(tools: Tools, o: CampaignOptions): Promise<Cam
           coverage.set(k, (coverage.get(k) ?? 0) + 1);
           for (const tag of contiguousTags(r, walker)) coverage.set(`${tag} ${k}`, (coverage.get(`${tag} ${k}`) ?? 0) + 1);
           if (c.regs.tcr2 !== undefined) for (const tag of pieTags(r, q.op, walker)) coverage.set(tag, (coverage.get(tag) ?? 0) + 1);
+          if (isS2DbmWrite(r, walker)) coverage.set("s2 dbm-write", (coverage.get("s2 dbm-write") ?? 0) + 1);
         } else if (v.kind === "deviation") {
           const d = deviations.get(v.deviation.id);
           if (d) d.count++;
@@ -206,6 +220,16 @@ export function pieTags(r: TranslationResult, op: string, w: Walker): string[] {
   }
   if (r.kind === "fault" && r.par !== null && ((r.par >> 14n) & 1n) === 1n) tags.push("poe overlay-fault");
   return tags;
+}
+
+/**
+ * A successful two-stage write that only stage-2 DBM allows: the final IPA's leaf has DBM=1 and
+ * S2AP[1]=0 under VTCR_EL2.HA=HD=1 without S2PIE (ASL AArch64.S2ApplyOutputPerms).
+ */
+export function isS2DbmWrite(r: TranslationResult, w: Walker): boolean {
+  if (r.kind !== "ok" || r.stage2 === undefined || r.access.type !== "write" || w.s2 === null) return false;
+  const d = r.stage2.result.descriptor;
+  return w.s2.ctx.hd && !w.s2.ctx.pie && (d.kind === "block" || d.kind === "page") && d.dbm && (d.s2ap & 2) === 0;
 }
 
 /** Tags every PIE campaign must have compared (see pieTags). */

@@ -41,6 +41,13 @@ export interface RegimeGenOptions {
    * S2PIR_EL2 and random DBM bits (PIIndex[1]) on stage-2 leaves.
    */
   readonly pie?: GenOptions["pie"];
+  /**
+   * Two stages: DBM bits on final-IPA stage-2 leaves without S2PIE too (with VTCR_EL2.HA=HD=1 an
+   * AT write there is allowed, ASL AArch64.S2ApplyOutputPerms). Only for QEMU < 10.1, whose AT
+   * still prepares the dirty update: 10.1+ answers those writes with a stage-2 Permission fault
+   * (compare.ts DEVIATIONS.atDbmNotWritable) and then aborts (DEVIATIONS.atS12PermissionAbort).
+   */
+  readonly s2DbmWithoutPie?: boolean;
 }
 
 /** SCTLR_EL2 RES1 bits with E2H=0 (4, 5, 11, 16, 18, 22, 23, 28, 29) and M=1. */
@@ -383,8 +390,8 @@ function generateTwoStageCase(rng: Rng, id: string, o: RegimeGenOptions): GenCas
         af: rng.chance(0.85),
         xn: rng.int(4),
         sh: rng.pick([0, 2, 3]),
-        // PIIndex[1] under S2PIE (drawn only then: without S2PIE, DBM with AT is another question).
-        ...(s2pie ? { dbm: rng.chance(0.5) } : {}),
+        // PIIndex[1] under S2PIE; without it, DBM only where QEMU's AT honours it (s2DbmWithoutPie).
+        ...(s2pie || o.s2DbmWithoutPie ? { dbm: rng.chance(0.5) } : {}),
       };
       tree.leaf(r.pa, level, oa, attrs);
     }

@@ -8,7 +8,8 @@
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
-import { classify, classifyRegime, DEVIATIONS } from "../../src/diff-qemu/compare.js";
+import { generateCases, isS2DbmWrite } from "../../src/diff-qemu/campaign.js";
+import { classify, classifyRegime, DEVIATIONS, HARNESS_ACCESS } from "../../src/diff-qemu/compare.js";
 import type { AtOutcome } from "../../src/diff-qemu/jobfile.js";
 import { AT_OPS, Walker } from "../../src/walk/walker.js";
 import { Stage2Tables } from "../helpers/stage2-tables.js";
@@ -88,5 +89,23 @@ describe("classifyRegime: the same deviation in a two-stage walk", () => {
     expect(classifyRegime(r, permissionPar(2, 1), regs, s1.mem)).toEqual(DBM_DEVIATION);
     expect(classifyRegime(r, permissionPar(3, 1), regs, s1.mem).kind).toBe("mismatch");
     expect(classifyRegime(r, permissionPar(2, 0), regs, s1.mem).kind).toBe("mismatch");
+  });
+});
+
+describe("stage-2 DBM without S2PIE in the two-stage generator (only for QEMU < 10.1)", () => {
+  // QEMU 10.1+ would answer such writes with a stage-2 Permission fault and abort on it
+  // (qemu-at-dbm-not-writable, qemu-at-s12-s2-permission-abort); older QEMU does the DBM update.
+  const dbmWrites = (s2DbmWithoutPie: boolean): number => {
+    let n = 0;
+    for (const c of generateCases({ seeds: [13, 32], jobsPerSeed: 20, regime: "s12", s2DbmWithoutPie })) {
+      const w = new Walker(c.mem, c.regs);
+      for (const q of c.job.queries) if (isS2DbmWrite(w.translate(q.va, HARNESS_ACCESS[q.op]), w)) n++;
+    }
+    return n;
+  };
+
+  it("generates writes that only stage-2 DBM allows when asked to, and none otherwise", () => {
+    expect(dbmWrites(true)).toBeGreaterThan(0);
+    expect(dbmWrites(false)).toBe(0);
   });
 });
