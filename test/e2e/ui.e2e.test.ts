@@ -647,20 +647,32 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     await page.setInputFiles("#dump-images", big);
     expect(await page.inputValue(".dump-pa")).toBe("0x40000000");
     // Measured from the click on Load (choosing a 1 GiB file is the browser's own work, before loading starts).
-    await watchLongTasks();
-    const t0 = Date.now();
-    await page.click("#dump-load");
-    await page.waitForSelector("#dump-info, #dump-error", { timeout: 120_000 });
-    const loadMs = Date.now() - t0;
-    const longest = await longestTask();
+    // A long task is one over 50 ms (Long Tasks API): the main thread only renders, the worker reads.
+    // A task is wall-clock time: on a loaded two-core machine (CI runs QEMU boots beside this test) a
+    // short render can be descheduled past 50 ms. So the load is repeated up to twice more on a fresh
+    // page: reading the file on the main thread would be a long task in every pass, noise is not.
+    const passes: number[] = [];
+    const loadMs: number[] = [];
+    for (let pass = 0; pass < 3 && (passes.length === 0 || Math.min(...passes) > 50); pass++) {
+      if (pass > 0) {
+        await open("#/dump");
+        await page.setInputFiles("#dump-regs-file", join(FIX, "machine.json"));
+        await page.setInputFiles("#dump-images", big);
+      }
+      await watchLongTasks();
+      const t0 = Date.now();
+      await page.click("#dump-load");
+      await page.waitForSelector("#dump-info, #dump-error", { timeout: 120_000 });
+      loadMs.push(Date.now() - t0);
+      passes.push(await longestTask());
+      expect(await page.locator("#dump-error").count()).toBe(0);
+    }
     writeFileSync(
       join(OUT, "dump-load-raw.json"),
-      `${JSON.stringify({ bytes: 2 ** 30, onDemand: true, loadMs, longestMainThreadTaskMs: longest }, null, 1)}\n`,
+      `${JSON.stringify({ bytes: 2 ** 30, onDemand: true, loadMs, longestMainThreadTaskMsPerPass: passes }, null, 1)}\n`,
     );
-    expect(await page.locator("#dump-error").count()).toBe(0);
     expect(await page.textContent("#dump-info .dump-desc")).toBe("raw ram-1g.bin@0x40000000");
-    // A long task is one over 50 ms (Long Tasks API): the main thread only renders, the worker reads.
-    expect(longest).toBeLessThanOrEqual(50);
+    expect(Math.min(...passes)).toBeLessThanOrEqual(50);
     await page.click("#dump-ptdump");
     await page.waitForSelector("#ptdump");
     expect(await page.textContent("#ptdump")).toBe(readFileSync(join(FIX, "kernel_page_tables.txt"), "utf8"));
