@@ -59,7 +59,16 @@ import { AT_OPS, type AtOp, accessCode, Walker } from "../walk/walker.js";
 import { contextHoldsGlobal } from "./context-globals.js";
 import { Cpu, type CpuRegs } from "./cpu.js";
 import { MaySee, offIn } from "./may-see.js";
-import { applyDc, completeStores, dcNeedOf, type OverlayMem, overlayOf, type PendingStore, retireVisibleStores } from "./ordering.js";
+import {
+  applyDc,
+  completeStores,
+  dcNeedOf,
+  type OverlayMem,
+  overlayOf,
+  PendingByPa,
+  type PendingStore,
+  retireVisibleStores,
+} from "./ordering.js";
 import { type Alt, describeAlt, differs, outcomeOf } from "./outcomes.js";
 import { hx, Reporter, vaOf } from "./report.js";
 import { checkLiveBbm } from "./rules/bbm.js";
@@ -77,6 +86,7 @@ import { TableIndex, type TableIndexSeed, type TableUse } from "./table-index.js
 import {
   bigOf,
   completeTlbis,
+  dropRemoved,
   retireAtIsb,
   ST_AWAIT_ISB,
   ST_LIVE,
@@ -85,7 +95,6 @@ import {
   type StaleEntryInfo,
   sameContext,
   staleEntryInfo,
-  withoutRemoved,
 } from "./tlb.js";
 import { contextEntry, staleFromStore } from "./tlb-fill.js";
 import { parseTlbiOp, tlbiMatch, tlbiScope } from "./tlbi-op.js";
@@ -145,7 +154,7 @@ export class Machine {
   private readonly recordSteps: boolean;
   private stepNo = 0;
   private nextId = 1;
-  private readonly pending = new Map<number, PendingStore>();
+  private readonly pending = new PendingByPa();
   private readonly lastWriter = new PaSteps();
   /**
    * Per 8-byte location set by `setMemory` with a new value: one more than the step it came after.
@@ -162,6 +171,12 @@ export class Machine {
   private staleCount = 0;
   /** The store being judged (set by doStore; the checks below read it instead of long parameter lists). */
   private readonly st = { cpu: 0, step: 0, pa: 0, ohi: 0, olo: 0, hi: 0, lo: 0, prevWriter: 0, prevWritten: 0 };
+  /** liveStore's (VA, half/level) pairs already judged for the current store (reused: no allocation per store). */
+  private readonly checked: number[] = [];
+  /** The entry checkLiveChange judges (half, VA offset), read by `liveVa` (one closure for the machine, not one per store). */
+  private liveHalf: TableUse["root"]["half"] | undefined;
+  private liveVaOff = 0;
+  private readonly liveVa = (): bigint => vaOf(this.liveHalf as TableUse["root"]["half"], this.liveVaOff);
 
   constructor(opts: MachineOptions) {
     if (!Number.isInteger(opts.cpus) || opts.cpus < 1 || opts.cpus > 64) {
@@ -389,7 +404,8 @@ export class Machine {
     let tableChange = false;
     let anyCurrent = false;
     let staleUses: TableUse[] | undefined;
-    let checked: number[] | undefined;
+    const checked = this.checked;
+    let nChecked = 0;
     for (const u of uses) {
       const h = u.root.half;
       const level = u.level;
@@ -423,11 +439,11 @@ export class Machine {
       if (uses.length > 1) {
         // Several CPUs (or roots) reach the same entry: judge each (half, VA, level) once.
         const meta = h.index * 8 + level + 1;
-        checked ??= [];
         let dup = false;
-        for (let i = 0; i < checked.length; i += 2) if (checked[i] === va && checked[i + 1] === meta) dup = true;
+        for (let i = 0; i < nChecked; i += 2) if (checked[i] === va && checked[i + 1] === meta) dup = true;
         if (dup) continue;
-        checked.push(va, meta);
+        checked[nChecked++] = va;
+        checked[nChecked++] = meta;
       }
       this.checkLiveChange(u, ok, nk, level, va, size);
     }
@@ -442,7 +458,9 @@ export class Machine {
     const st = this.st;
     const h = u.root.half;
     const ctx = u.root.ctx;
-    const vaB = (): bigint => vaOf(h, va);
+    this.liveHalf = h;
+    this.liveVaOff = va;
+    const vaB = this.liveVa;
     if (ok !== 0 && nk !== 0) {
       checkLiveBbm(this.rep, this.mem, this.bbmLevel, st, h, ctx, ok, nk, level, vaB);
     } else if (ok === 0 && nk !== 0 && this.staleCount !== 0) {
@@ -505,16 +523,17 @@ export class Machine {
   }
 
   private dropPending(r: PendingStore): void {
-    if (this.pending.get(r.pa) === r) this.pending.delete(r.pa);
-    const c = this.cpus[r.cpu] as Cpu;
-    const i = c.pending.indexOf(r);
-    if (i >= 0) c.pending.splice(i, 1);
+    this.pending.remove(r.pa, r);
+    const list = (this.cpus[r.cpu] as Cpu).pending;
+    const i = list.indexOf(r);
+    if (i < 0) return;
+    for (let k = i + 1; k < list.length; k++) list[k - 1] = list[k] as PendingStore;
+    list.pop();
   }
 
   private compactStale(c: Cpu): void {
     const before = c.stale.length;
-    const { kept, rootsRemoved: roots } = withoutRemoved(c.stale);
-    c.stale = kept;
+    const roots = dropRemoved(c.stale);
     this.staleCount -= before - c.stale.length;
     // Only walk-cache / context roots contribute to the table index.
     if (roots) this.index.dirty = true;
@@ -573,8 +592,8 @@ export class Machine {
     const broadcast = m.broadcast;
     const issuer = this.cpus[cpu] as Cpu;
     const scope = tlbiScope(base, issuer.ctx.tcr.as ? 0xffff : 0xff, opHi, opLo);
-    const targets = broadcast ? this.cpus : [issuer];
-    for (const t of targets) {
+    for (const t of this.cpus) {
+      if (!broadcast && t !== issuer) continue;
       for (const e of t.stale) {
         if (e.state !== ST_LIVE) continue;
         const r = tlbiMatch(scope, e);

@@ -10,7 +10,7 @@ import { TWO32, type WalkContext } from "../walk/context.js";
 import { directPermissions, leafOutputAddress } from "../walk/fields.js";
 import { Walker } from "../walk/walker.js";
 import type { Cpu } from "./cpu.js";
-import { type OverlayMem, type PendingStore, storeVisibleTo } from "./ordering.js";
+import { type OverlayMem, type PendingByPa, type PendingStore, storeVisibleTo } from "./ordering.js";
 import { type Alt, permWanted } from "./outcomes.js";
 import type { PaSteps } from "./step-log.js";
 import type { OutcomeSource } from "./types.js";
@@ -22,7 +22,7 @@ export function offIn(ia: number, vaHi: number, vaLo: number): number {
 
 export class MaySee {
   constructor(
-    private readonly pending: ReadonlyMap<number, PendingStore>,
+    private readonly pending: PendingByPa,
     private readonly overlay: OverlayMem,
     private readonly lastWriter: PaSteps,
   ) {}

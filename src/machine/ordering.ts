@@ -32,8 +32,85 @@ export function dcNeedOf(storeCacheable: boolean, walkCacheable: boolean): numbe
   return storeCacheable === walkCacheable ? 0 : storeCacheable ? 1 : 2;
 }
 
+const EMPTY = -1;
+const TOMB = -2;
+
+/**
+ * The pending stores by PA, machine-wide (at most one per PA: the latest). An open-addressing
+ * table (PAs in a Float64Array, records beside them) rather than a Map: nearly always a handful
+ * of stores are in flight, and a V8 Map reallocates its table as it grows and shrinks, which the
+ * store/DSB/ISB cycle of every break-before-make would do (the allocation was most of the
+ * checker's garbage). Emptied tables are reset in place.
+ */
+export class PendingByPa {
+  private keys = new Float64Array(16).fill(EMPTY);
+  private vals: (PendingStore | undefined)[] = new Array<PendingStore | undefined>(16).fill(undefined);
+  private used = 0;
+  /** Number of pending stores. */
+  size = 0;
+
+  private slotOf(pa: number): number {
+    const mask = this.keys.length - 1;
+    let i = Math.imul((pa >>> 3) ^ Math.floor(pa / 4294967296), 0x9e3779b1) >>> 0;
+    for (;;) {
+      i &= mask;
+      const k = this.keys[i] as number;
+      if (k === pa || k === EMPTY) return i;
+      i++;
+    }
+  }
+
+  get(pa: number): PendingStore | undefined {
+    const i = this.slotOf(pa);
+    return this.keys[i] === pa ? this.vals[i] : undefined;
+  }
+
+  set(pa: number, r: PendingStore): void {
+    let i = this.slotOf(pa);
+    if (this.keys[i] !== pa) {
+      if (2 * (this.used + 1) > this.keys.length) {
+        this.rehash(4 * (this.size + 1));
+        i = this.slotOf(pa);
+      }
+      this.keys[i] = pa;
+      this.used++;
+      this.size++;
+    }
+    this.vals[i] = r;
+  }
+
+  /** Remove the pending store at `pa` if it is `r`. */
+  remove(pa: number, r: PendingStore): void {
+    const i = this.slotOf(pa);
+    if (this.keys[i] !== pa || this.vals[i] !== r) return;
+    this.keys[i] = TOMB;
+    this.vals[i] = undefined;
+    this.size--;
+    if (this.size === 0 && this.used !== 0) {
+      this.keys.fill(EMPTY);
+      this.used = 0;
+    }
+  }
+
+  /** A table of at least `want` slots (a power of two, 16 or more) holding the current records. */
+  private rehash(want: number): void {
+    let n = 16;
+    while (n < want) n *= 2;
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    this.keys = new Float64Array(n).fill(EMPTY);
+    this.vals = new Array<PendingStore | undefined>(n).fill(undefined);
+    this.used = 0;
+    this.size = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i] as number;
+      if (k >= 0) this.set(k, oldVals[i] as PendingStore);
+    }
+  }
+}
+
 /** Apply DC `op` on the 64-byte line at `line` to the pending stores in it. */
-export function applyDc(pending: ReadonlyMap<number, PendingStore>, line: number, op: DcOp): void {
+export function applyDc(pending: PendingByPa, line: number, op: DcOp): void {
   for (let a = line; a < line + 64; a += 8) {
     const r = pending.get(a);
     if (r === undefined) continue;
@@ -51,15 +128,22 @@ export function completeStores(list: readonly PendingStore[], s: number): void {
  * An ISB of the storing CPU: completed stores that need no cache maintenance are now visible to
  * all walks; drop them from its list `list` (in place) and from the machine-wide map `byPa`.
  */
-export function retireVisibleStores(list: PendingStore[], byPa: Map<number, PendingStore>): void {
+export function retireVisibleStores(list: PendingStore[], byPa: PendingByPa): void {
   let j = 0;
   for (let i = 0; i < list.length; i++) {
     const r = list[i] as PendingStore;
-    if (r.completeStep !== 0 && r.needsDc === 0) {
-      if (byPa.get(r.pa) === r) byPa.delete(r.pa);
-    } else list[j++] = r;
+    if (r.completeStep !== 0 && r.needsDc === 0) byPa.remove(r.pa, r);
+    else list[j++] = r;
   }
-  list.length = j;
+  truncate(list, j);
+}
+
+/**
+ * Shorten `list` to `n` elements by popping: setting `length` to 0 makes V8 drop the backing
+ * store, and the next push allocates a new one (once per ISB otherwise).
+ */
+export function truncate(list: unknown[], n: number): void {
+  while (list.length > n) list.pop();
 }
 
 /** Memory whose loads see some descriptor locations with an older value. */

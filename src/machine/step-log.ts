@@ -21,6 +21,7 @@ export class PaSteps {
     return a;
   }
   get(pa: number): number | undefined {
+    if (this.frames.size === 0) return undefined;
     const a = this.arr(pa, false);
     return a === undefined ? undefined : a[(pa % FRAME) >>> 3];
   }

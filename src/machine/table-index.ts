@@ -80,9 +80,8 @@ export class TableIndex {
   invalidate(pa: number): void {
     if (this.kids.size === 0) return;
     // Only the table sizes the lists hold (usually just the granule): one lookup, not fourteen.
-    for (let k = 3; k <= 16; k++) {
-      if ((this.kidSizes & (1 << k)) === 0) continue;
-      const a = 2 ** k;
+    for (let sizes = this.kidSizes; sizes !== 0; sizes &= sizes - 1) {
+      const a = sizes & -sizes;
       this.kids.delete(pa - (pa % a));
     }
   }

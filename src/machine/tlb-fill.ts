@@ -12,70 +12,77 @@ import type { StoreFacts } from "./rules/store.js";
 import type { TableUse } from "./table-index.js";
 import { type Root, ST_LIVE, type StaleEntry } from "./tlb.js";
 
-export type StaleEntryFacts = Omit<
-  StaleEntry,
-  "halfIdx" | "ia" | "globalOnly" | "state" | "tlbiStep" | "tlbiCpu" | "tlbiBroadcast" | "completeStep" | "refill" | "missed"
->;
+/** Hierarchical table attributes accumulated above an entry (APTable, UXNTable, PXNTable). */
+interface TableAttrs {
+  readonly apT: number;
+  readonly uxnT: number;
+  readonly pxnT: number;
+}
 
-export function newStaleEntry(f: StaleEntryFacts): StaleEntry {
+const NO_TABLE_ATTRS: TableAttrs = { apT: 0, uxnT: 0, pxnT: 0 };
+
+/**
+ * A new live stale entry (positional, one allocation: it is made on every store that changes a
+ * live descriptor, the checker's hot path). `origin`: step that wrote the old value; `changed`:
+ * step that made it stale.
+ */
+function newStaleEntry(
+  id: number,
+  kind: StaleEntry["kind"],
+  cpu: number,
+  half: HalfContext,
+  ctx: WalkContext,
+  vaOff: number,
+  span: number,
+  level: number,
+  asid: number,
+  global: boolean,
+  descAddr: number,
+  hi: number,
+  lo: number,
+  above: TableAttrs,
+  root: Root | undefined,
+  origin: number,
+  changed: number,
+  preIsb: boolean,
+): StaleEntry {
   return {
-    id: f.id,
-    kind: f.kind,
-    cpu: f.cpu,
-    halfIdx: f.half.index,
-    ia: f.half.iaBits,
-    vaOff: f.vaOff,
-    span: f.span,
-    level: f.level,
-    asid: f.asid,
-    global: f.global,
+    id,
+    kind,
+    cpu,
+    halfIdx: half.index,
+    ia: half.iaBits,
+    vaOff,
+    span,
+    level,
+    asid,
+    global,
     globalOnly: false,
-    descAddr: f.descAddr,
-    hi: f.hi,
-    lo: f.lo,
-    half: f.half,
-    ctx: f.ctx,
-    apT: f.apT,
-    uxnT: f.uxnT,
-    pxnT: f.pxnT,
-    root: f.root,
-    origin: f.origin,
-    changed: f.changed,
+    descAddr,
+    hi,
+    lo,
+    half,
+    ctx,
+    apT: above.apT,
+    uxnT: above.uxnT,
+    pxnT: above.pxnT,
+    root,
+    origin,
+    changed,
     state: ST_LIVE,
     tlbiStep: 0,
     tlbiCpu: -1,
     tlbiBroadcast: false,
     completeStep: 0,
     refill: 0,
-    preIsb: f.preIsb,
+    preIsb,
     missed: [],
   };
 }
 
 /** The entry an MSR leaves behind: everything cached from the old root `r` of CPU `cpu`. */
 export function contextEntry(id: number, cpu: number, r: Root, step: number): StaleEntry {
-  return newStaleEntry({
-    id,
-    kind: "context",
-    cpu,
-    half: r.half,
-    ctx: r.ctx,
-    vaOff: 0,
-    span: r.span,
-    level: r.level,
-    asid: r.asid,
-    global: false,
-    descAddr: -1,
-    hi: 0,
-    lo: 0,
-    apT: 0,
-    uxnT: 0,
-    pxnT: 0,
-    root: r,
-    origin: 0,
-    changed: step,
-    preIsb: true,
-  });
+  return newStaleEntry(id, "context", cpu, r.half, r.ctx, 0, r.span, r.level, r.asid, false, -1, 0, 0, NO_TABLE_ATTRS, r, 0, step, true);
 }
 
 /** `half` of `ctx` rebased to start at `table` (level `level`): how a cached table entry is walked. */
@@ -150,26 +157,7 @@ export function staleFromStore(
     vaOff = va - (va % span);
   }
   const sub = ok === 1 ? walkCacheRoot(mem, root, nextTableAddress(h, ohi, olo), level, va, size, ohi, u) : undefined;
-  return newStaleEntry({
-    id,
-    kind: ok === 1 ? "table" : "leaf",
-    cpu: u.cpu,
-    half: h,
-    ctx: root.ctx,
-    vaOff,
-    span,
-    level,
-    asid: root.asid,
-    global: ok === 2 ? (olo & LO_NG) === 0 : false,
-    descAddr: pa,
-    hi: ohi,
-    lo: olo,
-    apT: u.apT,
-    uxnT: u.uxnT,
-    pxnT: u.pxnT,
-    root: sub,
-    origin: prevWriter,
-    changed: step,
-    preIsb: false,
-  });
+  const kind = ok === 1 ? "table" : "leaf";
+  const global = ok === 2 ? (olo & LO_NG) === 0 : false;
+  return newStaleEntry(id, kind, u.cpu, h, root.ctx, vaOff, span, level, root.asid, global, pa, ohi, olo, u, sub, prevWriter, step, false);
 }

@@ -135,7 +135,6 @@ export function sameContext(n: Root, r: { half: { index: number }; table: number
   );
 }
 
-/** The identity and old value of a new stale entry; `newStaleEntry` adds the fresh maintenance state. */
 /**
  * A DSB of CPU `issuer` completes the TLBIs it issued: on CPU `holder`'s list, entries they cover
  * are removed (other CPUs) or await the issuer's ISB (its own TLB). A non-shareable DSB (NSH,
@@ -170,13 +169,15 @@ export function retireAtIsb(stale: readonly StaleEntry[]): boolean {
   return any;
 }
 
-/** The entries still held, and whether a removed one provided a root (walk-cache or old context). */
-export function withoutRemoved(stale: readonly StaleEntry[]): { kept: StaleEntry[]; rootsRemoved: boolean } {
+/** Drop the removed entries from `stale` in place; returns whether a removed one provided a root (walk-cache or old context). */
+export function dropRemoved(stale: StaleEntry[]): boolean {
   let rootsRemoved = false;
-  const kept = stale.filter((e) => {
-    if (e.state !== ST_REMOVED) return true;
-    if (e.root !== undefined) rootsRemoved = true;
-    return false;
-  });
-  return { kept, rootsRemoved };
+  let j = 0;
+  for (let i = 0; i < stale.length; i++) {
+    const e = stale[i] as StaleEntry;
+    if (e.state !== ST_REMOVED) stale[j++] = e;
+    else if (e.root !== undefined) rootsRemoved = true;
+  }
+  while (stale.length > j) stale.pop();
+  return rootsRemoved;
 }
