@@ -7,8 +7,7 @@ import type { Command } from "commander";
 import { parseLinuxPieEra } from "../arch/linux-pie.js";
 import { parseRegister } from "../arch/registers.js";
 import { parseCount, parseSize } from "../arch/u64.js";
-import { parseGdbAddress } from "../dump/gdb/client.js";
-import { type LiveNeed, openLiveDump } from "../dump/gdb/open.js";
+import type { LiveNeed } from "../dump/gdb/open.js";
 import { checkKernelVersion, type OpenDumpOptions, type OpenedDump, openDump } from "../dump/inputs.js";
 import type { LayoutSource } from "../dump/layout-source.js";
 import type { RegName, RegValues } from "../dump/regfile.js";
@@ -115,6 +114,9 @@ export function openDumpFromOptions(inputs: readonly string[], o: DumpInputOptio
  */
 export async function openInputs(inputs: readonly string[], o: DumpInputOptions, need: LiveNeed): Promise<OpenedDump> {
   if (o.gdb === undefined) return openDumpFromOptions(inputs, o);
+  // The gdbstub client is loaded only for --gdb (startup of the other commands, issue 14).
+  const { parseGdbAddress } = await import("../dump/gdb/client.js");
+  const { openLiveDump } = await import("../dump/gdb/open.js");
   const addr = parseGdbAddress(o.gdb);
   if (inputs.length > 0 || (o.mem ?? []).length > 0 || o.example !== undefined) {
     throw new UsageError("--gdb reads a live guest: it cannot be combined with dump inputs, --mem or --example");
