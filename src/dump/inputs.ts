@@ -16,7 +16,6 @@ import { closeSync, fstatSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ParseError } from "../arch/errors.js";
 import type { LinuxPieEra } from "../arch/linux-pie.js";
-import { parseSize, parseU64 } from "../arch/u64.js";
 import { FileError, fsReason, gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
 import { loadBank, looksLikeBankSpec, parseBankSpec } from "../mem/banks.js";
 import { fdAccess } from "../mem/file-access.js";
@@ -27,11 +26,12 @@ import { isDiskDump } from "./diskdump/describe.js";
 import { loadDiskDump } from "./diskdump/open-file.js";
 import { DumpFormatError, type ElfNote, loadElfCore, loadElfCoreFd, openDumpFile, sniffCompressed } from "./elfcore.js";
 import { type KconfigFacts, kconfigFacts } from "./kconfig.js";
-import { DEBIAN_CONFIG, type KernelConfig } from "./layout.js";
+import type { KernelConfig } from "./layout.js";
 import { isDumpFile, loadDumpAccess } from "./load-source.js";
 import { type LoadedInputs, type OpenedDump, resolveLoaded } from "./open-loaded.js";
 import { stderrProgress } from "./progress.js";
-import { parseRegisterFile, type RegValues, type SourcedRegs } from "./regfile.js";
+import type { RegValues, SourcedRegs } from "./regfile.js";
+import { type ParsedSnapshot, parseSnapshot } from "./snapshot.js";
 
 export {
   checkKernelVersion,
@@ -41,6 +41,7 @@ export {
   resolveLoaded,
   type SourceKey,
 } from "./open-loaded.js";
+export { SNAPSHOT_KEYS } from "./snapshot.js";
 
 export interface OpenDumpOptions {
   /** Input specs: FILE@PA, snapshot .json, or ELF core (see the module comment). */
@@ -76,14 +77,6 @@ export interface OpenDumpOptions {
   readonly pageCacheBytes?: number;
 }
 
-interface Snapshot {
-  regs: SourcedRegs;
-  kernel?: string;
-  config?: KernelConfig;
-  vaBits?: number;
-  fixmapSize?: bigint;
-}
-
 /**
  * Add a raw image at `pa` (all of it RAM), read on demand; a gzip-compressed one (detected by its
  * magic) is inflated to a temporary file first (gunzip-file.ts).
@@ -114,17 +107,6 @@ function addRawFile(mem: PhysMem, pa: bigint, path: string, what: string): void 
   }
 }
 
-/** The fields of a snapshot descriptor (kept in step with examples/snapshot.schema.json). */
-export const SNAPSHOT_KEYS = {
-  top: ["registers", "memory", "kernel", "kernel_config", "va_bits", "fixmap_size"],
-  memoryEntry: ["file", "load_at", "core"],
-  kernelConfig: ["apeiGhes", "sdei", "kpti", "relocatable"],
-} as const;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /** Load an ELF core named by a path, gzip-compressed or not (detected by its magic). */
 function loadCoreFile(mem: PhysMem, path: string, notes: ElfNote[], what: string): number {
   const head = readHeadBytes(path, 16, what);
@@ -150,80 +132,15 @@ function loadCoreFile(mem: PhysMem, path: string, notes: ElfNote[], what: string
 }
 
 /**
- * A snapshot descriptor (examples/snapshot.schema.json): memory as raw files at load addresses
- * and/or ELF cores (gzip allowed), registers as hex strings, and what is known of the kernel.
- * Other top-level keys are descriptive metadata and are ignored.
+ * A snapshot descriptor (./snapshot.ts parseSnapshot) with its memory loaded: files relative to
+ * the descriptor, cores gzip or not.
  */
-function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): Snapshot {
-  const text = readTextFile(file, "snapshot");
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw new ParseError(`${file}: not a snapshot descriptor (${(e as Error).message})`);
-  }
-  if (!isObject(obj)) throw new ParseError(`${file}: not a snapshot descriptor (expected a JSON object)`);
+function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): ParsedSnapshot {
+  const snap = parseSnapshot(readTextFile(file, "snapshot"), file);
   const dir = dirname(file);
-  const mems = Array.isArray(obj.memory) ? obj.memory : obj.memory !== undefined ? [obj.memory] : [];
-  if (mems.length === 0) {
-    throw new ParseError(`${file}: "memory" is missing (expected {"file": ..., "load_at": "0x..."}, {"core": ...} or a list of them)`);
-  }
-  mems.forEach((m: unknown, i: number) => {
-    const where = `${file}: memory[${i}]`;
-    if (!isObject(m)) throw new ParseError(`${where}: expected an object {"file", "load_at"} or {"core"}`);
-    for (const k of Object.keys(m)) {
-      if (!(SNAPSHOT_KEYS.memoryEntry as readonly string[]).includes(k)) {
-        throw new ParseError(`${where}: unknown field "${k}" (expected ${SNAPSHOT_KEYS.memoryEntry.join(", ")})`);
-      }
-    }
-    if (m.core !== undefined) {
-      if (typeof m.core !== "string" || m.file !== undefined || m.load_at !== undefined) {
-        throw new ParseError(`${where}: expected {"core": "FILE"} alone (an ELF core carries its own addresses)`);
-      }
-      loadCoreFile(mem, resolve(dir, m.core), notes, `${where}.core`);
-      return;
-    }
-    if (typeof m.file !== "string" || typeof m.load_at !== "string") {
-      throw new ParseError(`${where}: expected {"file": "FILE", "load_at": "0x..."} (load_at a hex string)`);
-    }
-    const path = resolve(dir, m.file);
-    addRawFile(mem, parseU64(m.load_at, `${where}.load_at`), path, `${where}.file`);
-  });
-  if (obj.registers !== undefined && !isObject(obj.registers))
-    throw new ParseError(`${file}: "registers" must be an object of hex strings`);
-  for (const [k, v] of Object.entries(obj.registers ?? {})) {
-    // Checked before the object is re-serialised (a value nested thousands deep would overflow it).
-    if (typeof v !== "string" && typeof v !== "number") {
-      throw new ParseError(
-        `${file}: registers.${k}: expected a hex string, got ${Array.isArray(v) ? "an array" : v === null ? "null" : typeof v}`,
-      );
-    }
-  }
-  const regs = obj.registers ? parseRegisterFile(JSON.stringify({ registers: obj.registers }), file) : { values: {}, sources: {} };
-  const snap: Snapshot = { regs };
-  if (obj.kernel !== undefined) {
-    if (typeof obj.kernel !== "string") throw new ParseError(`${file}: "kernel" must be a string like "Linux 6.1.0-56-arm64"`);
-    snap.kernel = obj.kernel;
-  }
-  if (obj.kernel_config !== undefined) {
-    const kc = obj.kernel_config;
-    if (!isObject(kc)) throw new ParseError(`${file}: "kernel_config" must be an object of booleans`);
-    for (const [k, v] of Object.entries(kc)) {
-      if (!(SNAPSHOT_KEYS.kernelConfig as readonly string[]).includes(k) || typeof v !== "boolean") {
-        throw new ParseError(`${file}: kernel_config.${k}: expected one of ${SNAPSHOT_KEYS.kernelConfig.join(", ")} with a boolean value`);
-      }
-    }
-    snap.config = { ...DEBIAN_CONFIG, ...(kc as Partial<KernelConfig>) };
-  }
-  if (obj.va_bits !== undefined) {
-    if (typeof obj.va_bits !== "number" || !Number.isInteger(obj.va_bits) || obj.va_bits < 36 || obj.va_bits > 52) {
-      throw new ParseError(`${file}: "va_bits" must be an integer 36..52 (CONFIG_ARM64_VA_BITS)`);
-    }
-    snap.vaBits = obj.va_bits;
-  }
-  if (obj.fixmap_size !== undefined) {
-    if (typeof obj.fixmap_size !== "string") throw new ParseError(`${file}: "fixmap_size" must be a hex string like "0x407000"`);
-    snap.fixmapSize = parseSize(obj.fixmap_size, `${file}: fixmap_size`);
+  for (const m of snap.memory) {
+    if (m.kind === "core") loadCoreFile(mem, resolve(dir, m.file), notes, m.where);
+    else addRawFile(mem, m.pa, resolve(dir, m.file), m.where);
   }
   return snap;
 }

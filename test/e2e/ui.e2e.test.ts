@@ -638,6 +638,28 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
     expect(errors).toEqual([]);
   }, 120_000);
 
+  it("opens a snapshot descriptor (machine.json naming its core) as `vmsa dump machine.json` does", async () => {
+    const cli = await vmsa("dump", join(REAL, "machine.json"), "--regs", join(REAL, "registers.txt"));
+    expect(cli.code, cli.err).toBe(0);
+    await open("#/dump");
+    await page.setInputFiles("#dump-regs-file", join(REAL, "registers.txt"));
+    // The descriptor and the core it names ({"memory": {"core": "tables.core.gz"}}), chosen together.
+    await page.setInputFiles("#dump-images", [join(REAL, "machine.json"), join(REAL, "tables.core.gz")]);
+    await page.click("#dump-load");
+    await page.waitForSelector("#dump-info, #dump-error", { timeout: 60_000 });
+    expect(await page.locator("#dump-error").count()).toBe(0);
+    await page.click("#dump-ptdump");
+    await page.waitForSelector("#ptdump");
+    expect(await page.textContent("#ptdump")).toBe(cli.out);
+    // Alone, the descriptor names what is missing.
+    await open("#/dump");
+    await page.setInputFiles("#dump-images", join(REAL, "machine.json"));
+    await page.click("#dump-load");
+    await expect
+      .poll(() => page.textContent("#dump-error"))
+      .toContain("machine.json: memory[0].core: tables.core.gz is not among the files chosen");
+  }, 60_000);
+
   it("opens a 1 GiB raw image on demand with no main-thread task over 50 ms", async () => {
     // ram-tables.bin.gz inflated to a sparse 1 GiB file (Linux 6.1's RAM, only its table pages non-zero).
     const big = join(scratch, "ram-1g.bin");

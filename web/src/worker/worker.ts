@@ -13,7 +13,8 @@ import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../..
 import { linuxLayout } from "../../../src/dump/layout.js";
 import { type OpenedDump, resolveLoaded } from "../../../src/dump/open-loaded.js";
 import { type Marker, ptdump } from "../../../src/dump/ptdump.js";
-import type { SourcedRegs } from "../../../src/dump/regfile.js";
+import { mergeRegs, type SourcedRegs } from "../../../src/dump/regfile.js";
+import { type ParsedSnapshot, parseSnapshot } from "../../../src/dump/snapshot.js";
 import { type Stage2Dump, stage2CheckedGeometry, stage2FromSets } from "../../../src/dump/stage2-regs.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
@@ -29,7 +30,7 @@ import { traceScenario } from "../lib/stepper.js";
 import { buildTwoStageExample, TWO_STAGE_EXAMPLE } from "../lib/twoStage.js";
 import { bundledKernelExample } from "./kernelBundle.js";
 import { openImage } from "./open-image.js";
-import type { ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
+import type { ImageRequest, ReplyBody, Request, SourceInfo, WorkerMessage } from "./protocol.js";
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -104,6 +105,31 @@ function setOpened(
   return full;
 }
 
+/**
+ * The chosen files that are snapshot descriptors (`*.json`, as the CLI tells them), parsed by the
+ * CLI's parser, with the images their memory entries name (found among the chosen files by name).
+ */
+async function openSnapshots(
+  all: readonly ImageRequest[],
+): Promise<{ name: string; snap: ParsedSnapshot; images: ImageRequest[]; uses: Set<ImageRequest> }[]> {
+  const out: { name: string; snap: ParsedSnapshot; images: ImageRequest[]; uses: Set<ImageRequest> }[] = [];
+  for (const img of all) {
+    if (!/\.json$/i.test(img.name)) continue;
+    const text = img.blob ? await img.blob.text() : img.url ? await (await fetch(img.url)).text() : "";
+    const snap = parseSnapshot(text, img.name);
+    const uses = new Set<ImageRequest>([img]);
+    const images = snap.memory.map((m) => {
+      const base = m.file.slice(m.file.lastIndexOf("/") + 1);
+      const f = all.find((x) => x.name === base && x !== img);
+      if (!f) throw new VmsaError("EBANK_READ", `${m.where}: ${m.file} is not among the files chosen: add it too`);
+      uses.add(f);
+      return m.kind === "raw" ? { ...f, pa: m.pa } : { ...f, pa: undefined };
+    });
+    out.push({ name: img.name, snap, images, uses });
+  }
+  return out;
+}
+
 function need(): State {
   if (!state) throw new VmsaError("ENOSOURCE", "no memory loaded: open the example or a dump first");
   return state;
@@ -151,7 +177,12 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       const stats: LoadStats[] = [];
       const notes: ElfNote[] = [];
       const ranges: { name: string; pa: bigint; end: bigint }[] = [];
-      for (const img of req.images) {
+      // Snapshot descriptors (machine.json) first: their memory entries name other chosen files.
+      const snaps = await openSnapshots(req.images);
+      const regSets = [...snaps.flatMap((x) => [x.snap.regs]), req.registers];
+      const snap = Object.assign({}, ...snaps.map((x) => x.snap)) as Partial<ParsedSnapshot>;
+      const images = [...snaps.flatMap((x) => x.images), ...req.images.filter((i) => !snaps.some((x) => x.uses.has(i)))];
+      for (const img of images) {
         const o = await openImage(mem, img, (done, total) =>
           self.postMessage({ id, progress: { done, total, name: img.name } } satisfies WorkerMessage),
         );
@@ -171,12 +202,12 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
         }
         ranges.push({ name: img.name, pa: s.pa, end });
       }
-      const memory = stats.map((s) => s.desc ?? s.name).join(", ");
+      const memory = [...snaps.map((x) => `snapshot ${x.name}`), ...stats.map((s) => s.desc ?? s.name)].join(", ");
       // Stage 2 when the registers give VTCR_EL2 and VTTBR_EL2 (as `vmsa dump --stage 2`).
-      const r = req.registers.values;
+      const r = mergeRegs(...regSets).values;
       let stage2: State["stage2"];
       if (r.VTCR_EL2 !== undefined && r.VTTBR_EL2 !== undefined) {
-        const dump = stage2FromSets(mem, memory, [req.registers], req.name);
+        const dump = stage2FromSets(mem, memory, regSets, req.name);
         stage2 = { dump, geometry: stage2CheckedGeometry(dump) };
       }
       const s2info = stage2 && {
@@ -191,11 +222,11 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
           {
             mem,
             elfNotes: notes,
-            regSets: [req.registers],
-            kernelDesc: undefined,
-            snapConfig: undefined,
-            snapVaBits: undefined,
-            snapFixmap: undefined,
+            regSets,
+            kernelDesc: snap.kernel,
+            snapConfig: snap.config,
+            snapVaBits: snap.vaBits,
+            snapFixmap: snap.fixmapSize,
             memory,
           },
           { what: req.name, ...(req.kernelVersion ? { kernelVersion: req.kernelVersion } : {}) },
