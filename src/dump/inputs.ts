@@ -136,13 +136,11 @@ function loadCoreFile(mem: PhysMem, path: string, notes: ElfNote[], what: string
  * the descriptor, cores gzip or not.
  */
 function loadSnapshot(mem: PhysMem, file: string, notes: ElfNote[]): ParsedSnapshot {
-  const snap = parseSnapshot(readTextFile(file, "snapshot"), file);
   const dir = dirname(file);
-  for (const m of snap.memory) {
+  return parseSnapshot(readTextFile(file, "snapshot"), file, (m) => {
     if (m.kind === "core") loadCoreFile(mem, resolve(dir, m.file), notes, m.where);
     else addRawFile(mem, m.pa, resolve(dir, m.file), m.where);
-  }
-  return snap;
+  });
 }
 
 /** Load the memory of input specs (FILE@PA, snapshot .json, ELF core); see the module comment. */

@@ -36,9 +36,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * A snapshot descriptor (examples/snapshot.schema.json): memory as raw files at load addresses
  * and/or ELF cores (gzip allowed), registers as hex strings, and what is known of the kernel.
  * Other top-level keys are descriptive metadata and are ignored. Parsed and checked only: the files
- * it names are the caller's to open (./inputs.ts relative to the descriptor, the UI among the files chosen).
+ * it names are the caller's to open (./inputs.ts relative to the descriptor, the UI among the files chosen);
+ * `onMemory` is told each memory entry as soon as it is checked, before the other fields are (the
+ * CLI opens each file then, so a missing file is reported before a later field's error).
  */
-export function parseSnapshot(text: string, file: string): ParsedSnapshot {
+export function parseSnapshot(text: string, file: string, onMemory?: (m: SnapshotMemory) => void): ParsedSnapshot {
   let obj: unknown;
   try {
     obj = JSON.parse(text);
@@ -64,12 +66,14 @@ export function parseSnapshot(text: string, file: string): ParsedSnapshot {
         throw new ParseError(`${where}: expected {"core": "FILE"} alone (an ELF core carries its own addresses)`);
       }
       memory.push({ kind: "core", file: m.core, where: `${where}.core` });
+      onMemory?.(memory[memory.length - 1] as SnapshotMemory);
       return;
     }
     if (typeof m.file !== "string" || typeof m.load_at !== "string") {
       throw new ParseError(`${where}: expected {"file": "FILE", "load_at": "0x..."} (load_at a hex string)`);
     }
     memory.push({ kind: "raw", file: m.file, pa: parseU64(m.load_at, `${where}.load_at`), where: `${where}.file` });
+    onMemory?.(memory[memory.length - 1] as SnapshotMemory);
   });
   if (obj.registers !== undefined && !isObject(obj.registers))
     throw new ParseError(`${file}: "registers" must be an object of hex strings`);
