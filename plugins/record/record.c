@@ -5,7 +5,8 @@
  *   - the content of a page at the moment it becomes a page-table page,
  *   - DSB / DMB / ISB, every TLBI with its Xt operand, DC CIVAC/CVAC/IVAC,
  *   - MSR to TTBR0_EL1, TTBR1_EL1, TCR_EL1, MAIR_EL1, SCTLR_EL1 (and VBAR_EL1),
- *   - exception entry (a translation block starting at a VBAR_EL1 vector slot) and ERET.
+ *   - exception entry (a translation block starting at a VBAR_EL1 vector slot) and ERET,
+ *   - PSCI CPU_OFF (HVC/SMC with X0 = 0x84000002): the vCPU powers off.
  *
  * Which pages are page-table pages: the plugin keeps a shadow of guest RAM made of every store
  * it sees (RAM starts zeroed and the tables are built by the guest's own stores; DC ZVA, which
@@ -51,11 +52,12 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 enum {
     R_STORE = 1, R_PAGE = 2, R_BARRIER = 3, R_TLBI = 4, R_MSR = 5,
-    R_EXC = 6, R_ERET = 7, R_DC = 8, R_ACCESS = 9, R_END = 15,
+    R_EXC = 6, R_ERET = 7, R_DC = 8, R_ACCESS = 9, R_CPU_OFF = 10, R_END = 15,
 };
 enum { REG_TTBR0, REG_TTBR1, REG_TCR, REG_MAIR, REG_SCTLR, REG_VBAR };
 enum { K_DSB, K_DMB, K_ISB };
-enum { I_BARRIER, I_TLBI, I_MSR, I_ERET, I_DC, I_ZVA };
+enum { I_BARRIER, I_TLBI, I_MSR, I_ERET, I_DC, I_ZVA, I_PSCI };
+#define PSCI_CPU_OFF 0x84000002ULL
 
 #define MAX_CPUS 64
 #define FRAME_SHIFT 12
@@ -554,6 +556,19 @@ static void on_insn_locked(unsigned int cpu, const struct insn_info *ii)
         head(R_ERET, cpu);
         put64(ii->pc);
         break;
+    case I_PSCI: {
+        /* PSCI CPU_OFF (HVC or SMC, function ID in X0): the vCPU powers off; its tables are no
+         * longer reached from it (it comes back through reset and its own MSRs) */
+        if (xreg(cpu, 0) != PSCI_CPU_OFF) break;
+        struct cpu_state *c = &cpus[cpu];
+        head(R_CPU_OFF, cpu);
+        put64(ii->pc);
+        c->ttbr[0] = c->ttbr[1] = 0;
+        reroot(cpu, 0);
+        reroot(cpu, 1);
+        c->sctlr = 0;
+        break;
+    }
     }
 }
 
@@ -590,6 +605,7 @@ static int classify(uint32_t e)
     }
     if ((e & 0xfff80000) == 0xd5180000) return I_MSR; /* MSR (register), op0 = 3 */
     if (e == 0xd69f03e0) return I_ERET;
+    if ((e & 0xffe0001e) == 0xd4000002) return I_PSCI; /* HVC or SMC #imm */
     return -1;
 }
 

@@ -573,6 +573,26 @@ export class Machine {
     this.index.dirty = true;
   }
 
+  /**
+   * The CPU is powered off (PSCI CPU_OFF): it walks nothing and its TLB keeps nothing (a PE comes
+   * back through reset with its TLB contents unknown, and the OS invalidates it before use: Arm
+   * ARM D8.16 "TLB maintenance", reset). Its registers take their reset values, MMU off.
+   */
+  powerOff(cpu: number): void {
+    const s = this.begin(cpu, () => "CPU OFF");
+    const c = this.cpus[cpu] as Cpu;
+    this.staleCount -= c.stale.length;
+    c.stale = [];
+    c.regs.ttbr0 = 0n;
+    c.regs.ttbr1 = 0n;
+    c.regs.tcr = 0n;
+    c.regs.sctlr = 0n;
+    this.compileCpu(c);
+    c.lastMsr = s;
+    c.lastIsb = s;
+    this.index.dirty = true;
+  }
+
   // ---------------------------------------------------------------- TLB maintenance
 
   /** TLBI `op` with operand Xt (ASID[63:48], VA[55:12] in [43:0]; range forms per FEAT_TLBIRANGE). */

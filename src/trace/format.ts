@@ -20,6 +20,8 @@ export const REC_ERET = 7;
 export const REC_DC = 8;
 /** A data load, data store or instruction fetch by VA (only with the plugin's access= argument). */
 export const REC_ACCESS = 9;
+/** The vCPU called PSCI CPU_OFF (HVC/SMC with X0 = 0x84000002): it is powered off. */
+export const REC_CPU_OFF = 10;
 export const REC_END = 15;
 
 /** ACCESS kind byte: bits 1:0 the access type, bit 4 set for EL0 (unprivileged) permissions. */
@@ -40,6 +42,7 @@ export const RECORD_BYTES: Readonly<Record<number, number>> = {
   [REC_ERET]: 10,
   [REC_DC]: 19,
   [REC_ACCESS]: 19,
+  [REC_CPU_OFF]: 10,
   [REC_END]: 2 + 17 * 8,
 };
 
@@ -53,6 +56,7 @@ export const RECORD_NAMES: Readonly<Record<number, string>> = {
   [REC_ERET]: "eret",
   [REC_DC]: "dc",
   [REC_ACCESS]: "access",
+  [REC_CPU_OFF]: "cpu-off",
   [REC_END]: "end",
 };
 

@@ -14,6 +14,7 @@ import {
   MSR_REGS,
   REC_ACCESS,
   REC_BARRIER,
+  REC_CPU_OFF,
   REC_DC,
   REC_END,
   REC_ERET,
@@ -212,6 +213,7 @@ export class TraceReader {
         }
         break;
       case REC_ERET:
+      case REC_CPU_OFF:
         this.pcLo = dv.getUint32(p + 2, true);
         this.pcHi = dv.getUint32(p + 6, true);
         break;
@@ -258,4 +260,4 @@ export function scanTrace(data: Uint8Array, name: string): TraceSummary {
   return { header: r.header, records: n, byType, zvaUnresolved: r.zvaUnresolved };
 }
 
-export { REC_ACCESS, REC_BARRIER, REC_DC, REC_END, REC_ERET, REC_EXC, REC_MSR, REC_PAGE, REC_STORE, REC_TLBI };
+export { REC_ACCESS, REC_BARRIER, REC_CPU_OFF, REC_DC, REC_END, REC_ERET, REC_EXC, REC_MSR, REC_PAGE, REC_STORE, REC_TLBI };

@@ -14,6 +14,7 @@ import {
   MSR_REGS,
   REC_ACCESS,
   REC_BARRIER,
+  REC_CPU_OFF,
   REC_DC,
   REC_ERET,
   REC_EXC,
@@ -69,6 +70,9 @@ export function describeRecord(r: TraceReader, offset: number, syms?: SymbolMap)
       break;
     case REC_DC:
       text = `DC ${DC_OPS[r.sub]}, ${hex(a)}`;
+      break;
+    case REC_CPU_OFF:
+      text = "PSCI CPU_OFF";
       break;
     case REC_ACCESS:
       text = `${["LDR", "STR", "FETCH"][r.sub & 3] ?? "ACCESS"} [VA ${hex(a)}]${(r.sub & ACCESS_EL0) !== 0 ? " (EL0)" : ""}`;

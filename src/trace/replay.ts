@@ -6,6 +6,8 @@
  *   DSB/DMB → dsb/dmb (domain from CRm; SSBB/PSSBB skipped)   ISB  → isb
  *   MSR     → msr (VBAR_EL1 only followed, it is no translation register)
  *   DC      → dc (CVAC, CIVAC, IVAC)
+ *   CPU_OFF → powerOff (PSCI CPU_OFF: the vCPU walks and holds nothing until it comes back
+ *     through reset and its own MSRs)
  *   ACCESS  → accessRaw (read / write / fetch of the VA, EL0 or EL1 permissions): the rules judged
  *     at an access (stale translation, TLB conflict, unsynchronized store) run on it
  *   exception entry / ERET → isb when they are context-synchronizing: always without FEAT_ExS,
@@ -35,6 +37,7 @@ import {
   MSR_REGS,
   REC_ACCESS,
   REC_BARRIER,
+  REC_CPU_OFF,
   REC_DC,
   REC_ERET,
   REC_EXC,
@@ -174,6 +177,11 @@ export function replayTrace(data: Uint8Array, name: string, opts: ReplayOptions 
         m.dc(cpu, DC_OPS[r.sub] ?? "CIVAC", bigOf(r.aHi, r.aLo));
         break;
       }
+      case REC_CPU_OFF:
+        note();
+        sctlr[cpu] = 0;
+        m.powerOff(cpu);
+        break;
       case REC_ACCESS: {
         note();
         m.accessRaw(cpu, r.aHi, r.aLo, ACCESS_CODES[r.sub] ?? 0);

@@ -217,6 +217,21 @@ describe("trace replay", () => {
     expect(held(0n)).toBeGreaterThan(0);
   });
 
+  it("forgets what a CPU powered off by PSCI CPU_OFF held: another CPU may then rewrite its tables", () => {
+    // Hibernate's restore rewrites the resuming kernel's tables after the other CPUs went
+    // offline (PSCI CPU_OFF): a powered-off PE walks nothing and keeps no TLB state (it comes
+    // back through reset, Arm ARM D8.16). CPU 0 has left the tables (TTBR1 = 0x40006000, empty)
+    // when it overwrites a leaf without break-before-make: clean once CPU 1 is off, reported
+    // while CPU 1 may still walk them.
+    const rewrite = (off: boolean): TraceWriter => {
+      const w = booted().page(0, 0x40006000n, 0, new Map()).msr(0, 1, 0x40006000n).isb(0);
+      if (off) w.cpuOff(1);
+      return w.store(0, LEAF_PA, leaf(0x40200000n));
+    };
+    expect(replayTrace(rewrite(true).end(), "t").violations).toEqual([]);
+    expect(replayTrace(rewrite(false).end(), "t").violations.map((v) => v.rule)).toContain("bbm");
+  });
+
   it("counts an EL1 TLBI the model does not know as inconclusive, never clean", () => {
     const w = booted().tlbi(0, (3 << 3) | 4, 0n); // SYS #0, C8, C3, #4: not an EL1&0 TLBI the model knows
     const res = replayTrace(w.end(), "t");

@@ -69,6 +69,12 @@ export class TraceWriter {
     return this.barrier(cpu, 2, 15);
   }
 
+  /** PSCI CPU_OFF by vCPU `cpu`. */
+  cpuOff(cpu: number, pc = 0xffff800008007000n): this {
+    this.rec(10, cpu, 10).writeBigUInt64LE(pc, 2);
+    return this;
+  }
+
   /** An ACCESS record: kind 0 read, 1 write, 2 fetch, + 0x10 for EL0 permissions. */
   access(cpu: number, kind: number, va: bigint, pc = 0xffff800008006000n): this {
     const b = this.rec(9, cpu, 19);
