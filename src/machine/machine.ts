@@ -87,6 +87,7 @@ import {
   bigOf,
   completeTlbis,
   dropRemoved,
+  noteMiss,
   retireAtIsb,
   ST_AWAIT_ISB,
   ST_LIVE,
@@ -97,7 +98,7 @@ import {
   staleEntryInfo,
 } from "./tlb.js";
 import { contextEntry, staleFromStore } from "./tlb-fill.js";
-import { parseTlbiOp, tlbiMatch, tlbiScope } from "./tlbi-op.js";
+import { newScope, parseTlbiOp, tlbiMatch, tlbiScopeInto } from "./tlbi-op.js";
 import type { AccessResult, DcOp, DsbKind, IcOp, Outcome, StepRecord, SysReg, TlbiOp, Violation } from "./types.js";
 
 export * from "./bbm.js";
@@ -173,6 +174,8 @@ export class Machine {
   private readonly st = { cpu: 0, step: 0, pa: 0, ohi: 0, olo: 0, hi: 0, lo: 0, prevWriter: 0, prevWritten: 0 };
   /** liveStore's (VA, half/level) pairs already judged for the current store (reused: no allocation per store). */
   private readonly checked: number[] = [];
+  /** The scope of the TLBI being applied (filled per TLBI, read only within tlbiRaw). */
+  private readonly scope = newScope();
   /** The entry checkLiveChange judges (half, VA offset), read by `liveVa` (one closure for the machine, not one per store). */
   private liveHalf: TableUse["root"]["half"] | undefined;
   private liveVaOff = 0;
@@ -611,7 +614,7 @@ export class Machine {
     if (this.staleCount === 0) return;
     const broadcast = m.broadcast;
     const issuer = this.cpus[cpu] as Cpu;
-    const scope = tlbiScope(base, issuer.ctx.tcr.as ? 0xffff : 0xff, opHi, opLo);
+    const scope = tlbiScopeInto(this.scope, base, issuer.ctx.tcr.as ? 0xffff : 0xff, opHi, opLo);
     for (const t of this.cpus) {
       if (!broadcast && t !== issuer) continue;
       for (const e of t.stale) {
@@ -623,12 +626,12 @@ export class Machine {
           // A context without global leaves holds nothing once the ASIDE1 completes: removed as a hit.
           if (root === undefined || contextHoldsGlobal(this.mem, root, e.changed, (pa) => this.writtenAt(pa))) {
             e.globalOnly = true;
-            e.missed.push({ step: s, why: r.why });
+            noteMiss(e, s, r.why);
             continue;
           }
         }
         if (r.kind === "miss") {
-          e.missed.push({ step: s, why: r.why });
+          noteMiss(e, s, r.why);
           continue;
         }
         const rec = e.descAddr >= 0 ? this.pending.get(e.descAddr) : undefined;

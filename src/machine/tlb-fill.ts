@@ -10,7 +10,7 @@ import { nextTableAddress } from "../walk/fields.js";
 import { Walker } from "../walk/walker.js";
 import type { StoreFacts } from "./rules/store.js";
 import type { TableUse } from "./table-index.js";
-import { type Root, ST_LIVE, type StaleEntry } from "./tlb.js";
+import { NO_MISSES, type Root, ST_LIVE, type StaleEntry } from "./tlb.js";
 
 /** Hierarchical table attributes accumulated above an entry (APTable, UXNTable, PXNTable). */
 interface TableAttrs {
@@ -76,7 +76,7 @@ function newStaleEntry(
     completeStep: 0,
     refill: 0,
     preIsb,
-    missed: [],
+    missed: NO_MISSES,
   };
 }
 

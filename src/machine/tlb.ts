@@ -71,8 +71,16 @@ export interface StaleEntry {
   refill: number;
   /** Made stale by an MSR not yet followed by an ISB: the old context may still be in use. */
   preIsb: boolean;
-  /** Maintenance that did not remove it, and why. */
-  readonly missed: { step: number; why: string }[];
+  /** Maintenance that did not remove it, and why (NO_MISSES until the first; add with noteMiss). */
+  missed: readonly { readonly step: number; readonly why: string }[];
+}
+
+/** The `missed` list of an entry no maintenance has missed yet (shared: entries are made on the hot path). */
+export const NO_MISSES: StaleEntry["missed"] = Object.freeze([]);
+
+/** Record that the TLBI at step `step` did not remove `e`, and why. */
+export function noteMiss(e: StaleEntry, step: number, why: string): void {
+  e.missed = [...e.missed, { step, why }];
 }
 
 /** One entry of `Machine.tlbSnapshot` (numbers: VA offsets within the half, PAs; -1: none). */

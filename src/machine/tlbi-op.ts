@@ -69,6 +69,32 @@ export interface TlbiScope {
 
 /** Decode the operand (32-bit halves) of TLBI `base` for a CPU with ASID size mask `asidMask`. */
 export function tlbiScope(base: string, asidMask: number, opHi: number, opLo: number): TlbiScope {
+  return tlbiScopeInto(newScope(), base, asidMask, opHi, opLo);
+}
+
+type MutableScope = { -readonly [K in keyof TlbiScope]: TlbiScope[K] };
+
+/** An empty scope to fill with tlbiScopeInto (the machine keeps one: a TLBI then allocates nothing). */
+export function newScope(): MutableScope {
+  return {
+    base: "",
+    lastLevel: false,
+    allAsid: false,
+    asid: 0,
+    isRange: false,
+    isVa: false,
+    pageNum: 0,
+    vaHalf: 0,
+    ttl: 0,
+    rTg: 0,
+    rHalf: 0,
+    rBase: 0,
+    rLen: 0,
+  };
+}
+
+/** tlbiScope written into `out` (returned). */
+export function tlbiScopeInto(out: MutableScope, base: string, asidMask: number, opHi: number, opLo: number): TlbiScope {
   const isRange = base.startsWith("R");
   let rTg = 0;
   let rHalf = 0;
@@ -86,22 +112,21 @@ export function tlbiScope(base: string, asidMask: number, opHi: number, opLo: nu
     rBase = ba * gsz;
     rLen = (num + 1) * 2 ** (5 * scale + 1) * gsz;
   }
-  return {
-    base,
-    lastLevel: base.includes("LE1") || base === "VAALE1" || base === "RVAALE1",
-    allAsid: base === "VMALLE1" || base.startsWith("VAA") || base.startsWith("RVAA"),
-    asid: (opHi >>> 16) & asidMask,
-    isRange,
-    isVa: base !== "VMALLE1" && base !== "ASIDE1",
-    // VA operand: page number VA[55:12] in bits [43:0].
-    pageNum: (opHi & 0xfff) * TWO32 + (opLo >>> 0),
-    vaHalf: (opHi >>> 11) & 1,
-    ttl: (opHi >>> 12) & 0xf,
-    rTg,
-    rHalf,
-    rBase,
-    rLen,
-  };
+  out.base = base;
+  out.lastLevel = base.includes("LE1") || base === "VAALE1" || base === "RVAALE1";
+  out.allAsid = base === "VMALLE1" || base.startsWith("VAA") || base.startsWith("RVAA");
+  out.asid = (opHi >>> 16) & asidMask;
+  out.isRange = isRange;
+  out.isVa = base !== "VMALLE1" && base !== "ASIDE1";
+  // VA operand: page number VA[55:12] in bits [43:0].
+  out.pageNum = (opHi & 0xfff) * TWO32 + (opLo >>> 0);
+  out.vaHalf = (opHi >>> 11) & 1;
+  out.ttl = (opHi >>> 12) & 0xf;
+  out.rTg = rTg;
+  out.rHalf = rHalf;
+  out.rBase = rBase;
+  out.rLen = rLen;
+  return out;
 }
 
 /**
@@ -120,6 +145,18 @@ const SKIP: TlbiMatch = { kind: "skip" };
 
 function granuleOfTg(tg: number): number {
   return tg === 1 ? 4096 : tg === 2 ? 16384 : 65536;
+}
+
+/**
+ * The VA offset within a half of `ia` bits that by-VA page number `pageNum` (VA[55:12]) names:
+ * its low ia-12 bits times 4 KiB (pageNum % 2^(ia-12) without a floating-point remainder).
+ */
+export function pageOffset(pageNum: number, ia: number): number {
+  const b = ia - 12;
+  const hi = Math.floor(pageNum / TWO32);
+  const lo = pageNum - hi * TWO32;
+  if (b >= 32) return ((hi & ((1 << (b - 32)) - 1)) * TWO32 + lo) * 4096;
+  return ((lo & ((1 << b) - 1)) >>> 0) * 4096;
 }
 
 export function tlbiMatch(sc: TlbiScope, e: StaleEntry): TlbiMatch {
@@ -144,7 +181,7 @@ export function tlbiMatch(sc: TlbiScope, e: StaleEntry): TlbiMatch {
       const off = sc.rBase % 2 ** e.ia;
       hit = sc.rHalf === e.halfIdx && off < e.vaOff + e.span && e.vaOff < off + sc.rLen;
     } else {
-      const off = (sc.pageNum % 2 ** (e.ia - 12)) * 4096;
+      const off = pageOffset(sc.pageNum, e.ia);
       hit = sc.vaHalf === e.halfIdx && off >= e.vaOff && off < e.vaOff + e.span;
     }
     if (!hit) return SKIP;

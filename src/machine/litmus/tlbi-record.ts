@@ -14,7 +14,7 @@
  * - ALLE2, VAE2, VALE2: the EL2 regime, never EL1&0 walks.
  */
 import type { WalkContext } from "../../walk/context.js";
-import { parseTlbiOp, type TlbiScope, tlbiScope } from "../tlbi-op.js";
+import { pageOffset, parseTlbiOp, type TlbiScope, tlbiScope } from "../tlbi-op.js";
 
 export type TlbiClass = "stage1" | "ipa" | "stage12" | "el2";
 
@@ -124,6 +124,6 @@ export function tlbiAffects(
     const base = vaOff - (vaOff % span);
     return sc.rHalf === half && base < off + sc.rLen && off < base + span;
   }
-  const page = (sc.pageNum % 2 ** (ia - 12)) * 4096;
+  const page = pageOffset(sc.pageNum, ia);
   return sc.vaHalf === half && Math.floor(vaOff / span) === Math.floor(page / span);
 }
