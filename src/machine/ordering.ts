@@ -83,9 +83,20 @@ export class PendingByPa {
   remove(pa: number, r: PendingStore): void {
     const i = this.slotOf(pa);
     if (this.keys[i] !== pa || this.vals[i] !== r) return;
-    this.keys[i] = TOMB;
+    const keys = this.keys;
+    const mask = keys.length - 1;
     this.vals[i] = undefined;
     this.size--;
+    if (keys[(i + 1) & mask] !== EMPTY) keys[i] = TOMB;
+    else {
+      // Nothing probes past an empty slot: this one, and the tombstones just before it, are empty too.
+      let k = i;
+      do {
+        keys[k] = EMPTY;
+        this.used--;
+        k = (k - 1) & mask;
+      } while (keys[k] === TOMB);
+    }
     if (this.size === 0 && this.used !== 0) {
       this.keys.fill(EMPTY);
       this.used = 0;
