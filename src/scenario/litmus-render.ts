@@ -1,4 +1,5 @@
 /** Text and JSON reports of a litmus run (final states and the final condition's verdict). */
+import { MAX_TLBI_COMPLETIONS } from "../machine/litmus/exec.js";
 import { faultText, type LitmusResult } from "./litmus.js";
 
 const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
@@ -18,7 +19,9 @@ function stopText(r: LitmusResult): string {
       ? `stopped at the execution limit of ${r.limit}`
       : r.stopped === "time-budget"
         ? "stopped by the time budget"
-        : "a CPU ran past the step bound (a loop?)";
+        : r.stopped === "completion-bound"
+          ? `an execution completed more than ${MAX_TLBI_COMPLETIONS} TLBIs, more than the model tells apart`
+          : "a CPU ran past the step bound (a loop?)";
   return ` (incomplete: ${why}; executions not run may reach other states)`;
 }
 

@@ -348,7 +348,7 @@ export function runLitmus(s: Scenario, opts: LitmusRunOptions = {}): LitmusResul
 /** One execution of a litmus scenario run again, instruction by instruction (record.ts). */
 export interface LitmusReplay {
   /** "final": it ended; the other kinds mean the choices do not describe a complete execution. */
-  readonly kind: "final" | "blocked" | "bounded";
+  readonly kind: "final" | "blocked" | "bounded" | "completion-bound";
   readonly events: readonly ExecEvent[];
   /** The final state's key (LitmusState.key), when it ended. */
   readonly key: string | undefined;

@@ -18,7 +18,7 @@ export interface StateCount {
   readonly samples: (readonly number[])[];
 }
 
-export type StopReason = "execution-limit" | "time-budget" | "step-bound";
+export type StopReason = "execution-limit" | "time-budget" | "step-bound" | "completion-bound";
 
 export interface Enumeration {
   /** Distinct final states by key (see stateKey), in the order first seen. */
@@ -114,6 +114,7 @@ export function enumerateExecutions(setup: LitmusSetup, o: EnumerateOptions): En
     const r: ExecResult = new LitmusExecution(setup, tree.choose).run();
     if (r.kind === "blocked") blocked++;
     else if (r.kind === "bounded") stopped = "step-bound";
+    else if (r.kind === "completion-bound") stopped = "completion-bound";
     else if (r.kind === "final") {
       const tk = traceLimit > 0 || perState > 0 ? traceKey(r.trace) : "";
       if (traceLimit > 0 && !traces.has(tk)) {

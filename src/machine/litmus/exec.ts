@@ -54,7 +54,15 @@ export interface LitmusSetup {
 
 export type ExecResult =
   | { readonly kind: "final"; readonly state: FinalState; readonly trace: readonly TraceEntry[] }
-  | { readonly kind: "blocked" | "bounded" };
+  | { readonly kind: "blocked" | "bounded" | "completion-bound" };
+
+/**
+ * Distinct TLBI completions one execution can tell apart (bits of the views' completion sets,
+ * views.ts). A later completion would have to share a bit, which orders more than the
+ * architecture does and could turn an allowed outcome into a forbidden one: such an execution
+ * ends as "completion-bound" and the enumeration is incomplete (inconclusive), never decided.
+ */
+export const MAX_TLBI_COMPLETIONS = 31;
 
 /** Thrown inside a step when the choices made cannot be a consistent execution. */
 class Blocked extends Error {}
@@ -130,6 +138,7 @@ export class LitmusExecution {
         else this.runEarly(o.t, o.j);
         this.runLocal(o.t);
         if (o.t.steps > this.s.options.maxSteps) return { kind: "bounded" };
+        if (this.completions > MAX_TLBI_COMPLETIONS) return { kind: "completion-bound" };
       }
     } catch (e) {
       if (e instanceof Blocked) return { kind: "blocked" };
@@ -220,7 +229,7 @@ export class LitmusExecution {
           const pend = t.tlbis.filter((x) => x.done === 0);
           if (pend.length > 0) {
             done = this.log.tick();
-            bit = 1 << Math.min(this.completions++, 30);
+            bit = 1 << Math.min(this.completions++, MAX_TLBI_COMPLETIONS - 1);
             for (const x of pend) {
               x.done = done;
               x.bit = bit;

@@ -2,8 +2,8 @@
  * TLB invalidations at litmus level. A TLBI is issued, then completed by a later DSB of its CPU
  * (not DSB ST/LD; DSB NSH completes it for the issuing CPU only): Arm ARM D8.14 "TLB maintenance
  * instructions" (completion), herd aarch64.cat C_TLBI. Each completed TLBI gets a timestamp
- * `done` and its completion event a bit (`bit`, one per completing DSB, at most 30 distinct in
- * one execution: later ones share the last bit, which can only order more); `ordered` is what
+ * `done` and its completion event a bit (`bit`, one per completing DSB, at most MAX_TLBI_COMPLETIONS (31) distinct in
+ * one execution: past that the execution is "completion-bound" and the search inconclusive); `ordered` is what
  * was ordered before it (a DSB between a write and the TLBI).
  *
  * What a TLBI can affect (Arm ARM D8.14; ESOP translation-common.cat tlb-affects):

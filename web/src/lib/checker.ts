@@ -55,7 +55,7 @@ export function exploreOutcomes(text: string, file: string): CheckerOutcomes {
 }
 
 export interface Interleaving {
-  readonly kind: "final" | "blocked" | "bounded";
+  readonly kind: "final" | "blocked" | "bounded" | "completion-bound";
   readonly key: string | undefined;
   readonly events: readonly ExecEvent[];
 }
