@@ -156,7 +156,7 @@ describe("real kernel before/after mark_rodata_ro (Debian 6.1, 4K/48-bit)", () =
  * translations equal QEMU's gva2gpa answers (linear-map VAs: they stay put if the guest runs on
  * after the first detach).
  */
-async function checkLive(i: StoppedInstant, convertWithMakedumpfile: boolean): Promise<void> {
+async function checkLive(i: StoppedInstant, convertWithMakedumpfile: boolean, viewInBrowser: boolean): Promise<void> {
   const gdb = ["--gdb", `127.0.0.1:${i.gdbPort}`];
   const vi = i.dump.vmcoreinfo;
   const release = vi ? vmValue(vi, "OSRELEASE") : undefined;
@@ -185,6 +185,7 @@ async function checkLive(i: StoppedInstant, convertWithMakedumpfile: boolean): P
   expect(live.err.split("\n").filter((l) => l !== "" && !l.startsWith("vmsa: note: "))).toEqual([]);
   expect(live.code).toBe(0);
   expect(live.out).toBe(saved.out);
+  if (viewInBrowser) await checkLiveUi(i, live.out, release);
   const lm = i.dump.layout;
   const vas = Object.keys(i.qemu)
     .filter((v) => !lm || regionOf(lm, BigInt(v)) === "linear")
@@ -194,6 +195,38 @@ async function checkLive(i: StoppedInstant, convertWithMakedumpfile: boolean): P
   expect(t.code).toBe(0);
   const results = (JSON.parse(t.out) as { results: { pa?: string }[] }).results;
   expect(results.map((r) => r.pa ?? null)).toEqual(vas.map((v) => i.qemu[v]));
+}
+
+/**
+ * The UI's live view (issue 15, `vmsa serve --gdb HOST:PORT`) on the real guest: the Dump view's
+ * Refresh reads its registers and tables through QEMU's gdbstub and prints the ptdump `vmsa dump
+ * --gdb` printed (`cliOut`), byte for byte. The UI takes the kernel version (the #dump-kernel-version
+ * field, as --kernel-version) but has no --va-bits: it uses VA_BITS from TCR_EL1.T1SZ, which for this
+ * configuration (VA_BITS=48, T1SZ=16) is the CLI's --va-bits value, so the CLI's output is compared as is.
+ * The CLI's detach lets the guest run on (QEMU's gdbstub resumes the VM when its last debugger
+ * detaches), so the monitor stops it again first: between the two reads it ran only for the few
+ * milliseconds between that detach and `stop`.
+ */
+async function checkLiveUi(i: StoppedInstant, cliOut: string, release: string | undefined): Promise<void> {
+  const { CHROMIUM, startBrowser } = await import("../e2e/browser.js"); // vite and playwright: only for the boot test
+  if (!existsSync(CHROMIUM))
+    throw new Error(`VMSA_REAL_KERNEL=1 but ${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+  await i.hmp("stop");
+  expect(await i.hmp("info status")).toMatch(/paused/);
+  const b = await startBrowser({ gdb: { host: "127.0.0.1", port: i.gdbPort } });
+  try {
+    await b.open("#/dump");
+    await b.page.waitForSelector("#dump-live-refresh");
+    if (release) await b.page.fill("#dump-kernel-version", release);
+    await b.page.click("#dump-live-refresh");
+    await b.page.waitForSelector("#ptdump, #dump-error", { timeout: 120_000 });
+    expect(await b.page.locator("#dump-error").count()).toBe(0);
+    await expect.poll(() => b.page.textContent("#ptdump"), { timeout: 30_000 }).toBe(cliOut);
+    expect(await b.page.textContent("#dump-info")).toContain("live QEMU gdbstub");
+    expect(b.errors).toEqual([]);
+  } finally {
+    await b.close();
+  }
 }
 
 /** The configuration whose live core is also converted by Debian's arm64 makedumpfile (issue 11 §2). */
@@ -275,7 +308,7 @@ describe.skipIf(skipBecause("real kernels booted now", notLive))("real kernels b
       if (missing) throw new Error(`VMSA_REAL_KERNEL=1 but ${missing}`);
       const { captureFixture } = await import("./real-kernel/capture.js");
       const out = join(mkdtempSync(join(tmpdir(), "vmsa-rk-")), cfg.name);
-      await captureFixture(cfg, out, (i) => checkLive(i, cfg.name === MAKEDUMPFILE_CONFIG));
+      await captureFixture(cfg, out, (i) => checkLive(i, cfg.name === MAKEDUMPFILE_CONFIG, cfg.name === MAKEDUMPFILE_CONFIG));
       checkFixture(out);
     }, 600_000);
   }

@@ -10,6 +10,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { describe, it } from "vitest";
 import { type RunningServer, startServer } from "../../src/cli/serve.js";
+import type { GdbAddress } from "../../src/dump/gdb/client.js";
 
 export const CHROMIUM = process.env.VMSA_CHROMIUM ?? "/usr/bin/chromium";
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -45,11 +46,18 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function startBrowser(): Promise<Browser> {
+/** `gdb`: the server's live guest, as `vmsa serve --gdb HOST:PORT` (the Dump view's Live section). */
+export async function startBrowser(opts: { gdb?: GdbAddress } = {}): Promise<Browser> {
   const dist = mkdtempSync(join(tmpdir(), "vmsa-web-"));
   await build({ configFile: join(ROOT, "web/vite.config.ts"), logLevel: "warn", build: { outDir: dist, emptyOutDir: true } });
   mkdirSync(OUT, { recursive: true });
-  const server: RunningServer = await startServer({ host: "127.0.0.1", port: 0, uiDir: dist, files: [] });
+  const server: RunningServer = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    uiDir: dist,
+    files: [],
+    ...(opts.gdb ? { gdb: opts.gdb } : {}),
+  });
   const profile = mkdtempSync(join(tmpdir(), "vmsa-chromium-"));
   let context: BrowserContext | undefined;
   try {
