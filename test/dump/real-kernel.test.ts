@@ -185,7 +185,7 @@ async function checkLive(i: StoppedInstant, convertWithMakedumpfile: boolean, vi
   expect(live.err.split("\n").filter((l) => l !== "" && !l.startsWith("vmsa: note: "))).toEqual([]);
   expect(live.code).toBe(0);
   expect(live.out).toBe(saved.out);
-  if (viewInBrowser) await checkLiveUi(i, live.out, release);
+  if (viewInBrowser) await checkLiveUi(i, release);
   const lm = i.dump.layout;
   const vas = Object.keys(i.qemu)
     .filter((v) => !lm || regionOf(lm, BigInt(v)) === "linear")
@@ -199,20 +199,27 @@ async function checkLive(i: StoppedInstant, convertWithMakedumpfile: boolean, vi
 
 /**
  * The UI's live view (issue 15, `vmsa serve --gdb HOST:PORT`) on the real guest: the Dump view's
- * Refresh reads its registers and tables through QEMU's gdbstub and prints the ptdump `vmsa dump
- * --gdb` printed (`cliOut`), byte for byte. The UI takes the kernel version (the #dump-kernel-version
- * field, as --kernel-version) but has no --va-bits: it uses VA_BITS from TCR_EL1.T1SZ, which for this
- * configuration (VA_BITS=48, T1SZ=16) is the CLI's --va-bits value, so the CLI's output is compared as is.
- * The CLI's detach lets the guest run on (QEMU's gdbstub resumes the VM when its last debugger
- * detaches), so the monitor stops it again first: between the two reads it ran only for the few
- * milliseconds between that detach and `stop`.
+ * Refresh reads its registers and tables through QEMU's gdbstub and prints the ptdump of that
+ * instant, byte for byte. The UI takes the kernel version (the #dump-kernel-version field, as
+ * --kernel-version) but has no --va-bits: it uses VA_BITS from TCR_EL1.T1SZ, which for this
+ * configuration (VA_BITS=48, T1SZ=16) is the CLI's value. The CLI's `--gdb` read detached, and QEMU's
+ * gdbstub resumes the VM when its last debugger detaches, so the monitor stops it again and the
+ * reference is taken in that pause: `vmsa dump` of a dump-guest-memory core of the instant (checkLive
+ * has just shown that equal to `vmsa dump --gdb`). The UI's gdb read sees the same instant: the VM
+ * stays stopped while a debugger is attached.
  */
-async function checkLiveUi(i: StoppedInstant, cliOut: string, release: string | undefined): Promise<void> {
+async function checkLiveUi(i: StoppedInstant, release: string | undefined): Promise<void> {
   const { CHROMIUM, startBrowser } = await import("../e2e/browser.js"); // vite and playwright: only for the boot test
   if (!existsSync(CHROMIUM))
     throw new Error(`VMSA_REAL_KERNEL=1 but ${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
   await i.hmp("stop");
   expect(await i.hmp("info status")).toMatch(/paused/);
+  const core = `${i.core}.ui`;
+  await i.hmp(`dump-guest-memory ${core}`);
+  expect(await i.hmp("info status")).toMatch(/paused/);
+  const now = await vmsa("dump", core, "--regs", i.regsFile);
+  rmSync(core, { force: true });
+  expect(now.code).toBe(0);
   const b = await startBrowser({ gdb: { host: "127.0.0.1", port: i.gdbPort } });
   try {
     await b.open("#/dump");
@@ -221,7 +228,7 @@ async function checkLiveUi(i: StoppedInstant, cliOut: string, release: string | 
     await b.page.click("#dump-live-refresh");
     await b.page.waitForSelector("#ptdump, #dump-error", { timeout: 120_000 });
     expect(await b.page.locator("#dump-error").count()).toBe(0);
-    await expect.poll(() => b.page.textContent("#ptdump"), { timeout: 30_000 }).toBe(cliOut);
+    await expect.poll(() => b.page.textContent("#ptdump"), { timeout: 30_000 }).toBe(now.out);
     expect(await b.page.textContent("#dump-info")).toContain("live QEMU gdbstub");
     expect(b.errors).toEqual([]);
   } finally {
