@@ -1,7 +1,8 @@
 /**
- * Shared setup of the browser e2e files that are not ui.e2e.test.ts: the web bundle built into a
- * directory of this file's own (so e2e files running in parallel never race on web/dist), served
- * by `vmsa serve`'s server, and one Debian chromium page driven by playwright-core.
+ * Shared setup of the browser e2e files: Debian's chromium launched by playwright-core
+ * (launchChromium, noChromium, used by every e2e file) and, for the files other than
+ * ui.e2e.test.ts, startBrowser: the web bundle built into a directory of its own (so e2e files
+ * running in parallel never race on web/dist), served by `vmsa serve`'s server, and one page.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +28,25 @@ export function noChromium(): string | undefined {
     });
   }
   return `${CHROMIUM} not found (apt-get install -y chromium, or set VMSA_CHROMIUM)`;
+}
+
+/** Debian's chromium, headless, with a fresh profile directory (the caller removes it). */
+export function launchChromium(profile: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1300, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
 }
 
 /** Where a screenshot goes: the README's copy under VMSA_DOCS_SCREENSHOT=1, else out/e2e/. */
@@ -61,21 +81,7 @@ export async function startBrowser(opts: { gdb?: GdbAddress } = {}): Promise<Bro
   const profile = mkdtempSync(join(tmpdir(), "vmsa-chromium-"));
   let context: BrowserContext | undefined;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1300, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium(profile);
   } catch (e) {
     await server.close();
     rmSync(profile, { recursive: true, force: true });

@@ -7,7 +7,6 @@
 import {
   closeSync,
   createReadStream,
-  existsSync,
   ftruncateSync,
   mkdirSync,
   mkdtempSync,
@@ -19,9 +18,9 @@ import {
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createGunzip, gunzipSync } from "node:zlib";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { descriptorFormat, encodeLeaf } from "../../src/arch/descriptor.js";
@@ -43,12 +42,9 @@ import { buildTwoStageExample } from "../../web/src/lib/twoStage.js";
 import { vmsa } from "../cli/run.js";
 import { startFakeStub } from "../dump/gdb/fake-stub.js";
 import { skipBecause } from "../helpers/skip.js";
+import { launchChromium, noChromium, OUT, ROOT } from "./browser.js";
 
-const CHROMIUM = process.env.VMSA_CHROMIUM ?? "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ROOT = resolve(import.meta.dirname, "../..");
 const FIX = join(ROOT, "test/e2e/fixtures/linux-6.1-4k48");
-const OUT = join(ROOT, "out/e2e");
 /** The shipped real-kernel fixture: an ELF core (gzip) of Linux 6.1's TTBR1 tables + VMCOREINFO, and gdb `info registers`. */
 const REAL = join(ROOT, "test/fixtures/real-kernel/linux-6.1-4k48");
 
@@ -78,16 +74,7 @@ async function inflateSparse(gz: string, out: string): Promise<number> {
   }
 }
 
-if (!HAVE_CHROMIUM && process.env.CI === "true") {
-  describe("browser e2e", () => {
-    it("needs chromium (apt-get install -y chromium)", () => {
-      throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) for the e2e tests`);
-    });
-  });
-}
-
-const noChromium = HAVE_CHROMIUM ? undefined : `${CHROMIUM} not found (apt-get install -y chromium, or set VMSA_CHROMIUM)`;
-describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (chromium)", () => {
+describe.skipIf(skipBecause("browser UI (chromium)", noChromium()))("browser UI (chromium)", () => {
   let server: RunningServer;
   let context: BrowserContext;
   let page: Page;
@@ -114,21 +101,7 @@ describe.skipIf(skipBecause("browser UI (chromium)", noChromium))("browser UI (c
       ],
     });
     profile = mkdtempSync(join(tmpdir(), "vmsa-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1300, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium(profile);
     page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => {
