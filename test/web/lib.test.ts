@@ -13,11 +13,12 @@ import { compileRegs } from "../../src/walk/context.js";
 import { Walker } from "../../src/walk/walker.js";
 import { buildExample, EXAMPLE_PRESETS } from "../../web/src/lib/demo.js";
 import { describeFields, type Field, parseFieldValue } from "../../web/src/lib/fields.js";
-import { buildKernelExample, KERNEL_EXAMPLE } from "../../web/src/lib/kernelExample.js";
+import { KERNEL_EXAMPLE } from "../../web/src/lib/kernelExample.js";
 import { loadImage } from "../../web/src/lib/load.js";
 import { buildMap } from "../../web/src/lib/mapdata.js";
 import { completeRegisters, parseRegisterText, registersForDump } from "../../web/src/lib/regs.js";
 import { formatHash, parseHash } from "../../web/src/lib/route.js";
+import { loadKernelExample } from "../helpers/kernel-example.js";
 import { aliasedTables, TestTables } from "../helpers/tables.js";
 
 const FIX = join(import.meta.dirname, "../e2e/fixtures/linux-6.1-4k48");
@@ -148,17 +149,13 @@ describe("example and map", () => {
 
 describe("the kernel example the UI opens on", () => {
   it("is examples/linux-6.1-4k48: its ptdump is the kernel's own text, and it walks as the kernel mapped it", () => {
-    const dir = join(import.meta.dirname, "../../examples", KERNEL_EXAMPLE);
-    const json = readFileSync(join(dir, "example.json"), "utf8");
-    const files = new Map<string, Uint8Array>();
-    for (const m of (JSON.parse(json) as { memory: { file: string }[] }).memory) files.set(m.file, readFileSync(join(dir, m.file)));
-    const ex = buildKernelExample(json, files);
+    const ex = loadKernelExample();
     const ctx = compileRegs(ex.regs);
     const h = ctx.halves[1];
     const text = ptdump(ex.mem, ctx, {
       markers: linuxLayout({ version: [6, 1], pageShift: h.gShift, vaBits: h.iaBits, fixmapSize: 0x407000n }).markers,
     });
-    expect(text).toBe(readFileSync(join(dir, "kernel_page_tables.txt"), "utf8"));
+    expect(text).toBe(readFileSync(join(import.meta.dirname, "../../examples", KERNEL_EXAMPLE, "kernel_page_tables.txt"), "utf8"));
     // Linux 6.1 linear map: PAGE_OFFSET 0xffff000000000000 maps PHYS_OFFSET 0x40000000.
     const w = new Walker(ex.mem, ex.regs);
     const r = w.translate(0xffff_0000_0021_0000n, { type: "read", el: 1 });

@@ -1,11 +1,9 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { linuxLayout } from "../../src/dump/layout.js";
 import { compileRegs } from "../../src/walk/context.js";
-import { buildKernelExample, KERNEL_EXAMPLE } from "../../web/src/lib/kernelExample.js";
 import { buildMap } from "../../web/src/lib/mapdata.js";
 import { layoutMap, offToX, placeLabels, xToOff } from "../../web/src/lib/mapLayout.js";
+import { loadKernelExample } from "../helpers/kernel-example.js";
 
 const M = 2 ** 20;
 const G = 2 ** 30;
@@ -100,11 +98,7 @@ describe("the map strip's scale (islands in an ocean)", () => {
   });
 
   it("fits the real kernel example's TTBR1 half (256T) with its islands visible and ptdump's markers as cuts", () => {
-    const dir = join(import.meta.dirname, "../../examples", KERNEL_EXAMPLE);
-    const json = readFileSync(join(dir, "example.json"), "utf8");
-    const files = new Map<string, Uint8Array>();
-    for (const m of (JSON.parse(json) as { memory: { file: string }[] }).memory) files.set(m.file, readFileSync(join(dir, m.file)));
-    const ex = buildKernelExample(json, files);
+    const ex = loadKernelExample();
     const ctx = compileRegs(ex.regs);
     const h = ctx.halves[1];
     const m = buildMap(ex.mem, ctx, 1, 0, 2 ** h.iaBits, 1200);
