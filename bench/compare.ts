@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { vmsaChildren } from "./compare/children.js";
 import { evaluateGoal, GOAL_ROWS, type GoalRow, goalWorkloads } from "./compare/goals.js";
 import { selectPairs } from "./compare/pairs.js";
 import { collect, parseBenchOutput } from "./compare/parse.js";
@@ -64,7 +65,8 @@ try {
   const exe = join(dir, "ptbench");
   const cc = spawnSync("gcc", ["-O2", "-o", exe, cSource], { encoding: "utf8" });
   if (cc.status !== 0) fail(3, `gcc could not build ${cSource}: ${(cc.stderr || "").trim().split("\n")[0] ?? ""}`);
-  const vmsaNames = [...sel.pairs.map((p) => p.vmsa), ...goalWorkloads(goals)];
+  // Map pairs run in their own child with fresh table memory, as C's (compare/children.ts).
+  const children = vmsaChildren(sel.pairs, goalWorkloads(goals));
   const vmsa = new Map<string, number[]>();
   const c = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
@@ -74,9 +76,15 @@ try {
       if (cr.status !== 0) fail(3, `C yardstick exited ${cr.status}: ${(cr.stderr || "").trim()}`);
       collect(c, parseBenchOutput(cr.stdout));
     }
-    const vr = spawnSync(process.execPath, [join(here, "run.js"), ...vmsaNames], { encoding: "utf8", maxBuffer: 1 << 20 });
-    if (vr.status !== 0) fail(3, `vmsa bench exited ${vr.status}: ${(vr.stderr || "").trim().split("\n")[0] ?? ""}`);
-    collect(vmsa, parseBenchOutput(vr.stdout));
+    for (const ch of children) {
+      const vr = spawnSync(process.execPath, [join(here, "run.js"), ...ch.names], {
+        encoding: "utf8",
+        maxBuffer: 1 << 20,
+        env: { ...process.env, ...ch.env },
+      });
+      if (vr.status !== 0) fail(3, `vmsa bench exited ${vr.status}: ${(vr.stderr || "").trim().split("\n")[0] ?? ""}`);
+      collect(vmsa, parseBenchOutput(vr.stdout));
+    }
   }
   const results = sel.pairs.map((p) => comparePair(p, vmsa.get(p.vmsa) ?? [], c.get(p.c) ?? []));
   const goalResults = goals.map((g) => evaluateGoal(g, vmsa));

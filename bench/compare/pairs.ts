@@ -7,12 +7,17 @@ import { matchesName } from "../workloads.js";
 export interface WorkloadPair {
   vmsa: string;
   c: string;
+  /**
+   * "fresh": the C workload times first-touch pages (a new mmap per rep), so vmsa's workload runs
+   * in a child whose table storage is fresh too (children.ts); absent: the default environment.
+   */
+  memory?: "fresh";
 }
 
 export const WORKLOAD_PAIRS: readonly WorkloadPair[] = [
   { vmsa: "walk-4k-random", c: "walk-full" },
-  { vmsa: "map-4k-pages", c: "map-4k-pages-linux" },
-  { vmsa: "map-1t-blocks", c: "map-1t-blocks-linux" },
+  { vmsa: "map-4k-pages", c: "map-4k-pages-linux", memory: "fresh" },
+  { vmsa: "map-1t-blocks", c: "map-1t-blocks-linux", memory: "fresh" },
 ];
 
 export type PairSelection = { kind: "selected"; pairs: WorkloadPair[] } | { kind: "unknown"; name: string; known: string[] };
