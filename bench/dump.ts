@@ -23,7 +23,7 @@ import { halfBase, mappingReport, mappingRuns } from "../src/walk/range.js";
 const EX = join(dirname(fileURLToPath(import.meta.url)), "../../examples/linux-6.1-4k48");
 
 export async function run(): Promise<{ workload: string; ops_per_s: number; ms: number }[]> {
-  const { mem, regs } = machineFromOptions({ example: "linux-6.1-4k48" });
+  const { mem, regs } = await machineFromOptions({ example: "linux-6.1-4k48" });
   const ctx = compileRegs(regs);
   const markers = linuxLayout({ version: [6, 1], pageShift: 12, vaBits: 48, fixmapSize: 0x407000n }).markers;
   const expected = readFileSync(join(EX, "kernel_page_tables.txt"), "utf8");

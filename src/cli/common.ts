@@ -27,7 +27,7 @@ import { jsonText } from "../io/json-text.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
 import { PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
-import { isPkvmExample, PKVM_EXAMPLES, type PkvmExampleName, pkvmExampleInputs } from "./pkvm-example.js";
+import { isPkvmExample, PKVM_EXAMPLES, type PkvmExampleName } from "./pkvm-example.js";
 
 export class UsageError extends VmsaError {
   constructor(message: string) {
@@ -196,8 +196,11 @@ export function regimeOpenOptions<T extends RegOptions & { regime?: string }>(o:
   return o.regime !== undefined && parseRegime(o.regime) === "el2" && o.ttbr1 === undefined ? { ...o, ttbr1: "0" } : o;
 }
 
-/** Build memory and registers from the command-line options (example < preset < file < flags). */
-export function machineFromOptions(o: RegOptions): MachineInputs {
+/**
+ * Build memory and registers from the command-line options (example < preset < file < flags).
+ * Async: a pKVM example loads the kernel library that builds it only then (issue 14: startup).
+ */
+export async function machineFromOptions(o: RegOptions): Promise<MachineInputs> {
   if (isPkvmExample(o.example)) return pkvmMachine(o.example, o);
   const mem = new PhysMem();
   const values: Partial<Record<keyof RegOptions, string>> = {};
@@ -321,7 +324,7 @@ export function machineFromOptions(o: RegOptions): MachineInputs {
 }
 
 /** A pKVM example: its own memory and registers, nothing else may be given with it. */
-function pkvmMachine(name: PkvmExampleName, o: RegOptions): MachineInputs {
+async function pkvmMachine(name: PkvmExampleName, o: RegOptions): Promise<MachineInputs> {
   const other = [
     ["--preset", o.preset],
     ["--regs", o.regs],
@@ -332,6 +335,7 @@ function pkvmMachine(name: PkvmExampleName, o: RegOptions): MachineInputs {
     ...Object.entries(REG_KEYS).map(([k, key]) => [`--${key} (${k})`, typeof o[key] === "string" ? "x" : undefined]),
   ].find(([, v]) => v !== undefined);
   if (other) throw new UsageError(`--example ${name} brings its own memory and registers: ${other[0]} cannot be combined with it`);
+  const { pkvmExampleInputs } = await import("./pkvm-model.js");
   const x = pkvmExampleInputs(name);
   const result: MachineInputs = { mem: x.mem, regs: x.regs, sources: { ...x.sources }, pkvmExample: name };
   if (x.markers) result.markers = x.markers;

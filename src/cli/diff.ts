@@ -9,7 +9,8 @@ import { parseCount } from "../arch/u64.js";
 import { diffTables, diffToJson, formatDiff } from "../dump/diff.js";
 import type { OpenedDump } from "../dump/inputs.js";
 import { emit, toJson, UsageError } from "./common.js";
-import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions, openInputs } from "./inputs.js";
+import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
+import { openDumpFromOptions, openInputs } from "./open-inputs.js";
 import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 
 interface DiffCliOptions extends DumpInputOptions {
@@ -65,7 +66,7 @@ ${exitStatusHelp("changes (like diff(1))")}`,
       );
     }
     const { gdb, ...dumpOpts } = o;
-    const da = openDumpFromOptions([a], { ...dumpOpts, ...(o.regsA ? { regs: o.regsA } : {}) });
+    const da = await openDumpFromOptions([a], { ...dumpOpts, ...(o.regsA ? { regs: o.regsA } : {}) });
     let db: OpenedDump;
     let halves: (0 | 1)[];
     if (b === undefined && gdb !== undefined) {
@@ -74,7 +75,7 @@ ${exitStatusHelp("changes (like diff(1))")}`,
       halves = o.half === "both" ? (da.regs.ttbr0 === 0n ? [1] : [0, 1]) : [o.half === "0" ? 0 : 1];
       db = await openInputs([], { ...live, gdb, ...(o.regsB ? { regs: o.regsB } : {}) }, { halves });
     } else {
-      db = openDumpFromOptions([b ?? ""], { ...dumpOpts, ...(o.regsB ? { regs: o.regsB } : {}) });
+      db = await openDumpFromOptions([b ?? ""], { ...dumpOpts, ...(o.regsB ? { regs: o.regsB } : {}) });
       // TTBR0 = 0 on both sides means no user half was given (as in audit): compare the kernel half.
       halves = o.half === "both" ? (da.regs.ttbr0 === 0n && db.regs.ttbr0 === 0n ? [1] : [0, 1]) : [o.half === "0" ? 0 : 1];
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /** The `vmsa` command line. */
-import { Command, CommanderError } from "commander";
-import { VmsaError } from "../arch/errors.js";
-import { hex64 } from "../arch/u64.js";
+import type { Command } from "commander";
+
+/** The version `vmsa --version` prints (package.json's). */
+export const VERSION = "0.1.0";
 
 type Register = (program: Command) => void;
 
@@ -31,6 +32,7 @@ function registerPresetsCommand(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ vmsa presets")
     .action(async () => {
       const { PRESETS } = await import("../arch/registers.js");
+      const { hex64 } = await import("../arch/u64.js");
       const w = Math.max(...PRESETS.map((p) => p.name.length));
       for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(w)} TCR_EL1=${hex64(p.regs.tcr)}  ${p.description}\n`);
     });
@@ -54,11 +56,12 @@ export function commandsFor(args: readonly string[]): "all" | readonly string[] 
 
 /** The program with every subcommand, or only those named (help and errors are the same for them). */
 export async function buildProgram(only: "all" | readonly string[] = "all"): Promise<Command> {
+  const { Command } = await import("commander");
   const program = new Command();
   program
     .name("vmsa")
     .description("AArch64 VMSAv8-64 toolkit: hardware-exact stage-1 walks, PAR_EL1, Linux ptdump, page-table checking")
-    .version("0.1.0")
+    .version(VERSION)
     .addHelpText(
       "after",
       `
@@ -94,7 +97,15 @@ function configureErrors(cmd: Command, path: string): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram(commandsFor(argv.slice(2)));
+  const args = argv.slice(2);
+  // A bare `--version` needs neither commander nor any subcommand (issue 14: startup).
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const program = await buildProgram(commandsFor(args));
+  const { CommanderError } = await import("commander");
+  const { VmsaError } = await import("../arch/errors.js");
   configureErrors(program, "vmsa");
   try {
     await program.parseAsync(argv);

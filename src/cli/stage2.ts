@@ -14,7 +14,8 @@ import { compileStage2 } from "../walk/stage2.js";
 import { stage2Geometry } from "../walk/stage2-range.js";
 import { UsageError } from "./common.js";
 import type { DumpInputOptions } from "./inputs.js";
-import { isPkvmExample, isStage2Example, pkvmExampleInputs } from "./pkvm-example.js";
+import { isPkvmExample, isStage2Example } from "./pkvm-example.js";
+import { pkvmExampleInputs } from "./pkvm-model.js";
 
 export interface Stage2CliOptions extends DumpInputOptions {
   stage?: string;

@@ -10,7 +10,7 @@ import { compileStage2, type Stage2Result } from "../walk/stage2.js";
 import { formatVtop, missingTable } from "../walk/vtop.js";
 import { type Access, AT_OPS, GCS_ACCESSES, type TranslationResult, Walker } from "../walk/walker.js";
 import { collect, emit, machineFromOptions, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
-import { addDumpInputOptions, type DumpInputOptions, openDumpFromOptions, openInputs } from "./inputs.js";
+import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 import { isStage2Example } from "./pkvm-example.js";
 
@@ -281,12 +281,14 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
     if (queries.length === 0) throw new UsageError("no virtual address given (arguments or --input FILE)");
     // --mem without --example names memory exactly like --dump FILE@PA (same layout and register handling).
     const oo = regimeOpenOptions(o);
+    // The dump readers (./open-inputs.ts) are loaded only for a dump, not for --example or --mem
+    // with registers (issue 14: startup).
     const m =
       o.gdb !== undefined
-        ? await openInputs(o.dump, oo, { vas: queries.map((q) => q.va) })
+        ? await (await import("./open-inputs.js")).openInputs(o.dump, oo, { vas: queries.map((q) => q.va) })
         : o.dump.length > 0 || ((o.mem ?? []).length > 0 && !o.example)
-          ? openDumpFromOptions(o.dump, oo)
-          : { ...machineFromOptions(o), notes: [] };
+          ? await (await import("./open-inputs.js")).openDumpFromOptions(o.dump, oo)
+          : { ...(await machineFromOptions(o)), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const regs = withRegimeOptions(m.regs, o);
     // --example pkvm-host-s2 is the host's stage 2 alone: its arguments are IPAs.

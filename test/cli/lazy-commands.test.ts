@@ -3,7 +3,8 @@
  * built with one subcommand behaves as the full one for it: same help, same errors.
  */
 import { describe, expect, it } from "vitest";
-import { buildProgram, commandsFor } from "../../src/cli/main.js";
+import { readFileSync } from "node:fs";
+import { buildProgram, commandsFor, VERSION } from "../../src/cli/main.js";
 import { vmsa } from "./run.js";
 
 const full = await buildProgram();
@@ -45,6 +46,13 @@ describe("a program with one subcommand", () => {
   it("--version prints the version with no subcommand loaded", async () => {
     const r = await vmsa("--version");
     expect(r).toEqual({ code: 0, out: "0.1.0\n", err: "" });
+  });
+
+  it("--version (answered before commander is loaded) prints package.json's version, as the full program's --version", async () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+    expect(full.version()).toBe(pkg.version);
+    expect(await vmsa("-V")).toEqual({ code: 0, out: `${pkg.version}\n`, err: "" });
   });
 
   it("an unknown command still suggests the nearest name (every command loaded for it)", async () => {

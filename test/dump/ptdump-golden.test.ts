@@ -19,9 +19,9 @@ function lines(text: string): string[] {
 }
 
 describe("ptdump of the real Linux 6.1 fixture", () => {
-  it("reproduces the kernel's own kernel_page_tables byte for byte", () => {
+  it("reproduces the kernel's own kernel_page_tables byte for byte", async () => {
     // Memory and registers as the shipped example declares them (example.json).
-    const { mem, regs } = machineFromOptions({ example: "linux-6.1-4k48" });
+    const { mem, regs } = await machineFromOptions({ example: "linux-6.1-4k48" });
     const text = ptdump(mem, regs, { markers: linuxLayout({ version: [6, 1], pageShift: 12, vaBits: 48, fixmapSize: 0x407000n }).markers });
     expect(text).toBe(readFileSync(join(EX, "kernel_page_tables.txt"), "utf8"));
   });
