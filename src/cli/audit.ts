@@ -10,8 +10,8 @@ import { audit, auditToJson, formatAudit, type PaRange } from "../dump/audit.js"
 import { auditStage2, formatStage2Audit, stage2AuditToJson } from "../dump/audit-stage2.js";
 import { collect, emit, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
-import { openInputs } from "./open-inputs.js";
 import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
+import { openInputs } from "./open-inputs.js";
 import { addStage2Options, openStage2FromOptions, type Stage2CliOptions, stageOf } from "./stage2.js";
 
 /** `START-END` (end exclusive) or `START+SIZE`. */

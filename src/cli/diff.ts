@@ -10,8 +10,8 @@ import { diffTables, diffToJson, formatDiff } from "../dump/diff.js";
 import type { OpenedDump } from "../dump/inputs.js";
 import { emit, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
-import { openDumpFromOptions, openInputs } from "./open-inputs.js";
 import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
+import { openDumpFromOptions, openInputs } from "./open-inputs.js";
 
 interface DiffCliOptions extends DumpInputOptions {
   format: string;

@@ -16,8 +16,8 @@ import { compileRegs } from "../walk/context.js";
 import { halfBase, mappingReport } from "../walk/range.js";
 import { emit, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
-import { openInputs } from "./open-inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
+import { openInputs } from "./open-inputs.js";
 import { isStage2Example } from "./pkvm-example.js";
 import { addStage2Options, openStage2FromOptions, type Stage2CliOptions, stageOf } from "./stage2.js";
 

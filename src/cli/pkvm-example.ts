@@ -6,7 +6,6 @@
  * them; ./pkvm-model.ts builds them (it imports the kernel library: loaded only when asked for).
  */
 
-
 export const PKVM_EXAMPLES = ["pkvm-hyp", "pkvm-host-s2"] as const;
 export type PkvmExampleName = (typeof PKVM_EXAMPLES)[number];
 

@@ -28,7 +28,10 @@ let pako: { inflate: typeof Zinflate; ZStream: typeof ZStream } | undefined;
 function pakoZlib(): { inflate: typeof Zinflate; ZStream: typeof ZStream } {
   if (pako === undefined) {
     const require = createRequire(import.meta.url);
-    pako = { inflate: require("pako/lib/zlib/inflate.js") as typeof Zinflate, ZStream: require("pako/lib/zlib/zstream.js") as typeof ZStream };
+    pako = {
+      inflate: require("pako/lib/zlib/inflate.js") as typeof Zinflate,
+      ZStream: require("pako/lib/zlib/zstream.js") as typeof ZStream,
+    };
   }
   return pako;
 }

@@ -2,8 +2,9 @@
  * The CLI imports only the subcommand a command line names (issue 14: startup), and a program
  * built with one subcommand behaves as the full one for it: same help, same errors.
  */
-import { describe, expect, it } from "vitest";
+
 import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
 import { buildProgram, commandsFor, VERSION } from "../../src/cli/main.js";
 import { vmsa } from "./run.js";
 

@@ -57,9 +57,9 @@ describe("static import graph (what Node loads before a command runs)", () => {
     const g = [...staticGraph("src/cli/translate.ts")];
     expect(g.filter((m) => HEAVY.some((r) => r.test(m)))).toEqual([]);
     // The dump readers are ./open-inputs.ts's, imported by translate only for a dump.
-    expect(g.filter((m) => m.startsWith("src/dump/") && !["src/dump/layout.ts", "src/dump/regfile.ts", "src/dump/vmcoreinfo.ts"].includes(m))).toEqual(
-      [],
-    );
+    expect(
+      g.filter((m) => m.startsWith("src/dump/") && !["src/dump/layout.ts", "src/dump/regfile.ts", "src/dump/vmcoreinfo.ts"].includes(m)),
+    ).toEqual([]);
   });
 
   it("describe loads no memory reader nor codec", () => {
