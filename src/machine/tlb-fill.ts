@@ -5,7 +5,7 @@
  */
 import { HI_CONT, LO_AF, LO_NG } from "../arch/bits.js";
 import type { PhysMem } from "../mem/physmem.js";
-import type { HalfContext, WalkContext } from "../walk/context.js";
+import { type HalfContext, halfWith, type WalkContext } from "../walk/context.js";
 import { nextTableAddress } from "../walk/fields.js";
 import { Walker } from "../walk/walker.js";
 import type { StoreFacts } from "./rules/store.js";
@@ -88,7 +88,7 @@ export function contextEntry(id: number, cpu: number, r: Root, step: number): St
 /** `half` of `ctx` rebased to start at `table` (level `level`): how a cached table entry is walked. */
 function rebase(ctx: WalkContext, half: HalfContext, table: number, level: number): { ctx: WalkContext; half: HalfContext } {
   if (half.base === table && half.startLevel === level) return { ctx, half };
-  const h: HalfContext = { ...half, base: table, startLevel: level, baseFault: false, tnszFault: false, epd: false };
+  const h = halfWith(half, { base: table, startLevel: level, baseFault: false, tnszFault: false, epd: false });
   const halves: [HalfContext, HalfContext] = half.index === 0 ? [h, ctx.halves[1]] : [ctx.halves[0], h];
   return { ctx: { ...ctx, halves }, half: h };
 }

@@ -159,6 +159,27 @@ export function levelPlanOf(
   return plan;
 }
 
+/** What a derived half may change (halfWith): the start table, the geometry, the level-0 checks, shareability, ASID. */
+export type HalfChange = Partial<
+  Pick<HalfContext, "base" | "startLevel" | "bitsAt" | "tnszFault" | "baseFault" | "epd" | "walkSh" | "asid">
+>;
+
+/**
+ * `h` with `change` applied and the fields the walk loop derives from them recomputed (basePfn,
+ * baseOff from base; levelPlan from bitsAt). Every half that is not compiled by compileHalf (stage 2's
+ * concatenated start table, the machine's walk-cache roots) is made here, so the derived fields
+ * cannot go stale.
+ */
+export function halfWith(h: HalfContext, change: HalfChange): HalfContext {
+  const n = { ...h, ...change };
+  return {
+    ...n,
+    basePfn: Math.floor(n.base / 4096),
+    baseOff: n.base % 4096,
+    levelPlan: levelPlanOf(n.shiftAt, n.bitsAt, n.blockAt, n.contAt),
+  };
+}
+
 function halvesOf(v: bigint | undefined): [number, number] {
   const x = v ?? 0n;
   return [Number((x >> 32n) & 0xffffffffn), Number(x & 0xffffffffn)];

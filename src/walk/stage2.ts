@@ -14,7 +14,7 @@ import { decodeHcr, type HcrEffective } from "../arch/hcr.js";
 import type { Features } from "../arch/registers.js";
 import { decodeStage2Descriptor, type Stage2Descriptor } from "../arch/stage2-descriptor.js";
 import { decodeVtcr, decodeVttbr, type Stage2Config, stage2Config, type Vtcr, type Vttbr } from "../arch/vtcr.js";
-import { compileRegs, type HalfContext, levelPlanOf, type WalkContext } from "./context.js";
+import { compileRegs, type HalfContext, halfWith, type WalkContext } from "./context.js";
 
 /** The stage-2 registers of a two-stage walk. */
 export interface Stage2Regs {
@@ -89,22 +89,18 @@ export function compileStage2(regs: Stage2Regs, f: Features, s2f: Stage2Features
     const base = Number(vttbr.tableBase);
     const start = config.startLevel;
     const bitsAt = h.bitsAt.map((b, i) => (i - 1 < start ? 0 : i - 1 === start ? config.ipaBits - (h.shiftAt[i] as number) : b));
-    half = {
-      ...h,
+    half = halfWith(h, {
       tnszFault: false,
       startLevel: start,
       bitsAt,
-      levelPlan: levelPlanOf(h.shiftAt, bitsAt, h.blockAt, h.contAt),
       base,
-      basePfn: Math.floor(base / 4096),
-      baseOff: base % 4096,
       baseFault: vttbr.addressSizeFault,
       walkSh: vtcr.sh0,
       asid: vttbr.vmid,
-    };
+    });
   } else {
     // Every walk is a level-0 Translation fault (checked first, as the TnSZ check of stage 1).
-    half = { ...h, tnszFault: true };
+    half = halfWith(h, { tnszFault: true });
   }
   return {
     ...shaped,

@@ -122,6 +122,20 @@ describe("machine: TLB maintenance", () => {
     expect(r.outcomes.map((o) => o.source)).toContain("walk-cache");
     expect(m.reports.map((x) => x.detail)).toEqual(["stale.walk-cache"]);
   });
+  it("a read through a walk-cache entry walks the old level-3 table and reaches the old page", () => {
+    // Arm ARM D8.14 (translation table walk caches): an entry holding the old table descriptor
+    // lets a walk continue at the next level in the table it pointed to, so the read reaches the
+    // page the old subtree maps (PA_A), not whatever the root table holds at that index.
+    const { m, pmd } = mapped();
+    m.store64(0, pmd, 0n);
+    m.dsb(0, "ISH");
+    m.tlbi(0, "VAALE1IS", tlbiVa(KVA));
+    m.dsb(0, "ISH");
+    m.isb(0);
+    const r = m.load(1, KVA);
+    const viaCache = r.outcomes.filter((o) => o.source === "walk-cache");
+    expect(viaCache.map((o) => (o.kind === "ok" ? { pa: o.pa, level: o.level } : o.kind))).toEqual([{ pa: PA_A, level: 3 }]);
+  });
   it("entries with AF=0 are never cached: changing them needs no TLBI", () => {
     // TCR.HA=0: without hardware AF management an AF=0 entry faults and is never cached.
     const tcr = presetByName("linux-4k-48").regs.tcr & ~(1n << 39n);
