@@ -20,7 +20,7 @@ import { NO_BLOCK_MAPPINGS, NO_CONT_MAPPINGS } from "../src/kernel/prot.js";
 import { kernelRegs } from "../src/kernel/regs.js";
 import { PhysMem } from "../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../src/walk/context.js";
-import { halfBase, mappingReport } from "../src/walk/range.js";
+import { halfBase, leafRunReport } from "../src/walk/range.js";
 
 export interface ReportBenchResult {
   workload: string;
@@ -89,7 +89,7 @@ function reports(t: Tables, runs: number, suffix: string): ReportBenchResult[] {
   const dump = (): number => ptdumpReport(t.mem, t.ctx, { start, markers: [{ address: start, name: "Linear Mapping" }] }).text.length;
   const aud = (): number => formatAudit(audit(t.mem, t.ctx, { userHalf: false })).length;
   const json = (): number => {
-    const r = mappingReport(t.mem, t.ctx, start, 0n);
+    const r = leafRunReport(t.mem, t.ctx, start, 0n);
     return dumpJsonText(
       {
         half: "TTBR1",

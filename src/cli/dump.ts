@@ -13,7 +13,7 @@ import { type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdumpReport } from "../du
 import { stage2Mappings } from "../dump/stage2-mappings.js";
 import { readTextFile } from "../io/files.js";
 import { compileRegs } from "../walk/context.js";
-import { halfBase, mappingReport } from "../walk/range.js";
+import { halfBase, leafRunReport } from "../walk/range.js";
 import { emit, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
@@ -192,7 +192,7 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
       process.stderr.write(`vmsa: note: layout and markers: ${layoutSource.detail}\n`);
     }
     if (o.format === "json") {
-      const r = mappingReport(m.mem, ctx, start, end);
+      const r = leafRunReport(m.mem, ctx, start, end);
       const endIn = end === halfEnd ? halfStart + (1n << BigInt(h.iaBits)) : end;
       emit(
         dumpJsonText(

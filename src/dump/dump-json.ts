@@ -3,8 +3,9 @@
  * ranges whose tables are missing and the shared subtrees of a range walk (walk/range.ts).
  */
 import { jsonText } from "../io/json-text.js";
-import type { MappingReport } from "../walk/range.js";
+import type { LeafRunReport } from "../walk/range.js";
 import type { LayoutSource } from "./layout-source.js";
+import { MappingsJsonWriter } from "./mappings-json.js";
 import type { Marker } from "./ptdump.js";
 
 export interface DumpJsonHeader {
@@ -20,10 +21,13 @@ export interface DumpJsonHeader {
   readonly markers: readonly Marker[];
 }
 
-/** The JSON document (with its final newline). */
-export function dumpJsonText(head: DumpJsonHeader, r: MappingReport): string {
+/**
+ * The document as a value, its mappings given: jsonText of it with mappingReport's MappingRun
+ * objects is the reference text that dumpJsonText writes faster.
+ */
+export function dumpJsonValue(head: DumpJsonHeader, r: Pick<LeafRunReport, "missing" | "shared">, mappings: unknown): object {
   const hx = (v: bigint): string => `0x${v.toString(16)}`;
-  return `${jsonText({
+  return {
     half: head.half,
     granule: head.granule,
     vaBits: head.vaBits,
@@ -34,8 +38,19 @@ export function dumpJsonText(head: DumpJsonHeader, r: MappingReport): string {
     layoutSource: head.layoutSource,
     complete: r.missing.length === 0,
     markers: head.markers,
-    mappings: r.runs.map((x) => ({ ...x, levels: x.levels })),
+    mappings,
     missing: r.missing,
     shared: r.shared,
-  })}\n`;
+  };
+}
+
+/** The line of the "mappings" key in the document made with an empty array (newlines occur only between lines). */
+const MAPPINGS_LINE = '\n "mappings": [],\n';
+
+/** The JSON document (with its final newline), its runs written by MappingsJsonWriter. */
+export function dumpJsonText(head: DumpJsonHeader, r: LeafRunReport): string {
+  const doc = jsonText(dumpJsonValue(head, r, []));
+  const at = doc.indexOf(MAPPINGS_LINE);
+  const mappings = new MappingsJsonWriter(r.half).array(r.runs);
+  return `${doc.slice(0, at)}\n "mappings": ${mappings},\n${doc.slice(at + MAPPINGS_LINE.length)}\n`;
 }

@@ -326,47 +326,71 @@ export function mappingRuns(mem: PhysMem, regs: Regs | WalkContext, start: bigin
 }
 
 /**
+ * A run of leaves in numeric form, as a range walk coalesces them (mappingReport's runs before they
+ * become MappingRun objects): VA offset within the half, output address, size, entry count, the
+ * levels met (bit level + 1 each), the first leaf's descriptor halves and level, and the
+ * accumulated APTable/UXNTable/PXNTable. Every number is exact (< 2^53).
+ */
+export interface LeafRun {
+  off: number;
+  oa: number;
+  size: number;
+  entries: number;
+  levels: number;
+  hi: number;
+  lo: number;
+  level: number;
+  a: number;
+  u: number;
+  p: number;
+}
+
+/** mappingReport with its runs in numeric form, and the half they were read from. */
+export interface LeafRunReport {
+  readonly half: HalfContext;
+  readonly runs: LeafRun[];
+  readonly missing: MissingRange[];
+  readonly shared: SharedRange[];
+}
+
+/** A numeric run as a MappingRun (its VA = the half's base + offset). */
+export function mappingRunOf(h: HalfContext, r: LeafRun, base: bigint = halfBase(h)): MappingRun {
+  const raw = (BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0);
+  return {
+    va: base + BigInt(r.off),
+    pa: BigInt(r.oa),
+    size: BigInt(r.size),
+    entries: r.entries,
+    levels: levelList(r.levels),
+    descriptor: decodeDescriptor(raw, r.level, h.fmt),
+    apTable: r.a,
+    uxnTable: r.u !== 0,
+    pxnTable: r.p !== 0,
+  };
+}
+
+/**
  * The mappings of [start, end) coalesced into runs, with the ranges whose tables are missing from
  * memory and the subtrees shared with an earlier VA (walked once: the cost is bounded by the
  * distinct tables, not by the VA paths through them).
  */
 export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingReport {
+  const r = leafRunReport(mem, regs, start, end);
+  const base = halfBase(r.half);
+  return { runs: r.runs.map((x) => mappingRunOf(r.half, x, base)), missing: r.missing, shared: r.shared };
+}
+
+/** mappingReport's walk, its runs left in numeric form (no bigint or decoded descriptor per run). */
+export function leafRunReport(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): LeafRunReport {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const h = resolveHalf(ctx, start);
-  const fmt = h.fmt;
   const base = halfBase(h);
   const { startOff, endOff } = halfRange(h, start, end);
-  const out: MappingRun[] = [];
-  let cur:
-    | {
-        off: number;
-        oa: number;
-        size: number;
-        entries: number;
-        /** Bit level + 1 set for each level met. */
-        levels: number;
-        hi: number;
-        lo: number;
-        level: number;
-        a: number;
-        u: number;
-        p: number;
-      }
-    | undefined;
+  const out: LeafRun[] = [];
+  let cur: LeafRun | undefined;
   const flush = (): void => {
     if (!cur) return;
-    const raw = (BigInt(cur.hi >>> 0) << 32n) | BigInt(cur.lo >>> 0);
-    out.push({
-      va: base + BigInt(cur.off),
-      pa: BigInt(cur.oa),
-      size: BigInt(cur.size),
-      entries: cur.entries,
-      levels: levelList(cur.levels),
-      descriptor: decodeDescriptor(raw, cur.level, fmt),
-      apTable: cur.a,
-      uxnTable: cur.u !== 0,
-      pxnTable: cur.p !== 0,
-    });
+    out.push(cur);
     cur = undefined;
   };
   const missing: MissingRange[] = [];
@@ -393,7 +417,7 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
     lastShared = undefined;
   };
   // TCR_EL1.EPDn=1: walks of this half are disabled (every access faults): no table to read.
-  if (h.epd) return { runs: out, missing, shared };
+  if (h.epd) return { half: h, runs: out, missing, shared };
   walkEntries(
     mem,
     h,
@@ -461,5 +485,5 @@ export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: big
   );
   flush();
   flushSide();
-  return { runs: out, missing, shared };
+  return { half: h, runs: out, missing, shared };
 }

@@ -11,7 +11,7 @@ import {
   type LeafFields,
 } from "../../src/arch/descriptor.js";
 import { type Granule, levelShift } from "../../src/arch/granule.js";
-import type { Regs } from "../../src/arch/registers.js";
+import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
 import { PhysMem } from "../../src/mem/physmem.js";
 import { compileRegs, type HalfContext } from "../../src/walk/context.js";
 
@@ -97,4 +97,31 @@ export function aliasedTables(t: TestTables, leaf: (i: number) => bigint): bigin
   const last = tables[tables.length - 1] as bigint;
   for (let i = 0; i < n; i++) t.mem.write64(last + BigInt(i * 8), leaf(i));
   return tables;
+}
+
+/** A granule, descriptor format (TCR.DS, PA size) and VA size, as the format-sweeping property tests list them. */
+export interface FormatConfig {
+  readonly g: Granule;
+  readonly ds: boolean;
+  readonly ips: number;
+  /** T0SZ and T1SZ. */
+  readonly tnsz: number;
+}
+
+/** EL1&0 registers of a format with `ttbr` in TTBR<half> (the other TTBR zero). */
+export function formatRegs(c: FormatConfig, ttbr: bigint, half: 0 | 1 = 0): Regs {
+  const tg = c.g.name;
+  return {
+    ttbr0: half === 0 ? ttbr : 0n,
+    ttbr1: half === 1 ? ttbr : 0n,
+    tcr: encodeTcr({ t0sz: c.tnsz, t1sz: c.tnsz, tg0: tg, tg1: tg, ipsBits: c.ips, ds: c.ds }),
+    mair: LINUX_MAIR,
+    sctlr: 1n,
+    features: FEATURES_MAX,
+  };
+}
+
+/** TTBR value for a table at `root` (BADDR[51:48] in bits [5:2] with a 52-bit OA, ASL AArch64.S1TTBaseAddress). */
+export function ttbrFor(root: bigint, oa52: boolean): bigint {
+  return oa52 ? (root & 0x0000_ffff_ffff_ffc0n) | (((root >> 48n) & 0xfn) << 2n) : root;
 }

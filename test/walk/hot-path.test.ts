@@ -13,21 +13,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { addressOf, blockAllowedIn, ENTRY_INVALID, ENTRY_TABLE, entryKindOf } from "../../src/arch/descriptor.js";
 import { FAULT_ADDRESS_SIZE, FAULT_NONE, FAULT_TRANSLATION } from "../../src/arch/fault.js";
-import { GRANULE_4K, GRANULE_16K, GRANULE_64K, type Granule, levelShift } from "../../src/arch/granule.js";
-import { encodeTcr, FEATURES_MAX, LINUX_MAIR, type Regs } from "../../src/arch/registers.js";
+import { GRANULE_4K, GRANULE_16K, GRANULE_64K, levelShift } from "../../src/arch/granule.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { AT_OPS, accessCode, Walker } from "../../src/walk/walker.js";
 import { propertyRuns } from "../helpers/property.js";
-import { TestTables } from "../helpers/tables.js";
+import { type FormatConfig, formatRegs, TestTables, ttbrFor } from "../helpers/tables.js";
 
-interface Config {
-  readonly g: Granule;
-  readonly ds: boolean;
-  readonly ips: number;
-  readonly tnsz: number;
-}
-
-const CONFIGS: readonly Config[] = [
+const CONFIGS: readonly FormatConfig[] = [
   { g: GRANULE_4K, ds: false, ips: 48, tnsz: 16 },
   { g: GRANULE_4K, ds: true, ips: 52, tnsz: 12 },
   { g: GRANULE_4K, ds: true, ips: 48, tnsz: 16 },
@@ -38,26 +30,9 @@ const CONFIGS: readonly Config[] = [
   { g: GRANULE_64K, ds: false, ips: 52, tnsz: 12 },
 ];
 
-function regsFor(c: Config, ttbr0: bigint): Regs {
-  const tg = c.g.name;
-  return {
-    ttbr0,
-    ttbr1: 0n,
-    tcr: encodeTcr({ t0sz: c.tnsz, t1sz: c.tnsz, tg0: tg, tg1: tg, ipsBits: c.ips, ds: c.ds }),
-    mair: LINUX_MAIR,
-    sctlr: 1n,
-    features: FEATURES_MAX,
-  };
-}
-
-/** TTBR value for a table at `root` (BADDR[51:48] in bits [5:2] with a 52-bit OA, ASL AArch64.S1TTBaseAddress). */
-function ttbrFor(root: bigint, oa52: boolean): bigint {
-  return oa52 ? (root & 0x0000_ffff_ffff_ffc0n) | (((root >> 48n) & 0xfn) << 2n) : root;
-}
-
 describe("walkRaw's inlined address maths agree with arch addressOf", () => {
   for (const c of CONFIGS) {
-    const probe = compileRegs(regsFor(c, 0n)).halves[0];
+    const probe = compileRegs(formatRegs(c, 0n)).halves[0];
     const fmt = probe.fmt;
     const sl = probe.startLevel;
     const levels = [-1, 0, 1, 2, 3].filter((l) => l >= sl && (l === 3 || blockAllowedIn(fmt, l)));
@@ -93,7 +68,7 @@ describe("walkRaw's inlined address maths agree with arch addressOf", () => {
             check(t);
 
             function check(tt: TestTables): void {
-              const w = new Walker(tt.mem, regsFor(c, ttbrFor(tt.root, fmt.oa52)));
+              const w = new Walker(tt.mem, formatRegs(c, ttbrFor(tt.root, fmt.oa52)));
               const f = w.walkRaw(Number(va >> 32n), Number(va & 0xffffffffn), accessCode(AT_OPS.S1E1R));
               const shift = levelShift(c.g, level);
               const own = addressOf(fmt, hi, lo, shift);
@@ -122,7 +97,7 @@ describe("walkRaw's inlined address maths agree with arch addressOf", () => {
  */
 describe("walkRaw's inlined entry-kind decoding agrees with arch entryKindOf", () => {
   for (const c of CONFIGS) {
-    const probe = compileRegs(regsFor(c, 0n)).halves[0];
+    const probe = compileRegs(formatRegs(c, 0n)).halves[0];
     const fmt = probe.fmt;
     const sl = probe.startLevel;
     const levels = [-1, 0, 1, 2, 3].filter((l) => l >= sl);
@@ -137,7 +112,7 @@ describe("walkRaw's inlined entry-kind decoding agrees with arch entryKindOf", (
             // OA/next table 0x4000_0000 (aligned for every level used here), AF=1, AP=00.
             const lo = (0x4000_0000 | 0x400 | type) >>> 0;
             t.raw(va, level, BigInt(lo));
-            const w = new Walker(t.mem, regsFor(c, ttbrFor(t.root, fmt.oa52)));
+            const w = new Walker(t.mem, formatRegs(c, ttbrFor(t.root, fmt.oa52)));
             const f = w.walkRaw(Number(va >> 32n), Number(va & 0xffffffffn), accessCode(AT_OPS.S1E1R));
             const kind = entryKindOf(fmt, lo, level);
             if (kind === ENTRY_INVALID) expect([f, w.level]).toEqual([FAULT_TRANSLATION, level]);

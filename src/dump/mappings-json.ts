@@ -1,0 +1,218 @@
+/**
+ * The "mappings" array of `vmsa dump --format json`, written as text straight from a range walk's
+ * numeric runs (walk/range.ts LeafRun): the same bytes as jsonText (io/json-text.ts) of the
+ * MappingRun objects, without making a bigint, a decoded descriptor or an object per run.
+ *
+ * Runs that differ only in where they are (VA, PA, size, entry count, descriptor raw and OA) share
+ * a template: the run's JSON made once by jsonText, with those six fields replaced by markers and
+ * cut there. The template key is everything else the text depends on: the descriptor bits outside
+ * the output-address field (addressFieldMask of the leaf's level), its level, the levels met and
+ * the table restrictions. Each run is then its template with the six fields filled in as hex
+ * (from 32-bit halves: every number here is exact below 2^53).
+ */
+import { addressFieldMask, addressOf } from "../arch/descriptor.js";
+import { jsonText } from "../io/json-text.js";
+import type { HalfContext } from "../walk/context.js";
+import { halfBase, type LeafRun, mappingRunOf } from "../walk/range.js";
+
+const TWO32 = 4294967296;
+
+/** The fields filled in per run, in marker form `"@@name@@"` inside a template. */
+const FIELDS = ["va", "pa", "size", "entries", "raw", "oa"] as const;
+type Field = (typeof FIELDS)[number];
+const FIELD_CODE: Readonly<Record<string, number>> = Object.fromEntries(FIELDS.map((f, i) => [f, i]));
+
+interface Template {
+  /** Fixed text around the fields, as ASCII bytes: `text[0] field[0] text[1] … field[n-1] text[n]`. */
+  readonly text: readonly Uint8Array[];
+  /** Index into FIELDS of each field, in document order. */
+  readonly fields: readonly number[];
+  /** Bytes a run of this template can take at most (its text and six 64-bit hex fields). */
+  readonly maxBytes: number;
+}
+
+const mark = (f: Field): string => `@@${f}@@`;
+
+/** The template of runs like `r`, indented as an element of the top-level "mappings" array. */
+function makeTemplate(h: HalfContext, r: LeafRun): Template {
+  const run = mappingRunOf(h, r);
+  const d = run.descriptor;
+  // Spreading then overwriting keeps each key in its place: the key order is the reference's.
+  const marked = {
+    ...run,
+    va: mark("va"),
+    pa: mark("pa"),
+    size: mark("size"),
+    entries: mark("entries"),
+    descriptor: "oa" in d ? { ...d, raw: mark("raw"), oa: mark("oa") } : { ...d, raw: mark("raw") },
+  };
+  const doc = `  ${jsonText(marked, 1).replaceAll("\n", "\n  ")}`;
+  // The only strings in a run are these markers and enum words (descriptor kind): the cut is exact.
+  const parts = doc.split(/"@@(\w+)@@"/);
+  const text: Uint8Array[] = [];
+  const fields: number[] = [];
+  let maxBytes = 0;
+  parts.forEach((p, i) => {
+    if (i % 2 === 0) {
+      text.push(Uint8Array.from(p, (c) => c.charCodeAt(0)));
+      maxBytes += p.length;
+    } else {
+      fields.push(FIELD_CODE[p] as number);
+      maxBytes += 20; // "0x" + 16 digits, quoted
+    }
+  });
+  return { text, fields, maxBytes };
+}
+
+/** ASCII hex digits. */
+const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+const QUOTE = 0x22;
+
+/** Writes the runs of one half into one growing byte buffer (no string per field or run). */
+export class MappingsJsonWriter {
+  private readonly baseHi: number;
+  private readonly baseLo: number;
+  /** Per level (index level + 1): the bits outside the output-address field, high and low half. */
+  private readonly keepHi: number[] = [];
+  private readonly keepLo: number[] = [];
+  /** Templates by the kept low half, then by (kept high half, level, levels met, table bits). */
+  private readonly templates = new Map<number, Map<number, Template>>();
+  private buf = new Uint8Array(0);
+  private pos = 0;
+
+  constructor(private readonly h: HalfContext) {
+    const base = halfBase(h);
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffffffffn);
+    for (let li = 0; li < h.shiftAt.length; li++) {
+      const m = addressFieldMask(h.fmt, h.shiftAt[li] as number);
+      this.keepHi.push(~Number(m >> 32n) >>> 0);
+      this.keepLo.push(~Number(m & 0xffffffffn) >>> 0);
+    }
+  }
+
+  private template(r: LeafRun): Template {
+    const li = r.level + 1;
+    const kLo = (r.lo & (this.keepLo[li] as number)) >>> 0;
+    // 32 + 3 + 5 + 4 bits: an exact number.
+    const kHi = ((r.hi & (this.keepHi[li] as number)) >>> 0) * 4096 + li * 512 + r.levels * 16 + r.a * 4 + r.u * 2 + r.p;
+    let inner = this.templates.get(kLo);
+    if (inner === undefined) {
+      inner = new Map();
+      this.templates.set(kLo, inner);
+    }
+    let t = inner.get(kHi);
+    if (t === undefined) {
+      t = makeTemplate(this.h, r);
+      inner.set(kHi, t);
+    }
+    return t;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  private bytes(b: Uint8Array): void {
+    if (b.length > 32) {
+      this.buf.set(b, this.pos);
+      this.pos += b.length;
+      return;
+    }
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < b.length; i++) buf[p++] = b[i] as number;
+    this.pos = p;
+  }
+
+  /** The hex digits of an unsigned 32-bit value: all 8 when `pad`, else from its first non-zero digit (at least one). */
+  private digits(v: number, pad: boolean): void {
+    const buf = this.buf;
+    let p = this.pos;
+    let shift = 28;
+    if (!pad) while (shift > 0 && v >>> shift === 0) shift -= 4;
+    for (; shift >= 0; shift -= 4) buf[p++] = HEX[(v >>> shift) & 15] as number;
+    this.pos = p;
+  }
+
+  /** `"0x…"` of a 64-bit value given as unsigned 32-bit halves. */
+  private hex(hi: number, lo: number): void {
+    const buf = this.buf;
+    buf[this.pos] = QUOTE;
+    buf[this.pos + 1] = 0x30;
+    buf[this.pos + 2] = 0x78;
+    this.pos += 3;
+    if (hi !== 0) {
+      this.digits(hi, false);
+      this.digits(lo, true);
+    } else this.digits(lo, false);
+    buf[this.pos++] = QUOTE;
+  }
+
+  /** `"0x…"` of an exact number below 2^53. */
+  private hexNumber(v: number): void {
+    this.hex(Math.floor(v / TWO32), v >>> 0);
+  }
+
+  private field(code: number, r: LeafRun): void {
+    switch (code) {
+      case 0: {
+        // va = the half's base + offset, as halves. No carry: the base is 0 or 2^64 - 2^ia and the
+        // offset is below 2^ia, so below bit ia the base is zero.
+        this.hex(this.baseHi + Math.floor(r.off / TWO32), this.baseLo + (r.off >>> 0));
+        return;
+      }
+      case 1:
+        this.hexNumber(r.oa);
+        return;
+      case 2:
+        this.hexNumber(r.size);
+        return;
+      case 3: {
+        // A count (decimal), below 2^53.
+        const s = String(r.entries);
+        for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+        return;
+      }
+      case 4:
+        this.hex(r.hi >>> 0, r.lo >>> 0);
+        return;
+      default:
+        this.hexNumber(addressOf(this.h.fmt, r.hi, r.lo, this.h.shiftAt[r.level + 1] as number));
+    }
+  }
+
+  private run(r: LeafRun): void {
+    const t = this.template(r);
+    this.reserve(t.maxBytes + 2);
+    this.bytes(t.text[0] as Uint8Array);
+    for (let i = 0; i < t.fields.length; i++) {
+      this.field(t.fields[i] as number, r);
+      this.bytes(t.text[i + 1] as Uint8Array);
+    }
+  }
+
+  /** The value of the "mappings" key: `[]`, or the runs one per element, as jsonText indents them at depth 1. */
+  array(runs: readonly LeafRun[]): string {
+    if (runs.length === 0) return "[]";
+    // Sized from the first run's template: most runs of a table are alike (grown if not).
+    this.pos = 0;
+    this.reserve(runs.length * (this.template(runs[0] as LeafRun).maxBytes + 2) + 4);
+    this.buf[this.pos++] = 0x5b; // [
+    for (let i = 0; i < runs.length; i++) {
+      this.reserve(2);
+      if (i > 0) this.buf[this.pos++] = 0x2c; // ,
+      this.buf[this.pos++] = 0x0a;
+      this.run(runs[i] as LeafRun);
+    }
+    this.reserve(3);
+    this.buf[this.pos++] = 0x0a;
+    this.buf[this.pos++] = 0x20;
+    this.buf[this.pos++] = 0x5d; // ]
+    // Every byte is ASCII: latin1 is the text.
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset, this.pos).toString("latin1");
+  }
+}
