@@ -2,7 +2,8 @@
  * Reports over 4K-mapped kernel tables (issue 14): how the audit and the JSON output cost against
  * the ptdump text of the same tables, and the ptdump of 1 TiB.
  * - dump-4k / audit-4k / json-4k: 8 GiB of the linear map at 4K pages (PAGE_KERNEL, 2 Mi PTEs),
- *   as `vmsa dump`, `vmsa audit` and `vmsa dump --format json` compute and render them;
+ *   as `vmsa dump`, `vmsa audit` and `vmsa dump --format json` compute and render them (the JSON
+ *   as the UTF-8 bytes the CLI writes);
  * - dump-frag / audit-frag / json-frag: 1 GiB whose protections alternate every 64 KiB
  *   (PAGE_KERNEL / PAGE_KERNEL_RO: 16 Ki runs, so the outputs are long);
  * - ptdump-1tib: the ptdump text of 64 GiB at 4K pages (VMSA_BENCH_PTDUMP_GIB to change), with
@@ -10,7 +11,7 @@
  * ops_per_s = PTEs per CPU second; ms = CPU milliseconds per report (median of runs).
  */
 import { audit, formatAudit } from "../src/dump/audit.js";
-import { dumpJsonText } from "../src/dump/dump-json.js";
+import { dumpJsonBytes } from "../src/dump/dump-json.js";
 import { ptdumpReport } from "../src/dump/ptdump.js";
 import { MemblockAllocator } from "../src/kernel/alloc.js";
 import { Kernel } from "../src/kernel/context.js";
@@ -90,7 +91,7 @@ function reports(t: Tables, runs: number, suffix: string): ReportBenchResult[] {
   const aud = (): number => formatAudit(audit(t.mem, t.ctx, { userHalf: false })).length;
   const json = (): number => {
     const r = leafRunReport(t.mem, t.ctx, start, 0n);
-    return dumpJsonText(
+    return dumpJsonBytes(
       {
         half: "TTBR1",
         granule: "4K",

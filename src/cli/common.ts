@@ -348,10 +348,11 @@ export function toJson(value: unknown, indent = 1): string {
 }
 
 /**
- * Write output to a file atomically (temp + rename, nothing left behind on failure), or to stdout
- * when file is undefined or "-". `mkdir` creates missing parent directories.
+ * Write output (text, or bytes already UTF-8) to a file atomically (temp + rename, nothing left
+ * behind on failure), or to stdout when file is undefined or "-". `mkdir` creates missing parent
+ * directories.
  */
-export function emit(text: string, file?: string, opts: { what?: string; mkdir?: boolean } = {}): void {
+export function emit(text: string | Uint8Array, file?: string, opts: { what?: string; mkdir?: boolean } = {}): void {
   if (!file || file === "-") {
     process.stdout.write(text);
     return;

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { ParseError } from "../arch/errors.js";
 import { hex64, parseU64 } from "../arch/u64.js";
-import { dumpJsonText } from "../dump/dump-json.js";
+import { dumpJsonBytes } from "../dump/dump-json.js";
 import { checkKernelVersion } from "../dump/inputs.js";
 import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../dump/kvm-stage2.js";
 import type { LayoutSource } from "../dump/layout-source.js";
@@ -195,7 +195,7 @@ ${exitStatusHelp("not used (dump reports no findings)")}`,
       const r = leafRunReport(m.mem, ctx, start, end);
       const endIn = end === halfEnd ? halfStart + (1n << BigInt(h.iaBits)) : end;
       emit(
-        dumpJsonText(
+        dumpJsonBytes(
           {
             half: `TTBR${h.index}`,
             granule: h.granule.name,

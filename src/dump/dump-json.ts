@@ -47,10 +47,13 @@ export function dumpJsonValue(head: DumpJsonHeader, r: Pick<LeafRunReport, "miss
 /** The line of the "mappings" key in the document made with an empty array (newlines occur only between lines). */
 const MAPPINGS_LINE = '\n "mappings": [],\n';
 
-/** The JSON document (with its final newline), its runs written by MappingsJsonWriter. */
-export function dumpJsonText(head: DumpJsonHeader, r: LeafRunReport): string {
+/** The JSON document as UTF-8 bytes (with its final newline), its runs written by MappingsJsonWriter. */
+export function dumpJsonBytes(head: DumpJsonHeader, r: LeafRunReport): Uint8Array {
   const doc = jsonText(dumpJsonValue(head, r, []));
   const at = doc.indexOf(MAPPINGS_LINE);
-  const mappings = new MappingsJsonWriter(r.half).array(r.runs);
-  return `${doc.slice(0, at)}\n "mappings": ${mappings},\n${doc.slice(at + MAPPINGS_LINE.length)}\n`;
+  const w = new MappingsJsonWriter(r.half);
+  w.text(`${doc.slice(0, at)}\n "mappings": `);
+  w.array(r.runs);
+  w.text(`,\n${doc.slice(at + MAPPINGS_LINE.length)}\n`);
+  return w.bytes();
 }

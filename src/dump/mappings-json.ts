@@ -68,7 +68,9 @@ function makeTemplate(h: HalfContext, r: LeafRun): Template {
 const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const QUOTE = 0x22;
 
-/** Writes the runs of one half into one growing byte buffer (no string per field or run). */
+const UTF8 = new TextEncoder();
+
+/** Writes a document with the runs of one half into one growing byte buffer (no string per field or run). */
 export class MappingsJsonWriter {
   private readonly baseHi: number;
   private readonly baseLo: number;
@@ -116,7 +118,7 @@ export class MappingsJsonWriter {
     this.buf = next;
   }
 
-  private bytes(b: Uint8Array): void {
+  private copy(b: Uint8Array): void {
     if (b.length > 32) {
       this.buf.set(b, this.pos);
       this.pos += b.length;
@@ -188,18 +190,29 @@ export class MappingsJsonWriter {
   private run(r: LeafRun): void {
     const t = this.template(r);
     this.reserve(t.maxBytes + 2);
-    this.bytes(t.text[0] as Uint8Array);
+    this.copy(t.text[0] as Uint8Array);
     for (let i = 0; i < t.fields.length; i++) {
       this.field(t.fields[i] as number, r);
-      this.bytes(t.text[i + 1] as Uint8Array);
+      this.copy(t.text[i + 1] as Uint8Array);
     }
   }
 
-  /** The value of the "mappings" key: `[]`, or the runs one per element, as jsonText indents them at depth 1. */
-  array(runs: readonly LeafRun[]): string {
-    if (runs.length === 0) return "[]";
+  /** Appends `text` as UTF-8 (the document's header and tail: any JSON text). */
+  text(text: string): void {
+    this.reserve(text.length * 3);
+    this.pos += UTF8.encodeInto(text, this.buf.subarray(this.pos)).written;
+  }
+
+  /**
+   * Appends the value of the "mappings" key: `[]`, or the runs one per element, indented as
+   * jsonText indents them at depth 1.
+   */
+  array(runs: readonly LeafRun[]): void {
+    if (runs.length === 0) {
+      this.text("[]");
+      return;
+    }
     // Sized from the first run's template: most runs of a table are alike (grown if not).
-    this.pos = 0;
     this.reserve(runs.length * (this.template(runs[0] as LeafRun).maxBytes + 2) + 4);
     this.buf[this.pos++] = 0x5b; // [
     for (let i = 0; i < runs.length; i++) {
@@ -208,11 +221,11 @@ export class MappingsJsonWriter {
       this.buf[this.pos++] = 0x0a;
       this.run(runs[i] as LeafRun);
     }
-    this.reserve(3);
-    this.buf[this.pos++] = 0x0a;
-    this.buf[this.pos++] = 0x20;
-    this.buf[this.pos++] = 0x5d; // ]
-    // Every byte is ASCII: latin1 is the text.
-    return Buffer.from(this.buf.buffer, this.buf.byteOffset, this.pos).toString("latin1");
+    this.text("\n ]");
+  }
+
+  /** What was written (a view of the buffer). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
   }
 }
