@@ -45,6 +45,15 @@ export interface RawEntry {
   apTable: number;
   uxnTable: number;
   pxnTable: number;
+  /**
+   * Entries this visit stands for (opts.runs; always 1 otherwise, and for every kind but "leaf"
+   * and "hole"): `count` consecutive entries of one table, entry j at VA offset off + j·size and
+   * descriptor address descAddr + 8j. A "hole" run repeats one descriptor value (hi, lo). In a
+   * "leaf" run entry j's descriptor is (hi, lo) + j·size as a 64-bit sum whose carry stays inside
+   * the address field: every bit but the output address is the first entry's, and the output
+   * address advances by exactly `size` from one entry to the next.
+   */
+  count: number;
 }
 
 export type EntryVisitor = (e: RawEntry) => void;
@@ -69,6 +78,10 @@ export function halfBase(h: HalfContext): bigint {
  * Visit the entries covering [startOff, endOff) of a half (or of a stage-2 IPA space), in address
  * order. `tables` also reports table descriptors before descending into them. With `hpd` set
  * (TCR.HPDn=1, or stage 2, which has no hierarchical attributes) table bits [63:59] are ignored.
+ * `runs` delivers consecutive leaves that differ only by their output address advancing one entry
+ * size, and consecutive equal invalid entries, as one visit with `count` > 1 (RawEntry.count):
+ * the visitor's cost is then per run, not per entry (a table of 4K pages mapping contiguous memory
+ * with one set of attributes is one visit).
  */
 export function walkEntries(
   mem: PhysMem,
@@ -76,7 +89,7 @@ export function walkEntries(
   startOff: number,
   endOff: number,
   visit: EntryVisitor,
-  opts: { tables?: boolean; shared?: boolean } = {},
+  opts: { tables?: boolean; shared?: boolean; runs?: boolean } = {},
 ): void {
   const e: RawEntry = {
     kind: "hole",
@@ -93,7 +106,12 @@ export function walkEntries(
     apTable: 0,
     uxnTable: 0,
     pxnTable: 0,
+    count: 1,
   };
+  const runs = opts.runs === true;
+  // Descriptor bits a leaf run keeps: everything above the address field's top in the high word
+  // (a carry out of the output address would change one of them: that entry starts a new run).
+  const keepHi = ~h.fmt.addrHi;
   // Subtrees walked in full, by sharing key → VA offset of that walk.
   const seen = opts.shared ? new Map<number, number>() : undefined;
   const rec = (table: number, level: number, regionOff: number, apT: number, uxnT: number, pxnT: number): void => {
@@ -102,8 +120,12 @@ export function walkEntries(
     const n = 2 ** (h.bitsAt[li] as number);
     const first = Math.max(0, Math.floor((startOff - regionOff) / size));
     const last = Math.min(n - 1, Math.ceil((endOff - regionOff) / size) - 1);
+    // The entry size as 32-bit halves: what a leaf run adds to the descriptor from one entry to the next.
+    const sizeHi = Math.floor(size / 4294967296);
+    const sizeLo = size - sizeHi * 4294967296;
     // Fields equal for every entry of this table, set again after a subtree overwrote them.
     const tableFields = (): void => {
+      e.count = 1;
       e.level = level;
       e.size = size;
       e.table = table;
@@ -147,9 +169,47 @@ export function walkEntries(
       e.hi = hi;
       e.lo = lo;
       const kind = entryKind(h, lo, level);
+      if (runs && i < last && kind !== ENTRY_TABLE) {
+        // Extend the run: read the next entries while each is the previous one with the output
+        // address one entry further (a leaf), or the same value (an invalid entry).
+        const leafRun = kind !== ENTRY_INVALID;
+        let pHi = hi;
+        let pLo = lo;
+        let j = i + 1;
+        for (; j <= last; j++) {
+          const dj = da + (j - i) * 8;
+          const pj = Math.floor(dj / 4096);
+          if (pj !== frPfn) {
+            fr = mem.frameArena(pj);
+            frPfn = fr !== undefined && mem.frameStable ? pj : -1;
+            frWord = mem.frameWord - pj * 1024;
+          }
+          let nHi: number;
+          let nLo: number;
+          if (frPfn === pj) {
+            const w = frWord + dj / 4;
+            nLo = (fr as Uint32Array)[w] as number;
+            nHi = (fr as Uint32Array)[w + 1] as number;
+          } else {
+            if (!mem.load64(dj)) break;
+            nHi = mem.hi;
+            nLo = mem.lo;
+          }
+          if (leafRun) {
+            const xLo = (pLo + sizeLo) >>> 0;
+            const xHi = (pHi + sizeHi + (xLo < pLo ? 1 : 0)) >>> 0;
+            if (nLo !== xLo || nHi !== xHi || ((nHi ^ pHi) & keepHi) !== 0) break;
+          } else if (nLo !== lo || nHi !== hi) break;
+          pHi = nHi;
+          pLo = nLo;
+        }
+        e.count = j - i;
+        i = j - 1;
+      }
       if (kind === ENTRY_INVALID) {
         e.kind = "hole";
         visit(e);
+        e.count = 1;
         continue;
       }
       if (kind === ENTRY_TABLE) {
@@ -204,6 +264,7 @@ export function walkEntries(
       }
       e.kind = "leaf";
       visit(e);
+      e.count = 1;
     }
   };
   if (h.tnszFault || h.baseFault) return;
@@ -374,14 +435,31 @@ export function mappingRunOf(h: HalfContext, r: LeafRun, base: bigint = halfBase
  * memory and the subtrees shared with an earlier VA (walked once: the cost is bounded by the
  * distinct tables, not by the VA paths through them).
  */
-export function mappingReport(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): MappingReport {
-  const r = leafRunReport(mem, regs, start, end);
+/** perEntry: visit leaf by leaf, not by leaf runs (the same report; the reference the runs are tested against). */
+export interface RangeReportOptions {
+  readonly perEntry?: boolean;
+}
+
+export function mappingReport(
+  mem: PhysMem,
+  regs: Regs | WalkContext,
+  start: bigint,
+  end: bigint,
+  opts: RangeReportOptions = {},
+): MappingReport {
+  const r = leafRunReport(mem, regs, start, end, opts);
   const base = halfBase(r.half);
   return { runs: r.runs.map((x) => mappingRunOf(r.half, x, base)), missing: r.missing, shared: r.shared };
 }
 
 /** mappingReport's walk, its runs left in numeric form (no bigint or decoded descriptor per run). */
-export function leafRunReport(mem: PhysMem, regs: Regs | WalkContext, start: bigint, end: bigint): LeafRunReport {
+export function leafRunReport(
+  mem: PhysMem,
+  regs: Regs | WalkContext,
+  start: bigint,
+  end: bigint,
+  opts: RangeReportOptions = {},
+): LeafRunReport {
   const ctx = "halves" in regs ? regs : compileRegs(regs);
   const h = resolveHalf(ctx, start);
   const base = halfBase(h);
@@ -461,8 +539,8 @@ export function leafRunReport(mem: PhysMem, regs: Regs | WalkContext, start: big
         cur.u === e.uxnTable &&
         cur.p === e.pxnTable
       ) {
-        cur.size += e.size;
-        cur.entries++;
+        cur.size += e.size * e.count;
+        cur.entries += e.count;
         cur.levels |= 1 << (e.level + 1);
         return;
       }
@@ -470,8 +548,8 @@ export function leafRunReport(mem: PhysMem, regs: Regs | WalkContext, start: big
       cur = {
         off: e.off,
         oa,
-        size: e.size,
-        entries: 1,
+        size: e.size * e.count,
+        entries: e.count,
         levels: 1 << (e.level + 1),
         hi: e.hi,
         lo: e.lo,
@@ -481,7 +559,8 @@ export function leafRunReport(mem: PhysMem, regs: Regs | WalkContext, start: big
         p: e.pxnTable,
       };
     },
-    { shared: true },
+    // A leaf run is one leaf's attributes over contiguous VAs and OAs: it always coalesces whole.
+    { shared: true, runs: opts.perEntry !== true },
   );
   flush();
   flushSide();
