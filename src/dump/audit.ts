@@ -96,6 +96,11 @@ export interface AuditOptions {
   readonly userHalf?: boolean;
   /** Page size used for the W+X page counts (default: the TTBR1 granule). */
   readonly pageSize?: number;
+  /**
+   * Judge leaf by leaf instead of by runs of leaves (range walk `runs`): the same report, slower.
+   * The reference the run-aware audit is tested against.
+   */
+  readonly perEntry?: boolean;
 }
 
 export interface WxVerdict {
@@ -256,18 +261,27 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
   const subtreeCounts = new Map<number, { wx: number; nonUxn: number; leaves: number }>();
   const open: { wx: number; nonUxn: number; leaves: number }[] = [];
 
-  /** One leaf: counted, judged, and added to the alias runs; no allocation unless it reports. */
+  /**
+   * A run of `e.count` leaves (RawEntry.count: one leaf's bits over contiguous VAs and OAs):
+   * counted, judged, and added to the alias runs, every rule judging every page; no allocation
+   * unless it reports. Findings of one kind merge while VA-contiguous with one message, so a rule
+   * whose message depends only on the leaf's bits reports the run once, exactly as its leaves
+   * would one by one; the rules whose message names one entry (its descriptor's or output
+   * address) go entry by entry wherever any entry of the run may fire.
+   */
   const leaf = (h: HalfContext, e: RawEntry, base: bigint, kernel: boolean, hyp: boolean, res0: [number, number]): void => {
-    leaves[h.index]++;
+    const n = e.count;
+    const span = e.size * n;
+    leaves[h.index] += n;
     const pa = leafOutputAddress(h, e.hi, e.lo, e.level);
     if (hyp && !ctx.pie) {
       // EL2: AP[1] is RES1 (KVM's nVHE encodings set it), bit 53 is not a permission, no EL0.
       if ((e.lo & LO_AP2) === 0 && (e.hi & HI_UXN) === 0) {
-        wxPages += e.size / pageSize;
+        wxPages += span / pageSize;
         report(
           "wx",
           base + BigInt(e.off),
-          BigInt(e.size),
+          BigInt(span),
           BigInt(pa),
           e,
           "hypervisor mapping writable and executable (AP[2]=0, XN=0)",
@@ -278,11 +292,11 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
       // Permission indirection: AP/PXN/UXN are PIIndex bits and bit 7 is nDirty, so the
       // kernel's raw-bit check means nothing here; judge the effective permissions through
       // PIR_EL1/PIRE0_EL1 (walk/permissions.ts, ASL AArch64.S1IndirectBasePermissions).
-      const pages = e.size / pageSize;
+      const pages = span / pageSize;
       const p = leafPermissions(ctx, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, false);
       if ((p & (PERM_UX | PERM_PW | PERM_UR | PERM_UW | PERM_UGCS)) !== 0) {
         const va = base + BigInt(e.off);
-        const size = BigInt(e.size);
+        const size = BigInt(span);
         const paB = BigInt(pa);
         const why = `PIIndex ${piIndexOf(e.hi, e.lo)}: PIR_EL1 ${permText(p, 0)}, PIRE0_EL1 ${permText(p, 3)}`;
         if ((p & PERM_UX) !== 0) {
@@ -298,24 +312,24 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         }
       }
     } else if (kernel) {
-      const pages = e.size / pageSize;
+      const pages = span / pageSize;
       const wx = (e.lo & LO_AP2) === 0 && (e.hi & HI_PXN) === 0;
       if ((e.hi & HI_UXN) === 0) {
         nonUxnPages += pages;
         const note = e.uxnTable ? " (UXNTable above makes it EL0-non-executable in hardware, but the kernel check reads leaf bits)" : "";
-        report("non-uxn", base + BigInt(e.off), BigInt(e.size), BigInt(pa), e, `kernel mapping without UXN${note}`, RULE.nonUxn);
+        report("non-uxn", base + BigInt(e.off), BigInt(span), BigInt(pa), e, `kernel mapping without UXN${note}`, RULE.nonUxn);
       }
       if (wx) {
         wxPages += pages;
         const note = e.pxnTable ? " (PXNTable above makes it non-executable in hardware, but the kernel check reads leaf bits)" : "";
-        report("wx", base + BigInt(e.off), BigInt(e.size), BigInt(pa), e, `insecure W+X mapping${note}`, RULE.wx);
+        report("wx", base + BigInt(e.off), BigInt(span), BigInt(pa), e, `insecure W+X mapping${note}`, RULE.wx);
       }
       if ((e.lo & LO_AP1) !== 0 && (e.apTable & 1) === 0) {
         const w = (e.lo & LO_AP2) === 0 && (e.apTable & 2) === 0;
         report(
           "user-kernel",
           base + BigInt(e.off),
-          BigInt(e.size),
+          BigInt(span),
           BigInt(pa),
           e,
           `kernel memory ${w ? "readable and writable" : "readable"} from EL0`,
@@ -323,8 +337,38 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         );
       }
     } else if ((e.lo & LO_NG) === 0) {
-      report("global-user", base + BigInt(e.off), BigInt(e.size), BigInt(pa), e, "global (nG=0) mapping in the user half", RULE.global);
+      report("global-user", base + BigInt(e.off), BigInt(span), BigInt(pa), e, "global (nG=0) mapping in the user half", RULE.global);
     }
+    // RES0 bits are the same in every entry of a run (none is in the output address), the OA
+    // limit can only be crossed by its last entry, a protected range by any: when one may fire,
+    // every entry is judged on its own (each such finding names its entry).
+    if (n === 1) placement(h, e, base, pa, res0);
+    else if ((e.hi & res0[0]) | (e.lo & res0[1]) || pa + span > h.paLimit || overlapsProtected(pa, pa + span)) {
+      for (let j = 0; j < n; j++) placement(h, runEntry(e, j), base, pa + j * e.size, res0);
+    }
+    // Coalesce VA- and PA-contiguous leaves of one memory class before the alias sweep.
+    const cls = classes[(e.lo >>> 2) & 7] as string;
+    const last = runs[runs.length - 1];
+    if (last && last.cls === cls && last.half === h.index && last.end === pa && last.off + (last.end - last.pa) === e.off)
+      last.end = pa + span;
+    else runs.push({ pa, end: pa + span, cls, off: e.off, half: h.index });
+    if ((e.hi & HI_CONT) !== 0) contiguousRun(h, e, base, pa);
+  };
+
+  const overlapsProtected = (pa: number, end: number): boolean => {
+    for (const pr of protectedRanges) if (BigInt(pa) < pr.end && BigInt(end) > pr.start) return true;
+    return false;
+  };
+
+  /** Entry j of a leaf run as a one-entry RawEntry of its own (read again from the table). */
+  const runEntry = (e: RawEntry, j: number): RawEntry => {
+    const da = e.descAddr + j * 8;
+    mem.load64(da);
+    return { ...e, off: e.off + j * e.size, descAddr: da, hi: mem.hi, lo: mem.lo, count: 1 };
+  };
+
+  /** The rules of one leaf whose findings name the entry: RES0 bits, OA size, protected ranges. */
+  const placement = (h: HalfContext, e: RawEntry, base: bigint, pa: number, res0: [number, number]): void => {
     const r = (e.hi & res0[0]) | (e.lo & res0[1]) ? reservedBits(h, e, false, bbm) : undefined;
     if (r)
       report(
@@ -361,13 +405,28 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
         );
       }
     }
-    // Coalesce VA- and PA-contiguous leaves of one memory class before the alias sweep.
-    const cls = classes[(e.lo >>> 2) & 7] as string;
-    const last = runs[runs.length - 1];
-    if (last && last.cls === cls && last.half === h.index && last.end === pa && last.off + (last.end - last.pa) === e.off)
-      last.end = pa + e.size;
-    else runs.push({ pa, end: pa + e.size, cls, off: e.off, half: h.index });
-    if ((e.hi & HI_CONT) !== 0) checkContiguous(mem, h, ctx.hd, e, base + BigInt(e.off), contChecked, report);
+  };
+
+  /**
+   * The contiguous groups a run of CONT leaves touches, each checked once from its first entry in
+   * the run (as leaf-by-leaf checking would). A group the run covers whole is well formed when its
+   * output address is aligned to the group (every member is a CONT leaf with the same bits and
+   * consecutive OAs): only the groups cut by the run's ends, or misaligned, are read again.
+   */
+  const contiguousRun = (h: HalfContext, e: RawEntry, base: bigint, pa: number): void => {
+    const n = e.count;
+    const g = contiguousGroupEntries(h, e.level);
+    if (g === 0) return;
+    const groupBytes = g * e.size;
+    for (let j = 0; j < n; ) {
+      const inGroup = ((e.descAddr + j * 8) % (g * 8)) / 8;
+      const next = j + (g - inGroup);
+      if (!(inGroup === 0 && next <= n && (pa + j * e.size) % groupBytes === 0)) {
+        const m = j === 0 ? e : runEntry(e, j);
+        checkContiguous(mem, h, ctx.hd, m, base + BigInt(m.off), contChecked, report);
+      }
+      j = next;
+    }
   };
 
   const visitHalf = (h: HalfContext): void => {
@@ -394,7 +453,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           const protLo = e.lo & PTDUMP_PROT_LO;
           const protHi = e.hi & ptdumpProtHi(PTDUMP_LINUX_6);
           if (kernel && !ctx.pie && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
-            const pages = e.size / pageSize;
+            const pages = (e.size * e.count) / pageSize;
             if (hyp) {
               if ((protLo & LO_AP2) === 0 && (protHi & HI_UXN) === 0) wxPages += pages;
             } else {
@@ -469,7 +528,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           return;
         }
       },
-      { tables: true, shared: true },
+      { tables: true, shared: true, runs: opts.perEntry !== true },
     );
   };
   if (opts.userHalf !== false) visitHalf(ctx.halves[0]);
