@@ -430,16 +430,16 @@ export function mappingRunOf(h: HalfContext, r: LeafRun, base: bigint = halfBase
   };
 }
 
-/**
- * The mappings of [start, end) coalesced into runs, with the ranges whose tables are missing from
- * memory and the subtrees shared with an earlier VA (walked once: the cost is bounded by the
- * distinct tables, not by the VA paths through them).
- */
 /** perEntry: visit leaf by leaf, not by leaf runs (the same report; the reference the runs are tested against). */
 export interface RangeReportOptions {
   readonly perEntry?: boolean;
 }
 
+/**
+ * The mappings of [start, end) coalesced into runs, with the ranges whose tables are missing from
+ * memory and the subtrees shared with an earlier VA (walked once: the cost is bounded by the
+ * distinct tables, not by the VA paths through them).
+ */
 export function mappingReport(
   mem: PhysMem,
   regs: Regs | WalkContext,
