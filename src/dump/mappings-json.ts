@@ -11,6 +11,7 @@
  * (from 32-bit halves: every number here is exact below 2^53).
  */
 import { addressFieldMask, addressOf } from "../arch/descriptor.js";
+import { VmsaError } from "../arch/errors.js";
 import { jsonText } from "../io/json-text.js";
 import type { HalfContext } from "../walk/context.js";
 import { halfBase, type LeafRun, mappingRunOf } from "../walk/range.js";
@@ -70,6 +71,18 @@ const QUOTE = 0x22;
 
 const UTF8 = new TextEncoder();
 
+/** The longest byte array Node 20 makes (buffer.constants.MAX_LENGTH, 4 GiB). */
+export const MAX_JSON_BYTES = 2 ** 32;
+
+/** The document does not fit in memory as one byte array: a limit reached (exit 3), not bad input. */
+export class JsonSizeError extends VmsaError {
+  readonly inconclusive = true;
+  constructor(message: string) {
+    super("EJSON_SIZE", message);
+    this.name = "JsonSizeError";
+  }
+}
+
 /** Writes a document with the runs of one half into one growing byte buffer (no string per field or run). */
 export class MappingsJsonWriter {
   private readonly baseHi: number;
@@ -82,7 +95,11 @@ export class MappingsJsonWriter {
   private buf = new Uint8Array(0);
   private pos = 0;
 
-  constructor(private readonly h: HalfContext) {
+  /** `limit`: the most bytes the document may take (a typed array's length limit by default). */
+  constructor(
+    private readonly h: HalfContext,
+    private readonly limit = MAX_JSON_BYTES,
+  ) {
     const base = halfBase(h);
     this.baseHi = Number(base >> 32n);
     this.baseLo = Number(base & 0xffffffffn);
@@ -113,7 +130,12 @@ export class MappingsJsonWriter {
 
   private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    if (this.pos + n > this.limit) {
+      throw new JsonSizeError(
+        `--format json: the document would exceed ${this.limit} bytes; narrow the range with --start/--end (or use the ptdump text)`,
+      );
+    }
+    const next = new Uint8Array(Math.min(this.limit, Math.max(this.buf.length * 2, this.pos + n)));
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
@@ -213,7 +235,7 @@ export class MappingsJsonWriter {
       return;
     }
     // Sized from the first run's template: most runs of a table are alike (grown if not).
-    this.reserve(runs.length * (this.template(runs[0] as LeafRun).maxBytes + 2) + 4);
+    this.reserve(Math.min(runs.length * (this.template(runs[0] as LeafRun).maxBytes + 2) + 4, this.limit - this.pos));
     this.buf[this.pos++] = 0x5b; // [
     for (let i = 0; i < runs.length; i++) {
       this.reserve(2);

@@ -16,6 +16,7 @@ import { describe, expect, it } from "vitest";
 import { addressFieldMask, blockAllowedIn, encodeTable, placeAddress } from "../../src/arch/descriptor.js";
 import { GRANULE_4K, GRANULE_16K, GRANULE_64K, levelShift } from "../../src/arch/granule.js";
 import { type DumpJsonHeader, dumpJsonBytes, dumpJsonValue } from "../../src/dump/dump-json.js";
+import { JsonSizeError } from "../../src/dump/mappings-json.js";
 import { jsonText } from "../../src/io/json-text.js";
 import { compileRegs } from "../../src/walk/context.js";
 import { halfBase, leafRunReport, type MappingReport, mappingReport } from "../../src/walk/range.js";
@@ -145,4 +146,42 @@ describe("dump --format json: the template writer's document is the reference js
       });
     }
   }
+});
+
+describe("dump --format json: a document over the byte limit", () => {
+  // 4K granule, 48-bit VA: level-3 pages with alternating AP[2] (EL1 RW / RO), so no two coalesce.
+  const c: FormatConfig = { g: GRANULE_4K, ds: false, ips: 48, tnsz: 16 };
+  const t = new TestTables(c.g, 0);
+  for (let i = 0; i < 64; i++) t.raw(BigInt(i) * 4096n, 3, 0x4000_0000n + BigInt(i) * 4096n + 0x403n + (i % 2 === 1 ? 0x80n : 0n));
+  const ctx = compileRegs(formatRegs(c, t.root, 0));
+  const head: DumpJsonHeader = {
+    half: "TTBR0",
+    granule: "4K",
+    vaBits: 48,
+    startLevel: 0,
+    start: 0n,
+    end: 1n << 48n,
+    registers: {},
+    layoutSource: { kind: "none", detail: "test", exact: true },
+    markers: [],
+  };
+  const r = leafRunReport(t.mem, ctx, 0n, 1n << 48n);
+  const full = dumpJsonBytes(head, r).length;
+
+  it("is written whole under a limit with room to spare", () => {
+    expect(r.runs.length).toBe(64);
+    expect(dumpJsonBytes(head, r, 2 * full).length).toBe(full);
+  });
+
+  it("is refused as a limit reached (JsonSizeError, inconclusive: exit 3), not cut short", () => {
+    let err: unknown;
+    try {
+      dumpJsonBytes(head, r, full - 1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(JsonSizeError);
+    expect(err).toMatchObject({ code: "EJSON_SIZE", inconclusive: true });
+    expect((err as Error).message).toMatch(/--start\/--end/);
+  });
 });
