@@ -5,9 +5,10 @@
  * Only the kernel's read-only, non-executable mappings are searched (the kernel image's .rodata,
  * or a module's with IKCONFIG=m), found by walking TTBR1 above the middle of its VA range: the work
  * is bounded by those mappings (a few MB), not by the size of the dump. No Node APIs (the browser
- * UI's worker resolves the layout too): the blob is inflated by pako.
+ * UI's worker resolves the layout too): the blob is inflated by pako, loaded on demand
+ * (../io/codec-libs.ts: "gzip").
  */
-import { ungzip } from "pako";
+import { codecLib } from "../io/codec-libs.js";
 import { FRAME_SIZE, type PhysMem } from "../mem/physmem.js";
 import { latin1 } from "../mem/random-access.js";
 import type { WalkContext } from "../walk/context.js";
@@ -108,6 +109,8 @@ function inflateAt(mem: PhysMem, pa: bigint): { text: string; length: number } |
     buf = concat(buf, chunk);
     const end = indexOfBytes(buf, END_TAG, from);
     if (end < 0) continue;
+    // Outside the try: a decompressor nobody loaded is not a damaged blob.
+    const { ungzip } = codecLib("gzip");
     try {
       const text = latin1(ungzip(buf.subarray(0, end)));
       return { text, length: START_TAG.length + end + END_TAG.length };

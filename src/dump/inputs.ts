@@ -16,6 +16,8 @@ import { closeSync, fstatSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ParseError } from "../arch/errors.js";
 import type { LinuxPieEra } from "../arch/linux-pie.js";
+// Node: the readers' decompressors are required on first use (no async preparation needed here).
+import "../io/codec-libs-node.js";
 import { FileError, fsReason, gunzipBytes, isGzip, readHeadBytes, readInputFile, readTextFile } from "../io/files.js";
 import { loadBank, looksLikeBankSpec, parseBankSpec } from "../mem/banks.js";
 import { fdAccess } from "../mem/file-access.js";

@@ -2,8 +2,11 @@
  * One dump file read through a RandomAccess into memory: an ELF core (PT_LOAD segments read on
  * demand) or a kdump-compressed file, plain or flattened (pages decompressed on demand). No Node
  * APIs: the CLI (./inputs.ts, a file descriptor) and the browser UI's worker (a `File`, or a URL
- * read in ranges) open dumps through this one function.
+ * read in ranges) open dumps through this one function. Decompressors are loaded on demand
+ * (../io/codec-libs.ts): where no synchronous loader is installed (the browser), await
+ * `prepareDumpAccess` before reading.
  */
+import { type CodecLibName, loadCodecLibs } from "../io/codec-libs.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { RandomAccess } from "../mem/random-access.js";
 import { describeDiskDump, isDiskDump } from "./diskdump/describe.js";
@@ -24,6 +27,19 @@ export const isElf = (head: Uint8Array): boolean => head[0] === 0x7f && head[1] 
 /** Whether `head` (a file's first 16 bytes) starts a dump this module reads (ELF or kdump). */
 export function isDumpFile(head: Uint8Array): boolean {
   return isElf(head) || isDiskDump(head);
+}
+
+/**
+ * The decompressors reading a dump that starts with `head` may need: a kdump file's page codecs,
+ * and for any dump the gzip inflater of its IKCONFIG (the layout resolution looks for it).
+ */
+export function codecLibsFor(head: Uint8Array): CodecLibName[] {
+  return isDiskDump(head) ? ["zlib", "snappy", "zstd", "gzip"] : isElf(head) ? ["gzip"] : [];
+}
+
+/** Load what `codecLibsFor(head)` names, before the synchronous `loadDumpAccess` and layout resolution. */
+export async function prepareDumpAccess(head: Uint8Array): Promise<void> {
+  await loadCodecLibs(codecLibsFor(head));
 }
 
 /**

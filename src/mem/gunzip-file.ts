@@ -15,26 +15,13 @@
  * at open, and no byte of it is ever taken as zero.
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Zinflate from "pako/lib/zlib/inflate.js";
 import type ZStream from "pako/lib/zlib/zstream.js";
+import { codecLib } from "../io/codec-libs.js";
+import "../io/codec-libs-node.js";
 import { FileError, fsReason } from "../io/files.js";
 import { FRAME_SIZE } from "./physmem.js";
-
-/** pako's zlib port, required on the first gzip file only (issue 14: startup of commands that read none). */
-let pako: { inflate: typeof Zinflate; ZStream: typeof ZStream } | undefined;
-function pakoZlib(): { inflate: typeof Zinflate; ZStream: typeof ZStream } {
-  if (pako === undefined) {
-    const require = createRequire(import.meta.url);
-    pako = {
-      inflate: require("pako/lib/zlib/inflate.js") as typeof Zinflate,
-      ZStream: require("pako/lib/zlib/zstream.js") as typeof ZStream,
-    };
-  }
-  return pako;
-}
 
 /** An inflated copy: an open descriptor of an unlinked sparse file of `size` bytes. */
 export interface Inflated {
@@ -133,7 +120,8 @@ function inflate(
   let strm: ZStream | undefined;
   /** Inside a member: its end has not been seen yet. */
   let inMember = false;
-  const { inflate: zinflate, ZStream } = pakoZlib();
+  // pako's zlib port, loaded on the first gzip file only (issue 14: startup of commands that read none).
+  const { inflate: zinflate, ZStream } = codecLib("zlib");
   const fresh = (): ZStream => {
     const z = new ZStream();
     // windowBits 15 + 16: a gzip wrapper (header, CRC-32 and ISIZE checked by inflate).

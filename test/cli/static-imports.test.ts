@@ -62,6 +62,12 @@ describe("static import graph (what Node loads before a command runs)", () => {
     ).toEqual([]);
   });
 
+  it("opening a dump (Node: openDump; browser: load-source) loads no decompressor until an input needs one", () => {
+    for (const entry of ["src/dump/inputs.ts", "src/dump/load-source.ts", "src/cli/open-inputs.ts"]) {
+      expect([...staticGraph(entry)].filter((m) => /^(pako|fzstd|snappyjs)/.test(m))).toEqual([]);
+    }
+  });
+
   it("describe loads no memory reader nor codec", () => {
     const g = [...staticGraph("src/cli/describe.ts")];
     expect(g.filter((m) => HEAVY.some((r) => r.test(m)))).toEqual([]);

@@ -1,12 +1,10 @@
 /**
  * Page codecs of kdump-compressed files, chosen by each page descriptor's flags:
  * zlib (pako's port of zlib's inflate), LZO1X (./lzo1x.ts), snappy (snappyjs), zstd (fzstd): all
- * pure JS, so the browser UI's worker decodes pages with the same code as the CLI.
+ * pure JS, so the browser UI's worker decodes pages with the same code as the CLI. The libraries
+ * are loaded on demand (../../io/codec-libs.ts): only a dump whose pages need one loads it.
  */
-import { decompress as zstdDecompress } from "fzstd";
-import zinflate from "pako/lib/zlib/inflate.js";
-import ZStream from "pako/lib/zlib/zstream.js";
-import snappy from "snappyjs";
+import { codecLib } from "../../io/codec-libs.js";
 import { DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD } from "./header.js";
 import { lzo1xDecompress } from "./lzo1x.js";
 
@@ -37,6 +35,7 @@ const Z_FINISH = 4;
 
 /** A zlib stream (compress2's format) inflated into at most `pageSize` bytes; throws when corrupt or longer. */
 function inflatePage(data: Uint8Array, pageSize: number): Uint8Array {
+  const { inflate: zinflate, ZStream } = codecLib("zlib");
   const z = new ZStream();
   // windowBits 15: the zlib wrapper (header and Adler-32 checked by inflate).
   if (zinflate.inflateInit2(z, 15) !== Z_OK) throw new Error("cannot start the inflater");
@@ -56,26 +55,44 @@ function inflatePage(data: Uint8Array, pageSize: number): Uint8Array {
   return out.subarray(0, z.next_out);
 }
 
-/** Decompress one page to exactly `pageSize` bytes; throws (any Error) when the data is corrupt. */
-export function decodePage(codec: PageCodec, data: Uint8Array, pageSize: number): Uint8Array {
-  let out: Uint8Array;
+type Decoder = (data: Uint8Array, pageSize: number) => Uint8Array;
+
+/**
+ * The decoder of `codec`, its library loaded (throws CodecNotLoadedError otherwise: get the decoder
+ * outside any catch that reports corrupt data).
+ */
+export function pageDecoder(codec: PageCodec): Decoder {
+  let decode: Decoder;
   switch (codec) {
     case "raw":
-      out = data;
+      decode = (data) => data;
       break;
     case "zlib":
-      out = inflatePage(data, pageSize);
+      codecLib("zlib");
+      decode = inflatePage;
       break;
     case "lzo":
-      out = lzo1xDecompress(data, pageSize);
+      decode = lzo1xDecompress;
       break;
-    case "snappy":
-      out = snappy.uncompress(data, pageSize);
+    case "snappy": {
+      const snappy = codecLib("snappy");
+      decode = (data, pageSize) => snappy.uncompress(data, pageSize);
       break;
-    case "zstd":
-      out = zstdDecompress(data, new Uint8Array(pageSize));
+    }
+    case "zstd": {
+      const zstd = codecLib("zstd");
+      decode = (data, pageSize) => zstd.decompress(data, new Uint8Array(pageSize));
       break;
+    }
   }
-  if (out.length !== pageSize) throw new Error(`decompressed to ${out.length} bytes, expected ${pageSize}`);
-  return out;
+  return (data, pageSize) => {
+    const out = decode(data, pageSize);
+    if (out.length !== pageSize) throw new Error(`decompressed to ${out.length} bytes, expected ${pageSize}`);
+    return out;
+  };
+}
+
+/** Decompress one page to exactly `pageSize` bytes; throws (any Error) when the data is corrupt. */
+export function decodePage(codec: PageCodec, data: Uint8Array, pageSize: number): Uint8Array {
+  return pageDecoder(codec)(data, pageSize);
 }

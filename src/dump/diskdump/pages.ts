@@ -10,7 +10,7 @@
  */
 import { FRAME_SHIFT, FRAME_SIZE, type FrameRun, type FrameSource, type PhysMem } from "../../mem/physmem.js";
 import { DumpFormatError } from "../elfcore-reader.js";
-import { codecOf, decodePage } from "./codecs.js";
+import { codecOf, pageDecoder } from "./codecs.js";
 import type { DiskDumpHeader } from "./header.js";
 import type { ByteSource } from "./source.js";
 
@@ -95,8 +95,10 @@ export function attachPages(mem: PhysMem, src: ByteSource, h: DiskDumpHeader): P
     const key = `${off}:${size}:${flags}`;
     if (key !== lastKey) {
       const data = src.read(Number(off), size, `page data of PFN 0x${dpfn.toString(16)}`);
+      // Outside the try: a decompressor nobody loaded is not corrupt data.
+      const decodePage = pageDecoder(codec);
       try {
-        lastData = decodePage(codec, data, ps);
+        lastData = decodePage(data, ps);
       } catch (e) {
         throw new DumpFormatError(
           "EDUMP_PAGE",

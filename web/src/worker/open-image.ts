@@ -7,7 +7,7 @@
  */
 import { MemoryError } from "../../../src/arch/errors.js";
 import type { ElfNote } from "../../../src/dump/elfcore-reader.js";
-import { isDumpFile, loadDumpAccess } from "../../../src/dump/load-source.js";
+import { isDumpFile, loadDumpAccess, prepareDumpAccess } from "../../../src/dump/load-source.js";
 import { addAccessFrames } from "../../../src/mem/access-frames.js";
 import { FRAME_SIZE, type PhysMem } from "../../../src/mem/physmem.js";
 import { bytesAccess, type RandomAccess } from "../../../src/mem/random-access.js";
@@ -49,13 +49,17 @@ export async function openImage(mem: PhysMem, img: ImageRequest, progress: Progr
       return { stats: await loadImage(mem, blob, img.pa, name, progress), notes: [] };
     }
     const bytes = await gunzipAll(blob, name, progress);
+    await prepareDumpAccess(bytes.subarray(0, 16));
     const d = loadDumpAccess(mem, bytesAccess(bytes, name), bytes.subarray(0, 16));
     if (!d) throw new MemoryError("EBANK_READ", `${name}: not a dump file after all`);
     return { stats: { name, desc: `${d.desc} (gzip, inflated in memory)`, bytes: bytes.byteLength, gzip: true }, notes: d.notes };
   }
   const access = ra ?? blobAccess(blob as Blob, name);
   if (access.size === 0) throw new MemoryError("EBANK_READ", `${name}: file is empty`);
-  const d = loadDumpAccess(mem, access, headOf(access), progress);
+  const head = headOf(access);
+  // The decompressors this dump needs (its pages, its IKCONFIG), loaded before the synchronous read.
+  await prepareDumpAccess(head);
+  const d = loadDumpAccess(mem, access, head, progress);
   if (d) return { stats: { name, desc: d.desc, bytes: access.size, gzip: false }, notes: d.notes };
   // Raw RAM at the row's address, read on demand (as `vmsa dump FILE@PA`).
   if (img.pa === undefined) throw noAddress(name);

@@ -16,6 +16,7 @@ import { type Marker, ptdump } from "../../../src/dump/ptdump.js";
 import { mergeRegs, type SourcedRegs } from "../../../src/dump/regfile.js";
 import { type ParsedSnapshot, parseSnapshot } from "../../../src/dump/snapshot.js";
 import { type Stage2Dump, stage2CheckedGeometry, stage2FromSets } from "../../../src/dump/stage2-regs.js";
+import { loadCodecLibs } from "../../../src/io/codec-libs.js";
 import { PhysMem } from "../../../src/mem/physmem.js";
 import { compileRegs, type WalkContext } from "../../../src/walk/context.js";
 import { halfBase, type RangeGeometry } from "../../../src/walk/range.js";
@@ -215,7 +216,9 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
         startLevel: stage2.geometry.startLevel,
         sources: Object.fromEntries(Object.entries(stage2.dump.sources).filter((e): e is [string, string] => e[1] !== undefined)),
       };
-      // VMCOREINFO, registers and the kernel layout exactly as `vmsa dump` resolves them.
+      // VMCOREINFO, registers and the kernel layout exactly as `vmsa dump` resolves them (the
+      // layout may inflate an IKCONFIG found in memory: its decompressor is loaded first).
+      await loadCodecLibs(["gzip"]);
       let d: OpenedDump;
       try {
         d = resolveLoaded(
@@ -279,6 +282,7 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
       for (const [k, v] of Object.entries(live.registers)) values[k] = parseU64(v, `live register ${k}`);
       const memory = `${live.description}: ${live.stats.tables} table page${live.stats.tables === 1 ? "" : "s"} (${live.stats.bytes / 1024} KiB) in ${live.stats.ms} ms`;
       // As `vmsa dump --gdb`: no VMCOREINFO nor IKCONFIG (only tables were read); the version from the input.
+      await loadCodecLibs(["gzip"]);
       const d = resolveLoaded(
         {
           mem,
