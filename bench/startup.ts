@@ -3,7 +3,9 @@
  * system, read in the child at exit by bench/startup-probe.ts) per invocation, median of runs.
  * - startup-node: `node -e 0` with the same probe, what Node itself costs (the floor);
  * - startup-version: `vmsa --version`;
- * - startup-translate: `vmsa translate --example linux-6.1-4k48 ffff000000210000`, one address.
+ * - startup-translate: `vmsa translate --example linux-6.1-4k48 ffff000000210000`, one address;
+ * - startup-translate-core: one address of a real kernel's dump (Linux 6.1, 4K/48-bit: the ELF
+ *   core test/fixtures/markers/4k48-noghes/tables.core.gz, gzip, with its gdb `info registers`).
  * ops_per_s = invocations per CPU second; ms = median CPU milliseconds, min/max the spread.
  */
 import { spawnSync } from "node:child_process";
@@ -12,6 +14,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** A real dump, relative to the repository root. */
+const CORE = "test/fixtures/markers/4k48-noghes";
 
 export interface StartupResult {
   workload: string;
@@ -51,6 +55,10 @@ export async function run(): Promise<StartupResult[]> {
     ["startup-node", ["-e", "0"]],
     ["startup-version", ["bin/vmsa.js", "--version"]],
     ["startup-translate", ["bin/vmsa.js", "translate", "--example", "linux-6.1-4k48", "ffff000000210000"]],
+    [
+      "startup-translate-core",
+      ["bin/vmsa.js", "translate", "--dump", `${CORE}/tables.core.gz`, "--regs", `${CORE}/registers.txt`, "ffff800008000000"],
+    ],
   ];
   const runs = 10;
   const samples = new Map<string, number[]>(cases.map(([w]) => [w, []]));

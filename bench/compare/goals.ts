@@ -21,6 +21,12 @@ export const GOAL_ROWS: readonly GoalRow[] = [
   { kind: "seconds", name: "ptdump of 1 TiB of 4K tables (s CPU)", workload: "ptdump-1tib", units: 2 ** 28, goal: 5 },
   { kind: "ms", name: "vmsa --version (ms CPU)", workload: "startup-version", floor: "startup-node" },
   { kind: "ms", name: "vmsa translate, one address (ms CPU)", workload: "startup-translate", floor: "startup-node" },
+  {
+    kind: "ms",
+    name: "vmsa translate, one address of a real ELF core (ms CPU)",
+    workload: "startup-translate-core",
+    floor: "startup-node",
+  },
 ];
 
 export function goalWorkloads(rows: readonly GoalRow[]): string[] {
