@@ -95,6 +95,10 @@ class Mapper {
   readonly tblHi: number;
   /** Output addresses sit in place (no LPA2 / 64K-52-bit relocation of OA[51:48]). */
   readonly simpleOa: boolean;
+  /** Per level (index level + 1, levels -1..3): bytes an entry maps, whether it may be a block, CONT group entries. */
+  readonly entrySize: number[] = [];
+  readonly blockOk: boolean[] = [];
+  readonly contEntries: number[] = [];
 
   constructor(k: Kernel, prot: bigint, flags: number, alloc: TableAllocator | undefined, fn: string) {
     this.k = k;
@@ -105,21 +109,32 @@ class Mapper {
     this.protLo = Number(prot & 0xffffffffn);
     this.tblHi = TABLE_UXN_HI | ((flags & NO_EXEC_MAPPINGS) !== 0 ? 1 << 27 : 0);
     this.simpleOa = plainAddressField(k.geo.fmt);
+    for (let level = -1; level <= 3; level++) {
+      this.entrySize.push(2 ** k.shiftOf(level));
+      this.blockOk.push(level < 3 && kernelBlockLevel(k.geo, level) && (flags & NO_BLOCK_MAPPINGS) === 0);
+      this.contEntries.push(kernelContEntries(k.geo, level));
+    }
   }
 
   where(level: number, off: number, ea: number): string {
     return `${this.fn}: VA ${hex64(this.k.kva(off))} ${this.k.levelName(level)} entry at PA 0x${ea.toString(16)}`;
   }
 
-  mapLevel(table: number, level: number, off: number, end: number, pa: number, contIn: boolean): void {
+  /**
+   * Map [off, end) through the table at `table` (a `level` table). `fresh`: the write pass
+   * allocated and zeroed this table itself, so every entry is empty and none is read (a CPU
+   * observes its own stores; the walker writes no invalid entry), as the kernel's loops never
+   * find anything in a new table.
+   */
+  mapLevel(table: number, level: number, off: number, end: number, pa: number, contIn: boolean, fresh = false): void {
     const k = this.k;
     if (level === 3) {
       this.mapPte(table, off, end, pa, contIn);
       return;
     }
-    const size = 2 ** k.shiftOf(level);
-    const blockOk = kernelBlockLevel(k.geo, level) && (this.flags & NO_BLOCK_MAPPINGS) === 0;
-    const contN = kernelContEntries(k.geo, level);
+    const size = this.entrySize[level + 1] as number;
+    const blockOk = this.blockOk[level + 1] as boolean;
+    const contN = this.contEntries[level + 1] as number;
     const contSize = contN * size;
     // Chunks at contiguous-group boundaries only matter where a group may be written: cont
     // allowed and VA, PA congruent modulo the group span (they advance together).
@@ -158,9 +173,13 @@ class Mapper {
         }
         const next = Math.min(nextBoundary(off, size), chunkEnd);
         const ea = k.entryAddr(table, level, off);
-        k.readEntry(ea);
-        const oHi = k.hi;
-        const oLo = k.lo;
+        let oHi = 0;
+        let oLo = 0;
+        if (!fresh) {
+          k.readEntry(ea);
+          oHi = k.hi;
+          oLo = k.lo;
+        }
         if (blockOk && aligned(off, next, pa, size)) {
           k.placeOa(pa);
           const nHi = (this.protHi | k.oaHi | (cont ? 0x100000 : 0)) >>> 0;
@@ -189,6 +208,7 @@ class Mapper {
             );
           }
           let child: number;
+          let childFresh = false;
           if (isNone(oHi, oLo)) {
             if (this.alloc === undefined) {
               throw new KernelError(
@@ -204,6 +224,7 @@ class Mapper {
               continue;
             }
             child = pgtableAlloc(k, this.alloc, level + 1, this.fn);
+            childFresh = true;
             k.writeTableEntry(ea, child, this.tblHi);
             kernelEntryBarrier(k);
             this.stats.tables++;
@@ -216,7 +237,7 @@ class Mapper {
           } else {
             child = k.tableAddr(oHi, oLo);
           }
-          this.mapLevel(child, level + 1, off, next, pa, cont && level === 2);
+          this.mapLevel(child, level + 1, off, next, pa, cont && level === 2, childFresh);
         }
         pa += next - off;
         off = next;

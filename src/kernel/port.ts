@@ -73,35 +73,48 @@ export class DirectPort implements MachinePort {
   storeRun(_cpu: number, pa: number, n: number, hi: number, lo: number, step: number): void {
     this.stores += n;
     const mem = this.mem;
-    let h = hi >>> 0;
+    let h = hi | 0;
     let l = lo >>> 0;
     let i = 0;
     while (i < n) {
       const a = pa + i * 8;
       const pfn = Math.floor(a / FRAME_SIZE);
-      mem.store64(a, h, l); // backs the frame and makes it the cached entry of its slot
+      mem.store64(a, h >>> 0, l); // backs the frame and makes it the cached entry of its slot
       const slot = pfn & FRAME_CACHE_MASK;
-      const fr = mem.arenas[mem.cacheArena[slot] as number] as Uint32Array;
+      const fr = this.int32View(mem.arenas[mem.cacheArena[slot] as number] as Uint32Array);
       let w = (mem.cacheWord[slot] as number) + ((a - pfn * FRAME_SIZE) >>> 2);
       const stop = Math.min(n - i, (FRAME_SIZE - (a - pfn * FRAME_SIZE)) / 8);
       let j = 0;
       while (j < stop) {
-        // Entries before the low half carries (all of them for step 0): a loop with no test per entry.
+        // Entries before the low half carries (all of them for step 0): a loop with no carry test.
         const m = Math.min(stop - j, Math.floor((4294967295 - l) / step) + 1);
-        const end = w + 2 * m;
-        for (; w < end; w += 2) {
-          fr[w] = l;
-          fr[w + 1] = h;
-          l += step;
-        }
+        w = storeWords(fr, w, m, h, l | 0, step | 0);
+        l += m * step;
         j += m;
         if (l >= 4294967296) {
           l -= 4294967296;
-          h = (h + 1) >>> 0;
+          h = (h + 1) | 0;
         }
       }
       i += stop;
     }
+  }
+
+  /** Int32Array views of the memory's arenas (the same words), for storeWords' int32 loop. */
+  private readonly views = new WeakMap<Uint32Array, Int32Array>();
+  private lastArena: Uint32Array | undefined;
+  private lastView: Int32Array = new Int32Array(0);
+
+  private int32View(arena: Uint32Array): Int32Array {
+    if (arena === this.lastArena) return this.lastView;
+    let v = this.views.get(arena);
+    if (v === undefined) {
+      v = new Int32Array(arena.buffer, arena.byteOffset, arena.length);
+      this.views.set(arena, v);
+    }
+    this.lastArena = arena;
+    this.lastView = v;
+    return v;
   }
 
   zero(_cpu: number, pa: number, size: number): void {
@@ -140,4 +153,36 @@ export class DirectPort implements MachinePort {
   note(_cpu: number, text: string): void {
     if (this.keepNotes) this.notes.push(text);
   }
+}
+
+/**
+ * `m` descriptors (lo + k * step, hi) as word pairs from word `w` of `fr`, in 32-bit integer
+ * arithmetic (the caller guarantees the low half does not carry within them, so its low 32 bits
+ * are the whole of it), four per iteration; returns the word after the last. Int32 values in an
+ * Int32Array keep V8 on integer stores (no double-to-uint32 conversion per word).
+ */
+function storeWords(fr: Int32Array, w: number, m: number, hi: number, lo: number, step: number): number {
+  let l = lo;
+  const s2 = (step * 2) | 0;
+  const s3 = (step * 3) | 0;
+  const s4 = (step * 4) | 0;
+  const end4 = w + 2 * (m - (m & 3));
+  for (; w < end4; w += 8) {
+    fr[w] = l;
+    fr[w + 1] = hi;
+    fr[w + 2] = (l + step) | 0;
+    fr[w + 3] = hi;
+    fr[w + 4] = (l + s2) | 0;
+    fr[w + 5] = hi;
+    fr[w + 6] = (l + s3) | 0;
+    fr[w + 7] = hi;
+    l = (l + s4) | 0;
+  }
+  const end = w + 2 * (m & 3);
+  for (; w < end; w += 2) {
+    fr[w] = l;
+    fr[w + 1] = hi;
+    l = (l + step) | 0;
+  }
+  return w;
 }
