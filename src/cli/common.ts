@@ -19,9 +19,7 @@ import {
   type Regs,
 } from "../arch/registers.js";
 import { hex64, parseCount, parseSize, parseU64 } from "../arch/u64.js";
-import { linuxLayout, parseKernelVersion } from "../dump/layout.js";
 import type { Marker } from "../dump/ptdump.js";
-import { parseRegisterFile } from "../dump/regfile.js";
 import { readTextFile, writeFileAtomic } from "../io/files.js";
 import { jsonText } from "../io/json-text.js";
 import { loadBank, parseBankSpec } from "../mem/banks.js";
@@ -157,7 +155,8 @@ const REG_KEYS: Record<string, keyof RegOptions> = {
 };
 
 /** Registers from a file: JSON, gdb `info registers` / `p/x $REG` output, or NAME=VALUE lines. */
-function readRegsFile(file: string): Record<string, string> {
+async function readRegsFile(file: string): Promise<Record<string, string>> {
+  const { parseRegisterFile } = await import("../dump/regfile.js");
   const parsed = parseRegisterFile(readTextFile(file, "--regs"), `--regs ${file}`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed.values)) out[k] = `0x${v.toString(16)}`;
@@ -198,9 +197,11 @@ export function regimeOpenOptions<T extends RegOptions & { regime?: string }>(o:
 
 /**
  * Build memory and registers from the command-line options (example < preset < file < flags).
- * Async: a pKVM example loads the kernel library that builds it only then (issue 14: startup).
+ * `markers: false` skips the example's ptdump markers (a walk does not use them). Async: what
+ * only some inputs need (the pKVM model, the register-file parsers, the kernel layout) is
+ * loaded only for them (issue 14: startup).
  */
-export async function machineFromOptions(o: RegOptions): Promise<MachineInputs> {
+export async function machineFromOptions(o: RegOptions, want: { markers?: boolean } = {}): Promise<MachineInputs> {
   if (isPkvmExample(o.example)) return pkvmMachine(o.example, o);
   const mem = new PhysMem();
   const values: Partial<Record<keyof RegOptions, string>> = {};
@@ -225,7 +226,7 @@ export async function machineFromOptions(o: RegOptions): Promise<MachineInputs> 
     if (base.tcr2 !== undefined) for (const k of ["TCR2_EL1", "PIR_EL1", "PIRE0_EL1"]) sources[k] = `preset ${o.preset}`;
   }
   if (o.regs !== undefined) {
-    for (const [k, v] of Object.entries(readRegsFile(o.regs))) {
+    for (const [k, v] of Object.entries(await readRegsFile(o.regs))) {
       const key = REG_KEYS[k];
       if (key) {
         values[key] = v;
@@ -302,7 +303,8 @@ export async function machineFromOptions(o: RegOptions): Promise<MachineInputs> 
   };
   // The example's ptdump markers: the layout of its kernel version, as for any snapshot.
   let markers: readonly Marker[] | undefined;
-  if (example) {
+  if (example && want.markers !== false) {
+    const { linuxLayout, parseKernelVersion } = await import("../dump/layout.js");
     const v = parseKernelVersion(example.kernel.replace(/^Linux\s+/, ""));
     const h1 = compileRegs(regs).halves[1];
     const fixmapSize =

@@ -288,7 +288,7 @@ ${exitStatusHelp("not used (a fault is a result, not a finding)")}`,
         ? await (await import("./open-inputs.js")).openInputs(o.dump, oo, { vas: queries.map((q) => q.va) })
         : o.dump.length > 0 || ((o.mem ?? []).length > 0 && !o.example)
           ? await (await import("./open-inputs.js")).openDumpFromOptions(o.dump, oo)
-          : { ...(await machineFromOptions(o)), notes: [] };
+          : { ...(await machineFromOptions(o, { markers: false })), notes: [] };
     for (const n of m.notes) process.stderr.write(`vmsa: note: ${n}\n`);
     const regs = withRegimeOptions(m.regs, o);
     // --example pkvm-host-s2 is the host's stage 2 alone: its arguments are IPAs.
