@@ -56,13 +56,10 @@ export interface HalfContext {
   readonly paBits: number;
   /** 2^paBits as a number; addresses at or above it give Address size faults. */
   readonly paLimit: number;
-  /** 2^(paBits-32): the high half of an address at or above it exceeds the PA size. */
-  readonly paLimitHi: number;
   /** Start table base address (aligned to the start table size), as a number. */
   readonly base: number;
-  /** The same as a 4 KiB frame number and a byte offset into that frame. */
+  /** The same as a 4 KiB frame number (the byte offset into that frame is in walkPlan). */
   readonly basePfn: number;
-  readonly baseOff: number;
   /** 2^(paBits-12): frame numbers at or above it exceed the output address size. */
   readonly paLimitPfn: number;
   /** Whether the base address itself exceeds the PA size (Address size fault, level 0). */
@@ -77,11 +74,13 @@ export interface HalfContext {
   readonly bitsAt: readonly number[];
   readonly blockAt: readonly number[];
   readonly contAt: readonly number[];
-  /** The walk loop's per-level plan (index level+1), one small integer each (levelPlanOf): the four
-   * arrays above packed so the loop reads one element a level. */
-  readonly levelPlan: Int32Array;
-  /** Mask clearing the in-granule offset bits of a next-table address (~(granule size - 1)). */
-  readonly granuleMask: number;
+  /**
+   * What walkRaw reads of this half, as int32 words (walkPlanOf; W_* indices): the level-0 checks
+   * as flag bits, the canonical masks, the start table's offset in its frame, the start level,
+   * the granule mask, the PA limit's high half and one packed word per level. Derived from the
+   * fields above: halves are made by compileHalf or halfWith, which compute it.
+   */
+  readonly walkPlan: Int32Array;
   /** Shareability used for leaves when DS=1 (from TCR.SHn). */
   readonly walkSh: number;
   /** ASID tagging the walk (from TTBR0 or TTBR1 per TCR.A1; 8 bits unless TCR.AS). */
@@ -136,27 +135,86 @@ export interface WalkContext {
   readonly s2: Stage2Info | null;
 }
 
-/** levelPlan fields: entry-size shift bits [5:0], index width [11:6], block allowed [12], contiguous shift [19:16]. */
+/** walkPlan words: flags (WF_*), canonical masks (data hi, lo; instruction hi, lo), the start table's byte offset in its frame, start level. */
+export const W_FLAGS = 0;
+export const W_CANON_DATA = 1;
+export const W_CANON_INST = 3;
+export const W_BASE_OFF = 5;
+export const W_START = 6;
+/** ~(granule size - 1): clears the in-granule offset bits of a next-table address. */
+export const W_GRANULE_MASK = 7;
+/** 2^(paBits-32): the high half of an address at or above it exceeds the PA size. */
+export const W_PA_LIMIT_HI = 8;
+/** One word per level from level -1 (index W_LEVELS + level + 1): entry-size shift bits [5:0],
+ * index width [11:6], block allowed [12], contiguous shift [19:16]. */
+export const W_LEVELS = 9;
+const WALK_PLAN_WORDS = W_LEVELS + 5;
 export const PLAN_BITS_SHIFT = 6;
 export const PLAN_BLOCK = 1 << 12;
 export const PLAN_CONT_SHIFT = 16;
+/** walkPlan flags: the level-0 faults (tnszFault, e0pd, epd, baseFault), HPD, the descriptor format. */
+export const WF_TNSZ = 1;
+export const WF_E0PD = 2;
+export const WF_EPD = 4;
+export const WF_BASE = 8;
+export const WF_HPD = 16;
+export const WF_DS = 32;
+export const WF_OA52 = 64;
+/** 52-bit OA without DS (64K granule, FEAT_LPA): OA[51:48] in descriptor bits [15:12]. */
+export const WF_OA52_64K = 128;
 
-/** Pack the per-level geometry into the walk loop's plan (HalfContext.levelPlan). */
-export function levelPlanOf(
-  shiftAt: readonly number[],
-  bitsAt: readonly number[],
-  blockAt: readonly number[],
-  contAt: readonly number[],
-): Int32Array {
-  const plan = new Int32Array(shiftAt.length);
-  for (let i = 0; i < plan.length; i++) {
-    plan[i] =
-      (shiftAt[i] as number) |
-      ((bitsAt[i] as number) << PLAN_BITS_SHIFT) |
-      ((blockAt[i] as number) !== 0 ? PLAN_BLOCK : 0) |
-      ((contAt[i] as number) << PLAN_CONT_SHIFT);
+/** A half's fields walkPlanOf reads. */
+type PlanInputs = Pick<
+  HalfContext,
+  | "tnszFault"
+  | "e0pd"
+  | "epd"
+  | "baseFault"
+  | "hpd"
+  | "ds"
+  | "oa52"
+  | "gShift"
+  | "canonDataHi"
+  | "canonDataLo"
+  | "canonInstHi"
+  | "canonInstLo"
+  | "base"
+  | "startLevel"
+  | "paBits"
+  | "shiftAt"
+  | "bitsAt"
+  | "blockAt"
+  | "contAt"
+>;
+
+/** Pack what walkRaw reads of a half into int32 words (HalfContext.walkPlan). */
+export function walkPlanOf(h: PlanInputs): Int32Array {
+  const w = new Int32Array(WALK_PLAN_WORDS);
+  w[W_FLAGS] =
+    (h.tnszFault ? WF_TNSZ : 0) |
+    (h.e0pd ? WF_E0PD : 0) |
+    (h.epd ? WF_EPD : 0) |
+    (h.baseFault ? WF_BASE : 0) |
+    (h.hpd ? WF_HPD : 0) |
+    (h.ds ? WF_DS : 0) |
+    (h.oa52 ? WF_OA52 : 0) |
+    (h.oa52 && !h.ds && h.gShift === 16 ? WF_OA52_64K : 0);
+  w[W_CANON_DATA] = h.canonDataHi | 0;
+  w[W_CANON_DATA + 1] = h.canonDataLo | 0;
+  w[W_CANON_INST] = h.canonInstHi | 0;
+  w[W_CANON_INST + 1] = h.canonInstLo | 0;
+  w[W_BASE_OFF] = h.base % 4096;
+  w[W_START] = h.startLevel;
+  w[W_GRANULE_MASK] = ~((1 << h.gShift) - 1);
+  w[W_PA_LIMIT_HI] = 2 ** (h.paBits - 32);
+  for (let i = 0; i < 5; i++) {
+    w[W_LEVELS + i] =
+      (h.shiftAt[i] as number) |
+      ((h.bitsAt[i] as number) << PLAN_BITS_SHIFT) |
+      ((h.blockAt[i] as number) !== 0 ? PLAN_BLOCK : 0) |
+      ((h.contAt[i] as number) << PLAN_CONT_SHIFT);
   }
-  return plan;
+  return w;
 }
 
 /** What a derived half may change (halfWith): the start table, the geometry, the level-0 checks, shareability, ASID. */
@@ -165,19 +223,14 @@ export type HalfChange = Partial<
 >;
 
 /**
- * `h` with `change` applied and the fields the walk loop derives from them recomputed (basePfn,
- * baseOff from base; levelPlan from bitsAt). Every half that is not compiled by compileHalf (stage 2's
+ * `h` with `change` applied and the fields the walk loop derives from them recomputed (basePfn
+ * from base, walkPlan from all). Every half that is not compiled by compileHalf (stage 2's
  * concatenated start table, the machine's walk-cache roots) is made here, so the derived fields
  * cannot go stale.
  */
 export function halfWith(h: HalfContext, change: HalfChange): HalfContext {
   const n = { ...h, ...change };
-  return {
-    ...n,
-    basePfn: Math.floor(n.base / 4096),
-    baseOff: n.base % 4096,
-    levelPlan: levelPlanOf(n.shiftAt, n.bitsAt, n.blockAt, n.contAt),
-  };
+  return { ...n, basePfn: Math.floor(n.base / 4096), walkPlan: walkPlanOf(n) };
 }
 
 function halvesOf(v: bigint | undefined): [number, number] {
@@ -225,7 +278,7 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
   }
   const asidReg = tcr.a1 ? regs.ttbr1 : regs.ttbr0;
   const asid = Number((asidReg >> 48n) & (tcr.as ? 0xffffn : 0xffn));
-  return {
+  const half: Omit<HalfContext, "walkPlan"> = {
     index,
     tcr: h,
     ttbr,
@@ -245,10 +298,8 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     lpa: fmt.lpa,
     paBits,
     paLimit,
-    paLimitHi: 2 ** (paBits - 32),
     base,
     basePfn: Math.floor(base / 4096),
-    baseOff: base % 4096,
     paLimitPfn: 2 ** (paBits - 12),
     baseFault: base >= paLimit,
     canonDataHi: cdh,
@@ -259,11 +310,10 @@ function compileHalf(index: 0 | 1, regs: Regs, tcr: Tcr, f: Features): HalfConte
     bitsAt,
     blockAt,
     contAt,
-    levelPlan: levelPlanOf(shiftAt, bitsAt, blockAt, contAt),
-    granuleMask: ~((1 << g.shift) - 1),
     walkSh: h.sh,
     asid,
   };
+  return { ...half, walkPlan: walkPlanOf(half) };
 }
 
 export function compileRegs(regs: Regs): WalkContext {

@@ -31,7 +31,31 @@ import { FRAME_CACHE_MASK, type PhysMem } from "../mem/physmem.js";
 if (FRAME_CACHE_MASK !== 8191) throw new Error("walker.ts assumes an 8192-slot frame cache");
 
 import { combineS1S2, decodeS2MemAttr, type S2MemAttr, type ShareDomain, shareDomainOf } from "../arch/stage2-memattr.js";
-import { compileRegs, type HalfContext, PLAN_BITS_SHIFT, PLAN_BLOCK, PLAN_CONT_SHIFT, TWO32, type WalkContext } from "./context.js";
+import {
+  compileRegs,
+  type HalfContext,
+  PLAN_BITS_SHIFT,
+  PLAN_BLOCK,
+  PLAN_CONT_SHIFT,
+  TWO32,
+  W_BASE_OFF,
+  W_CANON_DATA,
+  W_CANON_INST,
+  W_FLAGS,
+  W_GRANULE_MASK,
+  W_LEVELS,
+  W_PA_LIMIT_HI,
+  W_START,
+  type WalkContext,
+  WF_BASE,
+  WF_DS,
+  WF_E0PD,
+  WF_EPD,
+  WF_HPD,
+  WF_OA52,
+  WF_OA52_64K,
+  WF_TNSZ,
+} from "./context.js";
 import { directPermissions, nextTablePfn } from "./fields.js";
 import { leafPermissions, PERM_DIRTY, PERM_OVERLAY_SHIFT, panDirect } from "./permissions.js";
 
@@ -96,6 +120,26 @@ const K_PERM_OVERLAY_SHIFT = PERM_OVERLAY_SHIFT;
 const K_PLAN_BITS_SHIFT = PLAN_BITS_SHIFT;
 const K_PLAN_BLOCK = PLAN_BLOCK;
 const K_PLAN_CONT_SHIFT = PLAN_CONT_SHIFT;
+// Module-local copies of the imported rule functions the hot path calls: a call through a
+// constant needs no check that the import binding still holds the function it was inlined from.
+const K_directPermissions = directPermissions;
+const K_panDirect = panDirect;
+const K_W_FLAGS = W_FLAGS;
+const K_W_CANON_DATA = W_CANON_DATA;
+const K_W_CANON_INST = W_CANON_INST;
+const K_W_BASE_OFF = W_BASE_OFF;
+const K_W_START = W_START;
+const K_W_GRANULE_MASK = W_GRANULE_MASK;
+const K_W_PA_LIMIT_HI = W_PA_LIMIT_HI;
+const K_W_LEVELS = W_LEVELS;
+const K_WF_TNSZ = WF_TNSZ;
+const K_WF_E0PD = WF_E0PD;
+const K_WF_EPD = WF_EPD;
+const K_WF_BASE = WF_BASE;
+const K_WF_HPD = WF_HPD;
+const K_WF_DS = WF_DS;
+const K_WF_OA52 = WF_OA52;
+const K_WF_OA52_64K = WF_OA52_64K;
 
 const ACC_READ = 0;
 const ACC_WRITE = 1;
@@ -244,11 +288,8 @@ export const R_GCS = 18;
 
 // walkRaw reads module-local copies (exported bindings are cells the JIT must load and check).
 const K_R_AF = R_AF;
-const K_R_BASE_SIZE = R_BASE_SIZE;
 const K_R_BLOCK_LEVEL = R_BLOCK_LEVEL;
 const K_R_DIRTY = R_DIRTY;
-const K_R_E0PD = R_E0PD;
-const K_R_EPD = R_EPD;
 const K_R_INVALID = R_INVALID;
 const K_R_NONCANONICAL = R_NONCANONICAL;
 const K_R_OA_SIZE = R_OA_SIZE;
@@ -294,7 +335,12 @@ export class Walker {
   fault = 0;
   level = 0;
   reason = 0;
-  half: HalfContext | undefined = undefined;
+  /** TTBR half the last walk used (an index into ctx.halves; -1 when the MMU is off). */
+  halfIndex = -1;
+  /** The HalfContext of that half (undefined when the MMU is off). */
+  get half(): HalfContext | undefined {
+    return this.halfIndex < 0 ? undefined : this.ctx.halves[this.halfIndex];
+  }
   /** Output PA of a successful walk as 32-bit halves. */
   paHi = 0;
   paLo = 0;
@@ -380,61 +426,61 @@ export class Walker {
       const f = this.flat(vaHi, vaLo, (acc & 3) === ACC_EXEC);
       return f !== K_FAULT_NONE || s2 === null ? f : this.finalStage2(s2, acc);
     }
-    const sel = (vaHi >>> 23) & 1;
+    // The VA halves as int32 (the walk extracts bits; no tagged or double values).
+    const vHi = vaHi | 0;
+    const vLo = vaLo | 0;
+    const sel = (vHi >>> 23) & 1;
     const h = ctx.halves[sel] as HalfContext;
-    this.half = h;
+    this.halfIndex = sel;
+    // What the walk reads of the half, as int32 words (context.ts walkPlanOf).
+    const plan = h.walkPlan;
+    const flags = plan[K_W_FLAGS] as number;
     // 1. TnSZ out of range: Translation fault, level 0 (ASL AArch64.S1TxSZFaults).
-    if (h.tnszFault === true) return this.fail(K_FAULT_TRANSLATION, 0, K_R_TNSZ);
-    // 2. Non-canonical VA for the selected range (ASL AArch64.VAIsOutOfRange): level 0.
-    const isExec = (acc & 3) === ACC_EXEC;
-    const mh = isExec ? h.canonInstHi : h.canonDataHi;
-    const ml = isExec ? h.canonInstLo : h.canonDataLo;
-    if (sel === 1) {
-      if ((vaHi & mh) >>> 0 !== mh || (vaLo & ml) >>> 0 !== ml) return this.fail(K_FAULT_TRANSLATION, 0, K_R_NONCANONICAL);
-    } else if ((vaHi & mh) !== 0 || (vaLo & ml) !== 0) {
+    if ((flags & K_WF_TNSZ) !== 0) return this.fail(K_FAULT_TRANSLATION, 0, K_R_TNSZ);
+    // 2. Non-canonical VA for the selected range (ASL AArch64.VAIsOutOfRange): level 0. The bits
+    // under the mask must all equal the range select bit: VA ^ -sel clears them when they do.
+    const cw = (acc & 3) === ACC_EXEC ? K_W_CANON_INST : K_W_CANON_DATA;
+    const ones = -sel;
+    if (((vHi ^ ones) & (plan[cw] as number)) !== 0 || ((vLo ^ ones) & (plan[cw + 1] as number)) !== 0) {
       return this.fail(K_FAULT_TRANSLATION, 0, K_R_NONCANONICAL);
     }
-    // 3. E0PD: EL0 accesses to this half fault at level 0 (FEAT_E0PD).
-    if (h.e0pd === true && (acc & 4) !== 0) return this.fail(K_FAULT_TRANSLATION, 0, K_R_E0PD);
-    // 5. EPDn: no walk on a TLB miss, Translation fault level 0.
-    if (h.epd === true) return this.fail(K_FAULT_TRANSLATION, 0, K_R_EPD);
-    // 6. TTBR base beyond the output address size: Address size fault, level 0.
-    if (h.baseFault === true) return this.fail(K_FAULT_ADDRESS_SIZE, 0, K_R_BASE_SIZE);
+    // 3-6. E0PD (EL0 accesses), EPDn, the TTBR base beyond the output address size.
+    if ((flags & (K_WF_E0PD | K_WF_EPD | K_WF_BASE)) !== 0 && this.levelZeroFault(flags, acc) !== K_FAULT_NONE) return this.fault;
 
     const mem = this.mem;
+    // Walks that record the trail or translate descriptor addresses through stage 2 read every
+    // descriptor through readSlow.
+    const fast = s2 === null && this.recordTrail !== true;
     const tags = mem.cacheTag;
     const cFrame = mem.cacheFrame;
     const cWord = mem.cacheWord;
-    const rec = this.recordTrail;
-    const plan = h.levelPlan;
     // The current table as a 4 KiB frame number and a byte offset into it (the start table may be
     // as small as 64 bytes); integer arithmetic, no division, in the loop.
     let pfn = h.basePfn;
-    let off = h.baseOff;
-    let depth = 0;
-    let level = h.startLevel;
+    let off = plan[K_W_BASE_OFF] as number;
+    let level = plan[K_W_START] as number;
     // Hierarchical attributes, bits [62:59] of every table descriptor on the way down, OR-ed
-    // (APTable[62:61], UXNTable[60], PXNTable[59]); none when TCR.HPDn=1.
-    const tableAttrMask = h.hpd === true ? 0 : 0x78000000;
+    // (APTable[62:61], UXNTable[60], PXNTable[59]); none when TCR.HPDn=1. The loop ORs whole
+    // high halves; the leaf keeps bits [30:27] unless HPD.
     let tableAttrs = 0;
     // Next-table addresses in the plain format (no DS, no 52-bit OA) take the inline path.
     // Stryker disable next-line ConditionalExpression,LogicalOperator,BooleanLiteral: equivalent, both paths compute the same address (hot-path.test.ts checks them against arch addressOf)
-    const plainTables = h.ds !== true && h.oa52 !== true;
-    const granuleMask = h.granuleMask;
+    const plainTables = (flags & (K_WF_DS | K_WF_OA52)) === 0;
+    const granuleMask = plan[K_W_GRANULE_MASK] as number;
     // 2^(paBits-32): PA sizes are 32 bits or more, so an address is beyond the PA size exactly
     // when its high half is at or above this.
-    const paLimitHi = h.paLimitHi | 0;
+    const paLimitHi = plan[K_W_PA_LIMIT_HI] as number;
     for (;;) {
-      // This level's geometry, packed (context.ts levelPlanOf).
-      const lp = plan[level + 1] as number;
+      // This level's geometry, packed (context.ts walkPlanOf).
+      const lp = plan[(K_W_LEVELS + 1 + level) | 0] as number;
       const sh = lp & 63;
       const nb = (lp >>> K_PLAN_BITS_SHIFT) & 63;
       let idx: number;
       // Stryker disable next-line EqualityOperator,ArithmeticOperator: equivalent, no level shift is exactly 32 and JS shift counts are taken mod 32
-      if (sh >= 32) idx = (vaHi >>> (sh - 32)) & ((1 << nb) - 1);
+      if (sh >= 32) idx = (vHi >>> (sh - 32)) & ((1 << nb) - 1);
       // Bits [sh+nb-1:sh] of the VA, across the halves when they straddle bit 32 (the mask drops
       // the high half's bits when they do not; sh is at least 12, so 32 - sh is a real shift).
-      else idx = ((vaLo >>> sh) | (vaHi << (32 - sh))) & ((1 << nb) - 1);
+      else idx = ((vLo >>> sh) | (vHi << (32 - sh))) & ((1 << nb) - 1);
       const b = off + idx * 8;
       const p = pfn + (b >>> 12);
       const inFrame = b & 4095;
@@ -444,20 +490,18 @@ export class Walker {
       const slot = p & 8191; // FRAME_CACHE_MASK, as a literal for the JIT
       let hi: number;
       let lo: number;
-      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, a frame-cache miss is read by readSlow, which reads the same word
-      if (s2 === null && tags[slot] === p) {
+      // Stryker disable next-line ConditionalExpression: equivalent, a frame-cache miss is read by readSlow, which reads the same word
+      if (fast && tags[slot] === p) {
         const arena = cFrame[slot] as Uint32Array;
         const wi = (cWord[slot] as number) + (inFrame >>> 2);
         lo = arena[wi] as number;
         hi = arena[wi + 1] as number;
-        if (rec) this.recordLevel(depth, level, p * 4096 + inFrame, hi, lo);
       } else {
-        const f = this.readSlow(s2, p, inFrame, depth, level);
+        const f = this.readSlow(s2, p, inFrame, level);
         if (f !== K_FAULT_NONE) return f;
         hi = this.readHi;
         lo = this.readLo;
       }
-      depth++;
       if ((lo & 1) === 0) return this.fail(K_FAULT_TRANSLATION, level, K_R_INVALID);
       if ((lo & 2) !== 0 && level < 3) {
         // Table descriptor: next-level table address (ASL AArch64.NextTableBase).
@@ -470,10 +514,10 @@ export class Walker {
           next = nextTablePfn(h, hi, lo);
           if (next >= h.paLimitPfn) return this.fail(K_FAULT_ADDRESS_SIZE, level, K_R_TABLE_SIZE);
         }
-        tableAttrs |= hi & tableAttrMask;
+        tableAttrs |= hi;
         pfn = next;
         off = 0;
-        level++;
+        level = (level + 1) | 0;
         continue;
       }
       if ((lo & 2) === 0) {
@@ -481,6 +525,7 @@ export class Walker {
         if ((lp & K_PLAN_BLOCK) === 0) return this.fail(K_FAULT_TRANSLATION, level, K_R_BLOCK_LEVEL);
       }
       // Leaf (block or page) at `level`.
+      tableAttrs &= (flags & K_WF_HPD) !== 0 ? 0 : 0x78000000;
       const apT = (tableAttrs >>> 29) & 3;
       const uxnT = (tableAttrs >>> 28) & 1;
       const pxnT = (tableAttrs >>> 27) & 1;
@@ -490,13 +535,13 @@ export class Walker {
       this.tableAttrs = tableAttrs;
       // Output address (ASL AArch64.LeafBase) as 32-bit halves.
       let oaHi: number;
-      if (h.ds === true) {
+      if ((flags & K_WF_DS) !== 0) {
         oaHi = hi & 0x3ffff;
-        if (h.oa52) oaHi |= ((lo >>> 8) & 3) << 18;
+        if ((flags & K_WF_OA52) !== 0) oaHi |= ((lo >>> 8) & 3) << 18;
       } else {
         oaHi = hi & 0xffff;
-        // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, without DS only the 64K granule has a 52-bit OA
-        if (h.oa52 && h.gShift === 16) oaHi |= ((lo >>> 12) & 0xf) << 16;
+        // Without DS only the 64K granule has a 52-bit OA.
+        if ((flags & K_WF_OA52_64K) !== 0) oaHi |= ((lo >>> 12) & 0xf) << 16;
       }
       // With the contiguous bit, the entry is taken to cover the whole aligned group: the OA bits
       // below the group size come from the IA (ASL StageOA with ContiguousSize).
@@ -507,13 +552,13 @@ export class Walker {
       // Stryker disable next-line EqualityOperator: equivalent, no leaf or contiguous span is exactly 32 bits
       if (span < 32) {
         const m = 0xffffffff >>> (32 - span);
-        paLo = ((lo & ~m) | (vaLo & m)) >>> 0;
+        paLo = ((lo & ~m) | (vLo & m)) >>> 0;
         paHi = oaHi;
       } else {
         // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, span is never 32 here (see above)
         const mh = span === 32 ? 0 : 0xffffffff >>> (64 - span);
-        paLo = vaLo >>> 0;
-        paHi = ((oaHi & ~mh) | (vaHi & mh)) >>> 0;
+        paLo = vLo >>> 0;
+        paHi = ((oaHi & ~mh) | (vHi & mh)) >>> 0;
       }
       // The size check is on the descriptor's own OA (ASL AArch64.S1Walk: AArch64.OAOutOfRange of
       // LeafBase, the OA bits at and above the entry size), not on the contiguous-group base: an
@@ -535,8 +580,8 @@ export class Walker {
       // applies the same two for it (bench walk-4k-random: 8% of the walk went into the dispatch).
       let word: number;
       if (ctx.plainPerms === true) {
-        word = directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
-        if ((acc & 12) === 8) word = panDirect(ctx, word);
+        word = K_directPermissions(ctx, hi, lo, apT, uxnT, pxnT);
+        if ((acc & 12) === 8) word = K_panDirect(ctx, word);
       } else word = leafPermissions(ctx, hi, lo, apT, uxnT, pxnT, (acc & 12) === 8);
       this.perms = word & 0xff;
       const want = WANT_BIT[acc & 0x27] as number;
@@ -559,6 +604,21 @@ export class Walker {
     }
   }
 
+  /**
+   * The level-0 faults after the canonical check, in the Arm ARM's priority order, for a half
+   * whose walkPlan flags have one of them: E0PD for EL0 accesses (FEAT_E0PD), EPDn (no walk on a
+   * TLB miss), the TTBR base beyond the output address size. Returns the fault or FAULT_NONE.
+   */
+  private levelZeroFault(flags: number, acc: number): number {
+    // 3. E0PD: EL0 accesses to this half fault at level 0.
+    if ((flags & WF_E0PD) !== 0 && (acc & 4) !== 0) return this.fail(FAULT_TRANSLATION, 0, R_E0PD);
+    // 5. EPDn: Translation fault, level 0.
+    if ((flags & WF_EPD) !== 0) return this.fail(FAULT_TRANSLATION, 0, R_EPD);
+    // 6. Address size fault, level 0.
+    if ((flags & WF_BASE) !== 0) return this.fail(FAULT_ADDRESS_SIZE, 0, R_BASE_SIZE);
+    return FAULT_NONE;
+  }
+
   /** A trail entry: descriptor `depth` at byte address `addr`, read as `hi`:`lo`. */
   private recordLevel(depth: number, level: number, addr: number, hi: number, lo: number): void {
     this.trailLen = depth + 1;
@@ -573,8 +633,9 @@ export class Walker {
    * walkRaw's descriptor read off the fast path: the descriptor at frame `p` offset `inFrame` (an
    * IPA when `s2` is set) into readHi/readLo. Returns FAULT_NONE, or the fault (already recorded).
    */
-  private readSlow(s2: Walker | null, p: number, inFrame: number, depth: number, level: number): number {
+  private readSlow(s2: Walker | null, p: number, inFrame: number, level: number): number {
     const rec = this.recordTrail;
+    const depth = level - ((this.ctx.halves[this.halfIndex] as HalfContext).walkPlan[W_START] as number);
     let pa = p * 4096 + inFrame;
     if (s2 !== null) {
       // Two stages: the descriptor address is an IPA, translated by stage 2 before the read
@@ -628,7 +689,7 @@ export class Walker {
    * pointer is not an Address size fault and its tag is not part of the PA.
    */
   private flat(vaHi: number, vaLo: number, isExec: boolean): number {
-    this.half = undefined;
+    this.halfIndex = -1;
     const h = this.ctx.halves[(vaHi >>> 23) & 1] as HalfContext;
     const ignoreTop = h.tcr.tbi && !(isExec && h.tcr.tbid);
     const hi = ignoreTop ? (vaHi & 0x00ffffff) >>> 0 : vaHi >>> 0;
