@@ -1,9 +1,10 @@
 /**
  * `npm run bench:compare [-- --rounds N] [--json] [--c-source FILE] [WORKLOAD…]`: builds the C
  * yardstick, then runs it and vmsa's bench interleaved (C, vmsa, C, vmsa…) for N rounds and
- * prints each workload pair's medians, spreads and ratio, then the issue-14 goals measured on vmsa
+ * prints each workload pair's medians, spreads and ratio (walk-4k-random also beside C's
+ * walk-full-sparse, labelled, not a goal), then the issue-14 goals measured on vmsa
  * alone (audit/dump, json/text, ptdump of 1 TiB, startup: compare/goals.ts), per round. Exit 0 done, 2 bad input, 3 when the
- * C source or gcc is missing or a pair got no result (no ratio is printed for it).
+ * C source or gcc is missing or a pair (or its second C workload) got no result (no ratio is printed for it).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -86,10 +87,11 @@ try {
       collect(vmsa, parseBenchOutput(vr.stdout));
     }
   }
-  const results = sel.pairs.map((p) => comparePair(p, vmsa.get(p.vmsa) ?? [], c.get(p.c) ?? []));
+  const results = sel.pairs.map((p) => comparePair(p, vmsa.get(p.vmsa) ?? [], c.get(p.c) ?? [], p.also ? (c.get(p.also.c) ?? []) : []));
   const goalResults = goals.map((g) => evaluateGoal(g, vmsa));
   process.stdout.write(json ? reportJson(results, rounds, goalResults) : reportText(results, rounds, goalResults));
-  process.exitCode = results.some((x) => x.kind === "missing") || goalResults.some((x) => x.kind === "missing") ? 3 : 0;
+  const missing = results.some((x) => x.kind === "missing" || x.also?.kind === "missing") || goalResults.some((x) => x.kind === "missing");
+  process.exitCode = missing ? 3 : 0;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -30,6 +30,14 @@ export function reportText(results: readonly PairResult[], rounds: number, goals
     lines.push(
       `${name}: vmsa ${ops(r.vmsa.median)} [${ops(r.vmsa.min)}–${ops(r.vmsa.max)}]  C ${ops(r.c.median)} [${ops(r.c.min)}–${ops(r.c.max)}]  ratio ${r.ratio.toFixed(3)}`,
     );
+    const a = r.also;
+    if (a !== undefined) {
+      lines.push(
+        a.kind === "missing"
+          ? `  also vs C ${a.c}: no result from C — no ratio (${a.note})`
+          : `  also vs C ${a.c}: C ${ops(a.spread.median)} [${ops(a.spread.min)}–${ops(a.spread.max)}]  ratio ${a.ratio.toFixed(3)} (${a.note})`,
+      );
+    }
   }
   if (goals.length > 0) {
     lines.push(`vmsa alone, per-round values from the same vmsa run, median [min–max]:`);

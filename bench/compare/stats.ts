@@ -23,15 +23,26 @@ export function spread(samples: readonly number[]): Spread | undefined {
   return { median: m, min: Math.min(...samples), max: Math.max(...samples), rounds: samples.length };
 }
 
+/** The vmsa median divided by the pair's second C workload (WorkloadPair.also), or why there is no ratio. */
+export type AlsoResult =
+  | { kind: "compared"; c: string; note: string; spread: Spread; ratio: number }
+  | { kind: "missing"; c: string; note: string };
+
 export type PairResult =
-  | { kind: "compared"; pair: WorkloadPair; vmsa: Spread; c: Spread; ratio: number }
+  | { kind: "compared"; pair: WorkloadPair; vmsa: Spread; c: Spread; ratio: number; also?: AlsoResult }
   | { kind: "missing"; pair: WorkloadPair; missing: ("vmsa" | "c")[] };
 
 /**
  * ratio = vmsa median ops/s / C median ops/s (above 1: vmsa is faster). A side with no sample
- * makes the pair "missing" — never a ratio made up from one side.
+ * makes the pair "missing" — never a ratio made up from one side. With `pair.also`, `alsoSamples`
+ * (that C workload's samples) give a second ratio, or an `also` marked missing.
  */
-export function comparePair(pair: WorkloadPair, vmsaSamples: readonly number[], cSamples: readonly number[]): PairResult {
+export function comparePair(
+  pair: WorkloadPair,
+  vmsaSamples: readonly number[],
+  cSamples: readonly number[],
+  alsoSamples: readonly number[] = [],
+): PairResult {
   const v = spread(vmsaSamples);
   const c = spread(cSamples);
   if (v === undefined || c === undefined || c.median <= 0) {
@@ -40,5 +51,13 @@ export function comparePair(pair: WorkloadPair, vmsaSamples: readonly number[], 
     if (c === undefined || c.median <= 0) missing.push("c");
     return { kind: "missing", pair, missing };
   }
-  return { kind: "compared", pair, vmsa: v, c, ratio: v.median / c.median };
+  const result = { kind: "compared" as const, pair, vmsa: v, c, ratio: v.median / c.median };
+  if (pair.also === undefined) return result;
+  const { c: alsoC, note } = pair.also;
+  const a = spread(alsoSamples);
+  const also: AlsoResult =
+    a === undefined || a.median <= 0
+      ? { kind: "missing", c: alsoC, note }
+      : { kind: "compared", c: alsoC, note, spread: a, ratio: v.median / a.median };
+  return { ...result, also };
 }

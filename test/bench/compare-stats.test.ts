@@ -1,6 +1,7 @@
 /** bench:compare statistics: medians, spreads and the vmsa/C ratio (no timing involved). */
 import { describe, expect, it } from "vitest";
 import { WORKLOAD_PAIRS } from "../../bench/compare/pairs.js";
+import { reportJson, reportText } from "../../bench/compare/report.js";
 import { comparePair, median, spread } from "../../bench/compare/stats.js";
 
 const pair = { vmsa: "walk-4k-random", c: "walk-full" };
@@ -49,6 +50,36 @@ describe("comparePair", () => {
   });
   it("names both sides when neither produced a sample", () => {
     expect(comparePair(pair, [], [])).toEqual({ kind: "missing", pair, missing: ["vmsa", "c"] });
+  });
+});
+
+describe("comparePair with a second C workload (WorkloadPair.also)", () => {
+  const withAlso = { ...pair, also: { c: "walk-full-sparse", note: "frame-cache variant" } };
+  it("divides the vmsa median by the second C workload's median too, keeping the goal ratio against the first", () => {
+    const r = comparePair(withAlso, [100, 300, 200], [400, 50, 100], [40, 80, 100]);
+    expect(r.kind === "compared" && r.ratio).toBe(2);
+    expect(r.kind === "compared" && r.also).toEqual({
+      kind: "compared",
+      c: "walk-full-sparse",
+      note: "frame-cache variant",
+      spread: { median: 80, min: 40, max: 100, rounds: 3 },
+      ratio: 2.5,
+    });
+  });
+  it("marks the second ratio missing when that C workload printed nothing (no ratio made up)", () => {
+    const r = comparePair(withAlso, [100], [50], []);
+    expect(r.kind === "compared" && r.also).toEqual({ kind: "missing", c: "walk-full-sparse", note: "frame-cache variant" });
+  });
+  it("prints the second ratio on its own labelled line under the pair's goal ratio", () => {
+    const text = reportText([comparePair(withAlso, [100, 300, 200], [400, 50, 100], [40, 80, 100])], 3);
+    const lines = text.trimEnd().split("\n");
+    expect(lines[1]).toMatch(/^walk-4k-random ↔ walk-full: .* ratio 2\.000$/);
+    expect(lines[2]).toBe("  also vs C walk-full-sparse: C 80 [40–100]  ratio 2.500 (frame-cache variant)");
+    expect(reportText([comparePair(withAlso, [100], [50], [])], 1)).toContain("also vs C walk-full-sparse: no result from C — no ratio");
+    expect(JSON.parse(reportJson([comparePair(withAlso, [100], [50], [25])], 1)).pairs[0].also.ratio).toBe(4);
+  });
+  it("is what the walk pair compares against besides walk-full", () => {
+    expect(WORKLOAD_PAIRS.find((p) => p.vmsa === "walk-4k-random")?.also?.c).toBe("walk-full-sparse");
   });
 });
 
