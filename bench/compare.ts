@@ -78,7 +78,7 @@ try {
       collect(c, parseBenchOutput(cr.stdout));
     }
     for (const ch of children) {
-      const vr = spawnSync(process.execPath, [join(here, "run.js"), ...ch.names], {
+      const vr = spawnSync(process.execPath, [...ch.nodeArgs, join(here, "run.js"), ...ch.names], {
         encoding: "utf8",
         maxBuffer: 1 << 20,
         env: { ...process.env, ...ch.env },

@@ -15,6 +15,8 @@
  * its pages fault on first touch inside the timer as C's do, and freeing it unmaps it, so no later
  * rep gets it back touched. Only that child gets the variable: the other workloads (walk, goals)
  * keep the allocator behaviour they were measured with, so they are not distorted by it.
+ * The same child runs node with --expose-gc: bench/kernel.ts then runs a minor GC before each
+ * rep's timer, so collector work left by earlier reps' garbage is not timed (C has none).
  */
 import type { WorkloadPair } from "./pairs.js";
 
@@ -27,20 +29,22 @@ export const FRESH_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_
 export interface VmsaChild {
   /** Workload names passed to the child (bench/run.js). */
   names: string[];
+  /** node options before the script. */
+  nodeArgs: string[];
   /** Variables added to the parent's environment. */
   env: Readonly<Record<string, string>>;
 }
 
 /**
  * The children of one round: the fresh-memory pairs' vmsa workloads in one child with
- * FRESH_MEMORY_ENV, every other workload (other pairs, then `others`) in one child with no
+ * FRESH_MEMORY_ENV and --expose-gc, every other workload (other pairs, then `others`) in one child with no
  * addition. A child with no workload is not started.
  */
 export function vmsaChildren(pairs: readonly WorkloadPair[], others: readonly string[]): VmsaChild[] {
   const fresh = pairs.filter((p) => p.memory === "fresh").map((p) => p.vmsa);
   const plain = [...pairs.filter((p) => p.memory !== "fresh").map((p) => p.vmsa), ...others];
   const out: VmsaChild[] = [];
-  if (plain.length > 0) out.push({ names: plain, env: {} });
-  if (fresh.length > 0) out.push({ names: fresh, env: FRESH_MEMORY_ENV });
+  if (plain.length > 0) out.push({ names: plain, nodeArgs: [], env: {} });
+  if (fresh.length > 0) out.push({ names: fresh, nodeArgs: ["--expose-gc"], env: FRESH_MEMORY_ENV });
   return out;
 }
