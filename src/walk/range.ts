@@ -176,7 +176,7 @@ export function walkEntries(
         let pHi = hi;
         let pLo = lo;
         let j = i + 1;
-        for (; j <= last; j++) {
+        while (j <= last) {
           const dj = da + (j - i) * 8;
           const pj = Math.floor(dj / 4096);
           if (pj !== frPfn) {
@@ -184,17 +184,38 @@ export function walkEntries(
             frPfn = fr !== undefined && mem.frameStable ? pj : -1;
             frWord = mem.frameWord - pj * 1024;
           }
-          let nHi: number;
-          let nLo: number;
           if (frPfn === pj) {
-            const w = frWord + dj / 4;
-            nLo = (fr as Uint32Array)[w] as number;
-            nHi = (fr as Uint32Array)[w + 1] as number;
-          } else {
-            if (!mem.load64(dj)) break;
-            nHi = mem.hi;
-            nLo = mem.lo;
+            // The rest of this frame, read in place.
+            const words = fr as Uint32Array;
+            const end = Math.min(last, j + (pj * 4096 + 4096 - dj) / 8 - 1);
+            let w = frWord + dj / 4;
+            let k = j;
+            if (leafRun) {
+              // In int32 form: the sum's low word wraps, its carry is an unsigned compare.
+              let qLo = pLo | 0;
+              let qHi = pHi | 0;
+              const sLo = sizeLo | 0;
+              for (; k <= end; k++, w += 2) {
+                const nLo = (words[w] as number) | 0;
+                const nHi = (words[w + 1] as number) | 0;
+                const xLo = (qLo + sLo) | 0;
+                const xHi = (qHi + sizeHi + ((xLo ^ 0x80000000) < (qLo ^ 0x80000000) ? 1 : 0)) | 0;
+                if (nLo !== xLo || nHi !== xHi || ((nHi ^ qHi) & keepHi) !== 0) break;
+                qHi = nHi;
+                qLo = nLo;
+              }
+              pHi = qHi >>> 0;
+              pLo = qLo >>> 0;
+            } else {
+              for (; k <= end; k++, w += 2) if (words[w] !== lo || words[w + 1] !== hi) break;
+            }
+            j = k;
+            if (k <= end) break;
+            continue;
           }
+          if (!mem.load64(dj)) break;
+          const nHi = mem.hi;
+          const nLo = mem.lo;
           if (leafRun) {
             const xLo = (pLo + sizeLo) >>> 0;
             const xHi = (pHi + sizeHi + (xLo < pLo ? 1 : 0)) >>> 0;
@@ -202,6 +223,7 @@ export function walkEntries(
           } else if (nLo !== lo || nHi !== hi) break;
           pHi = nHi;
           pLo = nLo;
+          j++;
         }
         e.count = j - i;
         i = j - 1;

@@ -4,13 +4,13 @@
  * the per-entry audit's, on random tables with mixed attributes, W+X and EL0-accessible runs,
  * RES0 bits (Arm ARM D8.3), output addresses above the PA size, protected ranges cut by runs,
  * attribute aliases, contiguous groups well formed, misaligned, cut short or with one member
- * changed (Arm ARM D8.6.1), holes, blocks, permission indirection and frames read from a source.
+ * changed (Arm ARM D8.6.1), holes, blocks, permission indirection, frames stored out of physical order and frames read from a source.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { audit, auditToJson, formatAudit } from "../../src/dump/audit.js";
 import { propertyRuns } from "../helpers/property.js";
-import { buildLeafTables, leafTablesSpec, pooledCopy } from "../helpers/random-leaf-tables.js";
+import { buildLeafTables, leafTablesSpec, pooledCopy, reversedCopy } from "../helpers/random-leaf-tables.js";
 
 const json = (v: unknown): string => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x));
 
@@ -27,6 +27,7 @@ describe("audit by leaf runs", () => {
         expect(json(auditToJson(fast))).toBe(json(auditToJson(ref)));
         expect(json(fast)).toBe(json(ref));
         expect(json(audit(pooledCopy(t.mem, 3), regs, opts))).toBe(json(ref));
+        expect(json(audit(reversedCopy(t.mem), regs, opts))).toBe(json(ref));
         findings += ref.findings.length;
       }),
       { numRuns: propertyRuns(80) },

@@ -238,3 +238,17 @@ export function pooledCopy(mem: PhysMem, frames: number): PhysMem {
   });
   return out;
 }
+
+/**
+ * The same memory with its frames stored in reverse order of their physical addresses: frames
+ * adjacent in physical memory are not adjacent in the store, so a read that runs past the end of
+ * a frame's words reads another frame.
+ */
+export function reversedCopy(mem: PhysMem): PhysMem {
+  const out = new PhysMem();
+  for (const pfn of mem.backedFrames().reverse()) {
+    const f = mem.frame(pfn);
+    if (f !== undefined) out.writeBytes(BigInt(pfn) * 4096n, new Uint8Array(f.buffer, f.byteOffset, 4096).slice());
+  }
+  return out;
+}

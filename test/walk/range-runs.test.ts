@@ -15,7 +15,7 @@ import { compileRegs, type HalfContext } from "../../src/walk/context.js";
 import { leafOutputAddress } from "../../src/walk/fields.js";
 import { mappingReport, type RawEntry, walkEntries } from "../../src/walk/range.js";
 import { propertyRuns } from "../helpers/property.js";
-import { buildLeafTables, leafTablesSpec, pooledCopy } from "../helpers/random-leaf-tables.js";
+import { buildLeafTables, leafTablesSpec, pooledCopy, reversedCopy } from "../helpers/random-leaf-tables.js";
 import { TestTables } from "../helpers/tables.js";
 
 const TWO32 = 2 ** 32;
@@ -95,7 +95,7 @@ describe("range walk leaf runs", () => {
     ]);
   });
 
-  it("expanded runs are the entry-by-entry walk, on random tables (stable and pooled frames)", () => {
+  it("expanded runs are the entry-by-entry walk, on random tables (stable frames, frames stored out of order, pooled frames)", () => {
     fc.assert(
       fc.property(leafTablesSpec, (spec) => {
         const { t, regs } = buildLeafTables(spec);
@@ -106,6 +106,7 @@ describe("range walk leaf runs", () => {
         expect(fast.lines).toEqual(ref.lines);
         const pooled = visits(pooledCopy(t.mem, 3), h, true);
         expect(pooled.lines).toEqual(ref.lines);
+        expect(visits(reversedCopy(t.mem), h, true).lines).toEqual(ref.lines);
         expect(fast.visits).toBeLessThanOrEqual(ref.visits);
       }),
       { numRuns: propertyRuns(60) },
@@ -121,6 +122,7 @@ describe("range walk leaf runs", () => {
         const ref = mappingReport(t.mem, ctx, start, 0n, { perEntry: true });
         expect(mappingReport(t.mem, ctx, start, 0n)).toEqual(ref);
         expect(mappingReport(pooledCopy(t.mem, 3), ctx, start, 0n)).toEqual(ref);
+        expect(mappingReport(reversedCopy(t.mem), ctx, start, 0n)).toEqual(ref);
       }),
       { numRuns: propertyRuns(40) },
     );
