@@ -25,6 +25,8 @@
  * then not collected inside the next rep's timer, as the C program's previous arena is unmapped
  * outside its timer; process CPU time counts every thread, so collector work started by earlier
  * reps would otherwise land in the timed region too (about one rep in two had a scavenge there).
+ * bench:compare also turns off concurrent array-buffer sweeping there, so that GC unmaps the
+ * previous rep's arena itself rather than a helper thread during the timer (compare/children.ts).
  */
 import { MemblockAllocator } from "../src/kernel/alloc.js";
 import { Kernel } from "../src/kernel/context.js";

@@ -15,13 +15,21 @@
  * its pages fault on first touch inside the timer as C's do, and freeing it unmaps it, so no later
  * rep gets it back touched. Only that child gets the variable: the other workloads (walk, goals)
  * keep the allocator behaviour they were measured with, so they are not distorted by it.
- * The same child runs node with --expose-gc: bench/kernel.ts then runs a minor GC before each
- * rep's timer, so collector work left by earlier reps' garbage is not timed (C has none).
+ * The same child runs node with FRESH_NODE_ARGS: --expose-gc, so bench/kernel.ts runs a minor GC
+ * before each rep's timer and the collector work left by earlier reps' garbage is not timed (C
+ * has none); --no-concurrent-array-buffer-sweeping, so that GC frees the previous rep's arena
+ * (an munmap of its 1–2 Ki touched pages) itself, before the timer, instead of a helper thread
+ * doing it during the next rep (process CPU time counts every thread; the C program unmaps its
+ * arena outside its timer). Measured: map-1t-blocks medians 2.64/2.70/2.67 ms with the flag,
+ * 4.24/2.53/4.51 ms without, interleaved runs at load 7.
  */
 import type { WorkloadPair } from "./pairs.js";
 
 /** glibc's mmap threshold for the fresh-memory child: below every table arena the map benches reserve. */
 export const FRESH_MMAP_THRESHOLD = 1024 * 1024;
+
+/** node options of a child running fresh-memory workloads. */
+export const FRESH_NODE_ARGS: readonly string[] = ["--expose-gc", "--no-concurrent-array-buffer-sweeping"];
 
 /** Environment variables added for a child running fresh-memory workloads. */
 export const FRESH_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: String(FRESH_MMAP_THRESHOLD) };
@@ -37,7 +45,7 @@ export interface VmsaChild {
 
 /**
  * The children of one round: the fresh-memory pairs' vmsa workloads in one child with
- * FRESH_MEMORY_ENV and --expose-gc, every other workload (other pairs, then `others`) in one child with no
+ * FRESH_MEMORY_ENV and FRESH_NODE_ARGS, every other workload (other pairs, then `others`) in one child with no
  * addition. A child with no workload is not started.
  */
 export function vmsaChildren(pairs: readonly WorkloadPair[], others: readonly string[]): VmsaChild[] {
@@ -45,6 +53,6 @@ export function vmsaChildren(pairs: readonly WorkloadPair[], others: readonly st
   const plain = [...pairs.filter((p) => p.memory !== "fresh").map((p) => p.vmsa), ...others];
   const out: VmsaChild[] = [];
   if (plain.length > 0) out.push({ names: plain, nodeArgs: [], env: {} });
-  if (fresh.length > 0) out.push({ names: fresh, nodeArgs: ["--expose-gc"], env: FRESH_MEMORY_ENV });
+  if (fresh.length > 0) out.push({ names: fresh, nodeArgs: [...FRESH_NODE_ARGS], env: FRESH_MEMORY_ENV });
   return out;
 }

@@ -12,7 +12,7 @@ describe("vmsaChildren", () => {
       { names: ["walk-4k-random", "dump-4k", "startup-node"], nodeArgs: [], env: {} },
       {
         names: ["map-4k-pages", "map-1t-blocks"],
-        nodeArgs: ["--expose-gc"],
+        nodeArgs: ["--expose-gc", "--no-concurrent-array-buffer-sweeping"],
         env: { MALLOC_MMAP_THRESHOLD_: String(FRESH_MMAP_THRESHOLD) },
       },
     ]);
@@ -21,7 +21,11 @@ describe("vmsaChildren", () => {
     expect(vmsaChildren([], [])).toEqual([]);
     const maps = WORKLOAD_PAIRS.filter((p) => p.vmsa.startsWith("map-"));
     expect(vmsaChildren(maps, [])).toEqual([
-      { names: ["map-4k-pages", "map-1t-blocks"], nodeArgs: ["--expose-gc"], env: FRESH_MEMORY_ENV },
+      {
+        names: ["map-4k-pages", "map-1t-blocks"],
+        nodeArgs: ["--expose-gc", "--no-concurrent-array-buffer-sweeping"],
+        env: FRESH_MEMORY_ENV,
+      },
     ]);
     expect(vmsaChildren([], ["ptdump-1tib"])).toEqual([{ names: ["ptdump-1tib"], nodeArgs: [], env: {} }]);
   });
