@@ -10,13 +10,19 @@
  * is then read on demand like a plain image (filesource.ts).
  *
  * Cost: one pass over the decompressed size (time grows with the image, unavoidable for gzip),
- * constant memory, disk = non-zero data. The stream is checked whole before anything is read
+ * constant memory, disk = non-zero data. A small file (at most NATIVE_IN_LIMIT compressed and
+ * NATIVE_OUT_LIMIT inflated) is inflated by Node's native zlib in one call instead: pako's JS
+ * inflater runs cold in a short-lived command (about 60 ms for a 600 KB core, issue 14: startup).
+ * Anything the native call does not accept (too large, damaged) goes through the streaming
+ * inflater, which words every error; both give the same bytes (RFC 1952: all members, zero
+ * padding after the last ignored). The stream is checked whole before anything is read
  * (CRC-32 and length of every member, as gunzip does): a damaged or truncated stream is one error
  * at open, and no byte of it is ever taken as zero.
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import type ZStream from "pako/lib/zlib/zstream.js";
 import { codecLib } from "../io/codec-libs.js";
 import "../io/codec-libs-node.js";
@@ -30,6 +36,9 @@ export interface Inflated {
 }
 
 const IN_CHUNK = 1024 * 1024;
+/** The native one-call path: compressed bytes read whole, and the inflated size it may make. */
+export const NATIVE_IN_LIMIT = 16 * 1024 * 1024;
+export const NATIVE_OUT_LIMIT = 64 * 1024 * 1024;
 const OUT_CHUNK = 64 * 1024;
 const ZERO = Buffer.alloc(FRAME_SIZE);
 // zlib's return and flush codes.
@@ -41,9 +50,16 @@ const Z_NO_FLUSH = 0;
 /**
  * Inflate the gzip file `path` (all members) into an unlinked temporary file. `what` names the
  * role for errors (e.g. `--mem`); `progress` gets (compressed bytes read, compressed size);
- * `inChunk` is the size of the compressed reads (tests use it to put member ends at read ends).
+ * `inChunk` is the size of the compressed reads (tests use it to put member ends at read ends);
+ * `nativeOutLimit` bounds the native path's output (0: always stream; tests check both paths).
  */
-export function inflateToTemp(path: string, what: string, progress?: (done: number, total: number) => void, inChunk = IN_CHUNK): Inflated {
+export function inflateToTemp(
+  path: string,
+  what: string,
+  progress?: (done: number, total: number) => void,
+  inChunk = IN_CHUNK,
+  nativeOutLimit = NATIVE_OUT_LIMIT,
+): Inflated {
   let src: number;
   try {
     src = openSync(path, "r");
@@ -60,7 +76,7 @@ export function inflateToTemp(path: string, what: string, progress?: (done: numb
     throw new FileError("EFILE_WRITE", `${what} ${path}: cannot create a temporary file in ${tmpdir()} to inflate it (${fsReason(e)})`);
   }
   try {
-    const size = inflate(src, fd, path, what, inChunk, progress);
+    const size = inflateNative(src, fd, path, what, nativeOutLimit, progress) ?? inflate(src, fd, path, what, inChunk, progress);
     return { fd, size };
   } catch (e) {
     closeSync(fd);
@@ -70,16 +86,8 @@ export function inflateToTemp(path: string, what: string, progress?: (done: numb
   }
 }
 
-function inflate(
-  src: number,
-  fd: number,
-  path: string,
-  what: string,
-  inChunk: number,
-  progress?: (done: number, total: number) => void,
-): number {
-  const total = fstatSync(src).size;
-  const damaged = (why: string): FileError => new FileError("EFILE_GZIP", `${what} ${path}: gzip stream is damaged or truncated (${why})`);
+/** Inflated bytes written in order to `fd`, all-zero frames left as holes; `end` sizes the file. */
+function sparseWriter(fd: number, path: string, what: string): { onData: (chunk: Uint8Array) => void; end: () => number } {
   // Output position, and the frame being assembled when a chunk ends inside one.
   let pos = 0;
   const frame = Buffer.alloc(FRAME_SIZE);
@@ -113,6 +121,71 @@ function inflate(
       pos += n;
     }
   };
+  const end = (): number => {
+    const tail = pos % FRAME_SIZE;
+    if (tail !== 0) put(frame.subarray(0, tail), pos - tail);
+    try {
+      ftruncateSync(fd, pos);
+    } catch (e) {
+      throw new FileError("EFILE_WRITE", `${what} ${path}: cannot size the temporary file (${fsReason(e)})`);
+    }
+    return pos;
+  };
+  return { onData, end };
+}
+
+/**
+ * The whole file inflated by Node's zlib in one call, then written sparsely; undefined (nothing
+ * written) when the file is larger than NATIVE_IN_LIMIT, inflates to more than `outLimit`, or
+ * the native inflater rejects it: the streaming path then reads it (and words the error).
+ */
+function inflateNative(
+  src: number,
+  fd: number,
+  path: string,
+  what: string,
+  outLimit: number,
+  progress?: (done: number, total: number) => void,
+): number | undefined {
+  const total = fstatSync(src).size;
+  if (outLimit <= 0 || total === 0 || total > NATIVE_IN_LIMIT) return undefined;
+  const gz = Buffer.alloc(total);
+  let got = 0;
+  try {
+    while (got < total) {
+      const n = readSync(src, gz, got, total - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+  } catch {
+    return undefined;
+  }
+  // ISIZE, the last member's length mod 2^32 (RFC 1952 §2.3.1): a hint to skip a sure overflow.
+  if (got >= 4 && gz.readUInt32LE(got - 4) > outLimit) return undefined;
+  let out: Buffer;
+  try {
+    out = gunzipSync(gz.subarray(0, got), { maxOutputLength: outLimit });
+  } catch {
+    return undefined;
+  }
+  const w = sparseWriter(fd, path, what);
+  w.onData(out);
+  progress?.(got, total);
+  return w.end();
+}
+
+/** The streaming inflater: constant memory, every member, every error worded. */
+function inflate(
+  src: number,
+  fd: number,
+  path: string,
+  what: string,
+  inChunk: number,
+  progress?: (done: number, total: number) => void,
+): number {
+  const total = fstatSync(src).size;
+  const damaged = (why: string): FileError => new FileError("EFILE_GZIP", `${what} ${path}: gzip stream is damaged or truncated (${why})`);
+  const { onData, end } = sparseWriter(fd, path, what);
   // zlib's inflate, driven here so that every gzip member gets a fresh inflater: pako's own
   // member restart (inflateReset inside Inflate.push) loses the window of the next member
   // ("invalid distance too far back" on members larger than its output buffer).
@@ -176,12 +249,5 @@ function inflate(
     progress?.(off, total);
   }
   if (inMember || off === 0) throw damaged("unexpected end of file");
-  const tail = pos % FRAME_SIZE;
-  if (tail !== 0) put(frame.subarray(0, tail), pos - tail);
-  try {
-    ftruncateSync(fd, pos);
-  } catch (e) {
-    throw new FileError("EFILE_WRITE", `${what} ${path}: cannot size the temporary file (${fsReason(e)})`);
-  }
-  return pos;
+  return end();
 }

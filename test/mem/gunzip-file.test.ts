@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { inflateToTemp } from "../../src/mem/gunzip-file.js";
+import { inflateToTemp, NATIVE_OUT_LIMIT } from "../../src/mem/gunzip-file.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vmsa-gz-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,10 +39,11 @@ function image(frames: number, tail: number): Buffer {
   return b;
 }
 
-function inflateFile(name: string, gz: Uint8Array, chunk?: number): Buffer {
+/** Inflate through the streaming path (`chunk`: its read size), or the native one-call path when `native`. */
+function inflateFile(name: string, gz: Uint8Array, chunk?: number, native = false): Buffer {
   const f = join(dir, name);
   writeFileSync(f, gz);
-  const { fd, size } = inflateToTemp(f, "test", undefined, chunk);
+  const { fd, size } = inflateToTemp(f, "test", undefined, chunk, native ? NATIVE_OUT_LIMIT : 0);
   try {
     expect(fstatSync(fd).size).toBe(size);
     return readAll(fd, size);
@@ -58,6 +59,7 @@ describe("gzip inflated to a sparse temporary file", () => {
     const data = image(64, 100);
     const gz = gzipSync(data);
     for (const chunk of [1, 333, 4096, 1 << 20]) expect(inflateFile("a.gz", gz, chunk).equals(data)).toBe(true);
+    expect(inflateFile("a.gz", gz, undefined, true).equals(data)).toBe(true);
   });
 
   it("reads every member of a multi-member file, also when a member ends exactly where a read ends", () => {
@@ -76,6 +78,10 @@ describe("gzip inflated to a sparse temporary file", () => {
     for (const chunk of [100, 1 << 20]) expect(inflateFile("big.gz", big, chunk).equals(Buffer.concat([z1, z2, z1]))).toBe(true);
     // Zero padding after the last member is ignored, as gunzip does.
     expect(inflateFile("p.gz", Buffer.concat([ga, Buffer.alloc(16)]), ga.length).equals(a)).toBe(true);
+    // The native one-call path (small files) gives the same bytes.
+    expect(inflateFile("m.gz", gz, undefined, true).equals(Buffer.concat([a, b]))).toBe(true);
+    expect(inflateFile("big.gz", big, undefined, true).equals(Buffer.concat([z1, z2, z1]))).toBe(true);
+    expect(inflateFile("p.gz", Buffer.concat([ga, Buffer.alloc(16)]), undefined, true).equals(a)).toBe(true);
   });
 
   it("zero frames are holes: 64 MiB of zeros around one table page takes a few KiB of disk", () => {
