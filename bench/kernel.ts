@@ -167,7 +167,7 @@ export async function run(): Promise<KernelBenchResult[]> {
   return [
     result(
       "map-4k-pages",
-      median(5, 15, () => once(new DirectPort(freshMem(MAP_4K)), MAP_4K)),
+      median(5, 21, () => once(new DirectPort(freshMem(MAP_4K)), MAP_4K)),
     ),
     result(
       "map-4k-pages-checked",
