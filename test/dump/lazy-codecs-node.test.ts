@@ -4,17 +4,18 @@
  * nor does a small gzip core (Node's native zlib inflates it, src/mem/gunzip-file.ts), which
  * reads as the plain core; a kdump file with zlib pages loads pako's inflater and nothing else.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { buildElfCore } from "../../src/dump/elfcore-reader.js";
 import { openDump } from "../../src/dump/inputs.js";
 import { loadedCodecLibs } from "../../src/io/codec-libs.js";
 import { writeDiskDump } from "./diskdump/write.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vmsa-lazy-codecs-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const data = new Uint8Array(0x2000);
 data[0x1008] = 0x5a;
 const core = buildElfCore([{ pa: 0x4000_0000n, data }]);
