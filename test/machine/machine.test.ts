@@ -111,13 +111,18 @@ describe("machine: TLB maintenance", () => {
       expect(rules(m), op).toEqual(expected);
     }
   });
-  it("a walk-cache entry keeps the old subtree reachable: reads through it are stale", () => {
+  /** The PMD entry cleared and only the leaf-level TLBI (VAALE1IS) done: walk caches keep the old table. */
+  function pmdClearedLeafInvalidated(): Machine {
     const { m, pmd } = mapped();
     m.store64(0, pmd, 0n);
     m.dsb(0, "ISH");
     m.tlbi(0, "VAALE1IS", tlbiVa(KVA));
     m.dsb(0, "ISH");
     m.isb(0);
+    return m;
+  }
+  it("a walk-cache entry keeps the old subtree reachable: reads through it are stale", () => {
+    const m = pmdClearedLeafInvalidated();
     const r = m.load(1, KVA);
     expect(r.outcomes.map((o) => o.source)).toContain("walk-cache");
     expect(m.reports.map((x) => x.detail)).toEqual(["stale.walk-cache"]);
@@ -126,12 +131,7 @@ describe("machine: TLB maintenance", () => {
     // Arm ARM D8.14 (translation table walk caches): an entry holding the old table descriptor
     // lets a walk continue at the next level in the table it pointed to, so the read reaches the
     // page the old subtree maps (PA_A), not whatever the root table holds at that index.
-    const { m, pmd } = mapped();
-    m.store64(0, pmd, 0n);
-    m.dsb(0, "ISH");
-    m.tlbi(0, "VAALE1IS", tlbiVa(KVA));
-    m.dsb(0, "ISH");
-    m.isb(0);
+    const m = pmdClearedLeafInvalidated();
     const r = m.load(1, KVA);
     const viaCache = r.outcomes.filter((o) => o.source === "walk-cache");
     expect(viaCache.map((o) => (o.kind === "ok" ? { pa: o.pa, level: o.level } : o.kind))).toEqual([{ pa: PA_A, level: 3 }]);
