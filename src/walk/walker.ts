@@ -448,9 +448,9 @@ export class Walker {
     if ((flags & (K_WF_E0PD | K_WF_EPD | K_WF_BASE)) !== 0 && this.levelZeroFault(flags, acc) !== K_FAULT_NONE) return this.fault;
 
     const mem = this.mem;
-    // Walks that record the trail or translate descriptor addresses through stage 2 read every
-    // descriptor through readSlow.
-    const fast = s2 === null && this.recordTrail !== true;
+    // Two-stage walks translate each descriptor address through stage 2 first: readSlow.
+    const fast = s2 === null;
+    const rec = this.recordTrail;
     const tags = mem.cacheTag;
     const cFrame = mem.cacheFrame;
     const cWord = mem.cacheWord;
@@ -459,6 +459,7 @@ export class Walker {
     let pfn = h.basePfn;
     let off = plan[K_W_BASE_OFF] as number;
     let level = plan[K_W_START] as number;
+    const start = level;
     // Hierarchical attributes, bits [62:59] of every table descriptor on the way down, OR-ed
     // (APTable[62:61], UXNTable[60], PXNTable[59]); none when TCR.HPDn=1. The loop ORs whole
     // high halves; the leaf keeps bits [30:27] unless HPD.
@@ -496,8 +497,9 @@ export class Walker {
         const wi = (cWord[slot] as number) + (inFrame >>> 2);
         lo = arena[wi] as number;
         hi = arena[wi + 1] as number;
+        if (rec === true) this.recordLevel(level - start, level, p * 4096 + inFrame, hi, lo);
       } else {
-        const f = this.readSlow(s2, p, inFrame, level);
+        const f = this.readSlow(s2, p, inFrame, level - start, level);
         if (f !== K_FAULT_NONE) return f;
         hi = this.readHi;
         lo = this.readLo;
@@ -619,7 +621,7 @@ export class Walker {
     return FAULT_NONE;
   }
 
-  /** A trail entry: descriptor `depth` at byte address `addr`, read as `hi`:`lo`. */
+  /** A trail entry: descriptor `depth` (levels below the start level) at byte address `addr`, read as `hi`:`lo`. */
   private recordLevel(depth: number, level: number, addr: number, hi: number, lo: number): void {
     this.trailLen = depth + 1;
     this.trailAddr[depth] = addr;
@@ -633,9 +635,8 @@ export class Walker {
    * walkRaw's descriptor read off the fast path: the descriptor at frame `p` offset `inFrame` (an
    * IPA when `s2` is set) into readHi/readLo. Returns FAULT_NONE, or the fault (already recorded).
    */
-  private readSlow(s2: Walker | null, p: number, inFrame: number, level: number): number {
+  private readSlow(s2: Walker | null, p: number, inFrame: number, depth: number, level: number): number {
     const rec = this.recordTrail;
-    const depth = level - ((this.ctx.halves[this.halfIndex] as HalfContext).walkPlan[W_START] as number);
     let pa = p * 4096 + inFrame;
     if (s2 !== null) {
       // Two stages: the descriptor address is an IPA, translated by stage 2 before the read
