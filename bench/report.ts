@@ -36,14 +36,14 @@ export interface ReportBenchResult {
 const GiB = 2 ** 30;
 const PO = 0xffff_0000_0000_0000n;
 
-interface Tables {
+export interface Tables {
   mem: PhysMem;
   ctx: WalkContext;
   ptes: number;
 }
 
 /** `size` bytes of the linear map at 4K pages; `chunk` > 0 alternates PAGE_KERNEL / PAGE_KERNEL_RO every chunk bytes. */
-function build(size: number, chunk: number): Tables {
+export function build(size: number, chunk: number): Tables {
   const mem = new PhysMem({ reserveBytes: 16 * 1024 * 1024 });
   const port = new DirectPort(mem);
   const k = new Kernel(port, { granule: "4K", vaBits: 48 });
@@ -59,7 +59,7 @@ function build(size: number, chunk: number): Tables {
   return { mem, ctx: compileRegs(kernelRegs(k.geo, root)), ptes: size / 4096 };
 }
 
-function timed(runs: number, f: () => number): { ms: number; min: number; max: number } {
+export function timed(runs: number, f: () => number): { ms: number; min: number; max: number } {
   f(); // warm-up
   const xs: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -72,7 +72,7 @@ function timed(runs: number, f: () => number): { ms: number; min: number; max: n
   return { ms: xs[runs >> 1] as number, min: xs[0] as number, max: xs[runs - 1] as number };
 }
 
-function result(workload: string, t: Tables, r: { ms: number; min: number; max: number }): ReportBenchResult {
+export function result(workload: string, t: Tables, r: { ms: number; min: number; max: number }): ReportBenchResult {
   return {
     workload,
     ops_per_s: Math.round(t.ptes / (r.ms / 1000)),

@@ -23,6 +23,7 @@ export const WORKLOAD_MODULES: readonly WorkloadModule[] = [
     file: "report.js",
     workloads: ["dump-4k", "audit-4k", "json-4k", "dump-frag", "audit-frag", "json-frag", "ptdump-1tib"],
   },
+  { file: "diff.js", workloads: ["diff-4k-few", "diff-4k-many"] },
   { file: "startup.js", workloads: ["startup-node", "startup-version", "startup-translate", "startup-translate-core"] },
   {
     file: "explore.js",

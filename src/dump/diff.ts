@@ -75,24 +75,30 @@ export interface DiffOptions {
   readonly bbmLevel?: number;
   /** Halves to compare (default both). */
   readonly halves?: readonly (0 | 1)[];
+  /** Walk leaf by leaf instead of by runs of leaves (the same report; the reference the runs are tested against). */
+  readonly perEntry?: boolean;
 }
 
 /**
- * One VA interval of a side: a leaf; a range whose table is missing ("missing": `oa` holds the
- * table's PA); or table descriptors repeating the subtree walked at `firstOff` ("shared").
+ * One VA interval of a side: a run of leaves (range walk `runs`: entry j's descriptor is (hi, lo)
+ * + j·step and its output address oa + j·step, every other bit the first entry's); a range whose
+ * table is missing ("missing": `oa` holds the table's PA); or table descriptors repeating the
+ * subtree walked at `firstOff` ("shared").
  */
 interface Leaf {
   kind: "leaf" | "missing" | "shared";
   off: number;
   end: number;
   level: number;
+  /** Size of one entry of the run. */
+  step: number;
   hi: number;
   lo: number;
   oa: number;
   firstOff: number;
 }
 
-function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<string, number> } {
+function leavesOf(mem: PhysMem, h: HalfContext, perEntry: boolean): { leaves: Leaf[]; tables: Map<string, number> } {
   const leaves: Leaf[] = [];
   const tables = new Map<string, number>();
   if (h.tnszFault || h.baseFault || h.epd) return { leaves, tables };
@@ -107,8 +113,9 @@ function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<s
         leaves.push({
           kind: "leaf",
           off: e.off,
-          end: e.off + e.size,
+          end: e.off + e.size * e.count,
           level: e.level,
+          step: e.size,
           hi: e.hi,
           lo: e.lo,
           oa: leafOutputAddress(h, e.hi, e.lo, e.level),
@@ -116,7 +123,18 @@ function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<s
         });
       } else if (e.kind === "unbacked") {
         if (last?.kind === "missing" && last.oa === e.table && last.end === e.off) last.end += e.size;
-        else leaves.push({ kind: "missing", off: e.off, end: e.off + e.size, level: e.level, hi: 0, lo: 0, oa: e.table, firstOff: -1 });
+        else
+          leaves.push({
+            kind: "missing",
+            off: e.off,
+            end: e.off + e.size,
+            level: e.level,
+            step: e.size,
+            hi: 0,
+            lo: 0,
+            oa: e.table,
+            firstOff: -1,
+          });
       } else if (e.kind === "shared") {
         // One item per entry (not merged): the two sides may group their shared entries differently.
         tables.set(`${e.level}:${e.off}`, e.next);
@@ -125,6 +143,7 @@ function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<s
           off: e.off,
           end: e.off + e.size,
           level: e.level,
+          step: e.size,
           hi: e.hi,
           lo: e.lo,
           oa: e.next,
@@ -135,7 +154,8 @@ function leavesOf(mem: PhysMem, h: HalfContext): { leaves: Leaf[]; tables: Map<s
         tables.set(`${e.level}:${e.off}`, nextTableAddress(h, e.hi, e.lo));
       }
     },
-    { tables: true, shared: true },
+    // A leaf run is one visit: the merge below then costs per run, not per page.
+    { tables: true, shared: true, runs: !perEntry },
   );
   return { leaves, tables };
 }
@@ -182,6 +202,15 @@ function expandUnmatched(list: Leaf[], other: readonly Leaf[]): Leaf[] | undefin
 
 function raw(hi: number, lo: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/**
+ * The descriptor of the run's entry covering VA offset `off`: the first one plus j entry sizes (the
+ * walk's run guarantees the sum's carry stays inside the output address field).
+ */
+function descAt(x: Leaf, off: number): bigint {
+  const j = Math.floor((off - x.off) / x.step);
+  return j === 0 ? raw(x.hi, x.lo) : raw(x.hi, x.lo) + BigInt(j * x.step);
 }
 
 /** Compare the tables of two snapshots, VA range by VA range. */
@@ -235,8 +264,8 @@ export function diffTables(
       );
     }
     const base = halfBase(hb);
-    const A = leavesOf(memA, ha);
-    const B = leavesOf(memB, hb);
+    const A = leavesOf(memA, ha, opts.perEntry === true);
+    const B = leavesOf(memB, hb, opts.perEntry === true);
     // Both halves have the same granule (checked above); B's format says which bits are the OA.
     const fmt = hb.fmt;
     const halfFirst = changes.length;
@@ -297,14 +326,19 @@ export function diffTables(
       }
       // expandUnmatched() leaves a shared range only where the other side repeats it too.
       if (a?.kind === "shared" || b?.kind === "shared") return;
+      // Over [from, to) each side is one run: entry k of the interval is the entry at `from` plus
+      // k entry sizes on both sides alike, so every pair is judged as the first one is (the rule
+      // table reads the OAs only as equal or not, and every other bit is the run's).
       const va = base + BigInt(from);
       const size = BigInt(to - from);
+      const oldDesc = a ? descAt(a, from) : undefined;
+      const newDesc = b ? descAt(b, from) : undefined;
       const common = {
         half,
         va,
         size,
-        old: a ? raw(a.hi, a.lo) : undefined,
-        new: b ? raw(b.hi, b.lo) : undefined,
+        old: oldDesc,
+        new: newDesc,
         oldLevel: a?.level,
         newLevel: b?.level,
         oldPa: a ? BigInt(a.oa + (from - a.off)) : undefined,
@@ -324,13 +358,14 @@ export function diffTables(
         push({ ...common, kind: "new", rule: undefined, reason: "invalid → valid (never cached: no TLBI needed)", tlbi: false });
         return;
       }
-      if (!a || !b) return;
-      if (a.hi === b.hi && a.lo === b.lo && a.level === b.level && a.off === b.off) return;
+      if (!a || !b || oldDesc === undefined || newDesc === undefined) return;
+      // Both leaves at one level cover `from`: the same entry position (aligned to its size).
+      if (a.level === b.level && (a.off === b.off ? a.hi === b.hi && a.lo === b.lo : oldDesc === newDesc)) return;
       const oaA = a.oa + (from - a.off);
       const oaB = b.oa + (from - b.off);
       let r: ReturnType<typeof bbmRequirement>;
-      if (a.level === b.level && a.off === b.off) {
-        r = bbmRequirement(raw(a.hi, a.lo), raw(b.hi, b.lo), a.level, fmt, bbmLevel, { mair });
+      if (a.level === b.level) {
+        r = bbmRequirement(oldDesc, newDesc, a.level, fmt, bbmLevel, { mair });
       } else if (oaA !== oaB) {
         r = {
           required: true,
@@ -342,16 +377,15 @@ export function diffTables(
       } else {
         // Attributes first, judged on OA-normalised page forms; then the size change itself.
         const oaMask = addressFieldMask(fmt, fmt.granule.shift);
-        const na = (raw(a.hi, a.lo) & ~oaMask) | 3n;
-        const nb = (raw(b.hi, b.lo) & ~oaMask) | 3n;
+        const na = (oldDesc & ~oaMask) | 3n;
+        const nb = (newDesc & ~oaMask) | 3n;
         r = bbmRequirement(na, nb, 3, fmt, bbmLevel, { mair });
         if (!r.required) {
-          const hi = a.level < b.level ? a : b;
-          const blk = raw(hi.hi, hi.lo);
+          const blk = a.level < b.level ? oldDesc : newDesc;
           r =
             a.level < b.level
-              ? bbmRequirement(blk, 3n, hi.level, fmt, bbmLevel, { mair })
-              : bbmRequirement(3n, blk, hi.level, fmt, bbmLevel, { mair });
+              ? bbmRequirement(blk, 3n, a.level, fmt, bbmLevel, { mair })
+              : bbmRequirement(3n, blk, b.level, fmt, bbmLevel, { mair });
         }
       }
       if (r.rule === "bbm.same") return;
