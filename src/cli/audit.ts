@@ -5,9 +5,12 @@
  * was found but a reachable table is missing from the input (inconclusive, never "passed").
  */
 import type { Command } from "commander";
+import { HCR_E2H, HCR_TGE } from "../arch/hcr.js";
+import { parseRegister } from "../arch/registers.js";
 import { parseSize, parseU64 } from "../arch/u64.js";
 import { audit, auditToJson, formatAudit, type PaRange } from "../dump/audit.js";
 import { auditStage2, formatStage2Audit, stage2AuditToJson } from "../dump/audit-stage2.js";
+import { readTextFile } from "../io/files.js";
 import { collect, emit, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
 import { EXIT_FINDINGS, EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
@@ -42,7 +45,7 @@ export function registerAuditCommand(program: Command): void {
     .argument("[input...]", "ELF core (QEMU dump-guest-memory, kdump vmcore), snapshot .json, or FILE@PA")
     .option("-f, --format <fmt>", "text or json", "text")
     .option("--protected <START-END>", "a PA range that must not be mapped (repeatable; START+SIZE also accepted)", collect, [])
-    .option("--no-user-half", "skip the TTBR0 (user) half")
+    .option("--no-user-half", "skip the TTBR0 (user) half (not a user half in the el2 regime, nor in el20 unless HCR_EL2.TGE=1)")
     .option("--regime <regime>", `the regime of the tables (el2: a hypervisor's TTBR0_EL2, W+X by AP[2] and XN): ${REGIME_HELP}`)
     .option("-o, --output <file>", "write the report to a file (atomically) instead of stdout");
   addStage2Options(cmd, "a hypervisor's IPA space from VTCR_EL2/VTTBR_EL2: stage-2 W+X, executable Device memory, output sizes");
@@ -64,6 +67,13 @@ Examples:
   $ vmsa audit --stage 2 host.core --regs el2-registers.txt # a VM's stage-2 tables (VTCR_EL2, VTTBR_EL2)
   $ vmsa audit --example pkvm-hyp                          # EL2 regime: W+X by AP[2] and XN (bit 54)
   $ vmsa audit hyp.core --regime el2 --ttbr0 0x4f841001 --tcr 0x80853510 --mair 0x40044ffff --sctlr 0xf8ed383d
+  $ vmsa audit hyp.core --regime el20 --hcr 0x30480080001 --ttbr1 0 --ttbr0 0x4f841001 --tcr 0x95001f7b5ce350c --mair 0x40044ffff --sctlr 0xf8ed383d
+
+EL2&0 (--regime el20): EL0 uses this regime only when HCR_EL2.TGE=1 (a VHE host: TTBR0_EL2 is its
+user range). With TGE=0 (pKVM's hVHE hypervisor) both ranges are judged as hypervisor mappings:
+wx on the effective EL2 permissions (PXN, bit 53, and SCTLR_EL2.WXN), wxn-only (warning: writable,
+PXN clear, non-executable by WXN alone), el0-unused (warning: EL0 bits that never apply). Give
+HCR_EL2 with --hcr; without it TGE is assumed 0 and the report says so.
 
 Stage 2 (--stage 2): s2-wx (the guest may write and execute), s2-exec-device (executable Device
 memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusive), shared-table
@@ -71,7 +81,10 @@ memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusiv
   );
   cmd.action(async (inputs: string[], o: AuditCliOptions) => {
     if (o.format !== "text" && o.format !== "json") throw new UsageError(`--format: "${o.format}" is not text or json`);
-    if (stageOf(o) === 2) {
+    // --regime el20 at stage 1: --hcr gives HCR_EL2.TGE, which decides whether TTBR0_EL2 is a
+    // user range (Arm ARM D8.1); it is not a stage-2 flag there.
+    const el20Hcr = o.stage !== "2" && o.regime !== undefined && parseRegime(o.regime) === "el20" ? o.hcr : undefined;
+    if (stageOf(el20Hcr === undefined ? o : { ...o, hcr: undefined }) === 2) {
       await auditStage2Command(inputs, o);
       return;
     }
@@ -79,12 +92,25 @@ memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusiv
     const regime = o.regime === undefined ? undefined : parseRegime(o.regime);
     if (regime !== undefined && opened.regs.regime !== undefined && opened.regs.regime !== regime)
       throw new UsageError(`--regime ${regime}: the input's registers are of the ${opened.regs.regime} regime`);
-    const d = regime === undefined ? opened : { ...opened, regs: { ...opened.regs, regime } };
+    const withRegime = regime === undefined ? opened : { ...opened, regs: { ...opened.regs, regime } };
+    const hcr =
+      el20Hcr !== undefined
+        ? parseRegister("--hcr (HCR_EL2)", el20Hcr)
+        : withRegime.regs.regime === "el20" && o.regs !== undefined
+          ? await hcrFromRegsFile(o.regs)
+          : undefined;
+    if (hcr !== undefined && (hcr & HCR_E2H) === 0n)
+      throw new UsageError(`--regime el20: HCR_EL2 0x${hcr.toString(16)} has E2H=0, which is the el2 regime (expected E2H, bit 34, set)`);
+    const d = hcr === undefined ? withRegime : { ...withRegime, regs: { ...withRegime.regs, hcr } };
     const protectedRanges = o.protected.map(parsePaRange);
-    // The EL2 regime's one range is TTBR0_EL2, the hypervisor's own: always audited.
-    const userHalf = d.regs.regime === "el2" || (o.userHalf && d.regs.ttbr0 !== 0n);
+    // The EL2 regime's one range is TTBR0_EL2, the hypervisor's own: always audited; so is
+    // TTBR0_EL2 of EL2&0 unless HCR_EL2.TGE=1 makes it a user range (unknown TGE: assumed 0).
+    const hypTtbr0 = d.regs.regime === "el2" || (d.regs.regime === "el20" && ((d.regs.hcr ?? 0n) & HCR_TGE) === 0n);
+    const userHalf = hypTtbr0 || (o.userHalf && d.regs.ttbr0 !== 0n);
     const r = audit(d.mem, d.regs, { protectedRanges, userHalf });
     for (const n of d.notes) process.stderr.write(`vmsa: note: ${n}\n`);
+    if (r.el20?.tgeSource === "assumed")
+      process.stderr.write("vmsa: note: --regime el20 without HCR_EL2 (--hcr): TGE assumed 0, TTBR0_EL2 judged as hypervisor mappings\n");
     if (o.format === "json") {
       emit(`${toJson({ layout: d.layout?.description ?? null, sources: d.sources, ...(auditToJson(r) as object) })}\n`, o.output);
     } else {
@@ -94,6 +120,13 @@ memory), s2-address-size (output beyond VTCR_EL2.PS), missing-table (inconclusiv
     if (r.findings.some((f) => f.severity === "error" && f.kind !== "missing-table")) process.exitCode = EXIT_FINDINGS;
     else if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;
   });
+}
+
+/** HCR_EL2 from a --regs file (it names the EL1 registers otherwise): undefined when absent. */
+async function hcrFromRegsFile(file: string): Promise<bigint | undefined> {
+  // Loaded only for this input (issue 14: startup), as common.ts does.
+  const { parseRegisterFile } = await import("../dump/regfile.js");
+  return parseRegisterFile(readTextFile(file, "--regs"), `--regs ${file}`).values.HCR_EL2;
 }
 
 async function auditStage2Command(inputs: readonly string[], o: AuditCliOptions): Promise<void> {

@@ -18,6 +18,14 @@
  *   nT, OA[51:48] without LPA, NS in the Non-secure EL1&0 regime, NSTable), or an OA above the PA size;
  * - protected: a valid mapping of a PA range declared protected;
  * - global-user: a global (nG=0) leaf in the TTBR0 (user) half;
+ * - EL2&0 regime (E2H=1): with HCR_EL2.TGE=1 (a VHE host) TTBR0_EL2 is the user range and TTBR1_EL2
+ *   the kernel's, judged as above; with TGE=0 (pKVM's hVHE hypervisor, or a VHE host while its guest
+ *   runs) no EL0 access translates through the regime (Arm ARM D8.1.1/D8.1.2: EL0 uses EL2&0 only
+ *   when {E2H,TGE}={1,1}), so both ranges hold hypervisor mappings: wx on the effective EL2
+ *   permissions (AP[2], PXN bit 53, APTable, PXNTable, WXN), wxn-only (warning) for writable
+ *   pages with PXN clear that only SCTLR_EL2.WXN keeps non-executable, el0-unused (warning) for
+ *   EL0 access bits that can never take effect; no non-uxn, user-kernel or global-user. An
+ *   unknown TGE is assumed 0 (the audit then says so): never silently a user range;
  * - missing-table: a table the walk reaches that the input's memory does not contain: that VA
  *   range could not be audited, so the verdict is inconclusive (never the kernel's "passed");
  * - shared-table (warning): table descriptors naming a table already audited at another VA (the
@@ -26,6 +34,7 @@
  */
 import { HI_CONT, HI_PXN, HI_UXN, LO_AP1, LO_AP2, LO_NG } from "../arch/bits.js";
 import { formatSize } from "../arch/granule.js";
+import { HCR_TGE } from "../arch/hcr.js";
 import { memoryClass } from "../arch/mair.js";
 import { piIndexOf } from "../arch/pie.js";
 import type { Regs } from "../arch/registers.js";
@@ -40,8 +49,10 @@ import { PTDUMP_LINUX_6, PTDUMP_PROT_LO, ptdumpProtHi } from "./ptdump.js";
 
 export type FindingKind =
   | "wx"
+  | "wxn-only"
   | "non-uxn"
   | "user-kernel"
+  | "el0-unused"
   | "attr-alias"
   | "bad-contiguous"
   | "reserved-bits"
@@ -52,8 +63,10 @@ export type FindingKind =
 
 export const FINDING_KINDS: readonly FindingKind[] = [
   "wx",
+  "wxn-only",
   "non-uxn",
   "user-kernel",
+  "el0-unused",
   "attr-alias",
   "bad-contiguous",
   "reserved-bits",
@@ -114,7 +127,19 @@ export interface WxVerdict {
   readonly summary: string;
 }
 
+/**
+ * How the EL2&0 regime's two ranges were judged (Arm ARM D8.1: EL0 translates through EL2&0 only
+ * when HCR_EL2.{E2H,TGE}={1,1}): `tge` from HCR_EL2 when the registers carry it, else assumed 0
+ * (every range judged as hypervisor mappings, the stricter privileged rules).
+ */
+export interface El20View {
+  readonly tge: boolean;
+  readonly tgeSource: "HCR_EL2" | "assumed";
+}
+
 export interface AuditReport {
+  /** Present for the EL2&0 regime. */
+  readonly el20?: El20View;
   readonly wx: WxVerdict;
   readonly findings: readonly Finding[];
   /** Leaves seen per half. */
@@ -145,6 +170,12 @@ const RULE = {
   res0: "RES0 descriptor bits must be zero (Arm ARM D8.3 descriptor formats)",
   oaSize: "output address must fit the PA size (Arm ARM: Address size fault)",
   prot: "PA range declared protected (--protected) must not be mapped",
+  wxEl20:
+    "W^X at EL2 in the EL2&0 regime with HCR_EL2.TGE=0: no hypervisor mapping both writable and executable at EL2 (AP[2]=0 and PXN, bit 53, clear, with SCTLR_EL2.WXN=0; Arm ARM D8.4 stage 1 permissions; no EL0 uses this regime when TGE=0: D8.1, ASL ELIsInHost)",
+  wxnOnly:
+    "hypervisor mappings should be non-executable by their own bits: a writable page with PXN (bit 53) clear is non-executable at EL2 only while SCTLR_EL2.WXN=1 (Arm ARM D8.4 stage 1 permissions, ASL AArch64_S1DirectBasePermissions: WXN removes execute from writable memory); KVM's hVHE encodings set bit 54 (UXN in EL2&0) instead",
+  el0Unused:
+    "EL0 permissions in the EL2&0 regime with HCR_EL2.TGE=0 never take effect (Arm ARM D8.1, ASL ELIsInHost: EL0 uses EL2&0 only when E2H=TGE=1): informational, but a sign the tables were built for another regime",
   wxEl2:
     "W^X at EL2: no hypervisor mapping both writable (AP[2]=0) and executable (XN, bit 54, clear); KVM's hyp_set_prot_attr refuses W+X (Linux arch/arm64/kvm/hyp/pgtable.c), and pKVM runs with SCTLR_EL2.WXN=1",
   global: "user (TTBR0) mappings must be non-global, nG=1 (global user entries survive ASID switches; Linux maps all user memory nG)",
@@ -240,10 +271,18 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
     }
     if (p) findings.push(p);
     const descriptor = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
-    const severity = kind === "shared-table" ? "warning" : "error";
+    const severity = kind === "shared-table" || kind === "wxn-only" || kind === "el0-unused" ? "warning" : "error";
     pending.set(kind, { kind, va, size, pa, level: e.level, descriptor, message, rule, severity });
   };
   const protectedRanges = opts.protectedRanges ?? [];
+  // EL2&0: HCR_EL2.TGE decides whether TTBR0_EL2 is a user range (TGE=1) or the hypervisor's
+  // (TGE=0, no EL0 in the regime). Unknown: assumed 0, reported (El20View).
+  const hcr = ctx.regs.hcr;
+  const el20: El20View | undefined =
+    ctx.regime === "el20"
+      ? { tge: hcr !== undefined && (hcr & HCR_TGE) !== 0n, tgeSource: hcr === undefined ? "assumed" : "HCR_EL2" }
+      : undefined;
+  const hyp20 = el20 !== undefined && !el20.tge;
   const bbm = ctx.features.bbm;
   const h1 = ctx.halves[1];
   const pageSize = opts.pageSize ?? h1.granule.size;
@@ -274,7 +313,9 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
     const span = e.size * n;
     leaves[h.index] += n;
     const pa = leafOutputAddress(h, e.hi, e.lo, e.level);
-    if (hyp && !ctx.pie) {
+    if (hyp20) {
+      hypEl20Leaf(e, base, span, pa);
+    } else if (hyp && !ctx.pie) {
       // EL2: AP[1] is RES1 (KVM's nVHE encodings set it), bit 53 is not a permission, no EL0.
       if ((e.lo & LO_AP2) === 0 && (e.hi & HI_UXN) === 0) {
         wxPages += span / pageSize;
@@ -355,6 +396,37 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
     if ((e.hi & HI_CONT) !== 0) contiguousRun(h, e, base, pa);
   };
 
+  /**
+   * A leaf run of the EL2&0 regime with HCR_EL2.TGE=0: a hypervisor mapping, judged on its
+   * effective EL2 permissions (walk/permissions.ts; PIR_EL2/PIRE0_EL2 under PIE).
+   */
+  const hypEl20Leaf = (e: RawEntry, base: bigint, span: number, pa: number): void => {
+    const p = leafPermissions(ctx, e.hi, e.lo, e.apTable, e.uxnTable, e.pxnTable, false);
+    const va = base + BigInt(e.off);
+    const size = BigInt(span);
+    const paB = BigInt(pa);
+    const why = ctx.pie ? `PIIndex ${piIndexOf(e.hi, e.lo)}: PIR_EL2 ${permText(p, 0)}, PIRE0_EL2 ${permText(p, 3)}` : undefined;
+    if ((p & PERM_PW) !== 0 && (p & PERM_PX) !== 0) {
+      wxPages += span / pageSize;
+      const bits = why ?? "AP[2]=0, PXN=0, SCTLR_EL2.WXN=0";
+      report("wx", va, size, paB, e, `hypervisor mapping writable and executable at EL2 (${bits})`, RULE.wxEl20);
+    } else if (why === undefined && ctx.wxn && (p & PERM_PW) !== 0 && (e.hi & HI_PXN) === 0 && e.pxnTable === 0 && (p & PERM_UW) === 0) {
+      report(
+        "wxn-only",
+        va,
+        size,
+        paB,
+        e,
+        "hypervisor mapping writable with PXN (bit 53) clear: only SCTLR_EL2.WXN=1 keeps it non-executable at EL2",
+        RULE.wxnOnly,
+      );
+    }
+    if ((p & (PERM_UR | PERM_UW | PERM_UGCS)) !== 0) {
+      const el0 = why ?? `AP[1]=1${(p & PERM_UW) !== 0 ? ", EL0-writable" : ""}`;
+      report("el0-unused", va, size, paB, e, `EL0 access bits set (${el0}) in a regime no EL0 uses (HCR_EL2.TGE=0)`, RULE.el0Unused);
+    }
+  };
+
   const overlapsProtected = (pa: number, end: number): boolean => {
     for (const pr of protectedRanges) if (BigInt(pa) < pr.end && BigInt(end) > pr.start) return true;
     return false;
@@ -433,8 +505,9 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
     if (h.tnszFault || h.baseFault || h.epd) return;
     const base = halfBase(h);
     // The EL2 regime (E2H=0): TTBR0_EL2 is the hypervisor's one range, no EL0, XN at bit 54.
+    // EL2&0 with TGE=0: both ranges are the hypervisor's (hyp20, judged in hypEl20Leaf).
     const hyp = ctx.el2 && h.index === 0;
-    const kernel = h.index === 1 || hyp;
+    const kernel = h.index === 1 || hyp || hyp20;
     const tableRes0 = reservedBitsMask(h, true, 0, bbm);
     const leafRes0 = [-1, 0, 1, 2, 3].map((level) => reservedBitsMask(h, false, level, bbm));
     walkEntries(
@@ -454,7 +527,9 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
           const protHi = e.hi & ptdumpProtHi(PTDUMP_LINUX_6);
           if (kernel && !ctx.pie && e.level === 3 && (protLo !== 0 || protHi !== 0)) {
             const pages = (e.size * e.count) / pageSize;
-            if (hyp) {
+            if (hyp20) {
+              if (!ctx.wxn && (protLo & LO_AP2) === 0 && (protHi & HI_PXN) === 0) wxPages += pages;
+            } else if (hyp) {
               if ((protLo & LO_AP2) === 0 && (protHi & HI_UXN) === 0) wxPages += pages;
             } else {
               if ((protHi & HI_UXN) === 0) nonUxnPages += pages;
@@ -549,6 +624,7 @@ export function audit(mem: PhysMem, regs: Regs | WalkContext, opts: AuditOptions
       ? "Checked W+X mappings: passed, no W+X pages found"
       : `Checked W+X mappings: INCONCLUSIVE, ${nMissing} reachable table${nMissing === 1 ? " is" : "s are"} not in the input (no W+X pages in the tables read)`;
   return {
+    ...(el20 ? { el20 } : {}),
     wx: { wxPages: BigInt(wxPages), nonUxnPages: BigInt(nonUxnPages), passed: clean && nMissing === 0, missingTables: nMissing, summary },
     findings,
     leaves,
@@ -649,6 +725,7 @@ function aliasMessage(pa: bigint, end: bigint, cls: string, other: string, other
 export function formatAudit(r: AuditReport, header?: string): string {
   const lines: string[] = [];
   if (header) lines.push(header);
+  if (r.el20) lines.push(el20Line(r.el20));
   lines.push(r.wx.summary);
   const errors = r.findings.filter((f) => f.severity === "error").length;
   if (r.findings.length === 0) {
@@ -669,10 +746,18 @@ export function formatAudit(r: AuditReport, header?: string): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The line saying how the EL2&0 regime's ranges were judged, and from what. */
+export function el20Line(v: El20View): string {
+  if (v.tge) return "EL2&0 regime, HCR_EL2.TGE=1 (from HCR_EL2): a VHE host; TTBR0_EL2 judged as its user range, TTBR1_EL2 as its kernel";
+  const from = v.tgeSource === "HCR_EL2" ? "from HCR_EL2" : "HCR_EL2 not given: assumed 0, the stricter view; give --hcr";
+  return `EL2&0 regime, HCR_EL2.TGE=0 (${from}): no EL0 uses this regime; TTBR0_EL2 and TTBR1_EL2 judged as hypervisor mappings`;
+}
+
 /** JSON-ready form (bigints as hex strings). */
 export function auditToJson(r: AuditReport): unknown {
   const hx = (v: bigint): string => `0x${v.toString(16)}`;
   return {
+    ...(r.el20 ? { el20: { tge: r.el20.tge ? 1 : 0, tgeSource: r.el20.tgeSource, view: el20Line(r.el20) } } : {}),
     summary: r.wx.summary,
     passed: r.wx.passed,
     inconclusive: r.wx.missingTables > 0,
