@@ -124,6 +124,8 @@ const K_PLAN_CONT_SHIFT = PLAN_CONT_SHIFT;
 // constant needs no check that the import binding still holds the function it was inlined from.
 const K_directPermissions = directPermissions;
 const K_panDirect = panDirect;
+/** A frame-cache tag array no frame number matches: walkRaw's tags for two-stage walks. */
+const NEVER_CACHED = new Float64Array(FRAME_CACHE_MASK + 1).fill(-1);
 const K_W_FLAGS = W_FLAGS;
 const K_W_CANON_DATA = W_CANON_DATA;
 const K_W_CANON_INST = W_CANON_INST;
@@ -448,10 +450,10 @@ export class Walker {
     if ((flags & (K_WF_E0PD | K_WF_EPD | K_WF_BASE)) !== 0 && this.levelZeroFault(flags, acc) !== K_FAULT_NONE) return this.fault;
 
     const mem = this.mem;
-    // Two-stage walks translate each descriptor address through stage 2 first: readSlow.
-    const fast = s2 === null;
+    // Two-stage walks translate each descriptor address through stage 2 first: their tags never
+    // match, every descriptor is read by readSlow.
+    const tags = s2 === null ? mem.cacheTag : NEVER_CACHED;
     const rec = this.recordTrail;
-    const tags = mem.cacheTag;
     const cFrame = mem.cacheFrame;
     const cWord = mem.cacheWord;
     // The current table as a 4 KiB frame number and a byte offset into it (the start table may be
@@ -492,7 +494,7 @@ export class Walker {
       let hi: number;
       let lo: number;
       // Stryker disable next-line ConditionalExpression: equivalent, a frame-cache miss is read by readSlow, which reads the same word
-      if (fast && tags[slot] === p) {
+      if (tags[slot] === p) {
         const arena = cFrame[slot] as Uint32Array;
         const wi = (cWord[slot] as number) + (inFrame >>> 2);
         lo = arena[wi] as number;
