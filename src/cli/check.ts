@@ -17,14 +17,14 @@ import { DEFAULT_EXPLORE_LIMIT, type ExploreResult, exploreScenario, interleavin
 import { exploreParallel } from "../scenario/explore-parallel.js";
 import { parseScenario } from "../scenario/format.js";
 import { scenarioToHerd } from "../scenario/herd-export.js";
-import { herdFileToScenarioText } from "../scenario/herd-import.js";
+import { asHerdQuestion, isHerdFile, scenarioTextOf } from "../scenario/herd-file.js";
 import { DEFAULT_LITMUS_LIMIT, isLitmusScenario, type LitmusResult, runLitmus } from "../scenario/litmus.js";
-import { litmusStatus, litmusToJson, observedOf, renderLitmusText } from "../scenario/litmus-render.js";
+import { litmusStatus, litmusToJson, renderLitmusText } from "../scenario/litmus-render.js";
 import { exploreToJson, renderExploreText, renderText, resultToJson } from "../scenario/render.js";
 import { runScenario, type ScenarioResult } from "../scenario/run.js";
 import { checkTrace } from "./check-trace.js";
 import { UsageError } from "./common.js";
-import { parseDuration } from "./duration.js";
+import { type ExploreBounds, parseExploreBounds } from "./explore-bounds.js";
 import { exportTablesImage } from "./export-image.js";
 
 interface CheckOptions {
@@ -51,11 +51,6 @@ interface CheckOptions {
   casemate?: boolean;
 }
 
-interface ExploreBounds {
-  readonly limit: number;
-  readonly budgetMs: number | undefined;
-}
-
 /** Validate the options; throws UsageError naming the option and what it takes. */
 function exploreBounds(opts: CheckOptions): ExploreBounds | undefined {
   const format = opts.format ?? "text";
@@ -69,21 +64,7 @@ function exploreBounds(opts: CheckOptions): ExploreBounds | undefined {
   // (--outcomes with --explore lists every reachable final state: the litmus model.)
   if (opts.expect)
     throw new UsageError("--expect judges the written order against the file's expect block; it does not combine with --explore");
-  const limitText = opts.exploreLimit;
-  const limit = limitText === undefined ? DEFAULT_EXPLORE_LIMIT : /^\d+$/.test(limitText.trim()) ? Number(limitText.trim()) : Number.NaN;
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new UsageError(`--explore-limit: "${String(limitText)}" is not a positive decimal number of interleavings`);
-  }
-  let budgetMs: number | undefined;
-  if (opts.exploreBudget !== undefined) {
-    budgetMs = parseDuration(opts.exploreBudget);
-    if (budgetMs === undefined) {
-      throw new UsageError(
-        `--explore-budget: "${opts.exploreBudget}" is not a duration (expected a number and a unit: 500ms, 30s, 2m, 1h)`,
-      );
-    }
-  }
-  return { limit, budgetMs };
+  return parseExploreBounds(opts.exploreLimit, opts.exploreBudget);
 }
 
 /** One line, whatever the message holds. */
@@ -150,14 +131,14 @@ export function checkFiles(
         continue;
       }
       // herd7 litmus files (.litmus) are read as scenarios on the litmus model (herd-import.ts).
-      const herd = /\.litmus$/i.test(f);
-      const scenarioText = herd ? herdFileToScenarioText(text, name) : text;
+      const herd = isHerdFile(f);
+      const scenarioText = scenarioTextOf(text, name);
       const sc = parseScenario(scenarioText, name);
       if (opts.exportLitmus !== undefined) writeFileAtomic(opts.exportLitmus, scenarioToHerd(sc), "--export-litmus");
       // Values, registers and final conditions, or every final state: the litmus model.
       if (isLitmusScenario(sc) || (bounds !== undefined && opts.outcomes)) {
         const r = runLitmus(sc, {
-          limit: opts.exploreLimit !== undefined && bounds !== undefined ? bounds.limit : DEFAULT_LITMUS_LIMIT,
+          limit: bounds !== undefined ? bounds.litmusLimit : DEFAULT_LITMUS_LIMIT,
           ...(bounds?.budgetMs !== undefined ? { budgetMs: bounds.budgetMs } : {}),
           ...(now ? { now } : {}),
         });
@@ -226,17 +207,6 @@ export function checkFiles(
   if (opts.expect && results.length > 0 && !results.every((r) => r.hasExpectations && r.expectationFailures.length === 0)) return 1;
   if (!opts.expect && results.some((r) => r.reports.length > 0)) return 1;
   return lit.includes(3) ? 3 : 0;
-}
-
-/**
- * A herd test's result: its condition is herd's question, so whatever the answer, the run is
- * "as claimed" (exit 0) unless the search stopped first (inconclusive, exit 3).
- */
-function asHerdQuestion(r: LitmusResult): LitmusResult {
-  const c = r.condition;
-  if (c === undefined || c.verdict === "inconclusive") return r;
-  const answer = observedOf(r) ?? "";
-  return { ...r, condition: { ...c, claim: answer as "allowed" | "forbidden" | "required", verdict: "as-claimed" } };
 }
 
 export function registerCheckCommand(program: Command): void {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { ParseError, RegisterError, VmsaError } from "../arch/errors.js";
+import { ParseError, RegisterError } from "../arch/errors.js";
 import { linuxPieRegisters, parseLinuxPieEra } from "../arch/linux-pie.js";
 import {
   FEATURES_MAX,
@@ -27,12 +27,9 @@ import { PhysMem } from "../mem/physmem.js";
 import { compileRegs } from "../walk/context.js";
 import { isPkvmExample, PKVM_EXAMPLES, type PkvmExampleName } from "./pkvm-example.js";
 
-export class UsageError extends VmsaError {
-  constructor(message: string) {
-    super("EUSAGE", message);
-    this.name = "UsageError";
-  }
-}
+import { UsageError } from "./usage-error.js";
+
+export { UsageError };
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

@@ -3,8 +3,10 @@
  * executions listed as `vmsa check --explore --outcomes --format json` lists them (computed here
  * in-process with the CLI), its final condition's verdict, one execution picked and stepped
  * through with the write each load reads from, and no long main-thread task while it runs.
+ * A herd7 .litmus file opened through the file picker, and the explore-limit inputs.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LitmusJson } from "../../src/scenario/litmus-render.js";
@@ -172,6 +174,43 @@ final: "~exists (P0:X0=1)"
     expect(await b.page.textContent("#checker-verdict")).toContain("inconclusive");
     expect(await b.page.textContent("#checker-summary")).toContain("stopped");
     expect(await shownStates()).toEqual(o.json.states);
+  });
+
+  it("opens a herd .litmus file from the file picker as vmsa check does, and a low explore limit makes it inconclusive", async () => {
+    // herd7's MP+shoot+po (Allowed in herd's catalogue): P1 may translate x before reading the flag.
+    const rel = "examples/herd/MP+shoot+po.litmus";
+    const cli = await cliOutcomes(join(ROOT, rel));
+    await b.open("#/scenario");
+    await b.page.setInputFiles("#scenario-file", join(ROOT, rel));
+    await expect.poll(() => b.page.textContent("#scenario-name")).toBe("MP+shoot+po");
+    await b.page.waitForSelector("#checker-outcomes tbody tr");
+    expect(await shownStates()).toEqual(cli.json.states);
+    expect(await verdict()).toEqual({ verdict: "as-claimed", observed: cli.json.condition?.observed, status: String(cli.code) });
+
+    // --explore-limit 1: one execution run, the question undecided (exit 3), whatever that one showed.
+    const r = await vmsa("check", "--explore", "--outcomes", "--explore-limit", "1", "--format", "json", join(ROOT, rel));
+    expect(r.code).toBe(3);
+    await b.page.fill("#explore-limit", "1");
+    await b.page.click("#explore-apply");
+    await expect.poll(() => b.page.getAttribute("#checker-verdict", "data-status")).toBe("3");
+    expect(new URL(b.page.url()).hash).toContain("el=1");
+    expect(await b.page.getAttribute("#checker-verdict", "data-verdict")).toBe("inconclusive");
+    expect(await b.page.textContent("#checker-verdict")).toContain("inconclusive");
+    expect(await shownStates()).toEqual((JSON.parse(r.out) as LitmusJson[])[0]?.states);
+
+    // A malformed herd file: the CLI's one error line, naming the file and line.
+    const bad = readFileSync(join(ROOT, rel), "utf8").replace("exists", "exits");
+    const dir = mkdtempSync(join(tmpdir(), "vmsa-e2e-herd-"));
+    try {
+      writeFileSync(join(dir, "bad.litmus"), bad);
+      const e = await vmsa("check", "--explore", "--outcomes", join(dir, "bad.litmus"));
+      expect(e.code).toBe(2);
+      await b.page.setInputFiles("#scenario-file", { name: "bad.litmus", mimeType: "text/plain", buffer: Buffer.from(bad) });
+      await expect.poll(() => b.page.textContent("#scenario-error")).toBe(e.err.replace(`${dir}/`, "").trim());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(b.errors).toEqual([]);
   });
 
   it("explores an ordinary scenario's executions on request (x=1) beside its step-by-step run", async () => {

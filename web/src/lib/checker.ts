@@ -3,16 +3,36 @@
  * litmus model exactly as `vmsa check --explore --outcomes --format json` reports it (the same
  * runLitmus, limit and litmusToJson), plus a few recorded executions per final state, and one of
  * them run again with its reads-from (src/scenario/litmus.ts replayLitmus).
+ * A herd7 `.litmus` file (told by its name) is read as the CLI reads it (src/scenario/herd-file.ts),
+ * and the limits are the CLI's --explore-limit / --explore-budget / --explore-full, read by its reader.
  */
+
+import { parseExploreBounds } from "../../../src/cli/explore-bounds.js";
 import type { ExecEvent } from "../../../src/machine/litmus/record.js";
-import { DEFAULT_EXPLORE_LIMIT, exploreScenario } from "../../../src/scenario/explore.js";
+import { exploreScenario } from "../../../src/scenario/explore.js";
 import { parseScenario } from "../../../src/scenario/format.js";
-import { DEFAULT_LITMUS_LIMIT, isLitmusScenario, replayLitmus, runLitmus } from "../../../src/scenario/litmus.js";
+import { asHerdQuestion, isHerdFile, scenarioTextOf } from "../../../src/scenario/herd-file.js";
+import { isLitmusScenario, replayLitmus, runLitmus } from "../../../src/scenario/litmus.js";
 import { type LitmusJson, litmusStatus, litmusToJson } from "../../../src/scenario/litmus-render.js";
 import { renderExploreText } from "../../../src/scenario/render.js";
 
 /** Executions (distinct interleavings) offered per final state. */
 export const SAMPLES_PER_STATE = 12;
+
+/**
+ * The explore-limit inputs as typed (undefined or blank: the option not given):
+ * `limit` is --explore-limit, `budget` --explore-budget, `full` --explore-full.
+ */
+export interface ExploreLimits {
+  readonly limit?: string;
+  readonly budget?: string;
+  readonly full?: boolean;
+}
+
+function boundsOf(limits: ExploreLimits | undefined) {
+  const given = (t: string | undefined) => (t === undefined || t.trim() === "" ? undefined : t);
+  return parseExploreBounds(given(limits?.limit), given(limits?.budget));
+}
 
 export interface CheckerStep {
   readonly step: number;
@@ -35,14 +55,21 @@ export interface CheckerOutcomes {
 }
 
 function stepsOf(text: string, file: string): { s: ReturnType<typeof parseScenario>; steps: CheckerStep[] } {
-  const s = parseScenario(text, file);
+  const s = parseScenario(scenarioTextOf(text, file), file);
   return { s, steps: s.steps.map((x, i) => ({ step: i + 1, cpu: x.cpu, text: x.text.replace(/^\s*(P|cpu)\d+(\.F)?\s*:\s*/i, "") })) };
 }
 
-export function exploreOutcomes(text: string, file: string): CheckerOutcomes {
+export function exploreOutcomes(text: string, file: string, limits?: ExploreLimits): CheckerOutcomes {
   const t0 = performance.now();
+  const b = boundsOf(limits);
   const { s, steps } = stepsOf(text, file);
-  const r = runLitmus(s, { limit: DEFAULT_LITMUS_LIMIT, samplesPerState: SAMPLES_PER_STATE });
+  const run = runLitmus(s, {
+    limit: b.litmusLimit,
+    ...(b.budgetMs !== undefined ? { budgetMs: b.budgetMs } : {}),
+    samplesPerState: SAMPLES_PER_STATE,
+  });
+  // A herd test's condition is herd's question, as `vmsa check FILE.litmus` takes it.
+  const r = isHerdFile(file) ? asHerdQuestion(run) : run;
   return {
     json: litmusToJson(r),
     status: litmusStatus(r),
@@ -83,9 +110,14 @@ export interface InterleavingSearch {
   }[];
 }
 
-export function exploreInterleavings(text: string, file: string): InterleavingSearch {
-  const s = parseScenario(text, file);
-  const e = exploreScenario(s, { limit: DEFAULT_EXPLORE_LIMIT });
+export function exploreInterleavings(text: string, file: string, limits?: ExploreLimits): InterleavingSearch {
+  const b = boundsOf(limits);
+  const s = parseScenario(scenarioTextOf(text, file), file);
+  const e = exploreScenario(s, {
+    limit: b.limit,
+    ...(b.budgetMs !== undefined ? { budgetMs: b.budgetMs } : {}),
+    reduce: limits?.full !== true,
+  });
   const findings =
     e.verdict === "violations"
       ? e.findings.map((f) => ({

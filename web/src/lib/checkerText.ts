@@ -41,3 +41,8 @@ export function verdictText(o: CheckerOutcomes): string {
         : `the file claims ${c.claim}: inconclusive (the search stopped before every execution ran)`;
   return `${c.observed} — ${v}`;
 }
+
+/** A failure as `vmsa check` prints it: one `vmsa: error: …` line (the worker sends only the message, never a stack). */
+export function errorLine(message: string): string {
+  return `vmsa: error: ${message.replace(/\s*\n\s*/g, " ").replace(/^vmsa: error: /, "")}`;
+}

@@ -15,6 +15,7 @@ import type { Machine, StaleEntryInfo } from "../../../src/machine/machine.js";
 import type { Violation } from "../../../src/machine/types.js";
 import type { PhysMem } from "../../../src/mem/physmem.js";
 import { parseScenario } from "../../../src/scenario/format.js";
+import { scenarioTextOf } from "../../../src/scenario/herd-file.js";
 import { isLitmusScenario } from "../../../src/scenario/litmus.js";
 import { formatOutcome } from "../../../src/scenario/render.js";
 import { runScenario } from "../../../src/scenario/run.js";
@@ -233,7 +234,8 @@ function snapshot(m: Machine, limit: number): CpuSnapshot[] {
  */
 export function traceScenario(text: string, file: string, limit = TLB_ROW_LIMIT, order?: readonly number[]): ScenarioTrace {
   const t0 = performance.now();
-  const s = parseScenario(text, file);
+  // A herd7 .litmus file is read as `vmsa check FILE.litmus` reads it.
+  const s = parseScenario(scenarioTextOf(text, file), file);
   if (isLitmusScenario(s)) {
     const steps = s.steps.map((spec, i) => ({ step: i + 1, cpu: spec.cpu, text: spec.text, line: spec.line, exec: "" }));
     return {

@@ -4,11 +4,13 @@
  * TLB may hold, the step where the checker reports a broken rule and the earlier steps it cites.
  * Deep link: `#/scenario?sc=NAME&step=N&r=K` (example) or `?y=BASE64URL&f=FILE&step=N` (pasted).
  * The checker view (Checker.tsx): `x=1` explores every execution (always on for litmus files),
- * `o=STATE&i=EXECUTION&ev=N` steps through one of them.
+ * `o=STATE&i=EXECUTION&ev=N` steps through one of them. Herd7 `.litmus` files open as the CLI
+ * reads them; `el=N&eb=30s&ef=1` are --explore-limit, --explore-budget and --explore-full.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Violation } from "../../../src/machine/types.js";
-import type { CheckerOutcomes, Interleaving, InterleavingSearch } from "../lib/checker.js";
+import type { CheckerOutcomes, ExploreLimits, Interleaving, InterleavingSearch } from "../lib/checker.js";
+import { errorLine } from "../lib/checkerText.js";
 import { decodePar, hex, hex16, sizeText } from "../lib/format.js";
 import { EXAMPLE_SCENARIOS, exampleScenario } from "../lib/scenarios.js";
 import { type CpuSnapshot, citedSteps, decodeText, encodeText, type ScenarioTrace, type TlbRow } from "../lib/stepper.js";
@@ -35,6 +37,68 @@ interface Source {
 function orderFromParams(p: Readonly<Record<string, string>>): number[] | undefined {
   if (!p.ord || !/^\d+(\.\d+)*$/.test(p.ord)) return undefined;
   return p.ord.split(".").map(Number);
+}
+
+/** The explore-limit inputs in the URL (`el`, `eb`, `ef`), as typed. */
+function limitsFromParams(p: Readonly<Record<string, string>>): ExploreLimits {
+  return { ...(p.el ? { limit: p.el } : {}), ...(p.eb ? { budget: p.eb } : {}), ...(p.ef === "1" ? { full: true } : {}) };
+}
+
+/** One option's text input, labelled. */
+function OptionInput(props: { id: string; label: string; title: string; placeholder: string; value: string; set: (v: string) => void }) {
+  return (
+    <label title={props.title}>
+      {props.label}{" "}
+      <input
+        id={props.id}
+        size={8}
+        placeholder={props.placeholder}
+        value={props.value}
+        onInput={(e) => props.set((e.target as HTMLInputElement).value)}
+      />
+    </label>
+  );
+}
+
+/** The --explore limit inputs (as the CLI's options); Apply puts them in the URL, which reruns the search. */
+function LimitControls(props: { limits: ExploreLimits; apply: (l: ExploreLimits) => void }) {
+  const [limit, setLimit] = useState(props.limits.limit ?? "");
+  const [budget, setBudget] = useState(props.limits.budget ?? "");
+  const [full, setFull] = useState(props.limits.full === true);
+  return (
+    <form
+      class="controls"
+      id="explore-limits"
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.apply({ limit, budget, full });
+      }}
+    >
+      <OptionInput
+        id="explore-limit"
+        label="limit"
+        title="vmsa check --explore-limit: at most this many interleavings (litmus model: executions); blank: the CLI's default"
+        placeholder="default"
+        value={limit}
+        set={setLimit}
+      />
+      <OptionInput
+        id="explore-budget"
+        label="time budget"
+        title="vmsa check --explore-budget: stop starting interleavings after this long (500ms, 30s, 2m); blank: none"
+        placeholder="none"
+        value={budget}
+        set={setBudget}
+      />
+      <label title="vmsa check --explore-full: no partial-order reduction (ordinary scenarios' interleavings)">
+        <input type="checkbox" id="explore-full" checked={full} onChange={(e) => setFull((e.target as HTMLInputElement).checked)} /> full
+      </label>
+      <button type="submit" id="explore-apply">
+        Explore with these limits
+      </button>
+      <span class="small dim">a search a limit stops is inconclusive (exit 3), as in the CLI</span>
+    </form>
+  );
 }
 
 function sourceFromParams(p: Readonly<Record<string, string>>): Source | undefined {
@@ -287,6 +351,10 @@ export function Scenario(props: ScenarioProps) {
   const [search, setSearch] = useState<{ key: string; s: InterleavingSearch } | undefined>(undefined);
   const current = useRef<Source | undefined>(undefined);
   const order = orderFromParams(params);
+  const limits = limitsFromParams(params);
+  const limitsKey = `${limits.limit ?? ""}|${limits.budget ?? ""}|${limits.full === true}`;
+  /** The search's key: the source and the limits it ran with. */
+  const searchKey = (src: Source): string => `${src.key}|${limitsKey}`;
 
   const run = (src: Source): void => {
     setBusy(true);
@@ -305,7 +373,7 @@ export function Scenario(props: ScenarioProps) {
       },
       (e: Error) => {
         setTrace(undefined);
-        setError(e.message);
+        setError(errorLine(e.message));
         setBusy(false);
       },
     );
@@ -337,31 +405,37 @@ export function Scenario(props: ScenarioProps) {
   const explore = trace?.litmus === true || params.x === "1";
   useEffect(() => {
     const src = current.current;
-    if (!trace || !explore || !src || outcomes?.key === src.key) return;
-    client.call({ op: "explore", file: src.file, text: src.text }).then(
-      (r) => setOutcomes({ key: src.key, o: r.outcomes }),
-      (e: Error) => setError(e.message),
+    if (!trace || !explore || !src || outcomes?.key === searchKey(src)) return;
+    const key = searchKey(src);
+    setError("");
+    client.call({ op: "explore", file: src.file, text: src.text, limits }).then(
+      (r) => setOutcomes({ key, o: r.outcomes }),
+      (e: Error) => setError(errorLine(e.message)),
     );
-  }, [trace, explore]);
+  }, [trace, explore, limitsKey]);
   // Ordinary scenarios: `vmsa check --explore` too (interleavings on the machine model, with violations).
   useEffect(() => {
     const src = current.current;
-    if (!trace || trace.litmus || !explore || !src || search?.key === src.key) return;
-    client.call({ op: "interleavings", file: src.file, text: src.text }).then(
-      (r) => setSearch({ key: src.key, s: r.search }),
-      (e: Error) => setError(e.message),
+    if (!trace || trace.litmus || !explore || !src || search?.key === searchKey(src)) return;
+    const key = searchKey(src);
+    client.call({ op: "interleavings", file: src.file, text: src.text, limits }).then(
+      (r) => setSearch({ key, s: r.search }),
+      (e: Error) => setError(errorLine(e.message)),
     );
-  }, [trace, explore]);
+  }, [trace, explore, limitsKey]);
+  // Only what ran with the current source and limits is shown.
+  const shownOutcomes = current.current && outcomes?.key === searchKey(current.current) ? outcomes : undefined;
+  const shownSearch = current.current && search?.key === searchKey(current.current) ? search : undefined;
   const pickState = params.o === undefined ? undefined : Number.parseInt(params.o, 10);
   const pickSample = Number.parseInt(params.i ?? "0", 10) || 0;
-  const choices = outcomes && pickState !== undefined ? outcomes.o.samples[pickState]?.[pickSample] : undefined;
-  const ilKey = `${outcomes?.key}:${pickState}:${pickSample}`;
+  const choices = shownOutcomes && pickState !== undefined ? shownOutcomes.o.samples[pickState]?.[pickSample] : undefined;
+  const ilKey = `${shownOutcomes?.key}:${pickState}:${pickSample}`;
   useEffect(() => {
     const src = current.current;
     if (!src || !choices || interleaving?.key === ilKey) return;
     client.call({ op: "replay", file: src.file, text: src.text, choices }).then(
       (r) => setInterleaving({ key: ilKey, il: r.interleaving }),
-      (e: Error) => setError(e.message),
+      (e: Error) => setError(errorLine(e.message)),
     );
   }, [ilKey, choices !== undefined]);
   const il = interleaving?.key === ilKey ? interleaving.il : undefined;
@@ -378,7 +452,7 @@ export function Scenario(props: ScenarioProps) {
 
   const keep = (): Record<string, string> => {
     const p: Record<string, string> = {};
-    for (const k of ["sc", "y", "f", "r", "x", "o", "i", "ev", "ord"]) if (params[k]) p[k] = params[k] as string;
+    for (const k of ["sc", "y", "f", "r", "x", "o", "i", "ev", "ord", "el", "eb", "ef"]) if (params[k]) p[k] = params[k] as string;
     return p;
   };
   const goto = (s: number): void => update({ ...keep(), step: String(Math.min(Math.max(s, 0), nSteps)) });
@@ -438,7 +512,7 @@ export function Scenario(props: ScenarioProps) {
           <input
             type="file"
             id="scenario-file"
-            accept=".yaml,.yml,.json"
+            accept=".yaml,.yml,.json,.litmus"
             onChange={(e) => {
               const f = (e.target as HTMLInputElement).files?.[0];
               if (f) f.text().then((t) => loadText(f.name, t));
@@ -500,14 +574,31 @@ export function Scenario(props: ScenarioProps) {
           </button>
         </div>
       )}
-      {trace && explore && !outcomes && <p class="small">exploring every execution…</p>}
-      {trace && !trace.litmus && search && (
+      {trace && explore && (
+        <LimitControls
+          key={limitsKey}
+          limits={limits}
+          apply={(l) => {
+            // The final states may change: the picked execution goes, and so do the old limits.
+            const p = Object.fromEntries(Object.entries(keep()).filter(([k]) => !["o", "i", "ev", "el", "eb", "ef"].includes(k)));
+            update({
+              ...p,
+              step: String(step),
+              ...(l.limit?.trim() ? { el: l.limit.trim() } : {}),
+              ...(l.budget?.trim() ? { eb: l.budget.trim() } : {}),
+              ...(l.full ? { ef: "1" } : {}),
+            });
+          }}
+        />
+      )}
+      {trace && explore && !shownOutcomes && !error && <p class="small">exploring every execution…</p>}
+      {trace && !trace.litmus && shownSearch && (
         <div id="explore-interleavings">
           <h3>Interleavings (as vmsa check --explore)</h3>
-          <pre id="explore-text" data-verdict={search.s.verdict} data-status={String(search.s.status)} class="small">
-            {search.s.text}
+          <pre id="explore-text" data-verdict={shownSearch.s.verdict} data-status={String(shownSearch.s.status)} class="small">
+            {shownSearch.s.text}
           </pre>
-          {search.s.findings.map((f, i) => (
+          {shownSearch.s.findings.map((f, i) => (
             <div class="small">
               <button
                 type="button"
@@ -531,9 +622,9 @@ export function Scenario(props: ScenarioProps) {
           </button>
         </p>
       )}
-      {trace && outcomes && (
+      {trace && shownOutcomes && (
         <Checker
-          outcomes={outcomes.o}
+          outcomes={shownOutcomes.o}
           picked={pickState !== undefined && choices ? { state: pickState, sample: pickSample } : undefined}
           interleaving={il}
           cursor={cursor}

@@ -5,7 +5,7 @@ import type { Marker } from "../../../src/dump/ptdump.js";
 import type { SourcedRegs } from "../../../src/dump/regfile.js";
 import type { Stage2Result } from "../../../src/walk/stage2.js";
 import type { Access, TranslationResult } from "../../../src/walk/walker.js";
-import type { CheckerOutcomes, Interleaving, InterleavingSearch } from "../lib/checker.js";
+import type { CheckerOutcomes, ExploreLimits, Interleaving, InterleavingSearch } from "../lib/checker.js";
 import type { LoadStats } from "../lib/load.js";
 import type { MapData } from "../lib/mapdata.js";
 import type { ScenarioTrace } from "../lib/stepper.js";
@@ -47,9 +47,9 @@ export type Request =
   /** `order`: run one interleaving (1-based file step numbers), e.g. a `--explore` finding's. */
   | { readonly op: "scenario"; readonly file: string; readonly text: string; readonly order?: readonly number[] }
   /** `vmsa check --explore`: every interleaving of the CPUs' steps on the machine model. */
-  | { readonly op: "interleavings"; readonly file: string; readonly text: string }
+  | { readonly op: "interleavings"; readonly file: string; readonly text: string; readonly limits?: ExploreLimits }
   /** Every execution on the litmus model, as `vmsa check --explore --outcomes` (lib/checker.ts). */
-  | { readonly op: "explore"; readonly file: string; readonly text: string }
+  | { readonly op: "explore"; readonly file: string; readonly text: string; readonly limits?: ExploreLimits }
   /** One recorded execution run again with its reads-from. */
   | { readonly op: "replay"; readonly file: string; readonly text: string; readonly choices: readonly number[] };
 

@@ -346,9 +346,9 @@ async function handle(id: number, req: Request): Promise<ReplyBody> {
     case "scenario":
       return { op: "scenario", trace: traceScenario(req.text, req.file, undefined, req.order) };
     case "interleavings":
-      return { op: "interleavings", search: exploreInterleavings(req.text, req.file) };
+      return { op: "interleavings", search: exploreInterleavings(req.text, req.file, req.limits) };
     case "explore":
-      return { op: "explore", outcomes: exploreOutcomes(req.text, req.file) };
+      return { op: "explore", outcomes: exploreOutcomes(req.text, req.file, req.limits) };
     case "replay":
       return { op: "replay", interleaving: replayInterleaving(req.text, req.file, req.choices) };
     case "ptdump": {
