@@ -46,7 +46,10 @@ export function registerAuditCommand(program: Command): void {
     .option("-f, --format <fmt>", "text or json", "text")
     .option("--protected <START-END>", "a PA range that must not be mapped (repeatable; START+SIZE also accepted)", collect, [])
     .option("--no-user-half", "skip the TTBR0 (user) half (not a user half in the el2 regime, nor in el20 unless HCR_EL2.TGE=1)")
-    .option("--regime <regime>", `the regime of the tables (el2: a hypervisor's TTBR0_EL2, W+X by AP[2] and XN): ${REGIME_HELP}`)
+    .option(
+      "--regime <regime>",
+      `the regime of the tables (el2: a hypervisor's TTBR0_EL2, W+X by AP[2] and XN; el20: TTBR0_EL2 a user range only if HCR_EL2.TGE=1, see below): ${REGIME_HELP}`,
+    )
     .option("-o, --output <file>", "write the report to a file (atomically) instead of stdout");
   addStage2Options(cmd, "a hypervisor's IPA space from VTCR_EL2/VTTBR_EL2: stage-2 W+X, executable Device memory, output sizes");
   addDumpInputOptions(cmd);
