@@ -204,13 +204,39 @@ function raw(hi: number, lo: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 
+/** descHalves' result: the descriptor's high and low words (unsigned). */
+let atHi = 0;
+let atLo = 0;
+
 /**
- * The descriptor of the run's entry covering VA offset `off`: the first one plus j entry sizes (the
- * walk's run guarantees the sum's carry stays inside the output address field).
+ * The descriptor of the run's entry covering VA offset `off` into atHi/atLo: the first one plus j
+ * entry sizes as a 64-bit sum (the walk's run guarantees its carry stays inside the output address
+ * field, so it never passes bit 63).
  */
+function descHalves(x: Leaf, off: number): void {
+  const add = Math.floor((off - x.off) / x.step) * x.step;
+  const addHi = Math.floor(add / 4294967296);
+  const lo = (x.lo >>> 0) + (add - addHi * 4294967296);
+  const carry = lo >= 4294967296 ? 1 : 0;
+  atLo = lo - carry * 4294967296;
+  atHi = (x.hi >>> 0) + addHi + carry;
+}
+
+/** The descriptor of the run's entry covering VA offset `off`. */
 function descAt(x: Leaf, off: number): bigint {
-  const j = Math.floor((off - x.off) / x.step);
-  return j === 0 ? raw(x.hi, x.lo) : raw(x.hi, x.lo) + BigInt(j * x.step);
+  descHalves(x, off);
+  return raw(atHi, atLo);
+}
+
+/** The two runs' entries covering `off` are one entry (same level, so same position) with one descriptor. */
+function sameEntry(a: Leaf, b: Leaf, off: number): boolean {
+  if (a.level !== b.level) return false;
+  if (a.off === b.off) return a.hi === b.hi && a.lo === b.lo;
+  descHalves(a, off);
+  const hi = atHi;
+  const lo = atLo;
+  descHalves(b, off);
+  return hi === atHi && lo === atLo;
 }
 
 /** Compare the tables of two snapshots, VA range by VA range. */
@@ -326,6 +352,8 @@ export function diffTables(
       }
       // expandUnmatched() leaves a shared range only where the other side repeats it too.
       if (a?.kind === "shared" || b?.kind === "shared") return;
+      // Both leaves at one level cover `from`: the same entry position (aligned to its size).
+      if (a && b && sameEntry(a, b, from)) return;
       // Over [from, to) each side is one run: entry k of the interval is the entry at `from` plus
       // k entry sizes on both sides alike, so every pair is judged as the first one is (the rule
       // table reads the OAs only as equal or not, and every other bit is the run's).
@@ -359,8 +387,6 @@ export function diffTables(
         return;
       }
       if (!a || !b || oldDesc === undefined || newDesc === undefined) return;
-      // Both leaves at one level cover `from`: the same entry position (aligned to its size).
-      if (a.level === b.level && (a.off === b.off ? a.hi === b.hi && a.lo === b.lo : oldDesc === newDesc)) return;
       const oaA = a.oa + (from - a.off);
       const oaB = b.oa + (from - b.off);
       let r: ReturnType<typeof bbmRequirement>;
