@@ -10,11 +10,12 @@ import { checkKernelVersion } from "../dump/inputs.js";
 import { kvmIpaRangeText, kvmStage2LevelsText, kvmStage2PageTables } from "../dump/kvm-stage2.js";
 import type { LayoutSource } from "../dump/layout-source.js";
 import { type Marker, PTDUMP_LINUX_4, PTDUMP_LINUX_6, ptdumpReport } from "../dump/ptdump.js";
-import { stage2Mappings } from "../dump/stage2-mappings.js";
+import { stage2JsonBytes } from "../dump/stage2-json.js";
+import { stage2LeafRuns } from "../dump/stage2-mappings.js";
 import { readTextFile } from "../io/files.js";
 import { compileRegs } from "../walk/context.js";
 import { halfBase, leafRunReport } from "../walk/range.js";
-import { emit, parseRegime, REGIME_HELP, regimeOpenOptions, toJson, UsageError } from "./common.js";
+import { emit, parseRegime, REGIME_HELP, regimeOpenOptions, UsageError } from "./common.js";
 import { addDumpInputOptions, type DumpInputOptions } from "./inputs.js";
 import { EXIT_INCONCLUSIVE, exitStatusHelp, warnMissing } from "./missing.js";
 import { openInputs } from "./open-inputs.js";
@@ -248,24 +249,16 @@ async function dumpStage2(inputs: readonly string[], o: DumpOptions): Promise<vo
   const { dump, geometry } = await openStage2FromOptions(inputs, o);
   if (o.format === "json") {
     if (o.kvmFile !== "stage2_page_tables") throw new UsageError("--kvm-file applies to the text output, not --format json");
-    const r = stage2Mappings(dump.mem, dump.stage2);
-    emit(
-      `${toJson({
-        stage: 2,
-        granule: `${2 ** geometry.gShift / 1024}K`,
-        ipaBits: geometry.iaBits,
-        startLevel: geometry.startLevel,
-        startTableEntries: 2 ** (geometry.bitsAt[geometry.startLevel + 1] ?? 0),
-        startTable: `0x${geometry.base.toString(16)}`,
-        registers: dump.sources,
-        complete: r.missing.length === 0,
-        mappings: r.runs,
-        invalid: r.invalid,
-        missing: r.missing,
-        shared: r.shared,
-      })}\n`,
-      o.output,
-    );
+    const r = stage2LeafRuns(dump.mem, dump.stage2);
+    const head = {
+      granule: `${2 ** geometry.gShift / 1024}K`,
+      ipaBits: geometry.iaBits,
+      startLevel: geometry.startLevel,
+      startTableEntries: 2 ** (geometry.bitsAt[geometry.startLevel + 1] ?? 0),
+      startTable: `0x${geometry.base.toString(16)}`,
+      registers: dump.sources,
+    };
+    emit(stage2JsonBytes(dump.stage2, head, r), o.output);
     const missing = r.missing.map((m) => ({ va: m.ipa, size: m.size, level: m.level, table: m.table }));
     warnMissing(missing, 'their IPA ranges are listed in "missing" and are not known to be unmapped', "IPA");
     if (r.missing.length > 0) process.exitCode = EXIT_INCONCLUSIVE;

@@ -10,7 +10,7 @@
  * the table restrictions. Each run is then its template with the six fields filled in as hex
  * (from 32-bit halves: every number here is exact below 2^53).
  */
-import { addressFieldMask, addressOf } from "../arch/descriptor.js";
+import { addressFieldMask, addressOf, type DescriptorFormat } from "../arch/descriptor.js";
 import { VmsaError } from "../arch/errors.js";
 import { jsonText } from "../io/json-text.js";
 import type { HalfContext } from "../walk/context.js";
@@ -20,10 +20,9 @@ const TWO32 = 4294967296;
 
 /** The fields filled in per run, in marker form `"@@name@@"` inside a template. */
 const FIELDS = ["va", "pa", "size", "entries", "raw", "oa"] as const;
-type Field = (typeof FIELDS)[number];
 const FIELD_CODE: Readonly<Record<string, number>> = Object.fromEntries(FIELDS.map((f, i) => [f, i]));
 
-interface Template {
+export interface Template {
   /** Fixed text around the fields, as ASCII bytes: `text[0] field[0] text[1] … field[n-1] text[n]`. */
   readonly text: readonly Uint8Array[];
   /** Index into FIELDS of each field, in document order. */
@@ -32,7 +31,31 @@ interface Template {
   readonly maxBytes: number;
 }
 
-const mark = (f: Field): string => `@@${f}@@`;
+/** A field's marker inside a template's text. */
+export const mark = (f: string): string => `@@${f}@@`;
+
+/**
+ * A template from a run object whose per-run fields are markers (their codes in `codes`), indented
+ * as an element of a top-level array. The only strings in the object may be markers and words that
+ * contain no `"` (enum names): the cut at the markers is exact.
+ */
+export function cutTemplate(marked: object, codes: Readonly<Record<string, number>>): Template {
+  const doc = `  ${jsonText(marked, 1).replaceAll("\n", "\n  ")}`;
+  const parts = doc.split(/"@@(\w+)@@"/);
+  const text: Uint8Array[] = [];
+  const fields: number[] = [];
+  let maxBytes = 0;
+  parts.forEach((p, i) => {
+    if (i % 2 === 0) {
+      text.push(Uint8Array.from(p, (c) => c.charCodeAt(0)));
+      maxBytes += p.length;
+    } else {
+      fields.push(codes[p] as number);
+      maxBytes += 20; // "0x" + 16 digits, quoted
+    }
+  });
+  return { text, fields, maxBytes };
+}
 
 /** The template of runs like `r`, indented as an element of the top-level "mappings" array. */
 function makeTemplate(h: HalfContext, r: LeafRun): Template {
@@ -47,22 +70,8 @@ function makeTemplate(h: HalfContext, r: LeafRun): Template {
     entries: mark("entries"),
     descriptor: "oa" in d ? { ...d, raw: mark("raw"), oa: mark("oa") } : { ...d, raw: mark("raw") },
   };
-  const doc = `  ${jsonText(marked, 1).replaceAll("\n", "\n  ")}`;
-  // The only strings in a run are these markers and enum words (descriptor kind): the cut is exact.
-  const parts = doc.split(/"@@(\w+)@@"/);
-  const text: Uint8Array[] = [];
-  const fields: number[] = [];
-  let maxBytes = 0;
-  parts.forEach((p, i) => {
-    if (i % 2 === 0) {
-      text.push(Uint8Array.from(p, (c) => c.charCodeAt(0)));
-      maxBytes += p.length;
-    } else {
-      fields.push(FIELD_CODE[p] as number);
-      maxBytes += 20; // "0x" + 16 digits, quoted
-    }
-  });
-  return { text, fields, maxBytes };
+  // The only strings in a run are these markers and enum words (descriptor kind).
+  return cutTemplate(marked, FIELD_CODE);
 }
 
 /** ASCII hex digits. */
@@ -83,38 +92,34 @@ export class JsonSizeError extends VmsaError {
   }
 }
 
-/** Writes a document with the runs of one half into one growing byte buffer (no string per field or run). */
-export class MappingsJsonWriter {
-  private readonly baseHi: number;
-  private readonly baseLo: number;
-  /** Per level (index level + 1): the bits outside the output-address field, high and low half. */
-  private readonly keepHi: number[] = [];
-  private readonly keepLo: number[] = [];
-  /** Templates by the kept low half, then by (kept high half, level, levels met, table bits). */
-  private readonly templates = new Map<number, Map<number, Template>>();
-  private buf = new Uint8Array(0);
-  private pos = 0;
+/**
+ * Writes a JSON document into one growing byte buffer, its array of runs through per-kind templates
+ * (no string per field or run): a subclass says which template a run takes (undefined: the run is
+ * not listed) and writes its fields.
+ */
+export abstract class TemplateJsonWriter<R> {
+  protected buf = new Uint8Array(0);
+  protected pos = 0;
+  /** Per level (index level + 1): the descriptor bits outside the output-address field, high and low half. */
+  protected readonly keepHi: number[] = [];
+  protected readonly keepLo: number[] = [];
+  /** Templates by a key's low part (the kept low half), then its high part; null: such runs are not listed. */
+  private readonly templates = new Map<number, Map<number, Template | null>>();
 
   /** `limit`: the most bytes the document may take (a typed array's length limit by default). */
   constructor(
-    private readonly h: HalfContext,
-    private readonly limit = MAX_JSON_BYTES,
+    g: { readonly fmt: DescriptorFormat; readonly shiftAt: readonly number[] },
+    protected readonly limit = MAX_JSON_BYTES,
   ) {
-    const base = halfBase(h);
-    this.baseHi = Number(base >> 32n);
-    this.baseLo = Number(base & 0xffffffffn);
-    for (let li = 0; li < h.shiftAt.length; li++) {
-      const m = addressFieldMask(h.fmt, h.shiftAt[li] as number);
+    for (let li = 0; li < g.shiftAt.length; li++) {
+      const m = addressFieldMask(g.fmt, g.shiftAt[li] as number);
       this.keepHi.push(~Number(m >> 32n) >>> 0);
       this.keepLo.push(~Number(m & 0xffffffffn) >>> 0);
     }
   }
 
-  private template(r: LeafRun): Template {
-    const li = r.level + 1;
-    const kLo = (r.lo & (this.keepLo[li] as number)) >>> 0;
-    // 32 + 3 + 5 + 4 bits: an exact number.
-    const kHi = ((r.hi & (this.keepHi[li] as number)) >>> 0) * 4096 + li * 512 + r.levels * 16 + r.a * 4 + r.u * 2 + r.p;
+  /** The template under key (kLo, kHi), made by `make` the first time. */
+  protected cached(kLo: number, kHi: number, make: () => Template | null): Template | undefined {
     let inner = this.templates.get(kLo);
     if (inner === undefined) {
       inner = new Map();
@@ -122,13 +127,16 @@ export class MappingsJsonWriter {
     }
     let t = inner.get(kHi);
     if (t === undefined) {
-      t = makeTemplate(this.h, r);
+      t = make();
       inner.set(kHi, t);
     }
-    return t;
+    return t ?? undefined;
   }
 
-  private reserve(n: number): void {
+  protected abstract template(r: R): Template | undefined;
+  protected abstract field(code: number, r: R): void;
+
+  protected reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     if (this.pos + n > this.limit) {
       throw new JsonSizeError(
@@ -140,7 +148,7 @@ export class MappingsJsonWriter {
     this.buf = next;
   }
 
-  private copy(b: Uint8Array): void {
+  protected copy(b: Uint8Array): void {
     if (b.length > 32) {
       this.buf.set(b, this.pos);
       this.pos += b.length;
@@ -153,7 +161,7 @@ export class MappingsJsonWriter {
   }
 
   /** The hex digits of an unsigned 32-bit value: all 8 when `pad`, else from its first non-zero digit (at least one). */
-  private digits(v: number, pad: boolean): void {
+  protected digits(v: number, pad: boolean): void {
     const buf = this.buf;
     let p = this.pos;
     let shift = 28;
@@ -163,7 +171,7 @@ export class MappingsJsonWriter {
   }
 
   /** `"0x…"` of a 64-bit value given as unsigned 32-bit halves. */
-  private hex(hi: number, lo: number): void {
+  protected hex(hi: number, lo: number): void {
     const buf = this.buf;
     buf[this.pos] = QUOTE;
     buf[this.pos + 1] = 0x30;
@@ -177,11 +185,83 @@ export class MappingsJsonWriter {
   }
 
   /** `"0x…"` of an exact number below 2^53. */
-  private hexNumber(v: number): void {
+  protected hexNumber(v: number): void {
     this.hex(Math.floor(v / TWO32), v >>> 0);
   }
 
-  private field(code: number, r: LeafRun): void {
+  /** Writes the run through its template (a separator before it when `sep`); false when the run is not listed. */
+  private run(r: R, sep: boolean): boolean {
+    const t = this.template(r);
+    if (t === undefined) return false;
+    this.reserve(t.maxBytes + 2);
+    if (sep) this.buf[this.pos++] = 0x2c; // ,
+    this.buf[this.pos++] = 0x0a;
+    this.copy(t.text[0] as Uint8Array);
+    for (let i = 0; i < t.fields.length; i++) {
+      this.field(t.fields[i] as number, r);
+      this.copy(t.text[i + 1] as Uint8Array);
+    }
+    return true;
+  }
+
+  /** Appends `text` as UTF-8 (the document's header and tail: any JSON text). */
+  text(text: string): void {
+    this.reserve(text.length * 3);
+    this.pos += UTF8.encodeInto(text, this.buf.subarray(this.pos)).written;
+  }
+
+  /**
+   * Appends the value of the "mappings" key: `[]`, or the runs one per element, indented as
+   * jsonText indents them at depth 1.
+   */
+  array(runs: readonly R[]): void {
+    // Sized from the first run's template: most runs of a table are alike (grown if not).
+    const first = runs.length > 0 ? this.template(runs[0] as R) : undefined;
+    if (first !== undefined) this.reserve(Math.min(runs.length * (first.maxBytes + 2) + 4, this.limit - this.pos));
+    this.reserve(1);
+    const open = this.pos;
+    this.buf[this.pos++] = 0x5b; // [
+    let n = 0;
+    for (let i = 0; i < runs.length; i++) if (this.run(runs[i] as R, n > 0)) n++;
+    if (n === 0) {
+      this.pos = open;
+      this.text("[]");
+      return;
+    }
+    this.text("\n ]");
+  }
+
+  /** What was written (a view of the buffer). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Writes a document with the runs of one half into one growing byte buffer (no string per field or run). */
+export class MappingsJsonWriter extends TemplateJsonWriter<LeafRun> {
+  private readonly baseHi: number;
+  private readonly baseLo: number;
+
+  /** `limit`: the most bytes the document may take (a typed array's length limit by default). */
+  constructor(
+    private readonly h: HalfContext,
+    limit = MAX_JSON_BYTES,
+  ) {
+    super(h, limit);
+    const base = halfBase(h);
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffffffffn);
+  }
+
+  protected template(r: LeafRun): Template {
+    const li = r.level + 1;
+    const kLo = (r.lo & (this.keepLo[li] as number)) >>> 0;
+    // 32 + 3 + 5 + 4 bits: an exact number.
+    const kHi = ((r.hi & (this.keepHi[li] as number)) >>> 0) * 4096 + li * 512 + r.levels * 16 + r.a * 4 + r.u * 2 + r.p;
+    return this.cached(kLo, kHi, () => makeTemplate(this.h, r)) as Template;
+  }
+
+  protected field(code: number, r: LeafRun): void {
     switch (code) {
       case 0: {
         // va = the half's base + offset, as halves. No carry: the base is 0 or 2^64 - 2^ia and the
@@ -207,47 +287,5 @@ export class MappingsJsonWriter {
       default:
         this.hexNumber(addressOf(this.h.fmt, r.hi, r.lo, this.h.shiftAt[r.level + 1] as number));
     }
-  }
-
-  private run(r: LeafRun): void {
-    const t = this.template(r);
-    this.reserve(t.maxBytes + 2);
-    this.copy(t.text[0] as Uint8Array);
-    for (let i = 0; i < t.fields.length; i++) {
-      this.field(t.fields[i] as number, r);
-      this.copy(t.text[i + 1] as Uint8Array);
-    }
-  }
-
-  /** Appends `text` as UTF-8 (the document's header and tail: any JSON text). */
-  text(text: string): void {
-    this.reserve(text.length * 3);
-    this.pos += UTF8.encodeInto(text, this.buf.subarray(this.pos)).written;
-  }
-
-  /**
-   * Appends the value of the "mappings" key: `[]`, or the runs one per element, indented as
-   * jsonText indents them at depth 1.
-   */
-  array(runs: readonly LeafRun[]): void {
-    if (runs.length === 0) {
-      this.text("[]");
-      return;
-    }
-    // Sized from the first run's template: most runs of a table are alike (grown if not).
-    this.reserve(Math.min(runs.length * (this.template(runs[0] as LeafRun).maxBytes + 2) + 4, this.limit - this.pos));
-    this.buf[this.pos++] = 0x5b; // [
-    for (let i = 0; i < runs.length; i++) {
-      this.reserve(2);
-      if (i > 0) this.buf[this.pos++] = 0x2c; // ,
-      this.buf[this.pos++] = 0x0a;
-      this.run(runs[i] as LeafRun);
-    }
-    this.text("\n ]");
-  }
-
-  /** What was written (a view of the buffer). */
-  bytes(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
   }
 }

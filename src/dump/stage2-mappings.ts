@@ -43,6 +43,26 @@ export interface Stage2InvalidRun {
   readonly descriptor: bigint;
 }
 
+/** A run of coalesced leaves in numeric form: IPA, output address, size, level, the first descriptor's halves. */
+export interface Stage2LeafRun {
+  ipa: number;
+  pa: number;
+  end: number;
+  level: number;
+  hi: number;
+  lo: number;
+}
+
+/** stage2Mappings with its runs in numeric form (listed or not: see stage2RunOf). */
+export interface Stage2LeafRunReport extends Omit<Stage2MappingReport, "runs"> {
+  readonly runs: readonly Stage2LeafRun[];
+}
+
+/** perEntry: visit leaf by leaf, not by leaf runs (the same report; the reference the runs are tested against). */
+export interface Stage2MappingOptions {
+  readonly perEntry?: boolean;
+}
+
 export interface Stage2MappingReport {
   readonly runs: readonly Stage2Run[];
   readonly invalid: readonly Stage2InvalidRun[];
@@ -55,37 +75,58 @@ export interface Stage2MappingReport {
 const ATTR_LO = 0xfff;
 const ATTR_HI = 0xfffc0000;
 
-export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingReport {
+/** The run as listed, or undefined when its descriptor does not decode to a block or page. */
+export function stage2RunOf(s2: WalkContext, r: Stage2LeafRun): Stage2Run | undefined {
   const g = stage2Geometry(s2);
   const opts = { fwb: s2.s2?.fwb ?? false, xnx: s2.s2?.xnx ?? true };
+  const raw = (BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0);
+  const d = decodeStage2Descriptor(g.fmt, r.level, raw, opts);
+  if (d.kind !== "block" && d.kind !== "page") return undefined;
+  // Permissions through the walk's permission stage (direct, or S2PIR_EL2 under S2PIE).
+  const p = leafPermissions(s2, r.hi, r.lo, 0, 0, 0, false);
+  return {
+    ipa: BigInt(r.ipa),
+    pa: BigInt(r.pa),
+    size: BigInt(r.end - r.ipa),
+    level: r.level,
+    read: (p & PERM_PR) !== 0,
+    write: (p & PERM_PW) !== 0,
+    el1Exec: (p & PERM_PX) !== 0,
+    el0Exec: (p & PERM_UX) !== 0,
+    af: d.af,
+    memType: d.memType.name,
+    sh: d.sh,
+    sw: d.sw,
+    descriptor: raw,
+  };
+}
+
+/** The runs of the IPA space, the invalid runs with notes, the missing tables and the shared subtrees. */
+export function stage2Mappings(mem: PhysMem, s2: WalkContext, o: Stage2MappingOptions = {}): Stage2MappingReport {
+  const r = stage2LeafRuns(mem, s2, o);
   const runs: Stage2Run[] = [];
+  for (const x of r.runs) {
+    const run = stage2RunOf(s2, x);
+    if (run !== undefined) runs.push(run);
+  }
+  return { runs, invalid: r.invalid, missing: r.missing, shared: r.shared };
+}
+
+/**
+ * stage2Mappings' walk, its runs left numeric (no bigint, decoded descriptor or object per run).
+ * The walk goes by runs of leaves (range walk `runs`): a run keeps every attribute bit and advances
+ * its output address with its IPA, so it always coalesces whole.
+ */
+export function stage2LeafRuns(mem: PhysMem, s2: WalkContext, o: Stage2MappingOptions = {}): Stage2LeafRunReport {
+  const g = stage2Geometry(s2);
+  const runs: Stage2LeafRun[] = [];
   const missing: { ipa: bigint; size: bigint; level: number; table: bigint }[] = [];
   const shared: { ipa: bigint; size: bigint; table: bigint; sameAsIpa: bigint }[] = [];
   const invalid: { ipa: bigint; size: bigint; level: number; descriptor: bigint }[] = [];
-  let open: { ipa: number; pa: number; end: number; level: number; hi: number; lo: number } | undefined;
+  let open: Stage2LeafRun | undefined;
   const close = (): void => {
     if (!open) return;
-    const raw = (BigInt(open.hi >>> 0) << 32n) | BigInt(open.lo >>> 0);
-    const d = decodeStage2Descriptor(g.fmt, open.level, raw, opts);
-    if (d.kind === "block" || d.kind === "page") {
-      // Permissions through the walk's permission stage (direct, or S2PIR_EL2 under S2PIE).
-      const p = leafPermissions(s2, open.hi, open.lo, 0, 0, 0, false);
-      runs.push({
-        ipa: BigInt(open.ipa),
-        pa: BigInt(open.pa),
-        size: BigInt(open.end - open.ipa),
-        level: open.level,
-        read: (p & PERM_PR) !== 0,
-        write: (p & PERM_PW) !== 0,
-        el1Exec: (p & PERM_PX) !== 0,
-        el0Exec: (p & PERM_UX) !== 0,
-        af: d.af,
-        memType: d.memType.name,
-        sh: d.sh,
-        sw: d.sw,
-        descriptor: raw,
-      });
-    }
+    runs.push(open);
     open = undefined;
   };
   walkEntries(
@@ -104,11 +145,11 @@ export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingRepo
           (open.lo & ATTR_LO) === (e.lo & ATTR_LO) &&
           (open.hi & ATTR_HI) === (e.hi & ATTR_HI)
         ) {
-          open.end = e.off + e.size;
+          open.end = e.off + e.size * e.count;
           return;
         }
         close();
-        open = { ipa: e.off, pa, end: e.off + e.size, level: e.level, hi: e.hi, lo: e.lo };
+        open = { ipa: e.off, pa, end: e.off + e.size * e.count, level: e.level, hi: e.hi, lo: e.lo };
         return;
       }
       close();
@@ -116,8 +157,8 @@ export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingRepo
         const raw = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
         const last = invalid[invalid.length - 1];
         if (last && last.descriptor === raw && last.level === e.level && last.ipa + last.size === BigInt(e.off))
-          last.size += BigInt(e.size);
-        else invalid.push({ ipa: BigInt(e.off), size: BigInt(e.size), level: e.level, descriptor: raw });
+          last.size += BigInt(e.size * e.count);
+        else invalid.push({ ipa: BigInt(e.off), size: BigInt(e.size * e.count), level: e.level, descriptor: raw });
       } else if (e.kind === "unbacked") {
         const last = missing[missing.length - 1];
         if (last && last.table === BigInt(e.table) && last.ipa + last.size === BigInt(e.off)) last.size += BigInt(e.size);
@@ -126,7 +167,7 @@ export function stage2Mappings(mem: PhysMem, s2: WalkContext): Stage2MappingRepo
         shared.push({ ipa: BigInt(e.off), size: BigInt(e.size), table: BigInt(e.next), sameAsIpa: BigInt(e.firstOff) });
       }
     },
-    { shared: true },
+    { shared: true, runs: o.perEntry !== true },
   );
   close();
   return { runs, invalid, missing, shared };
