@@ -177,6 +177,8 @@ export interface KvmTextOptions {
   readonly era?: KvmPtdumpEra;
   /** The one address marker (default "Guest IPA", the kernel's). */
   readonly marker?: string;
+  /** Walk leaf by leaf instead of by runs of leaves (the same text; the reference the runs are tested against). */
+  readonly perEntry?: boolean;
 }
 
 /**
@@ -190,12 +192,13 @@ export function kvmStage2PageTables(
 ): KvmStage2Report & { readonly passes: number } {
   const era = ERAS[opts.era ?? "linux-6.12"];
   const marker = opts.marker ?? "Guest IPA";
-  let r = kvmPass(mem, g, undefined, era, marker);
+  const runs = opts.perEntry !== true;
+  let r = kvmPass(mem, g, undefined, era, marker, runs);
   let passes = 1;
   if (opts.seqFile === false) return { ...r, passes };
   // seq_printf() only stores what leaves the total below the buffer size (seq_file.c seq_vprintf).
   for (let size = SEQ_FIRST_BUFFER; r.text.length >= size; size *= 2) {
-    r = kvmPass(mem, g, r.end, era, marker);
+    r = kvmPass(mem, g, r.end, era, marker, runs);
     passes++;
   }
   return { ...r, passes };
@@ -208,6 +211,7 @@ function kvmPass(
   from: NoteState | undefined,
   era: EraColumns,
   marker: string,
+  runs: boolean,
 ): KvmStage2Report & { readonly end: NoteState } {
   const out: string[] = [];
   const missing: KvmMissing[] = [];
@@ -282,6 +286,9 @@ function kvmPass(
         case "leaf":
         case "hole":
           note(e.off, e.level, e.lo, e.hi);
+          // Level -1 (FEAT_LPA2's start level) is also note_page's "no run open": there each entry
+          // starts the state again, so the last entry of a run leaves it as the walk entry by entry does.
+          if (e.count > 1 && e.level === -1) note(e.off + (e.count - 1) * e.size, e.level, e.lo, e.hi);
           return;
         case "shared":
           special(
@@ -307,7 +314,9 @@ function kvmPass(
           return;
       }
     },
-    { shared: true },
+    // A run of leaves (or of equal invalid entries) has one level and one set of the bits the
+    // columns read (none in the output address): its first entry's note stands for all of them.
+    { shared: true, runs },
   );
   flushMissing();
   // No final flush: KVM's show never notes the end, so the open run is not printed.

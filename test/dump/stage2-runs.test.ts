@@ -1,4 +1,7 @@
 /**
+ * `vmsa dump --stage 2` (KVM's stage2_page_tables text) by leaf runs: the text, the missing,
+ * shared and bad tables and the seq_file passes are the leaf-by-leaf walk's, in both eras' columns.
+ *
  * `vmsa dump --stage 2 --format json` by leaf runs and templates: stage2Mappings walking runs of
  * leaves (range walk `runs`) reports what the leaf-by-leaf walk reports, and the template writer's
  * bytes are jsonText's of the per-entry report's Stage2Run objects, on random tables read as stage
@@ -11,11 +14,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { FEATURES_MAX } from "../../src/arch/registers.js";
+import { KVM_PTDUMP_ERAS, kvmStage2PageTables } from "../../src/dump/kvm-stage2.js";
 import { stage2JsonBytes, stage2JsonValue } from "../../src/dump/stage2-json.js";
 import { stage2LeafRuns, stage2Mappings } from "../../src/dump/stage2-mappings.js";
 import { jsonText } from "../../src/io/json-text.js";
 import { PhysMem as Mem } from "../../src/mem/physmem.js";
 import { compileStage2 } from "../../src/walk/stage2.js";
+import { stage2Geometry } from "../../src/walk/stage2-range.js";
 import { propertyRuns } from "../helpers/property.js";
 import { buildLeafTables, leafTablesSpec, pooledCopy, reversedCopy } from "../helpers/random-leaf-tables.js";
 import { Stage2Tables } from "../helpers/stage2-tables.js";
@@ -75,5 +80,25 @@ describe("stage-2 JSON by leaf runs and templates", () => {
     );
     expect(listed).toBeGreaterThan(0);
     expect(invalid).toBeGreaterThan(0);
+  });
+});
+
+describe("KVM stage2_page_tables text by leaf runs", () => {
+  it("is the leaf-by-leaf walk's text, in both eras, with and without seq_file passes", () => {
+    let lines = 0;
+    fc.assert(
+      fc.property(leafTablesSpec, fc.constantFrom(...KVM_PTDUMP_ERAS), fc.boolean(), (spec, era, seqFile) => {
+        const { t } = buildLeafTables(spec);
+        const s2 = compileStage2({ vtcr: VTCR[spec.config] as bigint, vttbr: t.root, hcr: 1n }, FEATURES_MAX);
+        const g = stage2Geometry(s2);
+        const ref = kvmStage2PageTables(t.mem, g, { era, seqFile, perEntry: true });
+        expect(json(kvmStage2PageTables(t.mem, g, { era, seqFile }))).toBe(json(ref));
+        expect(json(kvmStage2PageTables(pooledCopy(t.mem, 3), g, { era, seqFile }))).toBe(json(ref));
+        expect(json(kvmStage2PageTables(reversedCopy(t.mem), g, { era, seqFile }))).toBe(json(ref));
+        lines += ref.text.split("\n").length;
+      }),
+      { numRuns: propertyRuns(60) },
+    );
+    expect(lines).toBeGreaterThan(100);
   });
 });
