@@ -63,12 +63,16 @@ const RULES: Record<Stage2FindingKind, string> = {
   "shared-table": "Arm ARM D8.2: several table descriptors may name one table; its mappings repeat at each IPA",
 };
 
-/** Per leaf: bitmask of problems (1 W+X, 2 exec-Device, 4 output address beyond the output size). */
+/** Per leaf: bitmask of permission problems (1 W+X, 2 exec-Device); the output address is judged apart. */
 const P_WX = 1;
 const P_EXEC_DEVICE = 2;
-const P_OA_SIZE = 4;
 
-export function auditStage2(mem: PhysMem, s2: WalkContext): Stage2AuditReport {
+/** perEntry: walk leaf by leaf, not by leaf runs (the same report; the reference the runs are tested against). */
+export interface Stage2AuditOptions {
+  readonly perEntry?: boolean;
+}
+
+export function auditStage2(mem: PhysMem, s2: WalkContext, opts: Stage2AuditOptions = {}): Stage2AuditReport {
   const g = stage2Geometry(s2);
   const findings: Stage2Finding[] = [];
   const missing: Stage2MissingTable[] = [];
@@ -83,14 +87,25 @@ export function auditStage2(mem: PhysMem, s2: WalkContext): Stage2AuditReport {
     findings.push(finding(run.kind, run.ipa, run.end, run.pa, run.level, run.hi, run.lo));
     run = undefined;
   };
-  const extend = (kind: Stage2FindingKind, e: RawEntry, pa: number | undefined): void => {
-    if (run && run.kind === kind && run.end === e.off && run.level === e.level) {
-      run.end = e.off + e.size;
+  /** Entries [off, end) of one level with one problem: extend the open finding or start one (pa, hi, lo: its first entry's). */
+  const extendRange = (
+    kind: Stage2FindingKind,
+    off: number,
+    end: number,
+    level: number,
+    pa: number | undefined,
+    hi: number,
+    lo: number,
+  ): void => {
+    if (run && run.kind === kind && run.end === off && run.level === level) {
+      run.end = end;
       return;
     }
     flush();
-    run = { kind, ipa: e.off, end: e.off + e.size, pa, level: e.level, hi: e.hi, lo: e.lo };
+    run = { kind, ipa: off, end, pa, level, hi, lo };
   };
+  const extend = (kind: Stage2FindingKind, e: RawEntry, pa: number | undefined): void =>
+    extendRange(kind, e.off, e.off + e.size * e.count, e.level, pa, e.hi, e.lo);
   walkEntries(
     mem,
     g,
@@ -99,17 +114,34 @@ export function auditStage2(mem: PhysMem, s2: WalkContext): Stage2AuditReport {
     (e) => {
       switch (e.kind) {
         case "leaf": {
-          leaves++;
+          // A run of e.count leaves (range walk `runs`): one set of permission and MemAttr bits,
+          // output addresses pa + j·size. Those below the output size come first, then the rest.
+          leaves += e.count;
           const pa = leafOutputAddress(g, e.hi, e.lo, e.level);
-          const p = leafProblems(s2, e.hi, e.lo) | (pa >= g.paLimit ? P_OA_SIZE : 0);
-          if (p === 0) {
-            flush();
-            return;
+          const base = leafProblems(s2, e.hi, e.lo);
+          if (base & P_WX) wxPages += BigInt((e.size / page) * e.count);
+          const below = pa >= g.paLimit ? 0 : Math.min(e.count, Math.ceil((g.paLimit - pa) / e.size));
+          if (below > 0) {
+            if (base === 0) flush();
+            else extendRange(base & P_EXEC_DEVICE ? "s2-exec-device" : "s2-wx", e.off, e.off + e.size * below, e.level, pa, e.hi, e.lo);
           }
-          if (p & P_OA_SIZE) extend("s2-address-size", e, pa);
-          else if (p & P_EXEC_DEVICE) extend("s2-exec-device", e, pa);
-          else extend("s2-wx", e, pa);
-          if (p & P_WX) wxPages += BigInt(e.size / page);
+          if (below < e.count) {
+            // Entry `below`'s descriptor: the first one plus below·size, as a 64-bit sum.
+            const add = below * e.size;
+            const addHi = Math.floor(add / 4294967296);
+            const lo = (e.lo >>> 0) + (add - addHi * 4294967296);
+            const carry = lo >= 4294967296 ? 1 : 0;
+            const off = e.off + add;
+            extendRange(
+              "s2-address-size",
+              off,
+              e.off + e.size * e.count,
+              e.level,
+              pa + add,
+              (e.hi >>> 0) + addHi + carry,
+              lo - carry * 4294967296,
+            );
+          }
           return;
         }
         case "unbacked": {
@@ -138,7 +170,7 @@ export function auditStage2(mem: PhysMem, s2: WalkContext): Stage2AuditReport {
           return;
       }
     },
-    { shared: true },
+    { shared: true, runs: opts.perEntry !== true },
   );
   flush();
   for (const m of missing)

@@ -1,4 +1,8 @@
 /**
+ * `vmsa audit --stage 2` by leaf runs: the report (text, JSON, every finding: W+X, executable
+ * Device memory, output addresses at or above 2^PS, ASL AArch64.S2Walk) is the leaf-by-leaf
+ * audit's, with runs that cross the output size.
+ *
  * `vmsa dump --stage 2` (KVM's stage2_page_tables text) by leaf runs: the text, the missing,
  * shared and bad tables and the seq_file passes are the leaf-by-leaf walk's, in both eras' columns.
  *
@@ -14,11 +18,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GRANULE_4K } from "../../src/arch/granule.js";
 import { FEATURES_MAX } from "../../src/arch/registers.js";
+import { auditStage2, formatStage2Audit, stage2AuditToJson } from "../../src/dump/audit-stage2.js";
 import { KVM_PTDUMP_ERAS, kvmStage2PageTables } from "../../src/dump/kvm-stage2.js";
 import { stage2JsonBytes, stage2JsonValue } from "../../src/dump/stage2-json.js";
 import { stage2LeafRuns, stage2Mappings } from "../../src/dump/stage2-mappings.js";
 import { jsonText } from "../../src/io/json-text.js";
 import { PhysMem as Mem } from "../../src/mem/physmem.js";
+import { walkEntries } from "../../src/walk/range.js";
 import { compileStage2 } from "../../src/walk/stage2.js";
 import { stage2Geometry } from "../../src/walk/stage2-range.js";
 import { propertyRuns } from "../helpers/property.js";
@@ -100,5 +106,58 @@ describe("KVM stage2_page_tables text by leaf runs", () => {
       { numRuns: propertyRuns(60) },
     );
     expect(lines).toBeGreaterThan(100);
+  });
+});
+
+/** VTCR_EL2.PS [18:16] = 0b010: a 40-bit output size (output addresses above it fault). */
+const ps40 = (vtcr: bigint): bigint => (vtcr & ~(7n << 16n)) | (2n << 16n);
+
+describe("stage-2 audit by leaf runs", () => {
+  it("splits a run of W+X pages where its output addresses reach 2^PS", () => {
+    // 8 pages, one run, PA 2^40 - 3 pages up; PS = 40 bits: the last 5 give Address size faults.
+    const t = new Stage2Tables(new Mem(), GRANULE_4K, 1, 40, { concatenated: 2 });
+    const top = 1n << 40n;
+    for (let k = 0n; k < 8n; k++)
+      t.map(0x4000_0000n + k * 0x1000n, 3, { memAttr: 0xf, s2ap: 3, sh: 3, af: true, xn: 0, oa: top - 0x3000n + k * 0x1000n });
+    const vtcr = 24n | (1n << 6n) | (0x35n << 8n) | (2n << 16n);
+    const s2 = compileStage2({ vtcr, vttbr: t.root, hcr: 1n }, FEATURES_MAX);
+    const fast = auditStage2(t.mem, s2);
+    expect(json(fast)).toBe(json(auditStage2(t.mem, s2, { perEntry: true })));
+    const fourth = t.mem.read64(t.slot(0x4000_3000n, 3));
+    expect(fast.findings.map((f) => [f.kind, f.ipa, f.size, f.pa])).toEqual([
+      ["s2-wx", 0x4000_0000n, 0x3000n, top - 0x3000n],
+      ["s2-address-size", 0x4000_3000n, 0x5000n, top],
+    ]);
+    expect(fast.findings[1]?.descriptor).toBe(fourth);
+    expect(fast.wxPages).toBe(8n);
+  });
+
+  it("reports exactly what the leaf-by-leaf audit reports, on random stage-2 tables", () => {
+    const kinds = new Set<string>();
+    fc.assert(
+      fc.property(leafTablesSpec, fc.boolean(), fc.integer({ min: 0, max: 40 }), (spec, fwb, wxFrom) => {
+        const { t } = buildLeafTables(spec);
+        const vtcr = VTCR[spec.config] as bigint;
+        const s2 = compileStage2({ vtcr: spec.smallPa ? ps40(vtcr) : vtcr, vttbr: t.root, hcr: 1n | (fwb ? 1n << 46n : 0n) }, FEATURES_MAX);
+        // From the wxFrom-th leaf on, every leaf writable (S2AP[1], bit 7) and executable (XN[1], bit 54, clear):
+        // runs stay runs, and W+X runs start inside them.
+        let n = 0;
+        const leaves: number[] = [];
+        walkEntries(t.mem, stage2Geometry(s2), 0, 2 ** stage2Geometry(s2).iaBits, (e) => {
+          if (e.kind === "leaf" && n++ >= wxFrom) leaves.push(e.descAddr);
+        });
+        for (const da of leaves) t.mem.write64(BigInt(da), ((t.mem.read64(BigInt(da)) ?? 0n) | (1n << 7n)) & ~(1n << 54n));
+        const ref = auditStage2(t.mem, s2, { perEntry: true });
+        const fast = auditStage2(t.mem, s2);
+        expect(formatStage2Audit(fast)).toBe(formatStage2Audit(ref));
+        expect(json(stage2AuditToJson(fast))).toBe(json(stage2AuditToJson(ref)));
+        expect(json(fast)).toBe(json(ref));
+        expect(json(auditStage2(pooledCopy(t.mem, 3), s2))).toBe(json(ref));
+        expect(json(auditStage2(reversedCopy(t.mem), s2))).toBe(json(ref));
+        for (const f of ref.findings) kinds.add(f.kind);
+      }),
+      { numRuns: propertyRuns(60) },
+    );
+    for (const k of ["s2-wx", "s2-exec-device", "s2-address-size"]) expect(kinds).toContain(k);
   });
 });
