@@ -160,6 +160,10 @@ interface NoteState {
   readonly start: number;
 }
 
+function sameState(a: NoteState, b: NoteState): boolean {
+  return a.level === b.level && a.protLo === b.protLo && a.protHi === b.protHi && a.start === b.start;
+}
+
 /** The first buffer seq_file gives a show function (PAGE_SIZE; doubled on every retry). */
 const SEQ_FIRST_BUFFER = 4096;
 
@@ -197,7 +201,15 @@ export function kvmStage2PageTables(
   let passes = 1;
   if (opts.seqFile === false) return { ...r, passes };
   // seq_printf() only stores what leaves the total below the buffer size (seq_file.c seq_vprintf).
+  // A pass is a function of the state it starts in: once a pass ends in the state it began in,
+  // every later pass is the same pass again (not walked again, except leaf by leaf: the reference).
+  let start: NoteState | undefined;
   for (let size = SEQ_FIRST_BUFFER; r.text.length >= size; size *= 2) {
+    if (runs && start !== undefined && sameState(start, r.end)) {
+      passes++;
+      continue;
+    }
+    start = r.end;
     r = kvmPass(mem, g, r.end, era, marker, runs);
     passes++;
   }
