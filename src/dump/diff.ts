@@ -361,7 +361,8 @@ export function diffTables(
       const size = BigInt(to - from);
       const oldDesc = a ? descAt(a, from) : undefined;
       const newDesc = b ? descAt(b, from) : undefined;
-      const common = {
+      // One object literal per change (a spread of shared fields makes slow, large objects).
+      const change = (kind: ChangeKind, rule: BbmRuleId | undefined, reason: string, tlbi: boolean): Change => ({
         half,
         va,
         size,
@@ -371,19 +372,17 @@ export function diffTables(
         newLevel: b?.level,
         oldPa: a ? BigInt(a.oa + (from - a.off)) : undefined,
         newPa: b ? BigInt(b.oa + (from - b.off)) : undefined,
-      };
+        kind,
+        rule,
+        reason,
+        tlbi,
+      });
       if (a && !b) {
-        push({
-          ...common,
-          kind: "removed",
-          rule: undefined,
-          reason: "valid → invalid (no break needed; TLBI to remove cached copies)",
-          tlbi: true,
-        });
+        push(change("removed", undefined, "valid → invalid (no break needed; TLBI to remove cached copies)", true));
         return;
       }
       if (b && !a) {
-        push({ ...common, kind: "new", rule: undefined, reason: "invalid → valid (never cached: no TLBI needed)", tlbi: false });
+        push(change("new", undefined, "invalid → valid (never cached: no TLBI needed)", false));
         return;
       }
       if (!a || !b || oldDesc === undefined || newDesc === undefined) return;
@@ -415,7 +414,7 @@ export function diffTables(
         }
       }
       if (r.rule === "bbm.same") return;
-      push({ ...common, kind: r.required ? "break-before-make" : "permission-only", rule: r.rule, reason: r.reason, tlbi: r.tlbiNeeded });
+      push(change(r.required ? "break-before-make" : "permission-only", r.rule, r.reason, r.tlbiNeeded));
     };
     let la = A.leaves;
     let lb = B.leaves;
