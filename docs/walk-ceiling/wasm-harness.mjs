@@ -1,5 +1,5 @@
 import fs from "node:fs";
-const memory = new WebAssembly.Memory({ initial: 1024, maximum: 65536, shared: false });
+const memory = new WebAssembly.Memory({ initial: 1024, maximum: 65536, shared: true });
 const bytes = fs.readFileSync("walk.wasm");
 const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, miss: () => 0, abort: () => { throw new Error("abort"); } } });
 const W = instance.exports;
