@@ -44,19 +44,10 @@ export function dumpJsonValue(head: DumpJsonHeader, r: Pick<LeafRunReport, "miss
   };
 }
 
-/** The line of the "mappings" key in the document made with an empty array (newlines occur only between lines). */
-const MAPPINGS_LINE = '\n "mappings": [],\n';
-
 /**
  * The JSON document as UTF-8 bytes (with its final newline), its runs written by MappingsJsonWriter.
  * Throws JsonSizeError when it would take more than `limit` bytes.
  */
 export function dumpJsonBytes(head: DumpJsonHeader, r: LeafRunReport, limit = MAX_JSON_BYTES): Uint8Array {
-  const doc = jsonText(dumpJsonValue(head, r, []));
-  const at = doc.indexOf(MAPPINGS_LINE);
-  const w = new MappingsJsonWriter(r.half, limit);
-  w.text(`${doc.slice(0, at)}\n "mappings": `);
-  w.array(r.runs);
-  w.text(`,\n${doc.slice(at + MAPPINGS_LINE.length)}\n`);
-  return w.bytes();
+  return new MappingsJsonWriter(r.half, limit).document(jsonText(dumpJsonValue(head, r, [])), r.runs);
 }

@@ -74,6 +74,9 @@ function makeTemplate(h: HalfContext, r: LeafRun): Template {
   return cutTemplate(marked, FIELD_CODE);
 }
 
+/** The line of the "mappings" key in a document made with an empty array (newlines occur only between lines). */
+const MAPPINGS_LINE = '\n "mappings": [],\n';
+
 /** ASCII hex digits. */
 const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const QUOTE = 0x22;
@@ -234,6 +237,20 @@ export abstract class TemplateJsonWriter<R> {
   /** What was written (a view of the buffer). */
   bytes(): Uint8Array {
     return this.buf.subarray(0, this.pos);
+  }
+
+  /**
+   * The whole document as UTF-8 bytes with its final newline: `doc` is jsonText of it made with an
+   * empty "mappings" array, and `runs` are written in that array's place.
+   */
+  document(doc: string, runs: readonly R[]): Uint8Array {
+    const at = doc.indexOf(MAPPINGS_LINE);
+    // Stryker disable next-line ConditionalExpression: a guard on the caller's document shape, not a rule
+    if (at < 0) throw new Error('TemplateJsonWriter.document: no top-level "mappings": [] line');
+    this.text(`${doc.slice(0, at)}\n "mappings": `);
+    this.array(runs);
+    this.text(`,\n${doc.slice(at + MAPPINGS_LINE.length)}\n`);
+    return this.bytes();
   }
 }
 

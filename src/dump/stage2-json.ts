@@ -85,19 +85,10 @@ class Stage2JsonWriter extends TemplateJsonWriter<Stage2LeafRun> {
   }
 }
 
-/** The line of the "mappings" key in the document made with an empty array (newlines occur only between lines). */
-const MAPPINGS_LINE = '\n "mappings": [],\n';
-
 /**
  * The JSON document as UTF-8 bytes (with its final newline), its runs written by the template
  * writer. Throws JsonSizeError when it would take more than `limit` bytes.
  */
 export function stage2JsonBytes(s2: WalkContext, head: Stage2JsonHeader, r: Stage2LeafRunReport, limit = MAX_JSON_BYTES): Uint8Array {
-  const doc = jsonText(stage2JsonValue(head, r, []));
-  const at = doc.indexOf(MAPPINGS_LINE);
-  const w = new Stage2JsonWriter(s2, stage2Geometry(s2), limit);
-  w.text(`${doc.slice(0, at)}\n "mappings": `);
-  w.array(r.runs);
-  w.text(`,\n${doc.slice(at + MAPPINGS_LINE.length)}\n`);
-  return w.bytes();
+  return new Stage2JsonWriter(s2, stage2Geometry(s2), limit).document(jsonText(stage2JsonValue(head, r, [])), r.runs);
 }
