@@ -99,6 +99,20 @@ export function halvesToNumber(hi: number, lo: number): number {
   return (hi >>> 0) * TWO32 + (lo >>> 0);
 }
 
+/**
+ * (hi:lo) + add, a 64-bit sum over unsigned 32-bit halves with `add` an exact count below 2^53 (a
+ * run's j-th descriptor is its first plus j entry sizes): the low half of the sum.
+ */
+export function sumLo(lo: number, add: number): number {
+  return ((lo >>> 0) + (add % TWO32)) % TWO32;
+}
+
+/** The high half of (hi:lo) + add (see sumLo); the caller knows the sum does not pass bit 63. */
+export function sumHi(hi: number, lo: number, add: number): number {
+  const addLo = add % TWO32;
+  return (hi >>> 0) + (add - addLo) / TWO32 + ((lo >>> 0) + addLo >= TWO32 ? 1 : 0);
+}
+
 /** Extract bits [msb:lsb] of a bigint as number (width <= 53). */
 export function bits(v: bigint, msb: number, lsb: number): number {
   return Number((v >> BigInt(lsb)) & ((1n << BigInt(msb - lsb + 1)) - 1n));

@@ -17,7 +17,7 @@
  * - shared-table (warning): table descriptors naming a table already audited at another IPA.
  */
 import { formatSize } from "../arch/granule.js";
-import { hex64 } from "../arch/u64.js";
+import { hex64, sumHi, sumLo } from "../arch/u64.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { WalkContext } from "../walk/context.js";
 import { leafOutputAddress } from "../walk/fields.js";
@@ -128,18 +128,14 @@ export function auditStage2(mem: PhysMem, s2: WalkContext, opts: Stage2AuditOpti
           if (below < e.count) {
             // Entry `below`'s descriptor: the first one plus below·size, as a 64-bit sum.
             const add = below * e.size;
-            const addHi = Math.floor(add / 4294967296);
-            const lo = (e.lo >>> 0) + (add - addHi * 4294967296);
-            const carry = lo >= 4294967296 ? 1 : 0;
-            const off = e.off + add;
             extendRange(
               "s2-address-size",
-              off,
+              e.off + add,
               e.off + e.size * e.count,
               e.level,
               pa + add,
-              (e.hi >>> 0) + addHi + carry,
-              lo - carry * 4294967296,
+              sumHi(e.hi, e.lo, add),
+              sumLo(e.lo, add),
             );
           }
           return;

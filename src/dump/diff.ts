@@ -17,6 +17,7 @@
 
 import { addressFieldMask } from "../arch/descriptor.js";
 import type { Regs } from "../arch/registers.js";
+import { sumHi, sumLo } from "../arch/u64.js";
 import { type BbmRuleId, bbmRequirement } from "../machine/bbm.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { compileRegs, type HalfContext, type WalkContext } from "../walk/context.js";
@@ -215,11 +216,8 @@ let atLo = 0;
  */
 function descHalves(x: Leaf, off: number): void {
   const add = Math.floor((off - x.off) / x.step) * x.step;
-  const addHi = Math.floor(add / 4294967296);
-  const lo = (x.lo >>> 0) + (add - addHi * 4294967296);
-  const carry = lo >= 4294967296 ? 1 : 0;
-  atLo = lo - carry * 4294967296;
-  atHi = (x.hi >>> 0) + addHi + carry;
+  atLo = sumLo(x.lo, add);
+  atHi = sumHi(x.hi, x.lo, add);
 }
 
 /** The descriptor of the run's entry covering VA offset `off`. */
